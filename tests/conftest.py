@@ -1,0 +1,27 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PUBLIC_CAPTURES = REPO.parent / "shared" / "captures-public"
+
+
+@pytest.fixture(scope="session")
+def tshark() -> str:
+    """Path to tshark, the independent decoder oracle.
+
+    Missing tshark skips the test on a developer machine but fails in CI,
+    where ``.ci/run`` installs it.
+    """
+    path = shutil.which("tshark")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("tshark is required in CI (.ci/run installs it)")
+        pytest.skip("tshark is not installed")
+    return path
