@@ -1,0 +1,1 @@
+"""Zigbee and Smart Energy cryptography that no library provides ready-made."""

@@ -1,0 +1,1 @@
+"""Radio backends: each yields a zigpy ControllerApplication carrying a PacketServer."""

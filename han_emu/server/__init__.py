@@ -1,0 +1,1 @@
+"""ESI endpoint logic bound to the meter model: ZigbeePacket in, ZigbeePacket out."""
