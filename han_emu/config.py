@@ -1,0 +1,297 @@
+"""The configuration file: one TOML document for MPANs, tariffs and switching
+tables, endpoints, scenario and state storage.
+
+Every key is checked: an unknown key or a value of the wrong type is a
+:class:`ConfigError` whose message names the key, e.g.
+``tariff.secondary.export.prices[2]: expected a number, got 'abc'``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from han_emu.meter.mpan import MpanError
+from han_emu.meter.scenario import ScenarioSettings
+from han_emu.meter.settings import (
+    ELEMENTS,
+    ElementSettings,
+    MeterSettings,
+    Mpans,
+    default_primary,
+    default_secondary,
+)
+from han_emu.meter.tariff import WEEKDAYS, DayProfile, SwitchingTable, Tariff, TariffError
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message starts with the offending key."""
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """HAN placement choices GBCS has not fixed (provisional, configurable)."""
+
+    primary: int = 1
+    secondary: int = 2
+    export_mpan_cluster: int = 0x0702
+    export_mpan_attribute: int = 0xE307
+
+
+@dataclass(frozen=True)
+class Config:
+    meter: MeterSettings = field(default_factory=MeterSettings)
+    scenario: ScenarioSettings = field(default_factory=ScenarioSettings)
+    endpoints: EndpointSettings = field(default_factory=EndpointSettings)
+    state_path: str | None = None
+    start: float | None = None
+
+
+def example_text() -> str:
+    """The commented example configuration shipped with the package."""
+    return resources.files("han_emu").joinpath("example.toml").read_text(encoding="utf-8")
+
+
+def load(path: str | Path | None) -> Config:
+    """Read and check a configuration file; ``None`` gives the defaults."""
+    if path is None:
+        return parse({})
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+    return loads(text, source=str(path))
+
+
+def loads(text: str, source: str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    return parse(data)
+
+
+# -- checking helpers ----------------------------------------------------------
+def _table(data: Any, path: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table, got {type(data).__name__}")
+    return data
+
+
+def _no_unknown(data: dict[str, Any], allowed: set[str], path: str) -> None:
+    for key in data:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else key
+            raise ConfigError(f"{where}: unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _int(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{path}: expected an integer, got {value!r}")
+    return value
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{path}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _decimal(value: Any, path: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{path}: expected a number, got {value!r}")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigError(f"{path}: expected a number, got {value!r}") from None
+
+
+def _str(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: expected a string, got {value!r}")
+    return value
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: expected true or false, got {value!r}")
+    return value
+
+
+def _hhmm(value: Any, path: str) -> int:
+    text = _str(value, path)
+    try:
+        hours, minutes = text.split(":")
+        h, m = int(hours), int(minutes)
+    except ValueError:
+        raise ConfigError(f"{path}: expected a time of day as \"HH:MM\", got {text!r}") from None
+    if not (0 <= h < 24 and 0 <= m < 60):
+        raise ConfigError(f"{path}: {text!r} is not a time of day")
+    return h * 60 + m
+
+
+def _date(value: Any, path: str) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(_str(value, path))
+    except ValueError:
+        raise ConfigError(f"{path}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _timestamp(value: Any, path: str) -> float:
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(_str(value, path))
+        except ValueError:
+            raise ConfigError(f"{path}: expected a date-time like 2026-06-01T00:00:00Z, got {value!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+# -- sections --------------------------------------------------------------------
+def _switching(data: dict[str, Any], path: str) -> SwitchingTable:
+    profiles_raw = _table(data.get("day_profiles", {}), f"{path}.day_profiles")
+    if not profiles_raw:
+        raise ConfigError(f"{path}.day_profiles: at least one day profile is required")
+    profiles: dict[str, DayProfile] = {}
+    for name, switches in profiles_raw.items():
+        where = f"{path}.day_profiles.{name}"
+        if not isinstance(switches, list):
+            raise ConfigError(f"{where}: expected a list of [\"HH:MM\", tier] pairs")
+        pairs = []
+        for i, item in enumerate(switches):
+            if not isinstance(item, list) or len(item) != 2:
+                raise ConfigError(f"{where}[{i}]: expected [\"HH:MM\", tier]")
+            pairs.append((_hhmm(item[0], f"{where}[{i}][0]"), _int(item[1], f"{where}[{i}][1]")))
+        profiles[name] = DayProfile(tuple(pairs))
+    week_raw = data.get("week")
+    if week_raw is None:
+        if len(profiles) != 1:
+            raise ConfigError(f"{path}.week: required when there is more than one day profile")
+        week = (next(iter(profiles)),) * 7
+    else:
+        week_tbl = _table(week_raw, f"{path}.week")
+        _no_unknown(week_tbl, set(WEEKDAYS), f"{path}.week")
+        missing = [d for d in WEEKDAYS if d not in week_tbl]
+        if missing:
+            raise ConfigError(f"{path}.week.{missing[0]}: missing (all seven days are needed)")
+        week = tuple(_str(week_tbl[d], f"{path}.week.{d}") for d in WEEKDAYS)
+    special_raw = _table(data.get("special_days", {}), f"{path}.special_days")
+    special = {
+        _date(k, f"{path}.special_days.{k}"): _str(v, f"{path}.special_days.{k}")
+        for k, v in special_raw.items()
+    }
+    return SwitchingTable(profiles, week, special)  # type: ignore[arg-type]
+
+
+def _tariff(data: Any, path: str) -> Tariff:
+    tbl = _table(data, path)
+    _no_unknown(tbl, {"label", "prices", "standing_charge", "day_profiles", "week", "special_days"}, path)
+    if "prices" not in tbl:
+        raise ConfigError(f"{path}.prices: required (GBP per kWh for each tier)")
+    prices_raw = tbl["prices"]
+    if not isinstance(prices_raw, list) or not prices_raw:
+        raise ConfigError(f"{path}.prices: expected a non-empty list of numbers")
+    prices = tuple(_decimal(p, f"{path}.prices[{i}]") for i, p in enumerate(prices_raw))
+    switching = _switching(tbl, path) if "day_profiles" in tbl else SwitchingTable.flat()
+    tariff = Tariff(
+        label=_str(tbl.get("label", path.split(".", 1)[1]), f"{path}.label"),
+        prices=prices,
+        switching=switching,
+        standing_charge=_decimal(tbl.get("standing_charge", 0), f"{path}.standing_charge"),
+    )
+    try:
+        tariff.validate(path)
+    except TariffError as exc:
+        raise ConfigError(str(exc)) from None
+    return tariff
+
+
+def _element(data: Any, path: str, default: ElementSettings, export_allowed: bool) -> ElementSettings:
+    tbl = _table(data, path)
+    _no_unknown(tbl, {"import", "export"} if export_allowed else {"import"}, path)
+    imp = _tariff(tbl["import"], f"{path}.import") if "import" in tbl else default.import_tariff
+    exp = _tariff(tbl["export"], f"{path}.export") if "export" in tbl else default.export_tariff
+    return ElementSettings(imp, exp)
+
+
+def _dataclass_section(cls: type, data: Any, path: str) -> Any:
+    """Fill a flat dataclass of numbers/bools/strings from a TOML table."""
+    tbl = _table(data, path)
+    kinds = {f.name: f.type for f in fields(cls)}
+    _no_unknown(tbl, set(kinds), path)
+    values: dict[str, Any] = {}
+    for key, value in tbl.items():
+        kind = kinds[key]
+        where = f"{path}.{key}"
+        if kind in ("int", int):
+            values[key] = _int(value, where)
+        elif kind in ("float", float):
+            values[key] = _number(value, where)
+        elif kind in ("bool", bool):
+            values[key] = _bool(value, where)
+        else:
+            values[key] = _str(value, where)
+    return cls(**values)
+
+
+def parse(data: dict[str, Any]) -> Config:
+    """Check a parsed TOML document and build the configuration."""
+    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state"}, "")
+
+    meter_tbl = _table(data.get("meter", {}), "meter")
+    _no_unknown(meter_tbl, {"serial", "profile_capacity", "daily_capacity", "start"}, "meter")
+    mpan_tbl = _table(data.get("mpan", {}), "mpan")
+    _no_unknown(mpan_tbl, {f.name for f in fields(Mpans)}, "mpan")
+    # An empty string leaves that MPAN unset.
+    mpans = Mpans(**{k: (_str(v, f"mpan.{k}") or None) for k, v in mpan_tbl.items()})
+
+    tariff_tbl = _table(data.get("tariff", {}), "tariff")
+    _no_unknown(tariff_tbl, set(ELEMENTS), "tariff")
+    primary = _element(tariff_tbl.get("primary", {}), "tariff.primary", default_primary(), False)
+    secondary = _element(tariff_tbl.get("secondary", {}), "tariff.secondary", default_secondary(), True)
+
+    settings = MeterSettings(
+        serial=_str(meter_tbl.get("serial", MeterSettings.serial), "meter.serial"),
+        mpans=mpans,
+        primary=primary,
+        secondary=secondary,
+        profile_capacity=_int(meter_tbl.get("profile_capacity", MeterSettings.profile_capacity), "meter.profile_capacity"),
+        daily_capacity=_int(meter_tbl.get("daily_capacity", MeterSettings.daily_capacity), "meter.daily_capacity"),
+    )
+    try:
+        settings = settings.validate()
+    except (MpanError, TariffError) as exc:
+        raise ConfigError(str(exc)) from None
+
+    try:
+        scenario = _dataclass_section(ScenarioSettings, data.get("scenario", {}), "scenario").validate()
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from None
+    endpoints = _dataclass_section(EndpointSettings, data.get("endpoints", {}), "endpoints")
+    for name in ("primary", "secondary"):
+        if not 1 <= getattr(endpoints, name) <= 240:
+            raise ConfigError(f"endpoints.{name}: an application endpoint is 1..240")
+    if endpoints.primary == endpoints.secondary:
+        raise ConfigError("endpoints.secondary: must differ from endpoints.primary")
+
+    state_tbl = _table(data.get("state", {}), "state")
+    _no_unknown(state_tbl, {"path"}, "state")
+    state_path = _str(state_tbl["path"], "state.path") if "path" in state_tbl else None
+    start = _timestamp(meter_tbl["start"], "meter.start") if "start" in meter_tbl else None
+    return Config(settings, scenario, endpoints, state_path, start)
+
+
+def with_state_path(config: Config, path: str | None) -> Config:
+    return config if path is None else replace(config, state_path=path)

@@ -1,0 +1,55 @@
+"""GB civil time: GMT in winter, BST (UTC+1) from the last Sunday of March to
+the last Sunday of October, switching at 01:00 UTC.
+
+TOU switching tables and day/week/month boundaries run on local time, and the
+Time cluster publishes the DST window; both come from here.  Written out rather
+than taken from the system's time-zone database so the meter stays pure.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta, timezone
+
+BST_SHIFT = 3600
+
+
+def _last_sunday(year: int, month: int) -> int:
+    last = calendar.monthrange(year, month)[1]
+    weekday = calendar.weekday(year, month, last)  # Monday 0 .. Sunday 6
+    return last - (weekday + 1) % 7
+
+
+def bst_window(year: int) -> tuple[int, int]:
+    """POSIX seconds of the start and end of BST in ``year``."""
+    start = datetime(year, 3, _last_sunday(year, 3), 1, tzinfo=timezone.utc)
+    end = datetime(year, 10, _last_sunday(year, 10), 1, tzinfo=timezone.utc)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def utc_offset(ts: float) -> int:
+    """Seconds to add to UTC for GB local time at ``ts``."""
+    year = datetime.fromtimestamp(ts, timezone.utc).year
+    start, end = bst_window(year)
+    return BST_SHIFT if start <= ts < end else 0
+
+
+def local_datetime(ts: float) -> datetime:
+    """GB local wall time at ``ts`` as a naive datetime."""
+    return datetime.fromtimestamp(ts + utc_offset(ts), timezone.utc).replace(tzinfo=None)
+
+
+def local_midnight(day: date) -> int:
+    """POSIX seconds of 00:00 GB local time on ``day``."""
+    naive = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+    # Midnight is never inside a DST switch (those happen at 01:00 UTC).
+    return naive - utc_offset(naive)
+
+
+def week_start(day: date) -> date:
+    """The Monday on or before ``day``: GB IHDs count weeks from Monday."""
+    return day - timedelta(days=day.weekday())
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)

@@ -1,0 +1,112 @@
+"""Time-of-use tariffs: switching tables that pick the active tier, and prices.
+
+A switching table works like a GBCS one: named day profiles (tier changes at
+local times of day), a week profile that assigns a day profile to each weekday,
+and special days that override the week.  Switch times fall on half-hour
+boundaries, the granularity of GB settlement and of the profile log, so tier
+changes always coincide with interval boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Mapping
+
+from han_emu.meter.gbtime import local_datetime
+
+MINUTES_PER_DAY = 24 * 60
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class TariffError(ValueError):
+    """A switching table or price matrix that cannot work; names the field."""
+
+
+@dataclass(frozen=True)
+class DayProfile:
+    """Tier changes through one local day: ``(minute_of_day, tier)`` pairs."""
+
+    switches: tuple[tuple[int, int], ...]
+
+    def validate(self, where: str, tiers: int) -> None:
+        if not self.switches or self.switches[0][0] != 0:
+            raise TariffError(f"{where}: the first switch must be at 00:00")
+        last = -1
+        for minute, tier in self.switches:
+            if minute <= last:
+                raise TariffError(f"{where}: switch times must increase")
+            if not 0 <= minute < MINUTES_PER_DAY or minute % 30:
+                raise TariffError(f"{where}: switch at minute {minute} is not on a half hour of the day")
+            if not 1 <= tier <= tiers:
+                raise TariffError(f"{where}: tier {tier} is outside 1..{tiers}")
+            last = minute
+
+    def tier_at(self, minute: int) -> int:
+        tier = self.switches[0][1]
+        for start, t in self.switches:
+            if start > minute:
+                break
+            tier = t
+        return tier
+
+
+@dataclass(frozen=True)
+class SwitchingTable:
+    """Day profiles, the profile used on each weekday, and special days."""
+
+    day_profiles: Mapping[str, DayProfile]
+    week: tuple[str, str, str, str, str, str, str]
+    special_days: Mapping[date, str] = field(default_factory=dict)
+
+    def validate(self, where: str, tiers: int) -> None:
+        for name, profile in self.day_profiles.items():
+            profile.validate(f"{where}.day_profiles.{name}", tiers)
+        for day, name in zip(WEEKDAYS, self.week, strict=True):
+            if name not in self.day_profiles:
+                raise TariffError(f"{where}.week.{day}: unknown day profile {name!r}")
+        for day, name in self.special_days.items():
+            if name not in self.day_profiles:
+                raise TariffError(f"{where}.special_days.{day}: unknown day profile {name!r}")
+
+    def tier_at(self, ts: float) -> int:
+        """The active tier at POSIX time ``ts`` (GB local time decides)."""
+        local = local_datetime(ts)
+        name = self.special_days.get(local.date()) or self.week[local.weekday()]
+        return self.day_profiles[name].tier_at(local.hour * 60 + local.minute)
+
+    @classmethod
+    def flat(cls) -> "SwitchingTable":
+        profile = DayProfile(((0, 1),))
+        return cls({"all": profile}, ("all",) * 7)
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """One direction's tariff on one element: tier prices in GBP per kWh, a
+    standing charge in GBP per day, and the switching table."""
+
+    label: str
+    prices: tuple[Decimal, ...]
+    switching: SwitchingTable
+    standing_charge: Decimal = Decimal(0)
+
+    @property
+    def tiers(self) -> int:
+        return len(self.prices)
+
+    def validate(self, where: str) -> None:
+        if not 1 <= self.tiers <= 48:
+            raise TariffError(f"{where}.prices: a tariff has 1..48 tiers, got {self.tiers}")
+        if any(p < 0 for p in self.prices):
+            raise TariffError(f"{where}.prices: prices cannot be negative")
+        if self.standing_charge < 0:
+            raise TariffError(f"{where}.standing_charge: cannot be negative")
+        self.switching.validate(f"{where}.switching", self.tiers)
+
+    def tier_at(self, ts: float) -> int:
+        return self.switching.tier_at(ts)
+
+    def price_of(self, tier: int) -> Decimal:
+        return self.prices[tier - 1]

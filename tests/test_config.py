@@ -1,0 +1,68 @@
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from han_emu.config import ConfigError, example_text, load, loads
+
+
+def test_example_configuration_loads() -> None:
+    c = loads(example_text())
+    assert c.meter.mpans.secondary_export == "1200023305994"
+    exp = c.meter.secondary.export_tariff
+    assert exp is not None and exp.prices == (
+        Decimal("0.0550"), Decimal("0.1200"), Decimal("0.2500"), Decimal("0.1500")
+    )
+    assert c.endpoints.secondary == 2
+    assert c.endpoints.export_mpan_attribute == 0xE307
+    assert c.scenario.secondary_pv_kwp == 4.0
+
+
+def test_defaults_without_a_file() -> None:
+    c = load(None)
+    assert c.meter.profile_capacity >= 4416
+    assert c.state_path is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[meter]\nserail = 'x'\n", r"^meter\.serail: unknown key"),
+        ("[bogus]\n", r"^bogus: unknown key"),
+        ("[scenario]\nseed = 'one'\n", r"^scenario\.seed: expected an integer"),
+        ("[scenario]\npv = 1\n", r"^scenario\.pv: unknown key"),
+        ("[scenario]\nbattery_kwh = -1\n", r"^scenario\.battery_kwh: cannot be negative"),
+        ("[mpan]\nsecondary_export = '1200023305995'\n", r"^mpan\.secondary_export: .*check digit"),
+        ("[mpan]\nsecondary_export = 1200023305994\n", r"^mpan\.secondary_export: expected a string"),
+        ("[tariff.secondary.export]\nprices = [0.1, 'abc']\n", r"^tariff\.secondary\.export\.prices\[1\]: expected a number"),
+        ("[tariff.primary.export]\nprices = [0.1]\n", r"^tariff\.primary\.export: unknown key"),
+        (
+            "[tariff.secondary.export]\nprices = [1, 2]\nday_profiles.d = [['00:00', 1], ['10:15', 2]]\n",
+            r"^tariff\.secondary\.export\.switching\.day_profiles\.d: .*half hour",
+        ),
+        (
+            "[tariff.secondary.export]\nprices = [1, 2]\nday_profiles.d = [['00:00', 1], ['25:00', 2]]\n",
+            r"^tariff\.secondary\.export\.day_profiles\.d\[1\]\[0\]: '25:00' is not a time of day",
+        ),
+        (
+            "[tariff.secondary.export]\nprices = [1]\nday_profiles.a = [['00:00', 1]]\nday_profiles.b = [['00:00', 1]]\n",
+            r"^tariff\.secondary\.export\.week: required",
+        ),
+        ("[endpoints]\nsecondary = 1\n", r"^endpoints\.secondary: must differ"),
+        ("[endpoints]\nprimary = 241\n", r"^endpoints\.primary: an application endpoint"),
+        ("[meter]\nprofile_capacity = 100\n", r"^meter\.profile_capacity: at least 4416"),
+        ("[meter\n", r"not valid TOML"),
+    ],
+)
+def test_errors_name_the_key(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        loads(text)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read configuration"):
+        load(tmp_path / "nope.toml")
+
+
+def test_empty_mpan_leaves_it_unset() -> None:
+    assert loads("[mpan]\nprimary_export = ''\n").meter.mpans.primary_export is None
