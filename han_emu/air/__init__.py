@@ -16,7 +16,9 @@ from han_emu.air.airtime import (
     frames_airtime,
 )
 from han_emu.air.dutycycle import (
+    DEFAULT_LIMITED_S,
     DEFAULT_LIMITS,
+    HOUR_S,
     AirtimeLedger,
     AlertCode,
     ChannelUsage,
@@ -42,7 +44,7 @@ from han_emu.air.phy import (
 )
 
 __all__ = [
-    "ACK_PSDU", "APS_ACK_PSDU", "DEFAULT_LIMITS", "GB_868", "O_QPSK_2400",
+    "ACK_PSDU", "APS_ACK_PSDU", "DEFAULT_LIMITED_S", "DEFAULT_LIMITS", "HOUR_S", "GB_868", "O_QPSK_2400",
     "AirtimeLedger", "AlertCode", "ChannelPage", "ChannelUsage", "DutyCycleEvent",
     "DutyCycleLedger", "DutyCycleLimits", "DutyCycleState", "ExchangeAirtime",
     "InvalidChannelError", "LedgerSummary", "Phy",

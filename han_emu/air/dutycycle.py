@@ -28,7 +28,7 @@ Conventions (chosen to be exact and easy to reason about):
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -325,6 +325,10 @@ class AirtimeLedger:
     This is the 2.4 GHz ledger (no duty-cycle rules apply there), and the base of
     :class:`DutyCycleLedger`.  It accepts any supported page, so it can also
     show what sub-GHz traffic would cost without regulating it.
+
+    Windows roll lazily, when a track is touched; call :meth:`tick` now and then
+    (e.g. every second of simulated time) so listeners hear of down-steps
+    promptly.  Either way each event carries the exact instant of its crossing.
     """
 
     def __init__(self, clock: Clock | None = None, *, history: int = 10_000) -> None:
