@@ -356,27 +356,32 @@ class _Party(ABC):
 
         Returns the command to send back (possibly a Terminate), or None when
         nothing is to be sent: after success, on a received Terminate, or
-        once the exchange has finished.
+        once the exchange has finished.  A Terminate that arrives after this
+        side succeeded (the initiator rejecting MACV) revokes ``key_data``.
         """
+        if command == Command.TERMINATE_KEY_ESTABLISHMENT:
+            if self.state is not State.FAILED:
+                self._on_terminate(payload)
+            return None
         if self.finished:
             return None
         try:
             command = Command(command)
         except ValueError:
             return self._terminate(TerminateStatus.BAD_MESSAGE)
-        if command is Command.TERMINATE_KEY_ESTABLISHMENT:
-            try:
-                self.received_terminate = TerminatePayload.parse(payload)
-            except ValueError:
-                self.received_terminate = None
-            self.state = State.FAILED
-            self._mac_key = b""
-            self._key_data = b""
-            return None
         try:
             return self._step(command, bytes(payload))
         except _Abort as abort:
             return self._terminate(abort.status)
+
+    def _on_terminate(self, payload: bytes) -> None:
+        try:
+            self.received_terminate = TerminatePayload.parse(payload)
+        except ValueError:
+            self.received_terminate = None
+        self.state = State.FAILED
+        self._mac_key = b""
+        self._key_data = b""
 
     @abstractmethod
     def _step(self, command: Command, payload: bytes) -> Message | None:
