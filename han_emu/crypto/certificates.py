@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import ClassVar
 
-from construct import Bytes, BytesInteger, Const, Int8ub, Int32ub, Struct
+from construct import Bytes, BytesInteger, Int8ub, Int32ub, Struct
 
 from han_emu.crypto.curves import SECT163K1, SECT283K1, Curve, InvalidPoint, MaybePoint, Point
 from han_emu.crypto.mmo import aes_mmo
@@ -86,13 +86,15 @@ class Suite1Certificate:
     def to_bytes(self) -> bytes:
         _check_eui("subject", self.subject)
         _check_eui("issuer", self.issuer)
-        return SUITE1_LAYOUT.build(
-            {
-                "reconstruction": self.reconstruction,
-                "subject": self.subject,
-                "issuer": self.issuer,
-                "profile_data": self.profile_data,
-            }
+        return bytes(
+            SUITE1_LAYOUT.build(
+                {
+                    "reconstruction": self.reconstruction,
+                    "subject": self.subject,
+                    "issuer": self.issuer,
+                    "profile_data": self.profile_data,
+                }
+            )
         )
 
     def is_valid_at(self, now: float) -> bool:  # noqa: ARG002 - same interface as suite 2
@@ -146,19 +148,21 @@ class Suite2Certificate:
     def to_bytes(self) -> bytes:
         _check_eui("subject", self.subject)
         _check_eui("issuer", self.issuer)
-        return SUITE2_LAYOUT.build(
-            {
-                "type": self.type,
-                "serial": self.serial,
-                "curve": self.curve_id,
-                "hash": self.hash_id,
-                "issuer": self.issuer,
-                "valid_from": self.valid_from,
-                "valid_to": self.valid_to,
-                "subject": self.subject,
-                "key_usage": self.key_usage,
-                "reconstruction": self.reconstruction,
-            }
+        return bytes(
+            SUITE2_LAYOUT.build(
+                {
+                    "type": self.type,
+                    "serial": self.serial,
+                    "curve": self.curve_id,
+                    "hash": self.hash_id,
+                    "issuer": self.issuer,
+                    "valid_from": self.valid_from,
+                    "valid_to": self.valid_to,
+                    "subject": self.subject,
+                    "key_usage": self.key_usage,
+                    "reconstruction": self.reconstruction,
+                }
+            )
         )
 
     @property

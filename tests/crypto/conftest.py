@@ -8,10 +8,10 @@ import pytest
 from cbke_material import (
     ANNEX_C,
     CERTICOM_283K1,
-    H,
     OWN_CA_283_PRIVATE,
     SUITE2_V_EUI,
     TESTSECA,
+    H,
     Material,
 )
 

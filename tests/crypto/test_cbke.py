@@ -160,7 +160,9 @@ def test_unsupported_suite(material: dict[Suite, Material], suite: Suite) -> Non
 
 
 @pytest.mark.parametrize("cut", [1, -1], ids=["truncated", "padded"])
-def test_certificate_of_wrong_length(material: dict[Suite, Material], suite: Suite, cut: int) -> None:
+def test_certificate_of_wrong_length(
+    material: dict[Suite, Material], suite: Suite, cut: int
+) -> None:
     m = material[suite]
     payload = make_initiator(m).start().payload
     payload = payload[:-1] if cut == 1 else payload + b"\x00"
@@ -169,7 +171,9 @@ def test_certificate_of_wrong_length(material: dict[Suite, Material], suite: Sui
 
 
 def test_initiate_shorter_than_fixed_fields(material: dict[Suite, Material]) -> None:
-    reply = make_responder(material[Suite.SUITE_1]).receive(Command.INITIATE_KEY_ESTABLISHMENT, H("0100"))
+    reply = make_responder(material[Suite.SUITE_1]).receive(
+        Command.INITIATE_KEY_ESTABLISHMENT, H("0100")
+    )
     assert status_of(reply) is TerminateStatus.BAD_MESSAGE
 
 
@@ -183,7 +187,11 @@ def test_subject_is_not_the_partner(material: dict[Suite, Material], suite: Suit
 def test_reconstruction_point_not_on_curve(material: dict[Suite, Material], suite: Suite) -> None:
     m = material[suite]
     bad_point = off_curve(curve_of(suite))
-    cert = m.u_cert[: -len(bad_point)] + bad_point if suite is Suite.SUITE_2 else bad_point + m.u_cert[22:]
+    cert = (
+        m.u_cert[: -len(bad_point)] + bad_point
+        if suite is Suite.SUITE_2
+        else bad_point + m.u_cert[22:]
+    )
     payload = make_initiator(m).start().payload[:4] + cert
     reply = make_responder(m).receive(Command.INITIATE_KEY_ESTABLISHMENT, payload)
     assert status_of(reply) is TerminateStatus.INVALID_CERTIFICATE
@@ -225,7 +233,9 @@ def test_expiry_follows_the_clock(material: dict[Suite, Material]) -> None:
     ],
     ids=["ephemeral-first", "confirm-first", "unknown-command"],
 )
-def test_out_of_order_at_responder(material: dict[Suite, Material], command: int, payload: bytes) -> None:
+def test_out_of_order_at_responder(
+    material: dict[Suite, Material], command: int, payload: bytes
+) -> None:
     reply = make_responder(material[Suite.SUITE_1]).receive(command, payload)
     assert status_of(reply) is TerminateStatus.BAD_MESSAGE
 
@@ -239,13 +249,17 @@ def test_repeated_initiate_is_out_of_order(material: dict[Suite, Material]) -> N
 
 
 @pytest.mark.parametrize("kind", ["short", "off-curve", "bad-prefix"])
-def test_bad_ephemeral_data_at_responder(material: dict[Suite, Material], suite: Suite, kind: str) -> None:
+def test_bad_ephemeral_data_at_responder(
+    material: dict[Suite, Material], suite: Suite, kind: str
+) -> None:
     m = material[suite]
     curve = curve_of(suite)
     u, v = make_initiator(m), make_responder(m)
     v.receive(Command.INITIATE_KEY_ESTABLISHMENT, u.start().payload)
     good = curve.compress(curve.base_multiply(7))
-    payload = {"short": good[:-1], "off-curve": off_curve(curve), "bad-prefix": b"\x04" + good[1:]}[kind]
+    payload = {"short": good[:-1], "off-curve": off_curve(curve), "bad-prefix": b"\x04" + good[1:]}[
+        kind
+    ]
     assert status_of(v.receive(Command.EPHEMERAL_DATA, payload)) is TerminateStatus.BAD_MESSAGE
 
 
@@ -279,7 +293,9 @@ def test_tampered_macv(material: dict[Suite, Material], suite: Suite) -> None:
     assert v.received_terminate == TerminatePayload(2, 10, suite)
 
 
-def test_private_key_that_does_not_match_the_certificate(material: dict[Suite, Material], suite: Suite) -> None:
+def test_private_key_that_does_not_match_the_certificate(
+    material: dict[Suite, Material], suite: Suite
+) -> None:
     m = material[suite]
     wrong = (int.from_bytes(m.u_private, "big") + 1).to_bytes(len(m.u_private), "big")
     u, v = make_initiator(m, private_key=wrong), make_responder(m)
@@ -334,7 +350,10 @@ def responder_reply(m: Material, **responder: object) -> Message:
     ids=["unknown-issuer", "subject-not-partner"],
 )
 def test_initiator_checks_responder_certificate(
-    material: dict[Suite, Material], suite: Suite, initiator: dict[str, object], status: TerminateStatus
+    material: dict[Suite, Material],
+    suite: Suite,
+    initiator: dict[str, object],
+    status: TerminateStatus,
 ) -> None:
     m = material[suite]
     reply = responder_reply(m)

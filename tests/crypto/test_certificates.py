@@ -66,15 +66,19 @@ def test_suite2_build_from_fields() -> None:
         reconstruction=H("03" + "AB" * 36),
     )
     assert cert.to_bytes() == H(
-        "00" "0102030405060708" "0D" "08" "5445535453454341" "0102030405" "00015180"
-        "0011223344556677" "88" "03" + "AB" * 36
+        "0001020304050607080D08544553545345434101020304050001518000112233445566778803" + "AB" * 36
     )
 
 
 def test_suite2_validity_period() -> None:
     cert = Suite2Certificate(
-        serial=bytes(8), issuer=bytes(8), valid_from=1000, valid_to=500,
-        subject=bytes(8), key_usage=0x80, reconstruction=bytes(37),
+        serial=bytes(8),
+        issuer=bytes(8),
+        valid_from=1000,
+        valid_to=500,
+        subject=bytes(8),
+        key_usage=0x80,
+        reconstruction=bytes(37),
     )
     assert cert.expires_at == 1500
     assert not cert.is_valid_at(999)
@@ -96,7 +100,10 @@ def test_unknown_suite() -> None:
 
 def test_suite1_public_keys_reconstruct(annex_c: SimpleNamespace) -> None:
     ca = SECT163K1.public_key(annex_c.ca_public)
-    for cert, public in [(annex_c.u_cert, annex_c.u_static_public), (annex_c.v_cert, annex_c.v_static_public)]:
+    for cert, public in [
+        (annex_c.u_cert, annex_c.u_static_public),
+        (annex_c.v_cert, annex_c.v_static_public),
+    ]:
         q = reconstruct_public_key(Suite1Certificate.parse(cert), ca)
         assert SECT163K1.compress(q) == public
 
@@ -115,7 +122,9 @@ def test_a_changed_certificate_gives_another_key(annex_c: SimpleNamespace) -> No
 
 def test_reconstruction_point_off_the_curve(annex_c: SimpleNamespace) -> None:
     ca = SECT163K1.public_key(annex_c.ca_public)
-    cert = replace(Suite1Certificate.parse(annex_c.u_cert), reconstruction=H("02" + "00" * 20 + "01"))
+    cert = replace(
+        Suite1Certificate.parse(annex_c.u_cert), reconstruction=H("02" + "00" * 20 + "01")
+    )
     with pytest.raises(InvalidPoint):
         reconstruct_public_key(cert, ca)
 

@@ -28,10 +28,20 @@ def points(annex_c: SimpleNamespace) -> SimpleNamespace:
 
 def test_z_from_both_sides(annex_c: SimpleNamespace, points: SimpleNamespace) -> None:
     z_u = shared_secret(
-        C, key(annex_c.u_static_private), key(annex_c.u_ephemeral_private), points.ru, points.qv, points.rv
+        C,
+        key(annex_c.u_static_private),
+        key(annex_c.u_ephemeral_private),
+        points.ru,
+        points.qv,
+        points.rv,
     )
     z_v = shared_secret(
-        C, key(annex_c.v_static_private), key(annex_c.v_ephemeral_private), points.rv, points.qu, points.ru
+        C,
+        key(annex_c.v_static_private),
+        key(annex_c.v_ephemeral_private),
+        points.rv,
+        points.qu,
+        points.ru,
     )
     assert z_u == z_v == annex_c.z
 
@@ -43,14 +53,25 @@ def test_kdf(annex_c: SimpleNamespace) -> None:
 
 
 def test_macs(annex_c: SimpleNamespace) -> None:
-    args = (annex_c.mac_key, annex_c.u_eui, annex_c.v_eui, annex_c.u_ephemeral_public, annex_c.v_ephemeral_public)
+    args = (
+        annex_c.mac_key,
+        annex_c.u_eui,
+        annex_c.v_eui,
+        annex_c.u_ephemeral_public,
+        annex_c.v_ephemeral_public,
+    )
     assert mac_u(*args) == annex_c.macu
     assert mac_v(*args) == annex_c.macv
 
 
 def test_a_wrong_static_key_changes_z(annex_c: SimpleNamespace, points: SimpleNamespace) -> None:
     z = shared_secret(
-        C, key(annex_c.u_static_private) + 1, key(annex_c.u_ephemeral_private), points.ru, points.qv, points.rv
+        C,
+        key(annex_c.u_static_private) + 1,
+        key(annex_c.u_ephemeral_private),
+        points.ru,
+        points.qv,
+        points.rv,
     )
     assert z != annex_c.z
 
@@ -64,7 +85,12 @@ def test_avf_half_length() -> None:
 
 def test_suite2_agreement(certicom_283k1: SimpleNamespace) -> None:
     curve = SECT283K1
-    du, dv, ru, rv = key(certicom_283k1.private), 0xABCDEF << 100, 0x1234567 << 150, 0x7654321 << 170
+    du, dv, ru, rv = (
+        key(certicom_283k1.private),
+        0xABCDEF << 100,
+        0x1234567 << 150,
+        0x7654321 << 170,
+    )
     qu, qv = curve.decompress(certicom_283k1.public), curve.base_multiply(dv)
     pu, pv = curve.base_multiply(ru), curve.base_multiply(rv)
     z_u = shared_secret(curve, du, ru, pu, qv, pv)
