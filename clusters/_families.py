@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zigpy.zcl.foundation import ZCLAttributeDef
+import zigpy.types as t
+from zigpy.zcl.foundation import DataTypeId, ZCLAttributeDef
 
 
-def attr(attr_id: int, name: str, type_: object, access: str = "r") -> ZCLAttributeDef:
-    """A named attribute definition (zigpy fills the name in only for class-body defs)."""
-    return ZCLAttributeDef(id=attr_id, name=name, type=type_, access=access)
+def attr(attr_id: int, name: str, type_: type, access: str = "r") -> ZCLAttributeDef:
+    """A named attribute definition (zigpy fills the name in only for class-body defs).
+
+    Packed-nibble bytes (8-bit ``IntStruct``) are BitMap8 in SE, not uint8.
+    """
+    zcl_type = None
+    if issubclass(type_, t.IntStruct) and issubclass(type_, t.uint8_t):
+        zcl_type = DataTypeId.map8
+    return ZCLAttributeDef(id=attr_id, name=name, type=type_, zcl_type=zcl_type, access=access)
 
 
 def add_attributes(defs: type, attrs: Iterable[ZCLAttributeDef]) -> None:
