@@ -84,7 +84,8 @@ class HanHome:
     """One MP184 item's home: on which element, which cluster, which ids or command.
 
     ``cluster_id`` is None for items with no HAN data of their own (R5 is about what
-    the displays show).  ``parameters`` fixes command fields, e.g. the interval channel.
+    the displays show).  ``parameters`` fixes fields of the request ``command``
+    (e.g. the interval channel).
     """
 
     item: str
@@ -118,11 +119,12 @@ def mp184_table(endpoints: EndpointMap | None = None) -> tuple[HanHome, ...]:
                      "Price for TOU prices, not fixed by any MP184 text"),
         HanHome("R2", "export tariff switching table result", sec, rx, METERING, (0x0021,),
                 note="ActiveRegisterTierReceived: the tier the switching table selects"),
-        HanHome("R3", "half-hourly export profile log", sec, rx, METERING,
+        HanHome("R3", "half-hourly export profile log", sec, rx, METERING, (0x000F,),
                 command="get_profile",
-                parameters=(("interval_channel", int(IntervalChannel.Consumption_Received)),
-                            ("profile_interval_period", int(ProfileIntervalPeriod.Minutes_30))),
-                note="GetProfile / GetProfileResponse, >= 3 months kept, circular"),
+                parameters=(("interval_channel", int(IntervalChannel.Consumption_Received)),),
+                note="GetProfile / GetProfileResponse; ProfileIntervalPeriod 0x000F = "
+                     f"{int(ProfileIntervalPeriod.Minutes_30)} (30 min); >= 3 months kept, "
+                     "circular"),
         HanHome("R3", "current partial export interval", sec, rx, METERING, (0x0406, 0x0408),
                 note="CurrentPartialProfileInterval start time / value received"),
         *(
