@@ -1,0 +1,66 @@
+"""Simple descriptors of the twin ESME's ESI endpoints (profile 0x0109, device 0x0500).
+
+Key Establishment appears on the primary ESI only: SE allows one CBKE endpoint per
+device, and both elements share the node's link key.  Sub-GHz is added when the
+HAN runs on a sub-GHz PHY.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import zigpy.zdo.types as zdo_t
+
+from clusters.mp184 import EndpointMap, Role
+
+SE_PROFILE_ID: Final = 0x0109
+ESI_DEVICE_ID: Final = 0x0500
+ESI_DEVICE_VERSION: Final = 0
+
+BASIC: Final = 0x0000
+IDENTIFY: Final = 0x0003
+TIME: Final = 0x000A
+PRICE: Final = 0x0700
+METERING: Final = 0x0702
+SUB_GHZ: Final = 0x070B
+KEY_ESTABLISHMENT: Final = 0x0800
+
+
+def esi_simple_descriptor(
+    endpoint: int, *, key_establishment: bool, sub_ghz: bool = False
+) -> zdo_t.SimpleDescriptor:
+    """One ESI endpoint: servers Basic, Identify, Time, Metering, Price (+ KE, + Sub-GHz).
+
+    With Key Establishment the endpoint also lists it as an output (client) cluster,
+    so the ESI can initiate CBKE as well as answer it.
+    """
+    inputs = [BASIC, IDENTIFY, TIME, METERING, PRICE]
+    outputs: list[int] = []
+    if key_establishment:
+        inputs.append(KEY_ESTABLISHMENT)
+        outputs.append(KEY_ESTABLISHMENT)
+    if sub_ghz:
+        inputs.append(SUB_GHZ)
+    return zdo_t.SimpleDescriptor(
+        endpoint=endpoint,
+        profile=SE_PROFILE_ID,
+        device_type=ESI_DEVICE_ID,
+        device_version=ESI_DEVICE_VERSION,
+        input_clusters=inputs,
+        output_clusters=outputs,
+    )
+
+
+def esi_simple_descriptors(
+    endpoints: EndpointMap | None = None, *, sub_ghz: bool = False
+) -> dict[Role, zdo_t.SimpleDescriptor]:
+    """Descriptors for both elements' ESIs, keyed by role."""
+    endpoints = endpoints or EndpointMap()
+    return {
+        role: esi_simple_descriptor(
+            endpoints.endpoint(role),
+            key_establishment=role is Role.PRIMARY,
+            sub_ghz=sub_ghz,
+        )
+        for role in Role
+    }
