@@ -13,11 +13,9 @@ import zigpy.types as t
 from zigpy.zcl.clusters.general import Basic, Time
 from zigpy.zcl.clusters.smartenergy import Metering
 
-from han_emu.clock import VirtualClock
 from han_emu.server.attributes import AttributeTable
 from han_emu.server.command import ZclReply, ZclRequest
 from han_emu.server.endpoint import Endpoint
-from han_emu.server.engine import ZclServer
 
 IHD = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x1234)
 ESI = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0000)

@@ -149,3 +149,13 @@ def test_unsolicited_send_goes_out_on_due(server: ZclServer, clock: VirtualClock
     assert frame(packet) == h(f"09 {tsn:02x} 00 01020304")
     assert packet.cluster_id == 0x0700 and packet.dst_ep == IHD_EP
     assert server.due() == []
+
+
+def test_broken_getter_does_not_stop_other_reports(
+    server: ZclServer, model: Model, clock: VirtualClock
+) -> None:
+    server.handle(request("00 50 06  00 0000 25 0000 0a00 000000000000  00 0100 25 0000 0a00 000000000000"))
+    model.summation = 1 << 60  # the model now holds a value uint48 cannot carry
+    clock.advance(10)
+    (report,) = server.due()
+    assert frame(report) == h("18 01 0a  0100 25 000000000000")
