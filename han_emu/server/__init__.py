@@ -1,1 +1,23 @@
 """ESI endpoint logic bound to the meter model: ZigbeePacket in, ZigbeePacket out."""
+
+from han_emu.server.attributes import AttributeBinding, AttributeTable, MissingValue
+from han_emu.server.command import CommandHandler, ZclError, ZclReply, ZclRequest
+from han_emu.server.endpoint import ESI_DEVICE_ID, SMART_ENERGY_PROFILE, ClusterSide, Endpoint
+from han_emu.server.engine import ZclServer
+from han_emu.server.guards import SMART_ENERGY_CLUSTERS
+
+__all__ = [
+    "ESI_DEVICE_ID",
+    "SMART_ENERGY_CLUSTERS",
+    "SMART_ENERGY_PROFILE",
+    "AttributeBinding",
+    "AttributeTable",
+    "ClusterSide",
+    "CommandHandler",
+    "Endpoint",
+    "MissingValue",
+    "ZclError",
+    "ZclReply",
+    "ZclRequest",
+    "ZclServer",
+]

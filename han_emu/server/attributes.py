@@ -1,0 +1,311 @@
+"""Attribute tables: a cluster's attribute definitions bound to a model by callables.
+
+The server never stores attribute values.  Each attribute is a pair of
+callables into the model (``read`` and, for writable ones, ``write``), so what
+the IHD reads is always what the meter model holds right now, and the ZCL
+types and access rights come from the cluster's own ``AttributeDefs``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import zigpy.types as t
+from zigpy.typing import UNDEFINED
+from zigpy.zcl import Cluster
+from zigpy.zcl.foundation import (
+    DataClass,
+    DataType,
+    DataTypeId,
+    Status,
+    TypeValue,
+    ZCLAttributeAccess,
+    ZCLAttributeDef,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+Getter = Callable[[], Any]
+Setter = Callable[[Any], None]
+
+CLUSTER_REVISION_ID = 0xFFFD
+
+
+class MissingValue(enum.Enum):
+    """What a read returns when the model has no value for a bound attribute."""
+
+    #: The data type's invalid ("non-") value from the ZCL data type table
+    #: (0xFF..FF for unsigned integers, 0x80..00 for signed, length 0xFF for
+    #: strings); types without one answer UNSUPPORTED_ATTRIBUTE.
+    INVALID = "invalid"
+    #: Always UNSUPPORTED_ATTRIBUTE, as if the attribute were not implemented.
+    UNSUPPORTED = "unsupported"
+
+
+def _invalid_encoding(type_id: int) -> bytes | None:
+    """Encoded invalid value of a ZCL data type, or None if it has none (ZCL 2.6.2)."""
+    uint_sizes = {0x20: 1, 0x21: 2, 0x22: 3, 0x23: 4, 0x24: 5, 0x25: 6, 0x26: 7, 0x27: 8}
+    int_sizes = {0x28: 1, 0x29: 2, 0x2A: 3, 0x2B: 4, 0x2C: 5, 0x2D: 6, 0x2E: 7, 0x2F: 8}
+    fixed = {
+        DataTypeId.bool_: b"\xff",
+        DataTypeId.enum8: b"\xff",
+        DataTypeId.enum16: b"\xff\xff",
+        DataTypeId.semi: b"\x00\x7e",
+        DataTypeId.single: struct.pack("<f", math.nan),
+        DataTypeId.double: struct.pack("<d", math.nan),
+        DataTypeId.octstr: b"\xff",
+        DataTypeId.string: b"\xff",
+        DataTypeId.octstr16: b"\xff\xff",
+        DataTypeId.string16: b"\xff\xff",
+        DataTypeId.ToD: b"\xff" * 4,
+        DataTypeId.date: b"\xff" * 4,
+        DataTypeId.UTC: b"\xff" * 4,
+        DataTypeId.clusterId: b"\xff\xff",
+        DataTypeId.attribId: b"\xff\xff",
+        DataTypeId.bacOID: b"\xff" * 4,
+        DataTypeId.EUI64: b"\xff" * 8,
+        DataTypeId.key128: b"\xff" * 16,
+    }
+    if type_id in uint_sizes:
+        return b"\xff" * uint_sizes[type_id]
+    if type_id in int_sizes:
+        return b"\x00" * (int_sizes[type_id] - 1) + b"\x80"
+    return fixed.get(type_id)
+
+
+class RawValue(bytes):
+    """Already-encoded attribute bytes (used for invalid values)."""
+
+    def serialize(self) -> bytes:
+        return bytes(self)
+
+
+class AttributeReadError(Exception):
+    """A read that cannot produce a value; carries the ZCL status to answer with."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(status.name)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class AttributeBinding:
+    """One attribute: its definition and the callables that reach the model."""
+
+    definition: ZCLAttributeDef
+    read: Getter
+    write: Setter | None = None
+    reportable: bool = False
+    manufacturer_code: int | None = None
+
+    @property
+    def id(self) -> int:
+        return int(self.definition.id)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def type_id(self) -> int:
+        return int(self.definition.zcl_type)
+
+    @property
+    def readable(self) -> bool:
+        return bool(self.definition.access & ZCLAttributeAccess.Read)
+
+    @property
+    def writable(self) -> bool:
+        return self.write is not None
+
+    @property
+    def is_analog(self) -> bool:
+        try:
+            return DataType.from_type_id(self.type_id).type_class is DataClass.Analog
+        except ValueError:
+            return False
+
+    def current(self) -> Any | None:
+        """The model's value converted to the attribute's Python type, or None.
+
+        Raises :class:`AttributeReadError` (FAILURE) when the getter fails or its
+        value does not fit the declared type: a model bug that should be visible
+        on the air rather than crash the server.
+        """
+        try:
+            value = self.read()
+        except Exception as exc:  # the model's failure must not take the server down
+            LOGGER.exception("reading attribute 0x%04X %s from the model failed", self.id, self.name)
+            raise AttributeReadError(Status.FAILURE) from exc
+        if value is None:
+            return None
+        try:
+            return self.convert(value)
+        except (ValueError, TypeError, OverflowError, KeyError) as exc:
+            LOGGER.error(
+                "attribute 0x%04X %s: model value %r does not fit %s: %s",
+                self.id, self.name, value, self.definition.type, exc,
+            )
+            raise AttributeReadError(Status.FAILURE) from exc
+
+    def convert(self, value: Any) -> Any:
+        """Coerce a Python value to the attribute's declared zigpy type."""
+        typ = self.definition.type
+        if isinstance(value, typ):
+            return value
+        return typ(value)
+
+    def encode(self, missing: MissingValue = MissingValue.INVALID) -> TypeValue:
+        """The attribute's current value as a ZCL TypeValue (type id + value).
+
+        Raises :class:`AttributeReadError` with the status to answer instead.
+        """
+        return self.encode_value(self.current(), missing)
+
+    def encode_value(self, value: Any | None, missing: MissingValue = MissingValue.INVALID) -> TypeValue:
+        """Encode a value already produced by :meth:`current`."""
+        if value is None:
+            raw = _invalid_encoding(self.type_id) if missing is MissingValue.INVALID else None
+            if raw is None:
+                raise AttributeReadError(Status.UNSUPPORTED_ATTRIBUTE)
+            return TypeValue(type=t.uint8_t(self.type_id), value=RawValue(raw))
+        return TypeValue(type=t.uint8_t(self.type_id), value=value)
+
+
+class AttributeTable:
+    """The attributes one side of one cluster serves, keyed by (manufacturer, id)."""
+
+    def __init__(self, bindings: Iterable[AttributeBinding] = ()) -> None:
+        self._bindings: dict[tuple[int | None, int], AttributeBinding] = {}
+        for binding in bindings:
+            self.add(binding)
+
+    def add(self, binding: AttributeBinding) -> AttributeBinding:
+        key = (binding.manufacturer_code, binding.id)
+        if key in self._bindings:
+            raise ValueError(f"attribute 0x{binding.id:04X} is bound twice")
+        if binding.write is not None and not (
+            binding.definition.access
+            & (ZCLAttributeAccess.Write | ZCLAttributeAccess.Write_Optional)
+        ):
+            raise ValueError(
+                f"attribute {binding.name!r} is read-only in its definition;"
+                " it cannot take a setter"
+            )
+        self._bindings[key] = binding
+        return binding
+
+    def bind(
+        self,
+        definition: ZCLAttributeDef,
+        read: Getter,
+        write: Setter | None = None,
+        *,
+        reportable: bool | None = None,
+        manufacturer_code: int | None = None,
+    ) -> AttributeBinding:
+        """Bind one definition; ``reportable`` defaults to the definition's 'p' access."""
+        if reportable is None:
+            reportable = bool(definition.access & ZCLAttributeAccess.Report)
+        return self.add(
+            AttributeBinding(definition, read, write, reportable, manufacturer_code)
+        )
+
+    @classmethod
+    def from_cluster(
+        cls,
+        cluster: type[Cluster],
+        getters: Mapping[str, Getter],
+        setters: Mapping[str, Setter] | None = None,
+        *,
+        reportable: Iterable[str] = (),
+        manufacturer_code: int | None = None,
+        cluster_revision: int | None = None,
+    ) -> AttributeTable:
+        """Bind a zigpy-style cluster class to the model by attribute name.
+
+        ``getters`` maps attribute names to zero-argument callables returning the
+        current value (None when the model has none); ``setters`` maps names of
+        writable attributes to one-argument callables.  Attributes named in
+        ``reportable`` (or declared with 'p' access) accept Configure Reporting.
+        ``manufacturer_code`` is the code used for definitions marked
+        manufacturer-specific without their own code.  A ``cluster_revision``
+        binds the global ClusterRevision attribute (0xFFFD) to that constant.
+        Unknown names raise ValueError, so a typo cannot silently drop data.
+        """
+        setters = dict(setters or {})
+        reportable = set(reportable)
+        by_name = cluster.attributes_by_name
+        unknown = (set(getters) | set(setters) | reportable) - set(by_name)
+        if unknown:
+            raise ValueError(
+                f"{cluster.__name__} has no attributes named {sorted(unknown)}"
+            )
+        missing_getters = set(setters) - set(getters)
+        if missing_getters:
+            raise ValueError(f"setters without getters: {sorted(missing_getters)}")
+
+        table = cls()
+        for name, getter in getters.items():
+            definition = by_name[name]
+            table.bind(
+                definition,
+                getter,
+                setters.get(name),
+                reportable=(name in reportable)
+                or bool(definition.access & ZCLAttributeAccess.Report),
+                manufacturer_code=_manufacturer_of(definition, cluster, manufacturer_code),
+            )
+        if cluster_revision is not None and (None, CLUSTER_REVISION_ID) not in table._bindings:
+            revision_def = next(
+                (d for d in cluster.AttributeDefs if d.id == CLUSTER_REVISION_ID),
+                ZCLAttributeDef(
+                    id=CLUSTER_REVISION_ID, type=t.uint16_t, access="r",
+                    name="cluster_revision",
+                ),
+            )
+            table.bind(revision_def, lambda: cluster_revision, reportable=False)
+        return table
+
+    def get(self, attr_id: int, manufacturer_code: int | None = None) -> AttributeBinding | None:
+        return self._bindings.get((manufacturer_code, attr_id))
+
+    def ids(self, manufacturer_code: int | None = None) -> list[int]:
+        """Attribute ids served in one manufacturer scope, ascending."""
+        return sorted(aid for (mfr, aid) in self._bindings if mfr == manufacturer_code)
+
+    def manufacturer_codes(self) -> set[int]:
+        return {mfr for (mfr, _aid) in self._bindings if mfr is not None}
+
+    def __iter__(self) -> Iterator[AttributeBinding]:
+        return iter(self._bindings.values())
+
+    def __len__(self) -> int:
+        return len(self._bindings)
+
+    def __contains__(self, attr_id: object) -> bool:
+        return (None, attr_id) in self._bindings
+
+
+def _manufacturer_of(
+    definition: ZCLAttributeDef, cluster: type[Cluster], default: int | None
+) -> int | None:
+    code = definition.manufacturer_code
+    if code is not UNDEFINED and code is not None:
+        return int(code)
+    if definition.is_manufacturer_specific:
+        override = cluster.manufacturer_id_override
+        if override is not UNDEFINED and override is not None:
+            return int(override)
+        if default is None:
+            raise ValueError(
+                f"attribute {definition.name!r} is manufacturer-specific:"
+                " pass manufacturer_code"
+            )
+        return default
+    return None

@@ -1,0 +1,63 @@
+"""Checks a request passes before any ZCL logic runs.
+
+The radio libraries' own duplicate filters are bypassed when the server takes
+packets ahead of zigpy, so the server filters repeats itself; and Smart Energy
+clusters carry tariff and consumption data that the SE profile requires to be
+APS-encrypted with the device's link key.
+"""
+
+from __future__ import annotations
+
+from typing import Hashable, Iterable
+
+#: Smart Energy application clusters (Price 0x0700 ... Sub-GHz 0x070B and the
+#: rest of the 0x07xx block).  Key Establishment (0x0800) is deliberately absent:
+#: CBKE runs before a link key exists, under network security only.
+SMART_ENERGY_CLUSTERS: frozenset[int] = frozenset(range(0x0700, 0x0800))
+
+
+class DuplicateFilter:
+    """Remembers recent frames so a repeat within ``window`` seconds is ignored."""
+
+    def __init__(self, window: float = 3.0) -> None:
+        if window < 0:
+            raise ValueError("the duplicate window cannot be negative")
+        self.window = window
+        self._seen: dict[Hashable, float] = {}
+
+    def is_duplicate(self, key: Hashable, now: float) -> bool:
+        """True if ``key`` was seen less than ``window`` seconds ago; else remember it."""
+        self._expire(now)
+        first = self._seen.get(key)
+        if first is not None and now - first < self.window:
+            return True
+        self._seen.pop(key, None)
+        self._seen[key] = now
+        return False
+
+    def _expire(self, now: float) -> None:
+        # Entries are kept in arrival order, so the old ones are at the front.
+        while self._seen:
+            key, when = next(iter(self._seen.items()))
+            if now - when < self.window and when <= now:
+                break
+            del self._seen[key]
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class EncryptionRule:
+    """Which clusters need APS encryption, with a lab override to accept plain frames."""
+
+    def __init__(
+        self,
+        clusters: Iterable[int] = SMART_ENERGY_CLUSTERS,
+        *,
+        accept_unencrypted: bool = False,
+    ) -> None:
+        self.clusters = frozenset(clusters)
+        self.accept_unencrypted = accept_unencrypted
+
+    def refuses(self, cluster_id: int, encrypted: bool) -> bool:
+        return cluster_id in self.clusters and not encrypted and not self.accept_unencrypted
