@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from cbke_material import (
+from .cbke_material import (
     ANNEX_C,
     CERTICOM_283K1,
     OWN_CA_283_PRIVATE,

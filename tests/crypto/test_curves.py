@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cbke_material import ANNEX_C, CERTICOM_283K1
+from .cbke_material import ANNEX_C, CERTICOM_283K1
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

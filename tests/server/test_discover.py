@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server_helpers import frame, h, request
+from .server_helpers import frame, h, request
 
 from han_emu.server.engine import ZclServer
 

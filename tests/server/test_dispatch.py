@@ -8,7 +8,7 @@ import pytest
 import zigpy.types as t
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from server_helpers import IHD, IHD_EP, Model, build_endpoint, frame, h, request
+from .server_helpers import IHD, IHD_EP, Model, build_endpoint, frame, h, request
 from zigpy.zcl.clusters.smartenergy import Metering
 from zigpy.zcl.foundation import Status, ZCLAttributeDef
 from zigpy.zdo.types import SimpleDescriptor

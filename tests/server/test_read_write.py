@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zigpy.types as t
-from server_helpers import ESI, ESI_EP, IHD, IHD_EP, Model, build_endpoint, frame, h, request
+from .server_helpers import ESI, ESI_EP, IHD, IHD_EP, Model, build_endpoint, frame, h, request
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.smartenergy import Metering
 
