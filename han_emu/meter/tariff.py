@@ -76,6 +76,30 @@ class SwitchingTable:
         name = self.special_days.get(local.date()) or self.week[local.weekday()]
         return self.day_profiles[name].tier_at(local.hour * 60 + local.minute)
 
+    def changes(self, ts: float, count: int, horizon_days: int = 8) -> list[tuple[int, int]]:
+        """The next ``count`` tier changes after ``ts`` as (POSIX time, new tier),
+        looking ``horizon_days`` ahead (switches fall on half hours)."""
+        out: list[tuple[int, int]] = []
+        tier = self.tier_at(ts)
+        t = int(ts // 1800 + 1) * 1800
+        end = ts + horizon_days * 86400
+        while t <= end and len(out) < count:
+            now = self.tier_at(t)
+            if now != tier:
+                out.append((t, now))
+                tier = now
+            t += 1800
+        return out
+
+    def current_start(self, ts: float, horizon_days: int = 8) -> int:
+        """When the tier active at ``ts`` became active (bounded look-back)."""
+        tier = self.tier_at(ts)
+        t = int(ts // 1800) * 1800
+        stop = ts - horizon_days * 86400
+        while t - 1800 > stop and self.tier_at(t - 1800) == tier:
+            t -= 1800
+        return t
+
     @classmethod
     def flat(cls) -> "SwitchingTable":
         profile = DayProfile(((0, 1),))
