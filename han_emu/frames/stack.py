@@ -43,6 +43,7 @@ class DecodedFrame:
     zcl: Any = None
     payload: bytes = b""
     decrypted: list[str] = field(default_factory=list)
+    keys_used: dict[str, bytes] = field(default_factory=dict)
     encrypted: str | None = None
     error: str | None = None
 
@@ -64,7 +65,7 @@ def _mac_source_ieee(mac: Any, keys: KeyRing) -> int | None:
     return None
 
 
-def _try_keys(layer: str, raw: bytes, parsed: Any, candidates: list[bytes], source: int | None) -> bytes | None:
+def _try_keys(out: DecodedFrame, layer: str, raw: bytes, parsed: Any, candidates: list[bytes], source: int | None) -> bytes | None:
     """Plaintext under the first candidate whose MIC checks; None if no candidates."""
     if not candidates:
         return None
@@ -72,9 +73,12 @@ def _try_keys(layer: str, raw: bytes, parsed: Any, candidates: list[bytes], sour
         raise FrameError(layer, "secured without the extended nonce and the sender's IEEE address is unknown")
     for key in candidates:
         try:
-            return decrypt(layer, raw, parsed, key, source)
+            plain = decrypt(layer, raw, parsed, key, source)
         except MicError:
             continue
+        out.decrypted.append(layer)
+        out.keys_used[layer] = key
+        return plain
     raise MicError(layer, f"none of {len(candidates)} candidate key(s) fits; source {source:016x}")
 
 
@@ -116,11 +120,10 @@ def _decode_nwk(out: DecodedFrame, keys: KeyRing, learn: bool) -> None:
     payload = bytes(nwk.payload)
     if nwk.aux is not None:
         source = nwk.aux.source if nwk.aux.source is not None else _mac_source_ieee(mac, keys)
-        plain = _try_keys("nwk", raw, nwk, keys.network_keys, source)
+        plain = _try_keys(out, "nwk", raw, nwk, keys.network_keys, source)
         if plain is None:
             out.encrypted, out.payload = "nwk", payload
             return
-        out.decrypted.append("nwk")
         payload = plain
     out.payload = payload
     ftype = int(nwk.frame_control.frame_type)
@@ -149,11 +152,10 @@ def _decode_aps(out: DecodedFrame, keys: KeyRing, learn: bool, raw: bytes) -> No
     payload = bytes(aps.payload)
     if aps.aux is not None:
         source = aps.aux.source if aps.aux.source is not None else _aps_source(out, keys)
-        plain = _try_keys("aps", raw, aps, keys.aps_candidates(aps.aux.control.key_id), source)
+        plain = _try_keys(out, "aps", raw, aps, keys.aps_candidates(aps.aux.control.key_id), source)
         if plain is None:
             out.encrypted, out.payload = "aps", payload
             return
-        out.decrypted.append("aps")
         payload = plain
     out.payload = payload
     ftype = int(aps.frame_control.frame_type)
