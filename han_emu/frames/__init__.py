@@ -6,6 +6,7 @@ Each format is one construct declaration used to parse and to build;
 """
 
 from .errors import CaptureError, FcsError, FrameError, MicError
+from . import fastparse
 from .keys import KeyRing
 from .pcap import CaptureRecord, LinkType, PcapngWriter, PcapWriter, read_capture
 from .stack import DecodedFrame, decode, encode
@@ -23,5 +24,6 @@ __all__ = [
     "PcapngWriter",
     "decode",
     "encode",
+    "fastparse",
     "read_capture",
 ]
