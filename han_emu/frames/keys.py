@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..crypto.mmo import key_load_key, transport_key
 from .secheader import KeyId
+
+
+_transport_key = lru_cache(maxsize=64)(transport_key)
+_key_load_key = lru_cache(maxsize=64)(key_load_key)
 
 
 def _key(key: bytes | str) -> bytes:
@@ -66,9 +71,9 @@ class KeyRing:
         if key_id == KeyId.NETWORK:
             return list(self.network_keys)
         if key_id == KeyId.KEY_TRANSPORT:
-            return [transport_key(k) for k in self.link_keys]
+            return [_transport_key(k) for k in self.link_keys]
         if key_id == KeyId.KEY_LOAD:
-            return [key_load_key(k) for k in self.link_keys]
+            return [_key_load_key(k) for k in self.link_keys]
         return list(self.link_keys)
 
     def wireshark_uat(self) -> str:

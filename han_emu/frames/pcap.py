@@ -111,25 +111,25 @@ def _record(linktype: int, data: bytes, ts: float, offset: int) -> CaptureRecord
 
 
 class _Reader:
+    """Byte reader that tracks the file offset; needs no seekable stream."""
+
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.offset = 0
+        self._pending = b""
 
     def read(self, n: int, what: str) -> bytes:
-        data = self.stream.read(n)
+        data = self._pending + self.stream.read(n - len(self._pending))
+        self._pending = b""
         if len(data) < n:
             raise CaptureError(self.offset, f"truncated {what}: needs {n} bytes, {len(data)} present")
         self.offset += n
         return data
 
     def at_end(self) -> bool:
-        return self.stream.read(0) == b"" and self._peek() == b""
-
-    def _peek(self) -> bytes:
-        pos = self.stream.tell()
-        data = self.stream.read(1)
-        self.stream.seek(pos)
-        return data
+        if not self._pending:
+            self._pending = self.stream.read(1)
+        return not self._pending
 
 
 def read_capture(source: str | Path | BinaryIO | bytes) -> Iterator[CaptureRecord]:
@@ -164,7 +164,7 @@ def _read_pcap(r: _Reader, head: bytes, le: bool, ns: bool) -> Iterator[CaptureR
     if linktype not in SUPPORTED:
         raise CaptureError(20, f"unsupported link type {linktype}")
     scale = 1e-9 if ns else 1e-6
-    while r.at_end() is False:
+    while not r.at_end():
         start = r.offset
         rec = fmt["pcap_record"].parse(r.read(16, "record header"))
         if rec.incl_len > MAX_RECORD:

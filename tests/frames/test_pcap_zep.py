@@ -152,3 +152,26 @@ def test_zep_v2_data_and_ack() -> None:
 def test_zep_errors(raw: bytes) -> None:
     with pytest.raises(FrameError, match="^zep: "):
         parse_zep(raw)
+
+
+class _Pipe(io.RawIOBase):
+    """A non-seekable stream, as from a pipe or socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        chunk = self._data.read(min(len(b), 7))  # short reads, too
+        b[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_reads_from_non_seekable_stream() -> None:
+    data = capture("trace_tc_unique_linkkey.pcapng").read_bytes()
+    assert [r.frame for r in read_capture(io.BufferedReader(_Pipe(data)))] == [r.frame for r in read_capture(data)]
