@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import pytest
-from frames_support import CAPTURES, capture
+from .frames_support import CAPTURES, capture
 
 from han_emu.frames import KeyRing, decode, read_capture
 from han_emu.frames.aps import build_aps

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from frames_support import CAPTURES, capture
+from .frames_support import CAPTURES, capture
 
 from han_emu.frames import FrameError, KeyRing, decode, fastparse, read_capture
 from han_emu.frames.mac import AddrMode

@@ -6,7 +6,7 @@ import io
 import struct
 
 import pytest
-from frames_support import capture
+from .frames_support import capture
 
 from han_emu.frames import CaptureError, FrameError, LinkType, PcapngWriter, PcapWriter, read_capture
 from han_emu.frames.tap import TapInfo, build_tap, parse_tap

@@ -142,7 +142,7 @@ def test_tshark_decodes_our_se_frames(tshark: str, tmp_path: Path, writer: type,
 
 @pytest.mark.tshark
 def test_tshark_reads_our_rewrite_of_public_capture(tshark: str, tmp_path: Path) -> None:
-    from frames_support import capture
+    from .frames_support import capture
 
     from han_emu.frames import read_capture
 
