@@ -452,11 +452,13 @@ class VirtualAir:
             self._timer = loop.call_at(self._queue[0].when, self._drain, loop)
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = None
         horizon = loop.time() + 1e-9
         # The head is due (that is why we were called); later ones if due too.
-        self._queue.popleft().action()
-        while self._queue and self._queue[0].when <= horizon:
+        # Actions may schedule more: they see our timer still set and only queue.
+        first = True
+        while self._queue and (first or self._queue[0].when <= horizon):
+            first = False
             self._queue.popleft().action()
+        self._timer = None
         if self._queue:
             self._timer = loop.call_at(self._queue[0].when, self._drain, loop)
