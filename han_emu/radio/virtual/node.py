@@ -278,10 +278,11 @@ class SimNode:
         assigns.  The response (or a Default Response) from ``dst_nwk:dst_ep``
         on ``cluster`` is returned; ``TimeoutError`` if none comes in time.
         """
-        header, payload = foundation.ZCLHeader.deserialize(bytes(data))
         tsn = self._next_tsn()
-        header.tsn = t.uint8_t(tsn)
-        frame = header.serialize() + payload
+        frame = bytearray(data)
+        # ZCL header: frame control, manufacturer code if bit 2 is set, then TSN.
+        frame[3 if frame[0] & 0x04 else 1] = tsn
+        frame = bytes(frame)
         if src_ep is None:
             src_ep = self._source_endpoint(cluster, profile)
         key = (int(dst_nwk), int(dst_ep), int(cluster), tsn)

@@ -1,4 +1,4 @@
-"""A tiny PacketServer and a hosted virtual app, for the radio tests only."""
+"""Test-only helpers for the radio tests: a tiny PacketServer and a hosted virtual app."""
 
 from __future__ import annotations
 
