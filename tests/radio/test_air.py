@@ -253,3 +253,13 @@ def test_duplicate_nwk_address_is_refused() -> None:
     air, _a, _b = setup()
     with pytest.raises(ValueError):
         air.attach(Probe(0xF, 0x1111))
+
+
+def test_received_packets_carry_the_virtual_time() -> None:
+    async def main() -> None:
+        air, a, b = setup()
+        await asyncio.sleep(50)
+        await air.transmit(a, unicast(0x1111))
+        assert b.got[0][1].timestamp.timestamp() == pytest.approx(1_700_000_050.01)
+
+    run_virtual(main(), 1_700_000_000.0)

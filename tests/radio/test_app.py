@@ -225,3 +225,29 @@ def test_unicast_to_an_absent_node_is_a_delivery_failure() -> None:
             await app.shutdown()
 
     run_virtual(main())
+
+
+def test_database_path_keeps_joined_devices_across_restarts(tmp_path: Path) -> None:
+    db = tmp_path / "zigbee.db"
+    air = VirtualAir()
+
+    async def first() -> None:
+        app = VirtualControllerApplication({"database_path": str(db)}, air=air)
+        await app._load_db()
+        await app.startup(auto_form=True)
+        await app.permit(60)
+        await SimNode(air, IHD_IEEE, [ihd_endpoint()]).join()
+        await asyncio.sleep(60)
+        await app.shutdown()
+
+    async def second() -> set[t.EUI64]:
+        app = VirtualControllerApplication({"database_path": str(db)}, air=air)
+        await app._load_db()
+        await app.startup(auto_form=False)
+        devices = set(app.devices)
+        await app.shutdown()
+        return devices
+
+    run_virtual(first())
+    assert db.exists()
+    assert t.EUI64.convert(IHD_IEEE) in run_virtual(second())

@@ -15,8 +15,9 @@ import asyncio
 import collections
 import logging
 import random
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import zigpy.exceptions
@@ -382,6 +383,7 @@ class VirtualAir:
             if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
                 dst = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=receiver.nwk)
             incoming = packet.replace(
+                timestamp=datetime.fromtimestamp(clock_for_loop(loop).now(), UTC),
                 src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk),
                 dst=dst,
                 lqi=link.lqi,
