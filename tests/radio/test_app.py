@@ -251,3 +251,39 @@ def test_database_path_keeps_joined_devices_across_restarts(tmp_path: Path) -> N
     run_virtual(first())
     assert db.exists()
     assert t.EUI64.convert(IHD_IEEE) in run_virtual(second())
+
+
+def test_coordinator_receives_groupcasts_once_subscribed() -> None:
+    async def main() -> None:
+        air, app, ihd = join_setup()
+        await app.startup(auto_form=True)
+        await app.permit(60)
+        await ihd.join()
+        got: list[t.ZigbeePacket] = []
+        original = app.packet_received
+
+        def spy(packet: t.ZigbeePacket) -> None:
+            if packet.dst.addr_mode == t.AddrMode.Group:
+                got.append(packet)
+            original(packet)
+
+        app.packet_received = spy  # type: ignore[method-assign]
+        groupcast = t.ZigbeePacket(
+            src_ep=1,
+            dst=t.AddrModeAddress(addr_mode=t.AddrMode.Group, address=0x0042),
+            dst_ep=0xFF,
+            profile_id=0x0109,
+            cluster_id=0x0700,
+            data=t.SerializableBytes(b"\x01\x01\x00"),
+        )
+        try:
+            await ihd.send(groupcast)
+            assert got == []
+            await app.subscribe_to_multicast_group(0x0042)
+            await ihd.send(groupcast)
+            await asyncio.sleep(1)
+            assert [p.dst.address for p in got] == [0x0042]
+        finally:
+            await app.shutdown()
+
+    run_virtual(main())

@@ -122,7 +122,7 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
             nwk=lambda: self._port.nwk if self._port.nwk is not None else COORDINATOR_NWK,
             descriptor=node_descriptor(zdo_t.LogicalType.Coordinator),
             endpoints=self._endpoints,
-            on_permit_joining=self._permit_from_zdo,
+            on_permit_joining=self._set_permit,
             on_energy_scan=self._energy_scan,
             on_channel_change=self._channel_change,
         )
@@ -235,9 +235,6 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         loop = asyncio.get_running_loop()
         self._permit_until = loop.time() + time_s if time_s > 0 else None
 
-    def _permit_from_zdo(self, time_s: int) -> None:
-        self._set_permit(time_s)
-
     @property
     def permitting(self) -> bool:
         """True while the general join window is open."""
@@ -258,6 +255,12 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
             leave = getattr(node, "left_network", None)
             if callable(leave):
                 leave()
+
+    async def _subscribe_to_multicast_group(self, group_id: t.Group, endpoint_id: int) -> None:
+        self._port.groups.add(int(group_id))
+
+    async def _unsubscribe_from_multicast_group(self, group_id: t.Group, endpoint_id: int) -> None:
+        self._port.groups.discard(int(group_id))
 
     # -- traffic --------------------------------------------------------------------
 
