@@ -13,7 +13,7 @@ import zigpy.zcl.foundation as foundation
 from han_emu.radio.virtual import AirFrame, SimNode, VirtualAir, ihd_endpoint
 from han_emu.radio.vtime import clock_for_loop, run_virtual
 
-from radio_support import (
+from .radio_support import (
     CURRENT_SUMMATION_RECEIVED,
     ESI_EP,
     METERING,
