@@ -14,6 +14,7 @@ from typing import Any, Callable
 import zigpy.types as t
 
 from clusters import Price, posix_to_utctime
+from clusters.price import TierLabelEntry
 from clusters.price_split import split_price_matrix
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.tariff import Tariff
@@ -228,8 +229,7 @@ class ElementPrices:
         assert tariff is not None
         prefix = "Tier" if direction == "import" else "Export"
         labels = [
-            Price.ClientCommandDefs.publish_tier_labels.schema.__annotations__  # keep import-free
-            and _tier_label_entry(n, f"{prefix} {n}")
+            TierLabelEntry(tier_id=n, tier_label=_label(f"{prefix} {n}", 12))
             for n in range(1, tariff.tiers + 1)
         ]
         payload = _CMD.publish_tier_labels.schema(
@@ -254,12 +254,6 @@ class ElementPrices:
             0x08: (self.get_block_thresholds, (0x06,)),
             0x0A: (self.get_tier_labels, (0x08,)),
         }
-
-
-def _tier_label_entry(tier: int, label: str) -> Any:
-    from clusters.price import TierLabelEntry
-
-    return TierLabelEntry(tier_id=tier, tier_label=_label(label, 12))
 
 
 def subscriber_address(nwk: int) -> t.AddrModeAddress:
