@@ -28,6 +28,7 @@ from han_emu.meter.settings import (
     default_secondary,
 )
 from han_emu.meter.tariff import WEEKDAYS, DayProfile, SwitchingTable, Tariff, TariffError
+from han_emu.sim.schedule import DeviceSettings, default_devices
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,7 @@ class Config:
     endpoints: EndpointMap = field(default_factory=EndpointMap)
     state_path: str | None = None
     start: float | None = None
+    devices: tuple[DeviceSettings, ...] = field(default_factory=default_devices)
 
 
 def example_text() -> str:
@@ -254,7 +256,7 @@ def _dataclass_section(cls: type, data: Any, path: str) -> Any:
 
 def parse(data: dict[str, Any]) -> Config:
     """Check a parsed TOML document and build the configuration."""
-    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state"}, "")
+    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices"}, "")
 
     meter_tbl = _table(data.get("meter", {}), "meter")
     _no_unknown(
@@ -307,7 +309,21 @@ def parse(data: dict[str, Any]) -> Config:
     _no_unknown(state_tbl, {"path"}, "state")
     state_path = _str(state_tbl["path"], "state.path") if "path" in state_tbl else None
     start = _timestamp(meter_tbl["start"], "meter.start") if "start" in meter_tbl else None
-    return Config(settings, scenario, endpoints, state_path, start)
+    devices = default_devices()
+    if "devices" in data:
+        raw = data["devices"]
+        if not isinstance(raw, list):
+            raise ConfigError("devices: expected an array of tables ([[devices]])")
+        parsed = []
+        for i, item in enumerate(raw):
+            where = f"devices[{i}]"
+            device = _dataclass_section(DeviceSettings, item, where)
+            try:
+                parsed.append(device.validate(where))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        devices = tuple(parsed)
+    return Config(settings, scenario, endpoints, state_path, start, devices)
 
 
 def with_state_path(config: Config, path: str | None) -> Config:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import time
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -60,8 +61,18 @@ class _JumpingSelector(selectors.BaseSelector):
         if timeout is None:
             # No timer at all: only real I/O (or another thread) can wake us.
             return self._real.select(None)
-        self._loop._advance(timeout)
-        return []
+        speed = self._loop.speed
+        if speed is None:
+            self._loop._advance(timeout)
+            return []
+        # Paced: wait the scaled real time, still waking for real I/O.
+        started = time.monotonic()
+        ready = self._real.select(timeout / speed)
+        if ready:
+            self._loop._advance(min(timeout, (time.monotonic() - started) * speed))
+        else:
+            self._loop._advance(timeout)
+        return ready
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
         return self._real.get_map()
@@ -77,9 +88,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     ``start_epoch`` so the meter, the server and asyncio agree on "now".
     """
 
-    def __init__(self, start_epoch: float = 0.0) -> None:
+    def __init__(self, start_epoch: float = 0.0, speed: float | None = None) -> None:
         self._vtime = 0.0
         self.start_epoch = float(start_epoch)
+        #: None runs as fast as possible; a number paces virtual time at that
+        #: many virtual seconds per wall second (it may be changed while running).
+        self.speed = speed
         super().__init__(_JumpingSelector(selectors.DefaultSelector(), self))
         self.clock = LoopClock(self)
 
@@ -109,11 +123,13 @@ def clock_for_loop(loop: asyncio.AbstractEventLoop | None = None) -> Clock:
     return WallClock()
 
 
-def run_virtual(coro: Coroutine[Any, Any, _T], start_epoch: float = 0.0) -> _T:
+def run_virtual(
+    coro: Coroutine[Any, Any, _T], start_epoch: float = 0.0, speed: float | None = None
+) -> _T:
     """Run ``coro`` to completion on a fresh :class:`VirtualTimeLoop`.
 
     Inside, ``clock_for_loop()`` gives the virtual clock starting at
     ``start_epoch`` (POSIX seconds).
     """
-    with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(start_epoch)) as runner:
+    with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(start_epoch, speed)) as runner:
         return runner.run(coro)
