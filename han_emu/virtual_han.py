@@ -140,6 +140,9 @@ class VirtualHan:
         last_save = self.clock.now()
         while True:
             self._drive()
+            if self.server is not None and self.app is not None:
+                self.server.meter_changed()
+                self.app.wake_server()
             if self.store is not None and self.clock.now() - last_save >= self.save_every_s:
                 self.store.save(self.meter)
                 last_save = self.clock.now()

@@ -64,6 +64,11 @@ class ServerHost:
         self._host_clock = clock
         self._host_wake.set()
 
+    def wake_server(self) -> None:
+        """The server's model changed: ask it again what is due (reports on
+        change cannot be foreseen by ``next_due``)."""
+        self._host_wake.set()
+
     def _server_descriptors(self) -> list[SimpleDescriptor]:
         server = self._host_server
         if server is None:

@@ -97,6 +97,7 @@ class EsiServer:
         eps = [self._endpoint(name, sub_ghz) for name in ELEMENTS]
         self.zcl = ZclServer(eps, clock, accept_unencrypted=accept_unencrypted)
         self._tiers = self._tier_snapshot()
+        self._changed = False
 
     # -- construction -----------------------------------------------------------
     def endpoint_of(self, element: str) -> int:
@@ -171,13 +172,21 @@ class EsiServer:
     def handle(self, packet: t.ZigbeePacket) -> list[t.ZigbeePacket]:
         return self.zcl.handle(packet)
 
+    def meter_changed(self) -> None:
+        """The meter moved on: reports on change and tier publishes are due for
+        a look (call from whatever advances the meter)."""
+        self._changed = True
+
     def due(self) -> list[t.ZigbeePacket]:
+        self._changed = False
         self._publish_on_tier_change()
         return self.zcl.due()
 
     def next_due(self) -> float | None:
         """The engine's next report, or just after the next half hour, when a
         TOU tier may change (the meter is advanced past it by then)."""
+        if self._changed:
+            return self.clock.now()
         boundary = (self.clock.now() // 1800 + 1) * 1800 + 1.0
         engine = self.zcl.next_due()
         return boundary if engine is None else min(engine, boundary)
