@@ -279,7 +279,14 @@ class FakeZnpServer:
                 reply = self.device.not_recognized(frame.header)
             else:
                 LOGGER.debug("Request: %s", request)
-                reply = self.device.handle(request)
+                try:
+                    reply = self.device.handle(request)
+                except Exception:
+                    # A firmware bug must not take the serial link down with it.
+                    LOGGER.exception("Emulated Z-Stack failed on %s", request)
+                    reply = self.device.not_recognized(
+                        frame.header, c.rpc_error.ErrorCode.InvalidParameter
+                    )
         self._schedule_save()
         return reply
 

@@ -687,6 +687,8 @@ class FakeZStack:
         if values is None:
             payload = z.NOT_SUPPORTED.serialize()
         else:
+            while values and values[-1] is None:  # optional trailing fields left out
+                values.pop()
             payload = zt.serialize(values, _zdo_schema(zdo_t.ZDOCmd(rsp_cmd)))
         return mt + self.zdo_message(src_nwk=COORDINATOR_NWK, cluster_id=rsp_cmd, tsn=tsn, payload=payload)
 
