@@ -20,7 +20,7 @@ import zigpy.zdo.types as zdo_t
 import zigpy_znp.commands as c
 import zigpy_znp.types as t
 from zigpy_znp.exceptions import InvalidCommandResponse
-from zigpy_znp.types.nvids import ExNvIds, NvSysIds, OsalNvIds
+from zigpy_znp.types.nvids import ExNvIds, OsalNvIds
 from zigpy_znp.zigbee.application import ControllerApplication
 
 from clusters.endpoints import esi_simple_descriptor
@@ -37,6 +37,7 @@ from han_emu.radio.fakencp.znp_nvram import ZnpNvram
 SE_PROFILE = 0x0109
 METER_NWK = 0x4A31
 METER_IEEE = t.EUI64.convert("00:0d:6f:00:0a:bc:de:f1")
+FORMATION = c.app_config.BDBCommissioningMode.NwkFormation
 
 
 def fcs(body: bytes) -> int:
@@ -94,7 +95,8 @@ def test_data_request_ext_golden_parse() -> None:
     req = decode_request(frame)
     assert isinstance(req, c.AF.DataRequestExt.Req)
     assert req.DstAddrModeAddress == t.AddrModeAddress(mode=t.AddrMode.NWK, address=0x4A31)
-    assert (req.DstEndpoint, req.SrcEndpoint, req.ClusterId, req.TSN, req.Radius) == (1, 2, 0x0702, 7, 30)
+    fields = (req.DstEndpoint, req.SrcEndpoint, req.ClusterId, req.TSN, req.Radius)
+    assert fields == (1, 2, 0x0702, 7, 30)
     assert req.Options == c.af.TransmitOptions.ACK_REQUEST | c.af.TransmitOptions.ENABLE_SECURITY
     assert bytes(req.Data) == b"\x18\x07\x0b"
 
@@ -115,6 +117,73 @@ def test_unsupported_subsystem_and_areq() -> None:
     # Asynchronous requests have no response channel: silently dropped.
     unknown_areq = t.CommandHeader(id=0x7E, subsystem=t.Subsystem.AF, type=t.CommandType.AREQ)
     assert device.not_recognized(unknown_areq) == []
+
+
+def _started_device(*endpoints: int) -> FakeZStack:
+    device = FakeZStack()
+    device.handle(c.AppConfig.BDBStartCommissioning.Req(Mode=FORMATION))
+    for ep in endpoints:
+        device.handle(
+            c.AF.Register.Req(
+                Endpoint=ep, ProfileId=SE_PROFILE, DeviceId=0x0500, DeviceVersion=0,
+                LatencyReq=c.af.LatencyReq.NoLatencyReqs, InputClusters=[0x0702], OutputClusters=[],
+            )
+        )
+    return device
+
+
+def _data_request(src_ep: int, dst_ep: int = 1, dst: int = METER_NWK, cluster: int = 0x0702,
+                  data: bytes = b"\x18\x07\x0b") -> t.CommandBase:
+    return c.AF.DataRequestExt.Req(
+        DstAddrModeAddress=t.AddrModeAddress(mode=t.AddrMode.NWK, address=dst),
+        DstEndpoint=dst_ep, DstPanId=0x0000, SrcEndpoint=src_ep, ClusterId=cluster, TSN=7,
+        Options=c.af.TransmitOptions.ACK_REQUEST, Radius=30, Data=t.LongBytes(data),
+    )
+
+
+def test_data_request_gets_srsp_then_data_confirm_golden() -> None:
+    device = _started_device(2)
+    seen = []
+    device.on_frame = seen.append
+    reply = device.handle(_data_request(src_ep=2))
+    assert [encode(r) for r in reply] == [
+        mt("01 64 02 00"),  # SRSP AF_DATA_REQUEST_EXT, SUCCESS
+        mt("03 44 80 00 02 07"),  # AF_DATA_CONFIRM: SUCCESS, endpoint 2, TSN 7
+    ]
+    (frame,) = seen
+    assert (frame.src_endpoint, frame.profile_id) == (2, SE_PROFILE)
+    assert frame.aps_ack and not frame.aps_encrypted
+
+
+def test_data_request_refusals() -> None:
+    device = _started_device(2)
+    (rsp,) = device.handle(_data_request(src_ep=5))  # endpoint never registered
+    assert encode(rsp) == mt("01 64 02 02")  # INVALID_PARAMETER
+    idle = FakeZStack()
+    (rsp,) = idle.handle(_data_request(src_ep=0, dst_ep=0))  # network not started
+    assert rsp.Status == t.Status.NWK_INVALID_REQUEST
+
+
+def test_zdo_active_ep_request_to_the_coordinator_golden() -> None:
+    device = _started_device(1, 2)
+    device.handle(c.ZDO.MsgCallbackRegister.Req(ClusterId=0xFFFF))
+    active_ep_req = _data_request(src_ep=0, dst_ep=0, dst=0x0000, cluster=0x0005, data=b"\x33\0\0")
+    reply = device.handle(active_ep_req)
+    assert [encode(r) for r in reply] == [
+        mt("01 64 02 00"),
+        # ZDO_ACTIVE_EP_RSP: src 0x0000, SUCCESS, nwk 0x0000, 2 endpoints: 1, 2
+        mt("08 45 85 00 00 00 00 00 02 01 02"),
+        # ZDO_MSG_CB_INCOMING: src, unicast, cluster 0x8005, sec, TSN 0x33, MAC dst, ZDO payload
+        mt("0F 45 FF 00 00 00 05 80 00 33 00 00 00 00 00 02 01 02"),
+    ]
+
+
+def test_incoming_message_size_limit() -> None:
+    device = FakeZStack()
+    biggest = device.incoming_message(src_nwk=1, src_ep=1, dst_ep=2, cluster_id=6, data=bytes(230))
+    assert len(encode(biggest)) == 255
+    with pytest.raises(ValueError):
+        device.incoming_message(src_nwk=1, src_ep=1, dst_ep=2, cluster_id=6, data=bytes(231))
 
 
 def test_decoder_resynchronises_on_garbage() -> None:
@@ -144,7 +213,9 @@ def test_decoder_survives_random_streams() -> None:
 def test_osal_items_are_legacy_items_of_the_new_nv_system() -> None:
     device = FakeZStack()
     device.handle(c.SYS.OSALNVItemInit.Req(Id=0x0401, ItemLen=2, Value=t.ShortBytes(b"\x01")))
-    device.handle(c.SYS.NVWrite.Req(SysId=1, ItemId=0, SubId=0x0401, Offset=1, Value=t.ShortBytes(b"\x02")))
+    device.handle(
+        c.SYS.NVWrite.Req(SysId=1, ItemId=0, SubId=0x0401, Offset=1, Value=t.ShortBytes(b"\x02"))
+    )
     (rsp,) = device.handle(c.SYS.OSALNVReadExt.Req(Id=0x0401, Offset=0))
     assert rsp.Status == t.Status.SUCCESS and bytes(rsp.Value) == b"\x01\x02"
     (rsp,) = device.handle(c.SYS.OSALNVLength.Req(Id=0x0402))
@@ -165,14 +236,15 @@ def test_nvram_json_round_trip(tmp_path) -> None:
 
 def test_clear_state_reset_keeps_the_hardware_address() -> None:
     device = FakeZStack(ieee=t.EUI64.convert("00:12:4b:00:11:22:33:44"))
-    device.handle(c.AppConfig.BDBStartCommissioning.Req(Mode=c.app_config.BDBCommissioningMode.NwkFormation))
+    device.handle(c.AppConfig.BDBStartCommissioning.Req(Mode=FORMATION))
     assert device.network_formed
-    device.nvram.osal_set(OsalNvIds.STARTUP_OPTION, t.StartupOptions.ClearState | t.StartupOptions.ClearConfig)
+    clear = t.StartupOptions.ClearState | t.StartupOptions.ClearConfig
+    device.nvram.osal_set(OsalNvIds.STARTUP_OPTION, clear)
     (ind,) = device.handle(c.SYS.ResetReq.Req(Type=t.ResetType.Soft))
     assert isinstance(ind, c.SYS.ResetInd.Callback)
     assert not device.network_formed
     assert device.ieee == t.EUI64.convert("00:12:4b:00:11:22:33:44")
-    assert device.nvram.osal_get(OsalNvIds.STARTUP_OPTION, t.StartupOptions) == t.StartupOptions.NONE
+    assert device.nvram.osal_get(OsalNvIds.STARTUP_OPTION, t.StartupOptions) == 0
 
 
 # ------------------------------------------------------ real zigpy-znp client
@@ -220,8 +292,8 @@ async def server():
         await srv.close()
 
 
-async def started(srv: FakeZnpServer, cls: type[ControllerApplication] = SeCoordinator) -> ControllerApplication:
-    app = cls(app_config(srv.url))
+async def started(srv: FakeZnpServer) -> ControllerApplication:
+    app = SeCoordinator(app_config(srv.url))
     await asyncio.wait_for(app.startup(auto_form=True), 10)
     return app
 
@@ -286,7 +358,8 @@ async def test_zigpy_znp_forms_registers_receives_and_replies(server: FakeZnpSer
         (sent,) = frames
         assert sent.src_endpoint == 2
         assert sent.profile_id == SE_PROFILE
-        assert (sent.dst_addr_mode, sent.dst_addr, sent.dst_endpoint) == (t.AddrMode.NWK, METER_NWK, 1)
+        assert (sent.dst_addr_mode, sent.dst_addr) == (t.AddrMode.NWK, METER_NWK)
+        assert sent.dst_endpoint == 1
         assert (sent.cluster_id, sent.tsn, sent.data) == (0x0702, 0x11, reply)
         assert sent.aps_ack and sent.aps_encrypted
 

@@ -154,7 +154,8 @@ class FakeZnpServer:
         self._server: asyncio.Server | None = None
         self._save_delay = save_delay
         self._save_handle: asyncio.TimerHandle | None = None
-        self._saved_version = self.device.nvram.version if self.state_path and self.state_path.exists() else -1
+        loaded = self.state_path is not None and self.state_path.exists()
+        self._saved_version = self.device.nvram.version if loaded else -1
 
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -263,7 +264,11 @@ class FakeZnpServer:
         Node_Desc_rsp answering the host."""
         self._broadcast(
             self.device.zdo_message(
-                src_nwk=src_nwk, cluster_id=cluster_id, tsn=tsn, payload=payload, broadcast=broadcast
+                src_nwk=src_nwk,
+                cluster_id=cluster_id,
+                tsn=tsn,
+                payload=payload,
+                broadcast=broadcast,
             )
         )
 

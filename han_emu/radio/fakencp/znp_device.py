@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import zigpy.types as zt
 import zigpy.zdo.types as zdo_t
 import zigpy_znp.commands as c
 import zigpy_znp.types as t
@@ -36,10 +35,10 @@ from .znp_nvram import (
     unformed_nib,
     unpack,
 )
+from .znp_zdo import COORDINATOR_NWK, answer_own_request, zdo_payload
 
 LOGGER = logging.getLogger(__name__)
 
-COORDINATOR_NWK = 0x0000
 ZDO_ENDPOINT = 0
 
 # What a CC26x2 running Z-Stack 3.x.0 reports about itself.
@@ -52,7 +51,14 @@ CAPABILITIES = (
     | t.MTCapabilities.APP_CNF
 )
 SUPPORTED_SUBSYSTEMS = frozenset(
-    {t.Subsystem.SYS, t.Subsystem.AF, t.Subsystem.ZDO, t.Subsystem.UTIL, t.Subsystem.APPConfig, t.Subsystem.ZGP}
+    {
+        t.Subsystem.SYS,
+        t.Subsystem.AF,
+        t.Subsystem.ZDO,
+        t.Subsystem.UTIL,
+        t.Subsystem.APPConfig,
+        t.Subsystem.ZGP,
+    }
 )
 VERSION = {
     "TransportRev": 2,
@@ -62,18 +68,9 @@ VERSION = {
     "MaintRel": 1,
 }
 CODE_REVISION = 20220219
+# An MT frame carries at most 250 payload bytes; AF.IncomingMsg spends 20 on its fields.
+MAX_INCOMING_DATA = 250 - 20
 ASSOCIATED_DEVICE_SIZE = 36  # sizeof(associated_devices_t) with padding on CC26x2
-SE_NODE_DESCRIPTOR = zdo_t.NodeDescriptor(
-    byte1=0,  # coordinator
-    byte2=0x40,  # 2.4 GHz
-    mac_capability_flags=0x8F,
-    manufacturer_code=0x0000,
-    maximum_buffer_size=80,
-    maximum_incoming_transfer_size=160,
-    server_mask=0x2C01,
-    maximum_outgoing_transfer_size=160,
-    descriptor_capability_field=0,
-)
 
 
 @dataclass(frozen=True)
@@ -286,6 +283,10 @@ class FakeZStack:
         The TSN defaults to the ZCL sequence number of ``data``; Z-Stack copies it
         from the ZCL header too.
         """
+        if len(data) > MAX_INCOMING_DATA:
+            raise ValueError(
+                f"{len(data)} bytes do not fit one AF.IncomingMsg (max {MAX_INCOMING_DATA})"
+            )
         if tsn is None:
             tsn = _zcl_tsn(data)
         return c.AF.IncomingMsg.Callback(
@@ -311,14 +312,18 @@ class FakeZStack:
         center does, so a network backup lists it.
         """
         self._addrmgr_add(nwk, ieee, t.AddrMgrUserType.Assoc | t.AddrMgrUserType.Security)
-        annce = zt.serialize([t.NWK(nwk), t.EUI64(ieee), t.uint8_t(capabilities)], _zdo_schema(zdo_t.ZDOCmd.Device_annce))
+        annce = zdo_payload(zdo_t.ZDOCmd.Device_annce, [nwk, ieee, capabilities])
         return [
             c.ZDO.TCDevInd.Callback(SrcNwk=nwk, SrcIEEE=ieee, ParentNwk=COORDINATOR_NWK),
             c.ZDO.EndDeviceAnnceInd.Callback(
                 Src=nwk, NWK=nwk, IEEE=ieee, Capabilities=c.zdo.MACCapabilities(capabilities)
             ),
             *self.zdo_message(
-                src_nwk=nwk, cluster_id=zdo_t.ZDOCmd.Device_annce, tsn=0x80, payload=annce, broadcast=True
+                src_nwk=nwk,
+                cluster_id=zdo_t.ZDOCmd.Device_annce,
+                tsn=0x80,
+                payload=annce,
+                broadcast=True,
             ),
         ]
 
@@ -348,7 +353,9 @@ class FakeZStack:
     # ------------------------------------------------------------- SYS/UTIL
     def _factory(self) -> dict:
         return factory_items(
-            self.hardware_ieee, tclk_seed=self._rng.randbytes(16), precfg_key=self._rng.randbytes(16)
+            self.hardware_ieee,
+            tclk_seed=self._rng.randbytes(16),
+            precfg_key=self._rng.randbytes(16),
         )
 
     def _ping(self, req: Any) -> Reply:
@@ -366,7 +373,8 @@ class FakeZStack:
 
     def _reset_req(self, req: Any) -> Reply:
         options = self.nvram.osal_get(OsalNvIds.STARTUP_OPTION, t.StartupOptions)
-        if options is not None and options & (t.StartupOptions.ClearState | t.StartupOptions.ClearConfig):
+        clear = t.StartupOptions.ClearState | t.StartupOptions.ClearConfig
+        if options is not None and options & clear:
             ieee = self.ieee
             items = self._factory()
             self.nvram.replace_all(items)
@@ -413,7 +421,8 @@ class FakeZStack:
         value = self.nvram.osal(req.Id)
         if value is None or req.Offset > len(value):
             return [req.Rsp(Status=t.Status.INVALID_PARAMETER, Value=t.ShortBytes(b""))]
-        return [req.Rsp(Status=t.Status.SUCCESS, Value=t.ShortBytes(value[req.Offset : req.Offset + 248]))]
+        chunk = value[req.Offset : req.Offset + 248]
+        return [req.Rsp(Status=t.Status.SUCCESS, Value=t.ShortBytes(chunk))]
 
     def _osal_write(self, req: Any) -> Reply:
         ok = self.nvram.write(osal_key(req.Id), req.Offset, bytes(req.Value))
@@ -480,7 +489,9 @@ class FakeZStack:
                     BDBCommissioningMode.NwkFormation,
                 ),
                 c.ZDO.StateChangeInd.Callback(State=t.DeviceState.StartedAsCoordinator),
-                self._bdb_note(BDBCommissioningStatus.FormationFailure, BDBCommissioningMode.NwkFormation),
+                self._bdb_note(
+                    BDBCommissioningStatus.FormationFailure, BDBCommissioningMode.NwkFormation
+                ),
             ]
         self._form()
         return reply + [
@@ -582,8 +593,8 @@ class FakeZStack:
         if frame.src_endpoint != ZDO_ENDPOINT and frame.src_endpoint not in self._run.endpoints:
             return [req.Rsp(Status=t.Status.INVALID_PARAMETER)]
         if self._run.device_state != t.DeviceState.StartedAsCoordinator:
-            # ZNwkNotJoined (0xC2 in the Z-Stack status space).
-            return [req.Rsp(Status=t.Status(0xC2))]
+            # The network layer refuses to transmit before the network is up.
+            return [req.Rsp(Status=t.Status.NWK_INVALID_REQUEST)]
         if self.on_frame is not None:
             self.on_frame(frame)
         reply: Reply = [req.Rsp(Status=t.Status.SUCCESS)]
@@ -592,7 +603,9 @@ class FakeZStack:
             return reply + self._zdo_local(frame)
         if frame.dst_addr_mode != t.AddrMode.Broadcast:
             status = t.Status.SUCCESS if self.confirm_status is None else self.confirm_status(frame)
-            reply.append(c.AF.DataConfirm.Callback(Status=status, Endpoint=frame.src_endpoint, TSN=frame.tsn))
+            reply.append(
+                c.AF.DataConfirm.Callback(Status=status, Endpoint=frame.src_endpoint, TSN=frame.tsn)
+            )
         return reply
 
     # ------------------------------------------------------------------ ZDO
@@ -619,82 +632,25 @@ class FakeZStack:
 
     def _zdo_local(self, frame: OutgoingFrame) -> Reply:
         """ZDO requests the coordinator receives itself (unicast to 0x0000 or broadcast)."""
-        to_self = (frame.dst_addr_mode == t.AddrMode.NWK and frame.dst_addr == COORDINATOR_NWK) or (
-            frame.dst_addr_mode == t.AddrMode.Broadcast and frame.dst_addr in (0xFFFF, 0xFFFD, 0xFFFC)
+        unicast = frame.dst_addr_mode == t.AddrMode.NWK and frame.dst_addr == COORDINATOR_NWK
+        broadcast = frame.dst_addr_mode == t.AddrMode.Broadcast and frame.dst_addr in (
+            0xFFFF,
+            0xFFFD,
+            0xFFFC,
         )
+        to_self = unicast or broadcast
         if not to_self or frame.cluster_id & 0x8000 or not frame.data:
             return []
         tsn, body = frame.data[0], frame.data[1:]
-        try:
-            cmd = zdo_t.ZDOCmd(frame.cluster_id)
-            args, _ = zt.deserialize(body, _zdo_schema(cmd))
-        except (KeyError, ValueError):
-            LOGGER.debug("Cannot parse ZDO request 0x%04X %s", frame.cluster_id, body.hex())
+        if frame.cluster_id == zdo_t.ZDOCmd.Mgmt_Permit_Joining_req and body:
+            self._run.permit_join_s = body[0]
+        descriptors = {ep: reg.simple_descriptor() for ep, reg in self._run.endpoints.items()}
+        answer = answer_own_request(frame.cluster_id, body, ieee=self.ieee, endpoints=descriptors)
+        if answer is None:
             return []
-        rsp_cmd = frame.cluster_id | 0x8000
-        mt: Reply = []
-        values: list[Any] | None
-        z = zdo_t.Status
-        if cmd == zdo_t.ZDOCmd.Node_Desc_req:
-            values = [z.SUCCESS, COORDINATOR_NWK, SE_NODE_DESCRIPTOR]
-            mt.append(
-                c.ZDO.NodeDescRsp.Callback(
-                    Src=COORDINATOR_NWK,
-                    Status=t.ZDOStatus.SUCCESS,
-                    NWK=COORDINATOR_NWK,
-                    NodeDescriptor=c.zdo.NullableNodeDescriptor(**SE_NODE_DESCRIPTOR.as_dict()),
-                )
-            )
-        elif cmd == zdo_t.ZDOCmd.Active_EP_req:
-            eps = sorted(self._run.endpoints)
-            values = [z.SUCCESS, COORDINATOR_NWK, eps]
-            mt.append(
-                c.ZDO.ActiveEpRsp.Callback(
-                    Src=COORDINATOR_NWK, Status=t.ZDOStatus.SUCCESS, NWK=COORDINATOR_NWK, ActiveEndpoints=eps
-                )
-            )
-        elif cmd == zdo_t.ZDOCmd.Simple_Desc_req:
-            ep = self._run.endpoints.get(args[1])
-            if ep is None:
-                values = [z.NOT_ACTIVE, COORDINATOR_NWK, None]
-            else:
-                values = [z.SUCCESS, COORDINATOR_NWK, ep.simple_descriptor()]
-                mt.append(
-                    c.ZDO.SimpleDescRsp.Callback(
-                        Src=COORDINATOR_NWK,
-                        Status=t.ZDOStatus.SUCCESS,
-                        NWK=COORDINATOR_NWK,
-                        SimpleDescriptor=ep.simple_descriptor(),
-                    )
-                )
-        elif cmd in (zdo_t.ZDOCmd.IEEE_addr_req, zdo_t.ZDOCmd.NWK_addr_req):
-            values = [z.SUCCESS, self.ieee, COORDINATOR_NWK, None, None, None]
-        elif cmd == zdo_t.ZDOCmd.Mgmt_Permit_Joining_req:
-            self._run.permit_join_s = int(args[0])
-            values = [z.SUCCESS]
-        elif cmd == zdo_t.ZDOCmd.Mgmt_Lqi_req:
-            values = [z.SUCCESS, zdo_t.Neighbors(Entries=0, StartIndex=args[0], NeighborTableList=[])]
-        elif cmd == zdo_t.ZDOCmd.Mgmt_Rtg_req:
-            values = [z.SUCCESS, zdo_t.Routes(Entries=0, StartIndex=args[0], RoutingTableList=[])]
-        elif cmd == zdo_t.ZDOCmd.Mgmt_NWK_Update_req:
-            update = args[0]
-            if update.ScanDuration > 0x05:
-                return []  # channel change / manager update: no response
-            scanned = update.ScanChannels
-            values = [z.SUCCESS, scanned, 0, 0, [self._energy(ch) for ch in scanned]]
-        else:
-            values = None
-        if values is None:
-            payload = z.NOT_SUPPORTED.serialize()
-        else:
-            while values and values[-1] is None:  # optional trailing fields left out
-                values.pop()
-            payload = zt.serialize(values, _zdo_schema(zdo_t.ZDOCmd(rsp_cmd)))
-        return mt + self.zdo_message(src_nwk=COORDINATOR_NWK, cluster_id=rsp_cmd, tsn=tsn, payload=payload)
-
-    def _energy(self, channel: int) -> int:
-        # A quiet virtual air: low, deterministic readings.
-        return 10 + (channel * 7) % 20
+        return answer.callbacks + self.zdo_message(
+            src_nwk=COORDINATOR_NWK, cluster_id=answer.cluster_id, tsn=tsn, payload=answer.payload
+        )
 
     def _addrmgr_add(self, nwk: int, ieee: t.EUI64, kind: t.AddrMgrUserType) -> None:
         empty = (t.EUI64([0xFF] * 8), t.EUI64([0] * 8))
@@ -719,11 +675,6 @@ class FakeZStack:
         self.nvram.set((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, free), pack(entry))
 
 
-def _zdo_schema(cmd: zdo_t.ZDOCmd) -> tuple:
-    _names, schema = zdo_t.CLUSTERS[cmd]
-    return schema
-
-
 def _zcl_tsn(data: bytes) -> int:
     """The transaction sequence number in a ZCL header (after the optional
     manufacturer code)."""
@@ -741,7 +692,9 @@ def _outgoing(req: Any, endpoints: dict[int, RegisteredEndpoint]) -> OutgoingFra
         if addr >= 0xFFF8:
             mode = t.AddrMode.Broadcast
     src = req.SrcEndpoint
-    profile = 0 if src == ZDO_ENDPOINT else (endpoints[src].profile_id if src in endpoints else None)
+    profile = 0 if src == ZDO_ENDPOINT else None
+    if src in endpoints:
+        profile = endpoints[src].profile_id
     return OutgoingFrame(
         dst_addr_mode=mode,
         dst_addr=addr,
