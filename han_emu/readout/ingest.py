@@ -18,6 +18,7 @@ from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 
 from clusters import Metering, Price, Time, utctime_to_posix
 from clusters.mp184 import EndpointMap
+from clusters.zcl_header import ZclHeader
 from han_emu.readout.model import Readout
 
 LOGGER = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class ZclIngest:
     def frame(self, src: int, src_ep: int, dst: int, dst_ep: int, cluster: int, data: bytes,
               now: float | None = None) -> None:
         try:
-            header, body = foundation.ZCLHeader.deserialize(data)
+            header, body = ZclHeader.deserialize(data)
         except Exception:
             self.errors += 1
             return
@@ -99,13 +100,13 @@ class ZclIngest:
             LOGGER.debug("cannot apply ZCL frame on 0x%04X: %s (%s)", cluster, data.hex(), exc)
 
     # -- requests (only what responses need) ----------------------------------------------
-    def _request(self, src: int, cluster: int, header: foundation.ZCLHeader, body: bytes) -> None:
-        if cluster == Metering.cluster_id and not header.frame_control.is_general and header.command_id == 0x00:
+    def _request(self, src: int, cluster: int, header: ZclHeader, body: bytes) -> None:
+        if cluster == Metering.cluster_id and header.frame_control.is_cluster and header.command_id == 0x00:
             req, _ = _GET_PROFILE.deserialize(body)
             self._profile_requests[(src, int(header.tsn))] = int(req.interval_channel)
 
     # -- responses, reports, publishes ------------------------------------------------------
-    def _response(self, src: int, src_ep: int, dst: int, cluster: int, header: foundation.ZCLHeader,
+    def _response(self, src: int, src_ep: int, dst: int, cluster: int, header: ZclHeader,
                   body: bytes, now: float | None) -> None:
         el = self.readout.element(src_ep)
         el.updated = now

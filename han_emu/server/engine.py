@@ -23,6 +23,8 @@ from zigpy.zcl.foundation import (
 )
 from zigpy.zdo.types import SimpleDescriptor
 
+from clusters.zcl_header import ZclHeader
+
 from han_emu.clock import Clock
 from han_emu.server.attributes import AttributeReadError, MissingValue
 from han_emu.server.command import ZclError, ZclReply, ZclRequest
@@ -64,7 +66,7 @@ class _Context:
     """One request as seen by one endpoint."""
 
     packet: t.ZigbeePacket
-    header: foundation.ZCLHeader
+    header: ZclHeader
     endpoint: Endpoint
     side: ClusterSide | None
 
@@ -218,7 +220,7 @@ class ZclServer:
             LOGGER.debug("ignoring duplicate frame from %s: %s", packet.src, data.hex())
             return []
         try:
-            header, payload = foundation.ZCLHeader.deserialize(data)
+            header, payload = ZclHeader.deserialize(data)
         except Exception:
             LOGGER.warning(
                 "dropping frame with unreadable ZCL header from %s cluster 0x%04X: %s",
@@ -629,20 +631,14 @@ class ZclServer:
         tsn: int,
         command_id: int,
     ) -> bytes:
-        control = foundation.FrameControl(
-            frame_type=frame_type,
-            is_manufacturer_specific=int(manufacturer is not None),
+        return ZclHeader.make(
+            tsn,
+            command_id,
+            general=frame_type == FrameType.GLOBAL_COMMAND,
             direction=direction,
-            disable_default_response=int(bool(disable_default_response)),
-            reserved=0,
-        )
-        header = foundation.ZCLHeader(
-            frame_control=control,
-            manufacturer=None if manufacturer is None else t.uint16_t(manufacturer),
-            tsn=t.uint8_t(tsn),
-            command_id=t.uint8_t(command_id),
-        )
-        return header.serialize()
+            manufacturer=manufacturer,
+            disable_default_response=bool(disable_default_response),
+        ).serialize()
 
     @staticmethod
     def _header_size(manufacturer: int | None) -> int:

@@ -23,6 +23,7 @@ import zigpy.zcl.foundation as foundation
 import zigpy.zdo.types as zdo_t
 from zigpy.zdo.types import SimpleDescriptor
 
+from clusters.zcl_header import ZclHeader
 from han_emu.radio.virtual.air import VirtualAir
 from han_emu.radio.virtual.zdo import (
     ZDO_ENDPOINT,
@@ -92,7 +93,7 @@ class ZclFrame:
     """An incoming ZCL frame handed to a node's handlers."""
 
     packet: t.ZigbeePacket
-    header: foundation.ZCLHeader
+    header: ZclHeader
     payload: bytes
 
 
@@ -112,12 +113,14 @@ def zcl_frame(
     disable_default_response: bool | None = None,
 ) -> bytes:
     """A complete ZCL frame (header built with zigpy) followed by ``payload``."""
-    make = foundation.ZCLHeader.general if general else foundation.ZCLHeader.cluster
-    header = make(tsn, command_id, manufacturer=manufacturer, direction=direction)
-    if disable_default_response is not None:
-        header.frame_control = header.frame_control.replace(
-            disable_default_response=int(disable_default_response)
-        )
+    header = ZclHeader.make(
+        tsn,
+        command_id,
+        general=general,
+        direction=direction,
+        manufacturer=manufacturer,
+        disable_default_response=bool(disable_default_response),
+    )
     return header.serialize() + payload
 
 
@@ -326,7 +329,7 @@ class SimNode:
         payload = schema(attribute_ids=[t.uint16_t(a) for a in attribute_ids]).serialize()
         frame = zcl_frame(0, foundation.GeneralCommand.Read_Attributes, payload, general=True)
         rsp = await self.request(dst_nwk, dst_ep, cluster, frame, **kwargs)  # type: ignore[arg-type]
-        header, body = foundation.ZCLHeader.deserialize(rsp.data.serialize())
+        header, body = ZclHeader.deserialize(rsp.data.serialize())
         if not (
             header.frame_control.is_general
             and header.command_id == foundation.GeneralCommand.Read_Attributes_rsp
@@ -444,7 +447,7 @@ class SimNode:
             self._zdo_received(packet)
             return
         try:
-            header, payload = foundation.ZCLHeader.deserialize(packet.data.serialize())
+            header, payload = ZclHeader.deserialize(packet.data.serialize())
         except (ValueError, KeyError):
             LOGGER.debug("%s: dropping malformed ZCL frame %r", self.name, packet)
             return
@@ -576,13 +579,14 @@ class SimNode:
             t.AddrMode.Group,
         ):
             return  # no responses to broadcasts or groupcasts
-        header = foundation.ZCLHeader.general(
+        header = ZclHeader.make(
             frame.header.tsn,
             command_id,
+            general=True,
             manufacturer=frame.header.manufacturer,
             direction=frame.header.direction.flip(),
+            disable_default_response=True,
         )
-        header.frame_control = header.frame_control.replace(disable_default_response=1)
         tx = t.TransmitOptions.ACK | (packet.tx_options & t.TransmitOptions.APS_Encryption)
         reply = t.ZigbeePacket(
             src_ep=packet.dst_ep,
