@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from han_emu.crypto.cbke import Suite
 from han_emu.crypto.certificates import (
     NEVER_EXPIRES,
-    TEST_CA_ISSUER,
     Certificate,
     CertificateError,
     KeyUsage,
@@ -299,8 +298,6 @@ ANNEX_C_RESPONDER = CertificateSet(
     bytes.fromhex("00B8A900FCADEBABBFA383B540FCE9ED438395EAA7"),
 )
 """Device V of Annex C (EUI-64 0000000000000001), e.g. an ESI / trust centre."""
-
-assert ANNEX_C_INITIATOR.issuer == TEST_CA_ISSUER
 
 
 def certificate_set_for(eui64: bytes, suite: Suite | int = Suite.SUITE_1) -> CertificateSet:
