@@ -7,6 +7,11 @@ through :meth:`VirtualAir.add_listener`, which sees every packet put on the air
 and every APS acknowledgement.  Delivery keeps the order of transmission, takes
 a small configurable latency, and fails like a real radio when the peer is
 absent or out of reach.
+
+APS-encrypted unicasts are only accepted when both ends hold the same link key
+for each other (nodes that model keys offer ``aps_link_key(partner)``; a node
+without a key for its partner uses the default trust-centre link key, as a
+stack does): a wrong key fails delivery the way a MIC failure would.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from han_emu.radio.vtime import clock_for_loop
 LOGGER = logging.getLogger(__name__)
 
 COORDINATOR_NWK = t.NWK(0x0000)
+
+DEFAULT_TC_LINK_KEY = t.KeyData(b"ZigBeeAlliance09")
+"""The well-known default trust-centre link key: what a node with no key of its
+own for a partner encrypts with."""
 
 
 class JoinRefused(Exception):
@@ -296,6 +305,20 @@ class VirtualAir:
             receivers = [peer] if peer is not None and self.link(sender.ieee, peer.ieee).up else []
         else:
             receivers = self._recipients(sender, packet.dst)
+        # A frame under the wrong APS link key is heard but fails its MIC check:
+        # the receiver drops it and sends no APS acknowledgement.
+        undecryptable = bool(
+            receivers
+            and mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
+            and t.TransmitOptions.APS_Encryption in packet.tx_options
+            and not self.link_keys_agree(sender, receivers[0])
+        )
+        if undecryptable:
+            LOGGER.info(
+                "APS frame from %s to %s dropped: the two ends use different link keys",
+                sender.ieee, receivers[0].ieee,
+            )
+            receivers = []
 
         self._emit(
             AirFrame(
@@ -329,6 +352,8 @@ class VirtualAir:
                     status=t.APSStatus.APS_NO_ACK,
                 )
             await asyncio.sleep(self.latency)
+            if undecryptable:
+                return  # the MAC acknowledged it; the APS layer dropped it
             raise zigpy.exceptions.DeliveryError(
                 f"no MAC acknowledgement from {packet.dst.address}",
                 status=t.MACStatus.MAC_NO_ACK,
@@ -344,6 +369,18 @@ class VirtualAir:
                 f"no APS acknowledgement from {packet.dst.address}",
                 status=t.APSStatus.APS_NO_ACK,
             ) from None
+
+    @staticmethod
+    def link_keys_agree(a: AirNode, b: AirNode) -> bool:
+        """Would an APS-encrypted frame from ``a`` decrypt at ``b``?
+
+        True when either end does not model link keys (no ``aps_link_key``).
+        """
+        key_a = _aps_key(a, b.ieee)
+        key_b = _aps_key(b, a.ieee)
+        if key_a is None or key_b is None:
+            return True
+        return key_a == key_b
 
     def _recipients(self, sender: AirNode, dst: t.AddrModeAddress) -> list[AirNode]:
         def hears(node: AirNode) -> bool:
@@ -464,3 +501,13 @@ class VirtualAir:
         self._timer = None
         if self._queue:
             self._timer = loop.call_at(self._queue[0].when, self._drain, loop)
+
+
+def _aps_key(node: AirNode, partner: t.EUI64) -> bytes | None:
+    """The link key ``node`` uses with ``partner`` (the default trust-centre
+    key when it has none), or None when ``node`` does not model link keys."""
+    lookup = getattr(node, "aps_link_key", None)
+    if not callable(lookup):
+        return None
+    key = lookup(partner)
+    return bytes(DEFAULT_TC_LINK_KEY if key is None else key)

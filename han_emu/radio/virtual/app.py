@@ -20,6 +20,7 @@ import zigpy.device
 import zigpy.exceptions
 import zigpy.state
 import zigpy.types as t
+import zigpy.util
 import zigpy.zdo.types as zdo_t
 from zigpy.zdo.types import SimpleDescriptor
 
@@ -78,6 +79,9 @@ class _CoordinatorPort:
     def device_left(self, ieee: t.EUI64, nwk: t.NWK) -> None:
         self._app.handle_leave(nwk=nwk, ieee=ieee)
 
+    def aps_link_key(self, partner: t.EUI64) -> t.KeyData | None:
+        return self._app.link_key_for(partner)
+
 
 def virtual_config(config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fill in what zigpy requires and what a virtual HAN wants by default:
@@ -117,6 +121,8 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         self._connected = False
         self._permit_until: float | None = None
         self._node_permits: dict[t.EUI64, tuple[float, t.KeyData]] = {}
+        #: The trust centre's APS link key per device (install-code key, then CBKE's).
+        self._link_keys: dict[t.EUI64, t.KeyData] = {}
         self._zdo = ZdoResponder(
             ieee=lambda: self._port.ieee,
             nwk=lambda: self._port.nwk if self._port.nwk is not None else COORDINATOR_NWK,
@@ -175,7 +181,10 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
                 nwk_addresses={n.ieee: t.NWK(n.nwk) for n in others},
                 key_table=[
                     zigpy.state.Key(key=key, partner_ieee=ieee)
-                    for ieee, (_until, key) in self._node_permits.items()
+                    for ieee, key in {
+                        **{i: k for i, (_until, k) in self._node_permits.items()},
+                        **self._link_keys,
+                    }.items()
                 ],
             )
         self.state.network_info = network_info
@@ -231,6 +240,39 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         until = asyncio.get_running_loop().time() + time_s
         self._node_permits[t.EUI64(node)] = (until, t.KeyData(link_key))
 
+    async def permit_with_install_code(
+        self, node: t.EUI64, code: bytes, time_s: int = 60
+    ) -> t.KeyData:
+        """Let one node join with the link key its install code gives
+        (AES-MMO of the code, after its CRC is checked); returns that key."""
+        key = zigpy.util.convert_install_code(bytes(code))
+        await self.permit_with_link_key(node, key, time_s)
+        return key
+
+    # -- the trust centre's link-key table (APS security) --------------------------
+
+    def link_key_for(self, ieee: t.EUI64) -> t.KeyData | None:
+        """The APS link key held for ``ieee`` (None: the default TC link key)."""
+        return self._link_keys.get(t.EUI64(ieee))
+
+    def install_link_key(self, ieee: t.EUI64, key: bytes) -> None:
+        """Use ``key`` for APS security with ``ieee`` from now on (e.g. CBKE's KeyData)."""
+        self._link_keys[t.EUI64(ieee)] = t.KeyData(bytes(key))
+
+    def remove_link_key(self, ieee: t.EUI64) -> None:
+        self._link_keys.pop(t.EUI64(ieee), None)
+
+    def ieee_of(self, nwk: int) -> t.EUI64 | None:
+        """The IEEE address of the device at ``nwk`` (None when unknown): the
+        lookup a Key Establishment server needs, since packets carry NWK sources."""
+        if self._port.nwk is not None and nwk == self._port.nwk:
+            return self._port.ieee
+        try:
+            return self.get_device(nwk=t.NWK(nwk)).ieee
+        except KeyError:
+            node = self.air.node_by_nwk(nwk)
+            return None if node is None else node.ieee
+
     def _set_permit(self, time_s: int) -> None:
         loop = asyncio.get_running_loop()
         self._permit_until = loop.time() + time_s if time_s > 0 else None
@@ -245,7 +287,11 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         now = asyncio.get_running_loop().time()
         node_permit = self._node_permits.get(ieee)
         if node_permit is not None and now < node_permit[0]:
-            return link_key is not None and bytes(link_key) == bytes(node_permit[1])
+            if link_key is None or bytes(link_key) != bytes(node_permit[1]):
+                return False
+            # The pre-configured key becomes this device's trust-centre link key.
+            self._link_keys[t.EUI64(ieee)] = node_permit[1]
+            return True
         return self.permitting
 
     async def force_remove(self, dev: zigpy.device.Device) -> None:

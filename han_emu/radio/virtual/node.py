@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 import zigpy.exceptions
 import zigpy.types as t
+import zigpy.util
 import zigpy.zcl.foundation as foundation
 import zigpy.zdo.types as zdo_t
 from zigpy.zdo.types import SimpleDescriptor
 
 from clusters.zcl_header import ZclHeader
-from han_emu.radio.virtual.air import VirtualAir
+from han_emu.radio.virtual.air import COORDINATOR_NWK, VirtualAir
 from han_emu.radio.virtual.zdo import (
     ZDO_ENDPOINT,
     ZDO_PROFILE,
@@ -241,6 +242,21 @@ class SimNode:
         for future in self._zcl_pending.values():
             if not future.done():
                 future.set_exception(zigpy.exceptions.DeliveryError("left the network"))
+
+    # -- link keys ----------------------------------------------------------------------
+
+    def use_install_code(self, code: bytes) -> t.KeyData:
+        """Pre-configure the trust-centre link key derived from an install code."""
+        self.link_key = zigpy.util.convert_install_code(bytes(code))
+        return self.link_key
+
+    def aps_link_key(self, partner: t.EUI64) -> t.KeyData | None:
+        """The APS link key used with ``partner``: ``link_key`` with the trust
+        centre (None: the default TC link key); only that link is modelled."""
+        tc = self.air.node_by_nwk(COORDINATOR_NWK)
+        if tc is not None and tc.ieee == partner:
+            return self.link_key
+        return None
 
     # -- sending ----------------------------------------------------------------------
 
