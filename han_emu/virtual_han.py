@@ -91,7 +91,7 @@ class VirtualHan:
         self.air.add_listener(self._on_air)
         self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
                                 accept_unencrypted=self.accept_unencrypted)
-        self.app = HostedVirtualApp({"nwk": {"channel": 15}}, air=self.air)
+        self.app = HostedVirtualApp({"network": {"channel": 15}}, air=self.air)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         self._names[self.app.state.node_info.ieee] = COORDINATOR
