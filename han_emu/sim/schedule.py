@@ -20,7 +20,7 @@ class DeviceSettings:
     name: str = ""
     demand_s: float = 10.0
     registers_s: float = 60.0
-    prices_s: float = 60.0
+    prices_s: float = 600.0
     profile_s: float = 1800.0
     history_s: float = 3600.0
     time_s: float = 3600.0
