@@ -41,7 +41,9 @@ RESERVED = frozenset({FLAG, ESCAPE, XON, XOFF, SUBSTITUTE, CANCEL})
 ESCAPE_XOR = 0x20
 
 ASH_VERSION = 0x02
-MAX_DATA_FIELD = 128  # ASH's limit on the (EZSP) data field of a DATA frame
+# ASH's data field holds one EZSP frame: 200 bytes plus the extended header's
+# extra bytes and the secure-EZSP overhead (EZSP_MAX_FRAME_LENGTH = 220)
+MAX_DATA_FIELD = 220
 
 # UG101 timing: t_rx_ack starts at 1.6 s and adapts between 0.4 s and 3.2 s.
 T_RX_ACK_INIT = 1.6
@@ -259,7 +261,10 @@ class AshNcp(asyncio.Protocol):
             self.rejecting = False
             self.stats["rx_data"] += 1
             self._write(AckFrame(res=0, ncp_ready=0, ack_num=self.rx_seq))
-            self._on_data(frame.ezsp_frame)
+            try:
+                self._on_data(frame.ezsp_frame)
+            except Exception:  # noqa: BLE001 - the link outlives a bad upper layer
+                _LOGGER.exception("EZSP layer failed on %s", frame.ezsp_frame.hex())
         elif frame.re_tx:
             # a resend of a frame we already took: acknowledge it again
             self._write(AckFrame(res=0, ncp_ready=0, ack_num=self.rx_seq))

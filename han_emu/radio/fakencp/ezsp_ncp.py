@@ -179,8 +179,14 @@ class EzspNcp:
             return
         deferred: list[tuple[str, dict[str, Any]]] = []
         self._deferred = deferred
-        result = handler(**args)
-        self._respond(command, name, result or {})
+        try:
+            result = handler(**args)
+            response = _serialize(COMMANDS[name][2], result or {})
+        except Exception:  # noqa: BLE001 - answer like firmware, never drop the link
+            _LOGGER.exception("handler for %s failed", name)
+            self._invalid(command, EzspStatus.ERROR_INVALID_VALUE)
+            return
+        self._emit(build_response(command.sequence, COMMANDS[name][0], response))
         for cb_name, fields in deferred:
             self.callback(cb_name, **fields)
         self._persist()
@@ -199,10 +205,6 @@ class EzspNcp:
         if rest:
             _LOGGER.debug("%s carried %d trailing bytes", name, len(rest))
         return values
-
-    def _respond(self, command: Command, name: str, fields: dict[str, Any]) -> None:
-        frame_id, _, schema = COMMANDS[name]
-        self._emit(build_response(command.sequence, frame_id, _serialize(schema, fields)))
 
     def _invalid(self, command: Command, status: bt.EzspStatus) -> None:
         frame_id, _, schema = COMMANDS["invalidCommand"]

@@ -93,7 +93,8 @@ def answer(
             input_clusters=list(ep.input_clusters),
             output_clusters=list(ep.output_clusters),
         )
-        body = ok.serialize() + nwk_t.serialize() + zdo_t.SizePrefixedSimpleDescriptor(desc).serialize()
+        raw = desc.serialize()
+        body = ok.serialize() + nwk_t.serialize() + bytes([len(raw)]) + raw
     elif cluster_id == 0x0001:  # IEEE_addr_req
         if args[0] != nwk_t:
             return None
