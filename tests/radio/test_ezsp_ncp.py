@@ -393,7 +393,11 @@ async def test_bellows_forms_registers_se_endpoint_receives_and_replies(server: 
         assert packet.data.serialize() == read_attrs and packet.lqi == 200
         assert zt.TransmitOptions.APS_Encryption in packet.tx_options
 
-        server.sent_nowait()
+        startup = server.sent_nowait()
+        # zigpy's startup permit(0) goes out as a ZDO Mgmt_Permit_Joining broadcast
+        assert any(
+            m.kind == "broadcast" and m.destination == 0xFFFC and m.cluster_id == 0x0036 for m in startup
+        )
         reply = bytes.fromhex("18" "21" "01" "0000" "00" "25" "102700000000")
         await app.send_packet(
             zt.ZigbeePacket(
@@ -476,6 +480,10 @@ async def test_device_join_and_duty_cycle_through_bellows(server: FakeEzspServer
         # zigpy starts interviewing the new device through the NCP
         interview = await server.sent(timeout=2)
         assert (interview.destination, interview.profile_id, interview.cluster_id) == (IHD_NWK, 0, 0x0002)
+
+        assert not server.ncp.permit_joining
+        await app.permit(5)
+        assert server.ncp.permit_joining
 
         status, state = await app._ezsp.getDutyCycleState()
         assert (status, state) == (bt.EmberStatus.SUCCESS, bt.EmberDutyCycleState.DUTY_CYCLE_LBT_NORMAL)

@@ -58,6 +58,7 @@ class FakeEzspServer:
         self._server: asyncio.Server | None = None
         self.link: AshNcp | None = None
         self.connections = 0
+        self._rx_seq = 0
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -235,7 +236,7 @@ class FakeEzspServer:
         if answer is None:
             return
         cluster, payload = answer
-        self.ncp._outgoing(
+        self.ncp.record_outgoing(
             "unicast",
             src_nwk,
             bt.EmberApsFrame(
@@ -246,8 +247,6 @@ class FakeEzspServer:
             payload,
             0,
         )
-
-    _rx_seq = 0
 
     def _next_rx_seq(self) -> int:
         self._rx_seq = (self._rx_seq + 1) % 256
@@ -289,7 +288,7 @@ class FakeEzspServer:
             policyDecision=bt.EmberJoinDecision.USE_PRECONFIGURED_KEY,
             parentOfNewNodeId=0x0000,
         )
-        self.ncp._persist()
+        self.ncp.persist()
 
     @property
     def duty_cycle(self) -> DutyCycle:
@@ -312,9 +311,21 @@ class FakeEzspServer:
 
 
 async def serve_ezsp(
-    host: str, port: int, *, state_path: str | None = None
+    host: str,
+    port: int,
+    *,
+    state_path: str | None = None,
+    rstack_on_connect: float | None = None,
 ) -> FakeEzspServer:
-    """Start an emulated EZSP NCP on ``host:port``; close it with ``await server.close()``."""
-    server = FakeEzspServer(host, port, state_path=state_path)
+    """Start an emulated EZSP NCP on ``host:port``; close it with ``await server.close()``.
+
+    ``state_path`` keeps the NCP's tokens (network, keys, EUI64) in a JSON file
+    across restarts.  ``rstack_on_connect`` (seconds) makes the NCP announce a
+    power-on reset after each TCP connection, as zigbeed does; bellows then skips
+    the 2 s it otherwise waits on ``socket://`` before resetting.  Keep it at
+    0.1 s or more: bellows treats an RSTACK that arrives before it listens as a
+    failure.
+    """
+    server = FakeEzspServer(host, port, state_path=state_path, rstack_on_connect=rstack_on_connect)
     await server.start()
     return server

@@ -189,7 +189,7 @@ class EzspNcp:
         self._emit(build_response(command.sequence, COMMANDS[name][0], response))
         for cb_name, fields in deferred:
             self.callback(cb_name, **fields)
-        self._persist()
+        self.persist()
 
     def callback(self, name: str, **fields: Any) -> None:
         """Send an asynchronous callback to the host."""
@@ -214,7 +214,8 @@ class EzspNcp:
         """Queue a callback to follow the current command's response."""
         self._deferred.append((name, fields))
 
-    def _persist(self) -> None:
+    def persist(self) -> None:
+        """Report changed tokens (the server writes them to its state file)."""
         current = self.tokens.to_json()
         if current != self._saved:
             self._saved = current
@@ -670,9 +671,11 @@ class EzspNcp:
         return {"status": EmberStatus.INDEX_OUT_OF_RANGE, "entry": _empty(COMMANDS["gpSinkTableGetEntry"][2]["entry"])}
 
     # -- messaging -------------------------------------------------------------------
-    def _outgoing(
+    def record_outgoing(
         self, kind: str, destination: int, aps: bt.EmberApsFrame, tag: int, data: bytes, radius: int
     ) -> int:
+        """Account for one transmission and hand it to the send listeners;
+        returns the APS counter used."""
         seq = self.ram.aps_seq
         self.ram.aps_seq = (seq + 1) % 256
         self.tokens.nwk_frame_counter = (self.tokens.nwk_frame_counter + 1) & 0xFFFFFFFF
@@ -706,7 +709,7 @@ class EzspNcp:
     ) -> dict[str, Any]:
         if not self.ram.network_up:
             return {"status": EmberStatus.NETWORK_DOWN, "sequence": 0}
-        seq = self._outgoing("unicast", indexOrDestination, apsFrame, messageTag, messageContents, 0)
+        seq = self.record_outgoing("unicast", indexOrDestination, apsFrame, messageTag, messageContents, 0)
         status = EmberStatus.DELIVERY_FAILED if indexOrDestination in self.unreachable else EmberStatus.SUCCESS
         self._later(
             "messageSentHandler", type=type, indexOrDestination=indexOrDestination,
@@ -749,7 +752,7 @@ class EzspNcp:
             return {"status": EmberStatus.NETWORK_DOWN, "sequence": 0}
         if destination < 0xFFF8:
             return {"status": EmberStatus.BAD_ARGUMENT, "sequence": 0}
-        seq = self._outgoing("broadcast", destination, apsFrame, messageTag, messageContents, radius)
+        seq = self.record_outgoing("broadcast", destination, apsFrame, messageTag, messageContents, radius)
         self._later(
             "messageSentHandler", type=bt.EmberOutgoingMessageType.OUTGOING_BROADCAST,
             indexOrDestination=destination, apsFrame=apsFrame.replace(sequence=seq),
@@ -762,7 +765,7 @@ class EzspNcp:
     ) -> dict[str, Any]:
         if not self.ram.network_up:
             return {"status": EmberStatus.NETWORK_DOWN, "sequence": 0}
-        seq = self._outgoing("multicast", apsFrame.groupId, apsFrame, messageTag, messageContents, hops)
+        seq = self.record_outgoing("multicast", apsFrame.groupId, apsFrame, messageTag, messageContents, hops)
         self._later(
             "messageSentHandler", type=bt.EmberOutgoingMessageType.OUTGOING_MULTICAST,
             indexOrDestination=apsFrame.groupId, apsFrame=apsFrame.replace(sequence=seq),
@@ -773,7 +776,7 @@ class EzspNcp:
     def cmd_sendReply(self, sender: int, apsFrame: bt.EmberApsFrame, messageContents: bytes) -> dict[str, Any]:
         if not self.ram.network_up:
             return {"status": EmberStatus.NETWORK_DOWN}
-        self._outgoing("unicast", sender, apsFrame, 0, messageContents, 0)
+        self.record_outgoing("unicast", sender, apsFrame, 0, messageContents, 0)
         return {"status": EmberStatus.SUCCESS}
 
     # -- duty cycle ------------------------------------------------------------------
