@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from han_emu import __version__
 from han_emu.config import Config, ConfigError, example_text, load
 from han_emu.meter.model import TwinMeter
-from han_emu.meter.scenario import Scenario
-from han_emu.meter.simulate import step
 from han_emu.store import StateStore, StoreError
-from han_emu.textview import render
+from han_emu.textview import render, render_readout
 
 
 def default_state_path() -> Path:
@@ -38,38 +38,93 @@ def _open_meter(config: Config, state: str | None, now: float) -> tuple[TwinMete
     return meter, store
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    config = load(args.config)
-    now = time.time()
-    meter, store = _open_meter(config, args.state, now)
-    scenario = Scenario(config.scenario)
-    interactive = sys.stdout.isatty() and not args.no_tui
-    wall0, virt0 = time.monotonic(), max(meter.time, now)
-    deadline = None if args.duration is None else wall0 + args.duration
-    tick = 1.0
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``24h`` or ``3d`` as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    scale = units.get(text[-1:], None)
+    number = text[:-1] if scale else text
     try:
-        while True:
-            target = virt0 + (time.monotonic() - wall0) * args.speed
-            while meter.time < target:
-                step(meter, scenario, min(target, meter.time + 60.0))
-            if store is not None:
-                store.save(meter)
-            text = render(meter)
-            if interactive:
-                sys.stdout.write("\x1b[H\x1b[2J" + text + "\n(Ctrl-C to stop)\n")
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 24h, 90m, 3d)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("a duration must be positive")
+    return value
+
+
+def _print_summary(summary: dict, wall: float) -> None:
+    print(f"simulated until {datetime.fromtimestamp(summary['meter_time'], timezone.utc):%Y-%m-%d %H:%M} UTC "
+          f"in {wall:.1f} s wall time")
+    print("frames on the air (APS data frames, by transmitter and cluster):")
+    for device, clusters in summary["frames"].items():
+        cells = ", ".join(f"{c} {n}" for c, n in clusters.items())
+        print(f"  {device:<8} {sum(clusters.values()):7d}  ({cells})")
+    print(f"APS acknowledgements: {summary['aps_acks']}; undelivered frames: {summary['undelivered']}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from han_emu.radio.vtime import run_virtual
+    from han_emu.virtual_han import VirtualHan
+
+    config = load(args.config)
+    simulate = args.simulate
+    now = time.time()
+    state = args.state if args.state is not None else ("none" if simulate else None)
+    start = now
+    if simulate and config.start is not None:
+        start = config.start
+    meter, store = _open_meter(config, state, start)
+    start = max(meter.time, start)
+    interactive = sys.stdout.isatty() and not args.no_tui and not simulate
+
+    async def main() -> VirtualHan:
+        han = VirtualHan(config, meter, store=store, devices=config.devices,
+                         accept_unencrypted=args.lab_accept_unencrypted)
+        await han.start()
+        try:
+            if simulate:
+                await han.run_for(simulate)
             else:
-                sys.stdout.write(text + "\n")
-            sys.stdout.flush()
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            time.sleep(tick if interactive else max(tick, args.interval))
+                await _live(han, interactive, args)
+        finally:
+            await han.stop()
+        return han
+
+    wall0 = time.monotonic()
+    try:
+        han = run_virtual(main(), start, None if simulate else args.speed)
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         if store is not None:
-            store.save(meter)
             store.close()
+    if simulate:
+        summary = han.summary()
+        _print_summary(summary, time.monotonic() - wall0)
+        for device in han.devices:
+            print(render_readout(device.name, device.readout))
+        if args.summary_json:
+            Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return 0
+
+
+async def _live(han, interactive: bool, args: argparse.Namespace) -> None:
+    """Refresh a text view of the meter and the first display until stopped."""
+    import asyncio
+
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    period = 1.0 if interactive else args.interval
+    while deadline is None or time.monotonic() < deadline:
+        text = render(han.meter)
+        if han.devices:
+            text += "\n" + render_readout(han.devices[0].name, han.devices[0].readout)
+        if interactive:
+            sys.stdout.write("\x1b[H\x1b[2J" + text + "\n(Ctrl-C to stop)\n")
+        else:
+            sys.stdout.write(text + "\n\n")
+        sys.stdout.flush()
+        await asyncio.sleep(period * args.speed)
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -89,13 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"han-emu {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the emulated meter (no hardware needed)")
+    run = sub.add_parser("run", help="run the meter on the virtual HAN with simulated displays (no hardware needed)")
     run.add_argument("--config", "-c", help="configuration file (TOML); `han-emu config example` prints one")
     run.add_argument("--state", help="state database (default: the user's state directory); 'none' keeps nothing")
     run.add_argument("--speed", type=float, default=1.0, help="virtual time per wall second (1..3600)")
     run.add_argument("--duration", type=float, help="stop after this many wall seconds")
     run.add_argument("--interval", type=float, default=10.0, help="seconds between text updates when not on a terminal")
     run.add_argument("--no-tui", action="store_true", help="plain text output")
+    run.add_argument("--simulate", type=parse_duration, metavar="DURATION",
+                     help="run this long (e.g. 24h) in virtual time, as fast as possible, then print a summary")
+    run.add_argument("--summary-json", metavar="FILE", help="with --simulate: write the summary as JSON")
+    run.add_argument("--lab-accept-unencrypted", action="store_true",
+                     help="LAB ONLY: accept Smart Energy requests without APS encryption")
     run.set_defaults(func=cmd_run)
 
     cfg = sub.add_parser("config", help="print the example configuration or check a file")

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from clusters.mp184 import EndpointMap, ExportMpanHome
 from han_emu.meter.mpan import MpanError
 from han_emu.meter.scenario import ScenarioSettings
 from han_emu.meter.settings import (
@@ -27,6 +28,7 @@ from han_emu.meter.settings import (
     default_secondary,
 )
 from han_emu.meter.tariff import WEEKDAYS, DayProfile, SwitchingTable, Tariff, TariffError
+from han_emu.sim.schedule import DeviceSettings, default_devices
 
 
 class ConfigError(ValueError):
@@ -35,21 +37,29 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class EndpointSettings:
-    """HAN placement choices GBCS has not fixed (provisional, configurable)."""
+    """The ``[endpoints]`` table: HAN placement choices GBCS has not fixed."""
 
     primary: int = 1
     secondary: int = 2
     export_mpan_cluster: int = 0x0702
     export_mpan_attribute: int = 0xE307
 
+    def to_map(self) -> EndpointMap:
+        return EndpointMap(
+            self.primary,
+            self.secondary,
+            ExportMpanHome(self.export_mpan_cluster, self.export_mpan_attribute),
+        )
+
 
 @dataclass(frozen=True)
 class Config:
     meter: MeterSettings = field(default_factory=MeterSettings)
     scenario: ScenarioSettings = field(default_factory=ScenarioSettings)
-    endpoints: EndpointSettings = field(default_factory=EndpointSettings)
+    endpoints: EndpointMap = field(default_factory=EndpointMap)
     state_path: str | None = None
     start: float | None = None
+    devices: tuple[DeviceSettings, ...] = field(default_factory=default_devices)
 
 
 def example_text() -> str:
@@ -246,10 +256,14 @@ def _dataclass_section(cls: type, data: Any, path: str) -> Any:
 
 def parse(data: dict[str, Any]) -> Config:
     """Check a parsed TOML document and build the configuration."""
-    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state"}, "")
+    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices"}, "")
 
     meter_tbl = _table(data.get("meter", {}), "meter")
-    _no_unknown(meter_tbl, {"serial", "profile_capacity", "daily_capacity", "start"}, "meter")
+    _no_unknown(
+        meter_tbl,
+        {"serial", "profile_capacity", "daily_capacity", "start", "price_trailing_digit"},
+        "meter",
+    )
     mpan_tbl = _table(data.get("mpan", {}), "mpan")
     _no_unknown(mpan_tbl, {f.name for f in fields(Mpans)}, "mpan")
     # An empty string leaves that MPAN unset.
@@ -267,6 +281,10 @@ def parse(data: dict[str, Any]) -> Config:
         secondary=secondary,
         profile_capacity=_int(meter_tbl.get("profile_capacity", MeterSettings.profile_capacity), "meter.profile_capacity"),
         daily_capacity=_int(meter_tbl.get("daily_capacity", MeterSettings.daily_capacity), "meter.daily_capacity"),
+        price_trailing_digit=_int(
+            meter_tbl.get("price_trailing_digit", MeterSettings.price_trailing_digit),
+            "meter.price_trailing_digit",
+        ),
     )
     try:
         settings = settings.validate()
@@ -279,18 +297,33 @@ def parse(data: dict[str, Any]) -> Config:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(str(exc)) from None
-    endpoints = _dataclass_section(EndpointSettings, data.get("endpoints", {}), "endpoints")
+    ep_settings = _dataclass_section(EndpointSettings, data.get("endpoints", {}), "endpoints")
     for name in ("primary", "secondary"):
-        if not 1 <= getattr(endpoints, name) <= 240:
+        if not 1 <= getattr(ep_settings, name) <= 240:
             raise ConfigError(f"endpoints.{name}: an application endpoint is 1..240")
-    if endpoints.primary == endpoints.secondary:
+    if ep_settings.primary == ep_settings.secondary:
         raise ConfigError("endpoints.secondary: must differ from endpoints.primary")
+    endpoints = ep_settings.to_map()
 
     state_tbl = _table(data.get("state", {}), "state")
     _no_unknown(state_tbl, {"path"}, "state")
     state_path = _str(state_tbl["path"], "state.path") if "path" in state_tbl else None
     start = _timestamp(meter_tbl["start"], "meter.start") if "start" in meter_tbl else None
-    return Config(settings, scenario, endpoints, state_path, start)
+    devices = default_devices()
+    if "devices" in data:
+        raw = data["devices"]
+        if not isinstance(raw, list):
+            raise ConfigError("devices: expected an array of tables ([[devices]])")
+        parsed = []
+        for i, item in enumerate(raw):
+            where = f"devices[{i}]"
+            device = _dataclass_section(DeviceSettings, item, where)
+            try:
+                parsed.append(device.validate(where))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        devices = tuple(parsed)
+    return Config(settings, scenario, endpoints, state_path, start, devices)
 
 
 def with_state_path(config: Config, path: str | None) -> Config:

@@ -47,3 +47,34 @@ def render(meter: TwinMeter) -> str:
                 lines.append("         " + "   ".join(cells))
         lines.append("")
     return "\n".join(lines)
+
+
+def _fmt(value, spec: str, unit: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{unit}"
+
+
+def render_readout(name: str, readout) -> str:
+    """What a simulated display shows, one element per line block."""
+    lines = [f"{name} sees:"]
+    for el in sorted(readout.elements.values(), key=lambda e: e.endpoint):
+        imp = el.kwh(el.summation.get("delivered"))
+        exp = el.kwh(el.summation.get("received"))
+        tier = el.active_tier.get("delivered")
+        line = (
+            f"  {el.role:<9} ep {el.endpoint}  import {_fmt(el.import_kw(), '.3f', ' kW')}"
+            f"  export {_fmt(el.export_kw(), '.3f', ' kW')}  £/h {_fmt(el.cost_per_hour(), '.3f')}"
+            f"  imp {_fmt(imp, '.3f', ' kWh')}  exp {_fmt(exp, '.3f', ' kWh')}  tier {_fmt(tier, 'd')}"
+        )
+        lines.append(line)
+        rx = sorted((t, v) for (d, t), v in el.tiers.items() if d == "received")
+        if rx:
+            active = el.active_tier.get("received")
+            cells = []
+            for t, raw in rx:
+                price = el.money(el.prices.get(("received", t)))
+                mark = "*" if t == active else " "
+                cells.append(f"{mark}E{t} {_fmt(el.kwh(raw), '.3f')} kWh @ £{_fmt(price, '.4f')}")
+            lines.append("            " + "  ".join(cells))
+        if el.export_mpan or el.site_id:
+            lines.append(f"            MPAN import {el.site_id or '-'}  export {el.export_mpan or '-'}")
+    return "\n".join(lines)

@@ -14,7 +14,8 @@ def test_example_configuration_loads() -> None:
         Decimal("0.0550"), Decimal("0.1200"), Decimal("0.2500"), Decimal("0.1500")
     )
     assert c.endpoints.secondary == 2
-    assert c.endpoints.export_mpan_attribute == 0xE307
+    assert c.endpoints.export_mpan.attribute_id == 0xE307
+    assert c.meter.scaled_price(exp.prices[2]) == 25000
     assert c.scenario.secondary_pv_kwp == 4.0
 
 

@@ -55,6 +55,13 @@ class MeterSettings:
     profile_capacity: int = THREE_MONTHS
     daily_capacity: int = DEFAULT_DAYS
     currency: int = 826  # ISO 4217 GBP
+    #: Digits right of the decimal point in prices on the HAN: prices are in
+    #: pounds, so 5 sends 0.28500 GBP/kWh as 28500.
+    price_trailing_digit: int = 5
+
+    def scaled_price(self, pounds) -> int:
+        """A price or charge in GBP as the HAN carries it (an integer)."""
+        return int((pounds * (10 ** self.price_trailing_digit)).to_integral_value())
 
     def element(self, name: str) -> ElementSettings:
         return self.primary if name == PRIMARY else self.secondary
@@ -72,6 +79,8 @@ class MeterSettings:
             )
         if self.daily_capacity < 1:
             raise TariffError("meter.daily_capacity: must be positive")
+        if not 0 <= self.price_trailing_digit <= 9:
+            raise TariffError("meter.price_trailing_digit: 0..9 (one nibble on the HAN)")
         if not 1 <= len(self.serial) <= 24:
             raise TariffError("meter.serial: 1..24 characters")
         from dataclasses import replace

@@ -59,6 +59,9 @@ class SwitchingTable:
     day_profiles: Mapping[str, DayProfile]
     week: tuple[str, str, str, str, str, str, str]
     special_days: Mapping[date, str] = field(default_factory=dict)
+    #: Tier per half-hour slot: switches fall on half hours, so a slot's tier
+    #: never changes and look-ups (hot in simulations) are memoised.
+    _slots: dict[int, int] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def validate(self, where: str, tiers: int) -> None:
         for name, profile in self.day_profiles.items():
@@ -72,9 +75,40 @@ class SwitchingTable:
 
     def tier_at(self, ts: float) -> int:
         """The active tier at POSIX time ``ts`` (GB local time decides)."""
-        local = local_datetime(ts)
-        name = self.special_days.get(local.date()) or self.week[local.weekday()]
-        return self.day_profiles[name].tier_at(local.hour * 60 + local.minute)
+        slot = int(ts // 1800)
+        tier = self._slots.get(slot)
+        if tier is None:
+            local = local_datetime(slot * 1800)
+            name = self.special_days.get(local.date()) or self.week[local.weekday()]
+            tier = self.day_profiles[name].tier_at(local.hour * 60 + local.minute)
+            if len(self._slots) > 20_000:
+                self._slots.clear()
+            self._slots[slot] = tier
+        return tier
+
+    def changes(self, ts: float, count: int, horizon_days: int = 8) -> list[tuple[int, int]]:
+        """The next ``count`` tier changes after ``ts`` as (POSIX time, new tier),
+        looking ``horizon_days`` ahead (switches fall on half hours)."""
+        out: list[tuple[int, int]] = []
+        tier = self.tier_at(ts)
+        t = int(ts // 1800 + 1) * 1800
+        end = ts + horizon_days * 86400
+        while t <= end and len(out) < count:
+            now = self.tier_at(t)
+            if now != tier:
+                out.append((t, now))
+                tier = now
+            t += 1800
+        return out
+
+    def current_start(self, ts: float, horizon_days: int = 8) -> int:
+        """When the tier active at ``ts`` became active (bounded look-back)."""
+        tier = self.tier_at(ts)
+        t = int(ts // 1800) * 1800
+        stop = ts - horizon_days * 86400
+        while t - 1800 > stop and self.tier_at(t - 1800) == tier:
+            t -= 1800
+        return t
 
     @classmethod
     def flat(cls) -> "SwitchingTable":

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import zigpy.types as t
-from zigpy.zcl import foundation
 from zigpy.zcl.foundation import Status
+
+from clusters.zcl_header import ZclHeader
 
 
 class ZclError(Exception):
@@ -28,7 +29,7 @@ class ZclRequest:
     """A cluster-specific command addressed to one of the server's endpoints."""
 
     packet: t.ZigbeePacket
-    header: foundation.ZCLHeader
+    header: ZclHeader
     endpoint: int
     cluster_id: int
     command_id: int

@@ -23,11 +23,19 @@ from zigpy.zcl.foundation import (
 )
 from zigpy.zdo.types import SimpleDescriptor
 
+from clusters.zcl_header import ZclHeader
+
 from han_emu.clock import Clock
 from han_emu.server.attributes import AttributeReadError, MissingValue
 from han_emu.server.command import ZclError, ZclReply, ZclRequest
 from han_emu.server.endpoint import ClusterSide, Endpoint
-from han_emu.server.guards import SMART_ENERGY_CLUSTERS, DuplicateFilter, EncryptionRule
+from han_emu.server.guards import (
+    APS_PLAIN_CLUSTERS,
+    SMART_ENERGY_CLUSTERS,
+    DuplicateFilter,
+    EncryptionRule,
+    SenderCheck,
+)
 from han_emu.server.reporting import ReportingEngine, ReportTarget
 
 LOGGER = logging.getLogger(__name__)
@@ -37,6 +45,7 @@ BROADCAST_ENDPOINT = 0xFF
 #: what fits in one APS-encrypted frame (a 24-period GetProfile response is 82).
 DEFAULT_MAX_FRAME = 82
 TX_OPTIONS = t.TransmitOptions.APS_Encryption | t.TransmitOptions.ACK
+PLAIN_TX_OPTIONS = t.TransmitOptions.ACK
 
 _GENERAL_RESPONSES = frozenset(
     {
@@ -64,7 +73,7 @@ class _Context:
     """One request as seen by one endpoint."""
 
     packet: t.ZigbeePacket
-    header: foundation.ZCLHeader
+    header: ZclHeader
     endpoint: Endpoint
     side: ClusterSide | None
 
@@ -97,11 +106,15 @@ class ZclServer:
         duplicate_window: float = 3.0,
         missing_value: MissingValue = MissingValue.INVALID,
         max_frame: int = DEFAULT_MAX_FRAME,
+        authorised: SenderCheck | None = None,
     ) -> None:
         """
         ``address`` is put as the source of outgoing packets (backends fill it
         in when None).  ``encrypted_clusters`` need APS encryption unless
         ``accept_unencrypted`` (a lab override, off by default) is set.
+        ``authorised(src)``, when given, must also hold for the sender of a
+        frame on those clusters (e.g. it completed key establishment); it can
+        be set later on ``self.encryption.authorised``.
         """
         self.endpoints: dict[int, Endpoint] = {}
         for endpoint in endpoints:
@@ -111,7 +124,7 @@ class ZclServer:
         self.clock = clock
         self.address = address
         self.encryption = EncryptionRule(
-            encrypted_clusters, accept_unencrypted=accept_unencrypted
+            encrypted_clusters, accept_unencrypted=accept_unencrypted, authorised=authorised
         )
         self.duplicates = DuplicateFilter(duplicate_window)
         self.missing_value = missing_value
@@ -218,7 +231,7 @@ class ZclServer:
             LOGGER.debug("ignoring duplicate frame from %s: %s", packet.src, data.hex())
             return []
         try:
-            header, payload = foundation.ZCLHeader.deserialize(data)
+            header, payload = ZclHeader.deserialize(data)
         except Exception:
             LOGGER.warning(
                 "dropping frame with unreadable ZCL header from %s cluster 0x%04X: %s",
@@ -243,11 +256,14 @@ class ZclServer:
     def _dispatch(self, ctx: _Context, payload: bytes) -> list[t.ZigbeePacket]:
         packet = ctx.packet
         encrypted = t.TransmitOptions.APS_Encryption in packet.tx_options
-        if self.encryption.refuses(packet.cluster_id, encrypted):
+        if self.encryption.refuses(packet.cluster_id, encrypted, packet.src):
             LOGGER.warning(
-                "refusing unencrypted frame from %s ep %s on Smart Energy cluster 0x%04X"
-                " (command 0x%02X): APS encryption is required (lab override is off)",
+                "refusing %s frame from %s ep %s on Smart Energy cluster 0x%04X"
+                " (command 0x%02X): %s (lab override is off)",
+                "encrypted" if encrypted else "unencrypted",
                 packet.src, packet.src_ep, packet.cluster_id, ctx.command_id,
+                "the sender has not completed key establishment"
+                if encrypted else "APS encryption is required",
             )
             return self._default_response(ctx, Status.NOT_AUTHORIZED)
         if ctx.side is None:
@@ -617,7 +633,7 @@ class ZclServer:
             profile_id=t.uint16_t(profile_id),
             cluster_id=t.uint16_t(cluster_id),
             data=t.SerializableBytes(frame),
-            tx_options=TX_OPTIONS,
+            tx_options=PLAIN_TX_OPTIONS if cluster_id in APS_PLAIN_CLUSTERS else TX_OPTIONS,
         )
 
     @staticmethod
@@ -629,20 +645,14 @@ class ZclServer:
         tsn: int,
         command_id: int,
     ) -> bytes:
-        control = foundation.FrameControl(
-            frame_type=frame_type,
-            is_manufacturer_specific=int(manufacturer is not None),
+        return ZclHeader.make(
+            tsn,
+            command_id,
+            general=frame_type == FrameType.GLOBAL_COMMAND,
             direction=direction,
-            disable_default_response=int(bool(disable_default_response)),
-            reserved=0,
-        )
-        header = foundation.ZCLHeader(
-            frame_control=control,
-            manufacturer=None if manufacturer is None else t.uint16_t(manufacturer),
-            tsn=t.uint8_t(tsn),
-            command_id=t.uint8_t(command_id),
-        )
-        return header.serialize()
+            manufacturer=manufacturer,
+            disable_default_response=bool(disable_default_response),
+        ).serialize()
 
     @staticmethod
     def _header_size(manufacturer: int | None) -> int:

@@ -8,12 +8,20 @@ APS-encrypted with the device's link key.
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from typing import Any, Callable, Hashable, Iterable
 
 #: Smart Energy application clusters (Price 0x0700 ... Sub-GHz 0x070B and the
 #: rest of the 0x07xx block).  Key Establishment (0x0800) is deliberately absent:
 #: CBKE runs before a link key exists, under network security only.
 SMART_ENERGY_CLUSTERS: frozenset[int] = frozenset(range(0x0700, 0x0800))
+
+#: Clusters whose frames go out without APS encryption: Key Establishment runs
+#: before the link key it establishes exists (and replaces the one it runs under).
+APS_PLAIN_CLUSTERS: frozenset[int] = frozenset({0x0800})
+
+#: ``authorised(sender) -> bool``: has the sender (a packet's source address)
+#: completed key establishment?  Supplied by the Key Establishment server.
+SenderCheck = Callable[[Any], bool]
 
 
 class DuplicateFilter:
@@ -48,16 +56,27 @@ class DuplicateFilter:
 
 
 class EncryptionRule:
-    """Which clusters need APS encryption, with a lab override to accept plain frames."""
+    """Which clusters need APS encryption, with a lab override to accept plain frames.
+
+    With an ``authorised`` check (from the Key Establishment server) those
+    clusters also need a sender that has completed CBKE: a frame under the
+    install-code key alone is refused too.  The lab override lifts both rules.
+    """
 
     def __init__(
         self,
         clusters: Iterable[int] = SMART_ENERGY_CLUSTERS,
         *,
         accept_unencrypted: bool = False,
+        authorised: SenderCheck | None = None,
     ) -> None:
         self.clusters = frozenset(clusters)
         self.accept_unencrypted = accept_unencrypted
+        self.authorised = authorised
 
-    def refuses(self, cluster_id: int, encrypted: bool) -> bool:
-        return cluster_id in self.clusters and not encrypted and not self.accept_unencrypted
+    def refuses(self, cluster_id: int, encrypted: bool, sender: Any = None) -> bool:
+        if cluster_id not in self.clusters or self.accept_unencrypted:
+            return False
+        if not encrypted:
+            return True
+        return self.authorised is not None and not self.authorised(sender)

@@ -1,0 +1,108 @@
+"""A key log Wireshark can load, so the emulator's captures open decrypted.
+
+Keys made on the HAN (CBKE-derived link keys above all) cannot be recovered
+from a capture, so the emulator writes every key it uses as it comes into use:
+one row of Wireshark's Zigbee key table (``uat:zigbee_pc_keys``) per key,
+``"<32 hex digits>","Normal","<label>"``.
+
+Two ways to load it:
+
+- on the command line, the rows joined by newlines:
+  ``tshark -r han.pcapng -o "uat:zigbee_pc_keys:$(cat han.keys)"``
+  (:meth:`KeyLog.tshark_option` gives that argument ready-made);
+- copy the file as ``zigbee_pc_keys`` into the Wireshark profile folder
+  (``~/.config/wireshark/`` for the default profile on Linux; Help > About >
+  Folders shows it), or paste the rows in Edit > Preferences > Protocols >
+  ZigBee > Pre-configured Keys.
+
+The file holds secrets: it is created with mode 0600 and only when asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+UAT_NAME = "zigbee_pc_keys"
+
+
+class KeySource(Protocol):
+    """What can tell a key log about keys (``NetworkContext`` does)."""
+
+    def subscribe_keys(self, listener: Any) -> Any: ...
+
+
+def uat_row(key: bytes, label: str) -> str:
+    """One row of Wireshark's Zigbee key table."""
+    if len(key) != 16:
+        raise ValueError(f"a Zigbee key is 16 bytes, got {len(key)}")
+    clean = label.replace('"', "'").replace("\\", "/")
+    return f'"{key.hex().upper()}","Normal","{clean}"'
+
+
+def tshark_option(rows: list[str]) -> str:
+    """The ``-o`` argument that hands ``rows`` to tshark."""
+    return f"uat:{UAT_NAME}:" + "\n".join(rows)
+
+
+class KeyLog:
+    """Appends each new key to ``path`` (mode 0600) and flushes at once, so a
+    capture being recorded can be opened with the keys seen so far."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        self._file = os.fdopen(fd, "w", encoding="ascii")
+        self._keys: dict[bytes, str] = {}
+        self._unsubscribe: list[Any] = []
+
+    @property
+    def rows(self) -> list[str]:
+        return [uat_row(k, label) for k, label in self._keys.items()]
+
+    def add(self, key: bytes, label: str) -> bool:
+        """Log ``key``; False if it was already logged (the first label stays)."""
+        key = bytes(key)
+        if key in self._keys:
+            return False
+        row = uat_row(key, label)
+        self._keys[key] = label
+        self._file.write(row + "\n")
+        self._file.flush()
+        return True
+
+    def follow(self, source: KeySource) -> None:
+        """Log every key ``source`` uses now and later."""
+        self._unsubscribe.append(source.subscribe_keys(lambda _kind, key, label: self.add(key, label)))
+
+    def tshark_option(self) -> str:
+        return tshark_option(self.rows)
+
+    def close(self) -> None:
+        for remove in self._unsubscribe:
+            if callable(remove):
+                remove()
+        self._unsubscribe.clear()
+        if not self._file.closed:
+            self._file.close()
+
+    def __enter__(self) -> KeyLog:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def read_keylog(path: str | Path) -> list[tuple[bytes, str]]:
+    """(key, label) rows of a key log (or of a Wireshark ``zigbee_pc_keys`` file)."""
+    out = []
+    for line in Path(path).read_text(encoding="ascii").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = [f.strip().strip('"') for f in line.split('","')]
+        out.append((bytes.fromhex(fields[0]), fields[2] if len(fields) > 2 else ""))
+    return out

@@ -1,0 +1,58 @@
+"""The ``cert`` subcommands of ``han-emu`` (registration and handlers only).
+
+``han-emu cert check --suite 1|2 --ca HEX --cert HEX --key HEX`` prints a
+certificate's fields and whether the private key belongs to it.  Exit codes:
+0 the key matches, 1 it does not, 2 the input is malformed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from han_emu.certs import CertCheckError, cert_check
+
+EXIT_MATCH = 0
+EXIT_MISMATCH = 1
+EXIT_MALFORMED = 2
+
+
+def add_cert_commands(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``cert`` (with ``cert check``) on an argparse subparsers object.
+
+    Each leaf parser sets ``func`` to its handler, which takes the parsed
+    namespace and returns the exit code.
+    """
+    cert = subparsers.add_parser("cert", help="Smart Energy CBKE certificates")
+    actions = cert.add_subparsers(dest="cert_action", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check",
+        help="show a certificate's fields and check that a private key belongs to it",
+        description="Exit code 0: the private key matches the certificate; 1: it does not;"
+        " 2: malformed input.",
+    )
+    check.add_argument("--suite", type=int, choices=(1, 2), required=True,
+                       help="crypto suite: 1 (sect163k1, 48-byte certificate) or 2 (sect283k1, 74 bytes)")
+    check.add_argument("--ca", required=True, metavar="HEX", help="CA public key, compressed (22 / 37 bytes)")
+    check.add_argument("--cert", required=True, metavar="HEX", help="the implicit certificate")
+    check.add_argument("--key", required=True, metavar="HEX", help="the private key (21 / 36 bytes)")
+    check.set_defaults(func=cmd_cert_check)
+    return cert
+
+
+def cmd_cert_check(
+    args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Handler of ``cert check``: report on stdout, errors on stderr; returns the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        report = cert_check(args.suite, args.ca, args.cert, args.key)
+    except CertCheckError as exc:
+        print(f"cert check: {exc}", file=err)
+        return EXIT_MALFORMED
+    print(report.text(), file=out)
+    if not report.matches:
+        print("cert check: the private key does not belong to this certificate", file=err)
+    return EXIT_MATCH if report.matches else EXIT_MISMATCH

@@ -1,0 +1,29 @@
+"""On-air frame codecs: 802.15.4 MAC, Zigbee NWK/APS (+AES-CCM*), ZCL header,
+ZEP and pcap/pcapng/TAP.
+
+Each format is one construct declaration used to parse and to build;
+``fastparse`` is the struct-based header reader for the replay hot path.
+"""
+
+from .errors import CaptureError, FcsError, FrameError, MicError
+from . import fastparse
+from .keys import KeyRing
+from .pcap import CaptureRecord, LinkType, PcapngWriter, PcapWriter, read_capture
+from .stack import DecodedFrame, decode, encode
+
+__all__ = [
+    "CaptureError",
+    "CaptureRecord",
+    "DecodedFrame",
+    "FcsError",
+    "FrameError",
+    "KeyRing",
+    "LinkType",
+    "MicError",
+    "PcapWriter",
+    "PcapngWriter",
+    "decode",
+    "encode",
+    "fastparse",
+    "read_capture",
+]

@@ -1,0 +1,44 @@
+"""The ZCL frame header: frame control, manufacturer code, TSN, command id.
+
+Payloads stay bytes here; the clusters package and zigpy's foundation types
+give them meaning.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from construct import BitsInteger, BitStruct, Flag, GreedyBytes, If, Int8ul, Int16ul, Struct, this
+
+from .errors import guarded
+
+
+class ZclFrameType(IntEnum):
+    GLOBAL = 0
+    CLUSTER = 1
+
+
+FrameControl = BitStruct(
+    "reserved" / BitsInteger(3),
+    "disable_default_response" / Flag,
+    "server_to_client" / Flag,
+    "manufacturer_specific" / Flag,
+    "frame_type" / BitsInteger(2),
+)
+
+ZclFrame = Struct(
+    "frame_control" / FrameControl,
+    "manufacturer" / If(this.frame_control.manufacturer_specific, Int16ul),
+    "tsn" / Int8ul,
+    "command_id" / Int8ul,
+    "payload" / GreedyBytes,
+)
+
+
+def parse_zcl(data: bytes) -> Any:
+    return guarded("zcl", lambda: ZclFrame.parse(data))
+
+
+def build_zcl(fields: Any) -> bytes:
+    return guarded("zcl", lambda: ZclFrame.build(fields))

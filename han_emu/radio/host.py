@@ -1,0 +1,202 @@
+"""Carrying a PacketServer on any zigpy ControllerApplication.
+
+zigpy drops Smart Energy frames and would answer from the wrong endpoint, so
+the server sits below zigpy's device layer: the host registers the server's
+endpoints with the radio, takes every packet the server wants before zigpy
+sees it, sends the server's replies with ``send_packet``, and wakes the server
+when its next scheduled packets (reports, publishes) fall due.  The same mixin
+serves the virtual radio, EZSP and Z-Stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import zigpy.exceptions
+import zigpy.types as t
+from zigpy.zdo.types import SimpleDescriptor
+
+from han_emu.clock import Clock
+from han_emu.radio.vtime import clock_for_loop
+from han_emu.server.contract import PacketServer
+
+LOGGER = logging.getLogger(__name__)
+
+# Shortest pause between two calls to server.due() when the server keeps
+# saying something is due but returns nothing: stops a hot loop.
+MIN_DUE_INTERVAL = 0.01
+
+
+class ServerHost:
+    """Mixin for a ``zigpy.application.ControllerApplication`` subclass.
+
+    Put it first in the bases, e.g.
+    ``class App(ServerHost, VirtualControllerApplication)``, and attach the
+    server before ``startup()`` so its endpoints are registered with the radio.
+    Server endpoints take the place of zigpy's default endpoints with the
+    same number.
+    """
+
+    _host_server: PacketServer | None = None
+    _host_clock: Clock | None = None
+
+    def __init__(self, *args: Any, server: PacketServer | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._host_server = server
+        self._host_clock = None
+        self._host_skip: set[int] = set()
+        self._host_wake = asyncio.Event()
+        self._host_queue: asyncio.Queue[t.ZigbeePacket] = asyncio.Queue()
+        self._host_tasks: list[asyncio.Task[None]] = []
+
+    # -- wiring ---------------------------------------------------------------------
+
+    @property
+    def server(self) -> PacketServer | None:
+        return self._host_server
+
+    def attach_server(self, server: PacketServer, clock: Clock | None = None) -> None:
+        """Carry ``server``; ``clock`` is the one its ``next_due`` is judged by
+        (by default the running loop's: virtual on a virtual loop, else wall)."""
+        self._host_server = server
+        self._host_clock = clock
+        self._host_wake.set()
+
+    def wake_server(self) -> None:
+        """The server's model changed: ask it again what is due (reports on
+        change cannot be foreseen by ``next_due``)."""
+        self._host_wake.set()
+
+    def _server_descriptors(self) -> list[SimpleDescriptor]:
+        server = self._host_server
+        if server is None:
+            return []
+        try:
+            return list(server.descriptors())
+        except Exception:
+            LOGGER.exception("Packet server %r failed to list its endpoints", server)
+            return []
+
+    async def register_endpoints(self) -> None:
+        descriptors = self._server_descriptors()
+        self._host_skip = {int(d.endpoint) for d in descriptors}
+        try:
+            await super().register_endpoints()  # type: ignore[misc]
+        finally:
+            self._host_skip = set()
+        for descriptor in descriptors:
+            await super().add_endpoint(descriptor)  # type: ignore[misc]
+
+    async def add_endpoint(self, descriptor: SimpleDescriptor) -> None:
+        if int(descriptor.endpoint) in self._host_skip:
+            LOGGER.debug("Endpoint %d belongs to the packet server", descriptor.endpoint)
+            return
+        await super().add_endpoint(descriptor)  # type: ignore[misc]
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def initialize(self, *, auto_form: bool = False) -> None:
+        await super().initialize(auto_form=auto_form)  # type: ignore[misc]
+        self._host_start()
+
+    async def shutdown(self, *, db: bool = True) -> None:
+        await self._host_stop()
+        await super().shutdown(db=db)  # type: ignore[misc]
+
+    def _host_start(self) -> None:
+        if self._host_tasks:
+            return
+        loop = asyncio.get_running_loop()
+        self._host_tasks = [
+            loop.create_task(self._host_sender(), name="packet-server-sender"),
+            loop.create_task(self._host_scheduler(), name="packet-server-scheduler"),
+        ]
+
+    async def _host_stop(self) -> None:
+        tasks, self._host_tasks = self._host_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- incoming -------------------------------------------------------------------
+
+    def packet_received(self, packet: t.ZigbeePacket) -> None:
+        server = self._host_server
+        if server is not None:
+            try:
+                wanted = server.wants(packet)
+            except Exception:
+                LOGGER.exception("Packet server failed to judge %r; passing it to zigpy", packet)
+                wanted = False
+            if wanted:
+                self._host_handle(server, packet)
+                return
+        super().packet_received(packet)  # type: ignore[misc]
+
+    def _host_handle(self, server: PacketServer, packet: t.ZigbeePacket) -> None:
+        try:
+            replies = server.handle(packet)
+        except Exception:
+            LOGGER.exception("Packet server failed to handle %r; no reply sent", packet)
+            return
+        for reply in replies:
+            self._host_queue.put_nowait(reply)
+        self._host_wake.set()  # handling may have changed the schedule
+
+    # -- outgoing -------------------------------------------------------------------
+
+    async def _host_sender(self) -> None:
+        """Send the server's packets one at a time, in the order it made them."""
+        while True:
+            packet = await self._host_queue.get()
+            try:
+                await self.send_packet(packet)  # type: ignore[attr-defined]
+            except zigpy.exceptions.DeliveryError as exc:
+                LOGGER.warning(
+                    "Packet server reply to %s not delivered: %s", packet.dst, exc
+                )
+            except Exception:
+                LOGGER.exception("Sending packet server packet %r failed", packet)
+
+    async def _host_scheduler(self) -> None:
+        """Call ``server.due()`` whenever ``server.next_due()`` says so."""
+        while True:
+            delay = self._host_delay(self._host_clock or clock_for_loop())
+            self._host_wake.clear()
+            if delay is None:
+                await self._host_wake.wait()
+                continue  # attached, or handled a packet: look at the schedule again
+            if delay > 0:
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._host_wake.wait()
+                    continue
+                except TimeoutError:
+                    pass
+            server = self._host_server
+            if server is None:
+                continue
+            try:
+                packets = server.due()
+            except Exception:
+                LOGGER.exception("Packet server failed to produce its due packets")
+                packets = []
+            for packet in packets:
+                self._host_queue.put_nowait(packet)
+            if not packets:
+                await asyncio.sleep(MIN_DUE_INTERVAL)
+
+    def _host_delay(self, clock: Clock) -> float | None:
+        server = self._host_server
+        if server is None:
+            return None
+        try:
+            when = server.next_due()
+        except Exception:
+            LOGGER.exception("Packet server failed to tell its next due time")
+            return MIN_DUE_INTERVAL * 100
+        if when is None:
+            return None
+        return max(0.0, when - clock.now())

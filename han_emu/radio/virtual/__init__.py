@@ -1,0 +1,29 @@
+"""The virtual HAN: a simulated air, a zigpy controller on it, and simulated devices."""
+
+from han_emu.radio.virtual.air import AirFrame, JoinRefused, Link, VirtualAir
+from han_emu.radio.virtual.app import VirtualControllerApplication, virtual_config
+from han_emu.radio.virtual.node import (
+    SE_PROFILE,
+    SimNode,
+    ZclFrame,
+    ihd_endpoint,
+    ppmid_endpoint,
+    se_endpoint,
+    zcl_frame,
+)
+
+__all__ = [
+    "SE_PROFILE",
+    "AirFrame",
+    "JoinRefused",
+    "Link",
+    "SimNode",
+    "VirtualAir",
+    "VirtualControllerApplication",
+    "ZclFrame",
+    "ihd_endpoint",
+    "ppmid_endpoint",
+    "se_endpoint",
+    "virtual_config",
+    "zcl_frame",
+]

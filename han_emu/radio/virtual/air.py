@@ -1,0 +1,513 @@
+"""The virtual air: a shared medium that the virtual coordinator and the simulated
+devices transmit on.
+
+It works at the level radios report to zigpy (``zigpy.types.ZigbeePacket``),
+not at the MAC: frame synthesis, airtime accounting and pcap recording attach
+through :meth:`VirtualAir.add_listener`, which sees every packet put on the air
+and every APS acknowledgement.  Delivery keeps the order of transmission, takes
+a small configurable latency, and fails like a real radio when the peer is
+absent or out of reach.
+
+APS-encrypted unicasts are only accepted when both ends hold the same link key
+for each other (nodes that model keys offer ``aps_link_key(partner)``; a node
+without a key for its partner uses the default trust-centre link key, as a
+stack does): a wrong key fails delivery the way a MIC failure would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import zigpy.exceptions
+import zigpy.state
+import zigpy.types as t
+
+from han_emu.radio.vtime import clock_for_loop
+
+LOGGER = logging.getLogger(__name__)
+
+COORDINATOR_NWK = t.NWK(0x0000)
+
+DEFAULT_TC_LINK_KEY = t.KeyData(b"ZigBeeAlliance09")
+"""The well-known default trust-centre link key: what a node with no key of its
+own for a partner encrypts with."""
+
+
+class JoinRefused(Exception):
+    """Association was refused: no network, joining not permitted, or wrong key."""
+
+
+@runtime_checkable
+class AirNode(Protocol):
+    """Anything that sits on the air: the coordinator port or a simulated device."""
+
+    ieee: t.EUI64
+    nwk: t.NWK | None
+    is_router: bool
+    rx_on_when_idle: bool
+    groups: set[int]
+
+    def air_receive(self, packet: t.ZigbeePacket) -> None:
+        """Called for each packet delivered to this node (src, lqi, rssi filled in)."""
+        ...
+
+
+@runtime_checkable
+class TrustCenter(Protocol):
+    """The coordinator's side of association: it decides who may join."""
+
+    def accept_join(self, ieee: t.EUI64, link_key: t.KeyData | None) -> bool: ...
+
+    def device_joined(self, ieee: t.EUI64, nwk: t.NWK, parent: t.NWK) -> None: ...
+
+    def device_left(self, ieee: t.EUI64, nwk: t.NWK) -> None: ...
+
+
+@dataclass
+class Link:
+    """Radio conditions between two nodes (symmetric)."""
+
+    lqi: int = 255
+    rssi: int = -45
+    up: bool = True
+
+
+@dataclass(frozen=True)
+class AirFrame:
+    """One transmission seen on the air, as given to listeners.
+
+    ``packet`` is the packet as sent (its ``src`` filled in); ``aps_ack`` marks
+    the acknowledgement a receiver sends back for a packet sent with the ACK
+    option (its ``packet`` then is the acknowledged packet with src/dst swapped
+    and no payload).  ``delivered_to`` lists who received it; empty means it
+    reached nobody.
+    """
+
+    time: float
+    src_ieee: t.EUI64
+    src: t.NWK
+    dst: t.AddrModeAddress
+    packet: t.ZigbeePacket
+    tx_options: t.TransmitOptions
+    aps_ack: bool
+    aps_counter: int
+    delivered_to: tuple[t.EUI64, ...] = ()
+
+
+AirListener = Callable[[AirFrame], None]
+
+
+@dataclass
+class RadioState:
+    """What a virtual radio keeps in its non-volatile memory."""
+
+    ieee: t.EUI64
+    network_info: zigpy.state.NetworkInfo | None = None
+    node_info: zigpy.state.NodeInfo | None = None
+
+
+@dataclass
+class _Pending:
+    when: float
+    action: Callable[[], None]
+
+
+class VirtualAir:
+    """A shared medium addressed by NWK short address and IEEE address."""
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.005,
+        ack_timeout: float = 1.5,
+        default_link: Link | None = None,
+        seed: int | None = 0,
+    ) -> None:
+        self.latency = latency
+        self.ack_timeout = ack_timeout
+        self.default_link = default_link or Link()
+        self.rng = random.Random(seed)
+        self.radios: dict[str, RadioState] = {}
+        self.channel_energy: dict[int, int] = {ch: 10 for ch in range(11, 27)}
+        self._nodes: dict[t.EUI64, AirNode] = {}
+        self._links: dict[frozenset[t.EUI64], Link] = {}
+        self._listeners: list[AirListener] = []
+        self._trust_center: TrustCenter | None = None
+        self._aps_counters: dict[t.EUI64, int] = collections.defaultdict(int)
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- membership ----------------------------------------------------------
+
+    def attach(self, node: AirNode) -> None:
+        """Put ``node`` on the air (it must already have a NWK address)."""
+        if node.nwk is None:
+            raise ValueError("a node needs a NWK address to be on the air")
+        other = self.node_by_nwk(node.nwk)
+        if other is not None and other is not node:
+            raise ValueError(f"NWK address 0x{node.nwk:04X} already in use")
+        self._nodes[node.ieee] = node
+
+    def detach(self, node: AirNode) -> None:
+        if self._nodes.get(node.ieee) is node:
+            del self._nodes[node.ieee]
+
+    def set_trust_center(self, tc: TrustCenter | None) -> None:
+        self._trust_center = tc
+
+    @property
+    def nodes(self) -> list[AirNode]:
+        return list(self._nodes.values())
+
+    def node_by_nwk(self, nwk: int) -> AirNode | None:
+        for node in self._nodes.values():
+            if node.nwk == nwk:
+                return node
+        return None
+
+    def node_by_ieee(self, ieee: t.EUI64) -> AirNode | None:
+        return self._nodes.get(ieee)
+
+    def radio(self, radio_id: str, ieee: t.EUI64 | None = None) -> RadioState:
+        """The non-volatile state of the virtual radio called ``radio_id``."""
+        state = self.radios.get(radio_id)
+        if state is None:
+            if ieee is None:
+                ieee = t.EUI64(self.rng.randbytes(8))
+            state = self.radios[radio_id] = RadioState(ieee=ieee)
+        return state
+
+    # -- links ----------------------------------------------------------------
+
+    def link(self, a: t.EUI64, b: t.EUI64) -> Link:
+        return self._links.get(frozenset((a, b)), self.default_link)
+
+    def set_link(
+        self,
+        a: t.EUI64,
+        b: t.EUI64,
+        *,
+        lqi: int | None = None,
+        rssi: int | None = None,
+        up: bool | None = None,
+    ) -> Link:
+        """Change the radio conditions between ``a`` and ``b``."""
+        old = self.link(a, b)
+        new = Link(
+            lqi=old.lqi if lqi is None else lqi,
+            rssi=old.rssi if rssi is None else rssi,
+            up=old.up if up is None else up,
+        )
+        self._links[frozenset((a, b))] = new
+        return new
+
+    # -- listeners ------------------------------------------------------------
+
+    def add_listener(self, listener: AirListener) -> Callable[[], None]:
+        """Call ``listener`` for every frame on the air; returns a remover."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def _emit(self, frame: AirFrame) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(frame)
+            except Exception:
+                LOGGER.exception("Air listener %r failed on %r", listener, frame)
+
+    # -- joining ----------------------------------------------------------------
+
+    def associate(
+        self,
+        node: AirNode,
+        *,
+        link_key: t.KeyData | None = None,
+        nwk: t.NWK | None = None,
+    ) -> t.NWK:
+        """Join ``node`` through the trust centre; give it a NWK address.
+
+        Raises :class:`JoinRefused` when there is no network, joining is closed,
+        the key does not match, or the node cannot hear the coordinator.
+        """
+        tc = self._trust_center
+        coordinator = self.node_by_nwk(COORDINATOR_NWK)
+        if tc is None or coordinator is None:
+            raise JoinRefused("no network to join")
+        if not self.link(node.ieee, coordinator.ieee).up:
+            raise JoinRefused("coordinator out of reach")
+        if not tc.accept_join(node.ieee, link_key):
+            raise JoinRefused("the trust centre refused the join")
+        if nwk is None or self.node_by_nwk(nwk) not in (None, node):
+            nwk = self._free_nwk()
+        node.nwk = t.NWK(nwk)
+        self.attach(node)
+        tc.device_joined(node.ieee, node.nwk, COORDINATOR_NWK)
+        return node.nwk
+
+    def leave(self, node: AirNode) -> None:
+        """Take ``node`` off the network, telling the trust centre."""
+        nwk = node.nwk
+        self.detach(node)
+        if self._trust_center is not None and nwk is not None:
+            self._trust_center.device_left(node.ieee, nwk)
+
+    def _free_nwk(self) -> t.NWK:
+        while True:
+            nwk = self.rng.randint(0x0001, 0xFFF7)
+            if self.node_by_nwk(nwk) is None:
+                return t.NWK(nwk)
+
+    # -- transmission -------------------------------------------------------------
+
+    async def transmit(self, sender: AirNode, packet: t.ZigbeePacket) -> None:
+        """Put ``packet`` on the air from ``sender``.
+
+        Unicast with the ACK option returns once the APS acknowledgement is back;
+        without it, once the frame is sent.  An absent or unreachable peer raises
+        ``zigpy.exceptions.DeliveryError`` (after ``ack_timeout`` when an
+        acknowledgement was asked for, as a real radio would).
+        """
+        if sender.nwk is None or self._nodes.get(sender.ieee) is not sender:
+            raise zigpy.exceptions.DeliveryError("sender is not on the network")
+        loop = asyncio.get_running_loop()
+        src = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk)
+        if packet.src is None:
+            packet = packet.replace(src=src)
+        if packet.dst is None:
+            raise ValueError("packet has no destination")
+        counter = self._next_counter(sender.ieee)
+        mode = packet.dst.addr_mode
+        wants_ack = (
+            t.TransmitOptions.ACK in packet.tx_options
+            and mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
+        )
+
+        if mode in (t.AddrMode.NWK, t.AddrMode.IEEE):
+            peer = (
+                self.node_by_nwk(packet.dst.address)
+                if mode == t.AddrMode.NWK
+                else self.node_by_ieee(packet.dst.address)
+            )
+            if peer is sender:
+                peer = None
+            receivers = [peer] if peer is not None and self.link(sender.ieee, peer.ieee).up else []
+        else:
+            receivers = self._recipients(sender, packet.dst)
+        # A frame under the wrong APS link key is heard but fails its MIC check:
+        # the receiver drops it and sends no APS acknowledgement.
+        undecryptable = bool(
+            receivers
+            and mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
+            and t.TransmitOptions.APS_Encryption in packet.tx_options
+            and not self.link_keys_agree(sender, receivers[0])
+        )
+        if undecryptable:
+            LOGGER.info(
+                "APS frame from %s to %s dropped: the two ends use different link keys",
+                sender.ieee, receivers[0].ieee,
+            )
+            receivers = []
+
+        self._emit(
+            AirFrame(
+                time=clock_for_loop(loop).now(),
+                src_ieee=sender.ieee,
+                src=sender.nwk,
+                dst=packet.dst,
+                packet=packet,
+                tx_options=packet.tx_options,
+                aps_ack=False,
+                aps_counter=counter,
+                delivered_to=tuple(r.ieee for r in receivers),
+            )
+        )
+
+        acked: asyncio.Future[None] | None = loop.create_future() if wants_ack and receivers else None
+        for receiver in receivers:
+            self._schedule(
+                loop,
+                self._deliver_action(loop, sender, receiver, packet, counter, acked),
+            )
+
+        if mode not in (t.AddrMode.NWK, t.AddrMode.IEEE):
+            await asyncio.sleep(self.latency)
+            return
+        if not receivers:
+            if wants_ack:
+                await asyncio.sleep(self.ack_timeout)
+                raise zigpy.exceptions.DeliveryError(
+                    f"no APS acknowledgement from {packet.dst.address}",
+                    status=t.APSStatus.APS_NO_ACK,
+                )
+            await asyncio.sleep(self.latency)
+            if undecryptable:
+                return  # the MAC acknowledged it; the APS layer dropped it
+            raise zigpy.exceptions.DeliveryError(
+                f"no MAC acknowledgement from {packet.dst.address}",
+                status=t.MACStatus.MAC_NO_ACK,
+            )
+        if acked is None:
+            await asyncio.sleep(self.latency)
+            return
+        try:
+            async with asyncio.timeout(self.ack_timeout):
+                await acked
+        except TimeoutError:
+            raise zigpy.exceptions.DeliveryError(
+                f"no APS acknowledgement from {packet.dst.address}",
+                status=t.APSStatus.APS_NO_ACK,
+            ) from None
+
+    @staticmethod
+    def link_keys_agree(a: AirNode, b: AirNode) -> bool:
+        """Would an APS-encrypted frame from ``a`` decrypt at ``b``?
+
+        True when either end does not model link keys (no ``aps_link_key``).
+        """
+        key_a = _aps_key(a, b.ieee)
+        key_b = _aps_key(b, a.ieee)
+        if key_a is None or key_b is None:
+            return True
+        return key_a == key_b
+
+    def _recipients(self, sender: AirNode, dst: t.AddrModeAddress) -> list[AirNode]:
+        def hears(node: AirNode) -> bool:
+            return node is not sender and self.link(sender.ieee, node.ieee).up
+
+        nodes: Iterable[AirNode] = self._nodes.values()
+        if dst.addr_mode == t.AddrMode.Group:
+            return [n for n in nodes if hears(n) and int(dst.address) in n.groups]
+        addr = int(dst.address)
+        if addr == t.BroadcastAddress.ALL_DEVICES:
+            return [n for n in nodes if hears(n)]
+        if addr == t.BroadcastAddress.RX_ON_WHEN_IDLE:
+            return [n for n in nodes if hears(n) and n.rx_on_when_idle]
+        if addr in (
+            t.BroadcastAddress.ALL_ROUTERS_AND_COORDINATOR,
+            t.BroadcastAddress.LOW_POWER_ROUTER,
+        ):
+            return [n for n in nodes if hears(n) and n.is_router]
+        return []
+
+    def _deliver_action(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sender: AirNode,
+        receiver: AirNode,
+        packet: t.ZigbeePacket,
+        counter: int,
+        acked: asyncio.Future[None] | None,
+    ) -> Callable[[], None]:
+        def deliver() -> None:
+            if self._nodes.get(receiver.ieee) is not receiver:
+                return  # left the network in flight
+            link = self.link(sender.ieee, receiver.ieee)
+            if not link.up:
+                return
+            dst = packet.dst
+            if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
+                dst = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=receiver.nwk)
+            incoming = packet.replace(
+                timestamp=datetime.fromtimestamp(clock_for_loop(loop).now(), UTC),
+                src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk),
+                dst=dst,
+                lqi=link.lqi,
+                rssi=link.rssi,
+                tx_options=packet.tx_options & t.TransmitOptions.APS_Encryption,
+                source_route=None,
+                priority=None,
+            )
+            try:
+                receiver.air_receive(incoming)
+            except Exception:
+                LOGGER.exception("Node %s failed to handle %r", receiver.ieee, incoming)
+            if acked is not None:
+                self._send_ack(loop, receiver, sender, packet, counter, acked)
+
+        return deliver
+
+    def _send_ack(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        receiver: AirNode,
+        sender: AirNode,
+        packet: t.ZigbeePacket,
+        counter: int,
+        acked: asyncio.Future[None],
+    ) -> None:
+        assert receiver.nwk is not None and sender.nwk is not None
+        ack = t.ZigbeePacket(
+            src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=receiver.nwk),
+            src_ep=packet.dst_ep,
+            dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk),
+            dst_ep=packet.src_ep,
+            tsn=packet.tsn,
+            profile_id=packet.profile_id,
+            cluster_id=packet.cluster_id,
+            data=t.SerializableBytes(b""),
+            tx_options=packet.tx_options & t.TransmitOptions.APS_Encryption,
+        )
+        self._emit(
+            AirFrame(
+                time=clock_for_loop(loop).now(),
+                src_ieee=receiver.ieee,
+                src=receiver.nwk,
+                dst=ack.dst,
+                packet=ack,
+                tx_options=ack.tx_options,
+                aps_ack=True,
+                aps_counter=counter,
+                delivered_to=(sender.ieee,),
+            )
+        )
+
+        def arrive() -> None:
+            if not acked.done():
+                acked.set_result(None)
+
+        self._schedule(loop, arrive)
+
+    def _next_counter(self, ieee: t.EUI64) -> int:
+        value = self._aps_counters[ieee]
+        self._aps_counters[ieee] = (value + 1) & 0xFF
+        return value
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, action: Callable[[], None]) -> None:
+        """Run ``action`` one latency from now, strictly after earlier ones."""
+        self._queue.append(_Pending(loop.time() + self.latency, action))
+        if self._timer is None:
+            self._timer = loop.call_at(self._queue[0].when, self._drain, loop)
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        horizon = loop.time() + 1e-9
+        # The head is due (that is why we were called); later ones if due too.
+        # Actions may schedule more: they see our timer still set and only queue.
+        first = True
+        while self._queue and (first or self._queue[0].when <= horizon):
+            first = False
+            self._queue.popleft().action()
+        self._timer = None
+        if self._queue:
+            self._timer = loop.call_at(self._queue[0].when, self._drain, loop)
+
+
+def _aps_key(node: AirNode, partner: t.EUI64) -> bytes | None:
+    """The link key ``node`` uses with ``partner`` (the default trust-centre
+    key when it has none), or None when ``node`` does not model link keys."""
+    lookup = getattr(node, "aps_link_key", None)
+    if not callable(lookup):
+        return None
+    key = lookup(partner)
+    return bytes(DEFAULT_TC_LINK_KEY if key is None else key)

@@ -1,0 +1,221 @@
+"""Turn ZCL frames between a display and an ESI into readout updates.
+
+Fed with both directions of the conversation (requests and responses), it
+needs nothing else: attribute names and payload schemas come from
+``clusters``, and GetProfile responses are matched to their requests by TSN
+to learn the interval channel (the response does not carry it).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import zigpy.types as t
+from zigpy.zcl import foundation
+from zigpy.zcl.foundation import Direction, GeneralCommand, Status
+
+from clusters import Metering, Price, Time, utctime_to_posix
+from clusters.mp184 import EndpointMap
+from clusters.zcl_header import ZclHeader
+from han_emu.readout.model import Readout
+
+LOGGER = logging.getLogger(__name__)
+
+_TIER = re.compile(r"current_tier(\d+)_summ_(delivered|received)$")
+_HIST = re.compile(
+    r"(currentday|previousday|previous_day(\d)|current_week|previous_week(\d)?|current_month|previous_month(\d+)?)"
+    r"_consumption_(delivered|received)$"
+)
+_PRICE = re.compile(r"(received_)?tier(\d+)_block1_price$")
+_PROFILE_RSP = Metering.ClientCommandDefs.get_profile_response.schema
+_GET_PROFILE = Metering.ServerCommandDefs.get_profile.schema
+_PUBLISH_PRICE = Price.ClientCommandDefs.publish_price.schema
+_TARIFF_INFO = Price.ClientCommandDefs.publish_tariff_information.schema
+
+
+def _history_key(match: re.Match[str]) -> tuple[str, str, int]:
+    name, day_n, week_n, month_n, direction = match.groups()
+    if name == "currentday":
+        return ("day", direction, 0)
+    if name == "previousday":
+        return ("day", direction, 1)
+    if name.startswith("previous_day"):
+        return ("day", direction, int(day_n))
+    if name == "current_week":
+        return ("week", direction, 0)
+    if name.startswith("previous_week"):
+        return ("week", direction, int(week_n or 1))
+    if name == "current_month":
+        return ("month", direction, 0)
+    return ("month", direction, int(month_n or 1))
+
+
+def _text(value: Any) -> str:
+    raw = bytes(value)
+    return raw.decode("utf-8", errors="replace")
+
+
+class ZclIngest:
+    """Applies ZCL frames to a :class:`Readout`."""
+
+    def __init__(self, readout: Readout, endpoints: EndpointMap | None = None) -> None:
+        self.readout = readout
+        self.map = endpoints or EndpointMap()
+        readout.roles.setdefault(self.map.primary, "primary")
+        readout.roles.setdefault(self.map.secondary, "secondary")
+        for ep, role in readout.roles.items():
+            if ep in readout.elements:
+                readout.elements[ep].role = role
+        self._profile_requests: dict[tuple[int, int], int] = {}  # (client nwk, tsn) -> channel
+        self.frames = 0
+        self.errors = 0
+
+    # -- entry point ------------------------------------------------------------------
+    def packet(self, packet: t.ZigbeePacket, now: float | None = None) -> None:
+        """One frame seen on the HAN (either direction)."""
+        if packet.profile_id != 0x0109:
+            return
+        data = packet.data.serialize() if hasattr(packet.data, "serialize") else bytes(packet.data)
+        src = int(packet.src.address) if packet.src is not None else -1
+        dst = int(packet.dst.address) if packet.dst is not None else -1
+        self.frame(src, int(packet.src_ep or 0), dst, int(packet.dst_ep or 0), int(packet.cluster_id), data, now)
+
+    def frame(self, src: int, src_ep: int, dst: int, dst_ep: int, cluster: int, data: bytes,
+              now: float | None = None) -> None:
+        try:
+            header, body = ZclHeader.deserialize(data)
+        except Exception:
+            self.errors += 1
+            return
+        self.frames += 1
+        try:
+            if header.direction == Direction.Client_to_Server:
+                self._request(src, cluster, header, body)
+            else:
+                self._response(src, src_ep, dst, cluster, header, body, now)
+        except Exception as exc:  # a malformed payload never breaks the readout
+            self.errors += 1
+            LOGGER.debug("cannot apply ZCL frame on 0x%04X: %s (%s)", cluster, data.hex(), exc)
+
+    # -- requests (only what responses need) ----------------------------------------------
+    def _request(self, src: int, cluster: int, header: ZclHeader, body: bytes) -> None:
+        if cluster == Metering.cluster_id and header.frame_control.is_cluster and header.command_id == 0x00:
+            req, _ = _GET_PROFILE.deserialize(body)
+            self._profile_requests[(src, int(header.tsn))] = int(req.interval_channel)
+
+    # -- responses, reports, publishes ------------------------------------------------------
+    def _response(self, src: int, src_ep: int, dst: int, cluster: int, header: ZclHeader,
+                  body: bytes, now: float | None) -> None:
+        el = self.readout.element(src_ep)
+        el.updated = now
+        if header.frame_control.is_general:
+            if header.command_id == GeneralCommand.Read_Attributes_rsp:
+                schema = foundation.GENERAL_COMMANDS[GeneralCommand.Read_Attributes_rsp].schema
+                records, _ = schema.deserialize(body)
+                for rec in records.status_records:
+                    if rec.status == Status.SUCCESS:
+                        self.attribute(src_ep, cluster, int(rec.attrid), rec.value.value, now)
+            elif header.command_id == GeneralCommand.Report_Attributes:
+                schema = foundation.GENERAL_COMMANDS[GeneralCommand.Report_Attributes].schema
+                report, _ = schema.deserialize(body)
+                for rec in report.attribute_reports:
+                    self.attribute(src_ep, cluster, int(rec.attrid), rec.value.value, now)
+            return
+        if cluster == Metering.cluster_id and header.command_id == 0x00:
+            channel = self._profile_requests.pop((dst, int(header.tsn)), None)
+            rsp, _ = _PROFILE_RSP.deserialize(body)
+            if channel is None or int(rsp.status) != 0:
+                return
+            end = utctime_to_posix(int(rsp.end_time))
+            intervals = el.profile.setdefault(channel, {})
+            for i, value in enumerate(rsp.intervals):
+                intervals[int(end - i * 1800)] = None if int(value) == 0xFFFFFF else int(value)
+        elif cluster == Price.cluster_id and header.command_id == 0x00:
+            p, _ = _PUBLISH_PRICE.deserialize(body)
+            info = el.current_price
+            info.price = int(p.price)
+            info.tier = int(p.price_trailing_digit_and_price_tier.price_tier)
+            info.trailing_digit = int(p.price_trailing_digit_and_price_tier.trailing_digit)
+            info.tiers = int(p.number_of_price_tiers_and_register_tier.number_of_price_tiers)
+            info.currency = int(p.currency)
+            info.duration_minutes = int(p.duration_in_minutes)
+            info.label = _text(p.rate_label)
+            info.generation_price = None if p.generation_price is None else int(p.generation_price)
+            info.generation_tier = None if p.generation_tier is None else int(p.generation_tier)
+            el.price_trailing_digit = info.trailing_digit
+            el.currency = info.currency
+        elif cluster == Price.cluster_id and header.command_id == 0x04:
+            info, _ = _TARIFF_INFO.deserialize(body)
+            direction = "received" if int(info.tariff_type_charging_scheme) & 0x0F == 1 else "delivered"
+            el.tariff_label[direction] = _text(info.tariff_label)
+
+    # -- attributes --------------------------------------------------------------------------
+    def attribute(self, ep: int, cluster: int, attr_id: int, value: Any, now: float | None = None) -> None:
+        el = self.readout.element(ep)
+        el.updated = now
+        home = self.map.export_mpan
+        if cluster == home.cluster_id and attr_id == home.attribute_id:
+            el.export_mpan = _text(value) or None
+            return
+        if cluster == Metering.cluster_id:
+            self._metering(el, Metering.attributes[attr_id].name if attr_id in Metering.attributes else "", value)
+        elif cluster == Price.cluster_id and attr_id in Price.attributes:
+            self._price(el, Price.attributes[attr_id].name, value)
+        elif cluster == Time.cluster_id:
+            if attr_id == 0x0000:
+                self.readout.time_utc = utctime_to_posix(int(value))
+                self.readout.time_read_at = now
+            elif attr_id == 0x0007 and self.readout.time_utc is not None:
+                self.readout.time_local_offset = int(value) + 946684800 - int(self.readout.time_utc)
+
+    def _metering(self, el, name: str, value: Any) -> None:
+        if name == "current_summ_delivered":
+            el.summation["delivered"] = int(value)
+        elif name == "current_summ_received":
+            el.summation["received"] = int(value)
+        elif name == "instantaneous_demand":
+            el.demand = int(value)
+        elif name == "multiplier":
+            el.multiplier = int(value) or 1
+        elif name == "divisor":
+            el.divisor = int(value) or 1
+        elif name == "unit_of_measure":
+            el.unit = int(value)
+        elif name == "site_id":
+            el.site_id = _text(value) or None
+        elif name == "meter_serial_number":
+            el.serial = _text(value)
+        elif name == "iambient_consumption_indicator":
+            el.ambient = int(value)
+        elif name.startswith("active_register_tier_"):
+            el.active_tier[name.rsplit("_", 1)[1]] = int(value)
+        elif m := _TIER.match(name):
+            el.tiers[(m.group(2), int(m.group(1)))] = int(value)
+        elif m := _HIST.match(name):
+            raw = int(value)
+            limit = 0xFFFFFFFF if "month" in name else 0xFFFFFF
+            el.history[_history_key(m)] = None if raw == limit else raw
+        elif name.startswith("cur_part_profile_int_"):
+            direction = name.rsplit("_", 1)[1]
+            start, raw = el.partial.get(direction, (0, 0))
+            if "start_time" in name:
+                start = int(utctime_to_posix(int(value)))
+            else:
+                raw = int(value)
+            el.partial[direction] = (start, raw)
+
+    def _price(self, el, name: str, value: Any) -> None:
+        if m := _PRICE.match(name):
+            el.prices[("received" if m.group(1) else "delivered", int(m.group(2)))] = int(value)
+        elif name == "price_trailing_digit":
+            el.price_trailing_digit = int(value) >> 4
+        elif name == "currency":
+            el.currency = int(value)
+        elif name == "standing_charge":
+            el.standing_charge = int(value)
+        elif name == "tariff_label":
+            el.tariff_label["delivered"] = _text(value)
+        elif name == "received_tariff_label":
+            el.tariff_label["received"] = _text(value)

@@ -1,0 +1,145 @@
+"""The readout model: the HAN values a display holds for each ESI endpoint.
+
+Values are kept as the HAN carries them (raw integers plus the scaling the
+meter advertises) and converted on the way out, so the readout equals the
+meter model exactly when both use the same units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+#: History kinds a SMETS2 IHD keeps, with how far back: 8 previous days, 5
+#: previous weeks, 13 previous months.
+HISTORY_DEPTH = {"day": 8, "week": 5, "month": 13}
+
+
+@dataclass
+class PriceInfo:
+    """The last PublishPrice received."""
+
+    price: int | None = None
+    tier: int | None = None
+    tiers: int | None = None
+    trailing_digit: int | None = None
+    currency: int | None = None
+    generation_price: int | None = None
+    generation_tier: int | None = None
+    duration_minutes: int | None = None
+    label: str | None = None
+
+
+@dataclass
+class ElementReadout:
+    """Everything a display knows about one element (one ESI endpoint)."""
+
+    endpoint: int
+    role: str = "unknown"
+    summation: dict[str, int] = field(default_factory=dict)  # "delivered"/"received" -> raw
+    tiers: dict[tuple[str, int], int] = field(default_factory=dict)  # (direction, tier) -> raw
+    active_tier: dict[str, int] = field(default_factory=dict)
+    demand: int | None = None
+    multiplier: int = 1
+    divisor: int = 1
+    unit: int | None = None
+    site_id: str | None = None
+    export_mpan: str | None = None
+    serial: str | None = None
+    ambient: int | None = None
+    prices: dict[tuple[str, int], int] = field(default_factory=dict)  # (direction, tier) -> raw
+    price_trailing_digit: int | None = None
+    currency: int | None = None
+    standing_charge: int | None = None
+    tariff_label: dict[str, str] = field(default_factory=dict)
+    history: dict[tuple[str, str, int], int | None] = field(default_factory=dict)  # (kind, dir, back)
+    partial: dict[str, tuple[int, int]] = field(default_factory=dict)  # dir -> (start posix, raw)
+    profile: dict[int, dict[int, int | None]] = field(default_factory=dict)  # channel -> end -> raw
+    current_price: PriceInfo = field(default_factory=PriceInfo)
+    updated: float | None = None
+
+    # -- scaling -------------------------------------------------------------------
+    def kwh(self, raw: int | None) -> Decimal | None:
+        """Energy in kWh from a raw summation/consumption value."""
+        if raw is None:
+            return None
+        return Decimal(raw) * self.multiplier / self.divisor
+
+    def kw(self, raw: int | None) -> Decimal | None:
+        return self.kwh(raw)
+
+    def money(self, raw: int | None) -> Decimal | None:
+        """GBP from a raw price or charge (the meter's trailing digit)."""
+        if raw is None or self.price_trailing_digit is None:
+            return None
+        return Decimal(raw) / (Decimal(10) ** self.price_trailing_digit)
+
+    # -- what the screens show --------------------------------------------------------
+    def import_kw(self) -> Decimal | None:
+        return None if self.demand is None else max(Decimal(0), self.kw(self.demand))  # type: ignore[arg-type]
+
+    def export_kw(self) -> Decimal | None:
+        return None if self.demand is None else max(Decimal(0), -self.kw(self.demand))  # type: ignore[operator]
+
+    def price_now(self, direction: str = "delivered") -> Decimal | None:
+        tier = self.active_tier.get(direction)
+        if tier is None:
+            return None
+        return self.money(self.prices.get((direction, tier)))
+
+    def cost_per_hour(self) -> Decimal | None:
+        kw, price = self.import_kw(), self.price_now("delivered")
+        return None if kw is None or price is None else kw * price
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain-JSON view (keys are strings; energy in kWh, money in GBP)."""
+
+        def num(x: Decimal | None) -> float | None:
+            return None if x is None else float(x)
+
+        return {
+            "endpoint": self.endpoint,
+            "role": self.role,
+            "import_kwh": num(self.kwh(self.summation.get("delivered"))),
+            "export_kwh": num(self.kwh(self.summation.get("received"))),
+            "demand_kw": num(self.kw(self.demand)),
+            "tiers": {f"{d}{t}": num(self.kwh(v)) for (d, t), v in sorted(self.tiers.items())},
+            "active_tier": dict(self.active_tier),
+            "prices": {f"{d}{t}": num(self.money(v)) for (d, t), v in sorted(self.prices.items())},
+            "standing_charge": num(self.money(self.standing_charge)),
+            "mpan_import": self.site_id,
+            "mpan_export": self.export_mpan,
+            "history": {f"{k}:{d}:{b}": num(self.kwh(v)) for (k, d, b), v in sorted(self.history.items())},
+            "profile_intervals": {str(ch): len(v) for ch, v in self.profile.items()},
+        }
+
+
+@dataclass
+class Readout:
+    """Readouts for every ESI endpoint seen, plus the HAN clock."""
+
+    elements: dict[int, ElementReadout] = field(default_factory=dict)
+    roles: dict[int, str] = field(default_factory=dict)  # endpoint -> "primary"/"secondary"
+    time_utc: float | None = None  # from the Time cluster
+    time_local_offset: int | None = None
+    time_read_at: float | None = None  # local clock when Time was read
+
+    def element(self, endpoint: int) -> ElementReadout:
+        el = self.elements.get(endpoint)
+        if el is None:
+            el = ElementReadout(endpoint, role=self.roles.get(endpoint, "unknown"))
+            self.elements[endpoint] = el
+        return el
+
+    def by_role(self, role: str) -> ElementReadout | None:
+        for el in self.elements.values():
+            if el.role == role:
+                return el
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time_utc": self.time_utc,
+            "elements": {el.role if el.role != "unknown" else str(ep): el.to_json() for ep, el in self.elements.items()},
+        }

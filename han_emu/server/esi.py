@@ -1,0 +1,192 @@
+"""The twin ESME's two ESI endpoints, bound to the meter model.
+
+Each element gets an ESI endpoint (profile 0x0109, device 0x0500) serving
+Basic, Identify, Time, Metering and Price; the endpoint numbers and the export
+MPAN's home come from the MP184 :class:`~clusters.mp184.EndpointMap`.  The
+server also watches the TOU tiers and publishes a new price to subscribed
+clients when a tier changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+import zigpy.types as t
+from zigpy.zcl.clusters.general import Basic, Identify, Time
+from zigpy.zdo.types import SimpleDescriptor
+
+from clusters import KeyEstablishment, Metering, Price, SubGhz, posix_to_utctime
+from clusters.mp184 import EndpointMap, Role
+from han_emu import __version__
+from han_emu.clock import Clock
+from han_emu.meter.gbtime import bst_window, utc_offset
+from han_emu.meter.model import TwinMeter
+from han_emu.meter.settings import ELEMENTS, PRIMARY
+from han_emu.server.attributes import AttributeTable
+from han_emu.server.endpoint import Endpoint
+from han_emu.server.engine import ZclServer
+from han_emu.server.metering import metering_table, profile_handler
+from han_emu.server.price import ElementPrices, subscriber_address
+
+LOGGER = logging.getLogger(__name__)
+
+#: Time cluster TimeStatus: Master | MasterZoneDst (the ESI is the HAN's clock).
+TIME_STATUS = 0x01 | 0x04
+
+
+def time_table(clock: Clock, started: float) -> AttributeTable:
+    """GB time: UTC, zone 0, DST window of the current year, local time."""
+
+    def dst(which: int) -> Callable[[], int]:
+        def get() -> int:
+            now = clock.now()
+            from datetime import datetime, timezone
+
+            window = bst_window(datetime.fromtimestamp(now, timezone.utc).year)
+            return int(posix_to_utctime(window[which]))
+
+        return get
+
+    getters: dict[str, Callable[[], Any]] = {
+        "time": lambda: posix_to_utctime(clock.now()),
+        "time_status": lambda: TIME_STATUS,
+        "time_zone": lambda: 0,
+        "dst_start": dst(0),
+        "dst_end": dst(1),
+        "dst_shift": lambda: 3600,
+        "standard_time": lambda: int(posix_to_utctime(clock.now())),
+        "local_time": lambda: int(posix_to_utctime(clock.now() + utc_offset(clock.now()))),
+        "last_set_time": lambda: posix_to_utctime(started),
+        "valid_until_time": lambda: 0xFFFFFFFF,
+    }
+    return AttributeTable.from_cluster(Time, getters)
+
+
+def basic_table(meter: TwinMeter, element: str) -> AttributeTable:
+    return AttributeTable.from_cluster(
+        Basic,
+        {
+            "zcl_version": lambda: 1,
+            "power_source": lambda: 0x01,  # mains, single phase
+            "manufacturer": lambda: "han-emu",
+            "model": lambda: f"Twin ESME ({element})",
+            "sw_build_id": lambda: __version__,
+            "date_code": lambda: "20261128",
+        },
+    )
+
+
+class EsiServer:
+    """Both ESIs of the twin meter, as one PacketServer."""
+
+    def __init__(
+        self,
+        meter: TwinMeter,
+        clock: Clock,
+        endpoints: EndpointMap | None = None,
+        *,
+        accept_unencrypted: bool = False,
+        sub_ghz: bool = False,
+    ) -> None:
+        self.meter = meter
+        self.clock = clock
+        self.map = endpoints or EndpointMap()
+        self.prices: dict[str, ElementPrices] = {}
+        self._identify: dict[int, int] = {}
+        eps = [self._endpoint(name, sub_ghz) for name in ELEMENTS]
+        self.zcl = ZclServer(eps, clock, accept_unencrypted=accept_unencrypted)
+        self._tiers = self._tier_snapshot()
+        self._changed = False
+
+    # -- construction -----------------------------------------------------------
+    def endpoint_of(self, element: str) -> int:
+        return self.map.endpoint(Role(element))
+
+    def _endpoint(self, element: str, sub_ghz: bool) -> Endpoint:
+        meter = self.meter
+        ep = Endpoint(self.endpoint_of(element))
+        ep.add_server_cluster(Basic, basic_table(meter, element))
+        ep_id = ep.id
+        self._identify[ep_id] = 0
+        ep.add_server_cluster(
+            Identify,
+            AttributeTable.from_cluster(
+                Identify,
+                {"identify_time": lambda: self._identify[ep_id]},
+                {"identify_time": lambda v: self._identify.__setitem__(ep_id, int(v))},
+            ),
+        )
+        ep.add_server_cluster(Time, time_table(self.clock, self.clock.now()))
+
+        home = self.map.export_mpan
+        export_attr = None
+        if home.cluster_id == Metering.cluster_id:
+            export_attr = Metering.attributes[home.attribute_id].name
+        ep.add_server_cluster(Metering, metering_table(meter, element, export_attr))
+        logged = {"import", "export"}
+        if meter.settings.mpans.of(element, "export") is None:
+            logged.discard("export")
+        ep.on_command(Metering.cluster_id, 0x00, profile_handler(meter, element, logged), generates=(0x00,))
+
+        prices = ElementPrices(meter, element)
+        self.prices[element] = prices
+        ep.add_server_cluster(Price, prices.table())
+        for command_id, (handler, generates) in prices.handlers().items():
+            ep.on_command(Price.cluster_id, command_id, handler, generates=generates)
+        ep.declare_generated(Price.cluster_id, (0x00,))
+        if element == PRIMARY:
+            ep.add_server_cluster(KeyEstablishment, AttributeTable.from_cluster(
+                KeyEstablishment, {"key_establishment_suite": lambda: 0x0003}))
+            ep.add_client_cluster(KeyEstablishment.cluster_id)
+        if sub_ghz:
+            ep.add_server_cluster(SubGhz)
+        return ep
+
+    # -- tier watching ------------------------------------------------------------
+    def _tier_snapshot(self) -> dict[tuple[str, str], int | None]:
+        return {
+            (e, d): self.meter.active_tier(e, d) for e in ELEMENTS for d in ("import", "export")
+        }
+
+    def _publish_on_tier_change(self) -> None:
+        now = self._tier_snapshot()
+        changed = {e for (e, d), tier in now.items() if self._tiers.get((e, d)) != tier}
+        self._tiers = now
+        for element in sorted(changed):
+            prices = self.prices[element]
+            for nwk, dst_ep in sorted(prices.state.subscribers):
+                self.zcl.send(
+                    self.endpoint_of(element), Price.cluster_id, 0x00, prices.publish_price(),
+                    subscriber_address(nwk), dst_ep,
+                )
+                LOGGER.info("tier change on the %s element: PublishPrice to 0x%04X", element, nwk)
+
+    # -- PacketServer ---------------------------------------------------------------
+    def descriptors(self) -> Sequence[SimpleDescriptor]:
+        return self.zcl.descriptors()
+
+    def wants(self, packet: t.ZigbeePacket) -> bool:
+        return self.zcl.wants(packet)
+
+    def handle(self, packet: t.ZigbeePacket) -> list[t.ZigbeePacket]:
+        return self.zcl.handle(packet)
+
+    def meter_changed(self) -> None:
+        """The meter moved on: reports on change and tier publishes are due for
+        a look (call from whatever advances the meter)."""
+        self._changed = True
+
+    def due(self) -> list[t.ZigbeePacket]:
+        self._changed = False
+        self._publish_on_tier_change()
+        return self.zcl.due()
+
+    def next_due(self) -> float | None:
+        """The engine's next report, or just after the next half hour, when a
+        TOU tier may change (the meter is advanced past it by then)."""
+        if self._changed:
+            return self.clock.now()
+        boundary = (self.clock.now() // 1800 + 1) * 1800 + 1.0
+        engine = self.zcl.next_due()
+        return boundary if engine is None else min(engine, boundary)

@@ -1,0 +1,402 @@
+"""The ESI's Key Establishment server (cluster 0x0800): CBKE responder per partner.
+
+A device that joined with its install-code link key runs CBKE against the
+trust centre's ESI to get a link key bound to its certificate.  This module
+attaches the server side of the Key Establishment cluster to an ESI
+:class:`~han_emu.server.endpoint.Endpoint` and runs one
+:class:`~han_emu.crypto.cbke.Responder` per partner, keyed by the partner's
+IEEE address (the packet carries only its NWK address, hence ``ieee_of``).
+
+On success the agreed key goes to ``on_key(ieee, key_data)``, for the radio
+backend to install as the APS link key, and the partner counts as
+*authorised*: :meth:`KeyEstablishmentServer.guard` makes the ZCL server refuse
+Smart Energy cluster requests from anyone who is not (unless the lab
+override accepts everything).
+
+Failures answer with TerminateKeyEstablishment and a status; the
+KeyEstablishmentSuite field of every Terminate this server sends carries its
+KeyEstablishmentSuite attribute (the suites it supports), so the initiator
+learns what it may use.  Everything is synchronous and clock-driven; an
+abandoned exchange is dropped when its deadline passes (checked on every
+message and by :meth:`KeyEstablishmentServer.expire`).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import zigpy.types as t
+
+from clusters.key_establishment import KeyEstablishment
+from han_emu.certs import CertificateSet, eui64_from_cert, eui64_to_cert
+from han_emu.clock import Clock
+from han_emu.crypto.cbke import (
+    DEFAULT_WAIT_TIME,
+    Command,
+    InitiatePayload,
+    Message,
+    Responder,
+    State,
+    Suite,
+    TerminatePayload,
+    TerminateStatus,
+)
+from han_emu.server.attributes import AttributeTable
+from han_emu.server.command import ZclReply, ZclRequest
+from han_emu.server.endpoint import Endpoint
+
+LOGGER = logging.getLogger(__name__)
+
+KEY_ESTABLISHMENT_CLUSTER = 0x0800
+
+DEFAULT_SLACK = 10.0
+"""Seconds allowed on top of the partner's advertised generate time before an
+exchange is abandoned (radio latency, retries, a slow initiator)."""
+
+DEFAULT_MAX_SESSIONS = 8
+"""Exchanges with different partners that may run at the same time."""
+
+IeeeLookup = Callable[[int], "t.EUI64 | None"]
+KeyCallback = Callable[[t.EUI64, bytes], None]
+
+
+@dataclass
+class _Session:
+    responder: Responder
+    deadline: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one exchange (or one refused attempt) ended, for logs and displays."""
+
+    time: float
+    ieee: t.EUI64 | None
+    suite: int
+    #: True when a link key was established.
+    established: bool
+    #: The Terminate status this server sent, if it sent one.
+    sent: TerminateStatus | None = None
+    #: The Terminate status the partner sent, if it sent one.
+    received: int | None = None
+    timed_out: bool = False
+
+
+class KeyEstablishmentServer:
+    """The responder side of CBKE on one ESI endpoint.
+
+    ``identities`` holds this device's certificate set for each suite it
+    offers (its certificate's subject should be the coordinator's EUI-64).
+    ``ieee_of(nwk)`` tells the IEEE address of a network address (None when
+    unknown).  ``random`` draws the ephemeral keys (tests pass a fixed source).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        identities: CertificateSet | Iterable[CertificateSet],
+        clock: Clock,
+        ieee_of: IeeeLookup,
+        *,
+        on_key: KeyCallback | None = None,
+        on_revoke: Callable[[t.EUI64], None] | None = None,
+        slack: float = DEFAULT_SLACK,
+        wait_time: int = DEFAULT_WAIT_TIME,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        generate_times: tuple[int, int] | None = None,
+        random: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        if isinstance(identities, CertificateSet):
+            identities = [identities]
+        self.identities: dict[Suite, CertificateSet] = {}
+        for identity in identities:
+            if identity.suite in self.identities:
+                raise ValueError(f"two certificate sets for suite {identity.suite.number}")
+            self.identities[identity.suite] = identity
+        if not self.identities:
+            raise ValueError("a Key Establishment server needs at least one certificate set")
+        self.endpoint = endpoint
+        self.clock = clock
+        self.ieee_of = ieee_of
+        self.on_key = on_key
+        self.on_revoke = on_revoke
+        self.slack = slack
+        self.wait_time = wait_time
+        self.max_sessions = max_sessions
+        self.generate_times = generate_times
+        self.random = random
+        self.outcomes: collections.deque[Outcome] = collections.deque(maxlen=100)
+        self._sessions: dict[t.EUI64, _Session] = {}
+        self._authorised: set[t.EUI64] = set()
+        #: Partners that just succeeded: they may still reject our MACV.
+        self._confirming: dict[t.EUI64, float] = {}
+        self._attach(endpoint)
+
+    # -- wiring ----------------------------------------------------------------
+
+    @property
+    def suites(self) -> int:
+        """The KeyEstablishmentSuite attribute: one bit per suite offered."""
+        bits = 0
+        for suite in self.identities:
+            bits |= int(suite)
+        return bits
+
+    def _attach(self, endpoint: Endpoint) -> None:
+        if endpoint.side(KEY_ESTABLISHMENT_CLUSTER, server=True) is not None:
+            raise ValueError(f"endpoint {endpoint.id} already serves Key Establishment")
+        table = AttributeTable.from_cluster(
+            KeyEstablishment, {"key_establishment_suite": lambda: self.suites}
+        )
+        # Added by id, not class: payloads reach the handlers unparsed, so a
+        # short or garbled one gets Terminate BAD_MESSAGE as CBKE requires,
+        # rather than the engine's generic Default Response.
+        endpoint.add_server_cluster(KEY_ESTABLISHMENT_CLUSTER, table)
+        if endpoint.side(KEY_ESTABLISHMENT_CLUSTER, server=False) is None:
+            endpoint.add_client_cluster(
+                KEY_ESTABLISHMENT_CLUSTER,
+                AttributeTable.from_cluster(
+                    KeyEstablishment, {"key_establishment_suite": lambda: self.suites}
+                ),
+            )
+        generated = [int(c) for c in Command]
+        endpoint.on_command(KEY_ESTABLISHMENT_CLUSTER, Command.INITIATE_KEY_ESTABLISHMENT,
+                            self._on_initiate, generates=generated)
+        endpoint.on_command(KEY_ESTABLISHMENT_CLUSTER, Command.EPHEMERAL_DATA, self._on_step)
+        endpoint.on_command(KEY_ESTABLISHMENT_CLUSTER, Command.CONFIRM_KEY_DATA, self._on_step)
+        endpoint.on_command(KEY_ESTABLISHMENT_CLUSTER, Command.TERMINATE_KEY_ESTABLISHMENT,
+                            self._on_terminate)
+
+    def guard(self, zcl_server: object) -> None:
+        """Make ``zcl_server`` (a ZclServer) refuse Smart Energy cluster
+        requests from senders that have not completed key establishment."""
+        zcl_server.encryption.authorised = self.sender_authorised  # type: ignore[attr-defined]
+
+    # -- authorisation -----------------------------------------------------------
+
+    def authorised(self, ieee: t.EUI64) -> bool:
+        """True once ``ieee`` has completed CBKE with this server."""
+        return t.EUI64(ieee) in self._authorised
+
+    def sender_authorised(self, src: t.AddrModeAddress | None) -> bool:
+        """:meth:`authorised` for a packet's source address (NWK or IEEE)."""
+        ieee = self._ieee_of_address(src)
+        return ieee is not None and self.authorised(ieee)
+
+    def authorise(self, ieee: t.EUI64) -> None:
+        """Count ``ieee`` as authorised without CBKE (e.g. restored from storage)."""
+        self._authorised.add(t.EUI64(ieee))
+
+    def forget(self, ieee: t.EUI64) -> None:
+        """Withdraw authorisation (the device left, or its key was revoked)."""
+        ieee = t.EUI64(ieee)
+        self._authorised.discard(ieee)
+        self._sessions.pop(ieee, None)
+        self._confirming.pop(ieee, None)
+
+    @property
+    def authorised_devices(self) -> frozenset[t.EUI64]:
+        return frozenset(self._authorised)
+
+    # -- sessions and time ---------------------------------------------------------
+
+    def busy(self, ieee: t.EUI64) -> bool:
+        """True while an exchange with ``ieee`` is in progress."""
+        self.expire()
+        return t.EUI64(ieee) in self._sessions
+
+    def expire(self, now: float | None = None) -> list[t.EUI64]:
+        """Drop exchanges whose partner went quiet past the deadline; returns
+        the partners dropped."""
+        now = self.clock.now() if now is None else now
+        gone = [ieee for ieee, s in self._sessions.items() if now >= s.deadline]
+        for ieee in gone:
+            session = self._sessions.pop(ieee)
+            LOGGER.info("key establishment with %s timed out in state %s",
+                        ieee, session.responder.state.value)
+            self._record(ieee, session.responder.suite, timed_out=True)
+        for ieee, until in list(self._confirming.items()):
+            if now >= until:
+                del self._confirming[ieee]
+        return gone
+
+    def next_expiry(self) -> float | None:
+        """When :meth:`expire` will next have something to drop."""
+        deadlines = [s.deadline for s in self._sessions.values()]
+        deadlines += self._confirming.values()
+        return min(deadlines, default=None)
+
+    # -- handlers ----------------------------------------------------------------------
+
+    def _on_initiate(self, request: ZclRequest) -> list[ZclReply]:
+        now = self.clock.now()
+        self.expire(now)
+        ieee = self._ieee_of_address(request.packet.src)
+        try:
+            initiate = InitiatePayload.parse(request.payload)
+        except ValueError:
+            return self._refuse(ieee, 0, TerminateStatus.BAD_MESSAGE, "initiate payload too short")
+        running = self._sessions.get(ieee) if ieee is not None else None
+        if running is not None:
+            wait = min(255, max(1, math.ceil(running.deadline - now)))
+            return self._refuse(ieee, initiate.suite, TerminateStatus.NO_RESOURCES,
+                                "an exchange with this partner is already running", wait)
+        if len(self._sessions) >= self.max_sessions:
+            return self._refuse(ieee, initiate.suite, TerminateStatus.NO_RESOURCES,
+                                "too many exchanges at once")
+        try:
+            suite = Suite(initiate.suite)
+        except ValueError:
+            suite = None
+        identity = self.identities.get(suite) if suite is not None else None
+        if identity is None:
+            return self._refuse(ieee, initiate.suite, TerminateStatus.UNSUPPORTED_SUITE,
+                                f"suite 0x{initiate.suite:04X} not offered")
+        if ieee is None:
+            # Without the sender's EUI-64 its certificate cannot be bound to it.
+            return self._refuse(None, initiate.suite, TerminateStatus.INVALID_CERTIFICATE,
+                                f"unknown sender {request.packet.src}")
+        responder = Responder(
+            identity.suite,
+            identity.certificate,
+            identity.private_key,
+            identity.ca_public_key,
+            eui64_to_cert(ieee),
+            {identity.issuer},
+            random=self.random,
+            now=self.clock,
+            generate_times=self.generate_times,
+            wait_time=self.wait_time,
+        )
+        self._confirming.pop(ieee, None)
+        answer = responder.receive(Command.INITIATE_KEY_ESTABLISHMENT, request.payload)
+        assert answer is not None
+        if answer.is_terminate:
+            return self._failed(ieee, responder, answer)
+        assert responder.partner_generate_times is not None
+        self._sessions[ieee] = _Session(
+            responder, now + responder.partner_generate_times[0] + self.slack
+        )
+        LOGGER.info("key establishment with %s started (suite %d)", ieee, identity.suite.number)
+        return [ZclReply(answer.command, answer.payload)]
+
+    def _on_step(self, request: ZclRequest) -> list[ZclReply]:
+        now = self.clock.now()
+        self.expire(now)
+        ieee = self._ieee_of_address(request.packet.src)
+        session = self._sessions.get(ieee) if ieee is not None else None
+        if session is None:
+            return self._refuse(ieee, self.suites, TerminateStatus.BAD_MESSAGE,
+                                f"command 0x{request.command_id:02X} outside an exchange")
+        responder = session.responder
+        answer = responder.receive(request.command_id, request.payload)
+        if answer is None:  # cannot happen for these commands; be safe
+            self._sessions.pop(ieee, None)
+            return []
+        if answer.is_terminate:
+            return self._failed(ieee, responder, answer)
+        if responder.state is State.SUCCEEDED:
+            del self._sessions[ieee]
+            key = responder.key_data
+            assert key is not None and ieee is not None
+            self._authorised.add(ieee)
+            # The initiator still checks MACV: a Terminate shortly after
+            # means it refused our confirmation, and the key is void.
+            assert responder.partner_generate_times is not None
+            self._confirming[ieee] = now + responder.partner_generate_times[1] + self.slack
+            self._record(ieee, responder.suite, established=True)
+            LOGGER.info("key establishment with %s succeeded", ieee)
+            if self.on_key is not None:
+                self.on_key(ieee, key)
+        else:
+            assert responder.partner_generate_times is not None
+            session.deadline = now + responder.partner_generate_times[1] + self.slack
+        return [ZclReply(answer.command, answer.payload)]
+
+    def _on_terminate(self, request: ZclRequest) -> list[ZclReply]:
+        ieee = self._ieee_of_address(request.packet.src)
+        if ieee is None:
+            return []
+        try:
+            status: int | None = TerminatePayload.parse(request.payload).status
+        except ValueError:
+            status = None
+        session = self._sessions.pop(ieee, None)
+        if session is not None:
+            session.responder.receive(Command.TERMINATE_KEY_ESTABLISHMENT, request.payload)
+            self._record(ieee, session.responder.suite, received=status)
+            LOGGER.info("%s terminated key establishment (status %s)", ieee, status)
+        elif self._confirming.pop(ieee, None) is not None:
+            LOGGER.warning("%s rejected our key confirmation (status %s); key revoked", ieee, status)
+            self._authorised.discard(ieee)
+            self._record(ieee, self.suites, received=status)
+            if self.on_revoke is not None:
+                self.on_revoke(ieee)
+        return []
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _ieee_of_address(self, src: t.AddrModeAddress | None) -> t.EUI64 | None:
+        if src is None:
+            return None
+        if src.addr_mode == t.AddrMode.IEEE:
+            return t.EUI64(src.address)
+        if src.addr_mode != t.AddrMode.NWK:
+            return None
+        try:
+            ieee = self.ieee_of(int(src.address))
+        except Exception:
+            LOGGER.exception("looking up the IEEE address of 0x%04X failed", int(src.address))
+            return None
+        return None if ieee is None else t.EUI64(ieee)
+
+    def _terminate(self, status: TerminateStatus, wait_time: int | None = None) -> ZclReply:
+        payload = TerminatePayload(
+            status, self.wait_time if wait_time is None else wait_time, self.suites
+        )
+        return ZclReply(Command.TERMINATE_KEY_ESTABLISHMENT, payload.to_bytes())
+
+    def _refuse(
+        self,
+        ieee: t.EUI64 | None,
+        suite: int,
+        status: TerminateStatus,
+        why: str,
+        wait_time: int | None = None,
+    ) -> list[ZclReply]:
+        LOGGER.info("key establishment from %s refused (%s): %s", ieee, status.name, why)
+        self._record(ieee, suite, sent=status)
+        return [self._terminate(status, wait_time)]
+
+    def _failed(self, ieee: t.EUI64 | None, responder: Responder, answer: Message) -> list[ZclReply]:
+        if ieee is not None:
+            self._sessions.pop(ieee, None)
+        status = responder.sent_terminate
+        assert status is not None
+        LOGGER.info("key establishment with %s failed: %s", ieee, status.name)
+        self._record(ieee, responder.suite, sent=status)
+        return [self._terminate(status)]
+
+    def _record(
+        self,
+        ieee: t.EUI64 | None,
+        suite: int,
+        *,
+        established: bool = False,
+        sent: TerminateStatus | None = None,
+        received: int | None = None,
+        timed_out: bool = False,
+    ) -> None:
+        self.outcomes.append(
+            Outcome(self.clock.now(), ieee, int(suite), established, sent, received, timed_out)
+        )
+
+
+def ieee_from_certificate(subject: bytes) -> t.EUI64:
+    """The zigpy EUI64 of a certificate subject (big-endian bytes)."""
+    return t.EUI64(eui64_from_cert(subject))

@@ -1,0 +1,260 @@
+"""The Price cluster (0x0700) of one element's ESI, bound to the meter's tariffs.
+
+The primary ESI publishes the import tariff.  The secondary ESI publishes its
+import tariff as the delivered price and, for MP184, its four-tier export
+tariff as the *received* attributes (0x8000 set) and as PublishPrice's
+generation price and tier.  Prices are GBP scaled by the meter's trailing digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import zigpy.types as t
+
+from clusters import Price, posix_to_utctime
+from clusters.price import TierLabelEntry
+from clusters.price_split import split_price_matrix
+from han_emu.meter.model import TwinMeter
+from han_emu.meter.tariff import Tariff
+from han_emu.server.attributes import AttributeTable
+from han_emu.server.command import ZclError, ZclReply, ZclRequest
+from zigpy.zcl.foundation import Status
+
+PROVIDER_ID = 0x00000001
+UNTIL_CHANGED = 0xFFFF
+_CMD = Price.ClientCommandDefs
+
+
+def issuer_tariff_id(element: str, direction: str) -> int:
+    """Stable ids for the three tariffs: 1 primary import, 2 secondary import,
+    3 secondary export."""
+    return {("primary", "import"): 1, ("secondary", "import"): 2, ("secondary", "export"): 3}.get(
+        (element, direction), 4
+    )
+
+
+def _label(text: str, limit: int) -> bytes:
+    return text.encode("utf-8")[:limit]
+
+
+@dataclass
+class PriceState:
+    """Acknowledgements and subscribers seen by one element's Price server."""
+
+    acks: list[tuple[int, int, int]] = field(default_factory=list)  # (provider, event, time)
+    subscribers: set[tuple[int, int]] = field(default_factory=set)  # (nwk, endpoint)
+
+
+class ElementPrices:
+    """Price attributes and command handlers of one element."""
+
+    def __init__(self, meter: TwinMeter, element: str) -> None:
+        self.meter = meter
+        self.element = element
+        self.state = PriceState()
+
+    # -- helpers --------------------------------------------------------------
+    def tariff(self, direction: str) -> Tariff | None:
+        return self.meter.tariff(self.element, direction)
+
+    def scaled(self, pounds: Any) -> int:
+        return self.meter.settings.scaled_price(pounds)
+
+    def event_id(self, direction: str) -> int:
+        """IssuerEventID of the price now in force: the UTC start of its tier,
+        so it changes exactly when the published price does."""
+        tariff = self.tariff(direction)
+        assert tariff is not None
+        return tariff.switching.current_start(self.meter.time) & 0xFFFFFFFF
+
+    # -- attributes -----------------------------------------------------------
+    def table(self) -> AttributeTable:
+        imp = self.tariff("import")
+        exp = self.tariff("export")
+        assert imp is not None
+        digit = self.meter.settings.price_trailing_digit
+        getters: dict[str, Callable[[], Any]] = {
+            "commodity_type": lambda: 0,  # electric metering
+            "standing_charge": lambda: self.scaled(imp.standing_charge),
+            "tariff_label": lambda: _label(imp.label, 24),
+            "number_of_price_tiers_in_use": lambda: imp.tiers,
+            "number_of_block_thresholds_in_use": lambda: 0,
+            "tier_block_mode": lambda: 0xFF,  # not used: TOU only
+            "unit_of_measure": lambda: 0,
+            "currency": lambda: self.meter.settings.currency,
+            "price_trailing_digit": lambda: digit << 4,
+        }
+        for n in range(1, imp.tiers + 1):
+            getters[f"tier{n}_price_label"] = lambda n=n: _label(f"Tier {n}", 12)
+            getters[f"tier{n}_block1_price"] = lambda n=n: self.scaled(imp.price_of(n))
+        if exp is not None:  # MP184 R2 on the secondary element
+            getters["received_tariff_label"] = lambda: _label(exp.label, 24)
+            getters["received_number_of_price_tiers_in_use"] = lambda: exp.tiers
+            for n in range(1, exp.tiers + 1):
+                getters[f"received_tier{n}_price_label"] = lambda n=n: _label(f"Export {n}", 12)
+                getters[f"received_tier{n}_block1_price"] = lambda n=n: self.scaled(exp.price_of(n))
+        return AttributeTable.from_cluster(Price, getters)
+
+    # -- PublishPrice ------------------------------------------------------------
+    def publish_price(self, start: float | None = None) -> Any:
+        """The PublishPrice in force at ``start`` (default: now)."""
+        meter = self.meter
+        at = meter.time if start is None else start
+        imp = self.tariff("import")
+        exp = self.tariff("export")
+        assert imp is not None
+        tier = imp.tier_at(at)
+        changes = imp.switching.changes(at, 1)
+        duration = UNTIL_CHANGED
+        if changes:
+            duration = min(UNTIL_CHANGED - 1, int((changes[0][0] - at) // 60))
+        fields: dict[str, Any] = dict(
+            provider_id=PROVIDER_ID,
+            rate_label=_label(f"Tier {tier}", 12),
+            issuer_event_id=imp.switching.current_start(at) & 0xFFFFFFFF,
+            current_time=posix_to_utctime(meter.time),
+            unit_of_measure=0,
+            currency=meter.settings.currency,
+            price_trailing_digit_and_price_tier=(meter.settings.price_trailing_digit << 4) | min(tier, 15),
+            number_of_price_tiers_and_register_tier=(min(imp.tiers, 15) << 4) | min(tier, 15),
+            start_time=0 if start is None else posix_to_utctime(at),
+            duration_in_minutes=duration,
+            price=self.scaled(imp.price_of(tier)),
+        )
+        if exp is not None:
+            gen_tier = exp.tier_at(at)
+            fields.update(
+                price_ratio=0xFF,
+                generation_price=self.scaled(exp.price_of(gen_tier)),
+                generation_price_ratio=0xFF,
+                alternate_cost_delivered=0xFFFFFFFF,
+                alternate_cost_unit=0xFF,
+                alternate_cost_trailing_digit=0xFF,
+                number_of_block_thresholds=0,
+                price_control=0,
+                number_of_generation_tiers=exp.tiers,
+                generation_tier=gen_tier,
+                extended_number_of_price_tiers=0,
+                extended_price_tier=0,
+                extended_register_tier=0,
+            )
+        return _CMD.publish_price.schema(**fields)
+
+    # -- handlers -------------------------------------------------------------
+    def get_current_price(self, request: ZclRequest) -> list[ZclReply]:
+        options = int(request.args.command_options) if request.args is not None else 0
+        src = request.packet.src
+        if options & 0x01 and src is not None:
+            self.state.subscribers.add((int(src.address), int(request.packet.src_ep)))
+        return [ZclReply(0x00, self.publish_price())]
+
+    def get_scheduled_prices(self, request: ZclRequest) -> list[ZclReply]:
+        imp = self.tariff("import")
+        assert imp is not None
+        wanted = int(request.args.number_of_events) or 1
+        start = max(self.meter.time, float(int(request.args.start_time) + 946684800))
+        replies = []
+        for when, _tier in imp.switching.changes(start, min(wanted, 16)):
+            replies.append(ZclReply(0x00, self.publish_price(when)))
+        if not replies:
+            raise ZclError(Status.NOT_FOUND, "no scheduled price changes")
+        return replies
+
+    def price_acknowledgement(self, request: ZclRequest) -> list[ZclReply]:
+        a = request.args
+        self.state.acks.append((int(a.provider_id), int(a.issuer_event_id), int(a.price_ack_time)))
+        return []
+
+    def _direction_of(self, tariff_type: int) -> str:
+        direction = {0: "import", 1: "export"}.get(tariff_type & 0x0F)
+        if direction is None or self.tariff(direction) is None:
+            raise ZclError(Status.NOT_FOUND, f"no tariff of type {tariff_type} on the {self.element} element")
+        return direction
+
+    def _by_tariff_id(self, tariff_id: int) -> str:
+        for direction in ("import", "export"):
+            if self.tariff(direction) is not None and issuer_tariff_id(self.element, direction) == tariff_id:
+                return direction
+        if tariff_id == 0xFFFFFFFF or tariff_id == 0:
+            return "import"
+        raise ZclError(Status.NOT_FOUND, f"unknown IssuerTariffID {tariff_id}")
+
+    def get_tariff_information(self, request: ZclRequest) -> list[ZclReply]:
+        direction = self._direction_of(int(request.args.tariff_type))
+        tariff = self.tariff(direction)
+        assert tariff is not None
+        digit = self.meter.settings.price_trailing_digit
+        payload = _CMD.publish_tariff_information.schema(
+            provider_id=PROVIDER_ID,
+            issuer_event_id=self.event_id(direction),
+            issuer_tariff_id=issuer_tariff_id(self.element, direction),
+            start_time=0,
+            tariff_type_charging_scheme=0x00 if direction == "import" else 0x01,  # TOU; delivered/received
+            tariff_label=_label(tariff.label, 24),
+            number_of_price_tiers_in_use=tariff.tiers,
+            number_of_block_thresholds_in_use=0,
+            unit_of_measure=0,
+            currency=self.meter.settings.currency,
+            price_trailing_digit=digit << 4,
+            standing_charge=self.scaled(tariff.standing_charge) if direction == "import" else 0xFFFFFFFF,
+            tier_block_mode=0xFF,
+            block_threshold_multiplier=1,
+            block_threshold_divisor=1,
+        )
+        return [ZclReply(0x04, payload)]
+
+    def get_price_matrix(self, request: ZclRequest) -> list[ZclReply]:
+        direction = self._by_tariff_id(int(request.args.issuer_tariff_id))
+        tariff = self.tariff(direction)
+        assert tariff is not None
+        prices = [(n, self.scaled(tariff.price_of(n))) for n in range(1, tariff.tiers + 1)]
+        pages = split_price_matrix(
+            prices,
+            provider_id=PROVIDER_ID,
+            issuer_event_id=self.event_id(direction),
+            start_time=0,
+            issuer_tariff_id=issuer_tariff_id(self.element, direction),
+            tou_only=True,
+        )
+        return [ZclReply(0x05, page) for page in pages]
+
+    def get_block_thresholds(self, request: ZclRequest) -> list[ZclReply]:
+        raise ZclError(Status.NOT_FOUND, "TOU-only tariffs have no block thresholds")
+
+    def get_tier_labels(self, request: ZclRequest) -> list[ZclReply]:
+        direction = self._by_tariff_id(int(request.args.issuer_tariff_id))
+        tariff = self.tariff(direction)
+        assert tariff is not None
+        prefix = "Tier" if direction == "import" else "Export"
+        labels = [
+            TierLabelEntry(tier_id=n, tier_label=_label(f"{prefix} {n}", 12))
+            for n in range(1, tariff.tiers + 1)
+        ]
+        payload = _CMD.publish_tier_labels.schema(
+            provider_id=PROVIDER_ID,
+            issuer_event_id=self.event_id(direction),
+            issuer_tariff_id=issuer_tariff_id(self.element, direction),
+            command_index=0,
+            total_number_of_commands=1,
+            number_of_labels=len(labels),
+            tier_labels=labels,
+        )
+        return [ZclReply(0x08, payload)]
+
+    def handlers(self) -> dict[int, tuple[Callable[[ZclRequest], list[ZclReply]], tuple[int, ...]]]:
+        """Command id -> (handler, ids it may answer with)."""
+        return {
+            0x00: (self.get_current_price, (0x00,)),
+            0x01: (self.get_scheduled_prices, (0x00,)),
+            0x02: (self.price_acknowledgement, ()),
+            0x06: (self.get_tariff_information, (0x04,)),
+            0x07: (self.get_price_matrix, (0x05,)),
+            0x08: (self.get_block_thresholds, (0x06,)),
+            0x0A: (self.get_tier_labels, (0x08,)),
+        }
+
+
+def subscriber_address(nwk: int) -> t.AddrModeAddress:
+    return t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(nwk))

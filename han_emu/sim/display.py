@@ -1,0 +1,249 @@
+"""A simulated display (IHD, PPMID or CAD) on the virtual HAN.
+
+It behaves like a real one: joins, finds the ESIs with Match_Desc, reads the
+clock from the Time cluster, reads what it shows (with configured reporting
+where it wants it), polls demand and registers on its schedule, asks for
+prices, fetches the day's half-hourly profile, and keeps a readout model of
+everything it received, for both elements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Iterable
+
+import zigpy.types as t
+from zigpy.zcl import foundation
+
+from clusters import Metering, Price, posix_to_utctime
+from clusters.metering import previous_day_attr, previous_month_attr, previous_week_attr, tier_summation_attr
+from clusters.mp184 import EndpointMap
+from han_emu.clock import Clock
+from han_emu.radio.virtual.air import VirtualAir
+from han_emu.radio.virtual.node import (
+    IHD_DEVICE,
+    PPMID_DEVICE,
+    FrameHandler,
+    SimNode,
+    ZclFrame,
+    se_endpoint,
+    zcl_frame,
+)
+from han_emu.readout import Readout, ZclIngest
+from han_emu.sim.schedule import DeviceSettings
+
+LOGGER = logging.getLogger(__name__)
+
+TIME = 0x000A
+CAD_DEVICE = 0x0507  # "Physical device": GB CADs have no SE device id of their own
+_DEVICE_IDS = {"ihd": IHD_DEVICE, "ppmid": PPMID_DEVICE, "cad": CAD_DEVICE}
+_READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
+PAGE = 24
+
+
+def _read_frame(ids: Iterable[int]) -> bytes:
+    schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes].schema
+    payload = schema(attribute_ids=[t.uint16_t(a) for a in ids]).serialize()
+    return zcl_frame(0, foundation.GeneralCommand.Read_Attributes, payload, general=True)
+
+
+class SimDisplay(SimNode):
+    """An IHD, PPMID or CAD with its own poll schedule and readout."""
+
+    def __init__(
+        self,
+        air: VirtualAir,
+        ieee: str,
+        settings: DeviceSettings,
+        clock: Clock,
+        endpoints: EndpointMap | None = None,
+        *,
+        tiers: int = 4,
+    ) -> None:
+        device_id = _DEVICE_IDS[settings.kind]
+        clients = (Metering.cluster_id, Price.cluster_id, TIME, 0x0703, 0x0800)
+        super().__init__(
+            air, ieee, [se_endpoint(device_id, endpoint=1, clients=clients)],
+            name=settings.name or settings.kind.upper(),
+        )
+        self.settings = settings
+        self.clock = clock
+        self.map = endpoints or EndpointMap()
+        self.readout = Readout()
+        self.ingest = ZclIngest(self.readout, self.map)
+        self.tiers = tiers
+        self.esi_nwk = 0x0000
+        self.esi_endpoints: list[int] = []
+        self.requests: Counter[int] = Counter()  # per cluster
+        self.failures = 0
+        self.handlers.append(self._unsolicited)
+        self._tasks_running: list[asyncio.Task[None]] = []
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _unsolicited(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
+        self.ingest.packet(frame.packet, self.clock.now())
+        return foundation.Status.SUCCESS if not frame.header.frame_control.is_general or \
+            frame.header.command_id == foundation.GeneralCommand.Report_Attributes else None
+
+    async def ask(self, ep: int, cluster: int, data: bytes) -> t.ZigbeePacket | None:
+        """One request; both it and its response go into the readout."""
+        self.requests[cluster] += 1
+        try:
+            rsp = await self.request(self.esi_nwk, ep, cluster, data)
+        except (asyncio.TimeoutError, Exception) as exc:  # delivery failures are counted, not fatal
+            self.failures += 1
+            LOGGER.debug("%s: request on 0x%04X failed: %s", self.name, cluster, exc)
+            return None
+        # The node rewrote the TSN; the response carries the same one.
+        rsp_data = rsp.data.serialize()
+        sent = bytearray(data)
+        sent[1] = rsp_data[3 if rsp_data[0] & 0x04 else 1]
+        assert self.nwk is not None
+        self.ingest.frame(int(self.nwk), 1, self.esi_nwk, ep, cluster, bytes(sent), self.clock.now())
+        self.ingest.packet(rsp, self.clock.now())
+        return rsp
+
+    async def read(self, ep: int, cluster: int, ids: list[int]) -> None:
+        for i in range(0, len(ids), _READ_CHUNK):
+            await self.ask(ep, cluster, _read_frame(ids[i:i + _READ_CHUNK]))
+
+    # -- behaviour --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Join, find the ESIs and read what does not change."""
+        await self.join()
+        found = await self.find_esi(Metering.cluster_id)
+        if not found:
+            raise RuntimeError(f"{self.name}: no ESI answered Match_Desc for Metering")
+        self.esi_nwk = int(found[0][0])
+        self.esi_endpoints = sorted(ep for nwk, ep in found if int(nwk) == self.esi_nwk)
+        for ep in self.esi_endpoints:
+            self.readout.element(ep)
+        await self.read_time()
+        for ep in self.esi_endpoints:
+            await self.read(ep, Metering.cluster_id, [0x0300, 0x0301, 0x0302, 0x0303, 0x0306, 0x0307,
+                                                      0x0308, self.map.export_mpan.attribute_id])
+            await self.read_prices(ep)
+            if self.settings.report:
+                await self.configure_reporting(ep)
+        if self.settings.full_log:
+            await self.fetch_full_log(self.map.secondary, channel=1)
+
+    async def read_time(self) -> None:
+        await self.read(self.esi_endpoints[0], TIME, [0x0000, 0x0001, 0x0003, 0x0004, 0x0005, 0x0007])
+
+    async def read_demand(self) -> None:
+        for ep in self.esi_endpoints:
+            await self.read(ep, Metering.cluster_id, [0x0400, 0x0000, 0x0001, 0x0207])
+
+    async def read_registers(self) -> None:
+        for ep in self.esi_endpoints:
+            ids = [0x0020, 0x0021] + [tier_summation_attr(n) for n in range(1, 3)]
+            if ep == self.map.secondary:  # MP184 R2: the four export TOU registers
+                ids += [tier_summation_attr(n, received=True) for n in range(1, self.tiers + 1)]
+            await self.read(ep, Metering.cluster_id, ids)
+
+    async def read_prices(self, ep: int) -> None:
+        ids = [0x0616, 0x0617, 0x0301, 0x0611] + [0x0410 + 0x10 * (n - 1) for n in range(1, 3)]
+        if ep == self.map.secondary:  # MP184 R2: export prices
+            ids += [0x8410 + 0x10 * (n - 1) for n in range(1, self.tiers + 1)]
+        await self.read(ep, Price.cluster_id, ids)
+        # GetCurrentPrice with "receiver on when idle": the ESI may push new prices.
+        await self.ask(ep, Price.cluster_id, zcl_frame(0, 0x00, b"\x01"))
+
+    async def read_history(self) -> None:
+        for ep in self.esi_endpoints:
+            for received in (False, True):
+                ids = [0x0401 + received, 0x0403 + received, 0x0430 + received, 0x0432 + received,
+                       0x0440 + received, 0x0442 + received]
+                ids += [previous_day_attr(n, received) for n in range(2, 9)]
+                ids += [previous_week_attr(n, received) for n in range(2, 6)]
+                ids += [previous_month_attr(n, received) for n in range(2, 14)]
+                await self.read(ep, Metering.cluster_id, ids)
+
+    async def configure_reporting(self, ep: int) -> None:
+        schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Configure_Reporting].schema
+        records = []
+        for attr, kind in ((0x0000, 0x25), (0x0001, 0x25), (0x0400, 0x2A)):
+            rec = foundation.AttributeReportingConfig()
+            rec.direction = 0
+            rec.attrid = attr
+            rec.datatype = kind
+            rec.min_interval = 10
+            rec.max_interval = 300
+            rec.reportable_change = 1 if kind == 0x25 else 50
+            records.append(rec)
+        payload = schema(config_records=records).serialize()
+        await self.ask(ep, Metering.cluster_id,
+                       zcl_frame(0, foundation.GeneralCommand.Configure_Reporting, payload, general=True))
+
+    def _get_profile(self, channel: int, end: int, count: int) -> bytes:
+        body = bytes([channel]) + int(end).to_bytes(4, "little") + bytes([count])
+        return zcl_frame(0, 0x00, body)
+
+    async def fetch_profile(self, ep: int, channel: int, periods: int) -> int:
+        """Page back ``periods`` intervals from the newest; returns intervals got."""
+        end = 0
+        got = 0
+        while got < periods:
+            rsp = await self.ask(ep, Metering.cluster_id, self._get_profile(channel, end, min(PAGE, periods - got)))
+            if rsp is None:
+                break
+            body = rsp.data.serialize()[3:]
+            if len(body) < 7 or body[4] not in (0, 4) or body[6] == 0:
+                break
+            count = body[6]
+            got += count
+            newest = int.from_bytes(body[0:4], "little")
+            end = newest - count * 1800
+            if end <= 0:
+                break
+        return got
+
+    async def fetch_day_profile(self) -> None:
+        for ep in self.esi_endpoints:
+            for channel in (0, 1):
+                await self.fetch_profile(ep, channel, 48)
+
+    async def fetch_full_log(self, ep: int, channel: int) -> int:
+        return await self.fetch_profile(ep, channel, 10_000)
+
+    # -- the schedule -------------------------------------------------------------------------
+    def run(self) -> list[asyncio.Task[None]]:
+        """Start the periodic polls (call after :meth:`start`)."""
+        s = self.settings
+        jobs = [
+            (s.demand_s, self.read_demand),
+            (s.registers_s, self.read_registers),
+            (s.prices_s, self._prices_all),
+            (s.profile_s, self.fetch_day_profile),
+            (s.history_s, self.read_history),
+            (s.time_s, self.read_time),
+        ]
+        loop = asyncio.get_running_loop()
+        self._tasks_running = [
+            loop.create_task(self._every(period, job), name=f"{self.name}-{job.__name__}")
+            for period, job in jobs if period > 0
+        ]
+        return self._tasks_running
+
+    async def _prices_all(self) -> None:
+        for ep in self.esi_endpoints:
+            await self.read_prices(ep)
+
+    async def _every(self, period: float, job) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                LOGGER.exception("%s: %s failed", self.name, job.__name__)
+            await asyncio.sleep(period)
+
+    async def stop(self) -> None:
+        for task in self._tasks_running:
+            task.cancel()
+        await asyncio.gather(*self._tasks_running, return_exceptions=True)
+        self._tasks_running = []

@@ -1,0 +1,50 @@
+"""Poll schedules of the simulated devices (configurable per device)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS = ("ihd", "ppmid", "cad")
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """One simulated device.  Periods are seconds; 0 turns a poll off.
+
+    Defaults follow SMETS2 practice: an IHD refreshes electricity at least
+    every 10 s, reads prices and tiers every minute, fetches the day's
+    half-hourly profile every half hour and history hourly.
+    """
+
+    kind: str = "ihd"
+    name: str = ""
+    demand_s: float = 10.0
+    registers_s: float = 60.0
+    prices_s: float = 60.0
+    profile_s: float = 1800.0
+    history_s: float = 3600.0
+    time_s: float = 3600.0
+    full_log: bool = False  # a CAD reads the whole 3-month export log at start
+    report: bool = True  # configure reporting on the summations and demand
+
+    def validate(self, where: str = "devices") -> "DeviceSettings":
+        if self.kind not in KINDS:
+            raise ValueError(f"{where}.kind: one of {', '.join(KINDS)}, got {self.kind!r}")
+        for name in ("demand_s", "registers_s", "prices_s", "profile_s", "history_s", "time_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{where}.{name}: cannot be negative")
+        return self
+
+
+def default_devices() -> tuple[DeviceSettings, ...]:
+    """The virtual HAN's default population: one IHD and one PPMID."""
+    return (
+        DeviceSettings("ihd", "IHD"),
+        DeviceSettings("ppmid", "PPMID", demand_s=30.0, registers_s=300.0, prices_s=300.0,
+                       profile_s=0.0, history_s=3600.0),
+    )
+
+
+def cad(name: str = "CAD") -> DeviceSettings:
+    return DeviceSettings("cad", name, demand_s=10.0, registers_s=60.0, prices_s=600.0,
+                          profile_s=1800.0, history_s=3600.0, full_log=True, report=False)

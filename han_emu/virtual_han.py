@@ -1,0 +1,188 @@
+"""The virtual HAN: the meter's ESIs on a virtual coordinator, simulated
+displays around it, and a scenario driving the meter, all on one clock.
+
+It runs on a virtual-time loop for simulations (24 hours in seconds) or on the
+wall clock live; the ESI server reaches the air through the same zigpy
+ControllerApplication interface the hardware backends use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import zigpy.types as t
+
+from han_emu.clock import Clock
+from han_emu.config import Config
+from han_emu.meter.model import TwinMeter
+from han_emu.meter.scenario import Scenario
+from han_emu.meter.simulate import step
+from han_emu.radio.host import ServerHost
+from han_emu.radio.virtual import AirFrame, VirtualAir, VirtualControllerApplication
+from han_emu.radio.vtime import clock_for_loop
+from han_emu.server.esi import EsiServer
+from han_emu.sim.display import SimDisplay
+from han_emu.sim.schedule import DeviceSettings, default_devices
+from han_emu.store import StateStore
+
+LOGGER = logging.getLogger(__name__)
+
+COORDINATOR = "ESI"
+
+
+class HostedVirtualApp(ServerHost, VirtualControllerApplication):
+    """The virtual coordinator carrying the ESI server."""
+
+
+@dataclass
+class Traffic:
+    """Frames on the air, per transmitting device and cluster."""
+
+    frames: Counter[tuple[str, int]] = field(default_factory=Counter)
+    acks: Counter[str] = field(default_factory=Counter)
+    failed: int = 0
+
+    def per_device(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for (device, _), n in self.frames.items():
+            out[device] += n
+        return dict(out)
+
+
+class VirtualHan:
+    def __init__(
+        self,
+        config: Config,
+        meter: TwinMeter,
+        *,
+        store: StateStore | None = None,
+        devices: Sequence[DeviceSettings] | None = None,
+        step_s: float = 10.0,
+        save_every_s: float = 60.0,
+        accept_unencrypted: bool = False,
+    ) -> None:
+        self.config = config
+        self.meter = meter
+        self.store = store
+        self.device_settings = tuple(devices if devices is not None else default_devices())
+        self.step_s = step_s
+        self.save_every_s = save_every_s
+        self.accept_unencrypted = accept_unencrypted
+        self.scenario = Scenario(config.scenario)
+        self.traffic = Traffic()
+        self.devices: list[SimDisplay] = []
+        self.air: VirtualAir | None = None
+        self.app: HostedVirtualApp | None = None
+        self.server: EsiServer | None = None
+        self.clock: Clock | None = None
+        self._names: dict[t.EUI64, str] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.listeners: list[Any] = []
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        self.clock = clock_for_loop()
+        self._drive()  # bring the meter up to the clock before anyone reads it
+        self.air = VirtualAir()
+        self.air.add_listener(self._on_air)
+        self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
+                                accept_unencrypted=self.accept_unencrypted)
+        self.app = HostedVirtualApp({"network": {"channel": 15}}, air=self.air)
+        self.app.attach_server(self.server, self.clock)
+        await self.app.startup(auto_form=True)
+        self._names[self.app.state.node_info.ieee] = COORDINATOR
+        await self.app.permit_ncp(254)
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._meter_task(), name="meter"))
+        for i, settings in enumerate(self.device_settings):
+            ieee = f"00:0d:6f:00:00:01:{0x10 + i // 256:02x}:{i % 256:02x}"
+            device = SimDisplay(self.air, ieee, settings, self.clock, self.config.endpoints,
+                                tiers=self._export_tiers())
+            self._names[device.ieee] = device.name
+            self.devices.append(device)
+        for device in self.devices:
+            await device.start()
+            device.run()
+
+    async def stop(self) -> None:
+        for device in self.devices:
+            await device.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.app is not None:
+            await self.app.shutdown()
+        if self.store is not None:
+            self.store.save(self.meter)
+
+    async def run_for(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._drive()
+
+    def _export_tiers(self) -> int:
+        exp = self.meter.settings.secondary.export_tariff
+        return exp.tiers if exp is not None else 0
+
+    # -- the meter --------------------------------------------------------------------------
+    def _drive(self) -> None:
+        assert self.clock is not None
+        now = self.clock.now()
+        while self.meter.time < now:
+            step(self.meter, self.scenario, min(now, self.meter.time + self.step_s))
+
+    async def _meter_task(self) -> None:
+        assert self.clock is not None
+        last_save = self.clock.now()
+        while True:
+            self._drive()
+            if self.server is not None and self.app is not None:
+                self.server.meter_changed()
+                self.app.wake_server()
+            if self.store is not None and self.clock.now() - last_save >= self.save_every_s:
+                self.store.save(self.meter)
+                last_save = self.clock.now()
+            await asyncio.sleep(self.step_s)
+
+    # -- the air ------------------------------------------------------------------------------
+    def name_of(self, ieee: t.EUI64) -> str:
+        return self._names.get(ieee, str(ieee))
+
+    def _on_air(self, frame: AirFrame) -> None:
+        name = COORDINATOR if int(frame.src) == 0x0000 else self.name_of(frame.src_ieee)
+        if frame.aps_ack:
+            self.traffic.acks[name] += 1
+        else:
+            self.traffic.frames[(name, int(frame.packet.cluster_id))] += 1
+        dst = frame.packet.dst
+        unicast = dst is not None and dst.addr_mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
+        if unicast and not frame.delivered_to:
+            self.traffic.failed += 1
+        for listener in self.listeners:
+            listener(self, frame)
+
+    # -- results ----------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        frames: dict[str, dict[str, int]] = {}
+        for (device, cluster), n in sorted(self.traffic.frames.items()):
+            frames.setdefault(device, {})[f"0x{cluster:04X}"] = n
+        return {
+            "meter_time": self.meter.time,
+            "frames": frames,
+            "frames_per_device": self.traffic.per_device(),
+            "aps_acks": dict(self.traffic.acks),
+            "undelivered": self.traffic.failed,
+            "devices": {
+                d.name: {
+                    "kind": d.settings.kind,
+                    "requests": {f"0x{c:04X}": n for c, n in sorted(d.requests.items())},
+                    "failures": d.failures,
+                    "readout": d.readout.to_json(),
+                }
+                for d in self.devices
+            },
+        }
