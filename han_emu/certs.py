@@ -393,3 +393,21 @@ def cert_check(suite: Suite | int, ca_hex: str, cert_hex: str, key_hex: str) -> 
     certificate is *not* an error: the report says so (exit code 1)."""
     certs = CertificateSet.from_hex(suite, ca_hex, cert_hex, key_hex)
     return CertReport(certs, certs.reconstructed_public_key(), certs.private_public_key())
+
+
+def install_code_crc(code: bytes) -> bytes:
+    """The 2-byte CRC an install code carries (CRC-16/X-25, little-endian)."""
+    crc = 0xFFFF
+    for byte in code:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return (crc ^ 0xFFFF).to_bytes(2, "little")
+
+
+def install_code_for(eui64: bytes, length: int = 8) -> bytes:
+    """A deterministic test install code (with its CRC) for a simulated device."""
+    if length not in (6, 8, 12, 16):
+        raise ValueError("install codes are 6, 8, 12 or 16 bytes before the CRC")
+    body = aes_mmo(b"han-emu install code" + bytes(eui64))[:length]
+    return body + install_code_crc(body)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from han_emu import __version__
+from han_emu.certs_cli import add_cert_commands
 from han_emu.config import Config, ConfigError, example_text, load
 from han_emu.meter.model import TwinMeter
 from han_emu.store import StateStore, StoreError
@@ -80,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
-                         accept_unencrypted=args.lab_accept_unencrypted)
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
         await han.start()
         try:
             if simulate:
@@ -155,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run this long (e.g. 24h) in virtual time, as fast as possible, then print a summary")
     run.add_argument("--summary-json", metavar="FILE", help="with --simulate: write the summary as JSON")
     run.add_argument("--lab-accept-unencrypted", action="store_true",
-                     help="LAB ONLY: accept Smart Energy requests without APS encryption")
+                     help="LAB ONLY: accept Smart Energy requests without APS encryption or CBKE")
+    run.add_argument("--no-cbke", action="store_true",
+                     help="simulated displays join with the default link key and skip key establishment")
     run.set_defaults(func=cmd_run)
 
     cfg = sub.add_parser("config", help="print the example configuration or check a file")
@@ -164,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = cfg_sub.add_parser("check", help="check a configuration file")
     check.add_argument("file")
     cfg.set_defaults(func=cmd_config)
+
+    add_cert_commands(sub)
     return parser
 
 
