@@ -65,6 +65,9 @@ BAND_868 = "gb868"
 
 EventListener = Callable[[DutyCycleEvent, int | None], None]
 """Called as (event, culprit NWK) for every regulated-ledger event."""
+TrafficListener = Callable[[int, DutyCycleState], None]
+"""Called as (peer NWK, hub state) for each sub-GHz exchange while the hub is
+Limited or worse: who keeps the hub busy when it should be quiet."""
 
 _NETWORK_KEY = bytes(range(16))  # sizes do not depend on key values
 
@@ -130,14 +133,14 @@ class AirAccounting:
     """Per-transmitter, per-band airtime ledgers fed by the packets on a HAN.
 
     ``sub_ghz`` lists the IEEE addresses of the GB-868 devices (the rest use
-    2.4 GHz).  ``start`` anchors the per-hour buckets (default: the first
+    2.4 GHz), or is ``"all"``: every device but the hub is on GB-868.  ``start`` anchors the per-hour buckets (default: the first
     packet's time).
     """
 
     def __init__(
         self,
         *,
-        sub_ghz: Iterable[Any] = (),
+        sub_ghz: Iterable[Any] | str = (),
         page: int = 28,
         channel: int = 0,
         channel_2400: int = 15,
@@ -151,7 +154,8 @@ class AirAccounting:
             raise ValueError(f"the sub-GHz band is on page 28, 29 or 30, not {page}")
         validate_channel(page, channel)
         validate_channel(PAGE_2400, channel_2400)
-        self.sub_ghz: set[int] = {ieee_int(i) for i in sub_ghz}
+        self.all_sub_ghz = sub_ghz == "all"
+        self.sub_ghz: set[int] = set() if isinstance(sub_ghz, str) else {ieee_int(i) for i in sub_ghz}
         self.start = start
         self.names: dict[int, str] = {HUB_NWK: "hub"}
         self.bands: dict[str, _Band] = {
@@ -165,10 +169,16 @@ class AirAccounting:
         self.hourly: dict[tuple[int, str], Counter[int]] = {}
         """(NWK, band) -> hour index since ``start`` -> airtime us."""
         self.events: deque[tuple[DutyCycleEvent, int | None]] = deque(maxlen=history)
+        """The latest GB-868 events with their culprits."""
+        self.alert_counts: Counter[tuple[int, int]] = Counter()
+        """(device NWK, GBCS alert code) -> how many times it was raised."""
         self.packets = 0
         self.unsized = 0
         """Packets whose frames could not be built (an unknown address)."""
         self._listeners: list[EventListener] = []
+        self._traffic_listeners: list[TrafficListener] = []
+        self.hub_state = DutyCycleState.NORMAL
+        """The hub's GB-868 state, as of the last event."""
         self._band_of_nwk: dict[int, str] = {HUB_NWK: BAND_2400}
         self._learned: set[int] = set()
         self._peer: int | None = None
@@ -210,6 +220,11 @@ class AirAccounting:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def subscribe_traffic(self, listener: TrafficListener) -> Callable[[], None]:
+        """Hear of every sub-GHz exchange while the hub is Limited or worse."""
+        self._traffic_listeners.append(listener)
+        return lambda: self._traffic_listeners.remove(listener)
+
     def is_sub_ghz(self, nwk: int) -> bool:
         return self._band_of(nwk) == BAND_868
 
@@ -235,7 +250,7 @@ class AirAccounting:
         else:
             peer = None if src == HUB_NWK else src
             if src == HUB_NWK:
-                bands = [BAND_2400] + ([BAND_868] if self.sub_ghz else [])
+                bands = [BAND_2400] + ([BAND_868] if self.sub_ghz or self.all_sub_ghz else [])
             else:
                 bands = [self._band_of(src)]
         self.packets += 1
@@ -270,6 +285,9 @@ class AirAccounting:
             hours[int((when - self.start) // 3600)] += us
             if regulated and tx == HUB_NWK and peer is not None:
                 self.relayed_us[peer] += us
+        if regulated and peer is not None and self.hub_state >= DutyCycleState.LIMITED:
+            for listener in list(self._traffic_listeners):
+                listener(peer, self.hub_state)
         return charged
 
     def _shape(self, b: _Band, packet: t.ZigbeePacket, src_ieee: Any, delivered: bool) -> _Shape | None:
@@ -299,7 +317,8 @@ class AirAccounting:
         for band in self.bands.values():
             band.synth.network.learn(value, nwk)
         if nwk != HUB_NWK:
-            self._band_of_nwk[nwk] = BAND_868 if value in self.sub_ghz else BAND_2400
+            sub = self.all_sub_ghz or value in self.sub_ghz
+            self._band_of_nwk[nwk] = BAND_868 if sub else BAND_2400
 
     def _band_of(self, nwk: int) -> str:
         band = self._band_of_nwk.get(nwk)
@@ -320,8 +339,11 @@ class AirAccounting:
     # -- events -----------------------------------------------------------------------------
 
     def _on_event(self, event: DutyCycleEvent) -> None:
+        if event.device == HUB_NWK and not event.discarded:
+            self.hub_state = event.state
         culprit = self._peer if event.device == HUB_NWK else int(event.device)
         self.events.append((event, culprit))
+        self.alert_counts[(int(event.device), int(event.alert))] += 1
         for listener in list(self._listeners):
             listener(event, culprit)
 
