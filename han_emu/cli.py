@@ -12,6 +12,7 @@ from pathlib import Path
 
 from han_emu import __version__
 from han_emu.certs_cli import add_cert_commands
+from han_emu.dutycycle_cli import StatusFile, add_dutycycle_command
 from han_emu.config import Config, ConfigError, example_text, load
 from han_emu.meter.model import TwinMeter
 from han_emu.store import StateStore, StoreError
@@ -82,7 +83,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
+        status = StatusFile(args.status_json, han, period=300.0 if simulate else 2.0) if args.status_json else None
         await han.start()
+        if status is not None:
+            status.start()
         try:
             if simulate:
                 await han.run_for(simulate)
@@ -90,6 +94,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 await _live(han, interactive, args)
         finally:
             await han.stop()
+            if status is not None:
+                await status.stop()
         return han
 
     wall0 = time.monotonic()
@@ -159,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="LAB ONLY: accept Smart Energy requests without APS encryption or CBKE")
     run.add_argument("--no-cbke", action="store_true",
                      help="simulated displays join with the default link key and skip key establishment")
+    run.add_argument("--status-json", metavar="FILE",
+                     help="keep each device's airtime and duty-cycle state in this JSON file")
     run.set_defaults(func=cmd_run)
 
     cfg = sub.add_parser("config", help="print the example configuration or check a file")
@@ -169,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     cfg.set_defaults(func=cmd_config)
 
     add_cert_commands(sub)
+    add_dutycycle_command(sub)
     return parser
 
 
