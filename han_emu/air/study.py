@@ -418,7 +418,3 @@ def comparison_json(comparisons: Sequence[Comparison]) -> dict[str, Any]:
     last = comparisons[-1].to_json()
     return {"compare": "mp184", "variants": last["variants"], "difference": last["difference"],
             "runs": [c.to_json() for c in comparisons]}
-
-
-def state_name(state: int) -> str:
-    return DutyCycleState(state).name

@@ -93,7 +93,7 @@ def test_hub_suspends_the_display_that_caused_limited_and_it_obeys() -> None:
 
 def test_compare_mp184_is_deterministic_and_mp184_costs_airtime() -> None:
     config = load(None)
-    settings = SimulationSettings(duration_s=1800.0, seed=7, cbke=False, throttle=False)
+    settings = SimulationSettings(duration_s=900.0, seed=7, cbke=False, throttle=False)
     first = comparison_json(compare_mp184(config, settings, counts=[1]))
     again = comparison_json(compare_mp184(config, settings, counts=[1]))
     assert first == again
