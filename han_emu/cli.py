@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from han_emu import __version__
-from han_emu.certs_cli import add_cert_commands
+from han_emu.certs_cli import add_cbke_commands, add_cert_commands
 from han_emu.config import Config, ConfigError, example_text, load
 from han_emu.meter.model import TwinMeter
 from han_emu.store import StateStore, StoreError
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     cfg.set_defaults(func=cmd_config)
 
     add_cert_commands(sub)
+    add_cbke_commands(sub)
     return parser
 
 
