@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = cfg_sub.add_parser("check", help="check a configuration file")
     check.add_argument("file")
     cfg.set_defaults(func=cmd_config)
+    __import__("han_emu.replay.cli", fromlist=["add_replay_command"]).add_replay_command(sub)
     return parser
 
 
