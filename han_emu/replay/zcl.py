@@ -229,14 +229,126 @@ def decode_zcl(cluster: int, data: bytes) -> ZclMessage:
         msg.payload = {"raw": body.hex()} if body else {}
         return msg
     msg.command = cdef.name
-    try:
-        value, rest = cdef.schema.deserialize(body)
-    except Exception as exc:
-        raise ZclDecodeError(f"{cdef.name} payload: {exc}") from None
-    msg.payload = struct_fields(value)
-    if rest:
-        msg.payload["trailing"] = rest.hex()
+    msg.payload = decode_payload(cdef.schema, body, cdef.name)
     return msg
+
+
+def decode_payload(schema: type[t.Struct], body: bytes, name: str = "payload") -> dict[str, Any]:
+    """A command payload as {field: value}: the compiled plan when the schema has
+    one and the bytes fit it, else zigpy's deserializer (the reference)."""
+    plan = _plan(schema)
+    if plan is not None:
+        try:
+            return _run_plan(plan, body)
+        except (_NoFastPath, IndexError):
+            pass
+    try:
+        value, rest = schema.deserialize(body)
+    except Exception as exc:
+        raise ZclDecodeError(f"{name} payload: {exc}") from None
+    out = struct_fields(value)
+    if rest:
+        out["trailing"] = rest.hex()
+    return out
+
+
+# --- compiled payload plans: the zigpy schema read with plain int.from_bytes --------
+
+
+class _NoFastPath(Exception):
+    """Bytes the plan does not cover exactly; zigpy decides."""
+
+
+_PLANS: dict[type, list[tuple] | None] = {}
+
+
+def _int_size(typ: type) -> tuple[int, bool] | None:
+    if isinstance(typ, type) and issubclass(typ, (t.uint_t, t.int_t)) and typ._bits % 8 == 0:
+        return typ._bits // 8, bool(typ._signed)
+    return None
+
+
+def _plan(schema: type) -> list[tuple] | None:
+    """Steps ("int"|"nibbles"|"lvbytes"|"list", ...) for a flat schema, or None."""
+    if schema in _PLANS:
+        return _PLANS[schema]
+    steps: list[tuple] | None = []
+    try:
+        for f in schema.fields:
+            typ, optional = f.type, f.optional
+            if f.requires is not None:
+                raise _NoFastPath
+            if isinstance(typ, type) and issubclass(typ, t.IntStruct):
+                size = _int_size(typ)
+                subs = [(sub.name, sub.type._bits) for sub in typ.fields]
+                if size is None or sum(b for _, b in subs) != size[0] * 8:
+                    raise _NoFastPath
+                names = [(None if n.startswith("_") else _nibble_name(f.name, n), bits) for n, bits in subs]
+                steps.append(("nibbles", f.name, optional, size[0], names))
+            elif (size := _int_size(typ)) is not None:
+                steps.append(("int", f.name, optional, size[0], size[1]))
+            elif isinstance(typ, type) and issubclass(typ, t.LVBytes) and not issubclass(typ, t.LongOctetString):
+                steps.append(("lvbytes", f.name, optional, getattr(typ, "_max_len", 255)))
+            elif (isinstance(typ, type) and issubclass(typ, t.List) and f.length is not None
+                  and (item := _int_size(getattr(typ, "_item_type", None))) is not None):
+                steps.append(("list", f.name, optional, f.length, item[0], item[1]))
+            else:
+                raise _NoFastPath
+    except (_NoFastPath, AttributeError, TypeError):
+        steps = None
+    _PLANS[schema] = steps
+    return steps
+
+
+class _Fields:
+    """What a length lambda sees: the raw values decoded so far."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _run_plan(plan: list[tuple], data: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    off, n = 0, len(data)
+    for step in plan:
+        kind, name, optional = step[0], step[1], step[2]
+        if off >= n and optional:
+            break
+        if kind == "int":
+            end = off + step[3]
+            if end > n:
+                raise _NoFastPath
+            out[name] = raw[name] = int.from_bytes(data[off:end], "little", signed=step[4])
+            off = end
+        elif kind == "nibbles":
+            end = off + step[3]
+            if end > n:
+                raise _NoFastPath
+            value = raw[name] = int.from_bytes(data[off:end], "little")
+            for sub, bits in step[4]:
+                if sub is not None:
+                    out[sub if sub not in out else f"{name}_{sub}"] = value & ((1 << bits) - 1)
+                value >>= bits
+            off = end
+        elif kind == "lvbytes":
+            length = data[off]
+            end = off + 1 + length
+            if end > n or length > step[3]:
+                raise _NoFastPath
+            out[name] = _bytes_value(data[off + 1 : end])
+            off = end
+        else:
+            count = step[3](_Fields(raw))
+            size, signed = step[4], step[5]
+            end = off + count * size
+            if end > n:
+                raise _NoFastPath
+            out[name] = [int.from_bytes(data[i : i + size], "little", signed=signed) for i in range(off, end, size)]
+            off = end
+    if off < n:
+        out["trailing"] = data[off:].hex()
+    return out
 
 
 def _general(cluster: int, fc: int, manufacturer: int | None, tsn: int, cmd: int, to_client: bool,
