@@ -13,6 +13,7 @@ from pathlib import Path
 from han_emu import __version__
 from han_emu.certs_cli import add_cbke_commands, add_cert_commands
 from han_emu.config import Config, ConfigError, example_text, load
+from han_emu.replay.cli import add_replay_command
 from han_emu.meter.model import TwinMeter
 from han_emu.store import StateStore, StoreError
 from han_emu.textview import render, render_readout
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_cert_commands(sub)
     add_cbke_commands(sub)
+    add_replay_command(sub)
     return parser
 
 
