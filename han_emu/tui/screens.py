@@ -267,7 +267,7 @@ class HanScreen(DashScreen):
             with Horizontal(id="han-top"):
                 yield DataTable(id="devices", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="clusters", cursor_type="row", zebra_stripes=True)
-                yield Panel("Duty cycle (rolling hour)", id="duty")
+            yield Panel("Duty cycle (rolling hour)", id="duty")
             yield Input(placeholder="filter the log: device, cluster or command (press / to type)", id="filter")
             yield DataTable(id="log", cursor_type="row", zebra_stripes=True)
             yield Panel("Raw bytes (APS payload)", id="raw")
@@ -387,21 +387,26 @@ def duty_panel(snapshot: Snapshot) -> Group | Text:
     if duty is None:
         return Text("no data: no duty-cycle ledger is attached to this source", style="dim")
     parts: list = []
-    table = _grid("Device", "Ch", "Airtime", "", "State")
+    table = _grid("Device", "Page/ch", "Airtime", "Share", "Gauge (to the regulated limit)", "State", "Alerts")
+    alerts: dict[str, int] = {}
+    for event in duty.alerts:
+        alerts[str(event.device)] = alerts.get(str(event.device), 0) + 1
     for u in duty.usages:
-        limit = u.limits.suspended if u.limits is not None else 36.0
+        limit = u.limits.suspended if u.limits is not None else None
         fill = min(1.0, u.airtime / limit) if limit else 0.0
-        width = 12
-        bar = "█" * round(fill * width) + "░" * (width - round(fill * width))
+        width = 30
+        cells = round(fill * width)
         state = u.state.name.lower().replace("_", " ")
         style = {"limited": "yellow", "critical": "red", "suspended": "bold reverse red"}.get(state, "green")
-        table.add_row(str(u.device), f"{u.page}/{u.channel}", f"{u.airtime:.1f} s ({u.percent:.2f}%)",
-                      Text(bar, style=style), Text(state, style=style))
+        table.add_row(str(u.device), f"{u.page}/{u.channel}",
+                      f"{u.airtime:.1f} s" + (f" of {limit:g} s" if limit else ""), f"{u.percent:.2f}%",
+                      Text("█" * cells + "░" * (width - cells), style=style), Text(state, style=style),
+                      str(alerts.get(str(u.device), 0)))
     parts.append(table if duty.usages else Text("no frames charged yet", style="dim"))
-    parts.append(Text("Alerts", style="bold"))
-    if not duty.alerts:
-        parts.append(Text("none", style="dim"))
-    for event in list(duty.alerts)[-6:]:
-        parts.append(Text(f"{fmt.clock(event.time)} {event.device} 0x{int(event.alert):04X} "
+    recent = list(duty.alerts)[-3:]
+    if not recent:
+        parts.append(Text("Alerts: none", style="dim"))
+    for event in recent:
+        parts.append(Text(f"{fmt.clock(event.time)}  {event.device}  0x{int(event.alert):04X} "
                           f"{event.alert.name.lower().replace('_', ' ')} -> {event.state.name.lower()}"))
     return Group(*parts)
