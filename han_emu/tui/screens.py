@@ -161,7 +161,7 @@ def profile_chart(readout: Readout, now: float | None) -> Group | Text:
         label = Text.assemble((day.strftime("%a %d %b"), "bold"),
                               f"  {fmt.kwh(total)} in {len(got)} of {len(values)} half hours")
         parts.append(label)
-        parts.append(fmt.bar_chart(values, height=3, top=top or None, width=2))
+        parts.append(fmt.bar_chart(values, height=2, top=top or None, width=2))
     parts.append(Text("00:00" + " " * 43 + "12:00" + " " * 43 + "24:00", style="dim"))
     return Group(*parts)
 
