@@ -96,9 +96,6 @@ class DashboardApp(App[None]):
         if isinstance(screen, DashScreen) and self.snapshot is not None:
             screen.show(self.snapshot)
 
-    def on_screen_resume(self) -> None:
-        self._show()
-
     # -- controls ---------------------------------------------------------------------------
     def _controls(self) -> Controls | None:
         if self.controls is None:

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -51,14 +52,25 @@ class DashScreen(Screen[None]):
         yield from ()
 
     def on_mount(self) -> None:
-        app = self.app
-        snapshot = getattr(app, "snapshot", None)
+        self._show_latest()
+
+    def on_screen_resume(self) -> None:
+        self._show_latest()
+
+    def _show_latest(self) -> None:
+        snapshot = getattr(self.app, "snapshot", None)
         if snapshot is not None:
             self.show(snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
-        self.query_one(StatusBar).show(snapshot, getattr(self.app, "controls", None))
-        self.show_data(snapshot)
+        # A refresh may arrive between a mode switch and the new screen's mount.
+        if not self.is_mounted:
+            return
+        try:
+            self.query_one(StatusBar).show(snapshot, getattr(self.app, "controls", None))
+            self.show_data(snapshot)
+        except NoMatches:
+            return
 
     def show_data(self, snapshot: Snapshot) -> None:
         pass
@@ -309,9 +321,14 @@ class HanScreen(DashScreen):
     def _update_log(self, entries: list[LoggedFrame]) -> None:
         table = self.query_one("#log", DataTable)
         self._log = {e.seq: e for e in entries}
-        for seq in [s for s in self._shown if s not in self._log]:
-            table.remove_row(str(seq))
-        self._shown = [s for s in self._shown if s in self._log]
+        gone = [s for s in self._shown if s not in self._log]
+        if len(gone) > 100:  # back from another screen: rebuilding beats removing row by row
+            table.clear()
+            self._shown = []
+        else:
+            for seq in gone:
+                table.remove_row(str(seq))
+            self._shown = [s for s in self._shown if s in self._log]
         last = self._shown[-1] if self._shown else 0
         follow = table.row_count == 0 or table.cursor_row >= table.row_count - 1
         for entry in entries:
