@@ -79,6 +79,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     meter, store = _open_meter(config, state, start)
     start = max(meter.time, start)
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
+    if interactive:
+        if store is not None:
+            store.close()  # SQLite connections belong to one thread: the HAN's opens its own
+        return _dashboard(config, state, start, args)
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
@@ -88,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if simulate:
                 await han.run_for(simulate)
             else:
-                await _live(han, interactive, args)
+                await _live(han, sys.stdout.isatty(), args)
         finally:
             await han.stop()
         return han
@@ -108,6 +112,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(render_readout(device.name, device.readout))
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return 0
+
+
+def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace) -> int:
+    """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own."""
+    from han_emu.tui import run_virtual_dashboard
+    from han_emu.virtual_han import VirtualHan
+
+    def make_han() -> VirtualHan:
+        meter, store = _open_meter(config, state, start)
+        return VirtualHan(config, meter, store=store, devices=config.devices,
+                          accept_unencrypted=args.lab_accept_unencrypted)
+
+    def closed(han: VirtualHan) -> None:
+        if han.store is not None:
+            han.store.close()
+
+    run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed)
     return 0
 
 
