@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from han_emu import __version__
-from han_emu.certs_cli import add_cert_commands
+from han_emu.certs_cli import add_cbke_commands, add_cert_commands
 from han_emu.dutycycle_cli import StatusFile, add_dutycycle_command
 from han_emu.config import Config, ConfigError, example_text, load
+from han_emu.replay.cli import add_replay_command
 from han_emu.meter.model import TwinMeter
 from han_emu.store import StateStore, StoreError
 from han_emu.textview import render, render_readout
@@ -79,6 +80,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     meter, store = _open_meter(config, state, start)
     start = max(meter.time, start)
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
+    if interactive:
+        if store is not None:
+            store.close()  # SQLite connections belong to one thread: the HAN's opens its own
+        return _dashboard(config, state, start, args)
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
@@ -91,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if simulate:
                 await han.run_for(simulate)
             else:
-                await _live(han, interactive, args)
+                await _live(han, sys.stdout.isatty(), args)
         finally:
             await han.stop()
             if status is not None:
@@ -113,6 +118,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(render_readout(device.name, device.readout))
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return 0
+
+
+def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace) -> int:
+    """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own."""
+    from han_emu.tui import run_virtual_dashboard
+    from han_emu.virtual_han import VirtualHan
+
+    def make_han() -> VirtualHan:
+        meter, store = _open_meter(config, state, start)
+        return VirtualHan(config, meter, store=store, devices=config.devices,
+                          accept_unencrypted=args.lab_accept_unencrypted)
+
+    def closed(han: VirtualHan) -> None:
+        if han.store is not None:
+            han.store.close()
+
+    run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed)
     return 0
 
 
@@ -177,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     cfg.set_defaults(func=cmd_config)
 
     add_cert_commands(sub)
+    add_cbke_commands(sub)
+    add_replay_command(sub)
     add_dutycycle_command(sub)
     return parser
 

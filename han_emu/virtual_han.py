@@ -101,8 +101,10 @@ class VirtualHan:
         self.air.add_listener(self._on_air)
         self.app = HostedVirtualApp({"network": {"channel": 15}}, air=self.air, ieee=COORDINATOR_IEEE)
         identities = None
-        if self.cbke:  # a Smart Energy trust centre with test certificates
-            identities = [certificate_set_for(eui64_to_cert(COORDINATOR_IEEE), suite) for suite in (1, 2)]
+        if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
+            identities = list(self.config.cbke) or [
+                certificate_set_for(eui64_to_cert(COORDINATOR_IEEE), suite) for suite in (1, 2)
+            ]
         self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
                                 accept_unencrypted=self.accept_unencrypted, identities=identities,
                                 ieee_of=self.app.ieee_of, on_key=self.app.install_link_key,

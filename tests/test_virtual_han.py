@@ -118,7 +118,7 @@ def test_reporting_obeys_min_and_max_intervals_in_virtual_time() -> None:
 
     async def main() -> None:
         settings = DeviceSettings("ihd", "IHD", demand_s=0, registers_s=0, prices_s=0, profile_s=0,
-                                  history_s=0, time_s=0, report=True)
+                                  history_s=0, time_s=0, report=True, report_min_s=10, report_max_s=300)
         han = VirtualHan(load(None), meter, devices=[settings], step_s=10)
         han.listeners.append(spy)
         await han.start()

@@ -3,7 +3,8 @@
 Three sources give the same kind of :class:`DutyReport` (per transmitter: total
 airtime, frames, airtime per hour, peak rolling hour, state and transitions):
 
-- :func:`capture_report`: a packet capture, every frame charged to its MAC
+- :func:`capture_report`: a packet capture read by the capture replay
+  (:mod:`han_emu.replay.dutycycle`), every frame charged to its MAC
   transmitter (a MAC ACK to the device that was asked for it);
 - :func:`simulate`: the virtual HAN run in virtual time with the configured
   device mix on GB-868, live-accounted (:mod:`han_emu.air.accounting`), the
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from han_emu.air.accounting import BAND_868, DEFAULT_HYSTERESIS_S, HUB_NWK, AirAccounting, nwk_key
-from han_emu.air.airtime import frame_airtime_us
 from han_emu.air.dutycycle import (
     DEFAULT_LIMITS,
     AirtimeLedger,
@@ -38,10 +38,7 @@ from han_emu.air.dutycycle import (
     DutyCycleLimits,
     DutyCycleState,
 )
-from han_emu.air.phy import GB_868, O_QPSK_2400, PAGE_2400, Phy
-from han_emu.frames.errors import FrameError
-from han_emu.frames.fastparse import parse_mac
-from han_emu.frames.pcap import read_capture
+from han_emu.air.phy import GB_868, O_QPSK_2400, Phy
 
 DEFAULT_START = datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp()
 """Where simulations start unless the configuration says otherwise (a summer
@@ -128,97 +125,74 @@ def _transition(event: DutyCycleEvent, key: str, culprit: str | None = None) -> 
 
 # -- captures ----------------------------------------------------------------------------------
 
-def capture_report(path: str | Path, phy: str = "gb868", *, limits: DutyCycleLimits | None = None,
-                   page: int | None = None, channel: int | None = None) -> DutyReport:
-    """Airtime per transmitting device in a capture (pcap or pcapng, any 802.15.4 link type).
+def _bucketing(base: type[AirtimeLedger]) -> type[AirtimeLedger]:
+    """A ledger class that also sums each device's airtime per hour of the capture."""
 
-    Each frame's airtime comes from its PSDU length on ``phy`` ("gb868" or
-    "2.4").  The transmitter is the MAC source address; a MAC ACK (which has
-    none) belongs to the destination of the last frame with its sequence
-    number that asked for one.  On GB-868 a regulated ledger (page from the
-    capture's TAP header, else 28) also gives the transitions a device would
-    have gone through.
+    class Bucketing(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.first: float | None = None
+            self.hours: dict[Any, Counter[int]] = {}
+
+        def record_us(self, device: Any, page: int, channel: int, airtime_us: int,
+                      now: float | None = None) -> bool:
+            sent = super().record_us(device, page, channel, airtime_us, now)
+            when = self._latest
+            if self.first is None:
+                self.first = when
+            self.hours.setdefault(device, Counter())[int((when - self.first) // 3600)] += airtime_us
+            return sent
+
+    return Bucketing
+
+
+def capture_report(path: str | Path, phy: str = "gb868", *,
+                   limits: DutyCycleLimits | None = None) -> DutyReport:
+    """Airtime per transmitting device in a capture (pcap/pcapng 195/230/283, ZEP).
+
+    The capture replay charges each frame to its transmitter (the MAC source;
+    a MAC ACK to the device that was asked for it) at ``phy``'s airtime ("gb868"
+    or "2.4"); on GB-868 a regulated ledger (``limits`` on every page, else the
+    defaults) gives the transitions the devices went through.  A frame the
+    ledger would have refused was still on air: it is counted as discarded.
     """
+    from han_emu.replay.dutycycle import replay_dutycycle
+
     if phy not in PHYS:
         raise ValueError(f"unknown PHY {phy!r}: use gb868 or 2.4")
-    the_phy = PHYS[phy]
     regulated = phy == "gb868"
     ledger: AirtimeLedger
     if regulated:
-        ledger = DutyCycleLedger({p: limits for p in DEFAULT_LIMITS} if limits else None)
+        ledger = _bucketing(DutyCycleLedger)({p: limits for p in DEFAULT_LIMITS} if limits else None)
     else:
-        ledger = AirtimeLedger()
-    transitions: list[dict[str, Any]] = []
-    alerts: Counter[str] = Counter()
-    names: dict[Any, str] = {}
-
-    def on_event(event: DutyCycleEvent) -> None:
-        key = names[event.device]
-        transitions.append(_transition(event, key))
-        alerts[f"0x{int(event.alert):04X}"] += 1
-
-    ledger.subscribe(on_event)
-    hours: dict[str, Counter[int]] = {}
-    awaiting: dict[int, Any] = {}  # MAC seq -> destination that owes an ACK
-    first: float | None = None
-    last = float("-inf")
-    for record in read_capture(path):
-        psdu = record.psdu
-        if first is None:
-            first = record.timestamp
-        when = max(record.timestamp, last)
-        last = when
-        try:
-            mac = parse_mac(psdu)
-        except FrameError:
-            mac = None
-        tx: Any = None
-        if mac is not None:
-            if mac["frame_type"] == 2:  # ACK
-                tx = awaiting.pop(mac["seq"], None)
-            else:
-                tx = mac["src_addr"]
-                if mac["src_addr_mode"] == 3 and tx is not None:
-                    tx = ("ieee", tx)
-                if mac["ack_request"] and mac["dst_addr"] is not None:
-                    dst = mac["dst_addr"] if mac["dst_addr_mode"] == 2 else ("ieee", mac["dst_addr"])
-                    awaiting[mac["seq"]] = dst
-        if tx is None:
-            tx = "unknown"
-        if tx not in names:
-            names[tx] = _capture_key(tx)
-        pg = page if page is not None else (record.page if record.page is not None else (28 if regulated else 0))
-        ch = channel if channel is not None else (record.channel if record.channel is not None else (0 if regulated else 11))
-        if regulated and pg == PAGE_2400:
-            pg = 28
-        us = frame_airtime_us(len(psdu), the_phy)
-        ledger.record_us(tx, pg, ch, us, when)
-        hours.setdefault(names[tx], Counter())[int((when - first) // 3600)] += us
+        ledger = _bucketing(AirtimeLedger)()
+    raw = replay_dutycycle(path, phy, ledger)
+    hours: dict[Any, Counter[int]] = ledger.hours  # type: ignore[attr-defined]
     devices: dict[str, DeviceReport] = {}
-    end = last if first is not None else 0.0
-    for device in ledger.devices():
-        key = names[device]
-        usages = ledger.device_usage(device, end)
+    alerts: Counter[str] = Counter()
+    for key, tracks in raw["devices"].items():
         buckets = hours.get(key, Counter())
         n = max(buckets) + 1 if buckets else 0
         devices[key] = DeviceReport(
-            key=key, name=key, airtime_s=sum(u.total_airtime for u in usages),
-            frames=sum(u.frames for u in usages), peak_hour_s=max(u.peak for u in usages),
+            key=key, name=tracks[0].get("ieee") or key,
+            airtime_s=round(sum(t["airtime_s"] for t in tracks), 6), frames=sum(t["frames"] for t in tracks),
+            peak_hour_s=max(t["peak_hour_s"] for t in tracks),
             hours_s=[buckets.get(i, 0) / 1e6 for i in range(n)],
-            state=max(usages, key=lambda u: u.state).state.name,
-            discarded=sum(u.discarded for u in usages),
+            state=max((t["state"] for t in tracks), key=lambda name: DutyCycleState[name]),
+            discarded=sum(t["over_limit"] for t in tracks),
         )
+    transitions = []
+    for t in raw["transitions"]:
+        alerts[t["alert"]] += 1
+        if t["alert"] != "0x8F2C":
+            transitions.append({"time": t["time"], "device": t["device"], "from": t["from"], "to": t["to"],
+                                "alert": t["alert"], "window_s": t["airtime_s"], "culprit": None})
     lim = limits or (DEFAULT_LIMITS[28] if regulated else None)
-    return DutyReport(source=str(path), phy=phy, duration_s=(end - first) if first is not None else 0.0,
-                      devices=devices, limits=lim, transitions=transitions, alerts=dict(alerts))
-
-
-def _capture_key(tx: Any) -> str:
-    if isinstance(tx, tuple):
-        return f"0x{tx[1]:016x}"
-    if isinstance(tx, int):
-        return nwk_key(tx)
-    return str(tx)
+    start, end = raw["start"], raw["end"]
+    return DutyReport(source=str(path), phy=phy, duration_s=(end - start) if raw["frames"] else 0.0,
+                      devices=devices, limits=lim, transitions=transitions, alerts=dict(sorted(alerts.items())),
+                      extra={"frames": raw["frames"], "skipped": raw["skipped"],
+                             "damaged_records": raw.get("damaged_records", 0)})
 
 
 # -- simulations ---------------------------------------------------------------------------------

@@ -242,8 +242,8 @@ class SimDisplay(SimNode):
             rec.direction = 0
             rec.attrid = attr
             rec.datatype = kind
-            rec.min_interval = 10
-            rec.max_interval = 300
+            rec.min_interval = self.settings.report_min_s
+            rec.max_interval = self.settings.report_max_s
             rec.reportable_change = 1 if kind == 0x25 else 50
             records.append(rec)
         payload = schema(config_records=records).serialize()
