@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zigpy.types as t
 import zigpy.util
 import zigpy.zcl.foundation as foundation
 
