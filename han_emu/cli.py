@@ -80,15 +80,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     meter, store = _open_meter(config, state, start)
     start = max(meter.time, start)
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
+    from han_emu.recording import HanRecording, RecordingError
+    try:  # capture file, key log, ZEP stream: opened now so a bad path fails early
+        recording = HanRecording(pcap=args.pcap, linktype=args.linktype, pcapng=args.pcapng or None,
+                                 keylog=args.keylog, zep=args.zep)
+    except RecordingError as exc:
+        print(f"han-emu: {exc}", file=sys.stderr)
+        return 2
     if interactive:
         if store is not None:
             store.close()  # SQLite connections belong to one thread: the HAN's opens its own
-        return _dashboard(config, state, start, args)
+        return _dashboard(config, state, start, args, recording)
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
         status = StatusFile(args.status_json, han, period=300.0 if simulate else 2.0) if args.status_json else None
+        recording.attach(han)
         await han.start()
         if status is not None:
             status.start()
@@ -101,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             await han.stop()
             if status is not None:
                 await status.stop()
+            recording.close()
         return han
 
     wall0 = time.monotonic()
@@ -121,17 +130,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace) -> int:
+def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace, recording) -> int:
     """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own."""
     from han_emu.tui import run_virtual_dashboard
     from han_emu.virtual_han import VirtualHan
 
     def make_han() -> VirtualHan:
         meter, store = _open_meter(config, state, start)
-        return VirtualHan(config, meter, store=store, devices=config.devices,
-                          accept_unencrypted=args.lab_accept_unencrypted)
+        han = VirtualHan(config, meter, store=store, devices=config.devices,
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
+        recording.attach(han)
+        return han
 
     def closed(han: VirtualHan) -> None:
+        recording.close()
         if han.store is not None:
             han.store.close()
 
@@ -166,6 +178,15 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zep_address(text: str) -> tuple[str, int]:
+    from han_emu.recording import RecordingError, parse_zep_address
+
+    try:
+        return parse_zep_address(text)
+    except RecordingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="han-emu",
@@ -190,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="simulated displays join with the default link key and skip key establishment")
     run.add_argument("--status-json", metavar="FILE",
                      help="keep each device's airtime and duty-cycle state in this JSON file")
+    run.add_argument("--pcap", metavar="FILE", help="record every frame on the air, encrypted as sent, to FILE")
+    run.add_argument("--linktype", type=int, choices=(283, 195, 230), default=283,
+                     help="capture link type: 283 TAP with channel and page (default), 195 with FCS, 230 without")
+    run.add_argument("--pcapng", action="store_true", help="write pcapng (default: by the file name, .pcapng or pcap)")
+    run.add_argument("--keylog", metavar="FILE",
+                     help="write the keys in use (network, install-code and CBKE link keys) for Wireshark (mode 0600)")
+    run.add_argument("--zep", type=_zep_address, metavar="HOST:PORT",
+                     help="stream the frames live as ZEP v2 over UDP (Wireshark: udp port 17754)")
     run.set_defaults(func=cmd_run)
 
     cfg = sub.add_parser("config", help="print the example configuration or check a file")

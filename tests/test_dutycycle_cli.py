@@ -12,7 +12,7 @@ import pytest
 from han_emu.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-CAPTURE = REPO / "captures" / "simple-read.pcapng"
+CAPTURE = REPO / "captures" / "ihd-mp184.pcapng"
 
 
 def _png_size(path: Path) -> tuple[int, int]:

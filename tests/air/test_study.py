@@ -47,7 +47,7 @@ def test_capture_airtime_per_transmitter(tmp_path: Path, phy: str, us_per_byte: 
 
 
 def test_capture_total_is_the_sum_over_its_frames() -> None:
-    path = REPO / "captures" / "simple-read.pcapng"
+    path = REPO / "captures" / "ihd-mp184.pcapng"
     report = capture_report(path, "2.4")
     expected = sum((6 + len(r.psdu)) * 32 for r in read_capture(path))
     frames = sum(1 for _ in read_capture(path))
