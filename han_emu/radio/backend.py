@@ -297,6 +297,9 @@ def explain(exc: BaseException, spec: RadioSpec) -> str:
     port = spec.port
     ncp = NCP_NAMES.get(spec.kind, "Zigbee coordinator")
     chain = _causes(exc)
+    # zigpy words a locked port as a PermissionError: look for the EBUSY under it first.
+    if any(isinstance(err, OSError) and err.errno == errno.EBUSY for err in chain):
+        return f"{where}: {port} is busy, another program holds it (stop it and try again)"
     for err in chain:
         if isinstance(err, ConnectionRefusedError):
             return f"{where}: nothing is listening at {port} (connection refused)"
@@ -304,8 +307,6 @@ def explain(exc: BaseException, spec: RadioSpec) -> str:
             return f"{where}: no such port {port} (is the stick plugged in? try ls /dev/serial/by-id/)"
         if isinstance(err, PermissionError):
             return f"{where}: no permission to open {port} (add your user to the dialout group)"
-        if isinstance(err, OSError) and err.errno == errno.EBUSY:
-            return f"{where}: {port} is busy, another program holds it (stop it and try again)"
         if isinstance(err, zigpy.exceptions.NetworkNotFormed):
             return f"{where}: the stick holds no network yet (run `han-emu run --radio {spec.kind}:{port}` to form one)"
         if isinstance(err, zigpy.exceptions.FormationFailure):

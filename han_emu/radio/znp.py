@@ -15,7 +15,9 @@ Two things in zigpy-znp need bending for a Smart Energy server:
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import logging
 from typing import Any
 
 import zigpy.types as t
@@ -26,6 +28,8 @@ from zigpy_znp.zigbee.application import ControllerApplication
 
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
+
+LOGGER = logging.getLogger(__name__)
 
 #: The source endpoint the packet being sent asked for (set only while a
 #: frame from one of the server's endpoints is handed to zigpy-znp).
@@ -53,6 +57,8 @@ def radio_config(spec: RadioSpec, *, request_timeout: float) -> dict[str, Any]:
 class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
     """A Z-Stack 3.x coordinator carrying a packet server."""
 
+    _permit_reset: asyncio.Task[None] | None = None
+
     async def _send_request_raw(
         self,
         dst_addr: znp_t.AddrModeAddress,
@@ -75,6 +81,51 @@ class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
         if pinned is not None and dst_ep != 0:
             return pinned
         return super()._find_endpoint(dst_ep, profile, cluster)
+
+    async def permit_with_node_key(
+        self, node: t.EUI64, key: t.KeyData, time_s: int = 60
+    ) -> None:
+        """Open joining to ``node`` with ``key`` and return at once.
+
+        zigpy-znp's ``permit_with_link_key`` holds the caller for the whole
+        window (it restores "any key may join" at the end); here the window is
+        opened, and restoring is left to a background task.
+        """
+        node = t.EUI64(node)
+        await self._znp.request(
+            c.AppConfig.BDBAddInstallCode.Req(
+                InstallCodeFormat=c.app_config.InstallCodeFormat.KeyDerivedFromInstallCode,
+                IEEE=node,
+                InstallCode=t.KeyData(key).serialize(),
+            ),
+            RspStatus=znp_t.Status.SUCCESS,
+        )
+        await self._install_code_only(True)
+        await self.permit(time_s)
+        self.link_keys[node] = t.KeyData(key)
+        if self._permit_reset is not None:
+            self._permit_reset.cancel()
+        self._permit_reset = asyncio.get_running_loop().create_task(self._end_permit(time_s))
+
+    async def _install_code_only(self, on: bool) -> None:
+        await self._znp.request(
+            c.AppConfig.BDBSetJoinUsesInstallCodeKey.Req(BdbJoinUsesInstallCodeKey=on),
+            RspStatus=znp_t.Status.SUCCESS,
+        )
+
+    async def _end_permit(self, time_s: float) -> None:
+        await asyncio.sleep(time_s)
+        self._permit_reset = None
+        try:
+            await self._install_code_only(False)
+        except Exception as exc:  # not persistent on Z-Stack: the next reset clears it
+            LOGGER.debug("Could not restore joins without install codes: %r", exc)
+
+    async def shutdown(self, *, db: bool = True) -> None:
+        if self._permit_reset is not None:
+            self._permit_reset.cancel()
+            self._permit_reset = None
+        await super().shutdown(db=db)
 
     async def _store_link_key(self, ieee: t.EUI64, key: t.KeyData) -> bool:
         """ZDO_SET_LINK_KEY: the key goes into Z-Stack's APS key table."""
