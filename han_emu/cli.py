@@ -126,7 +126,8 @@ async def _live(han, interactive: bool, args: argparse.Namespace) -> None:
         else:
             sys.stdout.write(text + "\n\n")
         sys.stdout.flush()
-        await asyncio.sleep(period * args.speed)
+        wait = period if deadline is None else max(0.0, min(period, deadline - time.monotonic()))
+        await asyncio.sleep(wait * args.speed)
 
 
 # -- real coordinators (--radio znp:PORT | ezsp:PORT), permit ------------------------------
@@ -241,6 +242,18 @@ def _eui_and_hex(text: str, what: str) -> tuple[str, bytes]:
     return str(eui), raw
 
 
+def _install_code(text: str) -> tuple[str, bytes]:
+    """EUI64:CODE, the code's length and CRC checked before any radio is touched."""
+    import zigpy.util
+
+    ieee, code = _eui_and_hex(text, "--install-code")
+    try:
+        zigpy.util.convert_install_code(code)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--install-code: {exc}") from None
+    return ieee, code
+
+
 def cmd_permit(args: argparse.Namespace) -> int:
     """Open the stick's network to one device for ``--duration`` seconds, with
     the ESIs up so the device can find the meter as soon as it has joined."""
@@ -252,11 +265,7 @@ def cmd_permit(args: argparse.Namespace) -> int:
     async def body(han) -> int:
         ieee, raw = args.install_code or args.link_key
         if args.install_code:
-            try:
-                key = await han.permit_install_code(zt.EUI64.convert(ieee), raw, args.duration)
-            except ValueError as exc:
-                print(f"han-emu: --install-code: {exc}", file=sys.stderr)
-                return 2
+            key = await han.permit_install_code(zt.EUI64.convert(ieee), raw, args.duration)
             print(f"joining open for {ieee} for {args.duration} s (install-code link key {bytes(key).hex()})",
                   flush=True)
         else:
@@ -327,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     permit.add_argument("--state", help="state database (as for run)")
     _add_radio_options(permit, network=False)
     who = permit.add_mutually_exclusive_group(required=True)
-    who.add_argument("--install-code", type=lambda v: _eui_and_hex(v, "--install-code"), metavar="EUI64:CODE",
+    who.add_argument("--install-code", type=_install_code, metavar="EUI64:CODE",
                      help="the device's EUI-64 and install code (hex, with its CRC)")
     who.add_argument("--link-key", type=lambda v: _eui_and_hex(v, "--link-key"), metavar="EUI64:KEY",
                      help="LAB ONLY: the device's EUI-64 and a pre-configured 16-byte link key (hex)")

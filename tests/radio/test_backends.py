@@ -135,7 +135,7 @@ def make_server(export_wh: int = 6000) -> EsiServer:
     """The twin meter with ``export_wh`` on the secondary element's export register."""
     config = load(None)
     clock = WallClock()
-    now = clock.now()
+    now = float(int(clock.now() // 1800 * 1800))  # whole half hours: the register comes out exact
     meter = TwinMeter(config.meter, now - 3600)
     meter.set_flow("secondary", Flow(export_w=float(export_wh)))
     meter.advance(now)
