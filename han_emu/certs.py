@@ -393,3 +393,72 @@ def cert_check(suite: Suite | int, ca_hex: str, cert_hex: str, key_hex: str) -> 
     certificate is *not* an error: the report says so (exit code 1)."""
     certs = CertificateSet.from_hex(suite, ca_hex, cert_hex, key_hex)
     return CertReport(certs, certs.reconstructed_public_key(), certs.private_public_key())
+
+
+def install_code_crc(code: bytes) -> bytes:
+    """The 2-byte CRC an install code carries (CRC-16/X-25, little-endian)."""
+    crc = 0xFFFF
+    for byte in code:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return (crc ^ 0xFFFF).to_bytes(2, "little")
+
+
+def install_code_for(eui64: bytes, length: int = 8) -> bytes:
+    """A deterministic test install code (with its CRC) for a simulated device."""
+    if length not in (6, 8, 12, 16):
+        raise ValueError("install codes are 6, 8, 12 or 16 bytes before the CRC")
+    body = aes_mmo(b"han-emu install code" + bytes(eui64))[:length]
+    return body + install_code_crc(body)
+
+
+@dataclass(frozen=True)
+class DerivedExchange:
+    """Everything one side of a CBKE exchange derives, for checking a capture."""
+
+    z: bytes
+    mac_key: bytes
+    key_data: bytes
+    macu: bytes
+    macv: bytes
+
+    def to_json(self) -> dict[str, str]:
+        return {name: getattr(self, name).hex().upper() for name in ("z", "mac_key", "key_data", "macu", "macv")}
+
+
+def derive_exchange(
+    own: CertificateSet, own_ephemeral_key: str, peer_certificate: str, peer_ephemeral: str, *, initiator: bool
+) -> DerivedExchange:
+    """Recompute a CBKE exchange from one side's secrets and the peer's public
+    messages (certificate and ephemeral key, as captured)."""
+    from han_emu.crypto.ecmqv import kdf, mac_u, mac_v, shared_secret
+
+    curve = own.curve
+    try:
+        peer = parse_certificate(own.suite.number, _hex("peer certificate", peer_certificate))
+    except CertificateError as exc:
+        raise CertCheckError(f"peer certificate: {exc}") from None
+    r_own = int.from_bytes(_hex("own ephemeral key", own_ephemeral_key), "big")
+    try:
+        r_point = curve.base_multiply(r_own)
+        peer_r = curve.decompress(_hex("peer ephemeral key", peer_ephemeral))
+        peer_q = reconstruct_public_key(peer, own.ca_point)
+    except InvalidPoint as exc:
+        raise CertCheckError(f"unusable point: {exc}") from None
+    if r_point is None:
+        raise CertCheckError("own ephemeral key: zero is not a key")
+    d_own = int.from_bytes(own.private_key, "big")
+    z = shared_secret(curve, d_own, r_own, r_point, peer_q, peer_r)
+    keys = kdf(z)
+    own_id, peer_id = own.subject, peer.subject
+    qe_own, qe_peer = curve.compress(r_point), curve.compress(peer_r)
+    if initiator:
+        id_u, id_v, qe_u, qe_v = own_id, peer_id, qe_own, qe_peer
+    else:
+        id_u, id_v, qe_u, qe_v = peer_id, own_id, qe_peer, qe_own
+    return DerivedExchange(
+        z, keys.mac_key, keys.key_data,
+        mac_u(keys.mac_key, id_u, id_v, qe_u, qe_v),
+        mac_v(keys.mac_key, id_u, id_v, qe_u, qe_v),
+    )

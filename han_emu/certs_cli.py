@@ -56,3 +56,45 @@ def cmd_cert_check(
     if not report.matches:
         print("cert check: the private key does not belong to this certificate", file=err)
     return EXIT_MATCH if report.matches else EXIT_MISMATCH
+
+
+def add_cbke_commands(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``cbke derive``: recompute an exchange from one side's secrets."""
+    cbke = subparsers.add_parser("cbke", help="check a captured CBKE exchange")
+    actions = cbke.add_subparsers(dest="cbke_action", metavar="ACTION", required=True)
+    derive = actions.add_parser(
+        "derive",
+        help="print Z, MacKey, KeyData, MACU and MACV of an exchange as JSON",
+        description="Give one side's certificate set and ephemeral private key, and the"
+        " peer's certificate and ephemeral public key as captured.",
+    )
+    derive.add_argument("--suite", type=int, choices=(1, 2), required=True)
+    derive.add_argument("--ca", required=True, metavar="HEX", help="CA public key (compressed)")
+    derive.add_argument("--own-cert", required=True, metavar="HEX")
+    derive.add_argument("--own-key", required=True, metavar="HEX", help="own static private key")
+    derive.add_argument("--own-ephemeral-key", required=True, metavar="HEX", help="own ephemeral private key")
+    derive.add_argument("--peer-cert", required=True, metavar="HEX")
+    derive.add_argument("--peer-ephemeral", required=True, metavar="HEX", help="peer's ephemeral public key (compressed)")
+    role = derive.add_mutually_exclusive_group(required=True)
+    role.add_argument("--initiator", action="store_true", help="own side is the initiator (U, the device)")
+    role.add_argument("--responder", action="store_true", help="own side is the responder (V, the ESI)")
+    derive.set_defaults(func=cmd_cbke_derive)
+    return cbke
+
+
+def cmd_cbke_derive(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    import json
+
+    from han_emu.certs import CertificateSet, derive_exchange
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        own = CertificateSet.from_hex(args.suite, args.ca, args.own_cert, args.own_key)
+        result = derive_exchange(own, args.own_ephemeral_key, args.peer_cert, args.peer_ephemeral,
+                                 initiator=bool(args.initiator))
+    except CertCheckError as exc:
+        print(f"cbke derive: {exc}", file=err)
+        return EXIT_MALFORMED
+    print(json.dumps(result.to_json(), indent=2), file=out)
+    return 0

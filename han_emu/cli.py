@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from han_emu import __version__
+from han_emu.certs_cli import add_cbke_commands, add_cert_commands
 from han_emu.config import Config, ConfigError, example_text, load
+from han_emu.replay.cli import add_replay_command
 from han_emu.meter.model import TwinMeter
 from han_emu.store import StateStore, StoreError
 from han_emu.textview import render, render_readout
@@ -79,16 +81,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     meter, store = _open_meter(config, state, start)
     start = max(meter.time, start)
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
+    if interactive:
+        if store is not None:
+            store.close()  # SQLite connections belong to one thread: the HAN's opens its own
+        return _dashboard(config, state, start, args)
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
-                         accept_unencrypted=args.lab_accept_unencrypted)
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
         await han.start()
         try:
             if simulate:
                 await han.run_for(simulate)
             else:
-                await _live(han, interactive, args)
+                await _live(han, sys.stdout.isatty(), args)
         finally:
             await han.stop()
         return han
@@ -108,6 +114,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(render_readout(device.name, device.readout))
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return 0
+
+
+def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace) -> int:
+    """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own."""
+    from han_emu.tui import run_virtual_dashboard
+    from han_emu.virtual_han import VirtualHan
+
+    def make_han() -> VirtualHan:
+        meter, store = _open_meter(config, state, start)
+        return VirtualHan(config, meter, store=store, devices=config.devices,
+                          accept_unencrypted=args.lab_accept_unencrypted)
+
+    def closed(han: VirtualHan) -> None:
+        if han.store is not None:
+            han.store.close()
+
+    run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed)
     return 0
 
 
@@ -327,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run this long (e.g. 24h) in virtual time, as fast as possible, then print a summary")
     run.add_argument("--summary-json", metavar="FILE", help="with --simulate: write the summary as JSON")
     run.add_argument("--lab-accept-unencrypted", action="store_true",
-                     help="LAB ONLY: accept Smart Energy requests without APS encryption")
+                     help="LAB ONLY: accept Smart Energy requests without APS encryption or CBKE")
+    run.add_argument("--no-cbke", action="store_true",
+                     help="simulated displays join with the default link key and skip key establishment")
     _add_radio_options(run, network=True)
     run.set_defaults(func=cmd_run)
 
@@ -354,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = cfg_sub.add_parser("check", help="check a configuration file")
     check.add_argument("file")
     cfg.set_defaults(func=cmd_config)
+
+    add_cert_commands(sub)
+    add_cbke_commands(sub)
+    add_replay_command(sub)
     return parser
 
 

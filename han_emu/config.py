@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clusters.mp184 import EndpointMap, ExportMpanHome
+from han_emu.certs import CertCheckError, CertificateSet
 from han_emu.meter.mpan import MpanError
 from han_emu.meter.scenario import ScenarioSettings
 from han_emu.meter.settings import (
@@ -60,6 +61,8 @@ class Config:
     state_path: str | None = None
     start: float | None = None
     devices: tuple[DeviceSettings, ...] = field(default_factory=default_devices)
+    #: The ESI's own CBKE certificate sets (one per suite); empty: the built-in test CA.
+    cbke: tuple[CertificateSet, ...] = ()
 
 
 def example_text() -> str:
@@ -256,7 +259,7 @@ def _dataclass_section(cls: type, data: Any, path: str) -> Any:
 
 def parse(data: dict[str, Any]) -> Config:
     """Check a parsed TOML document and build the configuration."""
-    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices"}, "")
+    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices", "cbke"}, "")
 
     meter_tbl = _table(data.get("meter", {}), "meter")
     _no_unknown(
@@ -323,7 +326,28 @@ def parse(data: dict[str, Any]) -> Config:
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
         devices = tuple(parsed)
-    return Config(settings, scenario, endpoints, state_path, start, devices)
+    cbke_tbl = _table(data.get("cbke", {}), "cbke")
+    _no_unknown(cbke_tbl, {"suite1", "suite2"}, "cbke")
+    cert_sets = []
+    for name, raw in sorted(cbke_tbl.items()):
+        where = f"cbke.{name}"
+        tbl = _table(raw, where)
+        _no_unknown(tbl, {"ca", "certificate", "private_key"}, where)
+        for key in ("ca", "certificate", "private_key"):
+            if key not in tbl:
+                raise ConfigError(f"{where}.{key}: required (hex)")
+        try:
+            cert_sets.append(CertificateSet.from_hex(
+                int(name[-1]),
+                _str(tbl["ca"], f"{where}.ca"),
+                _str(tbl["certificate"], f"{where}.certificate"),
+                _str(tbl["private_key"], f"{where}.private_key"),
+            ))
+        except CertCheckError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if not cert_sets[-1].key_matches:
+            raise ConfigError(f"{where}.private_key: does not belong to the certificate")
+    return Config(settings, scenario, endpoints, state_path, start, devices, tuple(cert_sets))
 
 
 def with_state_path(config: Config, path: str | None) -> Config:

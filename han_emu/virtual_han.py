@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import zigpy.types as t
 
+from han_emu.certs import certificate_set_for, eui64_to_cert, install_code_for
 from han_emu.clock import Clock
 from han_emu.config import Config
 from han_emu.meter.model import TwinMeter
@@ -32,6 +33,7 @@ from han_emu.store import StateStore
 LOGGER = logging.getLogger(__name__)
 
 COORDINATOR = "ESI"
+COORDINATOR_IEEE = t.EUI64.convert("00:0d:6f:00:00:00:00:01")
 
 
 class HostedVirtualApp(ServerHost, VirtualControllerApplication):
@@ -64,6 +66,7 @@ class VirtualHan:
         step_s: float = 10.0,
         save_every_s: float = 60.0,
         accept_unencrypted: bool = False,
+        cbke: bool = True,
     ) -> None:
         self.config = config
         self.meter = meter
@@ -72,6 +75,7 @@ class VirtualHan:
         self.step_s = step_s
         self.save_every_s = save_every_s
         self.accept_unencrypted = accept_unencrypted
+        self.cbke = cbke
         self.scenario = Scenario(config.scenario)
         self.traffic = Traffic()
         self.devices: list[SimDisplay] = []
@@ -89,9 +93,15 @@ class VirtualHan:
         self._drive()  # bring the meter up to the clock before anyone reads it
         self.air = VirtualAir()
         self.air.add_listener(self._on_air)
+        self.app = HostedVirtualApp({"network": {"channel": 15}}, air=self.air, ieee=COORDINATOR_IEEE)
+        identities = None
+        if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
+            identities = list(self.config.cbke) or [
+                certificate_set_for(eui64_to_cert(COORDINATOR_IEEE), suite) for suite in (1, 2)
+            ]
         self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
-                                accept_unencrypted=self.accept_unencrypted)
-        self.app = HostedVirtualApp({"network": {"channel": 15}}, air=self.air)
+                                accept_unencrypted=self.accept_unencrypted, identities=identities,
+                                ieee_of=self.app.ieee_of, on_key=self.app.install_link_key)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         self._names[self.app.state.node_info.ieee] = COORDINATOR
@@ -105,6 +115,10 @@ class VirtualHan:
             self._names[device.ieee] = device.name
             self.devices.append(device)
         for device in self.devices:
+            if self.cbke:
+                code = install_code_for(eui64_to_cert(device.ieee))
+                await self.app.permit_with_install_code(device.ieee, code)
+                device.use_cbke(certificate_set_for(eui64_to_cert(device.ieee), 1), code)
             await device.start()
             device.run()
 

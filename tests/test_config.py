@@ -67,3 +67,25 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_empty_mpan_leaves_it_unset() -> None:
     assert loads("[mpan]\nprimary_export = ''\n").meter.mpans.primary_export is None
+
+
+ANNEX_C_V = (
+    '[cbke.suite1]\nca = "0200FDE8A7F3D1084224962A4E7C54E69AC3F04DA6B8"\n'
+    'certificate = "03045FDFC8D85FFB8B3993CB72DDCAA55F00B3E87D6D0000000000000001544553545345434101090006000000000000"\n'
+)
+
+
+def test_cbke_certificate_set_from_config() -> None:
+    config = loads(ANNEX_C_V + 'private_key = "00B8A900FCADEBABBFA383B540FCE9ED438395EAA7"\n')
+    assert [c.suite.number for c in config.cbke] == [1]
+    assert config.cbke[0].key_matches
+
+
+def test_cbke_key_that_does_not_belong_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"^cbke\.suite1\.private_key: does not belong"):
+        loads(ANNEX_C_V + 'private_key = "01E9DDB5580CF72ECE7F215F0AE594E48DF3E7FEE8"\n')
+
+
+def test_cbke_missing_field_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"^cbke\.suite1\.private_key: required"):
+        loads(ANNEX_C_V)

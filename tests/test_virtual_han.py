@@ -32,9 +32,9 @@ def prepared_meter(days: float) -> TwinMeter:
     return meter
 
 
-def frozen_han(meter: TwinMeter, devices) -> VirtualHan:
+def frozen_han(meter: TwinMeter, devices, *, cbke: bool = True) -> VirtualHan:
     # A meter step far in the future: the meter stays as prepared while displays read it.
-    return VirtualHan(load(None), meter, devices=devices, step_s=10**9)
+    return VirtualHan(load(None), meter, devices=devices, step_s=10**9, cbke=cbke)
 
 
 def test_ihd_reads_every_mp184_item_exactly() -> None:
@@ -52,6 +52,7 @@ def test_ihd_reads_every_mp184_item_exactly() -> None:
         return ihd
 
     ihd = run_virtual(main(), meter.time)
+    assert ihd.key_established  # install code, then CBKE with the ESI's trust centre
     sec = ihd.readout.by_role("secondary")
     assert sec is not None and sec.endpoint == 2
     el = meter.elements[SECONDARY]
@@ -117,7 +118,7 @@ def test_reporting_obeys_min_and_max_intervals_in_virtual_time() -> None:
 
     async def main() -> None:
         settings = DeviceSettings("ihd", "IHD", demand_s=0, registers_s=0, prices_s=0, profile_s=0,
-                                  history_s=0, time_s=0, report=True)
+                                  history_s=0, time_s=0, report=True, report_min_s=10, report_max_s=300)
         han = VirtualHan(load(None), meter, devices=[settings], step_s=10)
         han.listeners.append(spy)
         await han.start()
@@ -142,7 +143,7 @@ def test_malformed_frames_get_an_error_or_are_dropped(caplog: pytest.LogCaptureF
     meter = prepared_meter(0.2)
 
     async def main() -> list:
-        han = frozen_han(meter, [])
+        han = frozen_han(meter, [], cbke=False)
         await han.start()
         node = SimNode(han.air, "00:0d:6f:00:00:0a:0b:0c", [ihd_endpoint()], request_timeout=2)
         await node.join()
@@ -163,3 +164,19 @@ def test_malformed_frames_get_an_error_or_are_dropped(caplog: pytest.LogCaptureF
     out = run_virtual(main(), meter.time)
     assert out[0] == "0b0080"
     assert out[1] == "010100"  # Read Attributes Response for 0x0001
+
+
+def test_a_device_that_skips_cbke_is_refused_smart_energy_data() -> None:
+    meter = prepared_meter(0.2)
+
+    async def main() -> str:
+        han = frozen_han(meter, [])
+        await han.start()
+        node = SimNode(han.air, "00:0d:6f:00:00:0a:0b:0d", [ihd_endpoint()], request_timeout=2)
+        await han.app.permit_ncp(60)
+        await node.join()  # default trust-centre link key, no key establishment
+        rsp = await node.request(0x0000, 2, 0x0702, bytes.fromhex("0000000100"))
+        await han.stop()
+        return rsp.data.serialize()[2:].hex()
+
+    assert run_virtual(main(), meter.time) == "0b007e"  # Default Response NOT_AUTHORIZED

@@ -167,6 +167,18 @@ class AttributeBinding:
         """
         return self.encode_value(self.current(), missing)
 
+    def encode_bytes(self, missing: MissingValue = MissingValue.INVALID) -> bytes:
+        """Type id and encoded value, as they follow the status in a Read
+        Attributes Response record (the same bytes :meth:`encode` serializes
+        to, without building zigpy structs on this hot path)."""
+        value = self.current()
+        if value is None:
+            raw = _invalid_encoding(self.type_id) if missing is MissingValue.INVALID else None
+            if raw is None:
+                raise AttributeReadError(Status.UNSUPPORTED_ATTRIBUTE)
+            return bytes((self.type_id,)) + raw
+        return bytes((self.type_id,)) + value.serialize()
+
     def encode_value(self, value: Any | None, missing: MissingValue = MissingValue.INVALID) -> TypeValue:
         """Encode a value already produced by :meth:`current`."""
         if value is None:

@@ -346,19 +346,19 @@ class ZclServer:
         records: list[bytes] = []
         used = 0
         for attr_id in args.attribute_ids:
+            # A record is attribute id, status and, on success, type and value
+            # (ZCL 2.5.2); built as bytes directly, this is the busiest reply.
+            head = int(attr_id).to_bytes(2, "little")
             binding = table.get(attr_id, ctx.manufacturer)
             if binding is None:
-                record = foundation.ReadAttributeRecord(attr_id, Status.UNSUPPORTED_ATTRIBUTE)
+                encoded = head + bytes((Status.UNSUPPORTED_ATTRIBUTE,))
             elif not binding.readable:
-                record = foundation.ReadAttributeRecord(attr_id, Status.WRITE_ONLY)
+                encoded = head + bytes((Status.WRITE_ONLY,))
             else:
                 try:
-                    value = binding.encode(self.missing_value)
+                    encoded = head + bytes((Status.SUCCESS,)) + binding.encode_bytes(self.missing_value)
                 except AttributeReadError as exc:
-                    record = foundation.ReadAttributeRecord(attr_id, exc.status)
-                else:
-                    record = foundation.ReadAttributeRecord(attr_id, Status.SUCCESS, value)
-            encoded = record.serialize()
+                    encoded = head + bytes((exc.status,))
             if records and used + len(encoded) > budget:
                 LOGGER.info("read response full: %d of %d records fit", len(records), len(args.attribute_ids))
                 break

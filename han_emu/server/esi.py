@@ -16,16 +16,18 @@ import zigpy.types as t
 from zigpy.zcl.clusters.general import Basic, Identify, Time
 from zigpy.zdo.types import SimpleDescriptor
 
-from clusters import KeyEstablishment, Metering, Price, SubGhz, posix_to_utctime
+from clusters import Metering, Price, SubGhz, posix_to_utctime
 from clusters.mp184 import EndpointMap, Role
 from han_emu import __version__
 from han_emu.clock import Clock
 from han_emu.meter.gbtime import bst_window, utc_offset
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.settings import ELEMENTS, PRIMARY
+from han_emu.certs import CertificateSet
 from han_emu.server.attributes import AttributeTable
 from han_emu.server.endpoint import Endpoint
 from han_emu.server.engine import ZclServer
+from han_emu.server.key_establishment import KeyEstablishmentServer
 from han_emu.server.metering import metering_table, profile_handler
 from han_emu.server.price import ElementPrices, subscriber_address
 
@@ -88,7 +90,15 @@ class EsiServer:
         *,
         accept_unencrypted: bool = False,
         sub_ghz: bool = False,
+        identities: CertificateSet | Sequence[CertificateSet] | None = None,
+        ieee_of: Callable[[int], Any] | None = None,
+        on_key: Callable[[Any, bytes], Any] | None = None,
     ) -> None:
+        """With ``identities`` (certificate sets) the primary ESI runs CBKE as a
+        Smart Energy trust centre and refuses SE requests from devices that have
+        not completed it (unless ``accept_unencrypted``, the lab override);
+        ``ieee_of`` maps a NWK address to an IEEE address and ``on_key``
+        installs an agreed link key in the radio."""
         self.meter = meter
         self.clock = clock
         self.map = endpoints or EndpointMap()
@@ -96,6 +106,15 @@ class EsiServer:
         self._identify: dict[int, int] = {}
         eps = [self._endpoint(name, sub_ghz) for name in ELEMENTS]
         self.zcl = ZclServer(eps, clock, accept_unencrypted=accept_unencrypted)
+        self.key_establishment: KeyEstablishmentServer | None = None
+        if identities is not None:
+            if ieee_of is None:
+                raise ValueError("CBKE needs an ieee_of lookup from the radio")
+            primary = self.zcl.endpoints[self.endpoint_of(PRIMARY)]
+            self.key_establishment = KeyEstablishmentServer(
+                primary, identities, clock, ieee_of, on_key=on_key
+            )
+            self.key_establishment.guard(self.zcl)
         self._tiers = self._tier_snapshot()
         self._changed = False
 
@@ -135,10 +154,6 @@ class EsiServer:
         for command_id, (handler, generates) in prices.handlers().items():
             ep.on_command(Price.cluster_id, command_id, handler, generates=generates)
         ep.declare_generated(Price.cluster_id, (0x00,))
-        if element == PRIMARY:
-            ep.add_server_cluster(KeyEstablishment, AttributeTable.from_cluster(
-                KeyEstablishment, {"key_establishment_suite": lambda: 0x0003}))
-            ep.add_client_cluster(KeyEstablishment.cluster_id)
         if sub_ghz:
             ep.add_server_cluster(SubGhz)
         return ep

@@ -20,7 +20,9 @@ from zigpy.zcl import foundation
 from clusters import Metering, Price, posix_to_utctime
 from clusters.metering import previous_day_attr, previous_month_attr, previous_week_attr, tier_summation_attr
 from clusters.mp184 import EndpointMap
+from han_emu.certs import CertificateSet
 from han_emu.clock import Clock
+from han_emu.radio.virtual.cbke_client import join_smart_energy
 from han_emu.radio.virtual.air import VirtualAir
 from han_emu.radio.virtual.node import (
     IHD_DEVICE,
@@ -80,6 +82,14 @@ class SimDisplay(SimNode):
         self.failures = 0
         self.handlers.append(self._unsolicited)
         self._tasks_running: list[asyncio.Task[None]] = []
+        self._certs: CertificateSet | None = None
+        self._install_code: bytes | None = None
+        self.key_established = False
+
+    def use_cbke(self, certs: CertificateSet, install_code: bytes) -> None:
+        """Join as a Smart Energy device: install-code link key, then CBKE."""
+        self._certs = certs
+        self._install_code = install_code
 
     # -- plumbing ---------------------------------------------------------------------------
     def _unsolicited(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
@@ -112,7 +122,11 @@ class SimDisplay(SimNode):
     # -- behaviour --------------------------------------------------------------------------
     async def start(self) -> None:
         """Join, find the ESIs and read what does not change."""
-        await self.join()
+        if self._certs is not None:
+            await join_smart_energy(self, self._certs, install_code=self._install_code)
+            self.key_established = True
+        else:
+            await self.join()
         found = await self.find_esi(Metering.cluster_id)
         if not found:
             raise RuntimeError(f"{self.name}: no ESI answered Match_Desc for Metering")
@@ -170,8 +184,8 @@ class SimDisplay(SimNode):
             rec.direction = 0
             rec.attrid = attr
             rec.datatype = kind
-            rec.min_interval = 10
-            rec.max_interval = 300
+            rec.min_interval = self.settings.report_min_s
+            rec.max_interval = self.settings.report_max_s
             rec.reportable_change = 1 if kind == 0x25 else 50
             records.append(rec)
         payload = schema(config_records=records).serialize()

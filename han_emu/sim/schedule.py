@@ -20,12 +20,16 @@ class DeviceSettings:
     name: str = ""
     demand_s: float = 10.0
     registers_s: float = 60.0
-    prices_s: float = 60.0
+    prices_s: float = 600.0
     profile_s: float = 1800.0
     history_s: float = 3600.0
     time_s: float = 3600.0
     full_log: bool = False  # a CAD reads the whole 3-month export log at start
     report: bool = True  # configure reporting on the summations and demand
+    #: Reporting intervals asked of the ESI: a display that polls every 10 s
+    #: wants reports only as a backstop, not a second copy of every poll.
+    report_min_s: int = 60
+    report_max_s: int = 900
 
     def validate(self, where: str = "devices") -> "DeviceSettings":
         if self.kind not in KINDS:
@@ -33,6 +37,8 @@ class DeviceSettings:
         for name in ("demand_s", "registers_s", "prices_s", "profile_s", "history_s", "time_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{where}.{name}: cannot be negative")
+        if not 0 <= self.report_min_s <= self.report_max_s <= 0xFFFE:
+            raise ValueError(f"{where}.report_min_s/report_max_s: need 0 <= min <= max <= 65534")
         return self
 
 

@@ -136,11 +136,12 @@ class VirtualAir:
         self.rng = random.Random(seed)
         self.radios: dict[str, RadioState] = {}
         self.channel_energy: dict[int, int] = {ch: 10 for ch in range(11, 27)}
-        self._nodes: dict[t.EUI64, AirNode] = {}
-        self._links: dict[frozenset[t.EUI64], Link] = {}
+        # Keyed by the address bytes: zigpy's EUI64 hashes through repr(), slow on a hot path.
+        self._nodes: dict[bytes, AirNode] = {}
+        self._links: dict[frozenset[bytes], Link] = {}
         self._listeners: list[AirListener] = []
         self._trust_center: TrustCenter | None = None
-        self._aps_counters: dict[t.EUI64, int] = collections.defaultdict(int)
+        self._aps_counters: dict[bytes, int] = collections.defaultdict(int)
         self._queue: collections.deque[_Pending] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -153,11 +154,11 @@ class VirtualAir:
         other = self.node_by_nwk(node.nwk)
         if other is not None and other is not node:
             raise ValueError(f"NWK address 0x{node.nwk:04X} already in use")
-        self._nodes[node.ieee] = node
+        self._nodes[bytes(node.ieee)] = node
 
     def detach(self, node: AirNode) -> None:
-        if self._nodes.get(node.ieee) is node:
-            del self._nodes[node.ieee]
+        if self._nodes.get(bytes(node.ieee)) is node:
+            del self._nodes[bytes(node.ieee)]
 
     def set_trust_center(self, tc: TrustCenter | None) -> None:
         self._trust_center = tc
@@ -173,7 +174,7 @@ class VirtualAir:
         return None
 
     def node_by_ieee(self, ieee: t.EUI64) -> AirNode | None:
-        return self._nodes.get(ieee)
+        return self._nodes.get(bytes(ieee))
 
     def radio(self, radio_id: str, ieee: t.EUI64 | None = None) -> RadioState:
         """The non-volatile state of the virtual radio called ``radio_id``."""
@@ -187,7 +188,7 @@ class VirtualAir:
     # -- links ----------------------------------------------------------------
 
     def link(self, a: t.EUI64, b: t.EUI64) -> Link:
-        return self._links.get(frozenset((a, b)), self.default_link)
+        return self._links.get(frozenset((bytes(a), bytes(b))), self.default_link)
 
     def set_link(
         self,
@@ -205,7 +206,7 @@ class VirtualAir:
             rssi=old.rssi if rssi is None else rssi,
             up=old.up if up is None else up,
         )
-        self._links[frozenset((a, b))] = new
+        self._links[frozenset((bytes(a), bytes(b)))] = new
         return new
 
     # -- listeners ------------------------------------------------------------
@@ -279,7 +280,7 @@ class VirtualAir:
         ``zigpy.exceptions.DeliveryError`` (after ``ack_timeout`` when an
         acknowledgement was asked for, as a real radio would).
         """
-        if sender.nwk is None or self._nodes.get(sender.ieee) is not sender:
+        if sender.nwk is None or self._nodes.get(bytes(sender.ieee)) is not sender:
             raise zigpy.exceptions.DeliveryError("sender is not on the network")
         loop = asyncio.get_running_loop()
         src = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk)
@@ -411,7 +412,7 @@ class VirtualAir:
         acked: asyncio.Future[None] | None,
     ) -> Callable[[], None]:
         def deliver() -> None:
-            if self._nodes.get(receiver.ieee) is not receiver:
+            if self._nodes.get(bytes(receiver.ieee)) is not receiver:
                 return  # left the network in flight
             link = self.link(sender.ieee, receiver.ieee)
             if not link.up:
@@ -480,8 +481,9 @@ class VirtualAir:
         self._schedule(loop, arrive)
 
     def _next_counter(self, ieee: t.EUI64) -> int:
-        value = self._aps_counters[ieee]
-        self._aps_counters[ieee] = (value + 1) & 0xFF
+        key = bytes(ieee)
+        value = self._aps_counters[key]
+        self._aps_counters[key] = (value + 1) & 0xFF
         return value
 
     def _schedule(self, loop: asyncio.AbstractEventLoop, action: Callable[[], None]) -> None:

@@ -1,0 +1,132 @@
+"""Replay speed: ``han-emu replay --format jsonl`` against tshark on the same file and keys.
+
+Builds (with the project's frame encoder) a capture of Smart Energy traffic,
+every frame NWK- and APS-encrypted: Metering reads and responses, reports,
+GetProfile and its responses, PublishPrice.  Then times both decoders on it
+and prints wall time, frames/s, peak memory (max RSS) and the ratio.
+
+    python benchmarks/bench_replay.py [--frames 100000] [--tshark-format json|fields] [--keep FILE]
+
+Memory should stay flat as the file grows: run with --frames 200000 to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from han_emu.frames.builders import aps_data, mac_data, nwk_frame, zcl_header  # noqa: E402
+from han_emu.frames.pcap import PcapWriter  # noqa: E402
+from han_emu.frames.stack import encode  # noqa: E402
+
+NWK_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+LINK_KEY = bytes.fromhex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")
+ESI, ESI_IEEE = 0x0000, 0x0011223344556677
+IHD, IHD_IEEE = 0x4D2C, 0x8877665544332211
+DISTINCT = 2000  # distinct frames built; the capture repeats them with fresh timestamps
+
+
+def _messages(i: int) -> list[tuple[int, int, int, int, bool, bool, int, bytes]]:
+    """(src, dst, src_ep, dst_ep, cluster-specific, to client, command, payload) of one exchange."""
+    summ = (1_000_000 + i * 7).to_bytes(6, "little")
+    price = struct.pack("<I", 1) + b"\x06EXPORT" + struct.pack("<IIBHBBIHI", i, 757382400 + i, 0, 826, 0x52, 0x42, 0,
+                                                                0xFFFF, 15000 + i)
+    intervals = b"".join((100 + i + k).to_bytes(3, "little") for k in range(6))
+    return [
+        (IHD, ESI, 1, 1, False, False, 0x00, bytes.fromhex("000001000004")),
+        (ESI, IHD, 1, 1, False, True, 0x01, b"\x00\x00\x00\x25" + summ + b"\x01\x00\x00\x25" + summ
+         + b"\x00\x04\x00\x2a" + struct.pack("<i", -1500)[:3]),
+        (ESI, IHD, 2, 1, False, True, 0x0A, b"\x01\x00\x25" + summ),
+        (IHD, ESI, 1, 2, True, False, 0x00, b"\x01\x00\x00\x00\x00\x06"),
+        (ESI, IHD, 2, 1, True, True, 0x00, struct.pack("<IBBB", 757382400 + i, 0, 2, 6) + intervals),
+        (ESI, IHD, 2, 1, True, True, 0x00, price),
+    ]
+
+
+def build_capture(path: Path, frames: int) -> None:
+    ieee = {ESI: ESI_IEEE, IHD: IHD_IEEE}
+    templates: list[bytes] = []
+    n = 0
+    while len(templates) < min(frames, DISTINCT):
+        for src, dst, sep, dep, specific, to_client, cmd, payload in _messages(n):
+            cluster = 0x0700 if (specific and to_client and payload[4:5] == b"\x06") else 0x0702
+            templates.append(encode(
+                mac_data(seq=n & 0xFF, pan=0x1A62, dst=dst, src=src),
+                nwk_frame(dst=dst, src=src, seq=n & 0xFF, frame_counter=n, source_ieee=ieee[src]),
+                aps_data(cluster=cluster, dst_endpoint=dep, src_endpoint=sep, counter=n & 0xFF, frame_counter=n,
+                         source_ieee=ieee[src]),
+                zcl_header(tsn=n & 0xFF, command_id=cmd, cluster_specific=specific, server_to_client=to_client),
+                payload, network_key=NWK_KEY, link_key=LINK_KEY,
+            ))
+            n += 1
+    with open(path, "wb") as f:
+        w = PcapWriter(f, 195)
+        t0 = 1_704_067_200.0
+        for i in range(frames):
+            w.write(templates[i % len(templates)], t0 + i * 0.25)
+
+
+def measure(cmd: list[str]) -> dict[str, float]:
+    """Run ``cmd`` in a child that reports its own wall time and peak RSS."""
+    code = (
+        "import resource, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+        "wall = time.perf_counter() - t\n"
+        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(json.dumps({'rc': rc, 'wall': wall, 'rss_mb': rss / 1024}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=100_000)
+    ap.add_argument("--tshark-format", choices=("json", "fields", "both"), default="both")
+    ap.add_argument("--keep", metavar="FILE", help="write the capture here and keep it")
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    path = Path(args.keep) if args.keep else Path(tmp.name) / "se.pcap"
+    t = time.perf_counter()
+    build_capture(path, args.frames)
+    print(f"capture: {args.frames:,} frames, NWK+APS encrypted, {path.stat().st_size / 1e6:.1f} MB "
+          f"(built in {time.perf_counter() - t:.1f} s)")
+    env_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    ours_cmd = ["env", f"PYTHONPATH={env_path}", sys.executable, "-m", "han_emu.cli", "replay", str(path),
+                "--key", NWK_KEY.hex(), "--link-key", LINK_KEY.hex(), "--format", "jsonl"]
+    ours = measure(ours_cmd)
+    print(f"han-emu replay --format jsonl: {ours['wall']:7.2f} s  {args.frames / ours['wall']:10,.0f} frames/s  "
+          f"peak {ours['rss_mb']:6.0f} MB  (exit {ours['rc']})")
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        print("tshark not found: no comparison")
+        return
+    uat = f'"{NWK_KEY.hex().upper()}","Normal","nwk"\n"{LINK_KEY.hex().upper()}","Normal","aps"'
+    formats = ("json", "fields") if args.tshark_format == "both" else (args.tshark_format,)
+    for fmt in formats:
+        theirs_cmd = [tshark, "-r", str(path), "-o", f"uat:zigbee_pc_keys:{uat}", "-T", fmt]
+        if fmt == "fields":
+            theirs_cmd += ["-e", "frame.number", "-e", "zbee_nwk.src", "-e", "zbee_nwk.dst", "-e", "zbee_aps.cluster",
+                           "-e", "zbee_zcl.cmd.id", "-e", "zbee_zcl.attr.id"]
+        theirs = measure(theirs_cmd)
+        print(f"tshark -T {fmt}:{' ' * (19 - len(fmt))}{theirs['wall']:7.2f} s  "
+              f"{args.frames / theirs['wall']:10,.0f} frames/s  peak {theirs['rss_mb']:6.0f} MB  (exit {theirs['rc']})")
+        print(f"  ratio (tshark -T {fmt} time / han-emu time): {theirs['wall'] / ours['wall']:.2f}x")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

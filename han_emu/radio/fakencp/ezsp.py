@@ -1,0 +1,331 @@
+"""A Silicon Labs EZSP NCP on a TCP port, for hosts without a stick.
+
+``han-emu fake-ncp --protocol ezsp --listen HOST:PORT`` runs
+:func:`serve_ezsp`; an unmodified bellows ``ControllerApplication`` then
+connects with ``socket://HOST:PORT``.  The server puts real ASH framing
+(:mod:`.ash`) under the EZSP interpreter (:mod:`.ezsp_ncp`) and gives the
+emulator the NCP's radio side: :meth:`FakeEzspServer.inject_incoming` and
+:meth:`FakeEzspServer.inject_device_join` play frames "heard on air" to the
+host, and every frame the host sends comes out of :meth:`FakeEzspServer.sent`
+(or a listener) for a simulated IHD to answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+
+import bellows.types as bt
+import zigpy.types as zt
+
+from .ash import AshNcp
+from .ezsp_ncp import EzspNcp, SentMessage
+from .ezsp_state import DutyCycle, Endpoint, Tokens
+
+__all__ = ["FakeEzspServer", "SentMessage", "Endpoint", "serve_ezsp"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class FakeEzspServer:
+    """One emulated NCP listening on TCP; one host connection at a time
+    (a new connection replaces the old one, as re-opening a serial port does)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        state_path: str | os.PathLike[str] | None = None,
+        eui64: zt.EUI64 | None = None,
+        rstack_on_connect: float | None = None,
+        t_rx_ack: float = 1.6,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.state_path = state_path
+        self._rstack_on_connect = rstack_on_connect
+        self._t_rx_ack = t_rx_ack
+        tokens = self._load_tokens()
+        if eui64 is not None:
+            tokens.eui64 = bt.EUI64(eui64)
+        self.ncp = EzspNcp(self._to_host, tokens=tokens, on_tokens_changed=self._save_tokens)
+        self.ncp.send_listeners.append(self._queue_sent)
+        self._sent: asyncio.Queue[SentMessage] = asyncio.Queue()
+        self._server: asyncio.Server | None = None
+        self.link: AshNcp | None = None
+        self.connections = 0
+        self._rx_seq = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_link, self.host, self.requested_port)
+        _LOGGER.info("fake EZSP NCP listening on %s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> FakeEzspServer:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when started on port 0)."""
+        if self._server is None or not self._server.sockets:
+            return self.requested_port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """What to give bellows as the device path."""
+        return f"socket://{self.host}:{self.port}"
+
+    def _new_link(self) -> AshNcp:
+        if self.link is not None:
+            _LOGGER.info("new host connection replaces the previous one")
+            self.link.close()
+        self.connections += 1
+        self.ncp.reset()
+        link = AshNcp(
+            self.ncp.handle_frame,
+            on_reset=self.ncp.reset,
+            on_lost=lambda: self._lost(link),
+            rstack_on_connect=self._rstack_on_connect,
+            t_rx_ack=self._t_rx_ack,
+        )
+        self.link = link
+        return link
+
+    def _lost(self, link: AshNcp) -> None:
+        if self.link is link:
+            self.link = None
+            self.ncp.reset()
+
+    def _to_host(self, frame: bytes) -> None:
+        if self.link is not None:
+            self.link.send(frame)
+
+    # -- tokens ------------------------------------------------------------------
+    def _load_tokens(self) -> Tokens:
+        if self.state_path is not None and os.path.exists(self.state_path):
+            return Tokens.load(self.state_path)
+        return Tokens()
+
+    def _save_tokens(self, tokens: Tokens) -> None:
+        if self.state_path is not None:
+            tokens.save(self.state_path)
+
+    # -- what the host registered and sent --------------------------------------------
+    @property
+    def tokens(self) -> Tokens:
+        return self.ncp.tokens
+
+    @property
+    def endpoints(self) -> dict[int, Endpoint]:
+        """Endpoints registered since the NCP's last reset."""
+        return dict(self.ncp.ram.endpoints)
+
+    @property
+    def endpoint_log(self) -> list[Endpoint]:
+        """Every addEndpoint the NCP accepted, across resets."""
+        return list(self.ncp.endpoint_log)
+
+    @property
+    def network_up(self) -> bool:
+        return self.ncp.network_up
+
+    @property
+    def unreachable(self) -> set[int]:
+        """NWK addresses whose unicasts end in DELIVERY_FAILED."""
+        return self.ncp.unreachable
+
+    def _queue_sent(self, message: SentMessage) -> None:
+        self._sent.put_nowait(message)
+
+    async def sent(self, timeout: float | None = None) -> SentMessage:
+        """The next frame the host transmitted (unicast, broadcast or multicast)."""
+        if timeout is None:
+            return await self._sent.get()
+        return await asyncio.wait_for(self._sent.get(), timeout)
+
+    def sent_nowait(self) -> list[SentMessage]:
+        """Drain and return what the host has transmitted so far."""
+        out: list[SentMessage] = []
+        while not self._sent.empty():
+            out.append(self._sent.get_nowait())
+        return out
+
+    def add_send_listener(self, listener: Callable[[SentMessage], None]) -> Callable[[], None]:
+        """Call ``listener`` for every transmission; returns a remover."""
+        self.ncp.send_listeners.append(listener)
+        return lambda: self.ncp.send_listeners.remove(listener)
+
+    # -- the radio side ---------------------------------------------------------------
+    def inject_incoming(
+        self,
+        src_nwk: int,
+        src_ieee: zt.EUI64 | None,
+        src_ep: int,
+        dst_ep: int,
+        profile_id: int,
+        cluster_id: int,
+        data: bytes,
+        lqi: int = 255,
+        encrypted: bool = True,
+        *,
+        rssi: int = -40,
+        aps_sequence: int | None = None,
+        broadcast: bool = False,
+    ) -> None:
+        """Deliver an APS frame "heard on air" to the host (incomingMessageHandler)."""
+        self._require_network()
+        if src_ieee is not None:
+            self.ncp.address_book[int(src_nwk)] = bt.EUI64(src_ieee)
+        if profile_id == 0x0000 and dst_ep == 0 and not broadcast:
+            self._answer_zdo(src_nwk, cluster_id, bytes(data))
+        options = bt.EmberApsOption.APS_OPTION_NONE
+        if encrypted:
+            options |= bt.EmberApsOption.APS_OPTION_ENCRYPTION
+        if aps_sequence is None:
+            aps_sequence = self._next_rx_seq()
+        aps = bt.EmberApsFrame(
+            profileId=profile_id,
+            clusterId=cluster_id,
+            sourceEndpoint=src_ep,
+            destinationEndpoint=dst_ep,
+            options=options,
+            groupId=0,
+            sequence=aps_sequence,
+        )
+        self.ncp.callback(
+            "incomingMessageHandler",
+            type=(
+                bt.EmberIncomingMessageType.INCOMING_BROADCAST
+                if broadcast
+                else bt.EmberIncomingMessageType.INCOMING_UNICAST
+            ),
+            apsFrame=aps,
+            lastHopLqi=lqi,
+            lastHopRssi=rssi,
+            sender=src_nwk,
+            bindingIndex=0xFF,
+            addressIndex=0xFF,
+            messageContents=bytes(data),
+        )
+
+    def _answer_zdo(self, src_nwk: int, cluster_id: int, data: bytes) -> None:
+        """Discovery requests about the coordinator are answered by the stack
+        itself, on air, from its endpoint table (the host also sees them)."""
+        answer = self.ncp.zdo_answer(cluster_id, data)
+        if answer is None:
+            return
+        cluster, payload = answer
+        self.ncp.record_outgoing(
+            "unicast",
+            src_nwk,
+            bt.EmberApsFrame(
+                profileId=0, clusterId=cluster, sourceEndpoint=0, destinationEndpoint=0,
+                options=bt.EmberApsOption.APS_OPTION_NONE, groupId=0, sequence=payload[0],
+            ),
+            0,
+            payload,
+            0,
+        )
+
+    def _next_rx_seq(self) -> int:
+        self._rx_seq = (self._rx_seq + 1) % 256
+        return self._rx_seq
+
+    def inject_device_join(
+        self,
+        nwk: int,
+        ieee: zt.EUI64,
+        *,
+        end_device: bool = True,
+        secured_rejoin: bool = False,
+    ) -> None:
+        """A device joins through the coordinator: childJoinHandler (for an end
+        device, which becomes our child) then trustCenterJoinHandler."""
+        self._require_network()
+        ieee = bt.EUI64(ieee)
+        self.ncp.address_book[int(nwk)] = ieee
+        if end_device:
+            self.ncp.tokens.children[ieee] = int(nwk)
+            index = list(self.ncp.tokens.children).index(ieee)
+            self.ncp.callback(
+                "childJoinHandler",
+                index=index,
+                joining=True,
+                childId=nwk,
+                childEui64=ieee,
+                childType=bt.EmberNodeType.SLEEPY_END_DEVICE,
+            )
+        self.ncp.callback(
+            "trustCenterJoinHandler",
+            newNodeId=nwk,
+            newNodeEui64=ieee,
+            status=(
+                bt.EmberDeviceUpdate.STANDARD_SECURITY_SECURED_REJOIN
+                if secured_rejoin
+                else bt.EmberDeviceUpdate.STANDARD_SECURITY_UNSECURED_JOIN
+            ),
+            policyDecision=bt.EmberJoinDecision.USE_PRECONFIGURED_KEY,
+            parentOfNewNodeId=0x0000,
+        )
+        self.ncp.persist()
+
+    @property
+    def duty_cycle(self) -> DutyCycle:
+        """Figures the NCP reports; change them, then :meth:`emit_duty_cycle`."""
+        return self.ncp.duty_cycle
+
+    def emit_duty_cycle(
+        self, state: int | None = None, consumed: dict[int, int] | None = None
+    ) -> None:
+        """Update the duty-cycle state and send dutyCycleHandler (0x4D)."""
+        if state is not None:
+            self.ncp.duty_cycle.state = bt.EmberDutyCycleState(state)
+        if consumed is not None:
+            self.ncp.duty_cycle.consumed = dict(consumed)
+        self.ncp.duty_cycle_callback()
+
+    def _require_network(self) -> None:
+        if not self.ncp.network_up:
+            raise RuntimeError("the emulated NCP has no network up")
+
+
+async def serve_ezsp(
+    host: str,
+    port: int,
+    *,
+    state_path: str | None = None,
+    rstack_on_connect: float | None = None,
+) -> FakeEzspServer:
+    """Start an emulated EZSP NCP on ``host:port``; close it with ``await server.close()``.
+
+    ``state_path`` keeps the NCP's tokens (network, keys, EUI64) in a JSON file
+    across restarts.  ``rstack_on_connect`` (seconds) makes the NCP announce a
+    power-on reset after each TCP connection, as zigbeed does; bellows then skips
+    the 2 s it otherwise waits on ``socket://`` before resetting.  Keep it at
+    0.1 s or more: bellows treats an RSTACK that arrives before it listens as a
+    failure.
+    """
+    server = FakeEzspServer(host, port, state_path=state_path, rstack_on_connect=rstack_on_connect)
+    await server.start()
+    return server

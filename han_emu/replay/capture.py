@@ -1,0 +1,403 @@
+"""Streaming capture reader for replay: pcap and pcapng records to 802.15.4 frames.
+
+``han_emu.frames.pcap`` is the reference reader (construct declarations, one
+per container format); replay needs a few microseconds per record and must
+also take sniffer files that carry ZEP over Ethernet/IP/UDP, and must keep
+going after a damaged record where it can.  So this module reads the same
+containers with ``struct`` and yields, per record, either a :class:`RawFrame`
+or a :class:`CaptureProblem` naming the frame index and file offset.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from han_emu.frames.errors import FrameError
+from han_emu.frames.zep import ZEP_PORT, ZepType, parse_zep
+
+from .fcs import fcs_of
+
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_WITHFCS = 195
+LINKTYPE_NOFCS = 230
+LINKTYPE_TAP = 283
+SUPPORTED_LINKTYPES = frozenset(
+    {LINKTYPE_WITHFCS, LINKTYPE_NOFCS, LINKTYPE_TAP, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LINUX_SLL, LINKTYPE_IPV4}
+)
+#: Larger than any record a Zigbee or ZEP capture holds; past it a length field is garbage.
+MAX_RECORD = 65535
+#: How far past a damaged pcap record header we look for the next good one.
+RESYNC_WINDOW = 1 << 16
+
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9), b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+_TAP_TLV = struct.Struct("<HH")
+_U16BE = struct.Struct(">H")
+
+
+@dataclass(slots=True)
+class RawFrame:
+    """One 802.15.4 frame from a capture.
+
+    ``frame`` is the MAC frame without FCS; ``fcs`` the two bytes stored after
+    it (None when the capture has none).  ``index`` is 1-based, counting every
+    record of the file as Wireshark numbers them.
+    """
+
+    index: int
+    time: float
+    frame: bytes
+    fcs: bytes | None
+    offset: int
+    channel: int | None = None
+    page: int | None = None
+
+    @property
+    def fcs_ok(self) -> bool | None:
+        return None if self.fcs is None else fcs_of(self.frame) == self.fcs
+
+    @property
+    def psdu(self) -> bytes:
+        """The frame as sent on air (the stored FCS, or the computed one)."""
+        return self.frame + (self.fcs if self.fcs is not None else fcs_of(self.frame))
+
+
+@dataclass(slots=True)
+class CaptureProblem:
+    """A record that could not be read (``index`` may be 0 for the file header)."""
+
+    index: int
+    offset: int
+    message: str
+    fatal: bool = False  # nothing after it could be read
+
+
+class _Skip(Exception):
+    """A record that carries no 802.15.4 frame (other traffic in an Ethernet capture)."""
+
+
+# --- link-layer payloads -----------------------------------------------------------
+
+
+def _tap(data: bytes) -> tuple[bytes, bytes | None, int | None, int | None]:
+    if len(data) < 4 or data[0] != 0:
+        raise FrameError("tap", "not a version 0 TAP header")
+    length = data[2] | data[3] << 8
+    if length < 4 or length > len(data):
+        raise FrameError("tap", f"header length {length} does not fit a {len(data)}-byte record")
+    fcs_len, channel, page, off = 2, None, None, 4
+    while off + 4 <= length:
+        kind, n = _TAP_TLV.unpack_from(data, off)
+        value = data[off + 4 : off + 4 + n]
+        if len(value) < n:
+            raise FrameError("tap", f"TLV type {kind} overruns the header")
+        if kind == 0 and n >= 1:
+            fcs_len = {0: 0, 1: 2, 2: 4}.get(value[0], -1)
+            if fcs_len < 0:
+                raise FrameError("tap", f"unknown FCS type {value[0]}")
+        elif kind == 3 and n >= 3:
+            channel, page = value[0] | value[1] << 8, value[2]
+        off += 4 + n + (-n % 4)
+    frame = data[length:]
+    if len(frame) < fcs_len:
+        raise FrameError("tap", "frame shorter than its FCS")
+    if fcs_len == 0:
+        return frame, None, channel, page
+    if fcs_len == 4:  # a 32-bit FCS is not the 802.15.4 CRC-16 we check
+        return frame[:-4], None, channel, page
+    return frame[:-2], frame[-2:], channel, page
+
+
+def _udp_in_ip(data: bytes, off: int) -> bytes:
+    """The UDP payload of an IPv4 or IPv6 packet starting at ``off``, if ZEP."""
+    if len(data) < off + 1:
+        raise _Skip
+    version = data[off] >> 4
+    if version == 4:
+        ihl = (data[off] & 0x0F) * 4
+        if data[off + 9] != 17 or ihl < 20:
+            raise _Skip
+        frag = _U16BE.unpack_from(data, off + 6)[0]
+        if frag & 0x1FFF:
+            raise _Skip  # a later IP fragment has no UDP header
+        udp = off + ihl
+    elif version == 6:
+        if data[off + 6] != 17:
+            raise _Skip
+        udp = off + 40
+    else:
+        raise _Skip
+    if len(data) < udp + 8:
+        raise FrameError("udp", "truncated UDP header")
+    sport, dport, ulen = struct.unpack_from(">HHH", data, udp)
+    if ZEP_PORT not in (sport, dport):
+        raise _Skip
+    return data[udp + 8 : udp + ulen] if ulen >= 8 else data[udp + 8 :]
+
+
+def _zep(payload: bytes) -> tuple[bytes, bytes | None, int | None]:
+    zep = parse_zep(payload)
+    if zep.version == 2 and zep.content.type == ZepType.ACK:
+        raise _Skip
+    body = zep.content.body if zep.version == 2 else zep.content
+    frame = bytes(body.frame)
+    if len(frame) < 2:
+        raise FrameError("zep", f"{len(frame)}-byte frame cannot hold an FCS")
+    # LQI mode (0) puts link-quality bytes where the FCS would be: not checkable.
+    return frame[:-2], (frame[-2:] if body.lqi_mode == 1 else None), int(body.channel)
+
+
+def _ethertype_payload(linktype: int, data: bytes) -> int:
+    """Offset of the IP header inside a record of ``linktype``."""
+    if linktype in (LINKTYPE_RAW, LINKTYPE_IPV4):
+        return 0
+    if linktype == LINKTYPE_LINUX_SLL:
+        if len(data) < 16:
+            raise FrameError("sll", "truncated cooked header")
+        etype, off = _U16BE.unpack_from(data, 14)[0], 16
+    else:
+        if len(data) < 14:
+            raise FrameError("ethernet", "truncated header")
+        etype, off = _U16BE.unpack_from(data, 12)[0], 14
+        while etype in (0x8100, 0x88A8) and len(data) >= off + 4:  # VLAN tags
+            etype, off = _U16BE.unpack_from(data, off + 2)[0], off + 4
+    if etype not in (0x0800, 0x86DD):
+        raise _Skip
+    return off
+
+
+def frame_of(index: int, linktype: int, data: bytes, ts: float, offset: int) -> RawFrame:
+    """The 802.15.4 frame inside one record; FrameError when it is damaged,
+    :class:`_Skip` when the record carries none."""
+    if linktype == LINKTYPE_WITHFCS:
+        if len(data) < 2:
+            raise FrameError("capture", f"{len(data)}-byte record cannot hold an FCS")
+        return RawFrame(index, ts, data[:-2], data[-2:], offset)
+    if linktype == LINKTYPE_NOFCS:
+        return RawFrame(index, ts, data, None, offset)
+    if linktype == LINKTYPE_TAP:
+        frame, fcs, channel, page = _tap(data)
+        return RawFrame(index, ts, frame, fcs, offset, channel, page)
+    try:
+        payload = _udp_in_ip(data, _ethertype_payload(linktype, data))
+    except IndexError:
+        raise FrameError("ip", "truncated header") from None
+    frame, fcs, channel = _zep(payload)
+    return RawFrame(index, ts, frame, fcs, offset, channel, None)
+
+
+# --- containers -----------------------------------------------------------------------
+
+
+class _Stream:
+    """Buffered reads with the file offset; works on pipes (no seeking)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.buf = b""
+        self.pos = 0  # in buf
+        self.offset = 0  # file offset of buf[pos]
+
+    def take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.buf):
+            self.buf = self.buf[self.pos :] + self.f.read(max(n, 1 << 18))
+            self.pos, end = 0, n
+        out = self.buf[self.pos : end]
+        self.pos += len(out)
+        self.offset += len(out)
+        return out
+
+    def peek(self, n: int) -> bytes:
+        data = self.take(n)
+        self.pos -= len(data)
+        self.offset -= len(data)
+        return data
+
+
+def iter_records(source: str | Path | BinaryIO | bytes) -> Iterator[RawFrame | CaptureProblem]:
+    """Every record of a capture as a frame or a problem, streaming."""
+    if isinstance(source, (bytes, bytearray)):
+        import io
+
+        yield from _records(_Stream(io.BytesIO(bytes(source))))
+    elif isinstance(source, (str, Path)):
+        with open(source, "rb") as f:
+            yield from _records(_Stream(f))
+    else:
+        yield from _records(_Stream(source))
+
+
+def _records(s: _Stream) -> Iterator[RawFrame | CaptureProblem]:
+    head = s.peek(4)
+    if head == _PCAPNG_SHB:
+        yield from _pcapng(s)
+    elif head in _PCAP_MAGICS:
+        yield from _pcap(s, *_PCAP_MAGICS[head])
+    else:
+        yield CaptureProblem(0, 0, f"not a pcap or pcapng file (starts {head.hex() or 'empty'})", True)
+
+
+def _convert(index: int, linktype: int, data: bytes, ts: float, offset: int) -> RawFrame | CaptureProblem | None:
+    try:
+        return frame_of(index, linktype, data, ts, offset)
+    except _Skip:
+        return None
+    except FrameError as exc:
+        return CaptureProblem(index, offset, f"frame {index}: damaged record at offset {offset}: {exc}")
+
+
+def _pcap(s: _Stream, order: str, unit: float) -> Iterator[RawFrame | CaptureProblem]:
+    header = s.take(24)
+    if len(header) < 24:
+        yield CaptureProblem(0, 0, "truncated pcap file header", True)
+        return
+    linktype = struct.unpack_from(order + "I", header, 20)[0] & 0xFFFF
+    if linktype not in SUPPORTED_LINKTYPES:
+        yield CaptureProblem(0, 20, f"unsupported link type {linktype} (replay reads 195, 230, 283 and ZEP in UDP)", True)
+        return
+    rec = struct.Struct(order + "IIII")
+    index = 0
+    last_ts = None
+    while True:
+        start = s.offset
+        raw = s.take(16)
+        if not raw:
+            return
+        index += 1
+        if len(raw) < 16:
+            yield CaptureProblem(index, start, f"frame {index}: truncated record header at offset {start} ({len(raw)} of 16 bytes)", True)
+            return
+        sec, frac, incl, orig = rec.unpack(raw)
+        if incl > MAX_RECORD or incl > orig:
+            found = _resync(s, rec, last_ts, unit)
+            skipped = s.offset - start
+            if found:
+                yield CaptureProblem(index, start, f"frame {index}: malformed record header at offset {start} (length {incl}); skipped {skipped} bytes to the next record")
+                continue
+            yield CaptureProblem(index, start, f"frame {index}: malformed record header at offset {start} (length {incl}); no record follows", True)
+            return
+        data = s.take(incl)
+        if len(data) < incl:
+            yield CaptureProblem(index, start, f"frame {index}: truncated record at offset {start}: needs {incl} bytes, {len(data)} present", True)
+            return
+        last_ts = sec + frac * unit
+        out = _convert(index, linktype, data, last_ts, start)
+        if out is not None:
+            yield out
+
+
+def _resync(s: _Stream, rec: struct.Struct, last_ts: float | None, unit: float) -> bool:
+    """Step past a garbled record header to the next plausible one.
+
+    A candidate is a header whose lengths fit and whose timestamp is within a
+    day of the last good one, and which is followed by another such header or
+    the end of the file."""
+    s.offset -= 15
+    s.pos -= 15  # one byte past the bad header's start
+    window = s.peek(RESYNC_WINDOW + 32)
+    for i in range(len(window) - 15):
+        if _plausible(window, i, rec, last_ts, unit):
+            n = rec.unpack_from(window, i)[2]
+            nxt = i + 16 + n
+            if nxt == len(window) < RESYNC_WINDOW + 32 or (nxt + 16 <= len(window) and _plausible(window, nxt, rec, last_ts, unit)):
+                s.take(i)
+                return True
+    s.take(len(window))
+    return False
+
+
+def _plausible(buf: bytes, i: int, rec: struct.Struct, last_ts: float | None, unit: float) -> bool:
+    sec, frac, incl, orig = rec.unpack_from(buf, i)
+    if incl > MAX_RECORD or incl > orig or frac * unit >= 1.0 or incl == 0:
+        return False
+    return last_ts is None or abs(sec - last_ts) < 86400
+
+
+def _pcapng(s: _Stream) -> Iterator[RawFrame | CaptureProblem]:
+    order = "<"
+    interfaces: list[tuple[int, float]] = []
+    index = 0
+    while True:
+        start = s.offset
+        head = s.take(8)
+        if not head:
+            return
+        if len(head) < 8:
+            yield CaptureProblem(index + 1, start, f"frame {index + 1}: truncated block header at offset {start}", True)
+            return
+        if head[:4] == _PCAPNG_SHB:
+            bom = s.peek(4)
+            if bom == b"\x4d\x3c\x2b\x1a":
+                order = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                order = ">"
+            else:
+                yield CaptureProblem(index, start, f"malformed section header at offset {start}", True)
+                return
+            interfaces = []
+        btype, length = struct.unpack(order + "II", head)
+        if length < 12 or length % 4 or length > MAX_RECORD + 64:
+            yield CaptureProblem(index + 1, start, f"frame {index + 1}: malformed block at offset {start} (length {length}); nothing after it can be read", True)
+            return
+        body = s.take(length - 8)
+        if len(body) < length - 8:
+            yield CaptureProblem(index + 1, start, f"frame {index + 1}: truncated block at offset {start}: needs {length} bytes, {len(body) + 8} present", True)
+            return
+        if struct.unpack_from(order + "I", body, length - 12)[0] != length:
+            yield CaptureProblem(index + 1, start, f"frame {index + 1}: malformed block at offset {start} (trailer does not match length {length})", True)
+            return
+        if btype == 1:  # interface description
+            if len(body) < 12:
+                yield CaptureProblem(index, start, f"malformed interface block at offset {start}", True)
+                return
+            linktype = struct.unpack_from(order + "H", body, 0)[0]
+            interfaces.append((linktype, _tsresol(body[8 : length - 12], order)))
+        elif btype in (6, 3):
+            index += 1
+            if btype == 6:
+                if len(body) < 24:
+                    yield CaptureProblem(index, start, f"frame {index}: malformed packet block at offset {start}")
+                    continue
+                iface, hi, lo, cap, _orig = struct.unpack_from(order + "IIIII", body, 0)
+                data = body[20 : 20 + cap]
+                if len(data) < cap or 20 + cap > length - 12:
+                    yield CaptureProblem(index, start, f"frame {index}: packet block at offset {start} claims {cap} bytes, holds fewer")
+                    continue
+            else:
+                iface, hi, lo = 0, 0, 0
+                orig = struct.unpack_from(order + "I", body, 0)[0]
+                data = body[4 : min(4 + orig, length - 12)]
+            if iface >= len(interfaces):
+                yield CaptureProblem(index, start, f"frame {index}: packet on undeclared interface {iface} at offset {start}")
+                continue
+            linktype, unit = interfaces[iface]
+            if linktype not in SUPPORTED_LINKTYPES:
+                yield CaptureProblem(index, start, f"frame {index}: unsupported link type {linktype}")
+                continue
+            out = _convert(index, linktype, data, ((hi << 32) | lo) * unit, start)
+            if out is not None:
+                yield out
+
+
+def _tsresol(options: bytes, order: str) -> float:
+    off = 0
+    while off + 4 <= len(options):
+        code, n = struct.unpack_from(order + "HH", options, off)
+        if code == 0:
+            break
+        if code == 9 and n >= 1:
+            v = options[off + 4]
+            return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+        off += 4 + n + (-n % 4)
+    return 1e-6

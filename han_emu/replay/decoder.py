@@ -1,0 +1,258 @@
+"""MAC/NWK/APS peeling for replay: struct headers, reused AES-CCM keys, learning.
+
+``han_emu.frames.stack.decode`` is the reference decoder (construct, every
+layer as a parsed object); this one takes the same steps on the replay hot
+path with ``frames.fastparse`` headers and one ``AESCCM`` object per key, and
+adds what a long capture needs: it remembers which key last worked, learns
+network keys from Transport-Key commands and short <-> IEEE addresses from
+association responses, device announces and extended sources, and reports a
+key that fails once per key and device rather than once per frame.
+Frames the fast path does not cover (MAC security, 2015 frames) fall back to
+the reference decoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
+from han_emu.frames import fastparse
+from han_emu.frames.aps import TransportKeyType, parse_transport_key
+from han_emu.frames.errors import FrameError, MicError
+from han_emu.frames.keys import KeyRing
+from han_emu.frames.stack import decode as reference_decode
+from han_emu.frames.zcl import build_zcl
+
+from .capture import RawFrame
+from .fcs import fcs_of
+
+ZDP_PROFILE = 0x0000
+DEVICE_ANNOUNCE = 0x0013
+MIC = 4
+_MAC_DATA, _MAC_COMMAND = 1, 3
+_ASSOCIATION_RESPONSE = 0x02
+
+_KEY_IDS = ("data (link key)", "network", "key-transport", "key-load")
+
+# Frame outcomes.
+ZCL = "zcl"
+OTHER = "other"  # a good frame that carries no ZCL (ACK, beacon, ZDP, NWK or APS command)
+MALFORMED = "malformed"
+UNDECRYPTED = "undecrypted"
+
+
+@dataclass(slots=True)
+class Peeled:
+    """What one 802.15.4 frame held, down to its ZCL bytes if it had any."""
+
+    kind: str
+    error: str | None = None
+    src: int | None = None  # NWK addresses
+    dst: int | None = None
+    src_ep: int | None = None
+    dst_ep: int | None = None
+    profile: int | None = None
+    cluster: int | None = None
+    zcl: bytes | None = None
+    nwk_secured: bool = False
+    nwk_decrypted: bool = False
+    aps_decrypted: bool = False
+
+
+def ieee_text(ieee: int) -> str:
+    return ":".join(f"{b:02x}" for b in ieee.to_bytes(8, "big"))
+
+
+class StackDecoder:
+    """Decodes frames one by one with a :class:`KeyRing` that it keeps learning into.
+
+    ``warn`` receives one human-readable line per new problem worth telling a
+    user about (a key that does not fit a device, a key learnt, ...).
+    """
+
+    def __init__(self, keys: KeyRing | None = None, warn: Callable[[str], None] | None = None) -> None:
+        self.keys = keys if keys is not None else KeyRing()
+        self.warn = warn or (lambda message: None)
+        self._ciphers: dict[bytes, AESCCM] = {}
+        self._warned: set[tuple] = set()
+        self._index = 0
+
+    # -- keys ----------------------------------------------------------------------
+    def _cipher(self, key: bytes) -> AESCCM:
+        c = self._ciphers.get(key)
+        if c is None:
+            c = self._ciphers[key] = AESCCM(key, tag_length=MIC)
+        return c
+
+    def _once(self, token: tuple, message: str) -> None:
+        if token not in self._warned:
+            self._warned.add(token)
+            self.warn(message)
+
+    def _decrypt(self, layer: str, buf: bytes, start: int, hdr: dict, candidates: list[bytes],
+                 source: int | None, who: str) -> bytes | None:
+        """Plaintext of the secured layer at ``buf[start:]``; None (after a warning) if no key fits."""
+        if not candidates:
+            key_id = hdr["sec_control"] >> 3 & 3
+            what = "network key" if layer == "nwk" else f"key for key identifier {_KEY_IDS[key_id]}"
+            self._once((layer, "nokey", key_id), f"{layer}: frames are encrypted and no {what} is known "
+                       f"(first at frame {self._index}); give --key/--link-key or a --keylog")
+            return None
+        if source is None:
+            self._once((layer, "nosource", who), f"{layer}: cannot decrypt frames from {who}: its IEEE address is not "
+                       f"known yet (first at frame {self._index})")
+            return None
+        hs, ps = start + hdr["header_end"], start + hdr["payload_start"]
+        sc = hdr["sec_control"]
+        level5 = (sc & 0xF8) | 5
+        aad = buf[start:hs] + bytes((level5,)) + buf[hs + 1 : ps]
+        nonce = source.to_bytes(8, "little") + hdr["frame_counter"].to_bytes(4, "little") + bytes((level5,))
+        body = buf[ps:]
+        if len(body) < MIC:
+            raise FrameError(layer, f"secured payload of {len(body)} bytes is shorter than the MIC")
+        for i, key in enumerate(candidates):
+            try:
+                plain = self._cipher(key).decrypt(nonce, body, aad)
+            except InvalidTag:
+                continue
+            if i and layer == "nwk":  # keep the key that worked first for the next frame
+                ring = self.keys.network_keys
+                ring.insert(0, ring.pop(ring.index(key)))
+            return plain
+        for key in candidates:
+            self._once((layer, key, source), f"{layer}: key {key.hex()} does not decrypt frames from "
+                       f"{ieee_text(source)} ({who}), first at frame {self._index}")
+        return None
+
+    def _learn_key(self, payload: bytes) -> None:
+        try:
+            tk = parse_transport_key(payload)
+        except FrameError:
+            return
+        key = bytes(tk.key)
+        if tk.key_type in (TransportKeyType.NETWORK, TransportKeyType.HIGH_SECURITY_NETWORK):
+            if self.keys.add_network_key(key):
+                self.warn(f"learnt network key {key.hex()} from the Transport-Key in frame {self._index}")
+        elif tk.key_type in (TransportKeyType.TC_LINK, TransportKeyType.APP_LINK):
+            if self.keys.add_link_key(key):
+                self.warn(f"learnt link key {key.hex()} from the Transport-Key in frame {self._index}")
+
+    # -- frames ----------------------------------------------------------------------
+    def decode(self, raw: RawFrame) -> Peeled:
+        self._index = raw.index
+        frame = raw.frame
+        if raw.fcs is not None and fcs_of(frame) != raw.fcs:
+            return Peeled(MALFORMED, "mac: FCS mismatch")
+        try:
+            mac = fastparse.parse_mac(frame, fcs=False)
+        except FrameError as exc:
+            if "fast path" in exc.reason:
+                return self._reference(raw)
+            return Peeled(MALFORMED, str(exc))
+        try:
+            if mac["frame_type"] != _MAC_DATA:
+                if mac["frame_type"] == _MAC_COMMAND and mac.get("command_id") == _ASSOCIATION_RESPONSE:
+                    self._association(frame, mac)
+                return Peeled(OTHER)
+            if mac["payload_end"] <= mac["payload_start"]:
+                return Peeled(OTHER)
+            return self._nwk(frame, mac)
+        except FrameError as exc:
+            return Peeled(MALFORMED, str(exc))
+
+    def _association(self, frame: bytes, mac: dict) -> None:
+        p = mac["payload_start"]
+        if mac["dst_addr_mode"] == 3 and len(frame) >= p + 3 and frame[p + 2] == 0:
+            self.keys.learn_address(frame[p] | frame[p + 1] << 8, mac["dst_addr"])
+
+    def _nwk(self, frame: bytes, mac: dict) -> Peeled:
+        start = mac["payload_start"]
+        nwk = fastparse.parse_nwk(frame, start)
+        if nwk["protocol_version"] not in (1, 2, 3):
+            return Peeled(MALFORMED, f"nwk: protocol version {nwk['protocol_version']} is not Zigbee")
+        addresses = self.keys.addresses
+        src = nwk["src"]
+        if nwk["src_ieee"] is not None and src is not None:
+            addresses[src] = nwk["src_ieee"]
+        if nwk["dst_ieee"] is not None and nwk["dst"] is not None:
+            addresses[nwk["dst"]] = nwk["dst_ieee"]
+        out = Peeled(OTHER, src=src, dst=nwk["dst"])
+        if nwk["security"]:
+            out.nwk_secured = True
+            mac_src = mac["src_addr"]
+            if mac["src_addr_mode"] == 2 and nwk["sec_source"] is not None:
+                addresses[mac_src] = nwk["sec_source"]
+            source = nwk["sec_source"]
+            if source is None:
+                source = mac_src if mac["src_addr_mode"] == 3 else addresses.get(mac_src)
+            who = f"0x{mac_src:04x}" if mac["src_addr_mode"] == 2 else "an unknown sender"
+            plain = self._decrypt("nwk", frame[: mac["payload_end"]], start, nwk, self.keys.network_keys, source, who)
+            if plain is None:
+                out.kind, out.error = UNDECRYPTED, "nwk: not decrypted (no key fits or sender unknown)"
+                return out
+            out.nwk_decrypted = True
+        else:
+            plain = frame[start + nwk["payload_start"] : mac["payload_end"]]
+        if nwk["frame_type"] != 0:
+            return out  # NWK command (or inter-PAN): no ZCL inside
+        return self._aps(plain, nwk, out)
+
+    def _aps(self, buf: bytes, nwk: dict, out: Peeled) -> Peeled:
+        if not buf:
+            raise FrameError("aps", "empty NWK payload")
+        aps = fastparse.parse_aps(buf)
+        ftype = aps["frame_type"]
+        if aps["security"]:
+            source = aps["sec_source"]
+            src = nwk["src"]
+            if source is None:
+                source = nwk["src_ieee"] if nwk["src_ieee"] is not None else self.keys.addresses.get(src)
+            key_id = aps["sec_control"] >> 3 & 3
+            who = f"0x{src:04x}" if src is not None else "an unknown sender"
+            plain = self._decrypt("aps", buf, 0, aps, self.keys.aps_candidates(key_id), source, who)
+            if plain is None:
+                out.kind, out.error = UNDECRYPTED, "aps: not decrypted (no key fits or sender unknown)"
+                return out
+            out.aps_decrypted = True
+        else:
+            plain = buf[aps["payload_start"] :]
+        if ftype == 1:  # APS command
+            if plain and plain[0] == 0x05:
+                self._learn_key(plain[1:])
+            return out
+        if ftype != 0 or aps["block_number"]:
+            return out  # ACK, inter-PAN, or a later fragment of a ZCL frame
+        out.profile, out.cluster = aps["profile"], aps["cluster"]
+        out.src_ep, out.dst_ep = aps["src_endpoint"], aps["dst_endpoint"]
+        if out.profile == ZDP_PROFILE:
+            if out.cluster == DEVICE_ANNOUNCE and len(plain) >= 11:
+                self.keys.learn_address(plain[1] | plain[2] << 8, int.from_bytes(plain[3:11], "little"))
+            return out
+        out.kind, out.zcl = ZCL, plain
+        return out
+
+    def _reference(self, raw: RawFrame) -> Peeled:
+        """Frames outside the fast path, through the construct decoder."""
+        try:
+            d = reference_decode(raw.frame, self.keys, fcs=False, strict=False)
+        except MicError as exc:
+            return Peeled(UNDECRYPTED, str(exc))
+        except FrameError as exc:
+            return Peeled(MALFORMED, str(exc))
+        out = Peeled(OTHER)
+        if d.nwk is not None:
+            out.src, out.dst = d.nwk.src, d.nwk.dst
+            out.nwk_secured = d.nwk.aux is not None
+            out.nwk_decrypted = "nwk" in d.decrypted
+        out.aps_decrypted = "aps" in d.decrypted
+        if d.error or d.encrypted:
+            out.kind, out.error = UNDECRYPTED, d.error or f"{d.encrypted}: no key"
+        elif d.zcl is not None and d.aps is not None:
+            out.kind = ZCL
+            out.profile, out.cluster = d.aps.profile, d.aps.cluster
+            out.src_ep, out.dst_ep = d.aps.src_endpoint, d.aps.dst_endpoint
+            out.zcl = build_zcl(d.zcl)
+        return out

@@ -1,0 +1,392 @@
+"""ZCL frames to plain JSON values: command names, attribute records, payloads.
+
+Names come from zigpy (general commands, snake_case) and from ``clusters``
+(Smart Energy commands and their payload schemas), so a decoded frame reads
+as the emulator's own server speaks.  The attribute records of the general
+commands (read/report/write) have a ``struct`` fast path for the common ZCL
+data types because a replay meets them on nearly every frame; composite
+types and every cluster-specific payload go through zigpy's deserializers.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import zigpy.types as t
+from zigpy.zcl import foundation
+
+from clusters import SE_CLUSTERS
+
+_U16 = struct.Struct("<H")
+
+
+class ZclDecodeError(ValueError):
+    """A ZCL frame whose header or payload does not parse."""
+
+
+@dataclass(slots=True)
+class ZclMessage:
+    """One decoded ZCL frame (header plus JSON-ready content)."""
+
+    cluster_specific: bool
+    server_to_client: bool
+    manufacturer: int | None
+    tsn: int
+    command_id: int
+    command: str
+    attributes: dict[str, Any] | None = None
+    payload: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- JSON conversion of zigpy values -------------------------------------------------
+
+
+def _bytes_value(raw: bytes) -> str:
+    """Octet strings as text where printable, else as hex."""
+    if raw.isascii():
+        text = raw.decode("ascii")
+        if text.isprintable():
+            return text
+    return raw.hex()
+
+
+def to_json(value: Any) -> Any:
+    """A zigpy value (ints, enums, bitmaps, strings, lists, structs) as plain JSON."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, t.EUI64):
+        return str(value)
+    if isinstance(value, (enum.Enum, enum.Flag)):
+        return int(value.value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _bytes_value(bytes(value))
+    if isinstance(value, foundation.TypeValue):
+        return to_json(value.value)
+    if isinstance(value, t.Struct):
+        return struct_fields(value)
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return str(value)
+
+
+def _nibble_name(parent: str, sub: str) -> str:
+    """Name of a packed sub-field: PublishPrice's ``price_trailing_digit_and_price_tier``
+    splits into ``price_trailing_digit`` and ``price_tier``."""
+    for part in parent.split("_and_"):
+        if part == sub or part.endswith("_" + sub):
+            return part
+    return sub if sub in parent else f"{parent}_{sub}"
+
+
+def struct_fields(value: t.Struct) -> dict[str, Any]:
+    """A zigpy struct as {field: value}; packed nibble bytes become separate keys."""
+    out: dict[str, Any] = {}
+    for f in value.fields:
+        v = getattr(value, f.name)
+        if v is None and f.optional:
+            continue
+        if isinstance(v, t.IntStruct) or (isinstance(f.type, type) and issubclass(f.type, t.IntStruct)):
+            for sub in f.type.fields:
+                if sub.name.startswith("_"):
+                    continue
+                name = _nibble_name(f.name, sub.name)
+                out[name if name not in out else f"{f.name}_{sub.name}"] = to_json(getattr(v, sub.name))
+            continue
+        out[f.name] = to_json(v)
+    return out
+
+
+# --- typed attribute values: struct fast path, zigpy for the rest --------------------
+
+
+def _fixed_types() -> dict[int, tuple[int, bool]]:
+    table: dict[int, tuple[int, bool]] = {}
+    for base, signed in ((0x08, False), (0x18, False), (0x20, False), (0x28, True)):
+        for i in range(8):
+            table[base + i] = (i + 1, signed)
+    table.update({0x30: (1, False), 0x31: (2, False), 0xE2: (4, False), 0xE8: (2, False),
+                  0xE9: (2, False), 0xEA: (4, False)})
+    return table
+
+
+_FIXED = _fixed_types()
+_INVALID_STRING = 0xFF
+
+
+def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
+    """(JSON value, new offset) of a ZCL-typed value at ``data[off:]``."""
+    fixed = _FIXED.get(type_id)
+    if fixed is not None:
+        size, signed = fixed
+        end = off + size
+        if end > len(data):
+            raise ZclDecodeError(f"value of type 0x{type_id:02x} truncated")
+        return int.from_bytes(data[off:end], "little", signed=signed), end
+    if type_id in (0x41, 0x42):
+        n = data[off]
+        if n == _INVALID_STRING:
+            return None, off + 1
+        end = off + 1 + n
+        if end > len(data):
+            raise ZclDecodeError("string value truncated")
+        raw = data[off + 1 : end]
+        return (_bytes_value(raw) if type_id == 0x41 else raw.decode("utf-8", "replace")), end
+    if type_id == 0x10:
+        return bool(data[off]), off + 1
+    try:
+        python_type = foundation.DataType.from_type_id(type_id).python_type
+        value, rest = python_type.deserialize(data[off:])
+    except Exception as exc:
+        raise ZclDecodeError(f"value of type 0x{type_id:02x}: {exc}") from None
+    return to_json(value), len(data) - len(rest)
+
+
+def _attr_id(i: int) -> str:
+    return f"0x{i:04x}"
+
+
+def _read_attributes(data: bytes) -> dict[str, Any]:
+    if len(data) % 2:
+        raise ZclDecodeError("odd-length attribute id list")
+    return {_attr_id(i): None for (i,) in _U16.iter_unpack(data)}
+
+
+def _read_attributes_rsp(data: bytes) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    attrs: dict[str, Any] = {}
+    statuses: dict[str, int] = {}
+    off, n = 0, len(data)
+    try:
+        while off < n:
+            aid, status = _U16.unpack_from(data, off)[0], data[off + 2]
+            off += 3
+            if status:
+                attrs[_attr_id(aid)] = None
+                statuses[_attr_id(aid)] = status
+                continue
+            attrs[_attr_id(aid)], off = read_value(data[off], data, off + 1)
+    except (IndexError, struct.error):
+        raise ZclDecodeError("attribute record truncated") from None
+    return attrs, ({"statuses": statuses} if statuses else None)
+
+
+def _typed_records(data: bytes) -> dict[str, Any]:
+    """Report Attributes and Write Attributes records: id, type, value."""
+    attrs: dict[str, Any] = {}
+    off, n = 0, len(data)
+    try:
+        while off < n:
+            aid = _U16.unpack_from(data, off)[0]
+            attrs[_attr_id(aid)], off = read_value(data[off + 2], data, off + 3)
+    except (IndexError, struct.error):
+        raise ZclDecodeError("attribute record truncated") from None
+    return attrs
+
+
+def _write_attributes_rsp(data: bytes) -> dict[str, Any]:
+    if len(data) == 1:
+        return {"status": data[0]}
+    if len(data) % 3:
+        raise ZclDecodeError("write attributes response records truncated")
+    return {"statuses": {_attr_id(_U16.unpack_from(data, i + 1)[0]): data[i] for i in range(0, len(data), 3)}}
+
+
+_GENERAL_NAMES = {int(k): v.name.lower() for k, v in foundation.GENERAL_COMMANDS.items()}
+
+
+def decode_zcl(cluster: int, data: bytes) -> ZclMessage:
+    """Decode one ZCL frame sent on ``cluster``."""
+    if len(data) < 3:
+        raise ZclDecodeError(f"{len(data)}-byte ZCL frame is shorter than its header")
+    fc = data[0]
+    off, manufacturer = 1, None
+    if fc & 0x04:
+        if len(data) < 5:
+            raise ZclDecodeError("manufacturer-specific ZCL header truncated")
+        manufacturer, off = _U16.unpack_from(data, 1)[0], 3
+    tsn, cmd = data[off], data[off + 1]
+    body = data[off + 2 :]
+    frame_type = fc & 0x03
+    to_client = bool(fc & 0x08)
+    if frame_type == 0:
+        return _general(cluster, fc, manufacturer, tsn, cmd, to_client, body)
+    if frame_type != 1:
+        raise ZclDecodeError(f"reserved ZCL frame type {frame_type}")
+    msg = ZclMessage(True, to_client, manufacturer, tsn, cmd, f"command_0x{cmd:02x}")
+    cls = SE_CLUSTERS.get(cluster) if manufacturer is None else None
+    defs = None if cls is None else (cls.client_commands if to_client else cls.server_commands)
+    cdef = None if defs is None else defs.get(cmd)
+    if cdef is None:
+        msg.payload = {"raw": body.hex()} if body else {}
+        return msg
+    msg.command = cdef.name
+    msg.payload = decode_payload(cdef.schema, body, cdef.name)
+    return msg
+
+
+def decode_payload(schema: type[t.Struct], body: bytes, name: str = "payload") -> dict[str, Any]:
+    """A command payload as {field: value}: the compiled plan when the schema has
+    one and the bytes fit it, else zigpy's deserializer (the reference)."""
+    plan = _plan(schema)
+    if plan is not None:
+        try:
+            return _run_plan(plan, body)
+        except (_NoFastPath, IndexError):
+            pass
+    try:
+        value, rest = schema.deserialize(body)
+    except Exception as exc:
+        raise ZclDecodeError(f"{name} payload: {exc}") from None
+    out = struct_fields(value)
+    if rest:
+        out["trailing"] = rest.hex()
+    return out
+
+
+# --- compiled payload plans: the zigpy schema read with plain int.from_bytes --------
+
+
+class _NoFastPath(Exception):
+    """Bytes the plan does not cover exactly; zigpy decides."""
+
+
+_PLANS: dict[type, list[tuple] | None] = {}
+
+
+def _int_size(typ: type) -> tuple[int, bool] | None:
+    if isinstance(typ, type) and issubclass(typ, (t.uint_t, t.int_t)) and typ._bits % 8 == 0:
+        return typ._bits // 8, bool(typ._signed)
+    return None
+
+
+def _plan(schema: type) -> list[tuple] | None:
+    """Steps ("int"|"nibbles"|"lvbytes"|"list", ...) for a flat schema, or None."""
+    if schema in _PLANS:
+        return _PLANS[schema]
+    steps: list[tuple] | None = []
+    try:
+        for f in schema.fields:
+            typ, optional = f.type, f.optional
+            if f.requires is not None:
+                raise _NoFastPath
+            if isinstance(typ, type) and issubclass(typ, t.IntStruct):
+                size = _int_size(typ)
+                subs = [(sub.name, sub.type._bits) for sub in typ.fields]
+                if size is None or sum(b for _, b in subs) != size[0] * 8:
+                    raise _NoFastPath
+                names = [(None if n.startswith("_") else _nibble_name(f.name, n), bits) for n, bits in subs]
+                steps.append(("nibbles", f.name, optional, size[0], names))
+            elif (size := _int_size(typ)) is not None:
+                steps.append(("int", f.name, optional, size[0], size[1]))
+            elif isinstance(typ, type) and issubclass(typ, t.LVBytes) and not issubclass(typ, t.LongOctetString):
+                steps.append(("lvbytes", f.name, optional, getattr(typ, "_max_len", 255)))
+            elif (isinstance(typ, type) and issubclass(typ, t.List) and f.length is not None
+                  and (item := _int_size(getattr(typ, "_item_type", None))) is not None):
+                steps.append(("list", f.name, optional, f.length, item[0], item[1]))
+            else:
+                raise _NoFastPath
+    except (_NoFastPath, AttributeError, TypeError):
+        steps = None
+    _PLANS[schema] = steps
+    return steps
+
+
+class _Fields:
+    """What a length lambda sees: the raw values decoded so far."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _run_plan(plan: list[tuple], data: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    off, n = 0, len(data)
+    for step in plan:
+        kind, name, optional = step[0], step[1], step[2]
+        if off >= n and optional:
+            break
+        if kind == "int":
+            end = off + step[3]
+            if end > n:
+                raise _NoFastPath
+            out[name] = raw[name] = int.from_bytes(data[off:end], "little", signed=step[4])
+            off = end
+        elif kind == "nibbles":
+            end = off + step[3]
+            if end > n:
+                raise _NoFastPath
+            value = raw[name] = int.from_bytes(data[off:end], "little")
+            for sub, bits in step[4]:
+                if sub is not None:
+                    out[sub if sub not in out else f"{name}_{sub}"] = value & ((1 << bits) - 1)
+                value >>= bits
+            off = end
+        elif kind == "lvbytes":
+            length = data[off]
+            end = off + 1 + length
+            if end > n or length > step[3]:
+                raise _NoFastPath
+            out[name] = _bytes_value(data[off + 1 : end])
+            off = end
+        else:
+            count = step[3](_Fields(raw))
+            size, signed = step[4], step[5]
+            end = off + count * size
+            if end > n:
+                raise _NoFastPath
+            out[name] = [int.from_bytes(data[i : i + size], "little", signed=signed) for i in range(off, end, size)]
+            off = end
+    if off < n:
+        out["trailing"] = data[off:].hex()
+    return out
+
+
+def _general(cluster: int, fc: int, manufacturer: int | None, tsn: int, cmd: int, to_client: bool,
+             body: bytes) -> ZclMessage:
+    name = _GENERAL_NAMES.get(cmd, f"general_0x{cmd:02x}")
+    msg = ZclMessage(False, to_client, manufacturer, tsn, cmd, name)
+    if cmd == 0x00:
+        msg.attributes = _read_attributes(body)
+    elif cmd == 0x01:
+        msg.attributes, msg.payload = _read_attributes_rsp(body)
+    elif cmd in (0x02, 0x03, 0x05, 0x0A):
+        msg.attributes = _typed_records(body)
+    elif cmd == 0x04:
+        msg.payload = _write_attributes_rsp(body)
+    elif cmd == 0x0B:
+        if len(body) < 2:
+            raise ZclDecodeError("default response truncated")
+        msg.payload = {"command_id": body[0], "status": body[1]}
+    elif cmd in foundation.GENERAL_COMMANDS:
+        try:
+            value, _ = foundation.GENERAL_COMMANDS[cmd].schema.deserialize(body)
+        except Exception as exc:
+            raise ZclDecodeError(f"{name} payload: {exc}") from None
+        msg.payload = struct_fields(value)
+    elif body:
+        msg.payload = {"raw": body.hex()}
+    return msg
+
+
+def attribute_name(cluster: int, attr_id: int) -> str | None:
+    """The attribute's name in ``clusters`` (None when unknown)."""
+    cls = SE_CLUSTERS.get(cluster)
+    if cls is None:
+        return None
+    a = cls.attributes.get(attr_id)
+    return None if a is None else a.name
+
+
+def cluster_name(cluster: int) -> str:
+    cls = SE_CLUSTERS.get(cluster)
+    return cls.__name__ if cls is not None else f"0x{cluster:04x}"

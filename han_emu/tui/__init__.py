@@ -1,0 +1,21 @@
+"""The Textual dashboard (IHD, PPMID and HAN screens) over any HAN source."""
+
+from han_emu.tui.app import DashboardApp, run_dashboard
+from han_emu.tui.controls import Controls, RecordingHook
+from han_emu.tui.launch import run_virtual_dashboard
+from han_emu.tui.runner import HanRunner
+from han_emu.tui.source import DashboardSource, Snapshot, VirtualHanSource
+from han_emu.tui.views import AmbientThresholds
+
+__all__ = [
+    "AmbientThresholds",
+    "Controls",
+    "DashboardApp",
+    "DashboardSource",
+    "HanRunner",
+    "RecordingHook",
+    "Snapshot",
+    "VirtualHanSource",
+    "run_dashboard",
+    "run_virtual_dashboard",
+]

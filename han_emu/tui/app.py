@@ -1,0 +1,171 @@
+"""The Textual dashboard: IHD, PPMID and HAN screens over any source."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.binding import Binding
+
+from han_emu.tui.controls import Controls, next_speed
+from han_emu.tui.help import HelpScreen
+from han_emu.tui.screens import DashScreen, HanScreen, IhdScreen, PpmidScreen
+from han_emu.tui.source import DashboardSource, Snapshot, VirtualHanSource
+from han_emu.tui.views import AmbientThresholds
+
+if TYPE_CHECKING:
+    from han_emu.virtual_han import VirtualHan
+
+#: SMETS2 IHDs refresh electricity at least every 10 s; the screen refreshes at
+#: least that often in virtual time, and never more than 4 times a wall second.
+IHD_REFRESH_VIRTUAL_S = 10.0
+MIN_REFRESH_S = 0.25
+MAX_REFRESH_S = 1.0
+
+
+def refresh_period(speed: float | None) -> float:
+    """Wall seconds between screen refreshes at ``speed``."""
+    if speed is None:
+        return MIN_REFRESH_S
+    return max(MIN_REFRESH_S, min(MAX_REFRESH_S, IHD_REFRESH_VIRTUAL_S / speed))
+
+
+class DashboardApp(App[None]):
+    """The dashboard.  ``source`` feeds it; ``controls`` (optional) are what the
+    pause, speed, scenario and recording keys operate."""
+
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "han-emu"
+    MODES = {"ihd": IhdScreen, "ppmid": PpmidScreen, "han": HanScreen}
+    DEFAULT_MODE = "ihd"
+    BINDINGS = [
+        Binding("1", "switch_mode('ihd')", "IHD"),
+        Binding("2", "switch_mode('ppmid')", "PPMID"),
+        Binding("3", "switch_mode('han')", "HAN"),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+"),
+        Binding("minus,underscore", "speed(-1)", "Slower", key_display="-"),
+        Binding("s", "scenario", "Scenario"),
+        Binding("r", "record", "Record"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(
+        self,
+        source: DashboardSource,
+        controls: Controls | None = None,
+        *,
+        thresholds: AmbientThresholds | None = None,
+        auto_refresh: bool = True,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.controls = controls
+        self.thresholds = thresholds or AmbientThresholds()
+        self.auto_refresh_data = auto_refresh
+        self.snapshot: Snapshot | None = None
+        self._timer: Any = None
+
+    # -- data -------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.refresh_data()
+        if self.auto_refresh_data:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        speed = self.controls.speed if self.controls is not None else 1.0
+        self._timer = self.set_interval(refresh_period(speed), self.refresh_data)
+
+    def refresh_data(self) -> None:
+        """Take a snapshot from the source and show it on the current screen."""
+        try:
+            self.snapshot = self.source.snapshot()
+        except (TimeoutError, RuntimeError) as exc:  # the source is busy or gone: keep the last one
+            self.log.warning(f"no snapshot: {exc}")
+            return
+        self._show()
+
+    def _show(self) -> None:
+        screen = self.screen
+        if isinstance(screen, DashScreen) and self.snapshot is not None:
+            screen.show(self.snapshot)
+
+    # -- controls ---------------------------------------------------------------------------
+    def _controls(self) -> Controls | None:
+        if self.controls is None:
+            self.notify("This source has no controls.", severity="warning")
+        return self.controls
+
+    def action_pause(self) -> None:
+        c = self._controls()
+        if c is None:
+            return
+        if c.paused:
+            c.resume()
+        else:
+            c.pause()
+        self._show()
+
+    def action_speed(self, step: int) -> None:
+        c = self._controls()
+        if c is None:
+            return
+        c.set_speed(next_speed(c.speed, step))
+        self._schedule()
+        self._show()
+
+    def action_scenario(self) -> None:
+        c = self._controls()
+        if c is None:
+            return
+        names = list(c.scenarios)
+        if not names:
+            self.notify("This source has no scenarios.", severity="warning")
+            return
+        current = names.index(c.scenario) if c.scenario in names else -1
+        c.set_scenario(names[(current + 1) % len(names)])
+        self.notify(f"Scenario: {c.scenario}")
+        self._show()
+
+    def action_record(self) -> None:
+        c = self._controls()
+        if c is None:
+            return
+        if not c.can_record:
+            self.notify("Recording is not available on this source.", severity="warning")
+        elif c.recording is None:
+            c.start_recording()
+            self.notify(f"Recording to {c.recording}")
+        else:
+            c.stop_recording()
+            self.notify("Recording stopped")
+        self._show()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(list(self.BINDINGS)))  # type: ignore[arg-type]
+
+
+async def run_dashboard(han: VirtualHan | DashboardSource, *, controls: Controls | None = None,
+                        thresholds: AmbientThresholds | None = None) -> None:
+    """Run the dashboard on the current loop until the user quits.
+
+    For a source on the caller's own loop (a replay, a hardware coordinator, or
+    a VirtualHan on a wall-clock loop).  A virtual-time HAN whose speed the
+    keys change runs best in its own thread: see :func:`run_virtual_dashboard`.
+    """
+    from han_emu.virtual_han import VirtualHan as _VirtualHan
+
+    source: DashboardSource = VirtualHanSource(han) if isinstance(han, _VirtualHan) else han
+    try:
+        await DashboardApp(source, controls, thresholds=thresholds).run_async()
+    finally:
+        if isinstance(source, VirtualHanSource) and source is not han:
+            source.close()
+    await asyncio.sleep(0)

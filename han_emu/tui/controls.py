@@ -1,0 +1,95 @@
+"""What the dashboard's keys operate: pause, speed, scenario, recording.
+
+The app talks to a :class:`Controls` object and never to a loop or a meter,
+so a source without them (a capture replay has no scenario) simply offers
+fewer controls.  :class:`HanRunner` in ``runner`` implements them for the
+virtual HAN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Protocol
+
+from han_emu.meter.scenario import ScenarioSettings
+
+#: Virtual seconds per wall second the speed keys step through.
+SPEEDS: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 300, 600, 1800, 3600)
+
+
+class RecordingHook(Protocol):
+    """Starts and stops a recording (a pcap recorder, for instance)."""
+
+    def start(self) -> str:
+        """Begin recording; returns what is recorded to (a path), for the screen."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+class Controls(Protocol):
+    """The live controls a source may offer; every member is required."""
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def speed(self) -> float | None: ...
+
+    @property
+    def scenario(self) -> str: ...
+
+    @property
+    def scenarios(self) -> tuple[str, ...]: ...
+
+    @property
+    def recording(self) -> str | None:
+        """Where the recording goes while one runs, else None."""
+        ...
+
+    @property
+    def can_record(self) -> bool: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def set_speed(self, speed: float) -> None: ...
+
+    def set_scenario(self, name: str) -> None: ...
+
+    def start_recording(self) -> None: ...
+
+    def stop_recording(self) -> None: ...
+
+
+def next_speed(speed: float | None, step: int) -> float:
+    """The speed ``step`` places up (or down) :data:`SPEEDS` from ``speed``."""
+    if speed is None:
+        return SPEEDS[-1]
+    below = [i for i, s in enumerate(SPEEDS) if s <= speed]
+    i = below[-1] if below else 0
+    if step < 0 and SPEEDS[i] < speed:  # between two steps: going down lands on the lower
+        step += 1
+    return SPEEDS[max(0, min(len(SPEEDS) - 1, i + step))]
+
+
+def scenario_variants(configured: ScenarioSettings) -> dict[str, ScenarioSettings]:
+    """The scenarios the switch key cycles through.
+
+    "no PV" removes both PV arrays (the battery still cycles on the cheap
+    tier, so the secondary element can still export in the evening);
+    "winter" keeps a quarter of the PV output and raises the house load by
+    half (heating and lighting): the meter's time of year is not changed.
+    """
+    return {
+        "configured": configured,
+        "no PV": replace(configured, primary_pv_kwp=0.0, secondary_pv_kwp=0.0),
+        "winter": replace(
+            configured,
+            primary_pv_kwp=configured.primary_pv_kwp * 0.25,
+            secondary_pv_kwp=configured.secondary_pv_kwp * 0.25,
+            house_base_w=configured.house_base_w * 1.5,
+            house_peak_w=configured.house_peak_w * 1.5,
+        ),
+    }

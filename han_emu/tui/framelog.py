@@ -1,0 +1,152 @@
+"""One line of the HAN screen's frame log: a ZCL (or ZDO) frame decoded into
+words, with its raw bytes kept for the byte view.
+
+Decoding is deliberately shallow (cluster, command, attribute names and
+values): the log is for watching a conversation, the frames package is for
+dissecting one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import zigpy.zdo.types as zdo_t
+from zigpy.zcl import foundation
+from zigpy.zcl.foundation import Direction, GeneralCommand, Status
+
+from clusters import SE_CLUSTERS
+
+SE_PROFILE = 0x0109
+ZDO_PROFILE = 0x0000
+_MAX_ITEMS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFrame:
+    """A frame seen on the HAN, as the log shows it."""
+
+    seq: int
+    time: float
+    src: str
+    dst: str
+    profile: int
+    cluster: int
+    src_ep: int
+    dst_ep: int
+    summary: str
+    raw: bytes
+
+    @property
+    def cluster_name(self) -> str:
+        return cluster_name(self.cluster, self.profile)
+
+    def text(self) -> str:
+        """Everything a filter should match against."""
+        return f"{self.src} {self.dst} {self.cluster_name} 0x{self.cluster:04X} {self.summary}".lower()
+
+
+def cluster_name(cluster: int, profile: int = SE_PROFILE) -> str:
+    if profile == ZDO_PROFILE:
+        return "ZDO"
+    cls = SE_CLUSTERS.get(cluster)
+    return cls.__name__ if cls is not None else f"0x{cluster:04X}"
+
+
+def cluster_label(profile: int, cluster: int) -> str:
+    """"Metering 0x0702", or the ZDO command's name."""
+    if profile == ZDO_PROFILE:
+        return "ZDO " + describe_zdo(cluster, b"")
+    name = cluster_name(cluster, profile)
+    return name if name.startswith("0x") else f"{name} 0x{cluster:04X}"
+
+
+def _value(value: Any) -> str:
+    raw = getattr(value, "value", value)
+    if isinstance(raw, (bytes, bytearray)):
+        text = bytes(raw).decode("utf-8", errors="replace")
+        return repr(text) if text.isprintable() else bytes(raw).hex()
+    if isinstance(raw, int):
+        return str(int(raw))
+    return str(raw)
+
+
+def _attr_name(cluster: int, attr: int) -> str:
+    cls = SE_CLUSTERS.get(cluster)
+    if cls is not None and attr in cls.attributes:
+        return cls.attributes[attr].name
+    return f"0x{attr:04X}"
+
+
+def _items(items: list[str]) -> str:
+    if len(items) > _MAX_ITEMS:
+        return ", ".join(items[:_MAX_ITEMS]) + f", +{len(items) - _MAX_ITEMS} more"
+    return ", ".join(items)
+
+
+def _general(cluster: int, command: int, body: bytes) -> str:
+    try:
+        name = GeneralCommand(command).name
+    except ValueError:
+        return f"general 0x{command:02X}"
+    schema = foundation.GENERAL_COMMANDS[GeneralCommand(command)].schema
+    try:
+        payload, _ = schema.deserialize(body)
+    except Exception:
+        return f"{name} (malformed)"
+    if command == GeneralCommand.Read_Attributes:
+        return f"{name} " + _items([_attr_name(cluster, int(a)) for a in payload.attribute_ids])
+    if command == GeneralCommand.Read_Attributes_rsp:
+        cells = []
+        for rec in payload.status_records:
+            attr = _attr_name(cluster, int(rec.attrid))
+            cells.append(f"{attr}={_value(rec.value)}" if rec.status == Status.SUCCESS else f"{attr}:{rec.status.name}")
+        return f"{name} " + _items(cells)
+    if command == GeneralCommand.Report_Attributes:
+        return f"{name} " + _items([f"{_attr_name(cluster, int(r.attrid))}={_value(r.value)}"
+                                    for r in payload.attribute_reports])
+    if command == GeneralCommand.Default_Response:
+        return f"{name} cmd 0x{int(payload.command_id):02X} {Status(payload.status).name}"
+    return name
+
+
+def describe_zcl(cluster: int, data: bytes) -> str:
+    """A one-line description of a ZCL frame (header and payload)."""
+    try:
+        header, body = foundation.ZCLHeader.deserialize(data)
+    except Exception:
+        return f"not ZCL ({len(data)} bytes)"
+    arrow = "->" if header.direction == Direction.Client_to_Server else "<-"
+    if header.frame_control.is_general:
+        return f"{arrow} {_general(cluster, int(header.command_id), body)}"
+    cls = SE_CLUSTERS.get(cluster)
+    commands = {}
+    if cls is not None:
+        commands = cls.server_commands if header.direction == Direction.Client_to_Server else cls.client_commands
+    cmd = commands.get(int(header.command_id))
+    name = cmd.name if cmd is not None else f"command 0x{int(header.command_id):02X}"
+    return f"{arrow} {name} ({len(body)} bytes)"
+
+
+def describe_zdo(cluster: int, data: bytes) -> str:
+    try:
+        return zdo_t.ZDOCmd(cluster).name
+    except ValueError:
+        return f"ZDO 0x{cluster:04X}"
+
+
+def describe(profile: int, cluster: int, data: bytes) -> str:
+    if profile == ZDO_PROFILE:
+        return describe_zdo(cluster, data)
+    return describe_zcl(cluster, data)
+
+
+def hexdump(data: bytes, width: int = 16) -> str:
+    """Offset, hex and printable characters, ``width`` bytes a line."""
+    lines = []
+    for off in range(0, len(data), width):
+        chunk = data[off:off + width]
+        hexes = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{off:04x}  {hexes:<{width * 3 - 1}}  {text}")
+    return "\n".join(lines) or "(no payload)"

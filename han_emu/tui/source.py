@@ -1,0 +1,213 @@
+"""What the dashboard reads, and the virtual HAN's implementation of it.
+
+The app sees only :class:`Snapshot` objects taken from a
+:class:`DashboardSource`, so a capture replay or a hardware coordinator can
+feed the same screens by producing the same snapshot: readouts per display,
+devices, frame counts, a frame log, a clock, and (optionally) a duty-cycle
+ledger's figures.  A snapshot is a copy: the app may hold it while the source
+moves on, even in another thread.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import zigpy.types as t
+
+from han_emu.air.dutycycle import AirtimeLedger, ChannelUsage, DutyCycleEvent
+from han_emu.readout.model import Readout
+from han_emu.tui.framelog import LoggedFrame, cluster_label, describe
+
+if TYPE_CHECKING:
+    from han_emu.virtual_han import VirtualHan
+
+LOG_LENGTH = 1000
+ALERT_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """A node on the HAN as the HAN screen lists it."""
+
+    name: str
+    kind: str
+    nwk: int | None
+    ieee: str
+    last_seen: float | None
+    lqi: int | None
+    frames: int
+    acks: int
+
+
+@dataclass(frozen=True, slots=True)
+class DutyView:
+    """A duty-cycle ledger's figures at one instant (None fields: no ledger)."""
+
+    usages: tuple[ChannelUsage, ...]
+    alerts: tuple[DutyCycleEvent, ...]
+
+
+@dataclass
+class Snapshot:
+    """Everything the screens show, copied out of a source at one instant."""
+
+    time: float | None
+    readouts: dict[str, Readout] = field(default_factory=dict)  # display name -> readout
+    kinds: dict[str, str] = field(default_factory=dict)  # display name -> "ihd"/"ppmid"/"cad"
+    devices: list[DeviceRow] = field(default_factory=list)
+    frames: dict[tuple[str, str], int] = field(default_factory=dict)  # (transmitter, cluster name) -> n
+    log: list[LoggedFrame] = field(default_factory=list)
+    duty: DutyView | None = None
+    source: str = ""
+
+    def display(self, kind: str) -> tuple[str, Readout] | None:
+        """The first display of ``kind``, else the first display at all."""
+        for name, k in self.kinds.items():
+            if k == kind and name in self.readouts:
+                return name, self.readouts[name]
+        for name, readout in self.readouts.items():
+            return name, readout
+        return None
+
+
+class DashboardSource(Protocol):
+    """Anything that can be shown: a virtual HAN, a replay, a coordinator."""
+
+    def snapshot(self) -> Snapshot: ...
+
+
+class FrameLog:
+    """A bounded log of decoded frames, numbered from 1 in arrival order."""
+
+    def __init__(self, length: int = LOG_LENGTH) -> None:
+        self.entries: deque[LoggedFrame] = deque(maxlen=length)
+        self.count = 0
+
+    def add(self, time: float, src: str, dst: str, profile: int, cluster: int,
+            src_ep: int, dst_ep: int, raw: bytes) -> LoggedFrame:
+        self.count += 1
+        entry = LoggedFrame(self.count, time, src, dst, profile, cluster, src_ep, dst_ep,
+                            describe(profile, cluster, raw), raw)
+        self.entries.append(entry)
+        return entry
+
+
+class VirtualHanSource:
+    """A :class:`DashboardSource` over a running :class:`VirtualHan`.
+
+    It listens to the virtual air for the frame log and last-seen times.
+    ``call`` runs a function where the HAN lives (its loop's thread); the
+    default runs it directly, for a HAN on the caller's own loop.
+    """
+
+    def __init__(
+        self,
+        han: VirtualHan,
+        *,
+        ledger: AirtimeLedger | None = None,
+        call: Callable[[Callable[[], Any]], Any] | None = None,
+        log_length: int = LOG_LENGTH,
+    ) -> None:
+        self.han = han
+        self.log = FrameLog(log_length)
+        self.last_seen: dict[str, float] = {}
+        self.per_cluster: Counter[tuple[str, int, int]] = Counter()  # (transmitter, profile, cluster)
+        self.ledger: AirtimeLedger | None = None
+        self.alerts: deque[DutyCycleEvent] = deque(maxlen=ALERT_LENGTH)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._usages: tuple[ChannelUsage, ...] = ()
+        self._call = call or (lambda fn: fn())
+        han.listeners.append(self._on_frame)
+        if ledger is not None:
+            self.set_ledger(ledger)
+
+    def set_ledger(self, ledger: AirtimeLedger | None) -> None:
+        """Show this ledger's gauges (None: "no data")."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.ledger = ledger
+        self.alerts.clear()
+        if ledger is not None:
+            self._unsubscribe = ledger.subscribe(self.alerts.append)
+
+    def close(self) -> None:
+        if self._on_frame in self.han.listeners:
+            self.han.listeners.remove(self._on_frame)
+        self.set_ledger(None)
+
+    # -- listening ---------------------------------------------------------------------
+    def _name(self, addr: t.AddrModeAddress | None) -> str:
+        if addr is None:
+            return "?"
+        if addr.addr_mode == t.AddrMode.Group:
+            return f"group 0x{int(addr.address):04X}"
+        if addr.addr_mode == t.AddrMode.IEEE:
+            return self.han.name_of(addr.address)
+        nwk = int(addr.address)
+        if nwk == 0x0000:
+            return "ESI"
+        if nwk >= 0xFFF8:
+            return "broadcast"
+        for device in self.han.devices:
+            if device.nwk is not None and int(device.nwk) == nwk:
+                return device.name
+        return f"0x{nwk:04X}"
+
+    def _on_frame(self, han: VirtualHan, frame: Any) -> None:
+        src = "ESI" if int(frame.src) == 0x0000 else han.name_of(frame.src_ieee)
+        self.last_seen[src] = frame.time
+        if frame.aps_ack:
+            return
+        packet = frame.packet
+        self.per_cluster[(src, int(packet.profile_id or 0), int(packet.cluster_id))] += 1
+        raw = packet.data.serialize() if hasattr(packet.data, "serialize") else bytes(packet.data)
+        self.log.add(frame.time, src, self._name(packet.dst), int(packet.profile_id or 0),
+                     int(packet.cluster_id), int(packet.src_ep or 0), int(packet.dst_ep or 0), raw)
+
+    # -- snapshots -------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        return self._call(self._collect)
+
+    def _lqi(self, ieee: Any) -> int | None:
+        han = self.han
+        if han.air is None or han.app is None:
+            return None
+        return han.air.link(ieee, han.app.state.node_info.ieee).lqi
+
+    def _collect(self) -> Snapshot:
+        han = self.han
+        now = han.clock.now() if han.clock is not None else None
+        traffic = han.traffic
+        per_device = traffic.per_device()
+        devices = []
+        if han.app is not None:
+            info = han.app.state.node_info
+            devices.append(DeviceRow("ESI", "coordinator", 0x0000, str(info.ieee), self.last_seen.get("ESI"),
+                                     None, per_device.get("ESI", 0), traffic.acks.get("ESI", 0)))
+        for d in han.devices:
+            devices.append(DeviceRow(d.name, d.settings.kind, None if d.nwk is None else int(d.nwk), str(d.ieee),
+                                     self.last_seen.get(d.name), self._lqi(d.ieee), per_device.get(d.name, 0),
+                                     traffic.acks.get(d.name, 0)))
+        duty = None
+        if self.ledger is not None and now is not None:
+            try:
+                self._usages = tuple(self.ledger.summary(now).channels)
+            except ValueError:  # the ledger has already seen a later time: keep its last figures
+                pass
+            duty = DutyView(self._usages, tuple(self.alerts))
+        return Snapshot(
+            time=now,
+            readouts={d.name: copy.deepcopy(d.readout) for d in han.devices},
+            kinds={d.name: d.settings.kind for d in han.devices},
+            devices=devices,
+            frames={(device, cluster_label(profile, cluster)): n
+                    for (device, profile, cluster), n in sorted(self.per_cluster.items())},
+            log=list(self.log.entries),
+            duty=duty,
+            source="virtual HAN",
+        )
