@@ -119,6 +119,7 @@ class HardwareHan:
         self._up = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._key_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -126,9 +127,15 @@ class HardwareHan:
         """Bring the meter up to date and start the stick; a stick that cannot
         be reached now raises :class:`RadioError` (nothing is retried)."""
         self._drive()
+        # CBKE only with configured certificates: a real display trusts its
+        # scheme's CA, never the built-in test CA.
+        identities = list(self.config.cbke) or None
         self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
-                                accept_unencrypted=self.accept_unencrypted)
+                                accept_unencrypted=self.accept_unencrypted, identities=identities,
+                                ieee_of=self._ieee_of, on_key=self._on_cbke_key)
         await self._connect()
+        if identities:
+            self._check_certificates(identities)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._meter_task(), name="meter"))
 
@@ -183,6 +190,31 @@ class HardwareHan:
         self.report(f"device {device.ieee} joined as 0x{int(device.nwk):04X}")
         self._log_keys()
 
+    # -- key establishment ------------------------------------------------------------------
+    def _ieee_of(self, nwk: int) -> t.EUI64 | None:
+        return None if self.app is None else self.app.ieee_of(nwk)
+
+    def _on_cbke_key(self, ieee: t.EUI64, key: bytes) -> None:
+        """CBKE agreed a link key with ``ieee``: log it, and hand it to the stick
+        (which must use it for that device's APS frames from now on)."""
+        if self.keylog is not None:
+            self.keylog.add(bytes(key), f"CBKE link key {ieee}")
+        if self.app is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.app.install_link_key(ieee, key))
+        self._key_tasks.add(task)
+        task.add_done_callback(self._key_tasks.discard)
+
+    def _check_certificates(self, identities: list[Any]) -> None:
+        from han_emu.certs import eui64_from_cert
+
+        ieee = self.app.state.node_info.ieee
+        for identity in identities:
+            subject = t.EUI64(eui64_from_cert(identity.parsed.subject))
+            if subject != ieee:
+                self.report(f"the CBKE certificate names {subject}, but the stick is {ieee}: "
+                            "displays will refuse key establishment")
+
     # -- the link -------------------------------------------------------------------------------
     async def _connect(self) -> None:
         self._set_state(CONNECTING)
@@ -202,6 +234,7 @@ class HardwareHan:
                     info.channel, info.pan_id, info.extended_pan_id)
         self._log_keys()
         self._set_state(UP)
+        await self.refresh_ncp_duty_cycle()
         # Subscribers may be waiting for reports that fell due while down.
         if self.server is not None:
             self.server.meter_changed()
@@ -268,6 +301,26 @@ class HardwareHan:
         for key, label in self.app.keys_in_use():
             self.keylog.add(key, label)
 
+    # -- the NCP's own duty-cycle view (EZSP) ---------------------------------------------
+    @property
+    def ncp_duty_cycle(self) -> Any:
+        """The stick's duty-cycle figures (an EZSP ``NcpDutyCycle``), or None
+        when the stick reports none."""
+        dc = getattr(self.app, "duty_cycle", None)
+        return dc if dc is not None and dc.supported else None
+
+    async def refresh_ncp_duty_cycle(self) -> Any:
+        """Ask the stick for its duty-cycle state and limits, where it has them
+        (the dutyCycleHandler callback keeps them current in between)."""
+        read = getattr(self.app, "read_duty_cycle", None)
+        if read is None:
+            return None
+        try:
+            await read()
+        except Exception as exc:  # a display extra: never worth stopping for
+            LOGGER.debug("Reading the NCP duty cycle failed: %r", exc)
+        return self.ncp_duty_cycle
+
     # -- the meter --------------------------------------------------------------------------
     def _drive(self) -> None:
         now = self.clock.now()
@@ -306,6 +359,8 @@ class HardwareHan:
             text += f", channel {info.channel}, PAN 0x{info.pan_id:04X}"
             if link.reconnects:
                 text += f", reconnected {link.reconnects}x"
+            if self.ncp_duty_cycle is not None:
+                text += "; " + self.ncp_duty_cycle.describe()
         elif link.state == DOWN:
             text += f" ({link.last_error})"
             if link.retry_at is not None:

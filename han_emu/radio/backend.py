@@ -262,6 +262,12 @@ async def start_radio(
     try:
         async with asyncio.timeout(startup_timeout):
             await app.startup(auto_form=auto_form)
+            if getattr(app, "needs_restart", lambda: False)():
+                await app.shutdown(db=False)
+                app = cls(config)
+                if server is not None:
+                    app.attach_server(server, clock)
+                await app.startup(auto_form=False)
     except asyncio.CancelledError:
         await _quiet_shutdown(app)
         raise
@@ -287,7 +293,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
         seen.append(current)
         if isinstance(current, BaseExceptionGroup):
             seen.extend(current.exceptions)
-        current = current.__cause__ or current.__context__
+        # Explicit causes only: an error raised while handling another is
+        # about the second problem, not the first.
+        current = current.__cause__
     return seen
 
 

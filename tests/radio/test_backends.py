@@ -186,7 +186,8 @@ async def test_znp_forms_registers_the_esis_and_answers_from_the_right_endpoint(
         assert eps[1].profile_id == eps[2].profile_id == SE
         assert eps[242].profile_id == 0xA1E0
         assert {METERING, PRICE, 0x000A} <= set(eps[2].input_clusters)
-        assert 0x0800 in eps[1].input_clusters and 0x0800 not in eps[2].input_clusters
+        # No certificates configured: no Key Establishment on either ESI.
+        assert 0x0800 not in eps[1].input_clusters and 0x0800 not in eps[2].input_clusters
         drain(fake)
 
         # An IHD reads CurrentSummationReceived (0x0001) on the secondary ESI.
@@ -287,6 +288,8 @@ async def test_wrong_port_is_one_clear_line() -> None:
     port = closed_port()
     line = await expect_error(f"znp:socket://127.0.0.1:{port}")
     assert line.endswith(f"nothing is listening at socket://127.0.0.1:{port} (connection refused)")
+    line = await expect_error(f"ezsp:socket://127.0.0.1:{port}")
+    assert line.startswith(f"EmberZNet (EZSP) coordinator at socket://127.0.0.1:{port}: nothing is listening")
     line = await expect_error("znp:/dev/does-not-exist-han-emu")
     assert "no such port /dev/does-not-exist-han-emu" in line
 
@@ -319,3 +322,88 @@ async def test_something_that_is_not_an_ncp_is_one_clear_line() -> None:
         port = srv.sockets[0].getsockname()[1]
         line = await expect_error(f"znp:socket://127.0.0.1:{port}", request_timeout=0.5)
     assert f"no Z-Stack (ZNP) coordinator answered on socket://127.0.0.1:{port}" in line
+
+
+# ----------------------------------------------------------- the ESI server on EZSP
+@pytest.fixture
+async def ezsp_fake(monkeypatch: pytest.MonkeyPatch):
+    import bellows.ezsp
+
+    from han_emu.radio.fakencp.ezsp import serve_ezsp
+
+    # bellows waits 2 s for a spontaneous RSTACK on socket:// before resetting.
+    monkeypatch.setattr(bellows.ezsp, "NETWORK_COORDINATOR_STARTUP_RESET_WAIT", 0.05)
+    srv = await serve_ezsp("127.0.0.1", 0)
+    try:
+        yield srv
+    finally:
+        await srv.close()
+
+
+async def next_sent(srv, cluster: int, timeout: float = 5.0):
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await srv.sent()
+            if message.cluster_id == cluster:
+                return message
+
+
+async def test_ezsp_forms_registers_the_esis_and_answers_from_the_right_endpoint(ezsp_fake) -> None:
+    server = make_server(export_wh=6000)
+    app = await start_radio(parse_radio("ezsp:" + ezsp_fake.url), server, server.clock, network=NETWORK)
+    try:
+        info = app.state.network_info
+        assert (info.channel, info.pan_id) == (20, 0x1A62)
+        assert str(info.extended_pan_id) == "00:0d:6f:ff:fe:12:34:56"
+        # The NCP forgets endpoints on the reset that commits a new network:
+        # they are registered again, on 0x0109, in place of zigpy's 1 and 2.
+        eps = ezsp_fake.endpoints
+        assert sorted(eps) == [1, 2, 242]
+        assert eps[1].profile_id == eps[2].profile_id == SE
+        assert {METERING, PRICE} <= set(eps[2].input_clusters)
+        ezsp_fake.sent_nowait()
+
+        ezsp_fake.inject_incoming(IHD_NWK, IHD_IEEE, 9, 2, SE, METERING, bytes.fromhex("00 51 00 01 00"))
+        reply = await next_sent(ezsp_fake, METERING)
+        assert (reply.kind, reply.destination) == ("unicast", IHD_NWK)
+        assert (reply.src_ep, reply.dst_ep, reply.profile_id) == (2, 9, SE)
+        assert reply.data == bytes.fromhex("18 51 01 01 00 00 25 70 17 00 00 00 00")
+        assert reply.options & 0x0020  # EMBER_APS_OPTION_ENCRYPTION
+
+        ezsp_fake.inject_incoming(IHD_NWK, IHD_IEEE, 9, 1, SE, METERING, bytes.fromhex("00 52 00 01 00"))
+        reply = await next_sent(ezsp_fake, METERING)
+        assert reply.src_ep == 1
+        assert reply.data == bytes.fromhex("18 52 01 01 00 00 25 00 00 00 00 00 00")
+    finally:
+        await app.shutdown()
+
+
+async def test_ezsp_duty_cycle_view_and_link_keys(ezsp_fake) -> None:
+    app = await start_radio(parse_radio("ezsp:" + ezsp_fake.url), make_server())
+    try:
+        ezsp_fake.duty_cycle.limit_thresh, ezsp_fake.duty_cycle.crit_thresh = 90, 150
+        ezsp_fake.duty_cycle.consumed = {0x0000: 37, IHD_NWK: 4}
+        dc = await app.read_duty_cycle()
+        assert dc.supported and dc.state_name == "normal"
+        assert dc.limits == (90, 150, 250)
+        assert dc.consumed == {0x0000: 37, IHD_NWK: 4}
+
+        # dutyCycleHandler: the NCP tells of a state change by itself.
+        ezsp_fake.emit_duty_cycle(state=3, consumed={0x0000: 190})
+        await asyncio.wait_for(_until(lambda: app.duty_cycle.state == 3), 5)
+        assert app.duty_cycle.consumed == {0x0000: 190}
+        assert app.duty_cycle.describe() == (
+            "NCP duty cycle: critical (limits 0.90 / 1.50 / 2.50 %), used 0x0000 1.90 %")
+
+        # A CBKE link key goes into the NCP's key table; joining with an install code.
+        assert await app.install_link_key(IHD_IEEE, bytes(range(16)))
+        assert (IHD_IEEE, bytes(range(16))) in ezsp_fake.tokens.link_keys.values()
+        key = await app.permit_with_install_code(IHD_IEEE, INSTALL_CODE, 30)
+        assert bytes(key) == INSTALL_CODE_KEY
+    finally:
+        await app.shutdown()
+
+
+async def _until(predicate) -> None:
+    while not predicate():
+        await asyncio.sleep(0.02)

@@ -64,7 +64,12 @@ async def serve(protocol: str, host: str, port: int, state: str | None) -> Any:
         module = importlib.import_module(module_name)
     except ImportError:
         raise RuntimeError(f"the {protocol} emulator is not part of this build") from None
-    return await getattr(module, function)(host, port, state_path=state)
+    extra: dict[str, Any] = {}
+    if protocol == "ezsp":
+        # Announce a power-on reset to each new connection, as zigbeed does:
+        # bellows then starts at once instead of waiting to reset the NCP.
+        extra["rstack_on_connect"] = 0.2
+    return await getattr(module, function)(host, port, state_path=state, **extra)
 
 
 async def _run(args: argparse.Namespace) -> int:
