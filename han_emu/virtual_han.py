@@ -67,6 +67,7 @@ class VirtualHan:
         save_every_s: float = 60.0,
         accept_unencrypted: bool = False,
         cbke: bool = True,
+        scenario: Any = None,
     ) -> None:
         self.config = config
         self.meter = meter
@@ -76,7 +77,7 @@ class VirtualHan:
         self.save_every_s = save_every_s
         self.accept_unencrypted = accept_unencrypted
         self.cbke = cbke
-        self.scenario = Scenario(config.scenario)
+        self.scenario = scenario if scenario is not None else Scenario(config.scenario)  # or a RecordedScenario
         self.traffic = Traffic()
         self.devices: list[SimDisplay] = []
         self.air: VirtualAir | None = None

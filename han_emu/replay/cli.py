@@ -6,9 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .keylog import KeylogError, parse_key
+
+if TYPE_CHECKING:
+    from clusters.mp184 import EndpointMap
+    from han_emu.meter.recorded import RecordedScenario
 
 
 def _key(text: str) -> bytes:
@@ -101,3 +105,34 @@ def _duty_text(report: dict[str, Any]) -> str:
     for t in report["transitions"]:
         lines.append(f"  {t['time']:.3f} {t['device']} {t['from']} -> {t['to']} (alert {t['alert']})")
     return "\n".join(lines) + "\n"
+
+
+# --- `han-emu run --scenario-from FILE` -------------------------------------------------------
+
+
+def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--scenario-from FILE [--key HEX ...] [--keylog FILE] [--scenario-after hold|loop]``."""
+    parser.add_argument("--scenario-from", metavar="FILE",
+                        help="drive the meter with the readings and profile intervals of a capture (pcap/pcapng)")
+    parser.add_argument("--key", action="append", type=_key, default=[], metavar="HEX",
+                        help="with --scenario-from: a network or link key of the capture; repeat for several")
+    parser.add_argument("--keylog", metavar="FILE", help="with --scenario-from: a key log (Wireshark zigbee_pc_keys rows)")
+    parser.add_argument("--scenario-after", choices=("hold", "loop"), default="hold",
+                        help="after the capture's end: hold the last power, or loop the recorded increments")
+
+
+def scenario_for_run(args: argparse.Namespace, endpoints: EndpointMap, start: float | None) -> "RecordedScenario":
+    """The capture's scenario from the ``run`` arguments, shifted by whole half
+    hours to begin at ``start`` (None: at the capture's own time)."""
+    from .scenario import recorded_scenario
+
+    def warn(message: str) -> None:
+        print(f"han-emu run: {message}", file=sys.stderr)
+
+    try:
+        scenario = recorded_scenario(args.scenario_from, args.key, keylog=args.keylog, endpoints=endpoints,
+                                     after=args.scenario_after, warn=warn)
+    except (OSError, KeylogError, ValueError) as exc:
+        print(f"han-emu run: --scenario-from {args.scenario_from}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return scenario if start is None else scenario.anchored(start)
