@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from han_emu.meter.recorded import RecordedScenario
 
 
+_BATCH = 512
+
+
 def _key(text: str) -> bytes:
     try:
         return parse_key(text)
@@ -66,18 +69,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"han-emu replay: {exc}", file=sys.stderr)
         return 2
     damaged = False
-    write = out.write
+    lines: list[str] = []  # written in batches: one write per line costs more than the line
+    add = lines.append
+
+    def write(text: str) -> None:
+        add(text)
+        if len(lines) >= _BATCH:
+            flush()
+
+    def flush() -> None:
+        out.write("".join(lines))
+        lines.clear()
+
+    line = jsonl_line if jsonl else text_line
     try:
         for event in replay.frames():
             if type(event) is ErrorEvent:
                 if event.kind == "malformed":
                     damaged = damaged or event.time is None
                     if not jsonl and event.time is not None:
+                        flush()
                         warn(f"frame {event.frame}: {event.error}")
                 if jsonl:
-                    write(jsonl_line(event) + "\n")
+                    add(jsonl_line(event) + "\n")
             else:
-                write((jsonl_line(event) if jsonl else text_line(event)) + "\n")
+                add(line(event) + "\n")
+            if len(lines) >= _BATCH:
+                flush()
         report = duty.report() if duty is not None else None
         if jsonl:
             if report is not None:
@@ -87,6 +105,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if report is not None:
                 write(_duty_text(report))
             write(text_summary(replay.summary) + "\n")
+        flush()
         out.flush()
     except BrokenPipeError:
         return 0
