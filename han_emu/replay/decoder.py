@@ -248,6 +248,7 @@ class StackDecoder:
     def decode_general(self, raw: RawFrame) -> Peeled:
         """Any frame, through the field dicts of ``frames.fastparse`` (and the
         construct decoder for what those do not cover)."""
+        self._index = raw.index
         frame = raw.frame
         try:
             mac = fastparse.parse_mac(frame, fcs=False)

@@ -10,11 +10,28 @@ from .engine import ErrorEvent, ReplaySummary, ZclEvent
 from .zcl import attribute_name, cluster_name
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _unserializable(o: Any) -> Any:
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+def _object_encoder():
+    """``_dumps`` for the attribute and payload objects without its per-call
+    set-up: the C encoder it builds, made once (decoded values hold no cycles,
+    so no cycle markers)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _dumps
+    encode = make(None, _unserializable, json.encoder.c_encode_basestring, None, ":", ",", False, False, True)
+    return lambda o: "".join(encode(o, 0))
+
+
+_object = _object_encoder()
 _names: dict[str, str] = {}
 
 
-def _address(a: int | None) -> str:
-    return "null" if a is None else f'"0x{a:04x}"'
+_ADDRESSES = {None: "null"} | {a: f'"0x{a:04x}"' for a in range(0x10000)}
 
 
 def jsonl_line(event: ZclEvent | ErrorEvent) -> str:
@@ -31,12 +48,12 @@ def jsonl_line(event: ZclEvent | ErrorEvent) -> str:
     if name is None:
         name = _names[m.command] = _dumps(m.command)
     attrs, payload = m.attributes, m.payload
-    return (f'{{"frame":{event.frame},"time":{round(event.time, 6)!r},"src":{_address(event.src)},'
-            f'"dst":{_address(event.dst)},"src_ep":{"null" if event.src_ep is None else event.src_ep},'
+    return (f'{{"frame":{event.frame},"time":{round(event.time, 6)!r},"src":{_ADDRESSES[event.src]},'
+            f'"dst":{_ADDRESSES[event.dst]},"src_ep":{"null" if event.src_ep is None else event.src_ep},'
             f'"dst_ep":{"null" if event.dst_ep is None else event.dst_ep},"profile":{event.profile},'
             f'"cluster":{event.cluster},"command":{name},'
-            f'"attributes":{"null" if attrs is None else _dumps(attrs)},'
-            f'"payload":{"null" if payload is None else _dumps(payload)}}}')
+            f'"attributes":{"null" if attrs is None else _object(attrs)},'
+            f'"payload":{"null" if payload is None else _object(payload)}}}')
 
 
 def summary_line(summary: ReplaySummary) -> str:
