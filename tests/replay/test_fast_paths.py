@@ -17,7 +17,7 @@ from han_emu.replay.capture import RawFrame, iter_records
 from han_emu.replay.decoder import StackDecoder
 from han_emu.replay.engine import ErrorEvent, Replay, ZclEvent
 from han_emu.replay.output import jsonl_line
-from han_emu.replay.zcl import ZclMessage
+from han_emu.replay.zcl import ZclMessage, _int_list
 
 from .helpers import CONVERSATION, ESI, ESI_IEEE, IHD, IHD_IEEE, LINK_KEY, NWK_KEY, PAN, T0, conversation_psdus, pcap_bytes, se_frame
 
@@ -133,3 +133,11 @@ def test_records_read_in_the_buffer_match_the_written_ones() -> None:
     assert [(r.index, r.time, r.frame + r.fcs) for r in records] == [(i, t, p) for i, (t, p) in enumerate(psdus, 1)]
     offsets = [r.offset for r in records]
     assert offsets[0] == 24 and all(b - a == 16 + len(p) for a, b, (_, p) in zip(offsets, offsets[1:], psdus))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 6, 8])
+@pytest.mark.parametrize("signed", [False, True])
+def test_packed_integer_lists_read_as_int_from_bytes(size: int, signed: bool) -> None:
+    data = bytes((37 * i + 200) % 256 for i in range(size * 5 + 1))
+    expected = [int.from_bytes(data[i : i + size], "little", signed=signed) for i in range(1, 1 + size * 5, size)]
+    assert _int_list(data, 1, 1 + size * 5, size, signed) == expected
