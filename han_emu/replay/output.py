@@ -31,7 +31,15 @@ _object = _object_encoder()
 _names: dict[str, str] = {}
 
 
-_ADDRESSES = {None: "null"} | {a: f'"0x{a:04x}"' for a in range(0x10000)}
+class _Addresses(dict):
+    """Short address -> its JSON text, made the first time it is seen."""
+
+    def __missing__(self, a: int | None) -> str:
+        text = self[a] = "null" if a is None else f'"0x{a:04x}"'
+        return text
+
+
+_ADDRESSES = _Addresses()
 
 
 def jsonl_line(event: ZclEvent | ErrorEvent) -> str:
