@@ -117,15 +117,18 @@ class StackDecoder:
                           hdr["sec_control"], hdr["frame_counter"], candidates, source, who)
 
     def _open(self, layer: str, buf: bytes, start: int, hs: int, ps: int, sc: int, counter: int,
-              candidates: list[bytes], source: int | None, who: str) -> bytes | None:
+              candidates: list[bytes], source: int | None, who: str | int) -> bytes | None:
         """Plaintext of the layer ``buf[start:]`` whose auxiliary header is at ``hs``
-        and payload at ``ps``; None (after a warning) if no key fits."""
+        and payload at ``ps``; None (after a warning) if no key fits.  ``who``
+        names the sender in warnings (a short address is formatted only then)."""
         if not candidates:
             key_id = sc >> 3 & 3
             what = "network key" if layer == "nwk" else f"key for key identifier {_KEY_IDS[key_id]}"
             self._once((layer, "nokey", key_id), f"{layer}: frames are encrypted and no {what} is known "
                        f"(first at frame {self._index}); give --key/--link-key or a --keylog")
             return None
+        if type(who) is int:
+            who = f"0x{who:04x}"
         if source is None:
             self._once((layer, "nosource", who), f"{layer}: cannot decrypt frames from {who}: its IEEE address is not "
                        f"known yet (first at frame {self._index})")
@@ -151,7 +154,8 @@ class StackDecoder:
             return plain
         for key in candidates:
             self._once((layer, key, source), f"{layer}: key {key.hex()} does not decrypt frames from "
-                       f"{ieee_text(source)} ({who}), first at frame {self._index}")
+                       f"{ieee_text(source)} ({who if type(who) is str else f'0x{who:04x}'}), "
+                       f"first at frame {self._index}")
         return None
 
     def _learn_key(self, payload: bytes) -> None:
@@ -205,7 +209,7 @@ class StackDecoder:
             addresses[dst] = _U64.unpack_from(frame, 17)[0]
         sc, counter, source = _AUX_EXT.unpack_from(frame, off)
         addresses[mac_src] = source
-        plain = self._open("nwk", frame, 9, off, ps, sc, counter, self.keys.network_keys, source, f"0x{mac_src:04x}")
+        plain = self._open("nwk", frame, 9, off, ps, sc, counter, self.keys.network_keys, source, mac_src)
         if plain is None:
             return Peeled(UNDECRYPTED, "nwk: not decrypted (no key fits or sender unknown)", src, dst, None, None,
                           None, None, None, True)
@@ -231,8 +235,9 @@ class StackDecoder:
                 aps_source = _U64.unpack_from(plain, 13)[0]
             else:
                 aps_source = src_ieee if src_ieee is not None else addresses.get(src)
+            keys = self.keys
             plain = self._open("aps", plain, 0, 8, aend, asc, _U32.unpack_from(plain, 9)[0],
-                               self.keys.aps_candidates(key_id), aps_source, f"0x{src:04x}")
+                               keys.link_keys if key_id == 0 else keys.aps_candidates(key_id), aps_source, src)
             if plain is None:
                 return Peeled(UNDECRYPTED, "aps: not decrypted (no key fits or sender unknown)", src, dst, None, None,
                               None, None, None, True, True)

@@ -151,8 +151,15 @@ def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
     return to_json(value), len(data) - len(rest)
 
 
-def _attr_id(i: int) -> str:
-    return f"0x{i:04x}"
+class _AttrIds(dict):
+    """Attribute id -> its "0x0000" key, made the first time it is met."""
+
+    def __missing__(self, i: int) -> str:
+        text = self[i] = f"0x{i:04x}"
+        return text
+
+
+_attr_id = _AttrIds().__getitem__
 
 
 def _read_attributes(data: bytes) -> dict[str, Any]:
