@@ -8,6 +8,7 @@ and prints wall time, frames/s, peak memory (max RSS) and the ratio.
     python benchmarks/bench_replay.py [--frames 100000] [--tshark-format json|fields] [--keep FILE]
 
 Memory should stay flat as the file grows: run with --frames 200000 to compare.
+CPU time (user + system) is printed too: on a busy machine it varies less than wall time.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def measure(cmd: list[str]) -> dict[str, float]:
         "t = time.perf_counter()\n"
         "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
         "wall = time.perf_counter() - t\n"
-        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "print(json.dumps({'rc': rc, 'wall': wall, 'rss_mb': rss / 1024}))\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'rc': rc, 'wall': wall, 'cpu': ru.ru_utime + ru.ru_stime, 'rss_mb': ru.ru_maxrss / 1024}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
@@ -109,7 +110,7 @@ def main() -> None:
                 "--key", NWK_KEY.hex(), "--link-key", LINK_KEY.hex(), "--format", "jsonl"]
     ours = measure(ours_cmd)
     print(f"han-emu replay --format jsonl: {ours['wall']:7.2f} s  {args.frames / ours['wall']:10,.0f} frames/s  "
-          f"peak {ours['rss_mb']:6.0f} MB  (exit {ours['rc']})")
+          f"cpu {ours['cpu']:6.2f} s  peak {ours['rss_mb']:6.0f} MB  (exit {ours['rc']})")
     tshark = shutil.which("tshark")
     if tshark is None:
         print("tshark not found: no comparison")
@@ -123,8 +124,10 @@ def main() -> None:
                            "-e", "zbee_zcl.cmd.id", "-e", "zbee_zcl.attr.id"]
         theirs = measure(theirs_cmd)
         print(f"tshark -T {fmt}:{' ' * (19 - len(fmt))}{theirs['wall']:7.2f} s  "
-              f"{args.frames / theirs['wall']:10,.0f} frames/s  peak {theirs['rss_mb']:6.0f} MB  (exit {theirs['rc']})")
-        print(f"  ratio (tshark -T {fmt} time / han-emu time): {theirs['wall'] / ours['wall']:.2f}x")
+              f"{args.frames / theirs['wall']:10,.0f} frames/s  cpu {theirs['cpu']:6.2f} s  "
+              f"peak {theirs['rss_mb']:6.0f} MB  (exit {theirs['rc']})")
+        print(f"  ratio (tshark -T {fmt} time / han-emu time): wall {theirs['wall'] / ours['wall']:.2f}x, "
+              f"cpu {theirs['cpu'] / ours['cpu']:.2f}x")
     tmp.cleanup()
 
 

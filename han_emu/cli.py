@@ -14,7 +14,7 @@ from han_emu import __version__
 from han_emu.certs_cli import add_cbke_commands, add_cert_commands
 from han_emu.dutycycle_cli import StatusFile, add_dutycycle_command
 from han_emu.config import Config, ConfigError, example_text, load
-from han_emu.replay.cli import add_replay_command
+from han_emu.replay.cli import add_replay_command, add_scenario_arguments
 from han_emu.meter.model import TwinMeter
 from han_emu.store import StateStore, StoreError
 from han_emu.textview import render, render_readout
@@ -79,7 +79,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = now
     if simulate and config.start is not None:
         start = config.start
-    meter, store = _open_meter(config, state, start)
+    scenario = None
+    if args.scenario_from:  # a capture's readings drive a fresh meter; simulations keep the capture's own time
+        from han_emu.replay.cli import scenario_for_run
+        own_time = simulate and config.start is None
+        scenario = scenario_for_run(args, config.endpoints, None if own_time else start)
+        meter, store = scenario.new_meter(config.meter), None
+        start = meter.time if own_time else start
+    else:
+        meter, store = _open_meter(config, state, start)
     start = max(meter.time, start)
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
     from han_emu.recording import HanRecording, RecordingError
@@ -96,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
-                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke, scenario=scenario)
         status = StatusFile(args.status_json, han, period=300.0 if simulate else 2.0) if args.status_json else None
         recording.attach(han)
         await han.start()
@@ -381,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="LAB ONLY: accept Smart Energy requests without APS encryption or CBKE")
     run.add_argument("--no-cbke", action="store_true",
                      help="simulated displays join with the default link key and skip key establishment")
+    add_scenario_arguments(run)
     run.add_argument("--status-json", metavar="FILE",
                      help="keep each device's airtime and duty-cycle state in this JSON file")
     _add_radio_options(run, network=True)

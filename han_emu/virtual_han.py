@@ -69,6 +69,7 @@ class VirtualHan:
         cbke: bool = True,
         sub_ghz: bool = False,
         mp184: bool = True,
+        scenario: Any = None,
     ) -> None:
         """``sub_ghz``: the hub serves the Sub-GHz cluster (duty-cycle throttling);
         ``mp184=False``: displays that do not know the MP184 export items."""
@@ -82,7 +83,7 @@ class VirtualHan:
         self.cbke = cbke
         self.sub_ghz = sub_ghz
         self.mp184 = mp184
-        self.scenario = Scenario(config.scenario)
+        self.scenario = scenario if scenario is not None else Scenario(config.scenario)  # or a RecordedScenario
         self.traffic = Traffic()
         self.devices: list[SimDisplay] = []
         self.air: VirtualAir | None = None

@@ -271,6 +271,18 @@ def _pcap(s: _Stream, order: str, unit: float) -> Iterator[RawFrame | CapturePro
     last_ts = None
     while True:
         start = s.offset
+        buf, pos = s.buf, s.pos
+        if pos + 16 <= len(buf):  # the record in the buffer already: no copies of its header
+            sec, frac, incl, orig = rec.unpack_from(buf, pos)
+            end = pos + 16 + incl
+            if end <= len(buf) and incl <= MAX_RECORD and incl <= orig:
+                index += 1
+                s.pos, s.offset = end, start + 16 + incl
+                last_ts = sec + frac * unit
+                out = _convert(index, linktype, buf[pos + 16 : end], last_ts, start)
+                if out is not None:
+                    yield out
+                continue
         raw = s.take(16)
         if not raw:
             return

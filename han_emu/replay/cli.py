@@ -6,9 +6,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .keylog import KeylogError, parse_key
+
+if TYPE_CHECKING:
+    from clusters.mp184 import EndpointMap
+    from han_emu.meter.recorded import RecordedScenario
+
+
+_BATCH = 512
 
 
 def _key(text: str) -> bytes:
@@ -62,18 +69,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"han-emu replay: {exc}", file=sys.stderr)
         return 2
     damaged = False
-    write = out.write
+    lines: list[str] = []  # written in batches: one write per line costs more than the line
+    add = lines.append
+
+    def write(text: str) -> None:
+        add(text)
+        if len(lines) >= _BATCH:
+            flush()
+
+    def flush() -> None:
+        out.write("".join(lines))
+        lines.clear()
+
+    line = jsonl_line if jsonl else text_line
     try:
         for event in replay.frames():
             if type(event) is ErrorEvent:
                 if event.kind == "malformed":
                     damaged = damaged or event.time is None
                     if not jsonl and event.time is not None:
+                        flush()
                         warn(f"frame {event.frame}: {event.error}")
                 if jsonl:
-                    write(jsonl_line(event) + "\n")
+                    add(jsonl_line(event) + "\n")
             else:
-                write((jsonl_line(event) if jsonl else text_line(event)) + "\n")
+                add(line(event) + "\n")
+            if len(lines) >= _BATCH:
+                flush()
         report = duty.report() if duty is not None else None
         if jsonl:
             if report is not None:
@@ -83,6 +105,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if report is not None:
                 write(_duty_text(report))
             write(text_summary(replay.summary) + "\n")
+        flush()
         out.flush()
     except BrokenPipeError:
         return 0
@@ -101,3 +124,36 @@ def _duty_text(report: dict[str, Any]) -> str:
     for t in report["transitions"]:
         lines.append(f"  {t['time']:.3f} {t['device']} {t['from']} -> {t['to']} (alert {t['alert']})")
     return "\n".join(lines) + "\n"
+
+
+# --- `han-emu run --scenario-from FILE` -------------------------------------------------------
+
+
+def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--scenario-from FILE [--scenario-key HEX ...] [--scenario-keylog FILE] [--scenario-after hold|loop]``
+    (``--keylog`` on ``run`` writes the emulator's own keys, so the capture's are named apart)."""
+    parser.add_argument("--scenario-from", metavar="FILE",
+                        help="drive the meter with the readings and profile intervals of a capture (pcap/pcapng)")
+    parser.add_argument("--scenario-key", action="append", type=_key, default=[], metavar="HEX",
+                        help="with --scenario-from: a network or link key of the capture; repeat for several")
+    parser.add_argument("--scenario-keylog", metavar="FILE",
+                        help="with --scenario-from: the capture's key log (Wireshark zigbee_pc_keys rows)")
+    parser.add_argument("--scenario-after", choices=("hold", "loop"), default="hold",
+                        help="after the capture's end: hold the last power, or loop the recorded increments")
+
+
+def scenario_for_run(args: argparse.Namespace, endpoints: EndpointMap, start: float | None) -> "RecordedScenario":
+    """The capture's scenario from the ``run`` arguments, shifted by whole half
+    hours to begin at ``start`` (None: at the capture's own time)."""
+    from .scenario import recorded_scenario
+
+    def warn(message: str) -> None:
+        print(f"han-emu run: {message}", file=sys.stderr)
+
+    try:
+        scenario = recorded_scenario(args.scenario_from, args.scenario_key, keylog=args.scenario_keylog, endpoints=endpoints,
+                                     after=args.scenario_after, warn=warn)
+    except (OSError, KeylogError, ValueError) as exc:
+        print(f"han-emu run: --scenario-from {args.scenario_from}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return scenario if start is None else scenario.anchored(start)

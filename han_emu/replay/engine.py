@@ -218,6 +218,9 @@ class Replay:
 
     def frames(self) -> Iterator[Event]:
         """Every decoded ZCL frame and every undecodable frame, in file order."""
+        if self.ingest is None:  # nothing to apply the events to
+            yield from self._events()
+            return
         for event in self._events():
             self.apply(event)
             yield event

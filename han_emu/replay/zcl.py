@@ -151,8 +151,15 @@ def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
     return to_json(value), len(data) - len(rest)
 
 
-def _attr_id(i: int) -> str:
-    return f"0x{i:04x}"
+class _AttrIds(dict):
+    """Attribute id -> its "0x0000" key, made the first time it is met."""
+
+    def __missing__(self, i: int) -> str:
+        text = self[i] = f"0x{i:04x}"
+        return text
+
+
+_attr_id = _AttrIds().__getitem__
 
 
 def _read_attributes(data: bytes) -> dict[str, Any]:
@@ -221,16 +228,28 @@ def decode_zcl(cluster: int, data: bytes) -> ZclMessage:
         return _general(cluster, fc, manufacturer, tsn, cmd, to_client, body)
     if frame_type != 1:
         raise ZclDecodeError(f"reserved ZCL frame type {frame_type}")
-    msg = ZclMessage(True, to_client, manufacturer, tsn, cmd, f"command_0x{cmd:02x}")
-    cls = SE_CLUSTERS.get(cluster) if manufacturer is None else None
-    defs = None if cls is None else (cls.client_commands if to_client else cls.server_commands)
-    cdef = None if defs is None else defs.get(cmd)
+    cdef = _command_def(cluster, to_client, cmd) if manufacturer is None else None
     if cdef is None:
-        msg.payload = {"raw": body.hex()} if body else {}
-        return msg
-    msg.command = cdef.name
-    msg.payload = decode_payload(cdef.schema, body, cdef.name)
-    return msg
+        return ZclMessage(True, to_client, manufacturer, tsn, cmd, f"command_0x{cmd:02x}",
+                          None, {"raw": body.hex()} if body else {})
+    return ZclMessage(True, to_client, manufacturer, tsn, cmd, cdef.name, None,
+                      decode_payload(cdef.schema, body, cdef.name))
+
+
+_COMMAND_DEFS: dict[tuple[int, bool, int], Any] = {}
+
+
+def _command_def(cluster: int, to_client: bool, cmd: int) -> Any:
+    """The ``clusters`` definition of a cluster-specific command (None if unknown), looked up once."""
+    key = (cluster, to_client, cmd)
+    try:
+        return _COMMAND_DEFS[key]
+    except KeyError:
+        pass
+    cls = SE_CLUSTERS.get(cluster)
+    defs = None if cls is None else (cls.client_commands if to_client else cls.server_commands)
+    cdef = _COMMAND_DEFS[key] = None if defs is None else defs.get(cmd)
+    return cdef
 
 
 def decode_payload(schema: type[t.Struct], body: bytes, name: str = "payload") -> dict[str, Any]:
@@ -296,8 +315,35 @@ def _plan(schema: type) -> list[tuple] | None:
                 raise _NoFastPath
     except (_NoFastPath, AttributeError, TypeError):
         steps = None
-    _PLANS[schema] = steps
-    return steps
+    _PLANS[schema] = None if steps is None else _fuse(steps)
+    return _PLANS[schema]
+
+
+_STRUCT_CODES = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
+                 (1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q"}
+
+
+def _fuse(steps: list[tuple]) -> list[tuple]:
+    """Runs of mandatory integers of struct sizes become one ``struct`` read."""
+    out: list[tuple] = []
+    run: list[tuple] = []
+
+    def close() -> None:
+        if len(run) > 1:
+            layout = struct.Struct("<" + "".join(_STRUCT_CODES[(st[3], st[4])] for st in run))
+            out.append(("struct", tuple(st[1] for st in run), False, layout))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for st in steps:
+        if st[0] == "int" and not st[2] and (st[3], st[4]) in _STRUCT_CODES:
+            run.append(st)
+        else:
+            close()
+            out.append(st)
+    close()
+    return out
 
 
 class _Fields:
@@ -305,6 +351,19 @@ class _Fields:
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
+
+
+_U24 = struct.Struct("<HB")
+
+
+def _int_list(data: bytes, off: int, end: int, size: int, signed: bool) -> list[int]:
+    """Little-endian integers of ``size`` bytes packed in ``data[off:end]``."""
+    code = _STRUCT_CODES.get((size, signed))
+    if code is not None:
+        return list(struct.unpack_from(f"<{(end - off) // size}{code}", data, off))
+    if size == 3 and not signed:  # interval values: uint24
+        return [lo | hi << 16 for lo, hi in _U24.iter_unpack(data[off:end])]
+    return [int.from_bytes(data[i : i + size], "little", signed=signed) for i in range(off, end, size)]
 
 
 def _run_plan(plan: list[tuple], data: bytes) -> dict[str, Any]:
@@ -315,7 +374,15 @@ def _run_plan(plan: list[tuple], data: bytes) -> dict[str, Any]:
         kind, name, optional = step[0], step[1], step[2]
         if off >= n and optional:
             break
-        if kind == "int":
+        if kind == "struct":
+            layout = step[3]
+            end = off + layout.size
+            if end > n:
+                raise _NoFastPath
+            for key, value in zip(name, layout.unpack_from(data, off)):
+                out[key] = raw[key] = value
+            off = end
+        elif kind == "int":
             end = off + step[3]
             if end > n:
                 raise _NoFastPath
@@ -344,7 +411,7 @@ def _run_plan(plan: list[tuple], data: bytes) -> dict[str, Any]:
             end = off + count * size
             if end > n:
                 raise _NoFastPath
-            out[name] = [int.from_bytes(data[i : i + size], "little", signed=signed) for i in range(off, end, size)]
+            out[name] = _int_list(data, off, end, size, signed)
             off = end
     if off < n:
         out["trailing"] = data[off:].hex()
