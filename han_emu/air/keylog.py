@@ -20,6 +20,9 @@ The file holds secrets: it is created with mode 0600 and only when asked for.
 
 from __future__ import annotations
 
+import csv
+import io
+
 import os
 from pathlib import Path
 from types import TracebackType
@@ -96,13 +99,43 @@ class KeyLog:
         self.close()
 
 
-def read_keylog(path: str | Path) -> list[tuple[bytes, str]]:
-    """(key, label) rows of a key log (or of a Wireshark ``zigbee_pc_keys`` file)."""
+class KeylogError(ValueError):
+    """A key-log line that holds no 16-byte key."""
+
+
+def parse_key(text: str) -> bytes:
+    """A key given as 32 hex digits (spaces, colons and a 0x prefix allowed)."""
+    cleaned = text.strip().lower().removeprefix("0x").replace(":", "").replace(" ", "").replace("-", "")
+    try:
+        key = bytes.fromhex(cleaned)
+    except ValueError:
+        raise KeylogError(f"not a hex key: {text!r}") from None
+    if len(key) != 16:
+        raise KeylogError(f"a Zigbee key is 16 bytes (32 hex digits), got {len(key)}: {text!r}")
+    return key
+
+
+def parse_keylog(text: str) -> list[tuple[bytes, str]]:
+    """(key, label) rows of a key log: Wireshark ``zigbee_pc_keys`` rows as
+    :func:`uat_row` writes them, or a bare hex key optionally followed by a
+    label; blank lines and ``#`` comments are skipped."""
     out = []
-    for line in Path(path).read_text(encoding="ascii").splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        fields = [f.strip().strip('"') for f in line.split('","')]
-        out.append((bytes.fromhex(fields[0]), fields[2] if len(fields) > 2 else ""))
+        if line.startswith('"'):
+            fields = next(csv.reader(io.StringIO(line)))
+            key_text, label = fields[0], fields[2] if len(fields) > 2 else ""
+        else:
+            key_text, _, label = line.partition(" ")
+        try:
+            out.append((parse_key(key_text), label.strip()))
+        except KeylogError as exc:
+            raise KeylogError(f"line {n}: {exc}") from None
     return out
+
+
+def read_keylog(path: str | Path) -> list[tuple[bytes, str]]:
+    """(key, label) rows of a key log file (or of a Wireshark ``zigbee_pc_keys`` file)."""
+    return parse_keylog(Path(path).read_text(encoding="utf-8"))

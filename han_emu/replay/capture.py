@@ -19,7 +19,7 @@ from typing import BinaryIO
 from han_emu.frames.errors import FrameError
 from han_emu.frames.zep import ZEP_PORT, ZepType, parse_zep
 
-from .fcs import fcs_of
+from han_emu.frames.fcs import fcs_bytes as fcs_of
 
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101

@@ -28,7 +28,7 @@ from han_emu.frames.stack import decode as reference_decode
 from han_emu.frames.zcl import build_zcl
 
 from .capture import RawFrame
-from .fcs import fcs_of
+from han_emu.frames.fcs import fcs_bytes as fcs_of
 
 ZDP_PROFILE = 0x0000
 DEVICE_ANNOUNCE = 0x0013
