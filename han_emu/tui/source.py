@@ -40,7 +40,28 @@ class DeviceRow:
     last_seen: float | None
     lqi: int | None
     frames: int
-    acks: int
+    acks: int | None  # None: the source cannot tell (a capture does not say who an ACK is from)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a finite source (a capture replay) has got."""
+
+    done: int  # bytes of the file played so far
+    total: int | None  # bytes in the file (None: not known, e.g. a pipe)
+    frame: int  # file index of the last frame shown (0: none yet)
+    decoded: int  # ZCL frames shown
+    undecrypted: int
+    malformed: int
+    finished: bool
+
+    @property
+    def fraction(self) -> float | None:
+        if self.finished:
+            return 1.0
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +84,7 @@ class Snapshot:
     log: list[LoggedFrame] = field(default_factory=list)
     duty: DutyView | None = None
     source: str = ""
+    progress: Progress | None = None  # finite sources only
 
     def display(self, kind: str) -> tuple[str, Readout] | None:
         """The first display of ``kind``, else the first display at all."""
