@@ -26,7 +26,7 @@ from typing import BinaryIO
 from clusters.mp184 import EndpointMap
 from han_emu.readout import Readout, ZclIngest
 from han_emu.replay import ErrorEvent, RawFrame, Replay, ReplayDutyCycle, ZclEvent
-from han_emu.tui.framelog import SE_PROFILE, cluster_label
+from han_emu.tui.framelog import SE_PROFILE, ZDO_PROFILE, cluster_label, describe_message
 from han_emu.tui.source import ALERT_LENGTH, LOG_LENGTH, DeviceRow, DutyView, FrameLog, Progress, Snapshot
 
 #: Wall seconds of decoding between two breaths of the event loop.
@@ -191,8 +191,10 @@ class ReplaySource:
         if event.src is not None:
             self.roles.setdefault(event.src, set()).add("server" if event.message.server_to_client else "client")
         self.per_cluster[(src, event.profile, event.cluster)] += 1
+        summary = None if event.profile == ZDO_PROFILE else describe_message(event.cluster, event.message,
+                                                                               len(event.zcl))
         self.log.add(event.time, src, dst, event.profile, event.cluster, event.src_ep or 0, event.dst_ep or 0,
-                     event.zcl)
+                     event.zcl, summary)
         if event.profile == SE_PROFILE:
             self.ingest.frame(-1 if event.src is None else event.src, event.src_ep or 0,
                               -1 if event.dst is None else event.dst, event.dst_ep or 0,
@@ -222,8 +224,9 @@ class ReplaySource:
         return DutyView(usages, tuple(self.duty.events[-ALERT_LENGTH:]))
 
     def _label(self) -> str:
-        state = "replay failed: " + str(self.error) if self.error else "replay finished" if self.finished else "replay"
-        return f"{state} {self.name}"
+        if self.error is not None:
+            return f"replay of {self.name} failed: {self.error}"
+        return f"replay {self.name}"
 
     def snapshot(self) -> Snapshot:
         return Snapshot(

@@ -110,10 +110,11 @@ class FrameLog:
         self.count = 0
 
     def add(self, time: float, src: str, dst: str, profile: int, cluster: int,
-            src_ep: int, dst_ep: int, raw: bytes) -> LoggedFrame:
+            src_ep: int, dst_ep: int, raw: bytes, summary: str | None = None) -> LoggedFrame:
+        """Log a frame; ``summary`` (when the caller has decoded it already) saves describing it again."""
         self.count += 1
         entry = LoggedFrame(self.count, time, src, dst, profile, cluster, src_ep, dst_ep,
-                            describe(profile, cluster, raw), raw)
+                            describe(profile, cluster, raw) if summary is None else summary, raw)
         self.entries.append(entry)
         return entry
 

@@ -179,3 +179,19 @@ def test_han_snapshot_after_the_replay(snap_compare) -> None:
         await pilot.press("3", "up", "b")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_replayed_frames_are_described_as_the_virtual_han_describes_them() -> None:
+    from han_emu.replay import decode_zcl
+    from han_emu.tui.framelog import describe, describe_message
+
+    from ..replay.helpers import PUBLISH_PRICE, READ_ATTRIBUTES_RSP
+
+    extra = [(READ_ATTRIBUTES_RSP, 0, 0, 1, 1, 0x0702), (PUBLISH_PRICE, 0, 0, 2, 1, 0x0700),
+             (bytes.fromhex("18 09 0b 00 00"), 0, 0, 1, 1, 0x0702)]  # Default Response
+    for zcl, *_, cluster in FRAMES + extra:
+        message = decode_zcl(cluster, zcl)
+        assert describe_message(cluster, message, len(zcl)) == describe(0x0109, cluster, zcl)
+    # The status of an attribute that could not be read.
+    assert "instantaneous_demand:UNSUPPORTED_ATTRIBUTE" in describe_message(
+        0x0702, decode_zcl(0x0702, READ_ATTRIBUTES_RSP), len(READ_ATTRIBUTES_RSP))
