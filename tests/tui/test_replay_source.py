@@ -98,7 +98,7 @@ async def test_screens_show_what_the_capture_carried() -> None:
 
 
 async def test_pause_holds_the_replay_and_speed_changes_take() -> None:
-    src = source(speed=10)  # 12 capture seconds in 1.2 wall seconds
+    src = source(speed=5)  # 12 capture seconds in 2.4 wall seconds
     app = DashboardApp(src, src, auto_refresh=False)
     async with app.run_test(size=SIZE) as pilot:
         src.start()
@@ -108,13 +108,13 @@ async def test_pause_holds_the_replay_and_speed_changes_take() -> None:
         app.refresh_data()
         assert "PAUSED" in text_of(app, "#status")
         held = src.snapshot()
-        await asyncio.sleep(0.4)  # four capture seconds at x10
+        await asyncio.sleep(0.4)  # two capture seconds at x5
         still = src.snapshot()
         assert (still.progress, still.time, len(still.log)) == (held.progress, held.time, len(held.log))
         assert T0 <= held.time < LAST_TIME
         await pilot.press("plus")
-        assert src.speed == 30
-        assert "x30" in text_of(app, "#status")
+        assert src.speed == 10  # the next step up from x5
+        assert "x10" in text_of(app, "#status")
         await pilot.press("p")
         assert not src.paused
         await wait_until(lambda: src.finished)
@@ -133,7 +133,7 @@ async def test_frames_are_shown_at_capture_time_not_before() -> None:
         await wait_until(lambda: src.decoded >= 1)
         started = time.monotonic()
         await wait_until(lambda: src.decoded >= 3)
-        assert time.monotonic() - started >= 0.9  # two more frames, half a second apart
+        assert time.monotonic() - started >= 0.7  # two more frames, half a second apart (less polling lag)
         snap = src.snapshot()
         assert snap.progress is not None and 0 < snap.progress.fraction < 1
         assert snap.readouts[DISPLAY].time_utc == T0 + 1  # the Time response (frame 2) has been shown
