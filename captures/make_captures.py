@@ -3,195 +3,187 @@
 
     python captures/make_captures.py                 # every scenario, into captures/
     python captures/make_captures.py --list          # what there is
-    python captures/make_captures.py simple-read --out /tmp/caps --linktype 195
+    python captures/make_captures.py ihd-mp184 --out some/folder --linktype 195
 
-Each scenario writes ``<name>.pcapng`` and ``<name>.keys`` (the key log to
-open it with, see README.md).  Everything is fixed (keys, addresses, the
-virtual clock), so the output is the same byte for byte on every run.
+Each scenario runs the real virtual HAN (ESI server, simulated displays that
+join with their install codes and run CBKE) on virtual time, recorded the way
+``han-emu run --pcap ... --keylog ...`` records it, and writes
+``<name>.pcapng`` and ``<name>.keys`` (the key log to open it with, see
+README.md).
 
-Adding a scenario is one function: decorate an ``async def`` taking a
-:class:`Han` with ``@scenario(name, description)`` and drive the devices.
+Everything is fixed so the output is the same byte for byte on every run:
+the start time, the meter's history, the air's address allocator, and the
+randomness the stack draws (the network key, PAN ids, CBKE's ephemeral keys)
+comes from a seeded generator for the length of the run.
+
+Adding a scenario is one function: decorate an ``async def`` taking the
+started ``VirtualHan`` with ``@scenario(name, description, devices=...)``
+and drive its devices.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
+import os
+import random
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # runnable from a source checkout without installing
     sys.path.insert(0, str(HERE.parent))
 
-import zigpy.types as t  # noqa: E402
-import zigpy.zcl.foundation as foundation  # noqa: E402
-from zigpy.zdo.types import SimpleDescriptor  # noqa: E402
-
-from han_emu.air.keylog import KeyLog  # noqa: E402
-from han_emu.air.recorder import AirRecorder, PcapRecorder  # noqa: E402
-from han_emu.crypto.mmo import aes_mmo  # noqa: E402
-from han_emu.frames.synth import FrameSynthesizer, NetworkContext  # noqa: E402
-from han_emu.radio.host import ServerHost  # noqa: E402
-from han_emu.radio.virtual import SimNode, VirtualAir, VirtualControllerApplication, ihd_endpoint  # noqa: E402
+from han_emu.config import Config, load  # noqa: E402
+from han_emu.meter.model import TwinMeter  # noqa: E402
 from han_emu.radio.vtime import run_virtual  # noqa: E402
+from han_emu.recording import HanRecording  # noqa: E402
+from han_emu.sim.display import SimDisplay  # noqa: E402
+from han_emu.sim.schedule import DeviceSettings  # noqa: E402
+from han_emu.virtual_han import VirtualHan  # noqa: E402
 
-EPOCH = 1_735_689_600.0  # 2025-01-01T00:00:00Z
-CHANNEL = 15
-PAN_ID = 0x1A62
-EXTENDED_PAN_ID = "00:0d:6f:ff:fe:00:4a:11"
-NETWORK_KEY = bytes.fromhex("4E45545752524B4B45592D48414E2D31")
-COORDINATOR_IEEE = "00:0d:6f:00:00:00:0e:51"
-IHD_IEEE = "00:0d:6f:00:00:00:01:d1"
-IHD_INSTALL_CODE = bytes.fromhex("83FED3407A939723A5C639B26916D505")
+EPOCH = 1_750_507_200.0  # 2025-06-21T12:00:00Z: midsummer noon, the PV exports
+SEED = 184
+DAY = 86_400.0
 
-SE_PROFILE = 0x0109
 METERING = 0x0702
-ESI_EP = 1
-IHD_EP = 1
-UINT48 = 0x25
+PRICE = 0x0700
+CURRENT_SUMMATION_RECEIVED = 0x0001
+ACTIVE_REGISTER_TIER_RECEIVED = 0x0021
+EXPORT_TIER_REGISTERS = (0x0101, 0x0103, 0x0105, 0x0107)
+EXPORT_TIER_PRICES = (0x8410, 0x8420, 0x8430, 0x8440)
+CONSUMPTION_RECEIVED = 1  # GetProfile interval channel
 
 
-def install_code_key(code: bytes) -> bytes:
-    """The link key an install code stands for: AES-MMO of the code followed
-    by its CRC-16/X.25 (little-endian)."""
-    crc = 0xFFFF
-    for byte in code:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    return aes_mmo(code + (crc ^ 0xFFFF).to_bytes(2, "little"))
+def quiet(kind: str, name: str) -> DeviceSettings:
+    """A display that joins and does its start-up reads, then only what the scenario asks."""
+    return DeviceSettings(kind, name, demand_s=0, registers_s=0, prices_s=0, profile_s=0, history_s=0,
+                          time_s=0, full_log=False, report=False)
 
 
-class FixedMeter:
-    """A stand-in ESI on the coordinator: Metering Read Attributes answered from
-    a fixed table, until the real ESI server is wired into the generator."""
-
-    def __init__(self, values: dict[int, int]) -> None:
-        self.values = values
-
-    def descriptors(self) -> Sequence[SimpleDescriptor]:
-        return [SimpleDescriptor(endpoint=ESI_EP, profile=SE_PROFILE, device_type=0x0501, device_version=0,
-                                 input_clusters=[METERING], output_clusters=[])]
-
-    def wants(self, packet: t.ZigbeePacket) -> bool:
-        return packet.profile_id == SE_PROFILE and packet.dst_ep == ESI_EP
-
-    def handle(self, packet: t.ZigbeePacket) -> list[t.ZigbeePacket]:
-        header, body = foundation.ZCLHeader.deserialize(packet.data.serialize())
-        read = foundation.GeneralCommand.Read_Attributes
-        if packet.cluster_id != METERING or not header.frame_control.is_general or header.command_id != read:
-            return []
-        request, _ = foundation.GENERAL_COMMANDS[read].schema.deserialize(body)
-        records = []
-        for attr in request.attribute_ids:
-            if int(attr) in self.values:
-                value = foundation.TypeValue(UINT48, t.uint48_t(self.values[int(attr)]))
-                records.append(foundation.ReadAttributeRecord(attr, foundation.Status.SUCCESS, value))
-            else:
-                records.append(foundation.ReadAttributeRecord(attr, foundation.Status.UNSUPPORTED_ATTRIBUTE))
-        rsp = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes_rsp].schema(status_records=records)
-        hdr = foundation.ZCLHeader.general(header.tsn, foundation.GeneralCommand.Read_Attributes_rsp,
-                                           direction=foundation.Direction.Server_to_Client)
-        hdr.frame_control = hdr.frame_control.replace(disable_default_response=1)
-        return [t.ZigbeePacket(
-            src_ep=ESI_EP, dst=packet.src, dst_ep=packet.src_ep, tsn=header.tsn, profile_id=SE_PROFILE,
-            cluster_id=METERING, data=t.SerializableBytes(hdr.serialize() + rsp.serialize()),
-            tx_options=t.TransmitOptions.ACK | t.TransmitOptions.APS_Encryption,
-        )]
-
-    def due(self) -> list[t.ZigbeePacket]:
-        return []
-
-    def next_due(self) -> float | None:
-        return None
-
-
-class _Coordinator(ServerHost, VirtualControllerApplication):
-    """The virtual coordinator carrying the ESI."""
-
-
-@dataclass
-class Han:
-    """A running virtual HAN being recorded, as scenarios see it."""
-
-    air: VirtualAir
-    app: _Coordinator
-    network: NetworkContext
-
-    async def join(self, ieee: str, *, install_code: bytes | None = None, endpoint: int = IHD_EP,
-                   name: str = "ihd") -> SimNode:
-        """A simulated IHD joined to the network (with an install-code key if given,
-        which then becomes its link key with the trust centre)."""
-        key = install_code_key(install_code) if install_code is not None else None
-        node = SimNode(self.air, ieee, [ihd_endpoint(endpoint=endpoint)], name=name,
-                       link_key=t.KeyData(key) if key is not None else None)
-        if key is not None:
-            await self.app.permit_with_link_key(node.ieee, t.KeyData(key))
-            self.network.set_link_key(self.app.state.node_info.ieee, node.ieee, key)
-        await node.join()
-        return node
-
-
-ScenarioFn = Callable[[Han], Awaitable[None]]
+ScenarioFn = Callable[[VirtualHan], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
+    devices: tuple[DeviceSettings, ...]
+    history_days: float
+    """How long the meter has been running before the capture starts (its logs)."""
     run: ScenarioFn
 
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def scenario(name: str, description: str) -> Callable[[ScenarioFn], ScenarioFn]:
+def scenario(name: str, description: str, *, devices: Sequence[DeviceSettings],
+             history_days: float = 1.0) -> Callable[[ScenarioFn], ScenarioFn]:
     """Register ``fn`` as the scenario ``name``."""
 
     def register(fn: ScenarioFn) -> ScenarioFn:
-        SCENARIOS[name] = Scenario(name, description, fn)
+        SCENARIOS[name] = Scenario(name, description, tuple(devices), history_days, fn)
         return fn
 
     return register
 
 
-@scenario("simple-read", "An IHD joins with its install code, finds the ESI's Metering cluster "
-          "and reads the import and export registers (0x0000, 0x0001).")
-async def simple_read(han: Han) -> None:
-    ihd = await han.join(IHD_IEEE, install_code=IHD_INSTALL_CODE)
-    [(esi, endpoint)] = await ihd.find_esi(METERING)
-    await ihd.read_attributes(esi, endpoint, METERING, [0x0000, 0x0001])
+def _display(han: VirtualHan) -> SimDisplay:
+    [device] = han.devices
+    return device
 
 
-async def _record(fn: ScenarioFn, capture: Path, keys: Path, linktype: int) -> None:
-    air = VirtualAir()
-    app = _Coordinator({"network": {"channel": CHANNEL, "pan_id": PAN_ID, "key": list(NETWORK_KEY),
-                                    "extended_pan_id": EXTENDED_PAN_ID}},
-                       air=air, ieee=t.EUI64.convert(COORDINATOR_IEEE))
-    app.attach_server(FixedMeter({0x0000: 1_234_567, 0x0001: 345_678}))
-    await app.startup(auto_form=True)
-    network = NetworkContext.from_network_info(app.state.network_info, app.state.node_info)
-    with PcapRecorder(capture, linktype, channel=CHANNEL, page=network.page) as pcap, KeyLog(keys) as log:
-        log.follow(network)
-        recorder = AirRecorder(FrameSynthesizer(network), [pcap])
-        stop = recorder.attach(air)
-        try:
-            await fn(Han(air, app, network))
-            await asyncio.sleep(1)  # let the last answers land
-        finally:
-            stop()
-            await app.shutdown()
+@scenario("ihd-mp184", "An IHD joins with its install code and runs CBKE, does its start-up reads, then "
+          "reads the MP184 items of the secondary element: the export register, the four export TOU "
+          "registers and the active export tier, the four export prices, the export MPAN and the last "
+          "two hours of the export profile.", devices=[quiet("ihd", "IHD")])
+async def ihd_mp184(han: VirtualHan) -> None:
+    ihd = _display(han)
+    ep = han.config.endpoints.secondary
+    mpan = han.config.endpoints.export_mpan
+    await ihd.ask(ep, METERING, _read([CURRENT_SUMMATION_RECEIVED, ACTIVE_REGISTER_TIER_RECEIVED,
+                                       *EXPORT_TIER_REGISTERS]))
+    await ihd.ask(ep, PRICE, _read(list(EXPORT_TIER_PRICES)))
+    await ihd.ask(ep, mpan.cluster_id, _read([mpan.attribute_id]))
+    await ihd.fetch_profile(ep, CONSUMPTION_RECEIVED, 4)
+
+
+@scenario("cad-profile-paging", "A CAD joins (install code, CBKE), then pages back three days of the "
+          "secondary element's half-hourly export log with GetProfile (interval channel 1, 24 intervals "
+          "a page, fragmented answers).", devices=[quiet("cad", "CAD")], history_days=4.0)
+async def cad_profile_paging(han: VirtualHan) -> None:
+    cad = _display(han)
+    await cad.fetch_profile(han.config.endpoints.secondary, CONSUMPTION_RECEIVED, 3 * 48)
+
+
+def _read(ids: list[int]) -> bytes:
+    """A Read Attributes frame (client to server; the node sets the TSN)."""
+    return bytes([0x00, 0x00, 0x00]) + b"".join(i.to_bytes(2, "little") for i in ids)
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fixed_entropy(seed: int) -> Iterator[None]:
+    """Serve the operating system's randomness from a seeded generator while
+    the block runs.  zigpy draws the network key, PAN and extended PAN id
+    when it forms the network, and both CBKE ends draw their ephemeral keys,
+    from ``os.urandom`` (``secrets`` and ``random.SystemRandom`` through the
+    ``random`` module's own reference to it); a capture that must be the same
+    byte for byte needs all of them fixed.  Only for generating examples."""
+    rng = random.Random(seed)
+    saved = os.urandom, random._urandom  # type: ignore[attr-defined]
+    os.urandom = random._urandom = rng.randbytes  # type: ignore[attr-defined,assignment]
+    try:
+        yield
+    finally:
+        os.urandom, random._urandom = saved  # type: ignore[attr-defined]
+
+
+@dataclass
+class Generated:
+    """One scenario's output, and what the HAN's listener saw (for tests)."""
+
+    capture: Path
+    keys: Path
+    air_frames: list[Any] = field(default_factory=list)
+    recorded_frames: int = 0
+
+
+def run_scenario(name: str, out_dir: Path = HERE, *, linktype: int = 283, config: Config | None = None) -> Generated:
+    """Run scenario ``name``, writing its capture and key log into ``out_dir``."""
+    spec = SCENARIOS[name]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = Generated(out_dir / f"{name}.pcapng", out_dir / f"{name}.keys")
+    config = config or load(None)
+    meter = TwinMeter(config.meter, EPOCH - spec.history_days * DAY)
+
+    async def main() -> None:
+        han = VirtualHan(config, meter, devices=spec.devices)
+        with HanRecording(pcap=result.capture, linktype=linktype, pcapng=True, keylog=result.keys) as rec:
+            rec.attach(han)
+            han.listeners.append(lambda _han, frame: result.air_frames.append(frame))
+            await han.start()
+            try:
+                await spec.run(han)
+                await han.run_for(1.0)  # let the last answers and acknowledgements land
+            finally:
+                await han.stop()
+            result.recorded_frames = rec.stats.frames
+
+    with fixed_entropy(SEED):
+        run_virtual(main(), EPOCH)
+    return result
 
 
 def generate(name: str, out_dir: Path = HERE, *, linktype: int = 283) -> tuple[Path, Path]:
     """Run scenario ``name``; return the paths of its capture and key log."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    capture, keys = out_dir / f"{name}.pcapng", out_dir / f"{name}.keys"
-    run_virtual(_record(SCENARIOS[name].run, capture, keys, linktype), EPOCH)
-    return capture, keys
+    result = run_scenario(name, out_dir, linktype=linktype)
+    return result.capture, result.keys
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,8 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}; see --list")
     for name in args.names or SCENARIOS:
-        capture, keys = generate(name, args.out, linktype=args.linktype)
-        print(f"{capture} (keys: {keys.name})")
+        result = run_scenario(name, args.out, linktype=args.linktype)
+        print(f"{result.capture} ({result.recorded_frames} frames; keys: {result.keys.name})")
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from han_emu import __version__
 from han_emu.certs_cli import add_cbke_commands, add_cert_commands
+from han_emu.dutycycle_cli import StatusFile, add_dutycycle_command
 from han_emu.config import Config, ConfigError, example_text, load
 from han_emu.replay.cli import add_replay_command
 from han_emu.meter.model import TwinMeter
@@ -70,6 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from han_emu.virtual_han import VirtualHan
 
     config = load(args.config)
+    if getattr(args, "radio", "virtual") != "virtual":
+        return _run_hardware(args, config)
     simulate = args.simulate
     now = time.time()
     state = args.state if args.state is not None else ("none" if simulate else None)
@@ -79,15 +82,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     meter, store = _open_meter(config, state, start)
     start = max(meter.time, start)
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
+    from han_emu.recording import HanRecording, RecordingError
+    try:  # capture file, key log, ZEP stream: opened now so a bad path fails early
+        recording = HanRecording(pcap=args.pcap, linktype=args.linktype, pcapng=args.pcapng or None,
+                                 keylog=args.keylog, zep=args.zep)
+    except RecordingError as exc:
+        print(f"han-emu: {exc}", file=sys.stderr)
+        return 2
     if interactive:
         if store is not None:
             store.close()  # SQLite connections belong to one thread: the HAN's opens its own
-        return _dashboard(config, state, start, args)
+        return _dashboard(config, state, start, args, recording)
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
+        status = StatusFile(args.status_json, han, period=300.0 if simulate else 2.0) if args.status_json else None
+        recording.attach(han)
         await han.start()
+        if status is not None:
+            status.start()
         try:
             if simulate:
                 await han.run_for(simulate)
@@ -95,6 +109,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 await _live(han, sys.stdout.isatty(), args)
         finally:
             await han.stop()
+            if status is not None:
+                await status.stop()
+            recording.close()
         return han
 
     wall0 = time.monotonic()
@@ -115,17 +132,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace) -> int:
+def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace, recording) -> int:
     """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own."""
     from han_emu.tui import run_virtual_dashboard
     from han_emu.virtual_han import VirtualHan
 
     def make_han() -> VirtualHan:
         meter, store = _open_meter(config, state, start)
-        return VirtualHan(config, meter, store=store, devices=config.devices,
-                          accept_unencrypted=args.lab_accept_unencrypted)
+        han = VirtualHan(config, meter, store=store, devices=config.devices,
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
+        recording.attach(han)
+        return han
 
     def closed(han: VirtualHan) -> None:
+        recording.close()
         if han.store is not None:
             han.store.close()
 
@@ -149,7 +169,177 @@ async def _live(han, interactive: bool, args: argparse.Namespace) -> None:
         else:
             sys.stdout.write(text + "\n\n")
         sys.stdout.flush()
-        await asyncio.sleep(period * args.speed)
+        wait = period if deadline is None else max(0.0, min(period, deadline - time.monotonic()))
+        await asyncio.sleep(wait * args.speed)
+
+
+# -- real coordinators (--radio znp:PORT | ezsp:PORT), permit ------------------------------
+
+
+def _radio_args(args: argparse.Namespace):
+    """RadioSpec and NetworkSettings from the command line (ValueError says what is wrong)."""
+    from han_emu.radio import backend as rb
+
+    spec = rb.parse_radio(args.radio, baudrate=args.baudrate, flow_control=args.flow_control)
+    network = rb.NetworkSettings(
+        channel=None if getattr(args, "channel", None) is None else rb.parse_channel(args.channel),
+        pan_id=None if getattr(args, "pan_id", None) is None else rb.parse_pan_id(args.pan_id),
+        extended_pan_id=None if getattr(args, "extended_pan_id", None) is None
+        else rb.parse_extended_pan_id(args.extended_pan_id),
+        network_key=None if getattr(args, "network_key", None) is None else rb.parse_network_key(args.network_key),
+    )
+    return spec, network
+
+
+def _hardware(args: argparse.Namespace, config: Config, body) -> int:
+    """Run ``body(han)`` on a HardwareHan; radio problems end in one line and exit code 3."""
+    import asyncio
+    import logging
+
+    from han_emu.air.keylog import KeyLog
+    from han_emu.hardware_han import HardwareHan
+    from han_emu.radio.backend import RadioError
+
+    try:
+        spec, network = _radio_args(args)
+    except ValueError as exc:
+        print(f"han-emu: {exc}", file=sys.stderr)
+        return 2
+    if not spec.hardware:
+        print(f"han-emu: {args.command} on hardware needs --radio znp:PORT or ezsp:PORT", file=sys.stderr)
+        return 2
+    if args.simulate or args.speed != 1.0:
+        print("han-emu: --simulate and --speed need the virtual radio (a real stick runs on the wall clock)",
+              file=sys.stderr)
+        return 2
+    # The radio libraries log link trouble with tracebacks; han-emu reports it in one line.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("zigpy", "zigpy_znp", "bellows", "serialx"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    meter, store = _open_meter(config, args.state, time.time())
+    keylog = KeyLog(args.keylog) if args.keylog else None
+
+    def report(line: str) -> None:
+        print(f"han-emu: {line}", file=sys.stderr, flush=True)
+
+    async def main() -> int:
+        han = HardwareHan(config, meter, spec, network=network, store=store, keylog=keylog,
+                          accept_unencrypted=args.lab_accept_unencrypted, report=report)
+        try:
+            await han.start()
+        except RadioError as exc:
+            report(str(exc))
+            return 3
+        try:
+            return await body(han)
+        except RadioError as exc:
+            report(str(exc))
+            return 3
+        finally:
+            await han.stop()
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if keylog is not None:
+            keylog.close()
+        if store is not None:
+            store.close()
+
+
+def _run_hardware(args: argparse.Namespace, config: Config) -> int:
+    interactive = sys.stdout.isatty() and not args.no_tui
+
+    async def body(han) -> int:
+        print(han.status_line(), flush=True)
+        await _live(han, interactive, args)
+        return 0
+
+    return _hardware(args, config, body)
+
+
+def _permit_seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if not 1 <= value <= 254:
+        raise argparse.ArgumentTypeError("joining can be open 1 to 254 seconds at a time")
+    return value
+
+
+def _eui_and_hex(text: str, what: str) -> tuple[str, bytes]:
+    ieee, sep, value = text.rpartition(":")
+    try:
+        import zigpy.types as zt
+
+        if not sep:
+            raise ValueError
+        eui = zt.EUI64.convert(ieee)
+        raw = bytes.fromhex(value.replace("-", "").replace(" ", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} {text!r}: expected EUI64:HEX, "
+                                         "e.g. 00:0d:6f:00:0a:bc:de:f1:83FED3407A939723A5C639B26916D505C3B5") from None
+    return str(eui), raw
+
+
+def _install_code(text: str) -> tuple[str, bytes]:
+    """EUI64:CODE, the code's length and CRC checked before any radio is touched."""
+    import zigpy.util
+
+    ieee, code = _eui_and_hex(text, "--install-code")
+    try:
+        zigpy.util.convert_install_code(code)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--install-code: {exc}") from None
+    return ieee, code
+
+
+def cmd_permit(args: argparse.Namespace) -> int:
+    """Open the stick's network to one device for ``--duration`` seconds, with
+    the ESIs up so the device can find the meter as soon as it has joined."""
+    import zigpy.types as zt
+
+    config = load(args.config)
+    args.simulate, args.speed, args.lab_accept_unencrypted = None, 1.0, False
+
+    async def body(han) -> int:
+        ieee, raw = args.install_code or args.link_key
+        if args.install_code:
+            key = await han.permit_install_code(zt.EUI64.convert(ieee), raw, args.duration)
+            print(f"joining open for {ieee} for {args.duration} s (install-code link key {bytes(key).hex()})",
+                  flush=True)
+        else:
+            if len(raw) != 16:
+                print("han-emu: --link-key: a link key is 16 bytes", file=sys.stderr)
+                return 2
+            await han.permit_link_key(zt.EUI64.convert(ieee), raw, args.duration)
+            print(f"joining open for {ieee} for {args.duration} s (pre-configured link key)", flush=True)
+        import asyncio
+
+        await asyncio.sleep(args.duration)
+        joined = [str(j[1]) for j in han.joined]
+        print(f"joined: {', '.join(joined)}" if joined else f"{ieee} did not join", flush=True)
+        return 0
+
+    return _hardware(args, config, body)
+
+
+def _add_radio_options(parser: argparse.ArgumentParser, *, network: bool) -> None:
+    parser.add_argument("--radio", default="virtual", metavar="virtual|znp:PORT|ezsp:PORT",
+                        help="the coordinator: the virtual HAN (default), or a Z-Stack / EZSP stick at PORT "
+                        "(a device path or a serial URL such as socket://HOST:PORT)")
+    parser.add_argument("--baudrate", type=int, help="serial speed (default: the radio library's, 115200)")
+    parser.add_argument("--flow-control", choices=("hardware", "software", "none"), help="serial flow control")
+    parser.add_argument("--keylog", metavar="FILE",
+                        help="write every key in use to FILE in Wireshark's zigbee_pc_keys format (secret!)")
+    if network:
+        parser.add_argument("--channel", help="channel (11-26) when a network is formed")
+        parser.add_argument("--pan-id", help="PAN ID in hex when a network is formed, e.g. 1A62")
+        parser.add_argument("--extended-pan-id", help="extended PAN ID, 8 bytes hex, when a network is formed")
+        parser.add_argument("--network-key", help="network key, 16 bytes hex, when a network is formed")
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -159,6 +349,15 @@ def cmd_config(args: argparse.Namespace) -> int:
     load(args.file)
     print(f"{args.file}: OK")
     return 0
+
+
+def _zep_address(text: str) -> tuple[str, int]:
+    from han_emu.recording import RecordingError, parse_zep_address
+
+    try:
+        return parse_zep_address(text)
+    except RecordingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,7 +382,33 @@ def build_parser() -> argparse.ArgumentParser:
                      help="LAB ONLY: accept Smart Energy requests without APS encryption or CBKE")
     run.add_argument("--no-cbke", action="store_true",
                      help="simulated displays join with the default link key and skip key establishment")
+    run.add_argument("--status-json", metavar="FILE",
+                     help="keep each device's airtime and duty-cycle state in this JSON file")
+    _add_radio_options(run, network=True)
+    run.add_argument("--pcap", metavar="FILE", help="record every frame on the air, encrypted as sent, to FILE")
+    run.add_argument("--linktype", type=int, choices=(283, 195, 230), default=283,
+                     help="capture link type: 283 TAP with channel and page (default), 195 with FCS, 230 without")
+    run.add_argument("--pcapng", action="store_true", help="write pcapng (default: by the file name, .pcapng or pcap)")
+    run.add_argument("--zep", type=_zep_address, metavar="HOST:PORT",
+                     help="stream the frames live as ZEP v2 over UDP (Wireshark: udp port 17754)")
     run.set_defaults(func=cmd_run)
+
+    permit = sub.add_parser("permit", help="let one device join a coordinator stick (install code or lab link key)")
+    permit.add_argument("--config", "-c", help="configuration file (TOML)")
+    permit.add_argument("--state", help="state database (as for run)")
+    _add_radio_options(permit, network=False)
+    who = permit.add_mutually_exclusive_group(required=True)
+    who.add_argument("--install-code", type=_install_code, metavar="EUI64:CODE",
+                     help="the device's EUI-64 and install code (hex, with its CRC)")
+    who.add_argument("--link-key", type=lambda v: _eui_and_hex(v, "--link-key"), metavar="EUI64:KEY",
+                     help="LAB ONLY: the device's EUI-64 and a pre-configured 16-byte link key (hex)")
+    permit.add_argument("--duration", type=_permit_seconds, default=180, metavar="S",
+                        help="seconds the network stays open (1-254, default 180)")
+    permit.set_defaults(func=cmd_permit)
+
+    from han_emu.radio.fakencp.cli import add_fake_ncp_command
+
+    add_fake_ncp_command(sub)
 
     cfg = sub.add_parser("config", help="print the example configuration or check a file")
     cfg_sub = cfg.add_subparsers(dest="action", required=True)
@@ -195,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cert_commands(sub)
     add_cbke_commands(sub)
     add_replay_command(sub)
+    add_dutycycle_command(sub)
     return parser
 
 

@@ -67,7 +67,11 @@ class VirtualHan:
         save_every_s: float = 60.0,
         accept_unencrypted: bool = False,
         cbke: bool = True,
+        sub_ghz: bool = False,
+        mp184: bool = True,
     ) -> None:
+        """``sub_ghz``: the hub serves the Sub-GHz cluster (duty-cycle throttling);
+        ``mp184=False``: displays that do not know the MP184 export items."""
         self.config = config
         self.meter = meter
         self.store = store
@@ -76,6 +80,8 @@ class VirtualHan:
         self.save_every_s = save_every_s
         self.accept_unencrypted = accept_unencrypted
         self.cbke = cbke
+        self.sub_ghz = sub_ghz
+        self.mp184 = mp184
         self.scenario = Scenario(config.scenario)
         self.traffic = Traffic()
         self.devices: list[SimDisplay] = []
@@ -102,7 +108,7 @@ class VirtualHan:
         self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
                                 accept_unencrypted=self.accept_unencrypted, identities=identities,
                                 ieee_of=self.app.ieee_of, on_key=self.app.install_link_key,
-                                ambient=self.config.ihd)
+                                sub_ghz=self.sub_ghz, ambient=self.config.ihd)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         self._names[self.app.state.node_info.ieee] = COORDINATOR
@@ -112,7 +118,7 @@ class VirtualHan:
         for i, settings in enumerate(self.device_settings):
             ieee = f"00:0d:6f:00:00:01:{0x10 + i // 256:02x}:{i % 256:02x}"
             device = SimDisplay(self.air, ieee, settings, self.clock, self.config.endpoints,
-                                tiers=self._export_tiers())
+                                tiers=self._export_tiers(), mp184=self.mp184)
             self._names[device.ieee] = device.name
             self.devices.append(device)
         for device in self.devices:

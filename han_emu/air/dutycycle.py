@@ -23,6 +23,13 @@ Conventions (chosen to be exact and easy to reason about):
 - Down-steps caused by expiry carry the instant the window actually fell below
   the threshold, not the (possibly later) time of the query that noticed it.
 - Time never runs backwards: a ``now`` earlier than one already seen is an error.
+- Hysteresis (optional, ``hysteresis`` seconds on :class:`DutyCycleLedger`):
+  steps up happen at the thresholds, but a state is left downwards only once
+  the window has fallen ``hysteresis`` below that state's threshold.  Without
+  it a device sending steadily at a threshold flips state (and raises a pair
+  of alerts) every time one old frame leaves the window; with it a device
+  stays put until it has really drained.  The default is 0 (the exact rule);
+  the live accounting and the study use a small margin.
 """
 
 from __future__ import annotations
@@ -230,7 +237,7 @@ class _Track:
     __slots__ = (
         "device", "page", "channel", "window", "sum_us", "peak_us", "frames",
         "total_us", "discarded", "discarded_us", "state", "limits", "thresholds",
-        "floor_us", "ceil_us",
+        "floor_us", "ceil_us", "hysteresis_us",
     )
 
     def __init__(self, device: Hashable, page: int, channel: int) -> None:
@@ -250,6 +257,7 @@ class _Track:
         # The state changes when sum_us < floor_us or sum_us >= ceil_us.
         self.floor_us = -1
         self.ceil_us = _NEVER
+        self.hysteresis_us = 0
 
     def regulate(self, limits: DutyCycleLimits | None) -> None:
         self.limits = limits
@@ -265,8 +273,20 @@ class _Track:
             self._bounds()
 
     def target_state(self) -> DutyCycleState:
+        """The state for the window now: up at the thresholds, down only below
+        the current state's threshold minus the hysteresis."""
         lim, crit, sus = self.thresholds
         s = self.sum_us
+        if self.hysteresis_us and s >= self.floor_us:
+            # not below the (lowered) floor: only an up-step is possible
+            if s < self.ceil_us:
+                return self.state
+        elif self.hysteresis_us:
+            h = self.hysteresis_us
+            state = self.state
+            while state > DutyCycleState.NORMAL and s < self.thresholds[state - 2] - h:
+                state = DutyCycleState(state - 1)
+            return state
         if s >= sus:
             return DutyCycleState.SUSPENDED
         if s >= crit:
@@ -277,12 +297,13 @@ class _Track:
 
     def _bounds(self) -> None:
         lim, crit, sus = self.thresholds
-        self.floor_us, self.ceil_us = {
+        floor, self.ceil_us = {
             DutyCycleState.NORMAL: (-1, lim),
             DutyCycleState.LIMITED: (lim, crit),
             DutyCycleState.CRITICAL: (crit, sus),
             DutyCycleState.SUSPENDED: (sus, _NEVER),
         }[self.state]
+        self.floor_us = floor - self.hysteresis_us if floor > 0 else floor
 
     def move(self, when: float, emit: Callable[[DutyCycleEvent], None]) -> None:
         """Step to the state the window now calls for, one event per threshold."""
@@ -330,6 +351,8 @@ class AirtimeLedger:
     (e.g. every second of simulated time) so listeners hear of down-steps
     promptly.  Either way each event carries the exact instant of its crossing.
     """
+
+    _hysteresis_us = 0
 
     def __init__(self, clock: Clock | None = None, *, history: int = 10_000) -> None:
         self._clock = clock
@@ -379,6 +402,7 @@ class AirtimeLedger:
         if track is None:
             validate_channel(page, channel)
             track = _Track(device, page, channel)
+            track.hysteresis_us = self._hysteresis_us
             track.regulate(self._limits_for(page))
             self._tracks[key] = track
         return track
@@ -523,8 +547,14 @@ class DutyCycleLedger(AirtimeLedger):
         clock: Clock | None = None,
         *,
         history: int = 10_000,
+        hysteresis: float = 0.0,
     ) -> None:
+        """``hysteresis``: seconds the window must fall below a state's threshold
+        before the state is left downwards (see the module notes)."""
         super().__init__(clock, history=history)
+        if hysteresis < 0:
+            raise ValueError("hysteresis cannot be negative")
+        self._hysteresis_us = _to_us(hysteresis)
         self._limits: dict[int, DutyCycleLimits] = dict(DEFAULT_LIMITS)
         if limits is not None:
             for page, lim in limits.items():
@@ -545,6 +575,11 @@ class DutyCycleLedger(AirtimeLedger):
             raise ValueError(
                 f"page {page} is not regulated: use AirtimeLedger to measure it"
             ) from None
+
+    @property
+    def hysteresis(self) -> float:
+        """Seconds below a threshold needed to step down past it."""
+        return self._hysteresis_us / _US
 
     @property
     def limits(self) -> Mapping[int, DutyCycleLimits]:

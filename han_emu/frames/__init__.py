@@ -9,11 +9,12 @@ from .errors import CaptureError, FcsError, FrameError, MicError
 from . import fastparse
 from .keys import KeyRing
 from .pcap import CaptureRecord, LinkType, PcapngWriter, PcapWriter, read_capture
-from .stack import DecodedFrame, decode, encode
+from .stack import CaptureReport, DecodedFrame, SkippedFrame, decode, decode_capture, encode
 
 __all__ = [
     "CaptureError",
     "CaptureRecord",
+    "CaptureReport",
     "DecodedFrame",
     "FcsError",
     "FrameError",
@@ -22,7 +23,9 @@ __all__ = [
     "MicError",
     "PcapWriter",
     "PcapngWriter",
+    "SkippedFrame",
     "decode",
+    "decode_capture",
     "encode",
     "fastparse",
     "read_capture",

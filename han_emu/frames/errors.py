@@ -36,11 +36,15 @@ class FcsError(FrameError):
 
 
 class CaptureError(FrameError):
-    """A pcap/pcapng file is truncated or malformed at ``offset``."""
+    """A pcap/pcapng file is truncated or malformed at ``offset`` (in record
+    ``record``, counted from 0, when the file's header was sound)."""
 
-    def __init__(self, offset: int, reason: str) -> None:
+    def __init__(self, offset: int, reason: str, record: int | None = None) -> None:
         self.offset = offset
-        super().__init__("capture", f"{reason} at offset {offset}")
+        self.record = record
+        self.detail = reason
+        prefix = f"record {record}: " if record is not None else ""
+        super().__init__("capture", f"{prefix}{reason} at offset {offset}")
 
 
 def guarded(layer: str, action: Callable[[], T]) -> T:

@@ -1,7 +1,10 @@
 """pcap and pcapng reading and writing for 802.15.4 link types 195, 230, 283.
 
-Readers stream: they yield each good record and, at the first truncated or
-malformed spot, raise CaptureError naming the file offset.  Writers take the
+Readers stream: they yield each record and, at the first truncated or
+malformed spot of the file's structure, raise CaptureError naming the record
+index and the file offset.  A record whose framing is sound but whose
+contents are not (too short for an FCS, a malformed TAP header) is yielded
+with ``error`` set, so a reader can count and skip it and go on.  Writers take the
 PSDU (MAC frame with FCS, as ``encode`` makes it) and store it in the form
 their link type wants.
 """
@@ -79,6 +82,8 @@ class CaptureRecord:
     page: int | None = None
     rssi: float | None = None
     lqi: int | None = None
+    error: str | None = None
+    """Why this record holds no usable frame (None for a good one)."""
 
     @property
     def fcs_ok(self) -> bool | None:
@@ -95,16 +100,17 @@ def _record(linktype: int, data: bytes, ts: float, offset: int) -> CaptureRecord
         return CaptureRecord(ts, linktype, data, None, offset)
     if linktype == LinkType.IEEE802_15_4_WITHFCS:
         if len(data) < 2:
-            raise CaptureError(offset, f"{len(data)}-byte record cannot hold an FCS")
+            return CaptureRecord(ts, linktype, data, None, offset, error=f"{len(data)}-byte record cannot hold an FCS")
         return CaptureRecord(ts, linktype, data[:-2], data[-2:], offset)
     if linktype == LinkType.IEEE802_15_4_TAP:
         try:
             info, frame = parse_tap(data)
         except FrameError as exc:
-            raise CaptureError(offset, f"malformed TAP header ({exc.reason})") from None
+            return CaptureRecord(ts, linktype, data, None, offset, error=f"malformed TAP header ({exc.reason})")
         n = {FcsType.NONE: 0, FcsType.CRC16: 2, FcsType.CRC32: 4}.get(info.fcs_type)
         if n is None or len(frame) < n:
-            raise CaptureError(offset, f"TAP FCS type {info.fcs_type} does not fit the frame")
+            return CaptureRecord(ts, linktype, frame, None, offset, info.channel, info.page, info.rssi, info.lqi,
+                                 error=f"TAP FCS type {info.fcs_type} does not fit the frame")
         body, fcs = (frame[:-n], frame[-n:]) if n else (frame, None)
         return CaptureRecord(ts, linktype, body, fcs, offset, info.channel, info.page, info.rssi, info.lqi)
     raise CaptureError(offset, f"unsupported link type {linktype}")
@@ -135,12 +141,30 @@ class _Reader:
 def read_capture(source: str | Path | BinaryIO | bytes) -> Iterator[CaptureRecord]:
     """Yield the records of a pcap or pcapng file (path, bytes or binary stream)."""
     if isinstance(source, (bytes, bytearray)):
-        yield from _read(io.BytesIO(bytes(source)))
+        yield from _numbered(io.BytesIO(bytes(source)))
     elif isinstance(source, (str, Path)):
-        with open(source, "rb") as f:
-            yield from _read(f)
+        try:
+            f = open(source, "rb")
+        except OSError as exc:
+            raise CaptureError(0, f"cannot open {source}: {exc.strerror or exc}") from None
+        with f:
+            yield from _numbered(f)
     else:
-        yield from _read(source)
+        yield from _numbered(source)
+
+
+def _numbered(stream: BinaryIO) -> Iterator[CaptureRecord]:
+    """Records with, on failure, the index of the record that broke (0-based:
+    how many good records came before it)."""
+    count = 0
+    try:
+        for record in _read(stream):
+            yield record
+            count += 1
+    except CaptureError as exc:
+        if exc.record is not None or not count:
+            raise
+        raise CaptureError(exc.offset, exc.detail, record=count) from None
 
 
 def _read(stream: BinaryIO) -> Iterator[CaptureRecord]:

@@ -7,15 +7,17 @@ mappings (see ``builders`` for ready-made ones) and keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from .aps import ApsCommandId, ApsFrameType, TransportKeyType, build_aps, parse_aps, parse_aps_command, parse_transport_key
 from .errors import FrameError, MicError
 from .keys import KeyRing
 from .mac import AddrMode, MacFrameType, build_mac, mac_payload, parse_mac
 from .nwk import NwkFrameType, build_nwk, parse_nwk, parse_nwk_command
+from .pcap import CaptureRecord, read_capture
 from .secheader import KeyId
 from .security import aps_key, decrypt, encrypt
 from .zcl import build_zcl, parse_zcl
@@ -241,3 +243,54 @@ def _secure_layer(layer: str, fields: Mapping[str, Any], inner: bytes, build: An
     if key is None:
         raise FrameError(layer, "security bit set but no key given")
     return encrypt(layer, header, parsed, inner, key, src)
+
+
+@dataclass(frozen=True)
+class SkippedFrame:
+    """A record of a capture that did not decode: its index (from 0), file offset and why."""
+
+    index: int
+    offset: int
+    reason: str
+
+
+@dataclass
+class CaptureReport:
+    """What :func:`decode_capture` made of a file so far."""
+
+    records: int = 0
+    decoded: int = 0
+    skipped: list[SkippedFrame] = field(default_factory=list)
+
+
+def decode_capture(
+    source: str | Path | BinaryIO | bytes,
+    keys: KeyRing | None = None,
+    *,
+    report: CaptureReport | None = None,
+    learn: bool = True,
+) -> Iterator[tuple[int, CaptureRecord, DecodedFrame]]:
+    """Decode every record of a capture, yielding (index, record, frame).
+
+    A bad frame never stops the file: a record with no usable frame, a bad
+    FCS, a frame too short for its headers or one whose MIC fails under
+    every candidate key is counted in ``report.skipped`` with its index and
+    reason, and decoding goes on.  A broken file (wrong magic number,
+    unknown link type, truncation) raises CaptureError after the records
+    before the break have been yielded.
+    """
+    keys = keys if keys is not None else KeyRing()
+    report = report if report is not None else CaptureReport()
+    for index, record in enumerate(read_capture(source)):
+        report.records += 1
+        reason = record.error or ("FCS mismatch" if record.fcs_ok is False else None)
+        if reason is None:
+            try:
+                frame = decode(record.psdu, keys, learn=learn)
+            except FrameError as exc:
+                reason = str(exc)
+            else:
+                report.decoded += 1
+                yield index, record, frame
+                continue
+        report.skipped.append(SkippedFrame(index, record.offset, reason))

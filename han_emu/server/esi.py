@@ -30,6 +30,7 @@ from han_emu.server.engine import ZclServer
 from han_emu.server.key_establishment import KeyEstablishmentServer
 from han_emu.server.metering import AmbientThresholds, metering_table, profile_handler
 from han_emu.server.price import ElementPrices, subscriber_address
+from han_emu.server.subghz import SubGhzServer
 
 LOGGER = logging.getLogger(__name__)
 
@@ -107,8 +108,12 @@ class EsiServer:
         self.map = endpoints or EndpointMap()
         self.prices: dict[str, ElementPrices] = {}
         self._identify: dict[int, int] = {}
+        # On a sub-GHz PHY the hub serves the Sub-GHz cluster (duty-cycle throttling).
+        self.sub_ghz: SubGhzServer | None = SubGhzServer(clock) if sub_ghz else None
         eps = [self._endpoint(name, sub_ghz) for name in ELEMENTS]
         self.zcl = ZclServer(eps, clock, accept_unencrypted=accept_unencrypted)
+        if self.sub_ghz is not None:
+            self.sub_ghz.bind(self.zcl, self.endpoint_of(PRIMARY))
         self.key_establishment: KeyEstablishmentServer | None = None
         if identities is not None:
             if ieee_of is None:
@@ -157,8 +162,11 @@ class EsiServer:
         for command_id, (handler, generates) in prices.handlers().items():
             ep.on_command(Price.cluster_id, command_id, handler, generates=generates)
         ep.declare_generated(Price.cluster_id, (0x00,))
-        if sub_ghz:
+        if sub_ghz and self.sub_ghz is not None:
             ep.add_server_cluster(SubGhz)
+            for command_id, (handler, generates) in self.sub_ghz.handlers().items():
+                ep.on_command(SubGhz.cluster_id, command_id, handler, generates=generates)
+            ep.declare_generated(SubGhz.cluster_id, (0x00,))
         return ep
 
     # -- tier watching ------------------------------------------------------------
@@ -188,6 +196,8 @@ class EsiServer:
         return self.zcl.wants(packet)
 
     def handle(self, packet: t.ZigbeePacket) -> list[t.ZigbeePacket]:
+        if self.sub_ghz is not None:
+            self.sub_ghz.observe(packet)
         return self.zcl.handle(packet)
 
     def meter_changed(self) -> None:

@@ -5,6 +5,13 @@ clock from the Time cluster, reads what it shows (with configured reporting
 where it wants it), polls demand and registers on its schedule, asks for
 prices, fetches the day's half-hourly profile, and keeps a readout model of
 everything it received, for both elements.
+
+On a sub-GHz HAN it obeys the hub's Sub-GHz cluster: after Suspend ZCL
+Messages it sends no ZCL request until the period is over (a period of 0
+lifts the suspension).  With ``mp184=False`` it behaves as a display from
+before MP184: it never asks for the secondary element's export register, its
+four export TOU registers and prices, or its export profile channel, and does
+not configure export reporting there (the baseline of the duty-cycle study).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from han_emu.sim.schedule import DeviceSettings
 LOGGER = logging.getLogger(__name__)
 
 TIME = 0x000A
+SUB_GHZ = 0x070B
 CAD_DEVICE = 0x0507  # "Physical device": GB CADs have no SE device id of their own
 _DEVICE_IDS = {"ihd": IHD_DEVICE, "ppmid": PPMID_DEVICE, "cad": CAD_DEVICE}
 _READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
@@ -63,9 +71,10 @@ class SimDisplay(SimNode):
         endpoints: EndpointMap | None = None,
         *,
         tiers: int = 4,
+        mp184: bool = True,
     ) -> None:
         device_id = _DEVICE_IDS[settings.kind]
-        clients = (Metering.cluster_id, Price.cluster_id, TIME, 0x0703, 0x0800)
+        clients = (Metering.cluster_id, Price.cluster_id, TIME, 0x0703, 0x0800, SUB_GHZ)
         super().__init__(
             air, ieee, [se_endpoint(device_id, endpoint=1, clients=clients)],
             name=settings.name or settings.kind.upper(),
@@ -76,10 +85,16 @@ class SimDisplay(SimNode):
         self.readout = Readout()
         self.ingest = ZclIngest(self.readout, self.map)
         self.tiers = tiers
+        self.mp184 = mp184
+        self.suspended_until = float("-inf")
+        self.suspensions = 0
+        self.suspended_s = 0.0
+        """Seconds of suspension granted by the hub (overlaps counted once)."""
         self.esi_nwk = 0x0000
         self.esi_endpoints: list[int] = []
         self.requests: Counter[int] = Counter()  # per cluster
         self.failures = 0
+        self.handlers.append(self._suspend_zcl_messages)
         self.handlers.append(self._unsolicited)
         self._tasks_running: list[asyncio.Task[None]] = []
         self._certs: CertificateSet | None = None
@@ -91,6 +106,36 @@ class SimDisplay(SimNode):
         self._certs = certs
         self._install_code = install_code
 
+    # -- Sub-GHz: Suspend ZCL Messages ----------------------------------------------------
+    def _suspend_zcl_messages(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
+        header = frame.header
+        if (int(frame.packet.cluster_id) != SUB_GHZ or header.frame_control.is_general
+                or header.command_id != 0x00
+                or header.direction != foundation.Direction.Server_to_Client):
+            return None
+        if not frame.payload:
+            return foundation.Status.MALFORMED_COMMAND
+        minutes = frame.payload[0]
+        now = self.clock.now()
+        if minutes:
+            self.suspensions += 1
+            until = now + 60.0 * minutes
+            self.suspended_s += max(0.0, until - max(now, self.suspended_until))
+            self.suspended_until = max(self.suspended_until, until)
+        elif self.suspended_until > now:
+            self.suspended_s -= self.suspended_until - now
+            self.suspended_until = now
+        LOGGER.info("%s: suspended for %d minutes by the hub", self.name, minutes)
+        return foundation.Status.SUCCESS
+
+    @property
+    def suspended(self) -> bool:
+        return self.clock.now() < self.suspended_until
+
+    async def _obey_suspension(self) -> None:
+        while (left := self.suspended_until - self.clock.now()) > 0:
+            await asyncio.sleep(left)
+
     # -- plumbing ---------------------------------------------------------------------------
     def _unsolicited(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
         self.ingest.packet(frame.packet, self.clock.now())
@@ -98,7 +143,9 @@ class SimDisplay(SimNode):
             frame.header.command_id == foundation.GeneralCommand.Report_Attributes else None
 
     async def ask(self, ep: int, cluster: int, data: bytes) -> t.ZigbeePacket | None:
-        """One request; both it and its response go into the readout."""
+        """One request; both it and its response go into the readout.
+        Waits out a suspension from the hub first."""
+        await self._obey_suspension()
         self.requests[cluster] += 1
         try:
             rsp = await self.request(self.esi_nwk, ep, cluster, data)
@@ -141,26 +188,34 @@ class SimDisplay(SimNode):
             await self.read_prices(ep)
             if self.settings.report:
                 await self.configure_reporting(ep)
-        if self.settings.full_log:
+        if self.settings.full_log and self.mp184:
             await self.fetch_full_log(self.map.secondary, channel=1)
+
+    def _mp184_on(self, ep: int) -> bool:
+        """Whether this display reads ``ep``'s MP184 export items: always on the
+        primary, on the secondary only when the display knows MP184."""
+        return ep != self.map.secondary or self.mp184
 
     async def read_time(self) -> None:
         await self.read(self.esi_endpoints[0], TIME, [0x0000, 0x0001, 0x0003, 0x0004, 0x0005, 0x0007])
 
     async def read_demand(self) -> None:
         for ep in self.esi_endpoints:
-            await self.read(ep, Metering.cluster_id, [0x0400, 0x0000, 0x0001, 0x0207])
+            ids = [0x0400, 0x0000, 0x0001, 0x0207]
+            if not self._mp184_on(ep):  # MP184 R1: the secondary's export register
+                ids.remove(0x0001)
+            await self.read(ep, Metering.cluster_id, ids)
 
     async def read_registers(self) -> None:
         for ep in self.esi_endpoints:
             ids = [0x0020, 0x0021] + [tier_summation_attr(n) for n in range(1, 3)]
-            if ep == self.map.secondary:  # MP184 R2: the four export TOU registers
+            if ep == self.map.secondary and self.mp184:  # MP184 R2: the four export TOU registers
                 ids += [tier_summation_attr(n, received=True) for n in range(1, self.tiers + 1)]
             await self.read(ep, Metering.cluster_id, ids)
 
     async def read_prices(self, ep: int) -> None:
         ids = [0x0616, 0x0617, 0x0301, 0x0611] + [0x0410 + 0x10 * (n - 1) for n in range(1, 3)]
-        if ep == self.map.secondary:  # MP184 R2: export prices
+        if ep == self.map.secondary and self.mp184:  # MP184 R2: export prices
             ids += [0x8410 + 0x10 * (n - 1) for n in range(1, self.tiers + 1)]
         await self.read(ep, Price.cluster_id, ids)
         # GetCurrentPrice with "receiver on when idle": the ESI may push new prices.
@@ -168,7 +223,7 @@ class SimDisplay(SimNode):
 
     async def read_history(self) -> None:
         for ep in self.esi_endpoints:
-            for received in (False, True):
+            for received in (False, True) if self._mp184_on(ep) else (False,):  # MP184 R6
                 ids = [0x0401 + received, 0x0403 + received, 0x0430 + received, 0x0432 + received,
                        0x0440 + received, 0x0442 + received]
                 ids += [previous_day_attr(n, received) for n in range(2, 9)]
@@ -179,7 +234,10 @@ class SimDisplay(SimNode):
     async def configure_reporting(self, ep: int) -> None:
         schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Configure_Reporting].schema
         records = []
-        for attr, kind in ((0x0000, 0x25), (0x0001, 0x25), (0x0400, 0x2A)):
+        reported = ((0x0000, 0x25), (0x0001, 0x25), (0x0400, 0x2A))
+        if not self._mp184_on(ep):  # MP184 R6: export reporting on the secondary
+            reported = tuple(r for r in reported if r[0] != 0x0001)
+        for attr, kind in reported:
             rec = foundation.AttributeReportingConfig()
             rec.direction = 0
             rec.attrid = attr
@@ -217,7 +275,7 @@ class SimDisplay(SimNode):
 
     async def fetch_day_profile(self) -> None:
         for ep in self.esi_endpoints:
-            for channel in (0, 1):
+            for channel in (0, 1) if self._mp184_on(ep) else (0,):  # MP184 R3: export profile
                 await self.fetch_profile(ep, channel, 48)
 
     async def fetch_full_log(self, ep: int, channel: int) -> int:

@@ -229,48 +229,5 @@ def test_exchange_kinds(exchange: Exchange) -> None:
     assert [k for _, k, _ in exchange.keys] == [NETWORK_KEY, bytes.fromhex("5A6967426565416C6C69616E63653039"), CBKE_KEY]
 
 
-# the shipped example capture ---------------------------------------------------
-
-CAPTURES = Path(__file__).resolve().parents[2] / "captures"
-
-
-def _generator():
-    """captures/make_captures.py is a script, not a package module: load it by path."""
-    import importlib.util
-    import sys
-
-    name = "han_emu_captures_generator"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, CAPTURES / "make_captures.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def test_install_code_key_matches_the_spec_example() -> None:
-    # Zigbee install-code example: code 83FED340 7A939723 A5C639B2 6916D505, CRC C3B5
-    key = _generator().install_code_key(bytes.fromhex("83FED3407A939723A5C639B26916D505"))
-    assert key == bytes.fromhex("66B6900981E1EE3CA4206B6B861C02BB")
-
-
-def test_generator_reproduces_the_shipped_capture(tmp_path: Path) -> None:
-    capture, keys = _generator().generate("simple-read", tmp_path)
-    assert capture.read_bytes() == (CAPTURES / "simple-read.pcapng").read_bytes()
-    assert keys.read_bytes() == (CAPTURES / "simple-read.keys").read_bytes()
-
-
-@pytest.mark.tshark
-def test_shipped_capture_decodes_with_its_keys(tshark: str) -> None:
-    path = CAPTURES / "simple-read.pcapng"
-    keys = "uat:zigbee_pc_keys:" + (CAPTURES / "simple-read.keys").read_text().strip()
-    assert tshark_bad(tshark, path, keys) == ""
-    rows = tshark_json(tshark, path, keys)
-    metering = [(r["zbee_zcl.cmd.id"][0], r["zbee_zcl_se.met.attr_id"], r.get("zbee_zcl.attr.uint48"))
-                for r in rows if "zbee_zcl_se.met.attr_id" in r]
-    assert metering == [
-        ("0x00", ["0x0000", "0x0001"], None),
-        ("0x01", ["0x0000", "0x0001"], ["1234567", "345678"]),
-    ]
-    assert {r["wpan-tap.ch_num"][0] for r in rows} == {"15"}
+# The shipped example captures (captures/) are regenerated and checked with
+# tshark in tests/test_recording.py.

@@ -1,9 +1,16 @@
-"""Helpers shared by the frame tests: where the public captures are, their keys."""
+"""Helpers shared by the frame tests: where the public captures are, their keys.
+
+The Zlib-licensed Silicon Labs traces ship in ``tests/fixtures``; the others
+(GPL-2.0 test data of other projects, the KillerBee sample) are read from the
+shared public-captures folder beside the repository when it is there.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+
+import pytest
 
 _ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
 _spec = importlib.util.spec_from_file_location("_han_emu_root_conftest", _ROOT_CONFTEST)
@@ -12,6 +19,7 @@ _root = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_root)
 
 PUBLIC_CAPTURES: Path = _root.PUBLIC_CAPTURES
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 ZIGATOR_KEY = "11111111111111111111111111111111"
 CONTROL4_KEY = "26546b723b396a727b5d5271517d392f"
@@ -33,4 +41,9 @@ CAPTURES: dict[str, tuple[int, list[str], list[str]]] = {
 
 
 def capture(name: str) -> Path:
-    return PUBLIC_CAPTURES / name
+    """The capture ``name``: a shipped fixture, else the shared copy (the test
+    is skipped when neither exists)."""
+    for folder in (FIXTURES, PUBLIC_CAPTURES):
+        if (folder / name).is_file():
+            return folder / name
+    pytest.skip(f"{name} is not shipped with the tests and the public-captures folder is absent")

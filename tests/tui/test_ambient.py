@@ -98,5 +98,5 @@ def test_the_dashboard_gets_the_configured_thresholds(monkeypatch, tmp_path) -> 
     seen: dict = {}
     monkeypatch.setattr(tui, "run_virtual_dashboard", lambda *a, **kw: seen.update(kw))
     args = argparse.Namespace(speed=1.0, duration=None, lab_accept_unencrypted=False)
-    assert cli._dashboard(load(path), "none", START, args) == 0
+    assert cli._dashboard(load(path), "none", START, args, None) == 0
     assert seen["thresholds"] == AmbientThresholds(Decimal("0.75"), Decimal("2.5"))

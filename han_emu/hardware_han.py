@@ -1,0 +1,368 @@
+"""The meter's ESIs on a real coordinator (a Z-Stack or EZSP stick).
+
+Like :class:`~han_emu.virtual_han.VirtualHan` without the simulated displays:
+real In-Home Displays join the stick's network and read the meter, which the
+scenario drives on the wall clock.  A stick unplugged or reset mid-run does
+not stop the meter: it keeps advancing and being saved while the link is
+retried with exponential backoff, and the same ESI server (subscriptions,
+reporting configuration) carries on when the stick comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import zigpy.types as t
+
+from han_emu.air.keylog import KeyLog
+from han_emu.clock import Clock, WallClock
+from han_emu.config import Config
+from han_emu.meter.model import TwinMeter
+from han_emu.meter.scenario import Scenario
+from han_emu.meter.simulate import step
+from han_emu.radio.backend import (
+    NetworkSettings,
+    RadioError,
+    RadioSpec,
+    start_radio,
+)
+from han_emu.server.esi import EsiServer
+from han_emu.store import StateStore
+
+LOGGER = logging.getLogger(__name__)
+
+#: Link states, in the order a run normally goes through them.
+CONNECTING, UP, DOWN, STOPPED = "connecting", "up", "down", "stopped"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between reconnection attempts: ``initial``, doubling up to ``maximum``."""
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 60.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield delay
+            delay = min(self.maximum, delay * self.factor)
+
+
+@dataclass
+class LinkStatus:
+    """The coordinator link as a display shows it."""
+
+    state: str = CONNECTING
+    since: float = field(default_factory=time.time)
+    #: Failed attempts since the link went down.
+    attempts: int = 0
+    #: Times the link came back after being lost.
+    reconnects: int = 0
+    last_error: str | None = None
+    #: Wall time of the next attempt while down.
+    retry_at: float | None = None
+
+
+class HardwareHan:
+    """The twin meter's ESI server on a coordinator stick."""
+
+    def __init__(
+        self,
+        config: Config,
+        meter: TwinMeter,
+        radio: RadioSpec,
+        *,
+        network: NetworkSettings | None = None,
+        store: StateStore | None = None,
+        keylog: KeyLog | None = None,
+        clock: Clock | None = None,
+        step_s: float = 10.0,
+        save_every_s: float = 60.0,
+        accept_unencrypted: bool = False,
+        backoff: Backoff = Backoff(),
+        startup_timeout: float | None = None,
+        request_timeout: float | None = None,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
+        if not radio.hardware:
+            raise ValueError("HardwareHan needs a znp or ezsp radio; use VirtualHan for the virtual one")
+        self.config = config
+        self.meter = meter
+        self.radio = radio
+        self.network = network
+        self.store = store
+        self.keylog = keylog
+        self.clock: Clock = clock or WallClock()
+        self.step_s = step_s
+        self.save_every_s = save_every_s
+        self.accept_unencrypted = accept_unencrypted
+        self.backoff = backoff
+        self.startup_timeout = startup_timeout
+        self.request_timeout = request_timeout
+        self.report = report or LOGGER.warning
+        self.scenario = Scenario(config.scenario)
+        self.server: EsiServer | None = None
+        self.app: Any = None
+        self.link = LinkStatus()
+        #: No simulated displays on hardware (kept for views shared with VirtualHan).
+        self.devices: list[Any] = []
+        self.saves = 0
+        #: (time, IEEE, NWK) of every device that joined during this run.
+        self.joined: list[tuple[float, t.EUI64, int]] = []
+        self._up = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._key_tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bring the meter up to date and start the stick; a stick that cannot
+        be reached now raises :class:`RadioError` (nothing is retried)."""
+        self._drive()
+        # CBKE only with configured certificates: a real display trusts its
+        # scheme's CA, never the built-in test CA.
+        identities = list(self.config.cbke) or None
+        self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
+                                accept_unencrypted=self.accept_unencrypted, identities=identities,
+                                ieee_of=self._ieee_of, on_key=self._on_cbke_key)
+        await self._connect()
+        if identities:
+            self._check_certificates(identities)
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._meter_task(), name="meter"))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        tasks = list(self._tasks)
+        if self._reconnect_task is not None:
+            tasks.append(self._reconnect_task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = []
+        self._reconnect_task = None
+        await self._drop_app()
+        self._drive()
+        self._save()
+        self._set_state(STOPPED)
+
+    async def run_for(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._drive()
+
+    async def wait_up(self, timeout: float | None = None) -> None:
+        """Wait until the stick is (again) carrying the server."""
+        async with asyncio.timeout(timeout):
+            await self._up.wait()
+
+    @property
+    def is_up(self) -> bool:
+        return self.link.state == UP
+
+    # -- joining ----------------------------------------------------------------------------
+    async def permit_install_code(self, ieee: t.EUI64, code: bytes, seconds: int = 254) -> t.KeyData:
+        """Open the network to one device holding ``code``; its link key is logged."""
+        key = await self._require_app().permit_with_install_code(t.EUI64(ieee), code, seconds)
+        self._log_keys()
+        return key
+
+    async def permit_link_key(self, ieee: t.EUI64, key: bytes, seconds: int = 254) -> None:
+        """Open the network to one lab device with a known pre-configured link key."""
+        await self._require_app().permit_with_node_key(t.EUI64(ieee), t.KeyData(key), seconds)
+        self._log_keys()
+
+    def _require_app(self) -> Any:
+        if self.app is None or not self.is_up:
+            raise RadioError(f"{self.radio.describe()}: not connected")
+        return self.app
+
+    def device_joined(self, device: Any) -> None:
+        """zigpy's listener event: a device joined through the stick."""
+        self.joined.append((self.clock.now(), t.EUI64(device.ieee), int(device.nwk)))
+        self.report(f"device {device.ieee} joined as 0x{int(device.nwk):04X}")
+        self._log_keys()
+
+    # -- key establishment ------------------------------------------------------------------
+    def _ieee_of(self, nwk: int) -> t.EUI64 | None:
+        return None if self.app is None else self.app.ieee_of(nwk)
+
+    def _on_cbke_key(self, ieee: t.EUI64, key: bytes) -> None:
+        """CBKE agreed a link key with ``ieee``: log it, and hand it to the stick
+        (which must use it for that device's APS frames from now on)."""
+        if self.keylog is not None:
+            self.keylog.add(bytes(key), f"CBKE link key {ieee}")
+        if self.app is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.app.install_link_key(ieee, key))
+        self._key_tasks.add(task)
+        task.add_done_callback(self._key_tasks.discard)
+
+    def _check_certificates(self, identities: list[Any]) -> None:
+        from han_emu.certs import eui64_from_cert
+
+        ieee = self.app.state.node_info.ieee
+        for identity in identities:
+            subject = t.EUI64(eui64_from_cert(identity.parsed.subject))
+            if subject != ieee:
+                self.report(f"the CBKE certificate names {subject}, but the stick is {ieee}: "
+                            "displays will refuse key establishment")
+
+    # -- the link -------------------------------------------------------------------------------
+    async def _connect(self) -> None:
+        self._set_state(CONNECTING)
+        app = await start_radio(
+            self.radio,
+            self.server,
+            self.clock,
+            network=self.network,
+            auto_form=True,
+            startup_timeout=self.startup_timeout,
+            request_timeout=self.request_timeout,
+        )
+        self.app = app
+        app.add_listener(self)
+        info = app.state.network_info
+        LOGGER.info("%s up: channel %s, PAN 0x%04X, extended PAN %s", self.radio.describe(),
+                    info.channel, info.pan_id, info.extended_pan_id)
+        self._log_keys()
+        self._set_state(UP)
+        await self.refresh_ncp_duty_cycle()
+        # Subscribers may be waiting for reports that fell due while down.
+        if self.server is not None:
+            self.server.meter_changed()
+        app.wake_server()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """zigpy's listener event: the stick went away (unplugged, reset, closed)."""
+        if self._stopping or self.link.state != UP:
+            return
+        reason = str(exc) if exc else "link closed"
+        self.link.last_error = reason
+        self._set_state(DOWN)
+        self.report(f"{self.radio.describe()}: connection lost ({reason}); the meter keeps running, retrying")
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect(), name="reconnect")
+
+    async def _reconnect(self) -> None:
+        await self._drop_app()
+        self.link.attempts = 0
+        for delay in self.backoff.delays():
+            self.link.retry_at = self.clock.now() + delay
+            await asyncio.sleep(delay)
+            if self._stopping:
+                return
+            try:
+                await self._connect()
+            except RadioError as exc:
+                self.link.attempts += 1
+                self.link.last_error = str(exc)
+                self._set_state(DOWN)
+                nxt = min(self.backoff.maximum, delay * self.backoff.factor)
+                self.report(f"{exc}; retrying in {nxt:g} s (attempt {self.link.attempts})")
+                continue
+            self.link.reconnects += 1
+            self.link.retry_at = None
+            self.report(f"{self.radio.describe()}: reconnected after {self.link.attempts + 1} attempt(s)")
+            return
+
+    async def _drop_app(self) -> None:
+        app, self.app = self.app, None
+        self._up.clear()
+        if app is None:
+            return
+        try:
+            app.remove_listener(self)
+        except Exception:  # not every zigpy keeps removable listeners
+            pass
+        try:
+            await asyncio.wait_for(app.shutdown(db=False), 10)
+        except Exception as exc:  # the link is gone already
+            LOGGER.debug("Shutting down the lost coordinator: %r", exc)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.link.state:
+            self.link.state = state
+            self.link.since = self.clock.now()
+        if state == UP:
+            self._up.set()
+        else:
+            self._up.clear()
+
+    def _log_keys(self) -> None:
+        if self.keylog is None or self.app is None:
+            return
+        for key, label in self.app.keys_in_use():
+            self.keylog.add(key, label)
+
+    # -- the NCP's own duty-cycle view (EZSP) ---------------------------------------------
+    @property
+    def ncp_duty_cycle(self) -> Any:
+        """The stick's duty-cycle figures (an EZSP ``NcpDutyCycle``), or None
+        when the stick reports none."""
+        dc = getattr(self.app, "duty_cycle", None)
+        return dc if dc is not None and dc.supported else None
+
+    async def refresh_ncp_duty_cycle(self) -> Any:
+        """Ask the stick for its duty-cycle state and limits, where it has them
+        (the dutyCycleHandler callback keeps them current in between)."""
+        read = getattr(self.app, "read_duty_cycle", None)
+        if read is None:
+            return None
+        try:
+            await read()
+        except Exception as exc:  # a display extra: never worth stopping for
+            LOGGER.debug("Reading the NCP duty cycle failed: %r", exc)
+        return self.ncp_duty_cycle
+
+    # -- the meter --------------------------------------------------------------------------
+    def _drive(self) -> None:
+        now = self.clock.now()
+        while self.meter.time < now:
+            step(self.meter, self.scenario, min(now, self.meter.time + self.step_s))
+
+    def _save(self) -> None:
+        if self.store is None:
+            return
+        self.store.save(self.meter)
+        self.saves += 1
+
+    async def _meter_task(self) -> None:
+        last_save = self.clock.now()
+        while True:
+            self._drive()
+            if self.server is not None:
+                self.server.meter_changed()
+            if self.app is not None and self.is_up:
+                self.app.wake_server()
+            if self.clock.now() - last_save >= self.save_every_s:
+                try:
+                    self._save()
+                except Exception:
+                    LOGGER.exception("Saving the meter state failed")
+                last_save = self.clock.now()
+            await asyncio.sleep(self.step_s)
+
+    # -- results ----------------------------------------------------------------------------
+    def status_line(self) -> str:
+        """One line for a text view: the link and where it stands."""
+        link = self.link
+        text = f"coordinator: {self.radio.describe()}: {link.state}"
+        if link.state == UP and self.app is not None:
+            info = self.app.state.network_info
+            text += f", channel {info.channel}, PAN 0x{info.pan_id:04X}"
+            if link.reconnects:
+                text += f", reconnected {link.reconnects}x"
+            if self.ncp_duty_cycle is not None:
+                text += "; " + self.ncp_duty_cycle.describe()
+        elif link.state == DOWN:
+            text += f" ({link.last_error})"
+            if link.retry_at is not None:
+                text += f", next try in {max(0.0, link.retry_at - self.clock.now()):.0f} s"
+        return text

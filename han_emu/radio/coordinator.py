@@ -1,0 +1,90 @@
+"""What the hardware coordinators share on top of :class:`ServerHost`.
+
+Joining with install codes, looking up IEEE addresses for the Key
+Establishment server, installing link keys, and listing the keys in use for a
+Wireshark key log are the same questions on every stick; only the NCP command
+that stores a link key differs, so each backend supplies :meth:`_store_link_key`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import zigpy.types as t
+import zigpy.util
+
+from han_emu.radio.host import ServerHost
+
+LOGGER = logging.getLogger(__name__)
+
+
+class HardwareCoordinator(ServerHost):
+    """Mixin for a radio library's ControllerApplication (put it first)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Link keys this host gave the stick (install-code derived, CBKE), by IEEE.
+        self.link_keys: dict[t.EUI64, t.KeyData] = {}
+
+    @property
+    def server_endpoints(self) -> frozenset[int]:
+        return frozenset(int(d.endpoint) for d in self._server_descriptors())
+
+    async def permit_with_install_code(
+        self, node: t.EUI64, code: bytes, time_s: int = 60
+    ) -> t.KeyData:
+        """Let ``node`` join with the link key its install code gives (the
+        code's CRC is checked first); returns that key."""
+        key = zigpy.util.convert_install_code(bytes(code))
+        await self.permit_with_node_key(node, key, time_s)
+        return key
+
+    async def permit_with_node_key(
+        self, node: t.EUI64, key: t.KeyData, time_s: int = 60
+    ) -> None:
+        """Let ``node`` join with ``key`` as its pre-configured link key."""
+        node = t.EUI64(node)
+        await self.permit_with_link_key(node=node, link_key=t.KeyData(key), time_s=time_s)  # type: ignore[attr-defined]
+        self.link_keys[node] = t.KeyData(key)
+
+    def ieee_of(self, nwk: int) -> t.EUI64 | None:
+        """The IEEE address at ``nwk``, when zigpy has seen the device join."""
+        state = self.state  # type: ignore[attr-defined]
+        if nwk == state.node_info.nwk:
+            return state.node_info.ieee
+        try:
+            return self.get_device(nwk=t.NWK(nwk)).ieee  # type: ignore[attr-defined]
+        except KeyError:
+            return None
+
+    async def install_link_key(self, ieee: t.EUI64, key: bytes) -> bool:
+        """Use ``key`` for APS security with ``ieee`` from now on (CBKE's
+        result); False when the NCP has no way to take it."""
+        ieee = t.EUI64(ieee)
+        try:
+            stored = await self._store_link_key(ieee, t.KeyData(bytes(key)))
+        except Exception as exc:  # the stick refused: say so, keep running
+            LOGGER.warning("The coordinator did not take the link key for %s: %s", ieee, exc)
+            return False
+        if stored:
+            self.link_keys[ieee] = t.KeyData(bytes(key))
+        return stored
+
+    async def _store_link_key(self, ieee: t.EUI64, key: t.KeyData) -> bool:
+        return False
+
+    def keys_in_use(self) -> list[tuple[bytes, str]]:
+        """(key, label) of the network key, the trust-centre link key and the
+        link keys the host knows, for a key log."""
+        out: list[tuple[bytes, str]] = []
+        info = self.state.network_info  # type: ignore[attr-defined]
+        if info is not None and info.network_key is not None:
+            out.append((bytes(info.network_key.key), f"network key seq {info.network_key.seq}"))
+        if info is not None and info.tc_link_key is not None:
+            out.append((bytes(info.tc_link_key.key), "trust centre link key"))
+            for entry in info.key_table or ():
+                out.append((bytes(entry.key), f"link key {entry.partner_ieee}"))
+        for ieee, key in self.link_keys.items():
+            out.append((bytes(key), f"link key {ieee}"))
+        return out

@@ -1,0 +1,110 @@
+"""``han-emu fake-ncp``: an emulated coordinator stick on a TCP port.
+
+Anyone can try the hardware path without a stick: start
+``han-emu fake-ncp --protocol znp --listen 127.0.0.1:8765`` in one terminal and
+``han-emu run --radio znp:socket://127.0.0.1:8765`` in another.  The first
+line printed on stdout names the serial URL to use (with the port the system
+picked when the given port is 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+import sys
+from typing import Any
+
+#: Protocol -> (module, serve function, what it is called).
+PROTOCOLS = {
+    "znp": ("han_emu.radio.fakencp.znp", "serve_znp", "Z-Stack (ZNP) NCP"),
+    "ezsp": ("han_emu.radio.fakencp.ezsp", "serve_ezsp", "EmberZNet (EZSP) NCP"),
+}
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as a (host, port) pair."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8765")
+    host = host.strip("[]")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--listen {text!r}: the port is not a number") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"--listen {text!r}: the port must be 0 to 65535")
+    return host, number
+
+
+def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``fake-ncp`` on the ``han-emu`` subcommand parsers."""
+    parser = subparsers.add_parser(
+        "fake-ncp",
+        help="serve an emulated coordinator stick (Z-Stack or EZSP) on a TCP port",
+        description="Serve an emulated Zigbee coordinator NCP speaking the real serial protocol "
+        "over TCP, so `han-emu run --radio PROTOCOL:socket://HOST:PORT` works without hardware.",
+    )
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), required=True,
+                        help="the wire protocol: znp (zigpy-znp, MT) or ezsp (bellows, ASH + EZSP)")
+    parser.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 0), metavar="HOST:PORT",
+                        help="address to listen on (port 0 picks a free one; default 127.0.0.1:0)")
+    parser.add_argument("--state", metavar="FILE",
+                        help="keep the NCP's non-volatile memory (network, keys) in this JSON file")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.set_defaults(func=cmd_fake_ncp)
+    return parser
+
+
+async def serve(protocol: str, host: str, port: int, state: str | None) -> Any:
+    """Start the emulator for ``protocol``; returns the running server."""
+    module_name, function, _ = PROTOCOLS[protocol]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise RuntimeError(f"the {protocol} emulator is not part of this build") from None
+    extra: dict[str, Any] = {}
+    if protocol == "ezsp":
+        # Announce a power-on reset to each new connection, as zigbeed does:
+        # bellows then starts at once instead of waiting to reset the NCP.
+        extra["rstack_on_connect"] = 0.2
+    return await getattr(module, function)(host, port, state_path=state, **extra)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    host, port = args.listen
+    name = PROTOCOLS[args.protocol][2]
+    try:
+        server = await serve(args.protocol, host, port, args.state)
+    except OSError as exc:
+        print(f"han-emu: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except (RuntimeError, ValueError) as exc:
+        print(f"han-emu: {exc}", file=sys.stderr)
+        return 1
+    print(f"Emulated {name} listening on {server.url}", flush=True)
+    print(f"  try: han-emu run --radio {args.protocol}:{server.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not on this platform / thread
+            pass
+    try:
+        async with asyncio.timeout(args.duration):
+            await stop.wait()
+    except TimeoutError:
+        pass
+    finally:
+        await server.close()
+    print("Emulated NCP stopped", flush=True)
+    return 0
+
+
+def cmd_fake_ncp(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 0

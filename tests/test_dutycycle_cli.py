@@ -1,0 +1,101 @@
+"""``han-emu dutycycle`` and ``han-emu run --status-json`` from the command line."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from han_emu.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+CAPTURE = REPO / "captures" / "ihd-mp184.pcapng"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    width, height = struct.unpack(">II", data[16:24])
+    # every chunk's CRC checks and the image data inflates to height rows
+    off, idat = 8, b""
+    while off < len(data):
+        n, kind = struct.unpack(">I4s", data[off:off + 8])
+        body = data[off + 4:off + 8 + n]
+        assert struct.unpack(">I", data[off + 8 + n:off + 12 + n])[0] == zlib.crc32(body) & 0xFFFFFFFF
+        if kind == b"IDAT":
+            idat += data[off + 8:off + 8 + n]
+        off += 12 + n
+    assert len(zlib.decompress(idat)) == height * (1 + 3 * width)
+    return width, height
+
+
+def test_capture_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dutycycle", str(CAPTURE), "--phy", "2.4", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["phy"] == "2.4"
+    assert set(doc["devices"]) == {"0x0000", "0xd82d"}
+    for dev in doc["devices"].values():
+        assert {"airtime_s", "frames", "peak_hour_s"} <= set(dev)
+        assert dev["peak_hour_s"] == dev["airtime_s"] > 0
+
+
+def test_capture_table_chart_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plot = tmp_path / "air.png"
+    assert main(["dutycycle", str(CAPTURE), "--phy", "gb868", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "0xd82d" in out and "peak hour s" in out
+    # the terminal chart, scaled to the regulated limit: a tiny bar at 0.05 s
+    assert "airtime per hour" in out and "\nh0 " in out
+    assert "L limited 36 s" in out and "R regulated 100 s" in out
+    assert _png_size(plot) == (800, 400)
+
+
+def test_simulation_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dutycycle", "--simulate", "10m", "--devices", "1", "--no-cbke", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "0x0000" in doc["devices"] and len(doc["devices"]) == 2
+    hub = doc["devices"]["0x0000"]
+    assert hub["airtime_s"] > 0 and hub["frames"] > 0 and hub["peak_hour_s"] > 0
+    assert doc["limits"] == {"limited_s": 36.0, "critical_s": 75.0, "regulated_s": 100.0}
+    assert doc["variant"] == "with_mp184"
+
+
+def test_compare_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "cmp.json"
+    assert main(["dutycycle", "--simulate", "10m", "--compare", "mp184", "--devices", "1", "--no-cbke",
+                 "--format", "json", "--output", str(out_file)]) == 0
+    doc = json.loads(out_file.read_text())
+    assert set(doc["variants"]) == {"with_mp184", "without_mp184"}
+    for variant in doc["variants"].values():
+        assert {"airtime_s", "frames", "peak_hour_s"} <= set(variant["devices"]["0x0000"])
+    assert doc["difference"]["devices"]["0x0000"]["per_hour_s"] > 0
+    assert [r["sub_ghz_devices"] for r in doc["runs"]] == [1]
+    plot = tmp_path / "cmp.png"
+    assert main(["dutycycle", "--simulate", "10m", "--compare", "mp184", "--devices", "1", "--no-cbke",
+                 "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "MP184 impact" in out and "hub peak rolling hour" in out
+    assert _png_size(plot) == (800, 400)
+
+
+def test_bad_invocations(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dutycycle"]) == 2
+    assert main(["dutycycle", str(CAPTURE), "--compare", "mp184"]) == 2
+    assert main(["dutycycle", "missing.pcap"]) == 2
+    assert "give a capture" in capsys.readouterr().err
+
+
+def test_run_writes_status_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = tmp_path / "status.json"
+    assert main(["run", "--simulate", "5m", "--state", "none", "--no-cbke", "--status-json", str(status)]) == 0
+    doc = json.loads(status.read_text())
+    assert "0x0000" in doc["devices"]
+    for dev in doc["devices"].values():
+        assert {"airtime_s", "frames", "peak_hour_s", "state", "bands"} <= set(dev)
+        assert dev["bands"]["2.4"]["state"] == "TRACKING_OFF"
+    assert doc["devices"]["0x0000"]["frames"] > 0
