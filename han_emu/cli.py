@@ -157,7 +157,8 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
         if han.store is not None:
             han.store.close()
 
-    run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed)
+    run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed,
+                          thresholds=config.ihd)
     return 0
 
 

@@ -29,6 +29,7 @@ from han_emu.meter.settings import (
     default_secondary,
 )
 from han_emu.meter.tariff import WEEKDAYS, DayProfile, SwitchingTable, Tariff, TariffError
+from han_emu.server.metering import AmbientThresholds
 from han_emu.sim.schedule import DeviceSettings, default_devices
 
 
@@ -63,6 +64,9 @@ class Config:
     devices: tuple[DeviceSettings, ...] = field(default_factory=default_devices)
     #: The ESI's own CBKE certificate sets (one per suite); empty: the built-in test CA.
     cbke: tuple[CertificateSet, ...] = ()
+    #: The ``[ihd]`` table: ambient consumption thresholds shared by the ESI's
+    #: indicator and the dashboard's IHD screen.
+    ihd: AmbientThresholds = field(default_factory=AmbientThresholds)
 
 
 def example_text() -> str:
@@ -259,7 +263,7 @@ def _dataclass_section(cls: type, data: Any, path: str) -> Any:
 
 def parse(data: dict[str, Any]) -> Config:
     """Check a parsed TOML document and build the configuration."""
-    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices", "cbke"}, "")
+    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices", "cbke", "ihd"}, "")
 
     meter_tbl = _table(data.get("meter", {}), "meter")
     _no_unknown(
@@ -347,7 +351,22 @@ def parse(data: dict[str, Any]) -> Config:
             raise ConfigError(f"{where}: {exc}") from None
         if not cert_sets[-1].key_matches:
             raise ConfigError(f"{where}.private_key: does not belong to the certificate")
-    return Config(settings, scenario, endpoints, state_path, start, devices, tuple(cert_sets))
+    return Config(settings, scenario, endpoints, state_path, start, devices, tuple(cert_sets),
+                  ihd=_ihd(data.get("ihd", {})))
+
+
+def _ihd(data: Any) -> AmbientThresholds:
+    """The ``[ihd]`` table: ``ambient_medium_kw`` and ``ambient_high_kw``."""
+    tbl = _table(data, "ihd")
+    _no_unknown(tbl, {"ambient_medium_kw", "ambient_high_kw"}, "ihd")
+    default = AmbientThresholds()
+    medium = _decimal(tbl.get("ambient_medium_kw", str(default.medium_kw)), "ihd.ambient_medium_kw")
+    high = _decimal(tbl.get("ambient_high_kw", str(default.high_kw)), "ihd.ambient_high_kw")
+    if medium < 0:
+        raise ConfigError(f"ihd.ambient_medium_kw: must not be negative, got {medium}")
+    if high <= medium:
+        raise ConfigError(f"ihd.ambient_high_kw: must be above ihd.ambient_medium_kw ({medium}), got {high}")
+    return AmbientThresholds(medium, high)
 
 
 def with_state_path(config: Config, path: str | None) -> Config:

@@ -109,7 +109,7 @@ class VirtualHan:
         self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
                                 accept_unencrypted=self.accept_unencrypted, identities=identities,
                                 ieee_of=self.app.ieee_of, on_key=self.app.install_link_key,
-                                sub_ghz=self.sub_ghz)
+                                sub_ghz=self.sub_ghz, ambient=self.config.ihd)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         self._names[self.app.state.node_info.ieee] = COORDINATOR

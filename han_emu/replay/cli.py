@@ -25,9 +25,15 @@ def _key(text: str) -> bytes:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _speed(text: str) -> float | None:
+    from .tui import parse_speed
+
+    return parse_speed(text)
+
+
 def add_replay_command(subparsers: Any) -> None:
     """Register ``replay FILE [--key HEX ...] [--link-key HEX ...] [--keylog FILE]
-    [--format text|jsonl] [--readout-json FILE] [--phy gb868|2.4]``."""
+    [--format text|jsonl] [--readout-json FILE] [--phy gb868|2.4] [--tui [--speed N|max]]``."""
     p = subparsers.add_parser("replay", help="decode a Zigbee capture (pcap/pcapng, ZEP) to Smart Energy ZCL events")
     p.add_argument("file", help="pcap or pcapng file (link types 195, 230, 283, or ZEP over UDP)")
     p.add_argument("--key", action="append", type=_key, default=[], metavar="HEX",
@@ -40,6 +46,10 @@ def add_replay_command(subparsers: Any) -> None:
     p.add_argument("--readout-json", metavar="FILE", help="write what an IHD would show after the capture")
     p.add_argument("--phy", choices=("gb868", "2.4"),
                    help="also report airtime and duty cycle per transmitting device on this PHY")
+    p.add_argument("--tui", action="store_true",
+                   help="play the capture into the dashboard (on a terminal; text output otherwise)")
+    p.add_argument("--speed", type=_speed, default=1.0, metavar="N|max",
+                   help="with --tui: capture seconds per wall second, 1..3600, or max (default 1: real time)")
     p.set_defaults(func=cmd_replay)
 
 
@@ -54,6 +64,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         print(f"han-emu replay: {args.file}: no such file", file=sys.stderr)
         return 2
+    if getattr(args, "tui", False):
+        if sys.stdout.isatty():
+            from .tui import cmd_replay_tui
+
+            return cmd_replay_tui(args)
+        print("han-emu replay: --tui needs a terminal; writing text output", file=sys.stderr)
     out = sys.stdout
     jsonl = args.format == "jsonl"
 

@@ -28,7 +28,7 @@ from han_emu.server.attributes import AttributeTable
 from han_emu.server.endpoint import Endpoint
 from han_emu.server.engine import ZclServer
 from han_emu.server.key_establishment import KeyEstablishmentServer
-from han_emu.server.metering import metering_table, profile_handler
+from han_emu.server.metering import AmbientThresholds, metering_table, profile_handler
 from han_emu.server.price import ElementPrices, subscriber_address
 from han_emu.server.subghz import SubGhzServer
 
@@ -94,13 +94,16 @@ class EsiServer:
         identities: CertificateSet | Sequence[CertificateSet] | None = None,
         ieee_of: Callable[[int], Any] | None = None,
         on_key: Callable[[Any, bytes], Any] | None = None,
+        ambient: AmbientThresholds | None = None,
     ) -> None:
         """With ``identities`` (certificate sets) the primary ESI runs CBKE as a
         Smart Energy trust centre and refuses SE requests from devices that have
         not completed it (unless ``accept_unencrypted``, the lab override);
         ``ieee_of`` maps a NWK address to an IEEE address and ``on_key``
-        installs an agreed link key in the radio."""
+        installs an agreed link key in the radio; ``ambient`` sets the
+        ambient consumption indicator's thresholds."""
         self.meter = meter
+        self.ambient = ambient or AmbientThresholds()
         self.clock = clock
         self.map = endpoints or EndpointMap()
         self.prices: dict[str, ElementPrices] = {}
@@ -147,7 +150,7 @@ class EsiServer:
         export_attr = None
         if home.cluster_id == Metering.cluster_id:
             export_attr = Metering.attributes[home.attribute_id].name
-        ep.add_server_cluster(Metering, metering_table(meter, element, export_attr))
+        ep.add_server_cluster(Metering, metering_table(meter, element, export_attr, self.ambient))
         logged = {"import", "export"}
         if meter.settings.mpans.of(element, "export") is None:
             logged.discard("export")

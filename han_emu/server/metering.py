@@ -7,6 +7,8 @@ and InstantaneousDemand is whole W (positive import, negative export).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable
 
 from clusters import Metering, posix_to_utctime, utctime_to_posix
@@ -27,10 +29,38 @@ DIVISOR = 1000
 SUMMATION_FORMATTING = 0x80 | (7 << 3) | 3
 DEMAND_FORMATTING = 0x80 | (5 << 3) | 3
 MAX_PERIODS = 24
-#: Ambient consumption indicator thresholds (import W): below LOW is Low,
-#: below HIGH is Medium, otherwise High.
+#: Default ambient consumption indicator thresholds (import W): below LOW is
+#: Low, below HIGH is Medium, otherwise High.  The configuration's ``[ihd]``
+#: table overrides them through :class:`AmbientThresholds`.
 AMBIENT_LOW_W = 1000
 AMBIENT_HIGH_W = 3000
+
+
+@dataclass(frozen=True)
+class AmbientThresholds:
+    """Import power (kW) at which the ambient consumption indicator turns
+    Medium, and High.
+
+    One object serves both the ESI's IAmbientConsumptionIndicator and the
+    IHD screen, and both classify the same figure (the InstantaneousDemand
+    the ESI serves, in whole W), so a display and the meter never disagree
+    at a boundary.
+    """
+
+    medium_kw: Decimal = Decimal(AMBIENT_LOW_W) / DIVISOR
+    high_kw: Decimal = Decimal(AMBIENT_HIGH_W) / DIVISOR
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.medium_kw < self.high_kw:
+            raise ValueError("ambient thresholds: need 0 <= medium < high")
+
+    def indicator(self, kw: Decimal) -> int:
+        """The ZCL enumeration: 0 low, 1 medium, 2 high energy usage."""
+        return 2 if kw >= self.high_kw else 1 if kw >= self.medium_kw else 0
+
+    def level(self, kw: Decimal | None) -> str | None:
+        """"Low", "Medium" or "High" (None when the power is not known)."""
+        return None if kw is None else ("Low", "Medium", "High")[self.indicator(kw)]
 
 _DIRECTIONS = {"delivered": "import", "received": "export"}
 
@@ -39,9 +69,11 @@ def _u24(value: int | None) -> int | None:
     return None if value is None else min(value, 0xFFFFFE)
 
 
-def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None) -> AttributeTable:
+def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
+                   ambient_thresholds: AmbientThresholds | None = None) -> AttributeTable:
     """Attribute getters for one element's Metering server."""
     el = meter.elements[element]
+    thresholds = ambient_thresholds or AmbientThresholds()
     mpans = meter.settings.mpans
 
     def reading(direction: str) -> Callable[[], int]:
@@ -69,9 +101,12 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None)
 
         return get
 
+    def demand() -> int:
+        return round(el.flow.demand_w)
+
     def ambient() -> int:
-        demand = el.flow.import_w
-        return 0 if demand < AMBIENT_LOW_W else 1 if demand < AMBIENT_HIGH_W else 2
+        # Classify the import a display reads from InstantaneousDemand (whole W).
+        return thresholds.indicator(Decimal(max(0, demand())) / DIVISOR)
 
     getters: dict[str, Callable[[], Any]] = {
         "current_summ_delivered": reading("import"),
@@ -88,7 +123,7 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None)
         "metering_device_type": lambda: 0,  # electric metering
         "site_id": lambda: (mpans.of(element, "import") or "").encode(),
         "meter_serial_number": lambda: meter.settings.serial.encode(),
-        "instantaneous_demand": lambda: round(el.flow.demand_w),
+        "instantaneous_demand": demand,
         "max_number_of_periods_delivered": lambda: MAX_PERIODS,
         "active_register_tier_delivered": lambda: meter.active_tier(element, "import"),
     }

@@ -3,8 +3,9 @@
 from han_emu.tui.app import DashboardApp, run_dashboard
 from han_emu.tui.controls import Controls, RecordingHook
 from han_emu.tui.launch import run_virtual_dashboard
+from han_emu.tui.replay_source import ReplaySource
 from han_emu.tui.runner import HanRunner
-from han_emu.tui.source import DashboardSource, Snapshot, VirtualHanSource
+from han_emu.tui.source import DashboardSource, Progress, Snapshot, VirtualHanSource
 from han_emu.tui.views import AmbientThresholds
 
 __all__ = [
@@ -13,7 +14,9 @@ __all__ = [
     "DashboardApp",
     "DashboardSource",
     "HanRunner",
+    "Progress",
     "RecordingHook",
+    "ReplaySource",
     "Snapshot",
     "VirtualHanSource",
     "run_dashboard",

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from han_emu.tui import fmt, views
 from han_emu.tui.framelog import LoggedFrame, hexdump
-from han_emu.tui.widgets import Panel, StatusBar
+from han_emu.tui.widgets import Panel, ProgressLine, StatusBar
 
 if TYPE_CHECKING:
     from han_emu.readout.model import Readout
@@ -45,6 +45,7 @@ class DashScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield StatusBar(id="status")
+        yield ProgressLine(id="progress")
         yield from self.body()
         yield Footer()
 
@@ -68,6 +69,7 @@ class DashScreen(Screen[None]):
             return
         try:
             self.query_one(StatusBar).show(snapshot, getattr(self.app, "controls", None))
+            self.query_one(ProgressLine).show(snapshot.progress)
             self.show_data(snapshot)
         except NoMatches:
             return
@@ -304,7 +306,8 @@ class HanScreen(DashScreen):
         devices.clear()
         for d in snapshot.devices:
             devices.add_row(d.name, d.kind, fmt.DASH if d.nwk is None else f"0x{d.nwk:04X}", fmt.clock(d.last_seen),
-                            fmt.DASH if d.lqi is None else str(d.lqi), str(d.frames), str(d.acks), key=d.name)
+                            fmt.DASH if d.lqi is None else str(d.lqi), str(d.frames),
+                            fmt.DASH if d.acks is None else str(d.acks), key=d.name)
         clusters = self.query_one("#clusters", DataTable)
         clusters.clear()
         for (device, label), n in snapshot.frames.items():

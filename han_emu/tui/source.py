@@ -40,7 +40,28 @@ class DeviceRow:
     last_seen: float | None
     lqi: int | None
     frames: int
-    acks: int
+    acks: int | None  # None: the source cannot tell (a capture does not say who an ACK is from)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a finite source (a capture replay) has got."""
+
+    done: int  # bytes of the file played so far
+    total: int | None  # bytes in the file (None: not known, e.g. a pipe)
+    frame: int  # file index of the last frame shown (0: none yet)
+    decoded: int  # ZCL frames shown
+    undecrypted: int
+    malformed: int
+    finished: bool
+
+    @property
+    def fraction(self) -> float | None:
+        if self.finished:
+            return 1.0
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +84,7 @@ class Snapshot:
     log: list[LoggedFrame] = field(default_factory=list)
     duty: DutyView | None = None
     source: str = ""
+    progress: Progress | None = None  # finite sources only
 
     def display(self, kind: str) -> tuple[str, Readout] | None:
         """The first display of ``kind``, else the first display at all."""
@@ -88,10 +110,11 @@ class FrameLog:
         self.count = 0
 
     def add(self, time: float, src: str, dst: str, profile: int, cluster: int,
-            src_ep: int, dst_ep: int, raw: bytes) -> LoggedFrame:
+            src_ep: int, dst_ep: int, raw: bytes, summary: str | None = None) -> LoggedFrame:
+        """Log a frame; ``summary`` (when the caller has decoded it already) saves describing it again."""
         self.count += 1
         entry = LoggedFrame(self.count, time, src, dst, profile, cluster, src_ep, dst_ep,
-                            describe(profile, cluster, raw), raw)
+                            describe(profile, cluster, raw) if summary is None else summary, raw)
         self.entries.append(entry)
         return entry
 

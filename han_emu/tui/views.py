@@ -20,31 +20,12 @@ from decimal import Decimal
 
 from han_emu.meter.gbtime import local_datetime, local_midnight, week_start
 from han_emu.readout.model import HISTORY_DEPTH, ElementReadout, Readout
+# The IHD screen's ambient levels are the ESI's own: one class, one setting.
+from han_emu.server.metering import AmbientThresholds as AmbientThresholds
 
 IMPORT = "delivered"
 EXPORT = "received"
 SLOT = 1800
-
-
-@dataclass(frozen=True)
-class AmbientThresholds:
-    """Import power (kW) at which the indicator turns Medium, and High."""
-
-    medium_kw: Decimal = Decimal("1.0")
-    high_kw: Decimal = Decimal("3.0")
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.medium_kw < self.high_kw:
-            raise ValueError("ambient thresholds: need 0 <= medium < high")
-
-    def level(self, kw: Decimal | None) -> str | None:
-        if kw is None:
-            return None
-        if kw >= self.high_kw:
-            return "High"
-        if kw >= self.medium_kw:
-            return "Medium"
-        return "Low"
 
 
 @dataclass(frozen=True)

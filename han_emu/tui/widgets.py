@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import ProgressBar, Static
 
 from han_emu.tui import fmt
 
 if TYPE_CHECKING:
     from han_emu.tui.controls import Controls
-    from han_emu.tui.source import Snapshot
+    from han_emu.tui.source import Progress, Snapshot
 
 
 class Panel(Static):
@@ -20,6 +22,40 @@ class Panel(Static):
     def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes)
         self.border_title = title
+
+
+class ProgressLine(Horizontal):
+    """A finite source's progress: a bar, and what has been played so far.
+
+    Hidden on sources without an end (the virtual HAN)."""
+
+    def compose(self) -> ComposeResult:
+        yield ProgressBar(total=100, show_eta=False, id="progress-bar")
+        yield Static("", id="progress-text")
+
+    def show(self, progress: Progress | None) -> None:
+        self.display = progress is not None
+        if progress is None:
+            return
+        fraction = progress.fraction
+        bar = self.query_one(ProgressBar)
+        if fraction is None:
+            bar.update(total=None)
+        else:
+            bar.update(total=100, progress=round(fraction * 100, 1))
+        text = Text()
+        if progress.finished:
+            text.append("finished", style="bold green")
+        else:
+            text.append(f"frame {progress.frame}" if progress.frame else "starting")
+        if progress.total:
+            text.append(f"  {progress.done:,} of {progress.total:,} bytes", style="dim")
+        text.append(f"  {progress.decoded} ZCL")
+        if progress.undecrypted:
+            text.append(f"  {progress.undecrypted} not decrypted", style="yellow")
+        if progress.malformed:
+            text.append(f"  {progress.malformed} malformed", style="red")
+        self.query_one("#progress-text", Static).update(text)
 
 
 class StatusBar(Static):
@@ -37,12 +73,17 @@ class StatusBar(Static):
             text.append("  speed ")
             text.append("max" if speed is None else f"x{speed:g}", style="bold")
             text.append("  ")
-            if controls.paused:
+            if snapshot is not None and snapshot.progress is not None and snapshot.progress.finished:
+                text.append("finished", style="bold")
+            elif controls.paused:
                 text.append(" PAUSED ", style="reverse bold yellow")
             else:
                 text.append("running", style="green")
             text.append("  scenario ")
-            text.append(controls.scenario, style="bold")
+            if controls.scenarios:
+                text.append(controls.scenario, style="bold")
+            else:
+                text.append("unavailable", style="dim")
             text.append("  rec ")
             if not controls.can_record:
                 text.append("unavailable", style="dim")
