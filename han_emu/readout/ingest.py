@@ -19,6 +19,7 @@ from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 from clusters import Metering, Price, Time, utctime_to_posix
 from clusters.mp184 import EndpointMap
 from clusters.zcl_header import ZclHeader
+from clusters.zcl_values import read_response_records, read_typed_records
 from han_emu.readout.model import Readout
 
 LOGGER = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ def _history_key(match: re.Match[str]) -> tuple[str, str, int]:
 
 
 def _text(value: Any) -> str:
-    raw = bytes(value)
-    return raw.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value
+    return bytes(value).decode("utf-8", errors="replace")
 
 
 class ZclIngest:
@@ -112,16 +114,13 @@ class ZclIngest:
         el.updated = now
         if header.frame_control.is_general:
             if header.command_id == GeneralCommand.Read_Attributes_rsp:
-                schema = foundation.GENERAL_COMMANDS[GeneralCommand.Read_Attributes_rsp].schema
-                records, _ = schema.deserialize(body)
-                for rec in records.status_records:
-                    if rec.status == Status.SUCCESS:
-                        self.attribute(src_ep, cluster, int(rec.attrid), rec.value.value, now)
+                for attr_id, status, _type, value in read_response_records(body):
+                    if status == Status.SUCCESS and value is not None:
+                        self.attribute(src_ep, cluster, attr_id, value, now)
             elif header.command_id == GeneralCommand.Report_Attributes:
-                schema = foundation.GENERAL_COMMANDS[GeneralCommand.Report_Attributes].schema
-                report, _ = schema.deserialize(body)
-                for rec in report.attribute_reports:
-                    self.attribute(src_ep, cluster, int(rec.attrid), rec.value.value, now)
+                for attr_id, _type, value in read_typed_records(body):
+                    if value is not None:
+                        self.attribute(src_ep, cluster, attr_id, value, now)
             return
         if cluster == Metering.cluster_id and header.command_id == 0x00:
             channel = self._profile_requests.pop((dst, int(header.tsn)), None)

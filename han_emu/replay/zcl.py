@@ -19,6 +19,8 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 
 from clusters import SE_CLUSTERS
+from clusters.zcl_values import ZclValueError
+from clusters.zcl_values import read_value as _read_raw
 
 _U16 = struct.Struct("<H")
 
@@ -109,46 +111,17 @@ def struct_fields(value: t.Struct) -> dict[str, Any]:
 # --- typed attribute values: struct fast path, zigpy for the rest --------------------
 
 
-def _fixed_types() -> dict[int, tuple[int, bool]]:
-    table: dict[int, tuple[int, bool]] = {}
-    for base, signed in ((0x08, False), (0x18, False), (0x20, False), (0x28, True)):
-        for i in range(8):
-            table[base + i] = (i + 1, signed)
-    table.update({0x30: (1, False), 0x31: (2, False), 0xE2: (4, False), 0xE8: (2, False),
-                  0xE9: (2, False), 0xEA: (4, False)})
-    return table
-
-
-_FIXED = _fixed_types()
-_INVALID_STRING = 0xFF
-
-
 def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
     """(JSON value, new offset) of a ZCL-typed value at ``data[off:]``."""
-    fixed = _FIXED.get(type_id)
-    if fixed is not None:
-        size, signed = fixed
-        end = off + size
-        if end > len(data):
-            raise ZclDecodeError(f"value of type 0x{type_id:02x} truncated")
-        return int.from_bytes(data[off:end], "little", signed=signed), end
-    if type_id in (0x41, 0x42):
-        n = data[off]
-        if n == _INVALID_STRING:
-            return None, off + 1
-        end = off + 1 + n
-        if end > len(data):
-            raise ZclDecodeError("string value truncated")
-        raw = data[off + 1 : end]
-        return (_bytes_value(raw) if type_id == 0x41 else raw.decode("utf-8", "replace")), end
-    if type_id == 0x10:
-        return bool(data[off]), off + 1
     try:
-        python_type = foundation.DataType.from_type_id(type_id).python_type
-        value, rest = python_type.deserialize(data[off:])
-    except Exception as exc:
-        raise ZclDecodeError(f"value of type 0x{type_id:02x}: {exc}") from None
-    return to_json(value), len(data) - len(rest)
+        value, end = _read_raw(type_id, data, off)
+    except ZclValueError as exc:
+        raise ZclDecodeError(str(exc)) from None
+    if isinstance(value, (bytes, bytearray)):
+        return _bytes_value(bytes(value)), end
+    if value is None or isinstance(value, (int, str, bool)) and type(value) in (int, str, bool):
+        return value, end
+    return to_json(value), end
 
 
 class _AttrIds(dict):

@@ -1,0 +1,101 @@
+"""ZCL-typed values and attribute records (ZCL 2.5), read without zigpy's Struct.
+
+Read Attributes Responses and reports are the bulk of HAN traffic, and both the
+readout model and the capture replay parse them on every frame: integers,
+enumerations, bitmaps, UTC times and strings are read with ``int.from_bytes``;
+rarer composite types go through zigpy's own deserializers, so the result is
+the same value zigpy gives (a test checks that both agree).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Iterator
+
+from zigpy.zcl import foundation
+
+_U16 = struct.Struct("<H")
+INVALID_STRING = 0xFF
+
+
+class ZclValueError(ValueError):
+    """A typed value or attribute record that does not fit its bytes."""
+
+
+def _fixed_types() -> dict[int, tuple[int, bool]]:
+    table: dict[int, tuple[int, bool]] = {}
+    for base, signed in ((0x08, False), (0x18, False), (0x20, False), (0x28, True)):
+        for i in range(8):  # data8..64, bitmap8..64, uint8..64, int8..64
+            table[base + i] = (i + 1, signed)
+    # enum8/16, UTC time, cluster id, attribute id, BACnet OID
+    table.update({0x30: (1, False), 0x31: (2, False), 0xE2: (4, False), 0xE8: (2, False),
+                  0xE9: (2, False), 0xEA: (4, False)})
+    return table
+
+
+FIXED_TYPES = _fixed_types()
+
+
+def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
+    """(value, new offset) of a ZCL-typed value at ``data[off:]``: an int for
+    fixed-size types, bytes for an octet string, str for a character string
+    (None for the invalid 0xFF length), bool, or zigpy's value otherwise."""
+    fixed = FIXED_TYPES.get(type_id)
+    if fixed is not None:
+        size, signed = fixed
+        end = off + size
+        if end > len(data):
+            raise ZclValueError(f"value of type 0x{type_id:02x} truncated")
+        return int.from_bytes(data[off:end], "little", signed=signed), end
+    if type_id in (0x41, 0x42):
+        if off >= len(data):
+            raise ZclValueError("string value truncated")
+        n = data[off]
+        if n == INVALID_STRING:
+            return None, off + 1
+        end = off + 1 + n
+        if end > len(data):
+            raise ZclValueError("string value truncated")
+        raw = data[off + 1 : end]
+        return (raw if type_id == 0x41 else raw.decode("utf-8", "replace")), end
+    if type_id == 0x10:
+        if off >= len(data):
+            raise ZclValueError("boolean value truncated")
+        return bool(data[off]), off + 1
+    try:
+        python_type = foundation.DataType.from_type_id(type_id).python_type
+        value, rest = python_type.deserialize(data[off:])
+    except Exception as exc:
+        raise ZclValueError(f"value of type 0x{type_id:02x}: {exc}") from None
+    return value, len(data) - len(rest)
+
+
+def read_response_records(data: bytes) -> Iterator[tuple[int, int, int | None, Any]]:
+    """Read Attributes Response records: (attribute id, status, type id, value);
+    type and value are None for a failed record."""
+    off, n = 0, len(data)
+    try:
+        while off < n:
+            aid, status = _U16.unpack_from(data, off)[0], data[off + 2]
+            off += 3
+            if status:
+                yield aid, status, None, None
+                continue
+            type_id = data[off]
+            value, off = read_value(type_id, data, off + 1)
+            yield aid, 0, type_id, value
+    except (IndexError, struct.error):
+        raise ZclValueError("attribute record truncated") from None
+
+
+def read_typed_records(data: bytes) -> Iterator[tuple[int, int, Any]]:
+    """Report Attributes (and Write Attributes) records: (id, type id, value)."""
+    off, n = 0, len(data)
+    try:
+        while off < n:
+            aid = _U16.unpack_from(data, off)[0]
+            type_id = data[off + 2]
+            value, off = read_value(type_id, data, off + 3)
+            yield aid, type_id, value
+    except (IndexError, struct.error):
+        raise ZclValueError("attribute record truncated") from None
