@@ -187,3 +187,16 @@ def test_esi_request_path_as_a_trust_centre(errors: ErrorLog) -> None:
     # Nobody completed key establishment, so a valid read is still refused.
     [reply] = server.handle(packet(bytes.fromhex("00ee000100"), cluster=0x0702, dst_ep=2, src_nwk=0x4321))
     assert reply.data.serialize().hex() == "18ee0b00" "7e"
+
+
+def test_scheduled_prices_past_the_utctime_range_found_by_the_atheris_target(errors: ErrorLog) -> None:
+    """GetScheduledPrices from StartTime 0xFFFFFFFF: the next tier changes lie past
+    2136, where no UTCTime exists.  The handler used to crash (FAILURE and an
+    ERROR log); now there is nothing to schedule: Default Response NOT_FOUND."""
+    server, meter, clock = build_esi()
+    before = fingerprint(meter)
+    frame = bytes.fromhex("01 10 01" "ffffffff" "ff".replace(" ", ""))
+    [reply] = server.handle(packet(frame, cluster=0x0700, dst_ep=1))
+    assert reply.data.serialize().hex() == "18100b01" "8b"
+    assert not errors.records
+    assert fingerprint(meter) == before
