@@ -120,6 +120,13 @@ class StateStore:
         self.snapshot_every = snapshot_every
         self._saves = 0
         existed = self.path.exists() and self.path.stat().st_size > 0
+        # Owner-only before SQLite opens it: SQLite gives the -wal and -shm
+        # files it creates the database file's permissions.
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError:
+            pass  # sqlite3 below says what is wrong with the path
+        _owner_only(self.path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -134,7 +141,10 @@ class StateStore:
                 self._db.close()
             snap = snapshot_path(self.path)
             raise CorruptStateError(self.path, str(exc), snap if snap.exists() else None) from exc
-        _owner_only(self.path)
+        for suffix in ("-wal", "-shm"):  # left by an earlier run under another umask
+            part = Path(str(self.path) + suffix)
+            if part.exists():
+                _owner_only(part)
         self._saved_end: list[int | None] = [None] * len(Channel)
         self._saved_day: date | None = None
 
