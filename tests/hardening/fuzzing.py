@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 #: Examples per fuzz test (hypothesis ``max_examples``).
-EXAMPLES = int(os.environ.get("HAN_EMU_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("HAN_EMU_FUZZ_EXAMPLES", "100"))
 
 FUZZ = settings(
     max_examples=EXAMPLES,
