@@ -219,6 +219,9 @@ def _tariff(data: Any, path: str) -> Tariff:
     if not isinstance(prices_raw, list) or not prices_raw:
         raise ConfigError(f"{path}.prices: expected a non-empty list of numbers")
     prices = tuple(_decimal(p, f"{path}.prices[{i}]") for i, p in enumerate(prices_raw))
+    for key in ("week", "special_days"):
+        if key in tbl and "day_profiles" not in tbl:  # would be silently ignored otherwise
+            raise ConfigError(f"{path}.{key}: needs day_profiles (they name the day profiles to use)")
     switching = _switching(tbl, path) if "day_profiles" in tbl else SwitchingTable.flat()
     tariff = Tariff(
         label=_str(tbl.get("label", path.split(".", 1)[1]), f"{path}.label"),

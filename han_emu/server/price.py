@@ -14,6 +14,7 @@ from typing import Any, Callable
 import zigpy.types as t
 
 from clusters import Price, posix_to_utctime
+from clusters.utctime import UTCTIME_INVALID, ZCL_EPOCH_POSIX
 from clusters.price import TierLabelEntry
 from clusters.price_split import split_price_matrix
 from han_emu.meter.model import TwinMeter
@@ -154,9 +155,11 @@ class ElementPrices:
         imp = self.tariff("import")
         assert imp is not None
         wanted = int(request.args.number_of_events) or 1
-        start = max(self.meter.time, float(int(request.args.start_time) + 946684800))
+        start = max(self.meter.time, float(int(request.args.start_time) + ZCL_EPOCH_POSIX))
         replies = []
         for when, _tier in imp.switching.changes(start, min(wanted, 16)):
+            if when - ZCL_EPOCH_POSIX >= UTCTIME_INVALID:
+                break  # past 2136: a start time UTCTime cannot carry
             replies.append(ZclReply(0x00, self.publish_price(when)))
         if not replies:
             raise ZclError(Status.NOT_FOUND, "no scheduled price changes")
