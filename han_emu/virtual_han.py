@@ -19,6 +19,7 @@ import zigpy.types as t
 from han_emu.certs import certificate_set_for, eui64_to_cert, install_code_for
 from han_emu.clock import Clock
 from han_emu.config import Config
+from han_emu.logsafety import protect
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.simulate import step
@@ -28,7 +29,7 @@ from han_emu.radio.vtime import clock_for_loop
 from han_emu.server.esi import EsiServer
 from han_emu.sim.display import SimDisplay
 from han_emu.sim.schedule import DeviceSettings, default_devices
-from han_emu.store import StateStore
+from han_emu.store import StateStore, StoreError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -92,10 +93,12 @@ class VirtualHan:
         self.clock: Clock | None = None
         self._names: dict[t.EUI64, str] = {}
         self._tasks: list[asyncio.Task[Any]] = []
+        self._save_failing = False
         self.listeners: list[Any] = []
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
+        protect()  # no key in the logs, whatever zigpy prints at DEBUG
         self.clock = clock_for_loop()
         self._drive()  # bring the meter up to the clock before anyone reads it
         self.air = VirtualAir()
@@ -108,10 +111,12 @@ class VirtualHan:
             ]
         self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
                                 accept_unencrypted=self.accept_unencrypted, identities=identities,
-                                ieee_of=self.app.ieee_of, on_key=self.app.install_link_key,
+                                ieee_of=self.app.ieee_of, on_key=self._install_key,
                                 sub_ghz=self.sub_ghz, ambient=self.config.ihd)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
+        info = self.app.state.network_info
+        protect(bytes(info.network_key.key), bytes(info.tc_link_key.key))
         self._names[self.app.state.node_info.ieee] = COORDINATOR
         await self.app.permit_ncp(254)
         loop = asyncio.get_running_loop()
@@ -125,10 +130,15 @@ class VirtualHan:
         for device in self.devices:
             if self.cbke:
                 code = install_code_for(eui64_to_cert(device.ieee))
-                await self.app.permit_with_install_code(device.ieee, code)
+                protect(bytes(await self.app.permit_with_install_code(device.ieee, code)))
                 device.use_cbke(certificate_set_for(eui64_to_cert(device.ieee), 1), code)
             await device.start()
             device.run()
+
+    def _install_key(self, ieee, key) -> None:
+        """A CBKE-derived link key: kept out of the logs, then installed."""
+        protect(bytes(key))
+        self.app.install_link_key(ieee, key)
 
     async def stop(self) -> None:
         for device in self.devices:
@@ -166,7 +176,16 @@ class VirtualHan:
                 self.server.meter_changed()
                 self.app.wake_server()
             if self.store is not None and self.clock.now() - last_save >= self.save_every_s:
-                self.store.save(self.meter)
+                try:
+                    self.store.save(self.meter)
+                except StoreError as exc:  # e.g. the disk is full: keep metering, retry next time
+                    if not self._save_failing:
+                        LOGGER.error("%s; the meter keeps running and saving is retried", exc)
+                    self._save_failing = True
+                else:
+                    if self._save_failing:
+                        LOGGER.warning("state saved again after earlier failures")
+                    self._save_failing = False
                 last_save = self.clock.now()
             await asyncio.sleep(self.step_s)
 

@@ -198,7 +198,12 @@ def decode_zcl(cluster: int, data: bytes) -> ZclMessage:
     frame_type = fc & 0x03
     to_client = bool(fc & 0x08)
     if frame_type == 0:
-        return _general(cluster, fc, manufacturer, tsn, cmd, to_client, body)
+        try:
+            return _general(cluster, fc, manufacturer, tsn, cmd, to_client, body)
+        except ZclDecodeError:
+            raise
+        except Exception as exc:  # zigpy's records can fail past parsing (e.g. in repr)
+            raise ZclDecodeError(f"general command 0x{cmd:02x}: {type(exc).__name__}: {exc}") from None
     if frame_type != 1:
         raise ZclDecodeError(f"reserved ZCL frame type {frame_type}")
     cdef = _command_def(cluster, to_client, cmd) if manufacturer is None else None

@@ -12,8 +12,8 @@ from han_emu.frames.zep import zep_v2_data
 from han_emu.replay.keylog import load_keylog
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "captures" / "simple-read.pcapng"
-EXAMPLE_KEYS = REPO / "captures" / "simple-read.keys"
+EXAMPLE = REPO / "captures" / "ihd-mp184.pcapng"
+EXAMPLE_KEYS = REPO / "captures" / "ihd-mp184.keys"
 PUBLIC = REPO.parent / "shared" / "captures-public"
 
 

@@ -250,8 +250,6 @@ def test_coordinator_leaving_during_get_profile_paging(tmp_path: Path, caplog: p
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-@pytest.mark.xfail(strict=True, reason="virtual air: a frame in flight when its sender leaves the air is "
-                   "delivered with no source address and crashes the receiver and the ACK path")
 def test_coordinator_leaving_with_a_response_in_flight(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     got, failures, profile, before, meter, on_disk = _paging_with_the_coordinator_leaving(tmp_path, on_ack=False)
     assert fingerprint(meter)[3:] == before[3:] and on_disk[3:] == before[3:]  # this part holds
@@ -259,8 +257,6 @@ def test_coordinator_leaving_with_a_response_in_flight(tmp_path: Path, caplog: p
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-@pytest.mark.xfail(strict=True, reason="virtual HAN: the meter task does not catch StoreError, so one failed "
-                   "save stops the meter advancing and saving for the rest of the run")
 def test_virtual_han_keeps_metering_through_a_full_disk(tmp_path: Path) -> None:
     config = load(None)
     meter = TwinMeter(config.meter, START)

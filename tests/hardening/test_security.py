@@ -125,8 +125,6 @@ def test_znp_nvram_file_is_owner_only(tmp_path: Path) -> None:
     assert _private(tmp_path / "znp.json")
 
 
-@pytest.mark.xfail(strict=True, reason="radio: the fake EZSP NCP's token file (network and link keys) "
-                   "is written with the process umask, not owner-only")
 def test_ezsp_token_file_is_owner_only(tmp_path: Path) -> None:
     from han_emu.radio.fakencp.ezsp_state import Tokens
 
@@ -221,8 +219,6 @@ def test_no_key_in_use_appears_in_han_emu_logs() -> None:
     assert _leaks(secret, ours) == []
 
 
-@pytest.mark.xfail(strict=True, reason="zigpy logs NetworkInfo (network and link keys) at DEBUG from "
-                   "zigpy.application and zigpy.backups; the emulator installs no redacting filter")
 def test_no_key_in_use_appears_in_any_debug_log() -> None:
     secret, records = _debug_run()
     assert _leaks(secret, records) == []

@@ -86,7 +86,11 @@ class Tokens:
         """Write atomically so a crash never leaves half a token file."""
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True))
+        # The tokens hold the network and link keys: owner-only, whatever the umask.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(self.to_json(), indent=2, sort_keys=True))
         tmp.replace(target)
 
     @classmethod

@@ -420,9 +420,16 @@ class VirtualAir:
             dst = packet.dst
             if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
                 dst = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=receiver.nwk)
+            # The frame left the sender before it could leave the network: it
+            # carries the address it was sent from.
+            src = (
+                packet.src
+                if sender.nwk is None
+                else t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk)
+            )
             incoming = packet.replace(
                 timestamp=datetime.fromtimestamp(clock_for_loop(loop).now(), UTC),
-                src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk),
+                src=src,
                 dst=dst,
                 lqi=link.lqi,
                 rssi=link.rssi,
@@ -434,8 +441,9 @@ class VirtualAir:
                 receiver.air_receive(incoming)
             except Exception:
                 LOGGER.exception("Node %s failed to handle %r", receiver.ieee, incoming)
-            if acked is not None:
+            if acked is not None and sender.nwk is not None and receiver.nwk is not None:
                 self._send_ack(loop, receiver, sender, packet, counter, acked)
+            # (an ACK to a sender that has left is never heard: its send times out)
 
         return deliver
 

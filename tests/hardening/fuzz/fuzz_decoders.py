@@ -32,7 +32,7 @@ with atheris.instrument_imports():
     from tests.hardening.esi_support import ErrorLog, build_esi, fingerprint, packet
 
 REPO = Path(__file__).resolve().parents[3]
-KEYS = load_keylog((REPO / "captures" / "simple-read.keys").read_text())
+KEYS = load_keylog((REPO / "captures" / "ihd-mp184.keys").read_text())
 SCHEMAS = [d.schema for cls in SE_CLUSTERS.values() for side in (cls.server_commands, cls.client_commands)
            for d in side.values()]
 SERVER, METER, CLOCK = build_esi()
