@@ -406,6 +406,9 @@ class HardwareHan:
                 text += f", reconnected {link.reconnects}x"
             if self.ncp_duty_cycle is not None:
                 text += "; " + self.ncp_duty_cycle.describe()
+            mode = self.cbke_mode
+            if mode is not None:
+                text += "; CBKE " + ("on the NCP" if mode == "ncp" else "in software")
         elif link.state == DOWN:
             text += f" ({link.last_error})"
             if link.retry_at is not None:

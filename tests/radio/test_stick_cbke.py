@@ -267,7 +267,7 @@ async def test_fake_ncp_with_test_certificates_runs_cbke_itself() -> None:
                           step_s=3600)
         await han.start()
         try:
-            assert han.cbke_mode == "ncp"
+            assert han.cbke_mode == "ncp" and han.status_line().endswith("; CBKE on the NCP")
             assert sorted(han.app.ncp_cbke.certificates) == [Suite.SUITE_1, Suite.SUITE_2]
             assert han.app.ncp_cbke.suites == 0x0003
         finally:
