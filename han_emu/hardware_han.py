@@ -134,7 +134,7 @@ class HardwareHan:
                                 accept_unencrypted=self.accept_unencrypted, identities=identities,
                                 ieee_of=self._ieee_of, on_key=self._on_cbke_key)
         await self._connect()
-        if identities:
+        if identities and self.cbke_mode == "software":
             self._check_certificates(identities)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._meter_task(), name="meter"))
@@ -201,9 +201,47 @@ class HardwareHan:
             self.keylog.add(bytes(key), f"CBKE link key {ieee}")
         if self.app is None:
             return
-        task = asyncio.get_running_loop().create_task(self.app.install_link_key(ieee, key))
+        task = asyncio.get_running_loop().create_task(self._install_key(ieee, key))
         self._key_tasks.add(task)
         task.add_done_callback(self._key_tasks.discard)
+
+    async def _install_key(self, ieee: t.EUI64, key: bytes) -> None:
+        app = self.app
+        if app is None:
+            return
+        if await app.install_link_key(ieee, key):
+            self.report(f"CBKE with {ieee} done; its link key is in the coordinator")
+            return
+        why = getattr(app, "link_key_problem", None) or "the coordinator refused it"
+        self.report(f"CBKE with {ieee} agreed a link key, but it could not be installed: {why}")
+
+    @property
+    def cbke_mode(self) -> str | None:
+        """Where key establishment runs: "ncp" (the stick's CBKE library),
+        "software" (configured certificates) or None (no CBKE)."""
+        if getattr(self.app, "ncp_cbke", None) is not None:
+            return "ncp"
+        if self.server is not None and self.server.key_establishment is not None:
+            return "software"
+        return None
+
+    def cbke_established(self, ieee: t.EUI64, key: bytes | None) -> None:
+        """zigpy's listener event: the stick ran CBKE itself and stored the key."""
+        if self.server is not None and self.server.key_establishment is not None:
+            self.server.key_establishment.authorise(ieee)
+        if self.keylog is not None and key is not None:
+            self.keylog.add(bytes(key), f"CBKE link key {ieee}")
+        self.report(f"CBKE with {ieee} done on the coordinator's own CBKE library")
+
+    def _ncp_sender_authorised(self, src: Any) -> bool:
+        cbke = getattr(self.app, "ncp_cbke", None)
+        if cbke is None or src is None:
+            return False
+        if src.addr_mode == t.AddrMode.IEEE:
+            ieee = t.EUI64(src.address)
+        else:
+            ieee = self._ieee_of(int(src.address))
+        return ieee is not None and ieee in cbke.authorised
 
     def _check_certificates(self, identities: list[Any]) -> None:
         from han_emu.certs import eui64_from_cert
@@ -233,6 +271,13 @@ class HardwareHan:
         LOGGER.info("%s up: channel %s, PAN 0x%04X, extended PAN %s", self.radio.describe(),
                     info.channel, info.pan_id, info.extended_pan_id)
         self._log_keys()
+        if getattr(app, "ncp_cbke", None) is not None and self.server is not None:
+            if self.server.key_establishment is None:
+                # The stick's CBKE stands in for the software one: SE requests
+                # need a sender that completed it there.
+                self.server.zcl.encryption.authorised = self._ncp_sender_authorised
+            suites = ", ".join(str(s.number) for s in sorted(app.ncp_cbke.certificates))
+            LOGGER.info("CBKE runs on the coordinator (suite %s)", suites)
         self._set_state(UP)
         await self.refresh_ncp_duty_cycle()
         # Subscribers may be waiting for reports that fell due while down.
@@ -361,6 +406,9 @@ class HardwareHan:
                 text += f", reconnected {link.reconnects}x"
             if self.ncp_duty_cycle is not None:
                 text += "; " + self.ncp_duty_cycle.describe()
+            mode = self.cbke_mode
+            if mode is not None:
+                text += "; CBKE " + ("on the NCP" if mode == "ncp" else "in software")
         elif link.state == DOWN:
             text += f" ({link.last_error})"
             if link.retry_at is not None:

@@ -26,6 +26,8 @@ class HardwareCoordinator(ServerHost):
         super().__init__(*args, **kwargs)
         #: Link keys this host gave the stick (install-code derived, CBKE), by IEEE.
         self.link_keys: dict[t.EUI64, t.KeyData] = {}
+        #: Why the last link key could not be installed, worded for the user.
+        self.link_key_problem: str | None = None
 
     @property
     def server_endpoints(self) -> frozenset[int]:
@@ -65,10 +67,14 @@ class HardwareCoordinator(ServerHost):
         try:
             stored = await self._store_link_key(ieee, t.KeyData(bytes(key)))
         except Exception as exc:  # the stick refused: say so, keep running
-            LOGGER.warning("The coordinator did not take the link key for %s: %s", ieee, exc)
+            self.link_key_problem = str(exc) or type(exc).__name__
+            LOGGER.warning("The coordinator did not take the link key for %s: %s", ieee, self.link_key_problem)
             return False
         if stored:
             self.link_keys[ieee] = t.KeyData(bytes(key))
+            self.link_key_problem = None
+        elif self.link_key_problem is None:
+            self.link_key_problem = "this coordinator cannot take link keys from the host"
         return stored
 
     async def _store_link_key(self, ieee: t.EUI64, key: t.KeyData) -> bool:

@@ -11,10 +11,17 @@ display beside han-emu's own airtime accounting.  bellows 1.2 declares
 ``EmberDutyCycleLimits`` as a vendor id and string; the stack's struct is three
 16-bit thresholds in hundredths of a percent, so the limits are read with that
 layout.
+
+And CBKE: an NCP image with the CBKE/ECC libraries and a certificate runs key
+establishment itself (:mod:`han_emu.radio.ezsp_cbke`), found out while the
+endpoints are registered; its Key Establishment endpoint is then the primary
+ESI's.  Otherwise a software CBKE's keys go into the NCP's key table
+(:meth:`EzspCoordinator._store_link_key`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -25,8 +32,11 @@ import bellows.types as bt
 import zigpy.types as t
 from bellows.zigbee.application import ControllerApplication
 
+from zigpy.zdo.types import SimpleDescriptor
+
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
+from han_emu.radio.ezsp_cbke import KEY_ESTABLISHMENT, SE_PROFILE, NcpKeyEstablishment, probe_ncp_cbke
 
 LOGGER = logging.getLogger(__name__)
 
@@ -92,6 +102,97 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
         super().__init__(*args, **kwargs)
         self.duty_cycle = NcpDutyCycle()
         self._new_key_entries = 0
+        #: Key establishment on the NCP, when its image can (None: software CBKE or none).
+        self.ncp_cbke: NcpKeyEstablishment | None = None
+        self._cbke_tasks: set[asyncio.Task[None]] = set()
+
+    # -- CBKE on the NCP ---------------------------------------------------------------
+    async def register_endpoints(self) -> None:
+        # Asked before the endpoints exist, so the Key Establishment cluster can
+        # be among them (endpoints cannot change once the network is up).
+        certificates = await probe_ncp_cbke(self._ezsp)
+        if certificates:
+            self.ncp_cbke = NcpKeyEstablishment(
+                lambda: self._ezsp, certificates, self.ieee_of, on_established=self._ncp_key_established,
+            )
+            LOGGER.info("The NCP runs CBKE itself (suites %s)", sorted(s.number for s in certificates))
+        await super().register_endpoints()
+
+    @property
+    def key_establishment_endpoint(self) -> int | None:
+        """The server endpoint serving Key Establishment (the primary ESI)."""
+        descriptors = super()._server_descriptors()
+        for d in descriptors:
+            if KEY_ESTABLISHMENT in d.input_clusters:
+                return int(d.endpoint)
+        endpoint_of = getattr(self.server, "endpoint_of", None)
+        if endpoint_of is not None:
+            try:
+                return int(endpoint_of("primary"))
+            except Exception:  # not an ESI server: take its first endpoint
+                pass
+        return min((int(d.endpoint) for d in descriptors), default=None)
+
+    def _server_descriptors(self) -> list[SimpleDescriptor]:
+        descriptors = super()._server_descriptors()
+        if self.ncp_cbke is None:
+            return descriptors
+        ke = self.key_establishment_endpoint
+        out = []
+        for d in descriptors:
+            if int(d.endpoint) == ke and KEY_ESTABLISHMENT not in d.input_clusters:
+                d = SimpleDescriptor(
+                    endpoint=d.endpoint, profile=d.profile, device_type=d.device_type,
+                    device_version=d.device_version,
+                    input_clusters=[*d.input_clusters, KEY_ESTABLISHMENT],
+                    output_clusters=[*d.output_clusters, KEY_ESTABLISHMENT],
+                )
+            out.append(d)
+        return out
+
+    def packet_received(self, packet: t.ZigbeePacket) -> None:
+        cbke = self.ncp_cbke
+        if (
+            cbke is not None
+            and packet.cluster_id == KEY_ESTABLISHMENT
+            and packet.profile_id == SE_PROFILE
+            and packet.dst_ep is not None
+            and int(packet.dst_ep) == self.key_establishment_endpoint
+        ):
+            task = asyncio.get_running_loop().create_task(self._ncp_cbke_answer(cbke, packet))
+            self._cbke_tasks.add(task)
+            task.add_done_callback(self._cbke_tasks.discard)
+            return
+        super().packet_received(packet)
+
+    async def _ncp_cbke_answer(self, cbke: NcpKeyEstablishment, packet: t.ZigbeePacket) -> None:
+        try:
+            replies = await cbke.handle(packet)
+            for reply in replies:
+                await self.send_packet(reply)
+        except Exception:
+            LOGGER.exception("Key establishment on the NCP failed for %s", packet.src)
+
+    async def _ncp_key_established(self, ieee: t.EUI64) -> None:
+        """The NCP stored ``ieee``'s new link key: read it back for the key log
+        where the NCP lets keys be exported, and tell the listeners."""
+        key: bytes | None = None
+        try:
+            (index,) = await self._ezsp.findKeyTableEntry(address=ieee, linkKey=True)
+            if index != 0xFF:
+                _eui, plain, _meta, status = await self._ezsp.exportLinkKeyByIndex(index=index)
+                if status == bt.sl_Status.OK:
+                    key = bytes(plain)
+        except Exception as exc:  # older firmware, or keys kept in a secure vault
+            LOGGER.debug("Reading back the CBKE link key failed: %r", exc)
+        if key is not None:
+            self.link_keys[t.EUI64(ieee)] = t.KeyData(key)
+        self.listener_event("cbke_established", t.EUI64(ieee), key)
+
+    async def shutdown(self, *, db: bool = True) -> None:
+        for task in list(self._cbke_tasks):
+            task.cancel()
+        await super().shutdown(db=db)
 
     #: True when this session formed the network (see :func:`needs_restart`).
     formed_network = False
@@ -108,6 +209,8 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
         return self.formed_network
 
     def ezsp_callback_handler(self, frame_name: str, args: list[Any]) -> None:
+        if self.ncp_cbke is not None and self.ncp_cbke.callback(frame_name, args):
+            return
         if frame_name == "dutyCycleHandler":
             page, channel, state, devices = args
             dc = self.duty_cycle

@@ -26,6 +26,8 @@ import zigpy_znp.config as znp_conf
 import zigpy_znp.types as znp_t
 from zigpy_znp.zigbee.application import ControllerApplication
 
+from zigpy_znp.exceptions import CommandNotRecognized
+
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 
@@ -36,6 +38,19 @@ LOGGER = logging.getLogger(__name__)
 _SOURCE_ENDPOINT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "han_emu_znp_source_endpoint", default=None
 )
+
+
+LINK_KEY_UNSUPPORTED = (
+    "this Z-Stack firmware accepts neither ZDO_SET_LINK_KEY nor ZDO_SEC_ADD_LINK_KEY "
+    "(built without MT_SYS_KEY_MANAGEMENT and MT_ZDO_EXTENSIONS), so the host cannot give it "
+    "the CBKE link key and the display's Smart Energy frames will fail; flash a coordinator "
+    "image with key management, or use a lab device that keeps its install-code link key "
+    "(with --lab-accept-unencrypted)"
+)
+
+
+class LinkKeyUnsupported(Exception):
+    """The Z-Stack build offers the host no command to install a link key."""
 
 
 def radio_config(spec: RadioSpec, *, request_timeout: float) -> dict[str, Any]:
@@ -128,13 +143,26 @@ class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
         await super().shutdown(db=db)
 
     async def _store_link_key(self, ieee: t.EUI64, key: t.KeyData) -> bool:
-        """ZDO_SET_LINK_KEY: the key goes into Z-Stack's APS key table."""
+        """Install a partner's link key (CBKE's KeyData) in Z-Stack.
+
+        Both MT commands that can do it end in ``ZDSecMgrAddLinkKey``, which
+        puts the key in the APS key table, marks the device as authenticated
+        by CBKE and writes the table to NV: ZDO_SET_LINK_KEY (built with
+        MT_SYS_KEY_MANAGEMENT, as the common coordinator images are) and
+        ZDO_SEC_ADD_LINK_KEY (MT_ZDO_EXTENSIONS).  A build with neither
+        leaves the host no way in: :class:`LinkKeyUnsupported` says so.
+        """
         try:
             nwk = self.get_device(ieee=ieee).nwk
         except KeyError:
             nwk = 0xFFFE  # unknown: Z-Stack keys the entry by IEEE
-        await self._znp.request(
-            c.ZDO.SetLinkKey.Req(NWK=nwk, IEEE=ieee, LinkKeyData=znp_t.KeyData(key)),
-            RspStatus=znp_t.Status.SUCCESS,
-        )
-        return True
+        for command in (c.ZDO.SetLinkKey, c.ZDO.SecAddLinkKey):
+            try:
+                await self._znp.request(
+                    command.Req(NWK=nwk, IEEE=ieee, LinkKeyData=znp_t.KeyData(key)),
+                    RspStatus=znp_t.Status.SUCCESS,
+                )
+            except CommandNotRecognized:
+                continue
+            return True
+        raise LinkKeyUnsupported(LINK_KEY_UNSUPPORTED)

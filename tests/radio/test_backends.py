@@ -259,8 +259,9 @@ async def test_install_code_permit_and_link_key_install(fake: FakeZnpServer) -> 
         assert (INSTALL_CODE_KEY, f"link key {IHD_IEEE}") in app.keys_in_use()
         with pytest.raises(ValueError):
             await app.permit_with_install_code(IHD_IEEE, INSTALL_CODE[:-1] + b"\x00", 60)  # bad CRC
-        # This emulated firmware has no ZDO_SET_LINK_KEY: refused, reported, not raised.
-        assert await app.install_link_key(IHD_IEEE, bytes(16)) is False
+        # ZDO_SET_LINK_KEY puts a CBKE key in the APS key table, as a partner's.
+        assert await app.install_link_key(IHD_IEEE, bytes(range(16))) is True
+        assert fake.device.link_keys == {IHD_IEEE: t.KeyData(bytes(range(16)))}
     finally:
         await app.shutdown()
 

@@ -53,11 +53,16 @@ def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--state", metavar="FILE",
                         help="keep the NCP's non-volatile memory (network, keys) in this JSON file")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--cbke-test-certificates", action="store_true",
+                        help="ezsp only: act as a Smart Energy NCP image (CBKE/ECC libraries) holding "
+                        "test-CA certificates for its own EUI-64, so CBKE runs on the NCP")
     parser.set_defaults(func=cmd_fake_ncp)
     return parser
 
 
-async def serve(protocol: str, host: str, port: int, state: str | None) -> Any:
+async def serve(
+    protocol: str, host: str, port: int, state: str | None, *, cbke_test_certificates: bool = False
+) -> Any:
     """Start the emulator for ``protocol``; returns the running server."""
     module_name, function, _ = PROTOCOLS[protocol]
     try:
@@ -69,6 +74,9 @@ async def serve(protocol: str, host: str, port: int, state: str | None) -> Any:
         # Announce a power-on reset to each new connection, as zigbeed does:
         # bellows then starts at once instead of waiting to reset the NCP.
         extra["rstack_on_connect"] = 0.2
+        extra["cbke_test_certificates"] = cbke_test_certificates
+    elif cbke_test_certificates:
+        raise ValueError("--cbke-test-certificates: only the ezsp emulator has CBKE libraries")
     return await getattr(module, function)(host, port, state_path=state, **extra)
 
 
@@ -76,7 +84,8 @@ async def _run(args: argparse.Namespace) -> int:
     host, port = args.listen
     name = PROTOCOLS[args.protocol][2]
     try:
-        server = await serve(args.protocol, host, port, args.state)
+        server = await serve(args.protocol, host, port, args.state,
+                             cbke_test_certificates=args.cbke_test_certificates)
     except OSError as exc:
         print(f"han-emu: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -16,12 +16,16 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import bellows.types as bt
 import zigpy.types as zt
 
 from .ash import AshNcp
+from han_emu.certs import CertificateSet, TestCA, eui64_to_cert
+from han_emu.crypto.cbke import Suite
+
+from .ezsp_cbke import NcpCbkeLibrary
 from .ezsp_ncp import EzspNcp, SentMessage
 from .ezsp_state import DutyCycle, Endpoint, Tokens
 
@@ -43,7 +47,12 @@ class FakeEzspServer:
         eui64: zt.EUI64 | None = None,
         rstack_on_connect: float | None = None,
         t_rx_ack: float = 1.6,
+        cbke: Iterable[CertificateSet] | None = None,
+        cbke_random: Callable[[int], bytes] | None = None,
     ) -> None:
+        """``cbke`` gives the NCP a Smart Energy image: the CBKE and ECC
+        libraries of each certificate set's suite, holding that certificate
+        (whose subject should be this NCP's EUI-64)."""
         self.host = host
         self.requested_port = port
         self.state_path = state_path
@@ -52,7 +61,8 @@ class FakeEzspServer:
         tokens = self._load_tokens()
         if eui64 is not None:
             tokens.eui64 = bt.EUI64(eui64)
-        self.ncp = EzspNcp(self._to_host, tokens=tokens, on_tokens_changed=self._save_tokens)
+        library = NcpCbkeLibrary(cbke or (), **({"random": cbke_random} if cbke_random else {}))
+        self.ncp = EzspNcp(self._to_host, tokens=tokens, on_tokens_changed=self._save_tokens, cbke=library)
         self.ncp.send_listeners.append(self._queue_sent)
         self._sent: asyncio.Queue[SentMessage] = asyncio.Queue()
         self._server: asyncio.Server | None = None
@@ -291,6 +301,18 @@ class FakeEzspServer:
         self.ncp.persist()
 
     @property
+    def cbke(self) -> NcpCbkeLibrary:
+        """The NCP's CBKE libraries; ``cbke.stored`` lists the keys CBKE kept."""
+        return self.ncp.cbke
+
+    def link_key(self, partner: zt.EUI64) -> bytes | None:
+        """The key-table entry for ``partner``, if there is one."""
+        for eui64, key in self.ncp.tokens.link_keys.values():
+            if eui64 == bt.EUI64(partner):
+                return key
+        return None
+
+    @property
     def duty_cycle(self) -> DutyCycle:
         """Figures the NCP reports; change them, then :meth:`emit_duty_cycle`."""
         return self.ncp.duty_cycle
@@ -316,6 +338,7 @@ async def serve_ezsp(
     *,
     state_path: str | None = None,
     rstack_on_connect: float | None = None,
+    cbke_test_certificates: bool = False,
 ) -> FakeEzspServer:
     """Start an emulated EZSP NCP on ``host:port``; close it with ``await server.close()``.
 
@@ -324,8 +347,14 @@ async def serve_ezsp(
     power-on reset after each TCP connection, as zigbeed does; bellows then skips
     the 2 s it otherwise waits on ``socket://`` before resetting.  Keep it at
     0.1 s or more: bellows treats an RSTACK that arrives before it listens as a
-    failure.
+    failure.  ``cbke_test_certificates`` makes it a Smart Energy image holding
+    certificates for its EUI-64 from the built-in test CA (suites 1 and 2).
     """
     server = FakeEzspServer(host, port, state_path=state_path, rstack_on_connect=rstack_on_connect)
+    if cbke_test_certificates:
+        subject = eui64_to_cert(server.tokens.eui64)
+        server.ncp.cbke.identities.update(
+            {suite: TestCA.builtin(suite).issue(subject) for suite in (Suite.SUITE_1, Suite.SUITE_2)}
+        )
     await server.start()
     return server

@@ -26,6 +26,9 @@ import bellows.types as bt
 from bellows.ezsp.v13.commands import COMMANDS as V13_COMMANDS
 import zigpy.types as zt
 
+from han_emu.crypto.cbke import Suite
+
+from .ezsp_cbke import CbkeFailure, NcpCbkeLibrary
 from .ezsp_frame import VERSION_FRAME_ID, Command, FrameError, build_callback, build_response, parse_command
 from .ezsp_state import DutyCycle, Endpoint, Ram, Tokens
 from . import ezsp_zdo
@@ -124,8 +127,11 @@ class EzspNcp:
         tokens: Tokens | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_tokens_changed: Callable[[Tokens], None] | None = None,
+        cbke: NcpCbkeLibrary | None = None,
     ) -> None:
         self._emit = emit
+        #: The CBKE/ECC libraries (stubs unless given certificate sets).
+        self.cbke = cbke if cbke is not None else NcpCbkeLibrary()
         self._clock = clock
         self._on_tokens_changed = on_tokens_changed
         self.tokens = tokens if tokens is not None else Tokens()
@@ -556,6 +562,90 @@ class EzspNcp:
         if excludeOutgoingFC:
             self.tokens.nwk_frame_counter, self.tokens.aps_frame_counter = counters
         self.ram.network_up = False
+
+    def store_link_key(self, address: bt.EUI64, key: bytes) -> int | None:
+        """Put ``key`` in the key table for ``address`` (its own entry, else the
+        first free index); None when the table is full."""
+        for index, (eui64, _) in self.tokens.link_keys.items():
+            if eui64 == address:
+                self.tokens.link_keys[index] = (address, bytes(key))
+                return index
+        for index in range(self._key_table_size()):
+            if index not in self.tokens.link_keys:
+                self.tokens.link_keys[index] = (address, bytes(key))
+                return index
+        return None
+
+    # -- CBKE (the Smart Energy libraries) ----------------------------------------------
+    def cmd_getLibraryStatus(self, libraryId: int) -> dict[str, Any]:
+        return {"status": self.cbke.library_status(int(libraryId))}
+
+    def _certificate(self, suite: Suite, size: int) -> dict[str, Any]:
+        try:
+            cert = self.cbke.certificate(suite)
+        except CbkeFailure:
+            return {"status": EmberStatus.LIBRARY_NOT_PRESENT, "localCert": [0] * size}
+        return {"status": EmberStatus.SUCCESS, "localCert": list(cert)}
+
+    def cmd_getCertificate(self) -> dict[str, Any]:
+        return self._certificate(Suite.SUITE_1, 48)
+
+    def cmd_getCertificate283k1(self) -> dict[str, Any]:
+        return self._certificate(Suite.SUITE_2, 74)
+
+    def _generate(self, suite: Suite, handler: str, size: int) -> dict[str, Any]:
+        try:
+            public = self.cbke.generate_keys(suite)
+        except CbkeFailure:
+            return {"status": EmberStatus.LIBRARY_NOT_PRESENT}
+        # The key pair is made in the background; the handler brings it.
+        self._later(handler, status=EmberStatus.SUCCESS, ephemeralPublicKey=list(public))
+        return {"status": EmberStatus.OPERATION_IN_PROGRESS}
+
+    def cmd_generateCbkeKeys(self) -> dict[str, Any]:
+        return self._generate(Suite.SUITE_1, "generateCbkeKeysHandler", 22)
+
+    def cmd_generateCbkeKeys283k1(self) -> dict[str, Any]:
+        return self._generate(Suite.SUITE_2, "generateCbkeKeysHandler283k1", 37)
+
+    def _smacs(self, suite: Suite, handler: str, am_initiator: Any, cert: Any, ephemeral: Any) -> dict[str, Any]:
+        if suite not in self.cbke.identities:
+            return {"status": EmberStatus.LIBRARY_NOT_PRESENT}
+        try:
+            smacs = self.cbke.calculate_smacs(suite, bool(am_initiator), bytes(cert), bytes(ephemeral))
+        except CbkeFailure as exc:
+            _LOGGER.debug("calculateSmacs failed: %s", exc)
+            self._later(handler, status=EmberStatus.ERR_FATAL, initiatorSmac=[0] * 16, responderSmac=[0] * 16)
+            return {"status": EmberStatus.OPERATION_IN_PROGRESS}
+        self._later(handler, status=EmberStatus.SUCCESS, initiatorSmac=list(smacs.initiator),
+                    responderSmac=list(smacs.responder))
+        return {"status": EmberStatus.OPERATION_IN_PROGRESS}
+
+    def cmd_calculateSmacs(self, amInitiator: Any, partnerCertificate: Any, partnerEphemeralPublicKey: Any) -> dict[str, Any]:
+        return self._smacs(Suite.SUITE_1, "calculateSmacsHandler", amInitiator, partnerCertificate,
+                           partnerEphemeralPublicKey)
+
+    def cmd_calculateSmacs283k1(self, amInitiator: Any, partnerCertificate: Any, partnerEphemeralPublicKey: Any) -> dict[str, Any]:
+        return self._smacs(Suite.SUITE_2, "calculateSmacsHandler283k1", amInitiator, partnerCertificate,
+                           partnerEphemeralPublicKey)
+
+    def _clear(self, suite: Suite, store: Any) -> dict[str, Any]:
+        if suite not in self.cbke.identities:
+            return {"status": EmberStatus.LIBRARY_NOT_PRESENT}
+        try:
+            smacs = self.cbke.clear(suite, bool(store))
+        except CbkeFailure:
+            return {"status": EmberStatus.INVALID_CALL}
+        if smacs is not None:
+            if self.store_link_key(bt.EUI64(smacs.partner_eui64), smacs.key_data) is None:
+                return {"status": EmberStatus.KEY_TABLE_INVALID_ADDRESS}
+        return {"status": EmberStatus.SUCCESS}
+
+    def cmd_clearTemporaryDataMaybeStoreLinkKey(self, storeLinkKey: Any) -> dict[str, Any]:
+        return self._clear(Suite.SUITE_1, storeLinkKey)
+
+    def cmd_clearTemporaryDataMaybeStoreLinkKey283k1(self, storeLinkKey: Any) -> dict[str, Any]:
+        return self._clear(Suite.SUITE_2, storeLinkKey)
 
     # -- endpoints, tables -----------------------------------------------------------
     def cmd_addEndpoint(self, endpoint: Endpoint) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from zigpy_znp.types.nvids import ExNvIds, NvSysIds, OsalNvIds
 
 from .znp_nvram import (
     ADDRMGR_ENTRIES,
+    APS_KEY_DATA_ENTRIES,
     DEFAULT_BDB_PRIMARY_CHANNELS,
     ZnpNvram,
     factory_items,
@@ -154,7 +155,13 @@ class FakeZStack:
         *,
         ieee: t.EUI64 | None = None,
         rng: random.Random | None = None,
+        key_management: bool = True,
+        zdo_extensions: bool = True,
     ) -> None:
+        """``key_management`` and ``zdo_extensions`` say whether the image was
+        built with MT_SYS_KEY_MANAGEMENT (ZDO_SET_LINK_KEY) and MT_ZDO_EXTENSIONS
+        (ZDO_SEC_ADD_LINK_KEY), the two ways a host can install a link key;
+        the common coordinator images have both."""
         self._rng = rng or random.Random()
         self.hardware_ieee = ieee or t.EUI64(self._rng.randbytes(8))
         if nvram is None:
@@ -203,6 +210,10 @@ class FakeZStack:
             c.ZDO.ExtRouteDisc.Req: self._status_success,
             c.ZDO.StartupFromApp.Req: self._zdo_startup_from_app,
         }
+        if key_management:
+            self._handlers[c.ZDO.SetLinkKey.Req] = self._zdo_add_link_key
+        if zdo_extensions:
+            self._handlers[c.ZDO.SecAddLinkKey.Req] = self._zdo_add_link_key
 
     # ------------------------------------------------------------------ API
     @property
@@ -626,6 +637,55 @@ class FakeZStack:
             c.ZDO.MgmtPermitJoinRsp.Callback(Src=src, Status=t.ZDOStatus.SUCCESS),
         ]
 
+    def _zdo_add_link_key(self, req: Any) -> Reply:
+        """ZDSecMgrAddLinkKey: address manager entry, APS key data, and a link
+        key table row marked as authenticated by CBKE, all in NV."""
+        status = self.add_link_key(int(req.NWK), t.EUI64(req.IEEE), t.KeyData(req.LinkKeyData))
+        return [req.Rsp(Status=status)]
+
+    def add_link_key(self, nwk: int, ieee: t.EUI64, key: t.KeyData) -> t.Status:
+        ami = self._addrmgr_add(nwk, ieee, t.AddrMgrUserType.Security)
+        if ami is None:
+            return t.Status.FAILURE
+        raw = self.nvram.osal(OsalNvIds.APS_LINK_KEY_TABLE) or b""
+        table = unpack(raw, t.APSLinkKeyTable) if raw else t.APSLinkKeyTable()
+        rows = list(table)
+        row = next((r for r in rows if r.AddressManagerIndex == ami), None)
+        if row is None:
+            used = {int(r.LinkKeyNvId) for r in rows}
+            free = next((i for i in range(APS_KEY_DATA_ENTRIES) if i not in used), None)
+            if free is None:
+                return t.Status.NV_OPER_FAILED
+            row = t.APSLinkKeyTableEntry(
+                AddressManagerIndex=ami, LinkKeyNvId=free,
+                AuthenticationState=t.AuthenticationOption.AuthenticatedCBCK,
+            )
+            rows.append(row)
+            packed = pack(t.APSLinkKeyTable(rows))
+            if len(packed) > len(raw):
+                return t.Status.NV_OPER_FAILED
+            self.nvram.osal_set(OsalNvIds.APS_LINK_KEY_TABLE, packed.ljust(len(raw), b"\x00"))
+        entry = t.APSKeyDataTableEntry(Key=key, TxFrameCounter=0, RxFrameCounter=0)
+        self.nvram.set((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, int(row.LinkKeyNvId)), pack(entry))
+        return t.Status.SUCCESS
+
+    @property
+    def link_keys(self) -> dict[t.EUI64, t.KeyData]:
+        """The CBKE-authenticated link keys in NV, by partner."""
+        raw = self.nvram.osal(OsalNvIds.APS_LINK_KEY_TABLE)
+        if not raw:
+            return {}
+        out: dict[t.EUI64, t.KeyData] = {}
+        for row in unpack(raw, t.APSLinkKeyTable):
+            if row.AuthenticationState != t.AuthenticationOption.AuthenticatedCBCK:
+                continue
+            addr = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, int(row.AddressManagerIndex)))
+            data = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, int(row.LinkKeyNvId)))
+            if addr is None or data is None:
+                continue
+            out[unpack(addr, t.AddrMgrEntry).extAddr] = unpack(data, t.APSKeyDataTableEntry).Key
+        return out
+
     def _zdo_route_check(self, req: Any) -> Reply:
         # Every node of the emulated HAN is one hop away.
         return [req.Rsp(Status=c.zdo.RoutingStatus.SUCCESS)]
@@ -652,7 +712,7 @@ class FakeZStack:
             src_nwk=COORDINATOR_NWK, cluster_id=answer.cluster_id, tsn=tsn, payload=answer.payload
         )
 
-    def _addrmgr_add(self, nwk: int, ieee: t.EUI64, kind: t.AddrMgrUserType) -> None:
+    def _addrmgr_add(self, nwk: int, ieee: t.EUI64, kind: t.AddrMgrUserType) -> int | None:
         empty = (t.EUI64([0xFF] * 8), t.EUI64([0] * 8))
         free = None
         for sub_id in range(ADDRMGR_ENTRIES):
@@ -662,7 +722,7 @@ class FakeZStack:
             entry = unpack(raw, t.AddrMgrEntry)
             if entry.extAddr == ieee:
                 if entry.nwkAddr == nwk and entry.type & kind == kind:
-                    return  # already known: leave NV untouched
+                    return sub_id  # already known: leave NV untouched
                 free = sub_id
                 kind |= entry.type
                 break
@@ -670,9 +730,15 @@ class FakeZStack:
                 free = sub_id
         if free is None:
             LOGGER.warning("Address manager table full; %s not stored", ieee)
-            return
+            return None
+        if nwk == 0xFFFE and free is not None:  # address unknown: keep the one on record
+            raw = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, free))
+            old = unpack(raw, t.AddrMgrEntry) if raw is not None else None
+            if old is not None and old.extAddr == ieee:
+                nwk = int(old.nwkAddr)
         entry = t.AddrMgrEntry(type=kind, nwkAddr=nwk, extAddr=ieee)
         self.nvram.set((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, free), pack(entry))
+        return free
 
 
 def _zcl_tsn(data: bytes) -> int:
