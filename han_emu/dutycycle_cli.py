@@ -166,6 +166,15 @@ def render_table(report: DutyReport) -> str:
     if head:
         lines.append("")
         lines.append("hub headroom at its peak hour: " + ", ".join(f"{k} {v:+.3f} s" for k, v in head.items()))
+    if report.leg:
+        lines += ["", "hub <-> ESME 2.4 GHz leg of the relayed exchanges (measured, not regulated):"]
+        for d in report.leg.values():
+            lines.append(f"  {d.key:<8} {d.name[:10]:<10} {d.airtime_s:10.3f} s {d.frames:8d} frames "
+                         f"{d.per_hour_s:8.3f} s/h  peak hour {d.peak_hour_s:.3f} s ({d.peak_hour_s / 36:.2f}%)")
+        if report.leg_per_display_s:
+            names = {k: d.name for k, d in report.devices.items()}
+            lines.append("  per display: " + ", ".join(f"{names.get(k, k)} {v:.3f} s"
+                                                     for k, v in report.leg_per_display_s.items()))
     if report.alerts:
         lines.append("alerts: " + ", ".join(f"{code} x{n}" for code, n in report.alerts.items()))
     if report.transitions:
@@ -200,6 +209,11 @@ def render_comparison(comparisons: Sequence[Comparison]) -> str:
             lines.append(f"{c.sub_ghz_devices:8d} {key:<8} {w.name[:10]:<10} {w.per_hour_s:9.3f} "
                          f"{(b.per_hour_s if b else 0):11.3f} {diff[key]['per_hour_s']:+9.3f} {w.peak_hour_s:9.3f} "
                          f"{(b.peak_hour_s if b else 0):9.3f} {head:>26}")
+        for key, w in c.with_mp184.leg.items():
+            b = c.without_mp184.leg.get(key)
+            lines.append(f"{c.sub_ghz_devices:8d} {key:<8} {(w.name + ' 2.4')[:10]:<10} {w.per_hour_s:9.3f} "
+                         f"{(b.per_hour_s if b else 0):11.3f} {w.per_hour_s - (b.per_hour_s if b else 0):+9.3f} "
+                         f"{w.peak_hour_s:9.3f} {(b.peak_hour_s if b else 0):9.3f} {'(2.4 GHz leg, measured)':>26}")
         lines.append("")
     return "\n".join(lines)
 
@@ -334,15 +348,25 @@ class StatusFile:
     Created before the HAN starts (it joins ``han.listeners``); :meth:`start`
     once it runs, :meth:`stop` at the end (which writes a last time).  The
     file is replaced atomically, so a reader never sees half of it.
+
+    Which displays are on GB-868 comes from each one's configured ``band``
+    (``sub_ghz`` overrides it: IEEE addresses, ``"all"`` or a function), so a
+    sub-GHz display's traffic is charged to the hub's regulated budget as in
+    the study, with the hub's 2.4 GHz leg to the ESME measured beside it.
+    When the HAN's hub serves the Sub-GHz cluster, the status also drives it:
+    Suspend ZCL Messages go out as the hub's budget fills.
     """
 
-    def __init__(self, path: str | Path, han: Any, *, period: float = 5.0, sub_ghz: Any = ()) -> None:
+    def __init__(self, path: str | Path, han: Any, *, period: float = 5.0, sub_ghz: Any = None) -> None:
         from han_emu.air.accounting import AirAccounting
 
         self.path = Path(path)
         self.han = han
         self.period = period
-        self.accounting = AirAccounting(sub_ghz=sub_ghz)
+        self.accounting = AirAccounting(sub_ghz=configured_sub_ghz(han) if sub_ghz is None else sub_ghz)
+        from han_emu.air.study import wire_throttling
+
+        self._unwire: Any = wire_throttling(self.accounting, han)
         han.listeners.append(self.accounting.listener)
         self._task: asyncio.Task[None] | None = None
 
@@ -366,4 +390,22 @@ class StatusFile:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._unwire is not None:
+            self._unwire()
+            self._unwire = None
         self.write()
+
+
+def configured_sub_ghz(han: Any) -> Any:
+    """A ``sub_ghz`` function for :class:`~han_emu.air.accounting.AirAccounting`:
+    a device is on GB-868 when the HAN's display with that IEEE address is
+    configured with ``band = "gb868"``."""
+    from han_emu.frames.synth import ieee_int
+
+    def is_sub_ghz(ieee: int) -> bool:
+        for device in getattr(han, "devices", ()):
+            if ieee_int(device.ieee) == ieee:
+                return bool(getattr(device.settings, "sub_ghz", False))
+        return False
+
+    return is_sub_ghz
