@@ -21,15 +21,28 @@ and the device's frames cost its own.  The hub's spend is also kept per peer
 exchange caused it, which is the client the Sub-GHz server throttles.  Hub
 broadcasts go out once on each band in use.
 
+The hub's 2.4 GHz leg: in GB the ESME sits on 2.4 GHz only, so what a sub-GHz
+display asks of it crosses the air twice.  For every relayed unicast (a Smart
+Energy cluster the ESME serves; not the hub's own Time, Key Establishment or
+Sub-GHz clusters, not ZDO) the accounting also synthesizes the same packet on
+2.4 GHz between the hub and a modelled ESME (:data:`ESME_NWK`): a display's
+request is forwarded hub -> ESME, the ESME's answer or report comes ESME ->
+hub, each with its MAC and APS ACKs.  Those frames are measured (2.4 GHz has
+no duty-cycle rule) on the 2.4 GHz ledger, where they share the channel with
+any 2.4 GHz displays, and kept apart in :attr:`AirAccounting.leg` as well, so
+the reports can say what relaying costs the 2.4 GHz side.
+
 Frame sizes depend only on the shape of a packet (addresses, options, payload
 length), so each shape is synthesized once and its frames' sizes and offsets
 reused: a virtual day of traffic is accounted at dictionary speed.
 
 Not modelled: broadcasts on the 2.4 GHz leg (the hub's broadcasts are charged
-once per band as they are), and real discarding: a frame the regulated ledger refuses
-while its sender is Suspended is counted as discarded (alert 0x8F2C) but the
-virtual air has already delivered the packet; the simulated clients' obedience
-to Suspend ZCL Messages is what keeps the load down.
+once per band as they are); the ESME's own time to answer (leg frames are
+charged at the time of the sub-GHz packet they copy); and real discarding: a
+frame the regulated ledger refuses while its sender is Suspended is counted as
+discarded (alert 0x8F2C) but the virtual air has already delivered the packet;
+the simulated clients' obedience to Suspend ZCL Messages is what keeps the
+load down.
 """
 
 from __future__ import annotations

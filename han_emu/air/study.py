@@ -8,7 +8,8 @@ airtime, frames, airtime per hour, peak rolling hour, state and transitions):
   transmitter (a MAC ACK to the device that was asked for it);
 - :func:`simulate`: the virtual HAN run in virtual time with the configured
   device mix on GB-868, live-accounted (:mod:`han_emu.air.accounting`), the
-  hub's Sub-GHz server throttling clients as its budget fills;
+  hub's Sub-GHz server throttling clients as its budget fills, and the hub's
+  2.4 GHz leg to the ESME measured beside it (:attr:`DutyReport.leg`);
 - :func:`compare_mp184`: the same simulation with and without the MP184 HAN
   items for 1..N sub-GHz displays, with the airtime MP184 adds per hour and
   the headroom left against each threshold.
