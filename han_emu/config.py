@@ -327,6 +327,8 @@ def parse(data: dict[str, Any]) -> Config:
         parsed = []
         for i, item in enumerate(raw):
             where = f"devices[{i}]"
+            if isinstance(item, dict) and "band" in item and not isinstance(item["band"], str):
+                raise ConfigError(f"{where}.band: \"2.4\" or \"gb868\" (a quoted string), got {item['band']!r}")
             device = _dataclass_section(DeviceSettings, item, where)
             try:
                 parsed.append(device.validate(where))

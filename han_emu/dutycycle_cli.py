@@ -1,4 +1,4 @@
-"""``han-emu dutycycle``: airtime and duty-cycle figures as tables, JSON, PNG and terminal charts.
+"""``han-emu dutycycle``: airtime and duty-cycle figures as tables, JSON, PNG charts and terminal charts.
 
 Modes:
 
@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import struct
 import sys
-import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,13 +104,7 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
                 text += "\n" + comparison_chart(comparisons)
         _write(text, args.output)
         if args.plot:
-            last = comparisons[-1]
-            hub = "0x0000"
-            series = {}
-            for label, rep in (("with MP184", last.with_mp184), ("without MP184", last.without_mp184)):
-                if hub in rep.devices:
-                    series[f"hub {label}"] = rep.devices[hub].hours_s
-            write_png(args.plot, series, _thresholds(last.with_mp184))
+            write_comparison_png(args.plot, comparisons)
         return 0
     report = simulate(config, settings)
     return _emit_report(report, args)
@@ -127,8 +119,7 @@ def _emit_report(report: DutyReport, args: argparse.Namespace) -> int:
             text += "\n" + terminal_chart(report)
     _write(text, args.output)
     if args.plot:
-        write_png(args.plot, {f"{d.key} {d.name}" if d.name != d.key else d.key: d.hours_s
-                              for d in report.devices.values()}, _thresholds(report))
+        write_report_png(args.plot, report)
     return 0
 
 
@@ -166,6 +157,15 @@ def render_table(report: DutyReport) -> str:
     if head:
         lines.append("")
         lines.append("hub headroom at its peak hour: " + ", ".join(f"{k} {v:+.3f} s" for k, v in head.items()))
+    if report.leg:
+        lines += ["", "hub <-> ESME 2.4 GHz leg of the relayed exchanges (measured, not regulated):"]
+        for d in report.leg.values():
+            lines.append(f"  {d.key:<8} {d.name[:10]:<10} {d.airtime_s:10.3f} s {d.frames:8d} frames "
+                         f"{d.per_hour_s:8.3f} s/h  peak hour {d.peak_hour_s:.3f} s ({d.peak_hour_s / 36:.2f}%)")
+        if report.leg_per_display_s:
+            names = {k: d.name for k, d in report.devices.items()}
+            lines.append("  per display: " + ", ".join(f"{names.get(k, k)} {v:.3f} s"
+                                                     for k, v in report.leg_per_display_s.items()))
     if report.alerts:
         lines.append("alerts: " + ", ".join(f"{code} x{n}" for code, n in report.alerts.items()))
     if report.transitions:
@@ -200,6 +200,11 @@ def render_comparison(comparisons: Sequence[Comparison]) -> str:
             lines.append(f"{c.sub_ghz_devices:8d} {key:<8} {w.name[:10]:<10} {w.per_hour_s:9.3f} "
                          f"{(b.per_hour_s if b else 0):11.3f} {diff[key]['per_hour_s']:+9.3f} {w.peak_hour_s:9.3f} "
                          f"{(b.peak_hour_s if b else 0):9.3f} {head:>26}")
+        for key, w in c.with_mp184.leg.items():
+            b = c.without_mp184.leg.get(key)
+            lines.append(f"{c.sub_ghz_devices:8d} {key:<8} {(w.name + ' 2.4')[:10]:<10} {w.per_hour_s:9.3f} "
+                         f"{(b.per_hour_s if b else 0):11.3f} {w.per_hour_s - (b.per_hour_s if b else 0):+9.3f} "
+                         f"{w.peak_hour_s:9.3f} {(b.peak_hour_s if b else 0):9.3f} {'(2.4 GHz leg, measured)':>26}")
         lines.append("")
     return "\n".join(lines)
 
@@ -257,73 +262,18 @@ def comparison_chart(comparisons: Sequence[Comparison], width: int = 50) -> str:
 
 # -- PNG -------------------------------------------------------------------------------------------------
 
-PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75), (227, 119, 194),
-           (127, 127, 127), (188, 189, 34), (23, 190, 207)]
-THRESHOLD_COLOURS = {"limited": (230, 170, 0), "critical": (230, 90, 0), "regulated": (200, 0, 0)}
+def write_report_png(path: str | Path, report: DutyReport) -> None:
+    """Chart ``report`` (airtime per hour of every transmitter against the thresholds) to a PNG file."""
+    from han_emu.air.plot import png_bytes, report_figure
+
+    Path(path).write_bytes(png_bytes(report_figure(report)))
 
 
-def png_bytes(pixels: Sequence[bytearray], width: int, height: int) -> bytes:
-    """An 8-bit RGB PNG of ``pixels`` (rows of ``width * 3`` bytes)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+def write_comparison_png(path: str | Path, comparisons: Sequence[Comparison]) -> None:
+    """Chart the MP184 study (the hub with and without MP184, per number of displays) to a PNG file."""
+    from han_emu.air.plot import comparison_figure, png_bytes
 
-    raw = b"".join(b"\x00" + bytes(row) for row in pixels)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-
-
-def render_plot(series: Mapping[str, Sequence[float]], thresholds: Mapping[str, float], *,
-                width: int = 800, height: int = 400) -> tuple[list[bytearray], int, int]:
-    """Lines of airtime per hour (one colour per series, legend swatches at the
-    top left) over dashed threshold lines; a grid line every hour."""
-    pixels = [bytearray(b"\xff" * (width * 3)) for _ in range(height)]
-    left, right, top, bottom = 40, width - 20, 40, height - 30
-
-    def put(x: int, y: int, c: tuple[int, int, int]) -> None:
-        if 0 <= x < width and 0 <= y < height:
-            pixels[y][3 * x:3 * x + 3] = bytes(c)
-
-    n = max((len(s) for s in series.values()), default=0)
-    ymax = max([max(s, default=0.0) for s in series.values()] + list(thresholds.values()) + [1e-9]) * 1.1
-    x_of = (lambda i: left + (right - left) * i / max(1, n - 1))
-    y_of = (lambda v: round(bottom - (bottom - top) * v / ymax))
-    for x in range(left, right + 1):  # axes
-        put(x, bottom, (0, 0, 0))
-    for y in range(top, bottom + 1):
-        put(left, y, (0, 0, 0))
-    for i in range(n):  # hour ticks
-        x = round(x_of(i))
-        for y in range(bottom, bottom + 5):
-            put(x, y, (0, 0, 0))
-    for name, value in thresholds.items():
-        y = y_of(value)
-        colour = THRESHOLD_COLOURS.get(name, (200, 0, 0))
-        for x in range(left, right + 1):
-            if (x // 6) % 2 == 0:
-                put(x, y, colour)
-    for k, values in enumerate(series.values()):
-        colour = PALETTE[k % len(PALETTE)]
-        for dx in range(12):  # legend swatch
-            for dy in range(6):
-                put(left + 10 + 20 * k + dx, 12 + dy, colour)
-        points = [(round(x_of(i)), y_of(v)) for i, v in enumerate(values)]
-        if len(points) == 1:
-            points = [(left, points[0][1]), (right, points[0][1])]
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
-            steps = max(abs(x1 - x0), abs(y1 - y0), 1)
-            for s in range(steps + 1):
-                x = round(x0 + (x1 - x0) * s / steps)
-                y = round(y0 + (y1 - y0) * s / steps)
-                for oy in (-1, 0, 1):
-                    put(x, y + oy, colour)
-    return pixels, width, height
-
-
-def write_png(path: str | Path, series: Mapping[str, Sequence[float]], thresholds: Mapping[str, float]) -> None:
-    """Plot ``series`` (seconds of airtime per hour) with ``thresholds`` to a PNG file."""
-    pixels, w, h = render_plot(series, thresholds)
-    Path(path).write_bytes(png_bytes(pixels, w, h))
+    Path(path).write_bytes(png_bytes(comparison_figure(comparisons)))
 
 
 # -- han-emu run --status-json ------------------------------------------------------------------------------
@@ -334,15 +284,25 @@ class StatusFile:
     Created before the HAN starts (it joins ``han.listeners``); :meth:`start`
     once it runs, :meth:`stop` at the end (which writes a last time).  The
     file is replaced atomically, so a reader never sees half of it.
+
+    Which displays are on GB-868 comes from each one's configured ``band``
+    (``sub_ghz`` overrides it: IEEE addresses, ``"all"`` or a function), so a
+    sub-GHz display's traffic is charged to the hub's regulated budget as in
+    the study, with the hub's 2.4 GHz leg to the ESME measured beside it.
+    When the HAN's hub serves the Sub-GHz cluster, the status also drives it:
+    Suspend ZCL Messages go out as the hub's budget fills.
     """
 
-    def __init__(self, path: str | Path, han: Any, *, period: float = 5.0, sub_ghz: Any = ()) -> None:
+    def __init__(self, path: str | Path, han: Any, *, period: float = 5.0, sub_ghz: Any = None) -> None:
         from han_emu.air.accounting import AirAccounting
 
         self.path = Path(path)
         self.han = han
         self.period = period
-        self.accounting = AirAccounting(sub_ghz=sub_ghz)
+        self.accounting = AirAccounting(sub_ghz=configured_sub_ghz(han) if sub_ghz is None else sub_ghz)
+        from han_emu.air.study import wire_throttling
+
+        self._unwire: Any = wire_throttling(self.accounting, han)
         han.listeners.append(self.accounting.listener)
         self._task: asyncio.Task[None] | None = None
 
@@ -366,4 +326,22 @@ class StatusFile:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._unwire is not None:
+            self._unwire()
+            self._unwire = None
         self.write()
+
+
+def configured_sub_ghz(han: Any) -> Any:
+    """A ``sub_ghz`` function for :class:`~han_emu.air.accounting.AirAccounting`:
+    a device is on GB-868 when the HAN's display with that IEEE address is
+    configured with ``band = "gb868"``."""
+    from han_emu.frames.synth import ieee_int
+
+    def is_sub_ghz(ieee: int) -> bool:
+        for device in getattr(han, "devices", ()):
+            if ieee_int(device.ieee) == ieee:
+                return bool(getattr(device.settings, "sub_ghz", False))
+        return False
+
+    return is_sub_ghz

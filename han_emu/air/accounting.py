@@ -21,15 +21,28 @@ and the device's frames cost its own.  The hub's spend is also kept per peer
 exchange caused it, which is the client the Sub-GHz server throttles.  Hub
 broadcasts go out once on each band in use.
 
+The hub's 2.4 GHz leg: in GB the ESME sits on 2.4 GHz only, so what a sub-GHz
+display asks of it crosses the air twice.  For every relayed unicast (a Smart
+Energy cluster the ESME serves; not the hub's own Time, Key Establishment or
+Sub-GHz clusters, not ZDO) the accounting also synthesizes the same packet on
+2.4 GHz between the hub and a modelled ESME (:data:`ESME_NWK`): a display's
+request is forwarded hub -> ESME, the ESME's answer or report comes ESME ->
+hub, each with its MAC and APS ACKs.  Those frames are measured (2.4 GHz has
+no duty-cycle rule) on the 2.4 GHz ledger, where they share the channel with
+any 2.4 GHz displays, and kept apart in :attr:`AirAccounting.leg` as well, so
+the reports can say what relaying costs the 2.4 GHz side.
+
 Frame sizes depend only on the shape of a packet (addresses, options, payload
 length), so each shape is synthesized once and its frames' sizes and offsets
 reused: a virtual day of traffic is accounted at dictionary speed.
 
-Not modelled: the hub's 2.4 GHz leg to the ESME (the emulator's coordinator
-is the meter's ESI), and real discarding: a frame the regulated ledger refuses
-while its sender is Suspended is counted as discarded (alert 0x8F2C) but the
-virtual air has already delivered the packet; the simulated clients' obedience
-to Suspend ZCL Messages is what keeps the load down.
+Not modelled: broadcasts on the 2.4 GHz leg (the hub's broadcasts are charged
+once per band as they are); the ESME's own time to answer (leg frames are
+charged at the time of the sub-GHz packet they copy); and real discarding: a
+frame the regulated ledger refuses while its sender is Suspended is counted as
+discarded (alert 0x8F2C) but the virtual air has already delivered the packet;
+the simulated clients' obedience to Suspend ZCL Messages is what keeps the
+load down.
 """
 
 from __future__ import annotations
@@ -62,6 +75,18 @@ DEFAULT_HYSTERESIS_S = 1.0
 
 BAND_2400 = "2.4"
 BAND_868 = "gb868"
+
+ESME_NWK = 0x0001
+"""Short address of the modelled ESME on the hub's 2.4 GHz leg (the emulator's
+coordinator plays the ESME's ESI, so the ESME has no node of its own)."""
+ESME_IEEE = 0x000D6F00000000E5
+HUB_LOCAL_CLUSTERS = frozenset({0x000A, 0x0800, 0x070B})
+"""Time, Key Establishment and Sub-GHz: the hub answers these itself, nothing
+is relayed to the ESME."""
+
+SubGhzDevices = Iterable[Any] | str | Callable[[int], bool]
+"""Which devices are on GB-868: IEEE addresses, ``"all"``, or a function of the
+IEEE address (as an integer) asked once per device."""
 
 EventListener = Callable[[DutyCycleEvent, int | None], None]
 """Called as (event, culprit NWK) for every regulated-ledger event."""
@@ -99,6 +124,8 @@ class DeviceStatus:
     """Seconds left before the regulated limit (None on 2.4 GHz)."""
     relayed_s: float = 0.0
     """Hub airtime spent on frames to and from this device (sub-GHz peers only)."""
+    leg_s: float = 0.0
+    """2.4 GHz hub <-> ESME leg airtime spent relaying this device's exchanges."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,7 +134,7 @@ class DeviceStatus:
             "peak_hour_s": round(self.peak_hour_s, 6), "frames": self.frames,
             "airtime_s": round(self.total_airtime_s, 6), "discarded": self.discarded,
             "headroom_s": None if self.headroom_s is None else round(self.headroom_s, 6),
-            "relayed_s": round(self.relayed_s, 6),
+            "relayed_s": round(self.relayed_s, 6), "leg_2400_s": round(self.leg_s, 6),
         }
 
 
@@ -133,14 +160,17 @@ class AirAccounting:
     """Per-transmitter, per-band airtime ledgers fed by the packets on a HAN.
 
     ``sub_ghz`` lists the IEEE addresses of the GB-868 devices (the rest use
-    2.4 GHz), or is ``"all"``: every device but the hub is on GB-868.  ``start`` anchors the per-hour buckets (default: the first
-    packet's time).
+    2.4 GHz), or is ``"all"``: every device but the hub is on GB-868, or is a
+    function that tells from an IEEE address (as an integer).  ``start``
+    anchors the per-hour buckets (default: the first packet's time).
+    ``esme_leg``: also account the hub's 2.4 GHz leg to the ESME for every
+    relayed sub-GHz exchange.
     """
 
     def __init__(
         self,
         *,
-        sub_ghz: Iterable[Any] | str = (),
+        sub_ghz: SubGhzDevices = (),
         page: int = 28,
         channel: int = 0,
         channel_2400: int = 15,
@@ -149,21 +179,35 @@ class AirAccounting:
         pan_id: int = 0x1A62,
         start: float | None = None,
         history: int = 1000,
+        esme_leg: bool = True,
     ) -> None:
         if page not in SUB_GHZ_PAGES:
             raise ValueError(f"the sub-GHz band is on page 28, 29 or 30, not {page}")
         validate_channel(page, channel)
         validate_channel(PAGE_2400, channel_2400)
         self.all_sub_ghz = sub_ghz == "all"
-        self.sub_ghz: set[int] = set() if isinstance(sub_ghz, str) else {ieee_int(i) for i in sub_ghz}
+        self._is_sub_ghz: Callable[[int], bool] | None = None
+        if callable(sub_ghz):
+            self._is_sub_ghz = sub_ghz
+            self.sub_ghz: set[int] = set()
+        else:
+            self.sub_ghz = set() if isinstance(sub_ghz, str) else {ieee_int(i) for i in sub_ghz}
         self.start = start
-        self.names: dict[int, str] = {HUB_NWK: "hub"}
+        self.names: dict[int, str] = {HUB_NWK: "hub", ESME_NWK: "ESME"} if esme_leg else {HUB_NWK: "hub"}
         self.bands: dict[str, _Band] = {
             BAND_2400: self._band(BAND_2400, PAGE_2400, channel_2400, AirtimeLedger(), pan_id),
             BAND_868: self._band(BAND_868, page, channel, DutyCycleLedger(limits, hysteresis=hysteresis), pan_id),
         }
         self.relayed_us: Counter[int] = Counter()
         """Hub sub-GHz airtime (us) spent on frames to and from each peer."""
+        self.esme_leg = esme_leg
+        self.leg = AirtimeLedger()
+        """The 2.4 GHz hub <-> ESME leg alone (hub and ESME tracks), measured."""
+        self.leg_relayed_us: Counter[int] = Counter()
+        """2.4 GHz leg airtime (us, both transmitters) spent for each sub-GHz peer."""
+        self.leg_hourly: dict[int, Counter[int]] = {}
+        """Transmitter NWK -> hour index since ``start`` -> leg airtime us."""
+        self._leg_shapes: dict[tuple[Any, ...], _Shape] = {}
         self.discarded: Counter[int] = Counter()
         """Frames refused by the regulated ledger, per peer the exchange was with."""
         self.hourly: dict[tuple[int, str], Counter[int]] = {}
@@ -184,6 +228,8 @@ class AirAccounting:
         self._peer: int | None = None
         self._air: Any = None
         self.bands[BAND_868].ledger.subscribe(self._on_event)
+        if esme_leg:
+            self.bands[BAND_2400].synth.network.learn(ESME_IEEE, ESME_NWK)
 
     @staticmethod
     def _band(name: str, page: int, channel: int, ledger: AirtimeLedger, pan_id: int) -> _Band:
@@ -228,6 +274,10 @@ class AirAccounting:
     def is_sub_ghz(self, nwk: int) -> bool:
         return self._band_of(nwk) == BAND_868
 
+    def _any_sub_ghz(self) -> bool:
+        """Whether the hub runs a GB-868 network (its broadcasts go out there too)."""
+        return bool(self.all_sub_ghz or self.sub_ghz or BAND_868 in self._band_of_nwk.values())
+
     # -- charging -------------------------------------------------------------------------
 
     def on_air(self, frame: Any) -> None:
@@ -250,13 +300,74 @@ class AirAccounting:
         else:
             peer = None if src == HUB_NWK else src
             if src == HUB_NWK:
-                bands = [BAND_2400] + ([BAND_868] if self.sub_ghz or self.all_sub_ghz else [])
+                bands = [BAND_2400] + ([BAND_868] if self._any_sub_ghz() else [])
             else:
                 bands = [self._band_of(src)]
         self.packets += 1
         for band in bands:
             self.charge_packet(band, frame.packet, frame.time, src_ieee=frame.src_ieee,
                                delivered=delivered, peer=peer)
+        if unicast and peer is not None and self.esme_leg and bands == [BAND_868]:
+            self.charge_leg(frame.packet, frame.time, peer=peer, to_esme=src != HUB_NWK)
+
+    @staticmethod
+    def relayed(packet: t.ZigbeePacket) -> bool:
+        """Whether the hub relays ``packet`` to or from the ESME (see the module notes)."""
+        return int(packet.profile_id) != 0 and int(packet.cluster_id) not in HUB_LOCAL_CLUSTERS
+
+    def charge_leg(self, packet: t.ZigbeePacket, time: float, *, peer: int, to_esme: bool) -> int:
+        """Charge the 2.4 GHz hub <-> ESME copy of ``packet`` (a relayed sub-GHz
+        exchange with ``peer``): forwarded hub -> ESME when ``to_esme`` (the
+        display asked), else ESME -> hub (the ESME answered or reported).
+        Returns the airtime (us) charged; 0 when the cluster is the hub's own."""
+        if not self.relayed(packet):
+            return 0
+        shape = self._leg_shape(packet, to_esme)
+        if shape is None:
+            return 0
+        if self.start is None:
+            self.start = time
+        b = self.bands[BAND_2400]
+        charged = 0
+        for offset, tx, us in shape.frames:
+            when = max(time + offset, b.last)  # b.last also bounds the leg ledger's time
+            b.last = when
+            b.ledger.record_us(tx, b.page, b.channel, us, when)
+            self.leg.record_us(tx, b.page, b.channel, us, when)
+            charged += us
+            hours = self.hourly.get((tx, BAND_2400))
+            if hours is None:
+                hours = self.hourly[(tx, BAND_2400)] = Counter()
+            hour = int((when - self.start) // 3600)
+            hours[hour] += us
+            leg_hours = self.leg_hourly.get(tx)
+            if leg_hours is None:
+                leg_hours = self.leg_hourly[tx] = Counter()
+            leg_hours[hour] += us
+        self.leg_relayed_us[peer] += charged
+        return charged
+
+    def _leg_shape(self, packet: t.ZigbeePacket, to_esme: bool) -> _Shape | None:
+        key = (to_esme, len(packet.data.serialize()), packet.tx_options.value)
+        shape = self._leg_shapes.get(key)
+        if shape is None:
+            synth = self.bands[BAND_2400].synth
+            hub_ieee = synth.network.ieee_of(HUB_NWK)
+            if hub_ieee is None:
+                self.unsized += 1
+                return None
+            hub = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(HUB_NWK))
+            esme = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(ESME_NWK))
+            leg = packet.replace(src=hub, dst=esme) if to_esme else packet.replace(src=esme, dst=hub)
+            try:
+                frames = synth.synthesize(leg, src_ieee=hub_ieee if to_esme else ESME_IEEE)
+            except FrameError:
+                self.unsized += 1
+                return None
+            shape = self._leg_shapes[key] = _Shape(tuple(
+                (f.offset, f.tx_nwk if f.tx_nwk is not None else -1, f.airtime_us) for f in frames
+            ))
+        return shape
 
     def charge_packet(self, band: str, packet: t.ZigbeePacket, time: float, *, src_ieee: Any,
                       delivered: bool = True, peer: int | None = None) -> int:
@@ -317,7 +428,8 @@ class AirAccounting:
         for band in self.bands.values():
             band.synth.network.learn(value, nwk)
         if nwk != HUB_NWK:
-            sub = self.all_sub_ghz or value in self.sub_ghz
+            sub = self.all_sub_ghz or value in self.sub_ghz or (
+                self._is_sub_ghz is not None and bool(self._is_sub_ghz(value)))
             self._band_of_nwk[nwk] = BAND_868 if sub else BAND_2400
 
     def _band_of(self, nwk: int) -> str:
@@ -354,6 +466,7 @@ class AirAccounting:
         for b in self.bands.values():
             b.last = max(b.last, now)
             b.ledger.tick(b.last)
+        self.leg.tick(self.bands[BAND_2400].last)
 
     def _now(self, b: _Band, now: float | None) -> float:
         if now is not None:
@@ -377,8 +490,23 @@ class AirAccounting:
             nwk=nwk, name=self.names.get(nwk, nwk_key(nwk)), band=band, page=u.page, channel=u.channel,
             state=DutyCycleState(u.state).name, airtime_s=u.airtime, percent=u.percent, peak_hour_s=u.peak,
             frames=u.frames, total_airtime_s=u.total_airtime, discarded=u.discarded, headroom_s=u.headroom,
-            relayed_s=self.relayed_us.get(nwk, 0) / 1e6,
+            relayed_s=self.relayed_us.get(nwk, 0) / 1e6, leg_s=self.leg_relayed_us.get(nwk, 0) / 1e6,
         )
+
+    def leg_status(self, now: float | None = None) -> list[DeviceStatus]:
+        """The hub and the ESME on the 2.4 GHz leg alone, measured."""
+        b = self.bands[BAND_2400]
+        if not self.leg.tracks():
+            return []
+        when = self._now(b, now)
+        return [self._status(BAND_2400, u) for u in self.leg.summary(when).channels]
+
+    def leg_hours(self, nwk: int) -> list[float]:
+        """Leg airtime (s) per hour since ``start`` sent by ``nwk`` (the hub or the ESME)."""
+        buckets = self.leg_hourly.get(nwk)
+        if not buckets:
+            return []
+        return [buckets.get(i, 0) / 1e6 for i in range(max(buckets) + 1)]
 
     def hours(self, nwk: int, band: str | None = None) -> list[float]:
         """Airtime (s) per hour since ``start`` sent by ``nwk`` (on one band or all)."""
@@ -406,11 +534,18 @@ class AirAccounting:
                 entry["state"] = s.state
             entry["bands"][s.band] = s.to_json()
         latest = max((b.last for b in self.bands.values()), default=0.0)
-        return {
+        out: dict[str, Any] = {
             "time": latest if now is None else max(now, latest),
             "devices": devices,
             "events": [_event_json(e, c) for e, c in list(self.events)[-50:]],
         }
+        if self.esme_leg:
+            out["esme_leg"] = {
+                "band": BAND_2400, "regulated": False,
+                "devices": {nwk_key(s.nwk): s.to_json() for s in self.leg_status(now)},
+                "per_peer_s": {nwk_key(p): round(us / 1e6, 6) for p, us in sorted(self.leg_relayed_us.items())},
+            }
+        return out
 
 
 def _event_json(event: DutyCycleEvent, culprit: int | None) -> dict[str, Any]:

@@ -8,7 +8,8 @@ airtime, frames, airtime per hour, peak rolling hour, state and transitions):
   transmitter (a MAC ACK to the device that was asked for it);
 - :func:`simulate`: the virtual HAN run in virtual time with the configured
   device mix on GB-868, live-accounted (:mod:`han_emu.air.accounting`), the
-  hub's Sub-GHz server throttling clients as its budget fills;
+  hub's Sub-GHz server throttling clients as its budget fills, and the hub's
+  2.4 GHz leg to the ESME measured beside it (:attr:`DutyReport.leg`);
 - :func:`compare_mp184`: the same simulation with and without the MP184 HAN
   items for 1..N sub-GHz displays, with the airtime MP184 adds per hour and
   the headroom left against each threshold.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -89,6 +90,11 @@ class DutyReport:
     alerts: dict[str, int] = field(default_factory=dict)
     """GBCS alert code (``"0x8F20"``) -> times raised."""
     extra: dict[str, Any] = field(default_factory=dict)
+    leg: dict[str, DeviceReport] = field(default_factory=dict)
+    """The hub's 2.4 GHz leg to the ESME (hub and ESME), measured, not
+    regulated: what relaying the sub-GHz displays' exchanges costs on 2.4 GHz."""
+    leg_per_display_s: dict[str, float] = field(default_factory=dict)
+    """Display key -> 2.4 GHz leg airtime (both ends) spent on its exchanges."""
 
     @property
     def hub(self) -> DeviceReport | None:
@@ -114,6 +120,12 @@ class DutyReport:
             out["limits"] = {"limited_s": self.limits.limited, "critical_s": self.limits.critical,
                              "regulated_s": self.limits.suspended}
             out["headroom_s"] = {k: round(v, 6) for k, v in self.headroom().items()}
+        if self.leg:
+            out["esme_leg"] = {
+                "band": "2.4", "regulated": False,
+                "devices": {k: d.to_json() for k, d in self.leg.items()},
+                "per_display_s": {k: round(v, 6) for k, v in self.leg_per_display_s.items()},
+            }
         out.update(self.extra)
         return out
 
@@ -236,7 +248,7 @@ def device_mix(config: Any, count: int | None) -> tuple[Any, ...]:
         name = d.name or d.kind.upper()
         if count > len(base):
             name = f"{name}-{i + 1}"
-        out.append(dataclasses.replace(d, name=name))
+        out.append(dataclasses.replace(d, name=name, band=BAND_868))
     return tuple(out)
 
 
@@ -259,20 +271,8 @@ def simulate(config: Any, settings: SimulationSettings = SimulationSettings()) -
         han = VirtualHan(config, meter, devices=devices, sub_ghz=True, mp184=settings.mp184,
                          cbke=settings.cbke)
 
-        def throttle(event: DutyCycleEvent, culprit: int | None) -> None:
-            server = han.server
-            if settings.throttle and server is not None and server.sub_ghz is not None:
-                if server.sub_ghz.on_duty_cycle(event, culprit) and han.app is not None:
-                    han.app.wake_server()
-
-        def busy(peer: int, hub_state: DutyCycleState) -> None:
-            server = han.server
-            if settings.throttle and server is not None and server.sub_ghz is not None:
-                if server.sub_ghz.on_traffic(peer, hub_state) and han.app is not None:
-                    han.app.wake_server()
-
-        acct.subscribe(throttle)
-        acct.subscribe_traffic(busy)
+        if settings.throttle:
+            wire_throttling(acct, han)
         han.listeners.append(acct.listener)
         await han.start()
         try:
@@ -298,6 +298,34 @@ def simulate(config: Any, settings: SimulationSettings = SimulationSettings()) -
     )
 
 
+def wire_throttling(acct: AirAccounting, han: Any) -> Callable[[], None]:
+    """Let ``acct``'s GB-868 events and busy-hub traffic drive the hub's
+    Sub-GHz server on ``han`` (Suspend ZCL Messages, woken at once).  Returns
+    the function that undoes it.  Safe before the HAN starts and on a hub
+    without a Sub-GHz server (then nothing is sent)."""
+    def sub_ghz() -> Any:
+        server = han.server
+        return server.sub_ghz if server is not None else None
+
+    def throttle(event: DutyCycleEvent, culprit: int | None) -> None:
+        cluster = sub_ghz()
+        if cluster is not None and cluster.on_duty_cycle(event, culprit) and han.app is not None:
+            han.app.wake_server()
+
+    def busy(peer: int, hub_state: DutyCycleState) -> None:
+        cluster = sub_ghz()
+        if cluster is not None and cluster.on_traffic(peer, hub_state) and han.app is not None:
+            han.app.wake_server()
+
+    undo = [acct.subscribe(throttle), acct.subscribe_traffic(busy)]
+
+    def unwire() -> None:
+        for u in undo:
+            u()
+
+    return unwire
+
+
 def accounting_report(acct: AirAccounting, *, source: str, end: float, duration_s: float,
                       extra: Mapping[str, Any] | None = None) -> DutyReport:
     """A :class:`DutyReport` of the GB-868 side of a live accounting."""
@@ -320,11 +348,19 @@ def accounting_report(acct: AirAccounting, *, source: str, end: float, duration_
     alerts: Counter[str] = Counter()
     for (_, code), n in acct.alert_counts.items():
         alerts[f"0x{code:04X}"] += n
+    leg: dict[str, DeviceReport] = {}
+    for s in acct.leg_status(end):
+        key = nwk_key(s.nwk)
+        hours = acct.leg_hours(s.nwk)[:hours_n]
+        hours += [0.0] * (hours_n - len(hours))
+        leg[key] = DeviceReport(key=key, name=s.name, airtime_s=s.total_airtime_s, frames=s.frames,
+                                peak_hour_s=s.peak_hour_s, hours_s=hours)
     band = acct.bands[BAND_868]
     ledger = acct.ledger_868
     return DutyReport(source=source, phy="gb868", duration_s=duration_s, devices=devices,
                       limits=ledger.limits[band.page], transitions=transitions,
-                      alerts=dict(sorted(alerts.items())), extra=dict(extra or {}))
+                      alerts=dict(sorted(alerts.items())), extra=dict(extra or {}), leg=leg,
+                      leg_per_display_s={nwk_key(p): us / 1e6 for p, us in sorted(acct.leg_relayed_us.items())})
 
 
 # -- the MP184 comparison --------------------------------------------------------------------------
@@ -338,24 +374,11 @@ class Comparison:
     without_mp184: DutyReport
 
     def difference(self) -> dict[str, Any]:
-        """Added airtime per device, and the hub's headroom in both variants."""
-        devices: dict[str, Any] = {}
-        for key, w in self.with_mp184.devices.items():
-            b = self.without_mp184.devices.get(key)
-            base_total = b.airtime_s if b else 0.0
-            base_frames = b.frames if b else 0
-            base_peak = b.peak_hour_s if b else 0.0
-            base_rate = b.per_hour_s if b else 0.0
-            devices[key] = {
-                "name": w.name,
-                "airtime_s": round(w.airtime_s - base_total, 6),
-                "frames": w.frames - base_frames,
-                "per_hour_s": round(w.per_hour_s - base_rate, 6),
-                "peak_hour_s": round(w.peak_hour_s - base_peak, 6),
-                "percent": round(100.0 * (w.airtime_s - base_total) / base_total, 3) if base_total else None,
-            }
+        """Added airtime per device (GB-868, and on the hub's 2.4 GHz leg), and
+        the hub's headroom in both variants."""
         return {
-            "devices": devices,
+            "devices": _added(self.with_mp184.devices, self.without_mp184.devices),
+            "esme_leg": _added(self.with_mp184.leg, self.without_mp184.leg),
             "hub_headroom_s": {
                 "with_mp184": {k: round(v, 6) for k, v in self.with_mp184.headroom().items()},
                 "without_mp184": {k: round(v, 6) for k, v in self.without_mp184.headroom().items()},
@@ -368,6 +391,26 @@ class Comparison:
             "variants": {"with_mp184": self.with_mp184.to_json(), "without_mp184": self.without_mp184.to_json()},
             "difference": self.difference(),
         }
+
+
+def _added(with_: Mapping[str, DeviceReport], without: Mapping[str, DeviceReport]) -> dict[str, Any]:
+    """Per device: what the first run has over the second."""
+    devices: dict[str, Any] = {}
+    for key, w in with_.items():
+        b = without.get(key)
+        base_total = b.airtime_s if b else 0.0
+        base_frames = b.frames if b else 0
+        base_peak = b.peak_hour_s if b else 0.0
+        base_rate = b.per_hour_s if b else 0.0
+        devices[key] = {
+            "name": w.name,
+            "airtime_s": round(w.airtime_s - base_total, 6),
+            "frames": w.frames - base_frames,
+            "per_hour_s": round(w.per_hour_s - base_rate, 6),
+            "peak_hour_s": round(w.peak_hour_s - base_peak, 6),
+            "percent": round(100.0 * (w.airtime_s - base_total) / base_total, 3) if base_total else None,
+        }
+    return devices
 
 
 def compare_mp184(config: Any, settings: SimulationSettings = SimulationSettings(),

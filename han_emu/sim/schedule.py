@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KINDS = ("ihd", "ppmid", "cad")
+BAND_2400 = "2.4"
+BAND_868 = "gb868"
+BANDS = (BAND_2400, BAND_868)
+"""The radio a display joins on: the 2.4 GHz HAN, or the dual-band hub's
+GB-868 sub-GHz HAN (where the hub's duty cycle pays for its traffic)."""
 
 
 @dataclass(frozen=True)
@@ -30,10 +35,17 @@ class DeviceSettings:
     #: wants reports only as a backstop, not a second copy of every poll.
     report_min_s: int = 60
     report_max_s: int = 900
+    band: str = BAND_2400
+
+    @property
+    def sub_ghz(self) -> bool:
+        return self.band == BAND_868
 
     def validate(self, where: str = "devices") -> "DeviceSettings":
         if self.kind not in KINDS:
             raise ValueError(f"{where}.kind: one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.band not in BANDS:
+            raise ValueError(f"{where}.band: \"2.4\" or \"gb868\", got {self.band!r}")
         for name in ("demand_s", "registers_s", "prices_s", "profile_s", "history_s", "time_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{where}.{name}: cannot be negative")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zigpy.types as t
 
-from han_emu.air.accounting import BAND_868, BAND_2400, HUB_NWK, AirAccounting, nwk_key
+from han_emu.air.accounting import BAND_868, BAND_2400, ESME_NWK, HUB_NWK, AirAccounting, nwk_key
 from han_emu.air.dutycycle import AlertCode, DutyCycleLedger, DutyCycleLimits, DutyCycleState
 
 HUB_IEEE = 0x000D6F0000000001
@@ -112,9 +112,13 @@ def test_air_frames_go_to_the_band_of_the_hub_peer() -> None:
     assert bands[(IHD, BAND_868)].frames == 2 and (IHD, BAND_2400) not in bands
     assert bands[(OTHER, BAND_2400)].frames == 2 and (OTHER, BAND_868) not in bands
     assert round(bands[(HUB_NWK, BAND_868)].total_airtime_s * 1e6) == _868(ZCL_5) + _868(MAC_ACK) + _868(BCAST_4)
-    assert round(bands[(HUB_NWK, BAND_2400)].total_airtime_s * 1e6) == _2400(ZCL_5) + _2400(MAC_ACK) + _2400(BCAST_4)
+    # on 2.4 GHz: the hub's own frames, and its half of the ESME leg of the relayed
+    # Metering frame (MAC ACK of the ESME's copy, its APS ACK)
+    leg_hub = _2400(MAC_ACK) + _2400(APS_ACK)
+    assert round(bands[(HUB_NWK, BAND_2400)].total_airtime_s * 1e6) == (
+        _2400(ZCL_5) + _2400(MAC_ACK) + _2400(BCAST_4) + leg_hub)
     doc = acct.to_json()
-    assert set(doc["devices"]) == {"0x0000", "0x4d2c", "0x1234"}
+    assert set(doc["devices"]) == {"0x0000", "0x4d2c", "0x1234", "0x0001"}
     assert doc["devices"]["0x4d2c"]["airtime_s"] == round((_868(MAC_ACK) + _868(APS_ACK)) / 1e6, 6)
 
 
@@ -181,3 +185,69 @@ def test_hub_event_names_the_peer_that_caused_it() -> None:
     assert acct.hub_state >= DutyCycleState.LIMITED
     doc = acct.to_json()
     assert any(e["culprit"] == nwk_key(IHD) and e["alert"] == "0x8F20" for e in doc["events"])
+
+
+# -- the hub's 2.4 GHz leg to the ESME ---------------------------------------------------------
+
+def _packet(src: int, dst: int, *, profile: int = 0x0109, cluster: int = 0x0702) -> t.ZigbeePacket:
+    return _unicast(src, dst).replace(profile_id=profile, cluster_id=cluster)
+
+
+def test_relayed_request_crosses_the_2400_leg_hub_to_esme() -> None:
+    acct = _accounting()
+    acct.on_air(_Frame(_packet(IHD, HUB_NWK), IHD_IEEE))
+    leg = {s.nwk: s for s in acct.leg_status()}
+    # hub -> ESME copy of the IHD's request: data + the MAC ACK of the ESME's APS ACK
+    # from the hub; the ESME's MAC ACK and APS ACK
+    hub_us = _2400(ZCL_5) + _2400(MAC_ACK)
+    esme_us = _2400(MAC_ACK) + _2400(APS_ACK)
+    assert round(leg[HUB_NWK].total_airtime_s * 1e6) == hub_us and leg[HUB_NWK].frames == 2
+    assert round(leg[ESME_NWK].total_airtime_s * 1e6) == esme_us and leg[ESME_NWK].frames == 2
+    assert acct.leg_relayed_us[IHD] == hub_us + esme_us
+    # the same frames are on the 2.4 GHz channel, measured only
+    bands = {(s.nwk, s.band): s for s in acct.status()}
+    assert round(bands[(ESME_NWK, BAND_2400)].total_airtime_s * 1e6) == esme_us
+    assert bands[(ESME_NWK, BAND_2400)].state == "TRACKING_OFF" and bands[(ESME_NWK, BAND_2400)].name == "ESME"
+    assert round(bands[(IHD, BAND_868)].leg_s * 1e6) == hub_us + esme_us
+    doc = acct.to_json()["esme_leg"]
+    assert doc["regulated"] is False and doc["per_peer_s"] == {nwk_key(IHD): round((hub_us + esme_us) / 1e6, 6)}
+    assert doc["devices"][nwk_key(ESME_NWK)]["airtime_s"] == round(esme_us / 1e6, 6)
+
+
+def test_relayed_answer_comes_esme_to_hub() -> None:
+    acct = _accounting()
+    charged = acct.charge_leg(_packet(HUB_NWK, IHD), T0, peer=IHD, to_esme=False)
+    leg = {s.nwk: s for s in acct.leg_status()}
+    assert round(leg[ESME_NWK].total_airtime_s * 1e6) == _2400(ZCL_5) + _2400(MAC_ACK)
+    assert round(leg[HUB_NWK].total_airtime_s * 1e6) == _2400(MAC_ACK) + _2400(APS_ACK)
+    assert charged == _2400(ZCL_5) + 2 * _2400(MAC_ACK) + _2400(APS_ACK)
+    assert acct.leg_hours(ESME_NWK) == [(_2400(ZCL_5) + _2400(MAC_ACK)) / 1e6]
+
+
+def test_hub_local_clusters_zdo_and_2400_displays_are_not_relayed() -> None:
+    acct = _accounting()
+    acct.on_air(_Frame(_packet(IHD, HUB_NWK, cluster=0x000A), IHD_IEEE))  # Time: the hub's own
+    acct.on_air(_Frame(_packet(IHD, HUB_NWK, cluster=0x0800), IHD_IEEE))  # Key Establishment
+    acct.on_air(_Frame(_packet(IHD, HUB_NWK, cluster=0x070B), IHD_IEEE))  # Sub-GHz
+    acct.on_air(_Frame(_packet(IHD, HUB_NWK, profile=0x0000, cluster=0x0005), IHD_IEEE))  # ZDO
+    acct.on_air(_Frame(_packet(OTHER, HUB_NWK), OTHER_IEEE))  # a 2.4 GHz display talks to the ESI itself
+    assert acct.leg_status() == [] and not acct.leg_relayed_us
+    assert acct.ledger_868.tracks()  # the sub-GHz exchanges themselves were charged
+
+
+def test_leg_can_be_left_out() -> None:
+    acct = AirAccounting(sub_ghz=[IHD_IEEE], esme_leg=False)
+    acct._learn(HUB_IEEE, HUB_NWK)
+    acct._learn(IHD_IEEE, IHD)
+    acct.on_air(_Frame(_packet(IHD, HUB_NWK), IHD_IEEE))
+    assert acct.leg_status() == [] and "esme_leg" not in acct.to_json()
+    assert ESME_NWK not in {s.nwk for s in acct.status()}
+
+
+def test_band_chosen_by_a_function_of_the_ieee_address() -> None:
+    acct = AirAccounting(sub_ghz=lambda ieee: ieee == IHD_IEEE)
+    for ieee, nwk in ((HUB_IEEE, HUB_NWK), (IHD_IEEE, IHD), (OTHER_IEEE, OTHER)):
+        acct._learn(ieee, nwk)
+    assert acct.is_sub_ghz(IHD) and not acct.is_sub_ghz(OTHER) and not acct.is_sub_ghz(HUB_NWK)
+    acct.on_air(_Frame(_broadcast(), HUB_IEEE, ()))  # a sub-GHz network exists: both bands
+    assert {s.band for s in acct.status() if s.nwk == HUB_NWK} == {BAND_2400, BAND_868}
