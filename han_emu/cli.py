@@ -105,7 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
-                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke, scenario=scenario)
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke, scenario=scenario,
+                         sub_ghz=any(d.sub_ghz for d in config.devices))
         status = StatusFile(args.status_json, han, period=300.0 if simulate else 2.0) if args.status_json else None
         recording.attach(han)
         await han.start()
