@@ -69,6 +69,7 @@ class DashboardApp(App[None]):
         self.auto_refresh_data = auto_refresh
         self.snapshot: Snapshot | None = None
         self._timer: Any = None
+        self._notices_seen = 0
 
     # -- data -------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -89,7 +90,15 @@ class DashboardApp(App[None]):
         except (TimeoutError, RuntimeError) as exc:  # the source is busy or gone: keep the last one
             self.log.warning(f"no snapshot: {exc}")
             return
+        self._notify_news(self.snapshot)
         self._show()
+
+    def _notify_news(self, snapshot: Snapshot) -> None:
+        """Pop up each of the source's notices once (a device joined, the link went down)."""
+        for number, message in snapshot.notices:
+            if number > self._notices_seen:
+                self.notify(message, timeout=8)
+                self._notices_seen = number
 
     def _show(self) -> None:
         screen = self.screen
@@ -140,7 +149,11 @@ class DashboardApp(App[None]):
         if not c.can_record:
             self.notify("Recording is not available on this source.", severity="warning")
         elif c.recording is None:
-            c.start_recording()
+            try:
+                c.start_recording()
+            except (OSError, ValueError) as exc:
+                self.notify(f"Cannot record: {exc}", severity="error")
+                return
             self.notify(f"Recording to {c.recording}")
         else:
             c.stop_recording()
