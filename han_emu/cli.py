@@ -271,11 +271,35 @@ def _run_hardware(args: argparse.Namespace, config: Config) -> int:
     interactive = sys.stdout.isatty() and not args.no_tui
 
     async def body(han) -> int:
+        if interactive:
+            return await _hardware_dashboard(han, config, args)
         print(han.status_line(), flush=True)
         await _live(han, interactive, args)
         return 0
 
     return _hardware(args, config, body)
+
+
+async def _hardware_dashboard(han, config: Config, args: argparse.Namespace) -> int:
+    """The dashboard over the stick: the meter as the ESI serves it, joins, frames, link and NCP duty cycle.
+
+    While it owns the terminal, the HAN's messages and warnings become notices on it."""
+    import logging
+
+    from han_emu.tui import run_dashboard
+    from han_emu.tui.hardware_source import HardwareSource, NoticeHandler
+
+    source = HardwareSource(han, endpoints=config.endpoints).attach()
+    report, han.report = han.report, source.report
+    root = logging.getLogger()
+    handlers, root.handlers = root.handlers[:], [NoticeHandler(source)]
+    try:
+        await run_dashboard(source, thresholds=config.ihd, duration=args.duration)
+    finally:
+        root.handlers = handlers
+        han.report = report
+        source.close()
+    return 0
 
 
 def _permit_seconds(text: str) -> int:

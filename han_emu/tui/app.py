@@ -166,18 +166,22 @@ class DashboardApp(App[None]):
 
 
 async def run_dashboard(han: VirtualHan | DashboardSource, *, controls: Controls | None = None,
-                        thresholds: AmbientThresholds | None = None) -> None:
+                        thresholds: AmbientThresholds | None = None, duration: float | None = None) -> None:
     """Run the dashboard on the current loop until the user quits.
 
     For a source on the caller's own loop (a replay, a hardware coordinator, or
     a VirtualHan on a wall-clock loop).  A virtual-time HAN whose speed the
     keys change runs best in its own thread: see :func:`run_virtual_dashboard`.
+    ``duration``: quit by itself after that many wall seconds.
     """
     from han_emu.virtual_han import VirtualHan as _VirtualHan
 
     source: DashboardSource = VirtualHanSource(han) if isinstance(han, _VirtualHan) else han
     try:
-        await DashboardApp(source, controls, thresholds=thresholds).run_async()
+        app = DashboardApp(source, controls, thresholds=thresholds)
+        if duration is not None:
+            app.call_later(lambda: app.set_timer(duration, app.exit))
+        await app.run_async()
     finally:
         if isinstance(source, VirtualHanSource) and source is not han:
             source.close()

@@ -455,7 +455,7 @@ def duty_panel(snapshot: Snapshot) -> Group | Text:
 def ncp_duty(ncp) -> Group | Text:
     """The coordinator stick's own duty-cycle figures, as it reported them."""
     if ncp.supported is False:
-        return Text("Coordinator (NCP): its firmware keeps no duty cycle", style="dim")
+        return Text("Coordinator (NCP): the stick reports no duty cycle of its own", style="dim")
     head = Text.assemble("Coordinator's own view (NCP): ", (ncp.state, "bold"))
     if ncp.page is not None:
         head.append(f"  page {ncp.page} channel {ncp.channel}")
