@@ -444,7 +444,7 @@ def duty_panel(snapshot: Snapshot) -> Group | Text:
         recent = list(zip(duty.alerts, duty.culprits or (None,) * len(duty.alerts)))[-3:]
         if not recent:
             parts.append(Text("Alerts: none", style="dim"))
-        for event, culprit in recent:
+        for event, culprit in reversed(recent):  # newest first: the panel may cut the last lines
             name = duty.name(event.device)
             cause = f" (caused by {culprit})" if culprit is not None and culprit != name else ""
             parts.append(Text(f"{fmt.clock(event.time)}  {name}  0x{int(event.alert):04X} "

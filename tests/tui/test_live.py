@@ -166,3 +166,34 @@ async def test_gauges_show_the_live_accounting() -> None:
             assert f"hub 28/0 {usage.airtime:.3f} s of 5 s" in squash(text_of(app, "#duty"))
     finally:
         runner.stop()
+
+
+def test_han_emu_run_on_a_terminal_wires_the_recorder_and_the_accounting(monkeypatch, tmp_path, capsys) -> None:
+    import sys
+
+    import han_emu.tui as tui
+    from han_emu import cli
+
+    seen: dict = {}
+    monkeypatch.setattr(tui, "run_virtual_dashboard", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--state", "none", "--pcap", "first.pcapng"]) == 0
+    recorder = seen["recorder"]
+    assert isinstance(recorder, DashboardRecorder) and isinstance(seen["accounting"], AirAccounting)
+    assert recorder.files == [Path("first.pcapng")] and recorder.directory == tmp_path
+    assert (tmp_path / "first.pcapng").exists() and (tmp_path / "first.keys").exists()
+    assert recorder.current is None  # closed on the way out
+    # A capture that cannot be made is refused before the HAN runs.
+    assert cli.main(["run", "--state", "none", "--pcap", str(tmp_path / "missing" / "x.pcapng")]) == 2
+    assert "cannot record" in capsys.readouterr().err
+
+
+def test_gauges_snapshot(snap_compare) -> None:
+    acct = AirAccounting(sub_ghz="all", limits={28: DutyCycleLimits(0.3, 0.6, 5.0)}, hysteresis=0.0)
+    runner = live_runner(accounting=acct)
+    runner.start()
+    try:
+        assert snap_compare(DashboardApp(runner.source, runner, auto_refresh=False), press=["3"], terminal_size=SIZE)
+    finally:
+        runner.stop()
