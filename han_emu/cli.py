@@ -93,8 +93,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
     from han_emu.recording import HanRecording, RecordingError
     try:  # capture file, key log, ZEP stream: opened now so a bad path fails early
-        recording = HanRecording(pcap=args.pcap, linktype=args.linktype, pcapng=args.pcapng or None,
-                                 keylog=args.keylog, zep=args.zep)
+        if interactive:  # the record key makes new captures; --pcap is the first, from the start
+            from han_emu.tui.recording import DashboardRecorder
+            recording = DashboardRecorder(Path.cwd(), pcap=args.pcap, keylog=args.keylog, linktype=args.linktype,
+                                          pcapng=args.pcapng or None, zep=args.zep)
+        else:
+            recording = HanRecording(pcap=args.pcap, linktype=args.linktype, pcapng=args.pcapng or None,
+                                     keylog=args.keylog, zep=args.zep)
     except RecordingError as exc:
         print(f"han-emu: {exc}", file=sys.stderr)
         return 2
@@ -142,25 +147,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace, recording) -> int:
-    """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own."""
+def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace, recorder) -> int:
+    """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own.
+
+    The record key drives ``recorder``; the HAN screen's gauges show the live
+    airtime accounting (the figures ``--status-json`` writes)."""
+    from han_emu.air.accounting import AirAccounting
     from han_emu.tui import run_virtual_dashboard
     from han_emu.virtual_han import VirtualHan
 
     def make_han() -> VirtualHan:
         meter, store = _open_meter(config, state, start)
-        han = VirtualHan(config, meter, store=store, devices=config.devices,
-                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
-        recording.attach(han)
-        return han
+        return VirtualHan(config, meter, store=store, devices=config.devices,
+                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
 
     def closed(han: VirtualHan) -> None:
-        recording.close()
         if han.store is not None:
             han.store.close()
 
-    run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed,
-                          thresholds=config.ihd)
+    try:
+        run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed,
+                              recorder=recorder, accounting=AirAccounting(), thresholds=config.ihd)
+    finally:
+        if recorder is not None:  # the runner closes it after the HAN stops; this covers a HAN that never started
+            recorder.close()
     return 0
 
 
@@ -263,11 +273,35 @@ def _run_hardware(args: argparse.Namespace, config: Config) -> int:
     interactive = sys.stdout.isatty() and not args.no_tui
 
     async def body(han) -> int:
+        if interactive:
+            return await _hardware_dashboard(han, config, args)
         print(han.status_line(), flush=True)
         await _live(han, interactive, args)
         return 0
 
     return _hardware(args, config, body)
+
+
+async def _hardware_dashboard(han, config: Config, args: argparse.Namespace) -> int:
+    """The dashboard over the stick: the meter as the ESI serves it, joins, frames, link and NCP duty cycle.
+
+    While it owns the terminal, the HAN's messages and warnings become notices on it."""
+    import logging
+
+    from han_emu.tui import run_dashboard
+    from han_emu.tui.hardware_source import HardwareSource, NoticeHandler
+
+    source = HardwareSource(han, endpoints=config.endpoints).attach()
+    report, han.report = han.report, source.report
+    root = logging.getLogger()
+    handlers, root.handlers = root.handlers[:], [NoticeHandler(source)]
+    try:
+        await run_dashboard(source, thresholds=config.ihd, duration=args.duration)
+    finally:
+        root.handlers = handlers
+        han.report = report
+        source.close()
+    return 0
 
 
 def _permit_seconds(text: str) -> int:

@@ -69,6 +69,7 @@ class DashboardApp(App[None]):
         self.auto_refresh_data = auto_refresh
         self.snapshot: Snapshot | None = None
         self._timer: Any = None
+        self._notices_seen = 0
 
     # -- data -------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -89,7 +90,15 @@ class DashboardApp(App[None]):
         except (TimeoutError, RuntimeError) as exc:  # the source is busy or gone: keep the last one
             self.log.warning(f"no snapshot: {exc}")
             return
+        self._notify_news(self.snapshot)
         self._show()
+
+    def _notify_news(self, snapshot: Snapshot) -> None:
+        """Pop up each of the source's notices once (a device joined, the link went down)."""
+        for number, message in snapshot.notices:
+            if number > self._notices_seen:
+                self.notify(message, timeout=8)
+                self._notices_seen = number
 
     def _show(self) -> None:
         screen = self.screen
@@ -140,7 +149,11 @@ class DashboardApp(App[None]):
         if not c.can_record:
             self.notify("Recording is not available on this source.", severity="warning")
         elif c.recording is None:
-            c.start_recording()
+            try:
+                c.start_recording()
+            except (OSError, ValueError) as exc:
+                self.notify(f"Cannot record: {exc}", severity="error")
+                return
             self.notify(f"Recording to {c.recording}")
         else:
             c.stop_recording()
@@ -153,18 +166,22 @@ class DashboardApp(App[None]):
 
 
 async def run_dashboard(han: VirtualHan | DashboardSource, *, controls: Controls | None = None,
-                        thresholds: AmbientThresholds | None = None) -> None:
+                        thresholds: AmbientThresholds | None = None, duration: float | None = None) -> None:
     """Run the dashboard on the current loop until the user quits.
 
     For a source on the caller's own loop (a replay, a hardware coordinator, or
     a VirtualHan on a wall-clock loop).  A virtual-time HAN whose speed the
     keys change runs best in its own thread: see :func:`run_virtual_dashboard`.
+    ``duration``: quit by itself after that many wall seconds.
     """
     from han_emu.virtual_han import VirtualHan as _VirtualHan
 
     source: DashboardSource = VirtualHanSource(han) if isinstance(han, _VirtualHan) else han
     try:
-        await DashboardApp(source, controls, thresholds=thresholds).run_async()
+        app = DashboardApp(source, controls, thresholds=thresholds)
+        if duration is not None:
+            app.call_later(lambda: app.set_timer(duration, app.exit))
+        await app.run_async()
     finally:
         if isinstance(source, VirtualHanSource) and source is not han:
             source.close()

@@ -18,7 +18,14 @@ SPEEDS: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 300, 600, 1800, 3600)
 
 
 class RecordingHook(Protocol):
-    """Starts and stops a recording (a pcap recorder, for instance)."""
+    """Starts and stops a recording (a pcap recorder, for instance).
+
+    ``start`` may raise ``OSError`` or ``ValueError`` (a file that cannot be
+    made): the dashboard says so and carries on.  A hook may also offer
+    ``frames`` (frames written so far), ``current`` (what it already records
+    to when the dashboard opens), ``attach(han)`` and ``close()``: see
+    :class:`~han_emu.tui.recording.DashboardRecorder`.
+    """
 
     def start(self) -> str:
         """Begin recording; returns what is recorded to (a path), for the screen."""
@@ -49,6 +56,11 @@ class Controls(Protocol):
 
     @property
     def can_record(self) -> bool: ...
+
+    @property
+    def recording_frames(self) -> int | None:
+        """Frames on the running recording, where the recorder counts them."""
+        ...
 
     def pause(self) -> None: ...
 

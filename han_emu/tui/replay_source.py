@@ -299,6 +299,10 @@ class ReplaySource:
         """False: the capture already is the recording."""
         return False
 
+    @property
+    def recording_frames(self) -> int | None:
+        return None
+
     def start_recording(self) -> None:
         raise RuntimeError("recording is not available on a capture replay")
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from han_emu.air.accounting import AirAccounting
 from han_emu.air.dutycycle import AirtimeLedger
 from han_emu.radio.vtime import VirtualTimeLoop, run_virtual
 from han_emu.tui.controls import RecordingHook, scenario_variants
@@ -40,6 +41,12 @@ class HanRunner:
     ``warmup`` virtual seconds are run (as fast as possible when ``speed`` is
     None) before :meth:`start` returns; with ``paused`` the HAN then waits for
     :meth:`resume`.  Implements :class:`han_emu.tui.controls.Controls`.
+
+    A ``recorder`` with ``attach(han)`` (a
+    :class:`~han_emu.tui.recording.DashboardRecorder`) is attached before the
+    HAN starts and closed after it stops; ``accounting`` (an
+    :class:`~han_emu.air.accounting.AirAccounting`) hears every frame from
+    the start and feeds the HAN screen's duty-cycle gauges.
     """
 
     def __init__(
@@ -52,6 +59,7 @@ class HanRunner:
         paused: bool = False,
         recorder: RecordingHook | None = None,
         ledger: AirtimeLedger | None = None,
+        accounting: AirAccounting | None = None,
         timeout: float = 10.0,
         on_stop: Callable[[VirtualHan], None] | None = None,
     ) -> None:
@@ -63,6 +71,7 @@ class HanRunner:
         self._start_paused = paused
         self.recorder = recorder
         self._ledger = ledger
+        self.accounting = accounting
         self.timeout = timeout
         self._on_stop = on_stop
         self.han: VirtualHan | None = None
@@ -77,7 +86,8 @@ class HanRunner:
         self._stop: asyncio.Event | None = None
         self._scenario = "configured"
         self._variants: dict[str, Any] = {}
-        self._recording: str | None = None
+        # A recorder opened on a path given up front is recording already.
+        self._recording: str | None = getattr(recorder, "current", None)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> VirtualHanSource:
@@ -109,7 +119,12 @@ class HanRunner:
         han = self._make_han()
         self.han = han
         self._variants = scenario_variants(han.scenario.settings)
-        self.source = VirtualHanSource(han, ledger=self._ledger, call=self.call)
+        attach = getattr(self.recorder, "attach", None)
+        if callable(attach):
+            attach(han)
+        if self.accounting is not None:
+            han.listeners.append(self.accounting.listener)
+        self.source = VirtualHanSource(han, ledger=self._ledger, accounting=self.accounting, call=self.call)
         await han.start()
         try:
             if self._warmup > 0:
@@ -128,6 +143,9 @@ class HanRunner:
             try:
                 await han.stop()
             finally:
+                close = getattr(self.recorder, "close", None)
+                if callable(close):
+                    close()
                 if self._on_stop is not None:
                     self._on_stop(han)
 
@@ -249,6 +267,14 @@ class HanRunner:
     @property
     def can_record(self) -> bool:
         return self.recorder is not None
+
+    @property
+    def recording_frames(self) -> int | None:
+        """Frames written to the running recording (None: not recording, or not counted)."""
+        if self._recording is None:
+            return None
+        frames = getattr(self.recorder, "frames", None)
+        return frames if isinstance(frames, int) else None
 
     def start_recording(self) -> None:
         if self.recorder is None or self._recording is not None:

@@ -402,6 +402,21 @@ class HanScreen(DashScreen):
         self.query_one("#log", DataTable).focus()
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value >= 10 else f"{value:.3f} s"
+
+
+_STATE_STYLE = {"limited": "yellow", "critical": "red", "suspended": "bold reverse red"}
+GAUGE_WIDTH = 30
+
+
+def _gauge(airtime: float, limit: float | None, state: str) -> Text:
+    if not limit:
+        return Text("not regulated (measured only)", style="dim")
+    cells = round(min(1.0, airtime / limit) * GAUGE_WIDTH)
+    return Text("█" * cells + "░" * (GAUGE_WIDTH - cells), style=_STATE_STYLE.get(state, "green"))
+
+
 def duty_panel(snapshot: Snapshot) -> Group | Text:
     duty = snapshot.duty
     if duty is None:
@@ -413,20 +428,47 @@ def duty_panel(snapshot: Snapshot) -> Group | Text:
         alerts[str(event.device)] = alerts.get(str(event.device), 0) + 1
     for u in duty.usages:
         limit = u.limits.suspended if u.limits is not None else None
-        fill = min(1.0, u.airtime / limit) if limit else 0.0
-        width = 30
-        cells = round(fill * width)
         state = u.state.name.lower().replace("_", " ")
-        style = {"limited": "yellow", "critical": "red", "suspended": "bold reverse red"}.get(state, "green")
-        table.add_row(str(u.device), f"{u.page}/{u.channel}",
-                      f"{u.airtime:.1f} s" + (f" of {limit:g} s" if limit else ""), f"{u.percent:.2f}%",
-                      Text("█" * cells + "░" * (width - cells), style=style), Text(state, style=style),
-                      str(alerts.get(str(u.device), 0)))
-    parts.append(table if duty.usages else Text("no frames charged yet", style="dim"))
-    recent = list(duty.alerts)[-3:]
-    if not recent:
-        parts.append(Text("Alerts: none", style="dim"))
-    for event in recent:
-        parts.append(Text(f"{fmt.clock(event.time)}  {event.device}  0x{int(event.alert):04X} "
-                          f"{event.alert.name.lower().replace('_', ' ')} -> {event.state.name.lower()}"))
+        style = _STATE_STYLE.get(state, "green")
+        table.add_row(duty.name(u.device), f"{u.page}/{u.channel}",
+                      _seconds(u.airtime) + (f" of {limit:g} s" if limit else ""), f"{u.percent:.2f}%",
+                      _gauge(u.airtime, limit, state), Text(state, style=style),
+                      str(alerts.get(str(u.device), 0)) if limit else fmt.DASH)
+    if duty.usages:
+        parts.append(table)
+    elif duty.ncp is None:
+        parts.append(Text("no frames charged yet", style="dim"))
+    if duty.ncp is not None:
+        parts.append(ncp_duty(duty.ncp))
+    if duty.ncp is None or duty.alerts:
+        recent = list(zip(duty.alerts, duty.culprits or (None,) * len(duty.alerts)))[-3:]
+        if not recent:
+            parts.append(Text("Alerts: none", style="dim"))
+        for event, culprit in reversed(recent):  # newest first: the panel may cut the last lines
+            name = duty.name(event.device)
+            cause = f" (caused by {culprit})" if culprit is not None and culprit != name else ""
+            parts.append(Text(f"{fmt.clock(event.time)}  {name}  0x{int(event.alert):04X} "
+                              f"{event.alert.name.lower().replace('_', ' ')} -> {event.state.name.lower()}{cause}"))
     return Group(*parts)
+
+
+def ncp_duty(ncp) -> Group | Text:
+    """The coordinator stick's own duty-cycle figures, as it reported them."""
+    if ncp.supported is False:
+        return Text("Coordinator (NCP): the stick reports no duty cycle of its own", style="dim")
+    head = Text.assemble("Coordinator's own view (NCP): ", (ncp.state, "bold"))
+    if ncp.page is not None:
+        head.append(f"  page {ncp.page} channel {ncp.channel}")
+    if ncp.limits is not None:
+        lim = ncp.limits
+        head.append(f"  limits {lim.limited:g} / {lim.critical:g} / {lim.suspended:g} s per hour")
+    if ncp.updated is not None:
+        head.append(f"  as of {fmt.clock(ncp.updated)}", style="dim")
+    if not ncp.consumed:
+        return Group(head, Text("no per-device figures reported yet", style="dim"))
+    table = _grid("Device", "Airtime", "Share", "Gauge (to the regulated limit)")
+    limit = ncp.limits.suspended if ncp.limits is not None else None
+    for device, seconds in ncp.consumed:
+        state = ncp.limits.state_for(seconds).name.lower() if ncp.limits is not None else ""
+        table.add_row(device, _seconds(seconds), f"{seconds / 36:.2f}%", _gauge(seconds, limit, state))
+    return Group(head, table)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import zigpy.types as t
 
-from han_emu.air.dutycycle import AirtimeLedger, ChannelUsage, DutyCycleEvent
+from han_emu.air.accounting import BAND_868, BAND_2400, AirAccounting
+from han_emu.air.dutycycle import AirtimeLedger, ChannelUsage, DutyCycleEvent, DutyCycleLimits
 from han_emu.readout.model import Readout
 from han_emu.tui.framelog import LoggedFrame, cluster_label, describe
 
@@ -65,11 +66,38 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class NcpDuty:
+    """A coordinator stick's own duty-cycle view (EZSP), as it reported it.
+
+    Figures are the NCP's, converted from hundredths of a percent of the hour;
+    nothing is filled in where the NCP said nothing."""
+
+    supported: bool | None
+    state: str
+    page: int | None
+    channel: int | None
+    limits: DutyCycleLimits | None
+    consumed: tuple[tuple[str, float], ...]  # (device, seconds of the rolling hour)
+    updated: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class DutyView:
-    """A duty-cycle ledger's figures at one instant (None fields: no ledger)."""
+    """A duty-cycle ledger's figures at one instant (None fields: no ledger).
+
+    ``names`` labels the ledger's device keys (an accounting keys them by NWK
+    address); ``culprits`` runs alongside ``alerts``: the device whose
+    exchange caused each one, where known.  ``ncp`` is a coordinator stick's
+    own view, shown beside (or instead of) the emulator's."""
 
     usages: tuple[ChannelUsage, ...]
     alerts: tuple[DutyCycleEvent, ...]
+    names: Mapping[Hashable, str] = field(default_factory=dict)
+    culprits: tuple[str | None, ...] = ()
+    ncp: NcpDuty | None = None
+
+    def name(self, device: Hashable) -> str:
+        return self.names.get(device, str(device))
 
 
 @dataclass
@@ -85,6 +113,7 @@ class Snapshot:
     duty: DutyView | None = None
     source: str = ""
     progress: Progress | None = None  # finite sources only
+    notices: tuple[tuple[int, str], ...] = ()  # (number from 1, message): news the app pops up once
 
     def display(self, kind: str) -> tuple[str, Readout] | None:
         """The first display of ``kind``, else the first display at all."""
@@ -132,10 +161,15 @@ class VirtualHanSource:
         han: VirtualHan,
         *,
         ledger: AirtimeLedger | None = None,
+        accounting: AirAccounting | None = None,
         call: Callable[[Callable[[], Any]], Any] | None = None,
         log_length: int = LOG_LENGTH,
     ) -> None:
+        """``accounting``: the live airtime accounting (already hearing the
+        HAN's frames) whose ledgers the gauges show; ``ledger``: a single
+        ledger instead."""
         self.han = han
+        self.accounting = accounting
         self.log = FrameLog(log_length)
         self.last_seen: dict[str, float] = {}
         self.per_cluster: Counter[tuple[str, int, int]] = Counter()  # (transmitter, profile, cluster)
@@ -217,7 +251,9 @@ class VirtualHanSource:
                                      self.last_seen.get(d.name), self._lqi(d.ieee), per_device.get(d.name, 0),
                                      traffic.acks.get(d.name, 0)))
         duty = None
-        if self.ledger is not None and now is not None:
+        if self.accounting is not None and now is not None:
+            duty = accounting_view(self.accounting, now)
+        elif self.ledger is not None and now is not None:
             try:
                 self._usages = tuple(self.ledger.summary(now).channels)
             except ValueError:  # the ledger has already seen a later time: keep its last figures
@@ -234,3 +270,25 @@ class VirtualHanSource:
             duty=duty,
             source="virtual HAN",
         )
+
+
+def accounting_view(acct: AirAccounting, now: float) -> DutyView:
+    """An :class:`~han_emu.air.accounting.AirAccounting`'s figures at ``now``:
+    every device on both bands, named, and the GB-868 alerts with their culprits.
+
+    The windows are rolled to ``now`` first, so a device that has gone quiet
+    steps down (and its alert is raised) as it would at that instant.
+    """
+    acct.tick(now)  # each band's clock is now at ``now``, or later if a frame already ran past it
+    usages: list[ChannelUsage] = []
+    for band in (acct.bands[BAND_868], acct.bands[BAND_2400]):
+        usages.extend(band.ledger.summary(band.last).channels)
+    names = dict(acct.names)
+    events = list(acct.events)[-ALERT_LENGTH:]
+    return DutyView(
+        usages=tuple(usages),
+        alerts=tuple(e for e, _ in events),
+        names=names,
+        culprits=tuple(None if c is None else names.get(c, f"0x{c:04X}") for _, c in events),
+    )
+

@@ -91,4 +91,7 @@ class StatusBar(Static):
                 text.append("off")
             else:
                 text.append(f"● {controls.recording}", style="bold red")
+                frames = controls.recording_frames
+                if frames is not None:
+                    text.append(f" {frames} frames", style="red")
         self.update(text)

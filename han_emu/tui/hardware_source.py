@@ -1,0 +1,260 @@
+"""The dashboard over a real coordinator stick (:class:`~han_emu.hardware_han.HardwareHan`).
+
+There are no simulated displays on hardware, so the IHD and PPMID screens
+show the meter *as served*: every frame the ESI server receives and sends is
+fed to a :class:`~han_emu.readout.ZclIngest`, which builds the same readout
+a display would hold from the same replies.  Until a display asks for
+something there is nothing to show, and the screens say so.
+
+The frames are seen by a :class:`ServerTap`, a packet server standing in for
+the ESI on the stick and passing everything through: the radio layer stays
+as it is, and the tap survives reconnections (the HAN hands its server to
+every new link).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import zigpy.types as t
+from zigpy.zdo.types import SimpleDescriptor
+
+from clusters.mp184 import EndpointMap
+from han_emu.air.dutycycle import DutyCycleLimits
+from han_emu.readout import ZclIngest
+from han_emu.readout.model import Readout
+from han_emu.server.contract import PacketServer
+from han_emu.tui.framelog import cluster_label
+from han_emu.tui.source import LOG_LENGTH, DeviceRow, DutyView, FrameLog, NcpDuty, Snapshot
+
+#: The one display on a hardware source: what the ESI has served so far.
+DISPLAY = "ESI (as served)"
+COORDINATOR = "ESI"
+NOTICE_LENGTH = 50
+
+PacketListener = Callable[[t.ZigbeePacket, bool], None]
+"""Called as (packet, incoming) for each packet the server takes or makes."""
+
+
+class ServerTap:
+    """A :class:`~han_emu.server.contract.PacketServer` that passes everything
+    to ``inner`` and tells ``listener`` of each packet it handles (incoming)
+    and each one it sends (replies, reports, publishes).  Anything else is
+    looked up on ``inner``, so the tap can stand where the server stood."""
+
+    def __init__(self, inner: PacketServer, listener: PacketListener) -> None:
+        self.inner = inner
+        self.listener = listener
+
+    def descriptors(self) -> Sequence[SimpleDescriptor]:
+        return self.inner.descriptors()
+
+    def wants(self, packet: t.ZigbeePacket) -> bool:
+        return self.inner.wants(packet)
+
+    def handle(self, packet: t.ZigbeePacket) -> list[t.ZigbeePacket]:
+        self._tell(packet, True)
+        replies = self.inner.handle(packet)
+        for reply in replies:
+            self._tell(reply, False)
+        return replies
+
+    def due(self) -> list[t.ZigbeePacket]:
+        packets = self.inner.due()
+        for packet in packets:
+            self._tell(packet, False)
+        return packets
+
+    def next_due(self) -> float | None:
+        return self.inner.next_due()
+
+    def _tell(self, packet: t.ZigbeePacket, incoming: bool) -> None:
+        try:
+            self.listener(packet, incoming)
+        except Exception:  # the display never breaks the meter
+            logging.getLogger(__name__).exception("dashboard listener failed on %r", packet)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class NoticeHandler(logging.Handler):
+    """Log records as dashboard notices (a terminal owned by the dashboard has no room for stderr)."""
+
+    def __init__(self, source: HardwareSource, level: int = logging.WARNING) -> None:
+        super().__init__(level)
+        self.source = source
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.source.report(record.getMessage())
+        except Exception:
+            self.handleError(record)
+
+
+class HardwareSource:
+    """A :class:`~han_emu.tui.source.DashboardSource` over a running HardwareHan.
+
+    :meth:`attach` once the HAN has started (its ESI server exists), and
+    :meth:`close` before it stops.  :meth:`report` takes the HAN's one-line
+    messages (pass it as HardwareHan's ``report``) and shows them as notices.
+    """
+
+    def __init__(self, han: Any, *, endpoints: EndpointMap | None = None, log_length: int = LOG_LENGTH) -> None:
+        self.han = han
+        self.readout = Readout()
+        self.ingest = ZclIngest(self.readout, endpoints)
+        self.log = FrameLog(log_length)
+        self.per_cluster: Counter[tuple[str, int, int]] = Counter()  # (transmitter, profile, cluster)
+        self.sent: Counter[str] = Counter()  # transmitter -> frames
+        self.last_seen: dict[str, float] = {}
+        self.lqi: dict[int, int] = {}
+        self.seen: dict[int, float] = {}  # NWK -> first seen, for the device list's order
+        self.notices: deque[tuple[int, str]] = deque(maxlen=NOTICE_LENGTH)
+        self._notice_count = 0
+        self.tap: ServerTap | None = None
+
+    # -- wiring ---------------------------------------------------------------------------
+    def attach(self) -> HardwareSource:
+        """Put a :class:`ServerTap` in place of the HAN's ESI server, on the stick too."""
+        server = self.han.server
+        if server is None:
+            raise RuntimeError("the hardware HAN has not started: no ESI server to watch")
+        if self.tap is None:
+            self.tap = ServerTap(server, self._on_packet)
+            self._carry(self.tap)
+        return self
+
+    def close(self) -> None:
+        """Give the stick its own server back."""
+        if self.tap is not None:
+            self._carry(self.tap.inner)
+            self.tap = None
+
+    def _carry(self, server: Any) -> None:
+        self.han.server = server  # what the HAN hands to the next link after a reconnection
+        app = self.han.app
+        if app is not None:
+            app.attach_server(server, self.han.clock)
+
+    def report(self, line: str) -> None:
+        """A message for the user (a device joined, the link went down)."""
+        self._notice_count += 1
+        self.notices.append((self._notice_count, line))
+
+    # -- frames ---------------------------------------------------------------------------
+    def _now(self) -> float:
+        clock = getattr(self.han, "clock", None)
+        return clock.now() if clock is not None else time.time()
+
+    def _name(self, addr: t.AddrModeAddress | None) -> str:
+        if addr is None:
+            return COORDINATOR
+        if addr.addr_mode == t.AddrMode.Group:
+            return f"group 0x{int(addr.address):04X}"
+        if addr.addr_mode == t.AddrMode.IEEE:
+            nwk = self._nwk_of(t.EUI64(addr.address))
+            return str(addr.address) if nwk is None else _nwk_name(nwk)
+        nwk = int(addr.address)
+        if nwk == 0x0000:
+            return COORDINATOR
+        if nwk >= 0xFFF8:
+            return "broadcast"
+        return _nwk_name(nwk)
+
+    def _nwk_of(self, ieee: t.EUI64) -> int | None:
+        for _, joined_ieee, nwk in reversed(self.han.joined):
+            if joined_ieee == ieee:
+                return nwk
+        device = getattr(self.han.app, "devices", {}).get(ieee) if self.han.app is not None else None
+        return None if device is None else int(device.nwk)
+
+    def _on_packet(self, packet: t.ZigbeePacket, incoming: bool) -> None:
+        now = self._now()
+        src = self._name(packet.src) if incoming else COORDINATOR
+        dst = COORDINATOR if incoming else self._name(packet.dst)
+        if incoming and packet.src is not None and packet.src.addr_mode == t.AddrMode.NWK:
+            nwk = int(packet.src.address)
+            self.seen.setdefault(nwk, now)
+            if packet.lqi is not None:
+                self.lqi[nwk] = int(packet.lqi)
+        self.last_seen[src] = now
+        self.sent[src] += 1
+        profile, cluster = int(packet.profile_id or 0), int(packet.cluster_id)
+        self.per_cluster[(src, profile, cluster)] += 1
+        raw = packet.data.serialize() if hasattr(packet.data, "serialize") else bytes(packet.data)
+        self.log.add(now, src, dst, profile, cluster, int(packet.src_ep or 0), int(packet.dst_ep or 0), raw)
+        self.ingest.packet(packet, now)
+
+    # -- snapshots ------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        han = self.han
+        now = self._now()
+        return Snapshot(
+            time=now,
+            readouts={DISPLAY: copy.deepcopy(self.readout)},
+            kinds={DISPLAY: "ihd"},  # the PPMID screen falls back to the same readout
+            devices=self._devices(),
+            frames={(device, cluster_label(profile, cluster)): n
+                    for (device, profile, cluster), n in sorted(self.per_cluster.items())},
+            log=list(self.log.entries),
+            duty=self._duty(),
+            source=self._link_label(),
+            notices=tuple(self.notices),
+        )
+
+    def _link_label(self) -> str:
+        """The link's status for the one-line status bar (the NCP's duty cycle has its own panel)."""
+        line = self.han.status_line()
+        ncp = getattr(self.han, "ncp_duty_cycle", None)
+        return line if ncp is None else line.removesuffix("; " + ncp.describe())
+
+    def _devices(self) -> list[DeviceRow]:
+        han = self.han
+        app = han.app
+        ieee = str(app.state.node_info.ieee) if app is not None else "?"
+        link = han.link.state
+        rows = [DeviceRow(COORDINATOR, f"coordinator ({link})", 0x0000, ieee, self.last_seen.get(COORDINATOR),
+                          None, self.sent.get(COORDINATOR, 0), None)]
+        order: dict[int, float] = dict(self.seen)
+        ieees: dict[int, str] = {}
+        for when, joined_ieee, nwk in han.joined:
+            order.setdefault(nwk, when)
+            ieees[nwk] = str(joined_ieee)
+        for nwk in sorted(order, key=order.__getitem__):
+            name = _nwk_name(nwk)
+            known = ieees.get(nwk)
+            if known is None and app is not None:
+                found = app.ieee_of(nwk) if hasattr(app, "ieee_of") else None
+                known = None if found is None else str(found)
+            kind = "joined" if nwk in {j[2] for j in han.joined} else "device"
+            rows.append(DeviceRow(name, kind, nwk, known or "?", self.last_seen.get(name), self.lqi.get(nwk),
+                                  self.sent.get(name, 0), None))
+        return rows
+
+    def _duty(self) -> DutyView | None:
+        ncp = getattr(self.han, "ncp_duty_cycle", None)
+        if ncp is None:  # Z-Stack keeps none; an EZSP stick says so once asked
+            view = NcpDuty(supported=False, state="none", page=None, channel=None, limits=None, consumed=(),
+                           updated=None)
+            return DutyView(usages=(), alerts=(), ncp=view)
+        limits = None
+        if ncp.limits is not None:
+            try:
+                limits = DutyCycleLimits.from_hundredths(*ncp.limits)
+            except ValueError:  # thresholds out of order: show the NCP's state without gauges' scale
+                limits = None
+        consumed = tuple((COORDINATOR if nwk == 0x0000 else _nwk_name(nwk), value * 0.36)
+                         for nwk, value in sorted(ncp.consumed.items()))
+        view = NcpDuty(supported=ncp.supported, state=ncp.state_name, page=ncp.channel_page, channel=ncp.channel,
+                       limits=limits, consumed=consumed, updated=ncp.updated)
+        return DutyView(usages=(), alerts=(), ncp=view)
+
+
+def _nwk_name(nwk: int) -> str:
+    return f"0x{nwk:04X}"
