@@ -106,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if interactive:
         if store is not None:
             store.close()  # SQLite connections belong to one thread: the HAN's opens its own
-        return _dashboard(config, state, start, args, recording)
+        return _dashboard(config, state, start, args, recording, scenario)
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
@@ -147,7 +147,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace, recorder) -> int:
+def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace, recorder,
+               scenario=None) -> int:
     """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own.
 
     The record key drives ``recorder``; the HAN screen's gauges show the live
@@ -156,10 +157,26 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
     from han_emu.tui import run_virtual_dashboard
     from han_emu.virtual_han import VirtualHan
 
+    from han_emu.air.study import wire_throttling
+    from han_emu.dutycycle_cli import configured_sub_ghz
+
+    sub_ghz = any(d.sub_ghz for d in config.devices)
+    hans: list[VirtualHan] = []
+    # Displays configured with band = "gb868" are charged to the hub's GB-868 budget.
+    accounting = AirAccounting(sub_ghz=lambda ieee: bool(hans) and configured_sub_ghz(hans[-1])(ieee))
+
     def make_han() -> VirtualHan:
-        meter, store = _open_meter(config, state, start)
-        return VirtualHan(config, meter, store=store, devices=config.devices,
-                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke)
+        if scenario is not None:  # --scenario-from: a fresh meter driven by the capture
+            meter, store = scenario.new_meter(config.meter), None
+        else:
+            meter, store = _open_meter(config, state, start)
+        han = VirtualHan(config, meter, store=store, devices=config.devices,
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke,
+                         scenario=scenario, sub_ghz=sub_ghz)
+        hans.append(han)
+        if sub_ghz:
+            wire_throttling(accounting, han)
+        return han
 
     def closed(han: VirtualHan) -> None:
         if han.store is not None:
@@ -167,7 +184,7 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
 
     try:
         run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed,
-                              recorder=recorder, accounting=AirAccounting(), thresholds=config.ihd)
+                              recorder=recorder, accounting=accounting, thresholds=config.ihd)
     finally:
         if recorder is not None:  # the runner closes it after the HAN stops; this covers a HAN that never started
             recorder.close()
