@@ -31,7 +31,9 @@ from han_emu.radio.backend import (
     RadioSpec,
     start_radio,
 )
+from han_emu.air.accounting import BAND_2400, AirAccounting
 from han_emu.server.esi import EsiServer
+from han_emu.server.tap import ServerTap
 from han_emu.store import StateStore
 
 LOGGER = logging.getLogger(__name__)
@@ -108,7 +110,12 @@ class HardwareHan:
         self.request_timeout = request_timeout
         self.report = report or LOGGER.warning
         self.scenario = Scenario(config.scenario)
-        self.server: EsiServer | None = None
+        self.server: Any = None  # the EsiServer, behind a ServerTap
+        #: Called as (packet, incoming) for every packet the ESI takes or makes.
+        self.packet_listeners: list[Callable[[t.ZigbeePacket, bool], None]] = []
+        #: The emulator's own airtime accounting of the frames it serves (the
+        #: stick's PHY is 2.4 GHz: measured, beside the NCP's own duty-cycle view).
+        self.accounting = AirAccounting(esme_leg=False)
         self.app: Any = None
         self.link = LinkStatus()
         #: No simulated displays on hardware (kept for views shared with VirtualHan).
@@ -130,9 +137,12 @@ class HardwareHan:
         # CBKE only with configured certificates: a real display trusts its
         # scheme's CA, never the built-in test CA.
         identities = list(self.config.cbke) or None
-        self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
-                                accept_unencrypted=self.accept_unencrypted, identities=identities,
-                                ieee_of=self._ieee_of, on_key=self._on_cbke_key)
+        esi = EsiServer(self.meter, self.clock, self.config.endpoints,
+                        accept_unencrypted=self.accept_unencrypted, identities=identities,
+                        ieee_of=self._ieee_of, on_key=self._on_cbke_key)
+        # The stick carries a tap: the emulator's own airtime accounting (and
+        # any other observer in packet_listeners) sees every frame it serves.
+        self.server = ServerTap(esi, self._on_packet)
         await self._connect()
         if identities and self.cbke_mode == "software":
             self._check_certificates(identities)
@@ -394,6 +404,40 @@ class HardwareHan:
                 last_save = self.clock.now()
             await asyncio.sleep(self.step_s)
 
+    # -- observing the frames served ------------------------------------------------------------
+    def _on_packet(self, packet: t.ZigbeePacket, incoming: bool) -> None:
+        self._account(packet, incoming)
+        for listener in list(self.packet_listeners):
+            try:
+                listener(packet, incoming)
+            except Exception:
+                LOGGER.exception("packet listener failed on %r", packet)
+
+    def _account(self, packet: t.ZigbeePacket, incoming: bool) -> None:
+        hub = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(0x0000))
+        if incoming:
+            nwk = int(packet.src.address) if packet.src is not None else 0xFFFE
+            ieee = self._ieee_of(nwk) or t.EUI64(bytes(8))
+        else:
+            nwk = 0x0000
+            ieee = self.app.state.node_info.ieee if self.app is not None else t.EUI64(bytes(8))
+            if packet.src is None:
+                packet = packet.replace(src=hub)
+        if packet.dst is None:
+            packet = packet.replace(dst=hub)
+        peer = nwk if incoming else (int(packet.dst.address) if packet.dst.addr_mode == t.AddrMode.NWK else None)
+        try:
+            self.accounting.charge_packet(BAND_2400, packet, self.clock.now(), src_ieee=ieee, peer=peer)
+        except Exception:  # accounting never stops serving
+            LOGGER.debug("could not account %r", packet, exc_info=True)
+
+    def airtime_last_hour(self) -> float:
+        """Seconds of 2.4 GHz airtime the served traffic took in the last hour."""
+        total = 0.0
+        for status in self.accounting.status(self.clock.now()):
+            total += status.airtime_s
+        return total
+
     # -- results ----------------------------------------------------------------------------
     def status_line(self) -> str:
         """One line for a text view: the link and where it stands."""
@@ -404,6 +448,7 @@ class HardwareHan:
             text += f", channel {info.channel}, PAN 0x{info.pan_id:04X}"
             if link.reconnects:
                 text += f", reconnected {link.reconnects}x"
+            text += f"; served traffic {self.airtime_last_hour():.2f} s airtime in the last hour (han-emu)"
             if self.ncp_duty_cycle is not None:
                 text += "; " + self.ncp_duty_cycle.describe()
             mode = self.cbke_mode

@@ -150,7 +150,11 @@ async def test_hardware_han_on_ezsp_shows_the_ncp_duty_cycle(monkeypatch) -> Non
     try:
         await han.start()
         assert han.ncp_duty_cycle is not None and han.ncp_duty_cycle.state_name == "normal"
-        assert han.status_line().endswith("; NCP duty cycle: normal (limits 1.00 / 1.80 / 2.50 %), used 0x0000 0.00 %")
+        assert han.status_line().endswith(
+            "; served traffic 0.00 s airtime in the last hour (han-emu)"
+            "; NCP duty cycle: normal (limits 1.00 / 1.80 / 2.50 %), used 0x0000 0.00 %"
+        )
+        assert han.airtime_last_hour() == 0.0
         before = meter.reading(Channel.SECONDARY_EXPORT)
         fake.inject_incoming(IHD_NWK, IHD_IEEE, 7, 2, SE, METERING, bytes.fromhex(READ_RECEIVED.format(tsn=0x31)))
         async with asyncio.timeout(5):
@@ -160,6 +164,12 @@ async def test_hardware_han_on_ezsp_shows_the_ncp_duty_cycle(monkeypatch) -> Non
                     break
         assert (sent.src_ep, sent.dst_ep, sent.profile_id) == (2, 7, SE)
         assert before <= int.from_bytes(sent.data[7:13], "little") <= meter.reading(Channel.SECONDARY_EXPORT)
+        # The emulator's own accounting saw the request and the reply: each a
+        # MAC data frame with its MAC ACK, plus an APS ACK exchange, on 2.4 GHz.
+        charged = {s.nwk: s for s in han.accounting.status(han.clock.now())}
+        assert charged[IHD_NWK].frames >= 2 and charged[0x0000].frames >= 2
+        assert 0 < han.airtime_last_hour() < 0.01
+        assert "s airtime in the last hour (han-emu); NCP duty cycle: normal" in han.status_line()
     finally:
         await han.stop()
         await fake.close()
@@ -248,7 +258,10 @@ async def test_han_emu_run_on_the_emulated_stick(tmp_path) -> None:
         try:
             # The first line says the stick carries the ESIs.
             first = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode()
-            assert first.strip() == f"coordinator: Z-Stack (ZNP) coordinator at {fake.url}: up, channel 25, PAN 0x1A62"
+            assert first.strip() == (
+                f"coordinator: Z-Stack (ZNP) coordinator at {fake.url}: up, channel 25, PAN 0x1A62"
+                "; served traffic 0.00 s airtime in the last hour (han-emu)"
+            )
             assert fake.endpoints[1].profile_id == fake.endpoints[2].profile_id == SE
             assert fake.device.nib.nwkLogicalChannel == 25 and fake.device.nib.nwkPanId == 0x1A62
             reply = await read_received(fake, 2, 0x5A)

@@ -6,10 +6,10 @@ fed to a :class:`~han_emu.readout.ZclIngest`, which builds the same readout
 a display would hold from the same replies.  Until a display asks for
 something there is nothing to show, and the screens say so.
 
-The frames are seen by a :class:`ServerTap`, a packet server standing in for
-the ESI on the stick and passing everything through: the radio layer stays
-as it is, and the tap survives reconnections (the HAN hands its server to
-every new link).
+The frames are seen through the HAN's packet listeners: the stick carries a
+:class:`~han_emu.server.tap.ServerTap` in place of the ESI, which passes
+everything through, so the radio layer stays as it is and the listeners
+survive reconnections (the HAN hands its server to every new link).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from clusters.mp184 import EndpointMap
 from han_emu.air.dutycycle import DutyCycleLimits
 from han_emu.readout import ZclIngest
 from han_emu.readout.model import Readout
-from han_emu.server.contract import PacketServer
+from han_emu.server.tap import ServerTap
 from han_emu.tui.framelog import cluster_label
 from han_emu.tui.source import LOG_LENGTH, DeviceRow, DutyView, FrameLog, NcpDuty, Snapshot
 
@@ -36,52 +36,6 @@ from han_emu.tui.source import LOG_LENGTH, DeviceRow, DutyView, FrameLog, NcpDut
 DISPLAY = "ESI (as served)"
 COORDINATOR = "ESI"
 NOTICE_LENGTH = 50
-
-PacketListener = Callable[[t.ZigbeePacket, bool], None]
-"""Called as (packet, incoming) for each packet the server takes or makes."""
-
-
-class ServerTap:
-    """A :class:`~han_emu.server.contract.PacketServer` that passes everything
-    to ``inner`` and tells ``listener`` of each packet it handles (incoming)
-    and each one it sends (replies, reports, publishes).  Anything else is
-    looked up on ``inner``, so the tap can stand where the server stood."""
-
-    def __init__(self, inner: PacketServer, listener: PacketListener) -> None:
-        self.inner = inner
-        self.listener = listener
-
-    def descriptors(self) -> Sequence[SimpleDescriptor]:
-        return self.inner.descriptors()
-
-    def wants(self, packet: t.ZigbeePacket) -> bool:
-        return self.inner.wants(packet)
-
-    def handle(self, packet: t.ZigbeePacket) -> list[t.ZigbeePacket]:
-        self._tell(packet, True)
-        replies = self.inner.handle(packet)
-        for reply in replies:
-            self._tell(reply, False)
-        return replies
-
-    def due(self) -> list[t.ZigbeePacket]:
-        packets = self.inner.due()
-        for packet in packets:
-            self._tell(packet, False)
-        return packets
-
-    def next_due(self) -> float | None:
-        return self.inner.next_due()
-
-    def _tell(self, packet: t.ZigbeePacket, incoming: bool) -> None:
-        try:
-            self.listener(packet, incoming)
-        except Exception:  # the display never breaks the meter
-            logging.getLogger(__name__).exception("dashboard listener failed on %r", packet)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
 
 class NoticeHandler(logging.Handler):
     """Log records as dashboard notices (a terminal owned by the dashboard has no room for stderr)."""
@@ -121,26 +75,19 @@ class HardwareSource:
 
     # -- wiring ---------------------------------------------------------------------------
     def attach(self) -> HardwareSource:
-        """Put a :class:`ServerTap` in place of the HAN's ESI server, on the stick too."""
-        server = self.han.server
-        if server is None:
+        """Listen to every packet the HAN's ESI server takes or makes."""
+        if self.han.server is None:
             raise RuntimeError("the hardware HAN has not started: no ESI server to watch")
-        if self.tap is None:
-            self.tap = ServerTap(server, self._on_packet)
-            self._carry(self.tap)
+        if self._on_packet not in self.han.packet_listeners:
+            self.han.packet_listeners.append(self._on_packet)
+        self.tap = self.han.server
         return self
 
     def close(self) -> None:
-        """Give the stick its own server back."""
-        if self.tap is not None:
-            self._carry(self.tap.inner)
-            self.tap = None
-
-    def _carry(self, server: Any) -> None:
-        self.han.server = server  # what the HAN hands to the next link after a reconnection
-        app = self.han.app
-        if app is not None:
-            app.attach_server(server, self.han.clock)
+        """Stop listening."""
+        if self._on_packet in self.han.packet_listeners:
+            self.han.packet_listeners.remove(self._on_packet)
+        self.tap = None
 
     def report(self, line: str) -> None:
         """A message for the user (a device joined, the link went down)."""

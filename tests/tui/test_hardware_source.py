@@ -63,6 +63,7 @@ async def test_dashboard_on_a_znp_stick_shows_an_ihd_read_and_the_meter_as_serve
         source = HardwareSource(han, endpoints=config.endpoints).attach()
         han.report = source.report
         assert isinstance(han.server, ServerTap) and han.app.server is han.server
+        assert source._on_packet in han.packet_listeners
         app = DashboardApp(source, auto_refresh=False)
         async with app.run_test(size=SIZE) as pilot:
             status = squash(text_of(app, "#status"))
@@ -100,7 +101,7 @@ async def test_dashboard_on_a_znp_stick_shows_an_ihd_read_and_the_meter_as_serve
             assert rows[-1][5].startswith(f"<- Read_Attributes_rsp current_summ_received={values[0x0001]}")
             assert "reports no duty cycle" in text_of(app, "#duty")  # Z-Stack keeps none
         source.close()
-        assert not isinstance(han.server, ServerTap) and han.app.server is han.server
+        assert source._on_packet not in han.packet_listeners and han.app.server is han.server
     finally:
         await han.stop()
         await fake.close()
@@ -143,7 +144,7 @@ async def test_han_screen_shows_the_ezsp_stick_s_own_duty_cycle(monkeypatch) -> 
             assert "Coordinator's own view (NCP): normal limits 36 / 64.8 / 90 s per hour" in duty
             assert "ESI 0.000 s 0.00%" in duty
             status = squash(text_of(app, "#status"))  # one line: the link, and the NCP's view in its panel
-            assert f"coordinator: {han.radio.describe()}: up, channel" in status and "NCP" not in status
+            assert f"coordinator: {han.radio.describe()}: up, channel" in status and "NCP duty" not in status
         source.close()
     finally:
         await han.stop()
@@ -194,4 +195,4 @@ def test_han_emu_run_on_a_stick_opens_the_dashboard_on_a_terminal(monkeypatch) -
     assert snapshot.notices[-1][1] == "the stick is fine"
     assert [(e.src, e.dst) for e in snapshot.log] == [("0x3C2A", "ESI"), ("ESI", "0x3C2A")]
     assert snapshot.readouts[DISPLAY].elements[SECONDARY_EP].summation["received"] >= 0
-    assert source.tap is None and not isinstance(source.han.server, ServerTap)
+    assert source.tap is None and source._on_packet not in source.han.packet_listeners
