@@ -290,11 +290,19 @@ def _run_hardware(args: argparse.Namespace, config: Config) -> int:
     interactive = sys.stdout.isatty() and not args.no_tui
 
     async def body(han) -> int:
-        if interactive:
-            return await _hardware_dashboard(han, config, args)
-        print(han.status_line(), flush=True)
-        await _live(han, interactive, args)
-        return 0
+        status = None
+        if args.status_json:  # the emulator's own accounting of the traffic the stick serves
+            status = StatusFile(args.status_json, han, period=2.0, accounting=han.accounting)
+            status.start()
+        try:
+            if interactive:
+                return await _hardware_dashboard(han, config, args)
+            print(han.status_line(), flush=True)
+            await _live(han, interactive, args)
+            return 0
+        finally:
+            if status is not None:
+                await status.stop()
 
     return _hardware(args, config, body)
 

@@ -293,18 +293,25 @@ class StatusFile:
     Suspend ZCL Messages go out as the hub's budget fills.
     """
 
-    def __init__(self, path: str | Path, han: Any, *, period: float = 5.0, sub_ghz: Any = None) -> None:
+    def __init__(self, path: str | Path, han: Any, *, period: float = 5.0, sub_ghz: Any = None,
+                 accounting: Any = None) -> None:
+        """``accounting``: an :class:`~han_emu.air.accounting.AirAccounting`
+        the HAN already feeds (a hardware HAN's); otherwise one is made and
+        fed from the virtual air."""
         from han_emu.air.accounting import AirAccounting
+        from han_emu.air.study import wire_throttling
 
         self.path = Path(path)
         self.han = han
         self.period = period
-        self.accounting = AirAccounting(sub_ghz=configured_sub_ghz(han) if sub_ghz is None else sub_ghz)
-        from han_emu.air.study import wire_throttling
-
-        self._unwire: Any = wire_throttling(self.accounting, han)
-        han.listeners.append(self.accounting.listener)
         self._task: asyncio.Task[None] | None = None
+        if accounting is not None:
+            self.accounting = accounting
+            self._unwire: Any = lambda: None
+            return
+        self.accounting = AirAccounting(sub_ghz=configured_sub_ghz(han) if sub_ghz is None else sub_ghz)
+        self._unwire = wire_throttling(self.accounting, han)
+        han.listeners.append(self.accounting.listener)
 
     def write(self) -> None:
         now = self.han.clock.now() if self.han.clock is not None else None

@@ -9,6 +9,7 @@ ZCL frames are written by hand from the ZCL spec.
 from __future__ import annotations
 
 import asyncio
+import json
 import contextlib
 import os
 import socket
@@ -252,7 +253,7 @@ async def test_han_emu_run_on_the_emulated_stick(tmp_path) -> None:
         proc = await asyncio.create_subprocess_exec(
             *han_emu("run", "--radio", f"znp:{fake.url}", "--no-tui", "--duration", "3",
                      "--state", str(tmp_path / "meter.db"), "--keylog", str(tmp_path / "keys.txt"),
-                     "--channel", "25", "--pan-id", "0x1A62"),
+                     "--channel", "25", "--pan-id", "0x1A62", "--status-json", str(tmp_path / "status.json")),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=child_env(), cwd=tmp_path,
         )
         try:
@@ -278,6 +279,11 @@ async def test_han_emu_run_on_the_emulated_stick(tmp_path) -> None:
     rows = read_keylog(tmp_path / "keys.txt")
     assert (bytes(fake.device.network_key), "network key seq 0") in rows
     assert (tmp_path / "meter.db").exists()
+    # The emulator's own accounting of what the stick served: the IHD's request
+    # and the ESI's reply were charged on 2.4 GHz (measured, not regulated).
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["devices"][f"0x{IHD_NWK:04x}"]["frames"] >= 1
+    assert status["devices"]["0x0000"]["frames"] >= 1
 
 
 async def test_fake_ncp_command_and_permit_with_an_install_code(tmp_path) -> None:
