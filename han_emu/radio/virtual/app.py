@@ -26,6 +26,7 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from han_emu import __version__
 from han_emu.radio.virtual.air import COORDINATOR_NWK, RadioState, VirtualAir
+from han_emu.radio.virtual.packets import nwk_address, replace_packet
 from han_emu.radio.virtual.zdo import ZDO_ENDPOINT, ZdoResponder, node_descriptor
 
 LOGGER = logging.getLogger(__name__)
@@ -313,9 +314,9 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
     async def send_packet(self, packet: t.ZigbeePacket) -> None:
         if self._port.nwk is None:
             raise zigpy.exceptions.DeliveryError("the virtual network is not running")
-        own = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self._port.nwk)
+        own = nwk_address(self._port.nwk)
         if packet.src is None:
-            packet = packet.replace(src=own)
+            packet = replace_packet(packet, src=own)
         dst = packet.dst
         if dst is not None and (
             (dst.addr_mode == t.AddrMode.NWK and dst.address == self._port.nwk)
