@@ -7,7 +7,10 @@ nothing is ready to run, jumps straight to the next timer instead of sleeping.
 
 Real I/O still works: before every jump the selector is polled with a zero
 timeout, and when no timer is pending at all the loop blocks on real I/O as
-usual (so ``call_soon_threadsafe`` from executor threads wakes it).  Work done
+usual (so ``call_soon_threadsafe`` from executor threads wakes it).  While
+callbacks are ready to run the loop turns without waiting anyway, so it polls
+real I/O only every few such turns: a system call per turn was a large part of
+a simulated day.  Work done
 in threads is *not* waited for before a jump, so a simulation should not race
 thread results against timeouts.
 """
@@ -31,6 +34,9 @@ __all__ = [
 
 _T = TypeVar("_T")
 
+# While callbacks are ready, real I/O is polled on one loop turn in this many.
+BUSY_POLL_EVERY = 16
+
 
 class _JumpingSelector(selectors.BaseSelector):
     """Wraps a real selector: a select that would wait advances virtual time instead."""
@@ -38,6 +44,7 @@ class _JumpingSelector(selectors.BaseSelector):
     def __init__(self, real: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
         self._real = real
         self._loop = loop
+        self._busy_turns = 0
 
     def register(
         self, fileobj: Any, events: int, data: Any = None
@@ -55,8 +62,15 @@ class _JumpingSelector(selectors.BaseSelector):
     def select(
         self, timeout: float | None = None
     ) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout <= 0:
+            self._busy_turns += 1
+            if self._busy_turns < BUSY_POLL_EVERY:
+                return []
+            self._busy_turns = 0
+            return self._real.select(0)
+        self._busy_turns = 0
         ready = self._real.select(0)
-        if ready or timeout is not None and timeout <= 0:
+        if ready:
             return ready
         if timeout is None:
             # No timer at all: only real I/O (or another thread) can wake us.

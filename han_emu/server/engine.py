@@ -9,8 +9,9 @@ packets (possibly empty) and never raises.
 from __future__ import annotations
 
 import logging
+import struct
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import zigpy.types as t
 from zigpy.zcl import foundation
@@ -332,6 +333,10 @@ class ZclServer:
         cmd = ctx.command_id
         handler = self._GENERAL.get(cmd)
         if handler is not None:
+            if cmd == GeneralCommand.Read_Attributes and not len(payload) % 2:
+                # The busiest request: a bare list of uint16 ids, read without
+                # building a zigpy struct (odd lengths go the long way, to fail).
+                return handler(self, ctx, _ReadAttributesArgs(_uint16_list(payload)))
             definition = foundation.GENERAL_COMMANDS[GeneralCommand(cmd)]
             args = _parse(definition.schema, payload)
             return handler(self, ctx, args)
@@ -661,6 +666,16 @@ class ZclServer:
     def _next_tsn(self) -> int:
         self._tsn = (self._tsn + 1) & 0xFF
         return self._tsn
+
+
+class _ReadAttributesArgs(NamedTuple):
+    """What the Read Attributes schema would give: the requested ids."""
+
+    attribute_ids: list[int]
+
+
+def _uint16_list(payload: bytes) -> list[int]:
+    return list(struct.unpack(f"<{len(payload) // 2}H", payload))
 
 
 def _parse(schema: Any, payload: bytes) -> Any:

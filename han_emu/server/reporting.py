@@ -134,9 +134,20 @@ class ReportingEngine:
         return self._receive.get(target)
 
     def next_due(self) -> float | None:
-        times = [c.next_time() for c in self._send.values()]
-        known = [x for x in times if x is not None]
-        return min(known) if known else None
+        # ReportConfig.next_time() inlined: the host asks after every frame.
+        best: float | None = None
+        for c in self._send.values():
+            if c.max_interval:
+                when = c.last_time + c.max_interval
+                if c.pending:
+                    when = min(when, c.last_time + c.min_interval)
+            elif c.pending:
+                when = c.last_time + c.min_interval
+            else:
+                continue
+            if best is None or when < best:
+                best = when
+        return best
 
     def due(self, now: float) -> list[DueReport]:
         """Sample every configured attribute; return the reports due at ``now``."""

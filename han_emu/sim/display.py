@@ -17,6 +17,7 @@ not configure export reporting there (the baseline of the duty-cycle study).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from typing import Iterable
@@ -54,6 +55,13 @@ PAGE = 24
 
 
 def _read_frame(ids: Iterable[int]) -> bytes:
+    return _read_frame_for(tuple(int(a) for a in ids))
+
+
+@functools.lru_cache(maxsize=256)
+def _read_frame_for(ids: tuple[int, ...]) -> bytes:
+    # The displays read the same few attribute sets all day: build each frame
+    # once (the node puts its own TSN in on sending).
     schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes].schema
     payload = schema(attribute_ids=[t.uint16_t(a) for a in ids]).serialize()
     return zcl_frame(0, foundation.GeneralCommand.Read_Attributes, payload, general=True)

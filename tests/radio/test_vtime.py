@@ -102,3 +102,28 @@ def test_loop_is_a_selector_loop_with_a_clock() -> None:
         assert loop.clock.now() == EPOCH
     finally:
         loop.close()
+
+
+def test_real_io_is_served_while_callbacks_keep_the_loop_busy() -> None:
+    import socket
+
+    from han_emu.radio.vtime import BUSY_POLL_EVERY
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        heard = asyncio.Event()
+        loop.add_reader(a, lambda: (a.recv(16), heard.set()))
+        try:
+            b.send(b"x")
+            turns = 0
+            while not heard.is_set():  # never lets the loop go idle
+                await asyncio.sleep(0)
+                turns += 1
+            return turns
+        finally:
+            loop.remove_reader(a)
+            a.close()
+            b.close()
+
+    assert run_virtual(main()) <= 2 * BUSY_POLL_EVERY

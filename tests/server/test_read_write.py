@@ -133,3 +133,9 @@ def test_second_endpoint_answers_from_itself(model: Model, clock: VirtualClock) 
     (reply,) = server.handle(request("00 19 00 0100", dst_ep=0x03))
     assert reply.src_ep == 0x03 and reply.dst_ep == IHD_EP
     assert frame(reply) == h("18 19 01 0100 00 25 070000000000")
+
+
+def test_read_with_no_ids_answers_with_no_records(server: ZclServer) -> None:
+    # An empty id list is well formed (ZCL 2.5.1): the response carries no records.
+    (reply,) = server.handle(request("00 06 00"))
+    assert frame(reply) == h("18 06 01")

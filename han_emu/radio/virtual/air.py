@@ -29,6 +29,7 @@ import zigpy.exceptions
 import zigpy.state
 import zigpy.types as t
 
+from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
 from han_emu.radio.vtime import clock_for_loop
 
 LOGGER = logging.getLogger(__name__)
@@ -113,10 +114,8 @@ class RadioState:
     node_info: zigpy.state.NodeInfo | None = None
 
 
-@dataclass
-class _Pending:
-    when: float
-    action: Callable[[], None]
+# A delivery waiting for its latency to pass: (due loop time, action).
+_Pending = tuple[float, Callable[[], None]]
 
 
 class VirtualAir:
@@ -188,6 +187,8 @@ class VirtualAir:
     # -- links ----------------------------------------------------------------
 
     def link(self, a: t.EUI64, b: t.EUI64) -> Link:
+        if not self._links:
+            return self.default_link
         return self._links.get(frozenset((bytes(a), bytes(b))), self.default_link)
 
     def set_link(
@@ -283,9 +284,8 @@ class VirtualAir:
         if sender.nwk is None or self._nodes.get(bytes(sender.ieee)) is not sender:
             raise zigpy.exceptions.DeliveryError("sender is not on the network")
         loop = asyncio.get_running_loop()
-        src = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk)
         if packet.src is None:
-            packet = packet.replace(src=src)
+            packet = replace_packet(packet, src=nwk_address(sender.nwk))
         if packet.dst is None:
             raise ValueError("packet has no destination")
         counter = self._next_counter(sender.ieee)
@@ -362,14 +362,18 @@ class VirtualAir:
         if acked is None:
             await asyncio.sleep(self.latency)
             return
+        # A plain timer that fails the future: cheaper than a timeout context
+        # on one of the busiest awaits of a simulation.
+        timer = loop.call_at(loop.time() + self.ack_timeout, _ack_timed_out, acked)
         try:
-            async with asyncio.timeout(self.ack_timeout):
-                await acked
+            await acked
         except TimeoutError:
             raise zigpy.exceptions.DeliveryError(
                 f"no APS acknowledgement from {packet.dst.address}",
                 status=t.APSStatus.APS_NO_ACK,
             ) from None
+        finally:
+            timer.cancel()
 
     @staticmethod
     def link_keys_agree(a: AirNode, b: AirNode) -> bool:
@@ -419,21 +423,22 @@ class VirtualAir:
                 return
             dst = packet.dst
             if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
-                dst = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=receiver.nwk)
+                dst = nwk_address(receiver.nwk)
             # The frame left the sender before it could leave the network: it
             # carries the address it was sent from.
             src = (
                 packet.src
                 if sender.nwk is None
-                else t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk)
+                else nwk_address(sender.nwk)
             )
-            incoming = packet.replace(
+            incoming = replace_packet(
+                packet,
                 timestamp=datetime.fromtimestamp(clock_for_loop(loop).now(), UTC),
                 src=src,
                 dst=dst,
                 lqi=link.lqi,
                 rssi=link.rssi,
-                tx_options=packet.tx_options & t.TransmitOptions.APS_Encryption,
+                tx_options=encryption_only(packet.tx_options),
                 source_route=None,
                 priority=None,
             )
@@ -458,15 +463,15 @@ class VirtualAir:
     ) -> None:
         assert receiver.nwk is not None and sender.nwk is not None
         ack = t.ZigbeePacket(
-            src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=receiver.nwk),
+            src=nwk_address(receiver.nwk),
             src_ep=packet.dst_ep,
-            dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=sender.nwk),
+            dst=nwk_address(sender.nwk),
             dst_ep=packet.src_ep,
             tsn=packet.tsn,
             profile_id=packet.profile_id,
             cluster_id=packet.cluster_id,
             data=t.SerializableBytes(b""),
-            tx_options=packet.tx_options & t.TransmitOptions.APS_Encryption,
+            tx_options=encryption_only(packet.tx_options),
         )
         self._emit(
             AirFrame(
@@ -496,21 +501,27 @@ class VirtualAir:
 
     def _schedule(self, loop: asyncio.AbstractEventLoop, action: Callable[[], None]) -> None:
         """Run ``action`` one latency from now, strictly after earlier ones."""
-        self._queue.append(_Pending(loop.time() + self.latency, action))
+        self._queue.append((loop.time() + self.latency, action))
         if self._timer is None:
-            self._timer = loop.call_at(self._queue[0].when, self._drain, loop)
+            self._timer = loop.call_at(self._queue[0][0], self._drain, loop)
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         horizon = loop.time() + 1e-9
         # The head is due (that is why we were called); later ones if due too.
         # Actions may schedule more: they see our timer still set and only queue.
+        queue = self._queue
         first = True
-        while self._queue and (first or self._queue[0].when <= horizon):
+        while queue and (first or queue[0][0] <= horizon):
             first = False
-            self._queue.popleft().action()
+            queue.popleft()[1]()
         self._timer = None
-        if self._queue:
-            self._timer = loop.call_at(self._queue[0].when, self._drain, loop)
+        if queue:
+            self._timer = loop.call_at(queue[0][0], self._drain, loop)
+
+
+def _ack_timed_out(acked: asyncio.Future[None]) -> None:
+    if not acked.done():
+        acked.set_exception(TimeoutError())
 
 
 def _aps_key(node: AirNode, partner: t.EUI64) -> bytes | None:

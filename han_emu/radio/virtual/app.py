@@ -26,6 +26,7 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from han_emu import __version__
 from han_emu.radio.virtual.air import COORDINATOR_NWK, RadioState, VirtualAir
+from han_emu.radio.virtual.packets import nwk_address, replace_packet
 from han_emu.radio.virtual.zdo import ZDO_ENDPOINT, ZdoResponder, node_descriptor
 
 LOGGER = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         self._node_permits: dict[t.EUI64, tuple[float, t.KeyData]] = {}
         #: The trust centre's APS link key per device (install-code key, then CBKE's).
         self._link_keys: dict[t.EUI64, t.KeyData] = {}
+        # The same table by address bytes, for the per-frame lookup (an EUI64
+        # hashes through its repr).  Changed only with _store/_drop_link_key.
+        self._link_keys_by_bytes: dict[bytes, t.KeyData] = {}
         self._zdo = ZdoResponder(
             ieee=lambda: self._port.ieee,
             nwk=lambda: self._port.nwk if self._port.nwk is not None else COORDINATOR_NWK,
@@ -253,14 +257,21 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
 
     def link_key_for(self, ieee: t.EUI64) -> t.KeyData | None:
         """The APS link key held for ``ieee`` (None: the default TC link key)."""
-        return self._link_keys.get(t.EUI64(ieee))
+        return self._link_keys_by_bytes.get(bytes(t.EUI64(ieee)))
 
     def install_link_key(self, ieee: t.EUI64, key: bytes) -> None:
         """Use ``key`` for APS security with ``ieee`` from now on (e.g. CBKE's KeyData)."""
-        self._link_keys[t.EUI64(ieee)] = t.KeyData(bytes(key))
+        self._store_link_key(ieee, t.KeyData(bytes(key)))
 
     def remove_link_key(self, ieee: t.EUI64) -> None:
-        self._link_keys.pop(t.EUI64(ieee), None)
+        ieee = t.EUI64(ieee)
+        self._link_keys.pop(ieee, None)
+        self._link_keys_by_bytes.pop(bytes(ieee), None)
+
+    def _store_link_key(self, ieee: t.EUI64, key: t.KeyData) -> None:
+        ieee = t.EUI64(ieee)
+        self._link_keys[ieee] = key
+        self._link_keys_by_bytes[bytes(ieee)] = key
 
     def ieee_of(self, nwk: int) -> t.EUI64 | None:
         """The IEEE address of the device at ``nwk`` (None when unknown): the
@@ -290,7 +301,7 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
             if link_key is None or bytes(link_key) != bytes(node_permit[1]):
                 return False
             # The pre-configured key becomes this device's trust-centre link key.
-            self._link_keys[t.EUI64(ieee)] = node_permit[1]
+            self._store_link_key(ieee, node_permit[1])
             return True
         return self.permitting
 
@@ -313,9 +324,9 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
     async def send_packet(self, packet: t.ZigbeePacket) -> None:
         if self._port.nwk is None:
             raise zigpy.exceptions.DeliveryError("the virtual network is not running")
-        own = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self._port.nwk)
+        own = nwk_address(self._port.nwk)
         if packet.src is None:
-            packet = packet.replace(src=own)
+            packet = replace_packet(packet, src=own)
         dst = packet.dst
         if dst is not None and (
             (dst.addr_mode == t.AddrMode.NWK and dst.address == self._port.nwk)
