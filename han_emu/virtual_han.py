@@ -91,7 +91,7 @@ class VirtualHan:
         self.app: HostedVirtualApp | None = None
         self.server: EsiServer | None = None
         self.clock: Clock | None = None
-        self._names: dict[t.EUI64, str] = {}
+        self._names: dict[bytes, str] = {}  # by address bytes: EUI64 hashes through repr()
         self._tasks: list[asyncio.Task[Any]] = []
         self._save_failing = False
         self.listeners: list[Any] = []
@@ -117,7 +117,7 @@ class VirtualHan:
         await self.app.startup(auto_form=True)
         info = self.app.state.network_info
         protect(bytes(info.network_key.key), bytes(info.tc_link_key.key))
-        self._names[self.app.state.node_info.ieee] = COORDINATOR
+        self._names[bytes(self.app.state.node_info.ieee)] = COORDINATOR
         await self.app.permit_ncp(254)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._meter_task(), name="meter"))
@@ -125,7 +125,7 @@ class VirtualHan:
             ieee = f"00:0d:6f:00:00:01:{0x10 + i // 256:02x}:{i % 256:02x}"
             device = SimDisplay(self.air, ieee, settings, self.clock, self.config.endpoints,
                                 tiers=self._export_tiers(), mp184=self.mp184)
-            self._names[device.ieee] = device.name
+            self._names[bytes(device.ieee)] = device.name
             self.devices.append(device)
         for device in self.devices:
             if self.cbke:
@@ -191,7 +191,7 @@ class VirtualHan:
 
     # -- the air ------------------------------------------------------------------------------
     def name_of(self, ieee: t.EUI64) -> str:
-        return self._names.get(ieee, str(ieee))
+        return self._names.get(bytes(ieee), str(ieee))
 
     def _on_air(self, frame: AirFrame) -> None:
         name = COORDINATOR if int(frame.src) == 0x0000 else self.name_of(frame.src_ieee)

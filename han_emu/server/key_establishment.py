@@ -132,7 +132,7 @@ class KeyEstablishmentServer:
         self.random = random
         self.outcomes: collections.deque[Outcome] = collections.deque(maxlen=100)
         self._sessions: dict[t.EUI64, _Session] = {}
-        self._authorised: set[t.EUI64] = set()
+        self._authorised = _IeeeSet()
         #: Partners that just succeeded: they may still reject our MACV.
         self._confirming: dict[t.EUI64, float] = {}
         self._attach(endpoint)
@@ -400,3 +400,29 @@ class KeyEstablishmentServer:
 def ieee_from_certificate(subject: bytes) -> t.EUI64:
     """The zigpy EUI64 of a certificate subject (big-endian bytes)."""
     return t.EUI64(eui64_from_cert(subject))
+
+
+class _IeeeSet:
+    """A set of EUI-64s keyed by their bytes: zigpy's EUI64 hashes through
+    repr(), and this set is asked about every Smart Energy request."""
+
+    def __init__(self) -> None:
+        self._items: dict[bytes, t.EUI64] = {}
+
+    def add(self, ieee: t.EUI64) -> None:
+        self._items[bytes(ieee)] = t.EUI64(ieee)
+
+    def discard(self, ieee: t.EUI64) -> None:
+        self._items.pop(bytes(ieee), None)
+
+    def __contains__(self, ieee: object) -> bool:
+        try:
+            return bytes(ieee) in self._items  # type: ignore[call-overload]
+        except TypeError:
+            return False
+
+    def __iter__(self):
+        return iter(self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
