@@ -168,6 +168,17 @@ class StateStore:
     def close(self) -> None:
         self._db.close()
 
+    def meta(self, key: str) -> str | None:
+        """A small value kept beside the meter (e.g. the radio's frame counter)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        try:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not save state to {self.path}: {exc}") from exc
+
     def load(self, settings: MeterSettings) -> TwinMeter | None:
         """The saved meter, or None for a new database."""
         try:

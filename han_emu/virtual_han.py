@@ -35,6 +35,7 @@ LOGGER = logging.getLogger(__name__)
 
 COORDINATOR = "ESI"
 COORDINATOR_IEEE = t.EUI64.convert("00:0d:6f:00:00:00:00:01")
+NWK_COUNTER_KEY = "nwk_frame_counter"  # the coordinator's, in the state database's meta table
 
 
 class HostedVirtualApp(ServerHost, VirtualControllerApplication):
@@ -104,6 +105,8 @@ class VirtualHan:
         self.air = VirtualAir()
         self.air.add_listener(self._on_air)
         self.app = HostedVirtualApp({"network": {"channel": 15}}, air=self.air, ieee=COORDINATOR_IEEE)
+        if self.store is not None and (saved := self.store.meta(NWK_COUNTER_KEY)) is not None:
+            self.app.restore_nwk_frame_counter(int(saved))  # plus a margin: never a counter twice
         identities = None
         if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
             identities = list(self.config.cbke) or [
@@ -151,6 +154,8 @@ class VirtualHan:
             await self.app.shutdown()
         if self.store is not None:
             self.store.save(self.meter)
+            if self.app is not None:
+                self.store.set_meta(NWK_COUNTER_KEY, str(self.app.nwk_frame_counter))
 
     async def run_for(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -178,6 +183,7 @@ class VirtualHan:
             if self.store is not None and self.clock.now() - last_save >= self.save_every_s:
                 try:
                     self.store.save(self.meter)
+                    self.store.set_meta(NWK_COUNTER_KEY, str(self.app.nwk_frame_counter))
                 except StoreError as exc:  # e.g. the disk is full: keep metering, retry next time
                     if not self._save_failing:
                         LOGGER.error("%s; the meter keeps running and saving is retried", exc)

@@ -12,6 +12,13 @@ APS-encrypted unicasts are only accepted when both ends hold the same link key
 for each other (nodes that model keys offer ``aps_link_key(partner)``; a node
 without a key for its partner uses the default trust-centre link key, as a
 stack does): a wrong key fails delivery the way a MIC failure would.
+
+Every frame carries its sender's NWK frame counter (:attr:`AirFrame.nwk_counter`):
+a node offering ``next_nwk_counter()`` (the coordinator, whose counter is kept
+with its radio's non-volatile state) counts for itself, the air counts for the
+others.  Each receiver keeps the highest counter seen per sender and drops a
+frame whose counter is not higher (a replay, see :meth:`VirtualAir.replay`):
+it is not handed to the node and not acknowledged.
 """
 
 from __future__ import annotations
@@ -22,13 +29,14 @@ import logging
 import random
 from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import zigpy.exceptions
 import zigpy.state
 import zigpy.types as t
 
+from han_emu.radio.virtual.counters import COUNTER_MAX, IncomingCounters
 from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
 from han_emu.radio.vtime import clock_for_loop
 
@@ -88,7 +96,8 @@ class AirFrame:
     the acknowledgement a receiver sends back for a packet sent with the ACK
     option (its ``packet`` then is the acknowledged packet with src/dst swapped
     and no payload).  ``delivered_to`` lists who received it; empty means it
-    reached nobody.
+    reached nobody.  ``nwk_counter`` is the sender's outgoing NWK frame counter
+    (the transmitter's own for an acknowledgement).
     """
 
     time: float
@@ -100,6 +109,7 @@ class AirFrame:
     aps_ack: bool
     aps_counter: int
     delivered_to: tuple[t.EUI64, ...] = ()
+    nwk_counter: int = 0
 
 
 AirListener = Callable[[AirFrame], None]
@@ -112,6 +122,9 @@ class RadioState:
     ieee: t.EUI64
     network_info: zigpy.state.NetworkInfo | None = None
     node_info: zigpy.state.NodeInfo | None = None
+    nwk_frame_counter: int = 0
+    """The next outgoing NWK frame counter: never goes back, even when a
+    network is formed again."""
 
 
 # A delivery waiting for its latency to pass: (due loop time, action).
@@ -141,6 +154,11 @@ class VirtualAir:
         self._listeners: list[AirListener] = []
         self._trust_center: TrustCenter | None = None
         self._aps_counters: dict[bytes, int] = collections.defaultdict(int)
+        # Outgoing NWK frame counters of nodes that do not keep their own, and
+        # every receiver's incoming table; both by address bytes, kept while
+        # the air lives (a node restarted on the same air carries on).
+        self._nwk_counters: dict[bytes, int] = collections.defaultdict(int)
+        self._incoming: dict[bytes, IncomingCounters] = {}
         self._queue: collections.deque[_Pending] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -289,6 +307,7 @@ class VirtualAir:
         if packet.dst is None:
             raise ValueError("packet has no destination")
         counter = self._next_counter(sender.ieee)
+        nwk_counter = self._next_nwk_counter(sender)
         mode = packet.dst.addr_mode
         wants_ack = (
             t.TransmitOptions.ACK in packet.tx_options
@@ -332,6 +351,7 @@ class VirtualAir:
                 aps_ack=False,
                 aps_counter=counter,
                 delivered_to=tuple(r.ieee for r in receivers),
+                nwk_counter=nwk_counter,
             )
         )
 
@@ -339,7 +359,7 @@ class VirtualAir:
         for receiver in receivers:
             self._schedule(
                 loop,
-                self._deliver_action(loop, sender, receiver, packet, counter, acked),
+                self._deliver_action(loop, sender, receiver, packet, counter, nwk_counter, acked),
             )
 
         if mode not in (t.AddrMode.NWK, t.AddrMode.IEEE):
@@ -413,6 +433,7 @@ class VirtualAir:
         receiver: AirNode,
         packet: t.ZigbeePacket,
         counter: int,
+        nwk_counter: int,
         acked: asyncio.Future[None] | None,
     ) -> Callable[[], None]:
         def deliver() -> None:
@@ -421,6 +442,8 @@ class VirtualAir:
             link = self.link(sender.ieee, receiver.ieee)
             if not link.up:
                 return
+            if not self.incoming(receiver.ieee).accept(bytes(sender.ieee), nwk_counter):
+                return  # a replay: dropped before the node sees it, never acknowledged
             dst = packet.dst
             if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
                 dst = nwk_address(receiver.nwk)
@@ -484,6 +507,7 @@ class VirtualAir:
                 aps_ack=True,
                 aps_counter=counter,
                 delivered_to=(sender.ieee,),
+                nwk_counter=self._next_nwk_counter(receiver),
             )
         )
 
@@ -492,6 +516,77 @@ class VirtualAir:
                 acked.set_result(None)
 
         self._schedule(loop, arrive)
+
+    # -- NWK frame counters ----------------------------------------------------------------
+
+    def incoming(self, ieee: t.EUI64) -> IncomingCounters:
+        """The incoming frame-counter table of the receiver ``ieee``."""
+        key = bytes(ieee)
+        table = self._incoming.get(key)
+        if table is None:
+            table = self._incoming[key] = IncomingCounters(str(t.EUI64(ieee)))
+        return table
+
+    @property
+    def replays_dropped(self) -> int:
+        """Frames dropped by their receivers as replays, over the whole air."""
+        return sum(table.total_dropped for table in self._incoming.values())
+
+    def nwk_counter(self, node: AirNode) -> int:
+        """The NWK frame counter ``node``'s next frame will carry."""
+        own = getattr(node, "nwk_frame_counter", None)
+        if isinstance(own, int):
+            return own
+        return self._nwk_counters[bytes(node.ieee)]
+
+    def _next_nwk_counter(self, node: AirNode) -> int:
+        own = getattr(node, "next_nwk_counter", None)
+        if callable(own):
+            return int(own())
+        key = bytes(node.ieee)
+        value = self._nwk_counters[key]
+        if value >= COUNTER_MAX:
+            raise zigpy.exceptions.DeliveryError("NWK frame counter exhausted: the network key must change")
+        self._nwk_counters[key] = value + 1
+        return value
+
+    def replay(self, frame: AirFrame) -> tuple[t.EUI64, ...]:
+        """Put a frame captured earlier on the air again, unchanged (its source,
+        its frame counter), as an attacker would; returns who heard it.
+
+        Each receiver that heard the original hears the copy and checks its
+        counter like any other frame: a replay is dropped and not answered.
+        """
+        if frame.aps_ack:
+            raise ValueError("only data frames are replayed")
+        loop = asyncio.get_running_loop()
+        source = _Replayer(ieee=frame.src_ieee, nwk=frame.src)
+        heard = [
+            node for ieee in frame.delivered_to
+            if (node := self.node_by_ieee(ieee)) is not None and self.link(frame.src_ieee, ieee).up
+        ]
+        self._emit(
+            AirFrame(
+                time=clock_for_loop(loop).now(),
+                src_ieee=frame.src_ieee,
+                src=frame.src,
+                dst=frame.dst,
+                packet=frame.packet,
+                tx_options=frame.tx_options,
+                aps_ack=False,
+                aps_counter=frame.aps_counter,
+                delivered_to=tuple(n.ieee for n in heard),
+                nwk_counter=frame.nwk_counter,
+            )
+        )
+        for node in heard:
+            self._schedule(
+                loop,
+                self._deliver_action(
+                    loop, source, node, frame.packet, frame.aps_counter, frame.nwk_counter, None
+                ),
+            )
+        return tuple(n.ieee for n in heard)
 
     def _next_counter(self, ieee: t.EUI64) -> int:
         key = bytes(ieee)
@@ -517,6 +612,20 @@ class VirtualAir:
         self._timer = None
         if queue:
             self._timer = loop.call_at(queue[0][0], self._drain, loop)
+
+
+@dataclass
+class _Replayer:
+    """The transmitter of a replayed frame: it only claims the original source."""
+
+    ieee: t.EUI64
+    nwk: t.NWK | None
+    is_router: bool = False
+    rx_on_when_idle: bool = False
+    groups: set[int] = field(default_factory=set)
+
+    def air_receive(self, packet: t.ZigbeePacket) -> None:
+        pass
 
 
 def _ack_timed_out(acked: asyncio.Future[None]) -> None:

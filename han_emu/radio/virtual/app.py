@@ -26,6 +26,7 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from han_emu import __version__
 from han_emu.radio.virtual.air import COORDINATOR_NWK, RadioState, VirtualAir
+from han_emu.radio.virtual.counters import COUNTER_MAX, RESTART_MARGIN, after_restart
 from han_emu.radio.virtual.packets import nwk_address, replace_packet
 from han_emu.radio.virtual.zdo import ZDO_ENDPOINT, ZdoResponder, node_descriptor
 
@@ -82,6 +83,20 @@ class _CoordinatorPort:
 
     def aps_link_key(self, partner: t.EUI64) -> t.KeyData | None:
         return self._app.link_key_for(partner)
+
+    @property
+    def nwk_frame_counter(self) -> int:
+        return self._app.radio_state.nwk_frame_counter
+
+    def next_nwk_counter(self) -> int:
+        """The coordinator's outgoing NWK frame counter lives in its radio's
+        non-volatile state, so it survives the app being restarted."""
+        radio = self._app.radio_state
+        value = radio.nwk_frame_counter
+        if value >= COUNTER_MAX:
+            raise zigpy.exceptions.DeliveryError("NWK frame counter exhausted: the network key must change")
+        radio.nwk_frame_counter = value + 1
+        return value
 
 
 def virtual_config(config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -177,7 +192,10 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         radio = self.radio_state
         if radio.network_info is None or radio.node_info is None:
             raise zigpy.exceptions.NetworkNotFormed("the virtual radio has no network")
-        network_info = radio.network_info.replace(source=f"han-emu@{_version()}")
+        network_info = radio.network_info.replace(
+            source=f"han-emu@{_version()}",
+            network_key=radio.network_info.network_key.replace(tx_counter=radio.nwk_frame_counter),
+        )
         if load_devices:
             others = [n for n in self.air.nodes if n is not self._port and n.nwk is not None]
             network_info = network_info.replace(
@@ -206,6 +224,9 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
             ieee = radio.ieee  # "use the radio's own address"
         radio.ieee = ieee
         self._port.ieee = ieee
+        # A stack never sends a counter twice: forming afresh (counter 0) or
+        # restoring an older backup does not take it back.
+        radio.nwk_frame_counter = max(radio.nwk_frame_counter, network_info.network_key.tx_counter)
         radio.node_info = zigpy.state.NodeInfo(
             nwk=COORDINATOR_NWK,
             ieee=ieee,
@@ -223,6 +244,21 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         self._go_off_air()
         self.radio_state.network_info = None
         self.radio_state.node_info = None
+
+    # -- the outgoing NWK frame counter ----------------------------------------------
+
+    @property
+    def nwk_frame_counter(self) -> int:
+        """The NWK frame counter the coordinator's next frame will carry: what to save."""
+        return self.radio_state.nwk_frame_counter
+
+    def restore_nwk_frame_counter(self, saved: int, margin: int = RESTART_MARGIN) -> int:
+        """Carry on from a counter saved by an earlier run, plus ``margin`` for
+        frames sent after that save (a crash loses them); never goes back.
+        Call before the network starts; returns the next counter."""
+        radio = self.radio_state
+        radio.nwk_frame_counter = max(radio.nwk_frame_counter, after_restart(saved, margin))
+        return radio.nwk_frame_counter
 
     # -- endpoints, joining, removal ----------------------------------------------
 
