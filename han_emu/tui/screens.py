@@ -75,7 +75,7 @@ class DashScreen(Screen[None]):
             return
 
     def show_data(self, snapshot: Snapshot) -> None:
-        pass
+        """Each screen fills its own widgets; the base screen has none."""
 
 
 # -- IHD ------------------------------------------------------------------------------------

@@ -625,7 +625,7 @@ class _Replayer:
     groups: set[int] = field(default_factory=set)
 
     def air_receive(self, packet: t.ZigbeePacket) -> None:
-        pass
+        """An attacker replaying a frame listens to nothing."""
 
 
 def _ack_timed_out(acked: asyncio.Future[None]) -> None:

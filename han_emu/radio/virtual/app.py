@@ -54,7 +54,7 @@ class VirtualCoordinator(zigpy.device.Device):
 
     @model.setter
     def model(self, value: str) -> None:
-        pass
+        """Fixed by the "hardware", as the manufacturer is."""
 
 
 class _CoordinatorPort:
