@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 import time
 
-from han_emu.air.study import Comparison, SimulationSettings, compare_mp184
+from han_emu.study import Comparison, SimulationSettings, compare_mp184
 from han_emu.config import load
 
 DAY_S = 86_400.0

@@ -157,7 +157,7 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
     from han_emu.tui import run_virtual_dashboard
     from han_emu.virtual_han import VirtualHan
 
-    from han_emu.air.study import wire_throttling
+    from han_emu.study import wire_throttling
     from han_emu.dutycycle_cli import configured_sub_ghz
 
     sub_ghz = any(d.sub_ghz for d in config.devices)

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from han_emu.air.study import (
+from han_emu.study import (
     Comparison,
     DutyReport,
     SimulationSettings,
@@ -299,7 +299,7 @@ class StatusFile:
         the HAN already feeds (a hardware HAN's); otherwise one is made and
         fed from the virtual air."""
         from han_emu.air.accounting import AirAccounting
-        from han_emu.air.study import wire_throttling
+        from han_emu.study import wire_throttling
 
         self.path = Path(path)
         self.han = han
