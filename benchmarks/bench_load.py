@@ -66,7 +66,8 @@ class LoadResult:
         ])
 
 
-def run_load(nodes: int = 32, hours: float = 24.0, rate: float = 10.0) -> LoadResult:
+def run_load(nodes: int = 32, hours: float = 24.0, rate: float = 10.0,
+             progress: bool = False) -> LoadResult:
     config = load(None)
     meter = TwinMeter(config.meter, START)
     sent: dict[tuple[int, int, int, int], float] = {}
@@ -93,7 +94,17 @@ def run_load(nodes: int = 32, hours: float = 24.0, rate: float = 10.0) -> LoadRe
         han = VirtualHan(config, meter, devices=population(nodes, rate))
         han.listeners.append(on_air)
         await han.start()
-        await han.run_for(hours * 3600)
+        done = 0.0
+        while done < hours * 3600:
+            step = min(3600.0, hours * 3600 - done)
+            await han.run_for(step)
+            done += step
+            if progress:  # a long run shows it is alive, and leaves figures if stopped
+                asked = sum(sum(d.requests.values()) for d in han.devices)
+                failed = sum(d.failures for d in han.devices)
+                print(f"  {done / 3600:5.2f} virtual h  requests {asked:,}  failures {failed}  "
+                      f"unanswered on the air {len(sent)}  wall {time.perf_counter() - t0:,.0f} s",
+                      flush=True)
         await han.stop()
         return han
 
@@ -110,8 +121,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=32)
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--progress", action="store_true", help="print a line per virtual hour")
     args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" and sys.argv[0].endswith("bench_load.py") else [])
-    print(run_load(args.nodes, args.hours, args.rate).report())
+    print(run_load(args.nodes, args.hours, args.rate, args.progress).report())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ ControllerApplication interface the hardware backends use.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ LOGGER = logging.getLogger(__name__)
 COORDINATOR = "ESI"
 COORDINATOR_IEEE = t.EUI64.convert("00:0d:6f:00:00:00:00:01")
 NWK_COUNTER_KEY = "nwk_frame_counter"  # the coordinator's, in the state database's meta table
+COUNTERS_KEY = "frame_counters"  # every node's, and every receiver's tables (VirtualAir.counter_state)
 
 
 class HostedVirtualApp(ServerHost, VirtualControllerApplication):
@@ -105,8 +107,7 @@ class VirtualHan:
         self.air = VirtualAir()
         self.air.add_listener(self._on_air)
         self.app = HostedVirtualApp({"network": {"channel": 15}}, air=self.air, ieee=COORDINATOR_IEEE)
-        if self.store is not None and (saved := self.store.meta(NWK_COUNTER_KEY)) is not None:
-            self.app.restore_nwk_frame_counter(int(saved))  # plus a margin: never a counter twice
+        self._restore_counters()
         identities = None
         if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
             identities = list(self.config.cbke) or [
@@ -154,8 +155,40 @@ class VirtualHan:
             await self.app.shutdown()
         if self.store is not None:
             self.store.save(self.meter)
-            if self.app is not None:
-                self.store.set_meta(NWK_COUNTER_KEY, str(self.app.nwk_frame_counter))
+            self._save_counters()
+
+    # -- frame counters ----------------------------------------------------------------
+    def _save_counters(self) -> None:
+        """Every frame counter on the air, saved with the meter: no node sends
+        a counter twice and no receiver forgets what it has seen, across restarts."""
+        if self.store is None or self.app is None or self.air is None:
+            return
+        state = self.air.counter_state()
+        own = bytes(COORDINATOR_IEEE).hex()  # also once the coordinator has left the air
+        state["outgoing"]["nwk"][own] = self.app.nwk_frame_counter
+        state["outgoing"]["aps"][own] = self.app.aps_frame_counter
+        self.store.set_meta(NWK_COUNTER_KEY, str(self.app.nwk_frame_counter))
+        self.store.set_meta(COUNTERS_KEY, json.dumps(state, separators=(",", ":")))
+
+    def _restore_counters(self) -> None:
+        """Carry on from the counters an earlier run saved, plus a margin for
+        frames sent after its last save (see ``counters.RESTART_MARGIN``)."""
+        if self.store is None or self.app is None or self.air is None:
+            return
+        if (saved := self.store.meta(NWK_COUNTER_KEY)) is not None:
+            self.app.restore_nwk_frame_counter(int(saved))
+        if (text := self.store.meta(COUNTERS_KEY)) is None:
+            return
+        try:
+            state = json.loads(text)
+            self.air.restore_counters(state)
+            own = bytes(COORDINATOR_IEEE).hex()
+            self.app.restore_nwk_frame_counter(int(state["outgoing"]["nwk"].get(own, 0)))
+            self.app.restore_aps_frame_counter(int(state["outgoing"]["aps"].get(own, 0)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # Not a reason to stop metering: counters then start above anything
+            # this coordinator saved before, and receivers learn afresh.
+            LOGGER.error("state database %s: %s; frame counters start afresh", self.store.path, exc)
 
     async def run_for(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -183,7 +216,7 @@ class VirtualHan:
             if self.store is not None and self.clock.now() - last_save >= self.save_every_s:
                 try:
                     self.store.save(self.meter)
-                    self.store.set_meta(NWK_COUNTER_KEY, str(self.app.nwk_frame_counter))
+                    self._save_counters()
                 except StoreError as exc:  # e.g. the disk is full: keep metering, retry next time
                     if not self._save_failing:
                         LOGGER.error("%s; the meter keeps running and saving is retried", exc)

@@ -398,3 +398,62 @@ def test_zep_addresses() -> None:
             parse_zep_address(bad)
     with pytest.raises(RecordingError, match="link type 42"):
         HanRecording(linktype=42)
+
+
+def test_capture_carries_the_air_s_frame_counters_across_a_restart(tshark: str, tmp_path: Path) -> None:
+    """The NWK frame counters in a capture are the ones the virtual air gave
+    the frames: after a restart they carry on from the saved state (plus the
+    restart margin), they do not start again from 0, and tshark reads them."""
+    from han_emu.config import load
+    from han_emu.frames.synth import ieee_int
+    from han_emu.meter.model import TwinMeter
+    from han_emu.radio.virtual.counters import RESTART_MARGIN
+    from han_emu.radio.vtime import run_virtual
+    from han_emu.recording import record_han
+    from han_emu.store import StateStore
+    from han_emu.virtual_han import VirtualHan
+
+    config, db = load(None), tmp_path / "state.db"
+    start = 1_780_272_000.0
+    capture, keys = tmp_path / "after.pcap", tmp_path / "keys.txt"
+
+    async def first() -> dict[str, int]:
+        store = StateStore(db)
+        han = VirtualHan(config, TwinMeter(config.meter, start), store=store)
+        highest: dict[str, int] = {}
+        han.listeners.append(lambda _h, f: highest.__setitem__(
+            f"{ieee_int(f.src_ieee):016x}", max(highest.get(f"{ieee_int(f.src_ieee):016x}", -1), f.nwk_counter)))
+        await han.start()
+        await han.run_for(300)
+        await han.stop()
+        store.close()
+        return highest
+
+    async def second() -> dict[str, list[int]]:
+        store = StateStore(db)
+        han = VirtualHan(config, store.load(config.meter), store=store)
+        on_air: dict[str, list[int]] = {}
+        han.listeners.append(lambda _h, f: None if f.aps_ack else on_air.setdefault(
+            f"{ieee_int(f.src_ieee):016x}", []).append(f.nwk_counter))
+        with record_han(han, pcap=capture, keylog=keys):
+            await han.start()
+            await han.run_for(120)
+            await han.stop()
+        store.close()
+        return on_air
+
+    before = run_virtual(first(), start)
+    on_air = run_virtual(second(), start + 400)
+    out = subprocess.run(
+        [tshark, "-r", str(capture), "-o", tshark_keys(keys), "-T", "fields", "-E", "occurrence=f",
+         "-e", "zbee.sec.src64", "-e", "zbee.sec.counter", "-Y", "zbee_nwk"],
+        capture_output=True, text=True, timeout=60, check=True).stdout
+    captured: dict[str, list[int]] = {}
+    for line in out.splitlines():
+        src, counter = line.split("\t")
+        captured.setdefault(src.replace(":", ""), []).append(int(counter))
+    assert len(captured) == 3 and set(captured) == set(before) == set(on_air)  # the coordinator, both displays
+    for sender, counters in captured.items():
+        assert counters == sorted(set(counters)), sender  # strictly rising, as sent
+        assert counters[0] == on_air[sender][0] >= before[sender] + RESTART_MARGIN, sender
+        assert counters[-1] >= on_air[sender][-1], sender  # never behind the air

@@ -152,6 +152,15 @@ class AirRecorder:
         """Handle one ``AirFrame`` from the virtual air."""
         net = self.synthesizer.network
         net.learn(air_frame.src_ieee, air_frame.src)
+        # The frames carry the counters the air gave them.  The synthesizer
+        # spends one per fragment and builds each APS ACK with its data, so it
+        # may run ahead of the air, never behind: counters in the capture keep
+        # rising per sender, and carry on from a restart instead of from 0.
+        counters = net.node(ieee_int(air_frame.src_ieee))
+        counters.nwk_frame_counter = max(counters.nwk_frame_counter, int(getattr(air_frame, "nwk_counter", 0)))
+        aps_fc = getattr(air_frame, "aps_frame_counter", None)
+        if aps_fc is not None:
+            counters.aps_frame_counter = max(counters.aps_frame_counter, int(aps_fc))
         if self._air is not None:
             for ieee in air_frame.delivered_to:
                 node = self._air.node_by_ieee(ieee)

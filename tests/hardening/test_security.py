@@ -181,9 +181,17 @@ def test_a_request_replayed_later_on_the_virtual_han_is_dropped_and_not_answered
         assert not _answers(frames, captured)
         assert han.air.incoming(han.app.state.node_info.ieee).dropped[bytes(captured.src_ieee)] == 1
 
-        # Control: with a counter above any seen, the same bytes are answered.
+        # Re-secured under a fresh NWK counter, its end-to-end APS counter stops it.
         frames.clear()
-        han.air.replay(dataclasses.replace(captured, nwk_counter=captured.nwk_counter + 1_000_000))
+        han.air.replay(captured, nwk_counter=captured.nwk_counter + 1_000_000)
+        await han.run_for(10)
+        assert not _answers(frames, captured)
+        assert han.air.incoming_aps(han.app.state.node_info.ieee).dropped[bytes(captured.src_ieee)] == 1
+
+        # Control: with both counters above any seen, the same bytes are answered.
+        frames.clear()
+        han.air.replay(dataclasses.replace(captured, nwk_counter=captured.nwk_counter + 2_000_000,
+                                           aps_frame_counter=captured.aps_frame_counter + 1_000_000))
         await han.run_for(10)
         assert _answers(frames, captured)
         await han.stop()
@@ -226,6 +234,62 @@ def test_coordinator_frame_counter_survives_a_process_restart_with_a_margin(tmp_
     after = run_virtual(second(), START + 700)
     assert after[0] == saved + RESTART_MARGIN  # the first frame after the restart
     assert min(after) > highest
+
+
+def test_every_counter_survives_a_process_restart_and_old_frames_stay_replays(tmp_path: Path) -> None:
+    """Not only the coordinator's: every display's NWK and APS counters resume
+    above what they sent, and the coordinator still knows what it has heard,
+    so a frame captured before the restart is dropped after it."""
+    from han_emu.radio.virtual.counters import RESTART_MARGIN
+
+    config = load(None)
+    db = tmp_path / "state.db"
+
+    async def first() -> tuple[dict[bytes, tuple[int, int]], object]:
+        store = StateStore(db)
+        han = VirtualHan(config, TwinMeter(config.meter, START), store=store)
+        highest: dict[bytes, tuple[int, int]] = {}
+        frames: list = []
+
+        def seen(_han, f) -> None:
+            frames.append(f)
+            nwk, aps = highest.get(bytes(f.src_ieee), (-1, -1))
+            highest[bytes(f.src_ieee)] = (max(nwk, f.nwk_counter), max(aps, f.aps_frame_counter or -1))
+
+        han.listeners.append(seen)
+        await han.start()
+        await han.run_for(600)
+        await han.stop()
+        store.close()
+        request = next(f for f in frames if _is_request_to_esi(han, f))
+        return highest, request
+
+    async def second(request) -> tuple[dict[bytes, list[tuple[int, int | None]]], bool, int]:
+        store = StateStore(db)
+        han = VirtualHan(config, store.load(config.meter), store=store)
+        sent: dict[bytes, list[tuple[int, int | None]]] = {}
+        frames: list = []
+        han.listeners.append(lambda _han, f: sent.setdefault(bytes(f.src_ieee), []).append(
+            (f.nwk_counter, f.aps_frame_counter)))
+        await han.start()
+        await han.run_for(60)
+        han.listeners.clear()  # what follows is the attacker's, not the displays'
+        han.air.add_listener(frames.append)
+        han.air.replay(request)  # captured before the restart
+        await han.run_for(10)
+        dropped = han.air.incoming(han.app.state.node_info.ieee).dropped[bytes(request.src_ieee)]
+        await han.stop()
+        store.close()
+        return sent, _answers(frames, request), dropped
+
+    highest, request = run_virtual(first(), START)
+    assert len(highest) == 3  # the coordinator and both displays
+    sent, answered, dropped = run_virtual(second(request), START + 700)
+    for sender, (nwk, aps) in highest.items():
+        after = sent[sender]
+        assert min(n for n, _ in after) >= nwk + RESTART_MARGIN, sender.hex()
+        assert min(a for _, a in after if a is not None) >= aps + RESTART_MARGIN, sender.hex()
+    assert not answered and dropped == 1
 
 
 # -- no key in the logs ---------------------------------------------------------------------

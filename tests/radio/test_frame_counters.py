@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 
 import pytest
@@ -76,12 +77,95 @@ def test_a_replayed_frame_is_dropped_not_acknowledged_and_logged_once(
         await air.transmit(a, unicast(0x1111, data=b"\x00\x09\x00"))
         assert len(b.got) == 3 and b.got[-1][1].data.serialize() == b"\x00\x09\x00"
 
-        # Control: the same frame with a forged higher counter is accepted, so
-        # it is the counter, not the bytes, that stopped the replays.
-        forged = dataclasses.replace(captured, nwk_counter=captured.nwk_counter + 1000)
+        # Control: the same frame with forged higher counters is accepted, so
+        # it is the counters, not the bytes, that stopped the replays.
+        forged = dataclasses.replace(captured, nwk_counter=captured.nwk_counter + 1000,
+                                     aps_frame_counter=captured.aps_frame_counter + 1000)
         air.replay(forged)
         await asyncio.sleep(1)
         assert len(b.got) == 4
+
+    run_virtual(main())
+
+
+def test_aps_frame_counters_ride_on_aps_encrypted_frames_and_their_acks_only() -> None:
+    async def main() -> list[AirFrame]:
+        air, a, b = setup()
+        frames: list[AirFrame] = []
+        air.add_listener(frames.append)
+        for i in range(3):
+            await air.transmit(a, unicast(0x1111, tsn=i))  # encrypted, acknowledged (encrypted)
+        plain = dataclasses.replace(unicast(0x1111, ack=False), tx_options=t.TransmitOptions.NONE)
+        await air.transmit(a, plain)
+        await air.transmit(a, broadcast(0xFFFF))  # SE: broadcasts are NWK-secured only
+        await air.transmit(b, unicast(0x0000, ack=False))
+        return frames
+
+    frames = run_virtual(main())
+    a, b = (0xA).to_bytes(8, "little"), (0xB).to_bytes(8, "little")
+    aps = [(bytes(f.src_ieee), f.aps_ack, f.aps_frame_counter) for f in frames]
+    assert [x for x in aps if x[0] == a] == [(a, False, 0), (a, False, 1), (a, False, 2), (a, False, None), (a, False, None)]
+    # b's three encrypted ACKs and its encrypted frame share b's own APS counter
+    assert [x[2] for x in aps if x[0] == b] == [0, 1, 2, 3]
+    # the NWK counter still counts every frame, APS-secured or not
+    assert [f.nwk_counter for f in frames if bytes(f.src_ieee) == a] == [0, 1, 2, 3, 4]
+
+
+def test_a_frame_resecured_with_a_fresh_nwk_counter_is_stopped_by_its_aps_counter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An insider holding the network key (or a relaying router) can put an old
+    APS-encrypted request on the air under a new NWK header: the end-to-end APS
+    counter is what catches it."""
+
+    async def main() -> None:
+        air, a, b = setup()
+        frames: list[AirFrame] = []
+        air.add_listener(frames.append)
+        await air.transmit(a, unicast(0x1111, data=b"\x00\x07\x00", ack=False))
+        plain = dataclasses.replace(unicast(0x1111, data=b"\x00\x08\x00", ack=False),
+                                    tx_options=t.TransmitOptions.NONE)
+        await air.transmit(a, plain)
+        secured, unsecured = frames[0], frames[1]
+        await air.transmit(a, unicast(0x1111, data=b"\x00\x09\x00", ack=False))
+        assert len(b.got) == 3
+        await asyncio.sleep(60)
+        fresh = air.nwk_counter(a) + 100
+        with caplog.at_level(logging.WARNING):
+            air.replay(secured, nwk_counter=fresh)
+            await asyncio.sleep(1)
+        assert len(b.got) == 3  # the NWK layer let it through; the APS layer did not
+        assert air.incoming_aps(b.ieee).dropped[bytes(a.ieee)] == 1
+        assert air.incoming(b.ieee).total_dropped == 0
+        assert any("APS frame counter" in r.getMessage() for r in caplog.records)
+        # Control: without APS security nothing end to end stops it.
+        air.replay(unsecured, nwk_counter=fresh + 1)
+        await asyncio.sleep(1)
+        assert len(b.got) == 4 and b.got[-1][1].data.serialize() == b"\x00\x08\x00"
+
+    run_virtual(main())
+
+
+def test_counter_state_round_trips_and_restores_with_a_margin() -> None:
+    async def main() -> None:
+        air, a, b = setup()
+        for i in range(3):
+            await air.transmit(a, unicast(0x1111, tsn=i))
+        state = air.counter_state()
+        json.dumps(state)  # JSON-ready, as saved in the state database
+        ka, kb = bytes(a.ieee).hex(), bytes(b.ieee).hex()
+        assert state["outgoing"]["nwk"][ka] == 3 and state["outgoing"]["aps"][ka] == 3
+        assert state["incoming"]["nwk"][kb] == {ka: 2} and state["incoming"]["aps"][kb] == {ka: 2}
+        assert state["incoming"]["nwk"][ka] == {kb: 2}  # b's three ACKs, heard by a
+
+        fresh, a2, b2 = setup()  # a new process
+        fresh.restore_counters(state, margin=100)
+        assert fresh.nwk_counter(a2) == 103 and fresh.aps_frame_counter(a2) == 103
+        assert fresh.incoming(b2.ieee).highest(bytes(a.ieee)) == 2
+        fresh.restore_counters(state, margin=0)  # never goes back
+        assert fresh.nwk_counter(a2) == 103
+        with pytest.raises(ValueError, match="not readable"):
+            fresh.restore_counters({"outgoing": {"nwk": {"zz": 1}, "aps": {}}, "incoming": {"nwk": {}, "aps": {}}})
 
     run_virtual(main())
 

@@ -18,7 +18,11 @@ a node offering ``next_nwk_counter()`` (the coordinator, whose counter is kept
 with its radio's non-volatile state) counts for itself, the air counts for the
 others.  Each receiver keeps the highest counter seen per sender and drops a
 frame whose counter is not higher (a replay, see :meth:`VirtualAir.replay`):
-it is not handed to the node and not acknowledged.
+it is not handed to the node and not acknowledged.  APS-encrypted frames (and
+their acknowledgements) also carry the sender's APS security frame counter
+(:attr:`AirFrame.aps_frame_counter`), checked end to end by the receiver in a
+second table.  :meth:`VirtualAir.counter_state` and
+:meth:`VirtualAir.restore_counters` carry every counter across a restart.
 """
 
 from __future__ import annotations
@@ -30,13 +34,13 @@ import random
 from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import zigpy.exceptions
 import zigpy.state
 import zigpy.types as t
 
-from han_emu.radio.virtual.counters import COUNTER_MAX, IncomingCounters
+from han_emu.radio.virtual.counters import COUNTER_MAX, RESTART_MARGIN, IncomingCounters, after_restart
 from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
 from han_emu.radio.vtime import clock_for_loop
 
@@ -97,7 +101,8 @@ class AirFrame:
     option (its ``packet`` then is the acknowledged packet with src/dst swapped
     and no payload).  ``delivered_to`` lists who received it; empty means it
     reached nobody.  ``nwk_counter`` is the sender's outgoing NWK frame counter
-    (the transmitter's own for an acknowledgement).
+    (the transmitter's own for an acknowledgement); ``aps_frame_counter`` its
+    APS security frame counter when the frame is APS-encrypted, else None.
     """
 
     time: float
@@ -110,6 +115,7 @@ class AirFrame:
     aps_counter: int
     delivered_to: tuple[t.EUI64, ...] = ()
     nwk_counter: int = 0
+    aps_frame_counter: int | None = None
 
 
 AirListener = Callable[[AirFrame], None]
@@ -125,6 +131,8 @@ class RadioState:
     nwk_frame_counter: int = 0
     """The next outgoing NWK frame counter: never goes back, even when a
     network is formed again."""
+    aps_frame_counter: int = 0
+    """The next outgoing APS security frame counter, kept the same way."""
 
 
 # A delivery waiting for its latency to pass: (due loop time, action).
@@ -158,7 +166,9 @@ class VirtualAir:
         # every receiver's incoming table; both by address bytes, kept while
         # the air lives (a node restarted on the same air carries on).
         self._nwk_counters: dict[bytes, int] = collections.defaultdict(int)
+        self._aps_frame_counters: dict[bytes, int] = collections.defaultdict(int)
         self._incoming: dict[bytes, IncomingCounters] = {}
+        self._incoming_aps: dict[bytes, IncomingCounters] = {}
         self._queue: collections.deque[_Pending] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -309,6 +319,12 @@ class VirtualAir:
         counter = self._next_counter(sender.ieee)
         nwk_counter = self._next_nwk_counter(sender)
         mode = packet.dst.addr_mode
+        # Smart Energy secures broadcasts at the NWK layer only.
+        aps_fc = (
+            self._next_aps_frame_counter(sender)
+            if mode in (t.AddrMode.NWK, t.AddrMode.IEEE) and t.TransmitOptions.APS_Encryption in packet.tx_options
+            else None
+        )
         wants_ack = (
             t.TransmitOptions.ACK in packet.tx_options
             and mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
@@ -352,6 +368,7 @@ class VirtualAir:
                 aps_counter=counter,
                 delivered_to=tuple(r.ieee for r in receivers),
                 nwk_counter=nwk_counter,
+                aps_frame_counter=aps_fc,
             )
         )
 
@@ -359,7 +376,7 @@ class VirtualAir:
         for receiver in receivers:
             self._schedule(
                 loop,
-                self._deliver_action(loop, sender, receiver, packet, counter, nwk_counter, acked),
+                self._deliver_action(loop, sender, receiver, packet, counter, nwk_counter, acked, aps_fc),
             )
 
         if mode not in (t.AddrMode.NWK, t.AddrMode.IEEE):
@@ -435,6 +452,7 @@ class VirtualAir:
         counter: int,
         nwk_counter: int,
         acked: asyncio.Future[None] | None,
+        aps_fc: int | None = None,
     ) -> Callable[[], None]:
         def deliver() -> None:
             if self._nodes.get(bytes(receiver.ieee)) is not receiver:
@@ -444,6 +462,8 @@ class VirtualAir:
                 return
             if not self.incoming(receiver.ieee).accept(bytes(sender.ieee), nwk_counter):
                 return  # a replay: dropped before the node sees it, never acknowledged
+            if aps_fc is not None and not self.incoming_aps(receiver.ieee).accept(bytes(sender.ieee), aps_fc):
+                return  # fresh NWK header, old APS counter: a replay all the same
             dst = packet.dst
             if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
                 dst = nwk_address(receiver.nwk)
@@ -507,11 +527,22 @@ class VirtualAir:
                 aps_ack=True,
                 aps_counter=counter,
                 delivered_to=(sender.ieee,),
-                nwk_counter=self._next_nwk_counter(receiver),
+                nwk_counter=(nwk_fc := self._next_nwk_counter(receiver)),
+                aps_frame_counter=(
+                    aps_fc := self._next_aps_frame_counter(receiver)
+                    if t.TransmitOptions.APS_Encryption in ack.tx_options
+                    else None
+                ),
             )
         )
 
         def arrive() -> None:
+            # The acknowledgement is checked like any frame: an old one is no proof.
+            key = bytes(receiver.ieee)
+            if not self.incoming(sender.ieee).accept(key, nwk_fc):
+                return
+            if aps_fc is not None and not self.incoming_aps(sender.ieee).accept(key, aps_fc):
+                return
             if not acked.done():
                 acked.set_result(None)
 
@@ -520,17 +551,65 @@ class VirtualAir:
     # -- NWK frame counters ----------------------------------------------------------------
 
     def incoming(self, ieee: t.EUI64) -> IncomingCounters:
-        """The incoming frame-counter table of the receiver ``ieee``."""
+        """The incoming NWK frame-counter table of the receiver ``ieee``."""
         key = bytes(ieee)
         table = self._incoming.get(key)
         if table is None:
             table = self._incoming[key] = IncomingCounters(str(t.EUI64(ieee)))
         return table
 
+    def incoming_aps(self, ieee: t.EUI64) -> IncomingCounters:
+        """The incoming APS security frame-counter table of the receiver ``ieee``."""
+        key = bytes(ieee)
+        table = self._incoming_aps.get(key)
+        if table is None:
+            table = self._incoming_aps[key] = IncomingCounters(str(t.EUI64(ieee)), "APS")
+        return table
+
     @property
     def replays_dropped(self) -> int:
         """Frames dropped by their receivers as replays, over the whole air."""
-        return sum(table.total_dropped for table in self._incoming.values())
+        return sum(table.total_dropped for table in (*self._incoming.values(), *self._incoming_aps.values()))
+
+    def counter_state(self) -> dict[str, Any]:
+        """Every frame counter on the air, JSON-ready, to save beside the meter:
+        each node's next outgoing NWK and APS counters (the air's own and those
+        of nodes that keep theirs) and every receiver's incoming tables.
+        Addresses are the IEEE address bytes in hex (little-endian, as sent)."""
+        nwk_out = {key.hex(): value for key, value in self._nwk_counters.items()}
+        aps_out = {key.hex(): value for key, value in self._aps_frame_counters.items()}
+        for key, node in self._nodes.items():
+            nwk_out[key.hex()] = self.nwk_counter(node)
+            aps_out[key.hex()] = self.aps_frame_counter(node)
+        return {
+            "outgoing": {"nwk": nwk_out, "aps": aps_out},
+            "incoming": {
+                "nwk": {key.hex(): table.to_json() for key, table in self._incoming.items()},
+                "aps": {key.hex(): table.to_json() for key, table in self._incoming_aps.items()},
+            },
+        }
+
+    def restore_counters(self, state: dict[str, Any], margin: int = RESTART_MARGIN) -> None:
+        """Carry on from a :meth:`counter_state` saved by an earlier run.
+
+        Outgoing counters the air keeps resume ``margin`` above the saved value
+        (frames sent after the save and before a crash are never repeated);
+        incoming tables come back as saved.  Nodes that keep their own outgoing
+        counters (the coordinator) restore them themselves.  Never goes back."""
+        try:
+            outgoing, incoming = state["outgoing"], state["incoming"]
+            for table, saved in ((self._nwk_counters, outgoing["nwk"]), (self._aps_frame_counters, outgoing["aps"])):
+                for key_hex, value in saved.items():
+                    key = bytes.fromhex(key_hex)
+                    table[key] = max(table[key], after_restart(int(value), margin))
+            for tables, layer, maker in (
+                (incoming["nwk"], "nwk", self.incoming),
+                (incoming["aps"], "aps", self.incoming_aps),
+            ):
+                for key_hex, saved_table in tables.items():
+                    maker(t.EUI64(bytes.fromhex(key_hex))).restore(saved_table)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"saved frame counters are not readable: {exc!r}") from exc
 
     def nwk_counter(self, node: AirNode) -> int:
         """The NWK frame counter ``node``'s next frame will carry."""
@@ -539,23 +618,33 @@ class VirtualAir:
             return own
         return self._nwk_counters[bytes(node.ieee)]
 
+    def aps_frame_counter(self, node: AirNode) -> int:
+        """The APS security frame counter ``node``'s next APS-encrypted frame will carry."""
+        own = getattr(node, "aps_frame_counter", None)
+        if isinstance(own, int):
+            return own
+        return self._aps_frame_counters[bytes(node.ieee)]
+
     def _next_nwk_counter(self, node: AirNode) -> int:
         own = getattr(node, "next_nwk_counter", None)
         if callable(own):
             return int(own())
-        key = bytes(node.ieee)
-        value = self._nwk_counters[key]
-        if value >= COUNTER_MAX:
-            raise zigpy.exceptions.DeliveryError("NWK frame counter exhausted: the network key must change")
-        self._nwk_counters[key] = value + 1
-        return value
+        return _take(self._nwk_counters, bytes(node.ieee), "NWK")
 
-    def replay(self, frame: AirFrame) -> tuple[t.EUI64, ...]:
+    def _next_aps_frame_counter(self, node: AirNode) -> int:
+        own = getattr(node, "next_aps_frame_counter", None)
+        if callable(own):
+            return int(own())
+        return _take(self._aps_frame_counters, bytes(node.ieee), "APS")
+
+    def replay(self, frame: AirFrame, *, nwk_counter: int | None = None) -> tuple[t.EUI64, ...]:
         """Put a frame captured earlier on the air again, unchanged (its source,
-        its frame counter), as an attacker would; returns who heard it.
+        its frame counters), as an attacker would; returns who heard it.
 
         Each receiver that heard the original hears the copy and checks its
-        counter like any other frame: a replay is dropped and not answered.
+        counters like any other frame: a replay is dropped and not answered.
+        ``nwk_counter`` re-secures it under a fresh NWK header (an insider with
+        the network key, or a relay): then the APS counter is what stops it.
         """
         if frame.aps_ack:
             raise ValueError("only data frames are replayed")
@@ -576,14 +665,16 @@ class VirtualAir:
                 aps_ack=False,
                 aps_counter=frame.aps_counter,
                 delivered_to=tuple(n.ieee for n in heard),
-                nwk_counter=frame.nwk_counter,
+                nwk_counter=frame.nwk_counter if nwk_counter is None else nwk_counter,
+                aps_frame_counter=frame.aps_frame_counter,
             )
         )
         for node in heard:
             self._schedule(
                 loop,
                 self._deliver_action(
-                    loop, source, node, frame.packet, frame.aps_counter, frame.nwk_counter, None
+                    loop, source, node, frame.packet, frame.aps_counter,
+                    frame.nwk_counter if nwk_counter is None else nwk_counter, None, frame.aps_frame_counter,
                 ),
             )
         return tuple(n.ieee for n in heard)
@@ -612,6 +703,15 @@ class VirtualAir:
         self._timer = None
         if queue:
             self._timer = loop.call_at(queue[0][0], self._drain, loop)
+
+
+def _take(table: dict[bytes, int], key: bytes, layer: str) -> int:
+    """Spend the next outgoing counter of ``key`` in ``table``."""
+    value = table[key]
+    if value >= COUNTER_MAX:
+        raise zigpy.exceptions.DeliveryError(f"{layer} frame counter exhausted: the network key must change")
+    table[key] = value + 1
+    return value
 
 
 @dataclass

@@ -98,6 +98,19 @@ class _CoordinatorPort:
         radio.nwk_frame_counter = value + 1
         return value
 
+    @property
+    def aps_frame_counter(self) -> int:
+        return self._app.radio_state.aps_frame_counter
+
+    def next_aps_frame_counter(self) -> int:
+        """The outgoing APS security frame counter, kept like the NWK one."""
+        radio = self._app.radio_state
+        value = radio.aps_frame_counter
+        if value >= COUNTER_MAX:
+            raise zigpy.exceptions.DeliveryError("APS frame counter exhausted: the link keys must change")
+        radio.aps_frame_counter = value + 1
+        return value
+
 
 def virtual_config(config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fill in what zigpy requires and what a virtual HAN wants by default:
@@ -252,6 +265,11 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         """The NWK frame counter the coordinator's next frame will carry: what to save."""
         return self.radio_state.nwk_frame_counter
 
+    @property
+    def aps_frame_counter(self) -> int:
+        """The APS security frame counter of the coordinator's next APS-encrypted frame."""
+        return self.radio_state.aps_frame_counter
+
     def restore_nwk_frame_counter(self, saved: int, margin: int = RESTART_MARGIN) -> int:
         """Carry on from a counter saved by an earlier run, plus ``margin`` for
         frames sent after that save (a crash loses them); never goes back.
@@ -259,6 +277,12 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         radio = self.radio_state
         radio.nwk_frame_counter = max(radio.nwk_frame_counter, after_restart(saved, margin))
         return radio.nwk_frame_counter
+
+    def restore_aps_frame_counter(self, saved: int, margin: int = RESTART_MARGIN) -> int:
+        """As :meth:`restore_nwk_frame_counter`, for the APS security counter."""
+        radio = self.radio_state
+        radio.aps_frame_counter = max(radio.aps_frame_counter, after_restart(saved, margin))
+        return radio.aps_frame_counter
 
     # -- endpoints, joining, removal ----------------------------------------------
 

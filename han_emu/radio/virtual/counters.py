@@ -1,8 +1,11 @@
-"""NWK frame counters on the virtual air.
+"""NWK and APS frame counters on the virtual air.
 
 Every Zigbee frame secured at the network layer carries its sender's 32-bit
 outgoing frame counter; receivers keep the highest value seen per sender and
 drop anything not higher, which is what stops a captured frame being replayed.
+A frame secured end to end at the APS layer carries a second counter, checked
+by the final receiver only, which catches a frame re-sent under a fresh NWK
+header (relayed, or re-secured by an insider holding the network key).
 The virtual air keeps no security header, so it keeps these counters here.
 """
 
@@ -33,8 +36,9 @@ class IncomingCounters:
     attacker cannot flood the log.
     """
 
-    def __init__(self, owner: str = "") -> None:
+    def __init__(self, owner: str = "", layer: str = "NWK") -> None:
         self.owner = owner
+        self.layer = layer
         self._highest: dict[bytes, int] = {}
         self.dropped: collections.Counter[bytes] = collections.Counter()
 
@@ -43,9 +47,9 @@ class IncomingCounters:
         if last is not None and counter <= last:
             if not self.dropped[sender]:
                 LOGGER.warning(
-                    "%s dropped a replayed frame from %s: frame counter %d, already seen %d "
+                    "%s dropped a replayed frame from %s: %s frame counter %d, already seen %d "
                     "(further replays from it are counted, not logged)",
-                    self.owner or "node", sender[::-1].hex(":"), counter, last,
+                    self.owner or "node", sender[::-1].hex(":"), self.layer, counter, last,
                 )
             self.dropped[sender] += 1
             return False
@@ -59,3 +63,13 @@ class IncomingCounters:
     @property
     def total_dropped(self) -> int:
         return sum(self.dropped.values())
+
+    def to_json(self) -> dict[str, int]:
+        """The table as saved: highest counter per sender (IEEE address as hex)."""
+        return {sender.hex(): value for sender, value in self._highest.items()}
+
+    def restore(self, saved: dict[str, int]) -> None:
+        """Take back a saved table; a counter never goes down."""
+        for sender_hex, value in saved.items():
+            sender = bytes.fromhex(sender_hex)
+            self._highest[sender] = max(int(value), self._highest.get(sender, -1))
