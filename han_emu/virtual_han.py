@@ -116,7 +116,8 @@ class VirtualHan:
         self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
                                 accept_unencrypted=self.accept_unencrypted, identities=identities,
                                 ieee_of=self.app.ieee_of, on_key=self._install_key,
-                                sub_ghz=self.sub_ghz, ambient=self.config.ihd)
+                                sub_ghz=self.sub_ghz, ambient=self.config.ihd,
+                                bound=self.app.bound_destinations)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         info = self.app.state.network_info

@@ -180,3 +180,58 @@ def test_a_device_that_skips_cbke_is_refused_smart_energy_data() -> None:
         return rsp.data.serialize()[2:].hex()
 
     assert run_virtual(main(), meter.time) == "0b007e"  # Default Response NOT_AUTHORIZED
+
+
+def _publishes_to(frames: list, nwk: int) -> list[int]:
+    """Source endpoints of the PublishPrice commands the ESI sent to ``nwk``."""
+    out = []
+    for f in frames:
+        data = f.packet.data.serialize()
+        if (not f.aps_ack and int(f.src) == 0x0000 and f.packet.cluster_id == 0x0700
+                and f.packet.dst is not None and int(f.packet.dst.address) == nwk
+                and data[0] & 0x0B == 0x09 and data[2] == 0x00):
+            out.append(int(f.packet.src_ep))
+    return out
+
+
+def test_a_display_bound_to_price_is_pushed_new_prices_until_it_unbinds() -> None:
+    """ZDO Bind to the ESI's Price cluster is a subscription: a display that
+    never sets GetCurrentPrice's receiver-on bit is pushed PublishPrice at each
+    tier change, once per change even when it is also subscribed, and no
+    longer once it has unbound."""
+    import zigpy.zdo.types as zdo_t
+
+    bound = DeviceSettings("ihd", "BOUND", demand_s=0, registers_s=0, prices_s=0, profile_s=0,
+                           history_s=0, time_s=0, report=False, bind_price=True)
+    asker = DeviceSettings("ihd", "ASKER", demand_s=0, registers_s=0, prices_s=0, profile_s=0,
+                           history_s=0, time_s=0, report=False)
+    config = load(None)
+    meter = TwinMeter(config.meter, START)
+
+    async def main() -> tuple[list[int], list[int], list[int], list]:
+        han = VirtualHan(config, meter, devices=[bound, asker])
+        frames: list = []
+        await han.start()
+        han.air.add_listener(frames.append)
+        a, b = han.devices
+        assert a.failures == 0 and a.key_established
+        esi = han.config.endpoints
+        table = (han.app.bound_destinations(esi.primary, 0x0700), han.app.bound_destinations(esi.secondary, 0x0700))
+        await han.run_for(86400)
+        pushed_a, pushed_b = _publishes_to(frames, int(a.nwk)), _publishes_to(frames, int(b.nwk))
+        frames.clear()
+        me = zdo_t.MultiAddress(addrmode=0x03, ieee=a.ieee, endpoint=1)
+        for ep in a.esi_endpoints:
+            (status,) = await a.zdo_request(0x0000, zdo_t.ZDOCmd.Unbind_req, han.app.state.node_info.ieee,
+                                            ep, 0x0700, me)
+            assert status == zdo_t.Status.SUCCESS
+        await han.run_for(86400)
+        after = _publishes_to(frames, int(a.nwk))
+        await han.stop()
+        return pushed_a, pushed_b, after, list(table)
+
+    pushed_a, pushed_b, after, table = run_virtual(main(), START)
+    assert table[0] and table[1]  # a is on the coordinator's binding table for both ESIs' Price
+    assert len(table[0]) == 1 and len(table[1]) == 1
+    assert pushed_a and sorted(pushed_a) == sorted(pushed_b)  # bound = subscribed, one push per change
+    assert after == []  # unbound, and never subscribed by the receiver-on bit

@@ -10,7 +10,7 @@ clients when a tier changes.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import zigpy.types as t
 from zigpy.zcl.clusters.general import Basic, Identify, Time
@@ -95,14 +95,19 @@ class EsiServer:
         ieee_of: Callable[[int], Any] | None = None,
         on_key: Callable[[Any, bytes], Any] | None = None,
         ambient: AmbientThresholds | None = None,
+        bound: Callable[[int, int], Iterable[tuple[int, int]]] | None = None,
     ) -> None:
         """With ``identities`` (certificate sets) the primary ESI runs CBKE as a
         Smart Energy trust centre and refuses SE requests from devices that have
         not completed it (unless ``accept_unencrypted``, the lab override);
         ``ieee_of`` maps a NWK address to an IEEE address and ``on_key``
         installs an agreed link key in the radio; ``ambient`` sets the
-        ambient consumption indicator's thresholds."""
+        ambient consumption indicator's thresholds; ``bound(endpoint, cluster)``
+        lists the radio's binding-table destinations (NWK, endpoint) for a
+        cluster of an ESI endpoint: clients bound to Price get PublishPrice
+        on a tier change as clients that asked with the receiver-on bit do."""
         self.meter = meter
+        self.bound = bound
         self.ambient = ambient or AmbientThresholds()
         self.clock = clock
         self.map = endpoints or EndpointMap()
@@ -181,12 +186,21 @@ class EsiServer:
         self._tiers = now
         for element in sorted(changed):
             prices = self.prices[element]
-            for nwk, dst_ep in sorted(prices.state.subscribers):
+            for nwk, dst_ep in sorted(self.price_subscribers(element)):
                 self.zcl.send(
                     self.endpoint_of(element), Price.cluster_id, 0x00, prices.publish_price(),
                     subscriber_address(nwk), dst_ep,
                 )
                 LOGGER.info("tier change on the %s element: PublishPrice to 0x%04X", element, nwk)
+
+    def price_subscribers(self, element: str) -> set[tuple[int, int]]:
+        """Who gets an unsolicited PublishPrice from ``element``'s ESI: clients
+        that asked GetCurrentPrice with the receiver-on-when-idle bit, and
+        destinations bound to its Price cluster (ZDO Bind); each once."""
+        out = set(self.prices[element].state.subscribers)
+        if self.bound is not None:
+            out.update(self.bound(self.endpoint_of(element), Price.cluster_id))
+        return out
 
     # -- PacketServer ---------------------------------------------------------------
     def descriptors(self) -> Sequence[SimpleDescriptor]:

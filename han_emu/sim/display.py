@@ -24,6 +24,7 @@ from typing import Iterable
 
 import zigpy.types as t
 from zigpy.zcl import foundation
+import zigpy.zdo.types as zdo_t
 
 from clusters import Metering, Price, posix_to_utctime
 from clusters.metering import previous_day_attr, previous_month_attr, previous_week_attr, tier_summation_attr
@@ -189,6 +190,8 @@ class SimDisplay(SimNode):
         self.esi_endpoints = sorted(ep for nwk, ep in found if int(nwk) == self.esi_nwk)
         for ep in self.esi_endpoints:
             self.readout.element(ep)
+        if self.settings.bind_price:
+            await self.bind_prices()
         await self.read_time()
         for ep in self.esi_endpoints:
             await self.read(ep, Metering.cluster_id, [0x0300, 0x0301, 0x0302, 0x0303, 0x0306, 0x0307,
@@ -226,8 +229,31 @@ class SimDisplay(SimNode):
         if ep == self.map.secondary and self.mp184:  # MP184 R2: export prices
             ids += [0x8410 + 0x10 * (n - 1) for n in range(1, self.tiers + 1)]
         await self.read(ep, Price.cluster_id, ids)
-        # GetCurrentPrice with "receiver on when idle": the ESI may push new prices.
-        await self.ask(ep, Price.cluster_id, zcl_frame(0, 0x00, b"\x01"))
+        # GetCurrentPrice; with "receiver on when idle" the ESI may push new
+        # prices (a display bound to Price is pushed them anyway).
+        options = b"\x00" if self.settings.bind_price else b"\x01"
+        await self.ask(ep, Price.cluster_id, zcl_frame(0, 0x00, options))
+
+    async def bind_prices(self) -> None:
+        """Ask the ESI to bind each of its Price clusters to this display:
+        the ESI's IEEE address first (IEEE_addr_req), then a ZDO Bind_req per
+        endpoint.  A refusal is counted like any failed request."""
+        assert self.ieee is not None
+        try:
+            status, esi_ieee, *_ = await self.zdo_request(self.esi_nwk, zdo_t.ZDOCmd.IEEE_addr_req,
+                                                          t.NWK(self.esi_nwk), 0, 0)
+            if status != zdo_t.Status.SUCCESS:
+                raise RuntimeError(f"IEEE_addr_req: {status!r}")
+            me = zdo_t.MultiAddress(addrmode=0x03, ieee=self.ieee, endpoint=1)
+            for ep in self.esi_endpoints:
+                self.requests[zdo_t.ZDOCmd.Bind_req] += 1
+                (status,) = await self.zdo_request(self.esi_nwk, zdo_t.ZDOCmd.Bind_req,
+                                                   esi_ieee, t.uint8_t(ep), t.uint16_t(Price.cluster_id), me)
+                if status != zdo_t.Status.SUCCESS:
+                    raise RuntimeError(f"Bind_req to endpoint {ep}: {status!r}")
+        except Exception as exc:  # delivery failures and refusals are counted, not fatal
+            self.failures += 1
+            LOGGER.warning("%s: could not bind to the ESI's Price cluster: %s", self.name, exc)
 
     async def read_history(self) -> None:
         for ep in self.esi_endpoints:

@@ -36,6 +36,10 @@ class DeviceSettings:
     report_min_s: int = 60
     report_max_s: int = 900
     band: str = BAND_2400
+    #: How the display hears of new prices: False, by GetCurrentPrice with the
+    #: receiver-on-when-idle bit; True, by a ZDO Bind to each ESI's Price
+    #: cluster (and GetCurrentPrice without the bit).
+    bind_price: bool = False
 
     @property
     def sub_ghz(self) -> bool:

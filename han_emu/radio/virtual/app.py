@@ -344,6 +344,23 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
             node = self.air.node_by_nwk(nwk)
             return None if node is None else node.ieee
 
+    def bound_destinations(self, endpoint: int, cluster: int) -> list[tuple[int, int]]:
+        """(NWK, endpoint) of every unicast destination in the coordinator's
+        binding table for ``cluster`` on its ``endpoint`` (ZDO Bind_req from
+        the clients).  Destinations whose NWK address is not known yet, and
+        group bindings (Smart Energy secures unicasts only), are left out."""
+        out = []
+        for binding in self._zdo.bindings:
+            if int(binding.SrcEndpoint) != endpoint or int(binding.ClusterId) != cluster:
+                continue
+            dst = binding.DstAddress
+            if dst.addrmode != 0x03:  # 0x01: a group
+                continue
+            node = self.air.node_by_ieee(dst.ieee)
+            if node is not None and node.nwk is not None:
+                out.append((int(node.nwk), int(dst.endpoint)))
+        return out
+
     def _set_permit(self, time_s: int) -> None:
         loop = asyncio.get_running_loop()
         self._permit_until = loop.time() + time_s if time_s > 0 else None
