@@ -160,8 +160,11 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
     from han_emu.study import wire_throttling
     from han_emu.dutycycle_cli import configured_sub_ghz
 
+    from han_emu.dutycycle_cli import StatusFile
+
     sub_ghz = any(d.sub_ghz for d in config.devices)
     hans: list[VirtualHan] = []
+    statuses: list[StatusFile] = []
     # Displays configured with band = "gb868" are charged to the hub's GB-868 budget.
     accounting = AirAccounting(sub_ghz=lambda ieee: bool(hans) and configured_sub_ghz(hans[-1])(ieee))
 
@@ -176,9 +179,15 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
         hans.append(han)
         if sub_ghz:
             wire_throttling(accounting, han)
+        if args.status_json:  # the same figures as the HAN screen's gauges (made on the HAN's loop)
+            statuses.append(StatusFile(args.status_json, han, period=2.0, accounting=accounting))
+            statuses[-1].start()
         return han
 
     def closed(han: VirtualHan) -> None:
+        for status in statuses:
+            status.close()
+        statuses.clear()
         if han.store is not None:
             han.store.close()
 

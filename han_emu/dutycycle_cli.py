@@ -332,6 +332,12 @@ class StatusFile:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        self.close()
+
+    def close(self) -> None:
+        """Stop refreshing and write a last time (for callers that cannot await)."""
+        if self._task is not None:
+            self._task.cancel()
             self._task = None
         if self._unwire is not None:
             self._unwire()

@@ -200,3 +200,39 @@ def test_gauges_snapshot(snap_compare) -> None:
         assert snap_compare(DashboardApp(runner.source, runner, auto_refresh=False), press=["3"], terminal_size=SIZE)
     finally:
         runner.stop()
+
+
+def test_status_json_is_written_in_dashboard_mode_too(monkeypatch, tmp_path) -> None:
+    """``han-emu run --status-json FILE`` on a terminal: the dashboard's HAN
+    keeps the file up to date with the gauges' own accounting, and writes it a
+    last time when it stops."""
+    import json
+    import sys
+
+    import han_emu.tui as tui
+    from han_emu import cli
+
+    status = tmp_path / "status.json"
+    seen: dict = {}
+
+    def dashboard(make_han, start_epoch, speed, **kw) -> None:  # the real runner, no screen
+        runner = HanRunner(make_han, start_epoch, None, warmup=300.0, accounting=kw["accounting"],
+                           on_stop=kw["on_stop"], recorder=kw["recorder"])
+        runner.start()
+        seen["written_while_running"] = json.loads(status.read_text())
+        runner.stop()
+        seen["han"] = runner.han
+
+    monkeypatch.setattr(tui, "run_virtual_dashboard", dashboard)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--state", "none", "--status-json", str(status)]) == 0
+    final = json.loads(status.read_text())
+    running = seen["written_while_running"]
+    names = {"hub", *(d.name for d in seen["han"].devices)}
+    assert {d["name"] for d in running["devices"].values()} == names
+    assert {d["name"] for d in final["devices"].values()} == names
+    # The last write is the gauges' figures when the HAN stopped: later, and more.
+    assert final["time"] >= running["time"]
+    assert all(final["devices"][k]["frames"] >= v["frames"] for k, v in running["devices"].items())
+    assert sum(d["frames"] for d in final["devices"].values()) > 0
