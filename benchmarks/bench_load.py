@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,6 +50,10 @@ class LoadResult:
     answered: int
     failures: int
     latencies: list[float] = field(default_factory=list)
+    unmatched: int = 0
+    """Requests seen on the air with no response on the air by the end (in flight at the stop)."""
+    error_answers: dict[int, int] = field(default_factory=dict)
+    """Default Responses from the ESI with an error status, by status."""
 
     def percentile(self, q: float) -> float:
         xs = sorted(self.latencies)
@@ -59,6 +64,10 @@ class LoadResult:
         return "\n".join([
             f"{self.nodes} nodes, {self.virtual_s / 3600:g} virtual hours, wall {self.wall_s:.1f} s",
             f"requests answered {self.answered} / {self.requests}   display-side failures {self.failures}",
+            f"on the air: {len(self.latencies)} request/response pairs, {self.unmatched} requests unanswered at the stop; "
+            f"error Default Responses {sum(self.error_answers.values())}"
+            + (" (" + ", ".join(f"0x{k:02X}: {v}" for k, v in sorted(self.error_answers.items())) + ")"
+               if self.error_answers else ""),
             "virtual latency ms  p50 {:.1f}  p90 {:.1f}  p99 {:.1f}  p99.9 {:.1f}  max {:.1f}".format(
                 ms[50], ms[90], ms[99], ms[99.9], max(self.latencies, default=0) * 1000),
             f"wall cost {self.wall_s / max(self.requests, 1) * 1e6:.0f} us per request   "
@@ -72,6 +81,7 @@ def run_load(nodes: int = 32, hours: float = 24.0, rate: float = 10.0,
     meter = TwinMeter(config.meter, START)
     sent: dict[tuple[int, int, int, int], float] = {}
     latencies: list[float] = []
+    errors: Counter[int] = Counter()
 
     def on_air(han: VirtualHan, frame) -> None:
         if frame.aps_ack or frame.packet.profile_id != 0x0109:
@@ -89,6 +99,9 @@ def run_load(nodes: int = 32, hours: float = 24.0, rate: float = 10.0,
             when = sent.pop(key, None)
             if when is not None:
                 latencies.append(frame.time - when)
+            command = data[4] if data[0] & 0x04 else data[2]
+            if data[0] & 0x03 == 0 and command == 0x0B and len(data) >= 5 and data[-1] != 0x00:
+                errors[data[-1]] += 1  # a Default Response whose status is an error
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, devices=population(nodes, rate))
@@ -113,7 +126,8 @@ def run_load(nodes: int = 32, hours: float = 24.0, rate: float = 10.0,
     wall = time.perf_counter() - t0
     requests = sum(sum(d.requests.values()) for d in han.devices)
     failures = sum(d.failures for d in han.devices)
-    return LoadResult(nodes, hours * 3600, wall, requests, requests - failures, failures, latencies)
+    return LoadResult(nodes, hours * 3600, wall, requests, requests - failures, failures, latencies,
+                      unmatched=len(sent), error_answers=dict(errors))
 
 
 def main() -> None:
