@@ -111,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke, scenario=scenario,
-                         sub_ghz=any(d.sub_ghz for d in config.devices))
+                         sub_ghz=any(d.sub_ghz for d in config.devices), seed=args.seed)
         status = StatusFile(args.status_json, han, period=300.0 if simulate else 2.0) if args.status_json else None
         recording.attach(han)
         await han.start()
@@ -175,7 +175,7 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
             meter, store = _open_meter(config, state, start)
         han = VirtualHan(config, meter, store=store, devices=config.devices,
                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke,
-                         scenario=scenario, sub_ghz=sub_ghz)
+                         scenario=scenario, sub_ghz=sub_ghz, seed=args.seed)
         hans.append(han)
         if sub_ghz:
             wire_throttling(accounting, han)
@@ -456,6 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--simulate", type=parse_duration, metavar="DURATION",
                      help="run this long (e.g. 24h) in virtual time, as fast as possible, then print a summary")
     run.add_argument("--summary-json", metavar="FILE", help="with --simulate: write the summary as JSON")
+    run.add_argument("--seed", type=int, metavar="N",
+                     help="virtual HAN: draw the network key, PAN ids, addresses and CBKE's ephemeral keys from a "
+                          "generator seeded with N: with a configured [meter] start, a --simulate run "
+                          "(and its --pcap) is then the same byte for byte")
     run.add_argument("--lab-accept-unencrypted", action="store_true",
                      help="LAB ONLY: accept Smart Energy requests without APS encryption or CBKE")
     run.add_argument("--no-cbke", action="store_true",

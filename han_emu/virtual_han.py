@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random as _random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -24,6 +25,7 @@ from han_emu.logsafety import protect
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.simulate import step
+from han_emu.radio.backend import NetworkSettings
 from han_emu.radio.host import ServerHost
 from han_emu.radio.virtual import AirFrame, VirtualAir, VirtualControllerApplication
 from han_emu.radio.vtime import clock_for_loop
@@ -74,9 +76,14 @@ class VirtualHan:
         sub_ghz: bool = False,
         mp184: bool = True,
         scenario: Any = None,
+        seed: int | None = None,
     ) -> None:
         """``sub_ghz``: the hub serves the Sub-GHz cluster (duty-cycle throttling);
-        ``mp184=False``: displays that do not know the MP184 export items."""
+        ``mp184=False``: displays that do not know the MP184 export items;
+        ``seed``: draw everything random (network key, PAN and extended PAN
+        ids, NWK addresses, CBKE's ephemeral keys) from a generator seeded
+        with it, so a run on virtual time is the same frame for frame (a
+        repeatable capture); None: the operating system's randomness."""
         self.config = config
         self.meter = meter
         self.store = store
@@ -98,15 +105,22 @@ class VirtualHan:
         self._tasks: list[asyncio.Task[Any]] = []
         self._save_failing = False
         self.listeners: list[Any] = []
+        self.seed = seed
+        self._rng = _random.Random(seed) if seed is not None else None
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         protect()  # no key in the logs, whatever zigpy prints at DEBUG
         self.clock = clock_for_loop()
         self._drive()  # bring the meter up to the clock before anyone reads it
-        self.air = VirtualAir()
+        rng = self._rng
+        self.air = VirtualAir() if rng is None else VirtualAir(seed=rng.getrandbits(64))
         self.air.add_listener(self._on_air)
-        self.app = HostedVirtualApp({"network": {"channel": 15}}, air=self.air, ieee=COORDINATOR_IEEE)
+        network = NetworkSettings(channel=15)
+        if rng is not None:  # what zigpy would otherwise draw from the system when forming
+            network = NetworkSettings(channel=15, pan_id=rng.randint(0x0001, 0xFFFE),
+                                      extended_pan_id=rng.randbytes(8), network_key=rng.randbytes(16))
+        self.app = HostedVirtualApp({"network": network.zigpy_network()}, air=self.air, ieee=COORDINATOR_IEEE)
         self._restore_counters()
         identities = None
         if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
@@ -117,7 +131,8 @@ class VirtualHan:
                                 accept_unencrypted=self.accept_unencrypted, identities=identities,
                                 ieee_of=self.app.ieee_of, on_key=self._install_key,
                                 sub_ghz=self.sub_ghz, ambient=self.config.ihd,
-                                bound=self.app.bound_destinations)
+                                bound=self.app.bound_destinations,
+                                random=None if rng is None else rng.randbytes)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         info = self.app.state.network_info
@@ -136,7 +151,8 @@ class VirtualHan:
             if self.cbke:
                 code = install_code_for(eui64_to_cert(device.ieee))
                 protect(bytes(await self.app.permit_with_install_code(device.ieee, code)))
-                device.use_cbke(certificate_set_for(eui64_to_cert(device.ieee), 1), code)
+                device.use_cbke(certificate_set_for(eui64_to_cert(device.ieee), 1), code,
+                                random=None if rng is None else rng.randbytes)
             await device.start()
             device.run()
 

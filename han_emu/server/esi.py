@@ -96,6 +96,7 @@ class EsiServer:
         on_key: Callable[[Any, bytes], Any] | None = None,
         ambient: AmbientThresholds | None = None,
         bound: Callable[[int, int], Iterable[tuple[int, int]]] | None = None,
+        random: Callable[[int], bytes] | None = None,
     ) -> None:
         """With ``identities`` (certificate sets) the primary ESI runs CBKE as a
         Smart Energy trust centre and refuses SE requests from devices that have
@@ -105,7 +106,9 @@ class EsiServer:
         ambient consumption indicator's thresholds; ``bound(endpoint, cluster)``
         lists the radio's binding-table destinations (NWK, endpoint) for a
         cluster of an ESI endpoint: clients bound to Price get PublishPrice
-        on a tier change as clients that asked with the receiver-on bit do."""
+        on a tier change as clients that asked with the receiver-on bit do;
+        ``random`` is where CBKE's ephemeral keys come from (the operating
+        system's randomness unless a seeded run asks otherwise)."""
         self.meter = meter
         self.bound = bound
         self.ambient = ambient or AmbientThresholds()
@@ -125,7 +128,8 @@ class EsiServer:
                 raise ValueError("CBKE needs an ieee_of lookup from the radio")
             primary = self.zcl.endpoints[self.endpoint_of(PRIMARY)]
             self.key_establishment = KeyEstablishmentServer(
-                primary, identities, clock, ieee_of, on_key=on_key
+                primary, identities, clock, ieee_of, on_key=on_key,
+                **({} if random is None else {"random": random}),
             )
             self.key_establishment.guard(self.zcl)
         self._tiers = self._tier_snapshot()

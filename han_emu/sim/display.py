@@ -20,7 +20,7 @@ import asyncio
 import functools
 import logging
 from collections import Counter
-from typing import Iterable
+from typing import Callable, Iterable
 
 import zigpy.types as t
 from zigpy.zcl import foundation
@@ -108,12 +108,16 @@ class SimDisplay(SimNode):
         self._tasks_running: list[asyncio.Task[None]] = []
         self._certs: CertificateSet | None = None
         self._install_code: bytes | None = None
+        self._random: Callable[[int], bytes] | None = None
         self.key_established = False
 
-    def use_cbke(self, certs: CertificateSet, install_code: bytes) -> None:
-        """Join as a Smart Energy device: install-code link key, then CBKE."""
+    def use_cbke(self, certs: CertificateSet, install_code: bytes,
+                 random: Callable[[int], bytes] | None = None) -> None:
+        """Join as a Smart Energy device: install-code link key, then CBKE
+        (ephemeral keys from ``random``, the system's randomness by default)."""
         self._certs = certs
         self._install_code = install_code
+        self._random = random
 
     # -- Sub-GHz: Suspend ZCL Messages ----------------------------------------------------
     def _suspend_zcl_messages(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
@@ -179,7 +183,8 @@ class SimDisplay(SimNode):
     async def start(self) -> None:
         """Join, find the ESIs and read what does not change."""
         if self._certs is not None:
-            await join_smart_energy(self, self._certs, install_code=self._install_code)
+            extra = {} if self._random is None else {"random": self._random}
+            await join_smart_energy(self, self._certs, install_code=self._install_code, **extra)
             self.key_established = True
         else:
             await self.join()
