@@ -8,7 +8,9 @@ network keys from Transport-Key commands and short <-> IEEE addresses from
 association responses, device announces and extended sources, and reports a
 key that fails once per key and device rather than once per frame.
 Frames the fast path does not cover (MAC security, 2015 frames) fall back to
-the reference decoder.
+the reference decoder.  Both paths hand APS fragments to one
+:class:`~.fragments.Reassembler`: a fragmented frame comes out once, whole,
+at its last block.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from han_emu.frames import fastparse
 from han_emu.frames.aps import TransportKeyType, parse_transport_key
 from han_emu.frames.errors import FrameError, MicError
 from han_emu.frames.keys import KeyRing
+from han_emu.frames.stack import DecodedFrame
 from han_emu.frames.stack import decode as reference_decode
 from han_emu.frames.zcl import build_zcl
 
 from .capture import RawFrame
+from .fragments import Reassembled, Reassembler
 from han_emu.frames.fcs import fcs_bytes as fcs_of
 
 ZDP_PROFILE = 0x0000
@@ -78,6 +82,8 @@ class Peeled:
     nwk_secured: bool = False
     nwk_decrypted: bool = False
     aps_decrypted: bool = False
+    fragment: bool = False  # an APS data fragment (whole frame in ``zcl`` only at the one completing it)
+    first_frame: int | None = None  # index of the first block's frame, for a reassembled frame
 
 
 def ieee_text(ieee: int) -> str:
@@ -91,12 +97,15 @@ class StackDecoder:
     user about (a key that does not fit a device, a key learnt, ...).
     """
 
-    def __init__(self, keys: KeyRing | None = None, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(self, keys: KeyRing | None = None, warn: Callable[[str], None] | None = None,
+                 reassembler: Reassembler | None = None) -> None:
         self.keys = keys if keys is not None else KeyRing()
         self.warn = warn or (lambda message: None)
+        self.fragments = reassembler if reassembler is not None else Reassembler()
         self._ciphers: dict[bytes, AESCCM] = {}
         self._warned: set[tuple] = set()
         self._index = 0
+        self._time = 0.0
 
     # -- keys ----------------------------------------------------------------------
     def _cipher(self, key: bytes) -> AESCCM:
@@ -174,6 +183,7 @@ class StackDecoder:
     # -- frames ----------------------------------------------------------------------
     def decode(self, raw: RawFrame) -> Peeled:
         self._index = raw.index
+        self._time = raw.time
         frame = raw.frame
         if raw.fcs is not None and fcs_of(frame) != raw.fcs:
             return Peeled(MALFORMED, "mac: FCS mismatch")
@@ -254,6 +264,7 @@ class StackDecoder:
         """Any frame, through the field dicts of ``frames.fastparse`` (and the
         construct decoder for what those do not cover)."""
         self._index = raw.index
+        self._time = raw.time
         frame = raw.frame
         try:
             mac = fastparse.parse_mac(frame, fcs=False)
@@ -332,10 +343,16 @@ class StackDecoder:
             if plain and plain[0] == 0x05:
                 self._learn_key(plain[1:])
             return out
-        if ftype != 0 or aps["block_number"]:
-            return out  # ACK, inter-PAN, or a later fragment of a ZCL frame
+        if ftype != 0:
+            return out  # ACK (of a frame or of a window of blocks) or inter-PAN
         out.profile, out.cluster = aps["profile"], aps["cluster"]
         out.src_ep, out.dst_ep = aps["src_endpoint"], aps["dst_endpoint"]
+        if aps["fragmentation"]:
+            out.fragment = True
+            whole = self._block(out, aps["counter"], aps["fragmentation"], aps["block_number"], plain)
+            if whole is None:
+                return out
+            plain, out.first_frame = whole.payload, whole.first_frame
         if out.profile == ZDP_PROFILE:
             if out.cluster == DEVICE_ANNOUNCE and len(plain) >= 11:
                 self.keys.learn_address(plain[1] | plain[2] << 8, int.from_bytes(plain[3:11], "little"))
@@ -343,8 +360,20 @@ class StackDecoder:
         out.kind, out.zcl = ZCL, plain
         return out
 
+    def _block(self, out: Peeled, counter: int, fragmentation: int, block_number: int,
+               payload: bytes) -> Reassembled | None:
+        """Hand one APS block (addressing already in ``out``) to the reassembler."""
+        key = (out.src, out.dst, counter, out.profile, out.cluster, out.src_ep, out.dst_ep)
+        return self.fragments.add(key, fragmentation, block_number, payload, self._index, self._time)
+
+    def finish(self) -> None:
+        """End of the capture: fragment sets still open count as incomplete."""
+        self.fragments.finish()
+
     def _reference(self, raw: RawFrame) -> Peeled:
         """Frames outside the fast path, through the construct decoder."""
+        self._index = raw.index
+        self._time = raw.time
         try:
             d = reference_decode(raw.frame, self.keys, fcs=False, strict=False)
         except MicError as exc:
@@ -357,11 +386,27 @@ class StackDecoder:
             out.nwk_secured = d.nwk.aux is not None
             out.nwk_decrypted = "nwk" in d.decrypted
         out.aps_decrypted = "aps" in d.decrypted
+        aps = d.aps
         if d.error or d.encrypted:
             out.kind, out.error = UNDECRYPTED, d.error or f"{d.encrypted}: no key"
-        elif d.zcl is not None and d.aps is not None:
+        elif (aps is not None and aps.extended is not None and aps.extended.control.fragmentation
+              and int(aps.frame_control.frame_type) == 0):
+            self._reference_block(d, out)
+        elif d.zcl is not None and aps is not None:
             out.kind = ZCL
             out.profile, out.cluster = d.aps.profile, d.aps.cluster
             out.src_ep, out.dst_ep = d.aps.src_endpoint, d.aps.dst_endpoint
             out.zcl = build_zcl(d.zcl)
         return out
+
+    def _reference_block(self, d: DecodedFrame, out: Peeled) -> None:
+        """One APS data block as the construct decoder left it: the block's
+        bytes are its payload (or its ZCL frame, if it parsed one)."""
+        aps = d.aps
+        out.fragment = True
+        out.profile, out.cluster = aps.profile, aps.cluster
+        out.src_ep, out.dst_ep = aps.src_endpoint, aps.dst_endpoint
+        block = build_zcl(d.zcl) if d.zcl is not None else d.payload
+        whole = self._block(out, aps.counter, int(aps.extended.control.fragmentation), aps.extended.block_number, block)
+        if whole is not None and out.profile != ZDP_PROFILE:
+            out.kind, out.zcl, out.first_frame = ZCL, whole.payload, whole.first_frame

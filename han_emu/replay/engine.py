@@ -4,7 +4,8 @@
 used by the CLI, the dashboard and the duty-cycle tools: it streams the file
 (memory stays flat however long the capture), decodes every frame, and
 yields one :class:`ZclEvent` per ZCL frame and one :class:`ErrorEvent` per
-frame that could not be decoded.  Given a :class:`Readout`, it applies each
+frame that could not be decoded.  An APS-fragmented frame is one event,
+timed and numbered at its last block.  Given a :class:`Readout`, it applies each
 ZCL event to it, so after the capture the readout shows what an IHD would.
 :meth:`Replay.play` does the same at the capture's own pace (or N times it).
 """
@@ -44,6 +45,7 @@ class ZclEvent:
     cluster: int
     message: ZclMessage
     zcl: bytes
+    first_frame: int | None = None  # the first block's frame, when APS fragments were reassembled
 
     @property
     def command(self) -> str:
@@ -51,9 +53,10 @@ class ZclEvent:
 
     def to_json(self) -> dict[str, Any]:
         """The jsonl object: frame, time, src, dst, src_ep, dst_ep, profile,
-        cluster, command, attributes, payload."""
+        cluster, command, attributes, payload (and first_frame after the
+        frame when it was reassembled from APS fragments)."""
         m = self.message
-        return {
+        out = {
             "frame": self.frame,
             "time": round(self.time, 6),
             "src": None if self.src is None else f"0x{self.src:04x}",
@@ -66,6 +69,9 @@ class ZclEvent:
             "attributes": m.attributes,
             "payload": m.payload,
         }
+        if self.first_frame is None:
+            return out
+        return {"frame": self.frame, "first_frame": self.first_frame, **out}
 
 
 @dataclass(slots=True)
@@ -97,6 +103,8 @@ class ReplaySummary:
     nwk_secured: int = 0
     nwk_decrypted: int = 0
     aps_decrypted: int = 0
+    reassembled: int = 0  # ZCL frames put together from APS fragments
+    reassembly_incomplete: int = 0  # fragment sets dropped without all their blocks
     first_time: float | None = None
     last_time: float | None = None
 
@@ -190,6 +198,8 @@ class Replay:
                 s.nwk_decrypted += 1
             if p.aps_decrypted:
                 s.aps_decrypted += 1
+            if p.fragment:
+                self._count_fragments()
             kind = p.kind
             if kind == d.ZCL:
                 try:
@@ -199,13 +209,20 @@ class Replay:
                     yield ErrorEvent(rec.index, rec.time, d.MALFORMED, f"zcl: {exc}")
                     continue
                 s.decoded += 1
-                yield ZclEvent(rec.index, rec.time, p.src, p.dst, p.src_ep, p.dst_ep, p.profile, p.cluster, msg, p.zcl)
+                yield ZclEvent(rec.index, rec.time, p.src, p.dst, p.src_ep, p.dst_ep, p.profile, p.cluster, msg, p.zcl,
+                               p.first_frame)
             elif kind == d.MALFORMED:
                 s.malformed += 1
                 yield ErrorEvent(rec.index, rec.time, kind, p.error or "malformed")
             elif kind == d.UNDECRYPTED:
                 s.failed_to_decrypt += 1
                 yield ErrorEvent(rec.index, rec.time, kind, p.error or "not decrypted")
+        self.decoder.finish()
+        self._count_fragments()
+
+    def _count_fragments(self) -> None:
+        s, r = self.summary, self.decoder.fragments
+        s.reassembled, s.reassembly_incomplete = r.complete, r.incomplete
 
     def apply(self, event: Event) -> None:
         """Apply a ZCL event to the readout (if any)."""

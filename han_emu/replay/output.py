@@ -56,7 +56,8 @@ def jsonl_line(event: ZclEvent | ErrorEvent) -> str:
     if name is None:
         name = _names[m.command] = _dumps(m.command)
     attrs, payload = m.attributes, m.payload
-    return (f'{{"frame":{event.frame},"time":{round(event.time, 6)!r},"src":{_ADDRESSES[event.src]},'
+    first = "" if event.first_frame is None else f'"first_frame":{event.first_frame},'
+    return (f'{{"frame":{event.frame},{first}"time":{round(event.time, 6)!r},"src":{_ADDRESSES[event.src]},'
             f'"dst":{_ADDRESSES[event.dst]},"src_ep":{"null" if event.src_ep is None else event.src_ep},'
             f'"dst_ep":{"null" if event.dst_ep is None else event.dst_ep},"profile":{event.profile},'
             f'"cluster":{event.cluster},"command":{name},'
@@ -78,7 +79,8 @@ def text_line(event: ZclEvent) -> str:
     src = "?" if event.src is None else f"0x{event.src:04x}"
     dst = "?" if event.dst is None else f"0x{event.dst:04x}"
     m = event.message
-    parts = [f"#{event.frame}", when, f"{src}:{event.src_ep} -> {dst}:{event.dst_ep}",
+    frame = f"#{event.frame}" if event.first_frame is None else f"#{event.frame} (fragments from #{event.first_frame})"
+    parts = [frame, when, f"{src}:{event.src_ep} -> {dst}:{event.dst_ep}",
              cluster_name(event.cluster), m.command]
     for aid, value in (m.attributes or {}).items():
         name = attribute_name(event.cluster, int(aid, 16)) or aid
@@ -91,7 +93,10 @@ def text_line(event: ZclEvent) -> str:
 def text_summary(summary: ReplaySummary) -> str:
     return (f"{summary.frames} frames: {summary.decoded} ZCL decoded, {summary.failed_to_decrypt} not decrypted, "
             f"{summary.malformed} malformed; NWK decrypted {summary.nwk_decrypted} of {summary.nwk_secured} secured, "
-            f"APS decrypted {summary.aps_decrypted}")
+            f"APS decrypted {summary.aps_decrypted}"
+            + (f"; APS fragments: {summary.reassembled} frames reassembled, "
+               f"{summary.reassembly_incomplete} incomplete"
+               if summary.reassembled or summary.reassembly_incomplete else ""))
 
 
 def write_event(out: TextIO, event: ZclEvent | ErrorEvent, fmt: str) -> None:
