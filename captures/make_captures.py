@@ -12,9 +12,9 @@ join with their install codes and run CBKE) on virtual time, recorded the way
 README.md).
 
 Everything is fixed so the output is the same byte for byte on every run:
-the start time, the meter's history, the air's address allocator, and the
-randomness the stack draws (the network key, PAN ids, CBKE's ephemeral keys)
-comes from a seeded generator for the length of the run.
+the start time, the meter's history, and everything random (the network key,
+PAN ids, NWK addresses, CBKE's ephemeral keys), which the virtual HAN draws
+from a generator seeded with ``SEED`` (``han-emu run --seed`` does the same).
 
 Adding a scenario is one function: decorate an ``async def`` taking the
 started ``VirtualHan`` with ``@scenario(name, description, devices=...)``
@@ -24,11 +24,8 @@ and drive its devices.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import random
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,23 +124,6 @@ def _read(ids: list[int]) -> bytes:
 # -- running -----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def fixed_entropy(seed: int) -> Iterator[None]:
-    """Serve the operating system's randomness from a seeded generator while
-    the block runs.  zigpy draws the network key, PAN and extended PAN id
-    when it forms the network, and both CBKE ends draw their ephemeral keys,
-    from ``os.urandom`` (``secrets`` and ``random.SystemRandom`` through the
-    ``random`` module's own reference to it); a capture that must be the same
-    byte for byte needs all of them fixed.  Only for generating examples."""
-    rng = random.Random(seed)
-    saved = os.urandom, random._urandom  # type: ignore[attr-defined]
-    os.urandom = random._urandom = rng.randbytes  # type: ignore[attr-defined,assignment]
-    try:
-        yield
-    finally:
-        os.urandom, random._urandom = saved  # type: ignore[attr-defined]
-
-
 @dataclass
 class Generated:
     """One scenario's output, and what the HAN's listener saw (for tests)."""
@@ -163,7 +143,7 @@ def run_scenario(name: str, out_dir: Path = HERE, *, linktype: int = 283, config
     meter = TwinMeter(config.meter, EPOCH - spec.history_days * DAY)
 
     async def main() -> None:
-        han = VirtualHan(config, meter, devices=spec.devices)
+        han = VirtualHan(config, meter, devices=spec.devices, seed=SEED)
         with HanRecording(pcap=result.capture, linktype=linktype, pcapng=True, keylog=result.keys) as rec:
             rec.attach(han)
             han.listeners.append(lambda _han, frame: result.air_frames.append(frame))
@@ -175,8 +155,7 @@ def run_scenario(name: str, out_dir: Path = HERE, *, linktype: int = 283, config
                 await han.stop()
             result.recorded_frames = rec.stats.frames
 
-    with fixed_entropy(SEED):
-        run_virtual(main(), EPOCH)
+    run_virtual(main(), EPOCH)
     return result
 
 
