@@ -265,3 +265,29 @@ def test_coordinator_restored_from_a_saved_counter_starts_above_it_by_the_margin
         await second.shutdown()
 
     run_virtual(main())
+
+
+def test_an_exhausted_counter_refuses_to_send_rather_than_wrap() -> None:
+    import zigpy.exceptions
+
+    from han_emu.radio.virtual.counters import COUNTER_MAX
+
+    async def main() -> None:
+        air, a, b = setup()
+        air.restore_counters({"outgoing": {"nwk": {bytes(a.ieee).hex(): COUNTER_MAX - 1}, "aps": {}},
+                              "incoming": {"nwk": {}, "aps": {}}}, margin=0)
+        await air.transmit(a, unicast(0x1111, ack=False))  # the last counter there is
+        with pytest.raises(zigpy.exceptions.DeliveryError, match="NWK frame counter exhausted"):
+            await air.transmit(a, unicast(0x1111, ack=False))
+        assert len(b.got) == 1
+
+        app = VirtualControllerApplication({}, air=VirtualAir())
+        await app.startup(auto_form=True)
+        app.radio_state.aps_frame_counter = COUNTER_MAX
+        node = Probe(0xB, 0x1111)
+        app.air.attach(node)
+        with pytest.raises(zigpy.exceptions.DeliveryError, match="APS frame counter exhausted"):
+            await app.send_packet(unicast(0x1111, ack=False))
+        await app.shutdown()
+
+    run_virtual(main())

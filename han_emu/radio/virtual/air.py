@@ -40,7 +40,7 @@ import zigpy.exceptions
 import zigpy.state
 import zigpy.types as t
 
-from han_emu.radio.virtual.counters import COUNTER_MAX, RESTART_MARGIN, IncomingCounters, after_restart
+from han_emu.radio.virtual.counters import RESTART_MARGIN, IncomingCounters, after_restart, spend
 from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
 from han_emu.radio.vtime import clock_for_loop
 
@@ -629,13 +629,13 @@ class VirtualAir:
         own = getattr(node, "next_nwk_counter", None)
         if callable(own):
             return int(own())
-        return _take(self._nwk_counters, bytes(node.ieee), "NWK")
+        return spend(self._nwk_counters, bytes(node.ieee), "NWK")
 
     def _next_aps_frame_counter(self, node: AirNode) -> int:
         own = getattr(node, "next_aps_frame_counter", None)
         if callable(own):
             return int(own())
-        return _take(self._aps_frame_counters, bytes(node.ieee), "APS")
+        return spend(self._aps_frame_counters, bytes(node.ieee), "APS")
 
     def replay(self, frame: AirFrame, *, nwk_counter: int | None = None) -> tuple[t.EUI64, ...]:
         """Put a frame captured earlier on the air again, unchanged (its source,
@@ -703,15 +703,6 @@ class VirtualAir:
         self._timer = None
         if queue:
             self._timer = loop.call_at(queue[0][0], self._drain, loop)
-
-
-def _take(table: dict[bytes, int], key: bytes, layer: str) -> int:
-    """Spend the next outgoing counter of ``key`` in ``table``."""
-    value = table[key]
-    if value >= COUNTER_MAX:
-        raise zigpy.exceptions.DeliveryError(f"{layer} frame counter exhausted: the network key must change")
-    table[key] = value + 1
-    return value
 
 
 @dataclass

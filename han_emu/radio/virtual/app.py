@@ -26,7 +26,7 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from han_emu import __version__
 from han_emu.radio.virtual.air import COORDINATOR_NWK, RadioState, VirtualAir
-from han_emu.radio.virtual.counters import COUNTER_MAX, RESTART_MARGIN, after_restart
+from han_emu.radio.virtual.counters import RESTART_MARGIN, after_restart, spend
 from han_emu.radio.virtual.packets import nwk_address, replace_packet
 from han_emu.radio.virtual.zdo import ZDO_ENDPOINT, ZdoResponder, node_descriptor
 
@@ -91,12 +91,7 @@ class _CoordinatorPort:
     def next_nwk_counter(self) -> int:
         """The coordinator's outgoing NWK frame counter lives in its radio's
         non-volatile state, so it survives the app being restarted."""
-        radio = self._app.radio_state
-        value = radio.nwk_frame_counter
-        if value >= COUNTER_MAX:
-            raise zigpy.exceptions.DeliveryError("NWK frame counter exhausted: the network key must change")
-        radio.nwk_frame_counter = value + 1
-        return value
+        return spend(vars(self._app.radio_state), "nwk_frame_counter", "NWK")
 
     @property
     def aps_frame_counter(self) -> int:
@@ -104,12 +99,7 @@ class _CoordinatorPort:
 
     def next_aps_frame_counter(self) -> int:
         """The outgoing APS security frame counter, kept like the NWK one."""
-        radio = self._app.radio_state
-        value = radio.aps_frame_counter
-        if value >= COUNTER_MAX:
-            raise zigpy.exceptions.DeliveryError("APS frame counter exhausted: the link keys must change")
-        radio.aps_frame_counter = value + 1
-        return value
+        return spend(vars(self._app.radio_state), "aps_frame_counter", "APS")
 
 
 def virtual_config(config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import collections
 import logging
+from collections.abc import MutableMapping
+
+import zigpy.exceptions
 
 LOGGER = logging.getLogger(__name__)
 
@@ -21,6 +24,16 @@ COUNTER_MAX = 0xFFFF_FFFF
 RESTART_MARGIN = 1024
 """Added to a saved outgoing counter on restart, as stacks do, so that frames
 sent after the last save but before a crash are never repeated."""
+
+
+def spend(counters: MutableMapping[str, int] | MutableMapping[bytes, int], key: str | bytes, layer: str) -> int:
+    """Take the next outgoing counter kept under ``key`` and move it on by one;
+    an exhausted counter refuses to send (the key must change first)."""
+    value = counters[key]  # type: ignore[index]
+    if value >= COUNTER_MAX:
+        raise zigpy.exceptions.DeliveryError(f"{layer} frame counter exhausted: the key must change")
+    counters[key] = value + 1  # type: ignore[index]
+    return value
 
 
 def after_restart(saved: int, margin: int = RESTART_MARGIN) -> int:
