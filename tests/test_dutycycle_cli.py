@@ -27,11 +27,22 @@ def _png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
+def ihd_nwk() -> int:
+    """The IHD's NWK address in the example capture (the one non-coordinator sender)."""
+    from han_emu.replay import Replay
+
+    replay = Replay(CAPTURE, keylog=CAPTURE.with_suffix(".keys"))
+    senders = {e.src for e in replay.frames() if getattr(e, "src", None) not in (None, 0)}
+    assert len(senders) == 1
+    return senders.pop()
+
+
 def test_capture_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dutycycle", str(CAPTURE), "--phy", "2.4", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["phy"] == "2.4"
-    assert set(doc["devices"]) == {"0x0000", "0xd82d"}
+    ihd = f"0x{ihd_nwk():04x}"
+    assert set(doc["devices"]) == {"0x0000", ihd}
     for dev in doc["devices"].values():
         assert {"airtime_s", "frames", "peak_hour_s"} <= set(dev)
         assert dev["peak_hour_s"] == dev["airtime_s"] > 0
@@ -41,7 +52,7 @@ def test_capture_table_chart_and_plot(tmp_path: Path, capsys: pytest.CaptureFixt
     plot = tmp_path / "air.png"
     assert main(["dutycycle", str(CAPTURE), "--phy", "gb868", "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
-    assert "0xd82d" in out and "peak hour s" in out
+    assert f"0x{ihd_nwk():04x}" in out and "peak hour s" in out
     # the terminal chart, scaled to the regulated limit: a tiny bar at 0.05 s
     assert "airtime per hour" in out and "\nh0 " in out
     assert "L limited 36 s" in out and "R regulated 100 s" in out

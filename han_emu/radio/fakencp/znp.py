@@ -156,6 +156,9 @@ class FakeZnpServer:
         self._save_handle: asyncio.TimerHandle | None = None
         loaded = self.state_path is not None and self.state_path.exists()
         self._saved_version = self.device.nvram.version if loaded else -1
+        if loaded:  # a power cycle: carry on above the saved counter, and say so in NV at once
+            self.device.restore_margin()
+            self.save()
 
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:

@@ -38,6 +38,9 @@ from .znp_nvram import (
 )
 from .znp_zdo import COORDINATOR_NWK, answer_own_request, zdo_payload
 
+_SEC_MATERIAL = (NvSysIds.ZSTACK, ExNvIds.NWK_SEC_MATERIAL_TABLE, 0)
+RESTART_MARGIN = 1024
+
 LOGGER = logging.getLogger(__name__)
 
 ZDO_ENDPOINT = 0
@@ -579,6 +582,29 @@ class FakeZStack:
             nv.set((NvSysIds.ZSTACK, ExNvIds.NWK_SEC_MATERIAL_TABLE, sub_id), pack(entry))
         self._run.device_state = t.DeviceState.StartedAsCoordinator
 
+    # ----------------------------------------------------- NWK frame counter
+    @property
+    def nwk_frame_counter(self) -> int | None:
+        """The outgoing NWK frame counter kept in NV (the active network's
+        security material entry, where zigpy-znp reads ``tx_counter``)."""
+        entry = self.nvram.read(_SEC_MATERIAL)
+        return None if entry is None else int(unpack(entry, t.NwkSecMaterialDesc).FrameCounter)
+
+    def spend_nwk_frame_counter(self) -> None:
+        """Each frame the coordinator secures moves its counter on, in NV."""
+        entry = self.nvram.read(_SEC_MATERIAL)
+        if entry is not None:
+            desc = unpack(entry, t.NwkSecMaterialDesc)
+            self.nvram.set(_SEC_MATERIAL, pack(desc.replace(FrameCounter=min(desc.FrameCounter + 1, 0xFFFFFFFF))))
+
+    def restore_margin(self, margin: int = RESTART_MARGIN) -> None:
+        """After a power cycle, carry on ``margin`` above the counter in NV, as
+        stacks do, so frames sent after the last NV write are never repeated."""
+        entry = self.nvram.read(_SEC_MATERIAL)
+        if entry is not None:
+            desc = unpack(entry, t.NwkSecMaterialDesc)
+            self.nvram.set(_SEC_MATERIAL, pack(desc.replace(FrameCounter=min(desc.FrameCounter + margin, 0xFFFFFFFF))))
+
     # ------------------------------------------------------------------- AF
     def _af_register(self, req: Any) -> Reply:
         if req.Endpoint in self._run.endpoints or not 1 <= req.Endpoint <= 0xF2:
@@ -606,6 +632,7 @@ class FakeZStack:
         if self._run.device_state != t.DeviceState.StartedAsCoordinator:
             # The network layer refuses to transmit before the network is up.
             return [req.Rsp(Status=t.Status.NWK_INVALID_REQUEST)]
+        self.spend_nwk_frame_counter()
         if self.on_frame is not None:
             self.on_frame(frame)
         reply: Reply = [req.Rsp(Status=t.Status.SUCCESS)]
