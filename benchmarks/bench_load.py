@@ -26,6 +26,9 @@ from han_emu.sim.schedule import DeviceSettings, cad, default_devices  # noqa: E
 from han_emu.virtual_han import VirtualHan  # noqa: E402
 
 START = datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp()
+# General commands that ask for an answer: Read Attributes, Write Attributes,
+# Configure Reporting, Read Reporting Configuration, Discover Attributes.
+REQUESTS = frozenset({0x00, 0x02, 0x06, 0x08, 0x0C})
 PERIODS = ("demand_s", "registers_s", "prices_s", "profile_s", "history_s", "time_s")
 
 
@@ -92,15 +95,18 @@ def run_load(nodes: int = 32, hours: float = 24.0, rate: float = 10.0,
         tsn = data[3] if data[0] & 0x04 else data[1]
         from_server = bool(data[0] & 0x08)
         cluster = int(frame.packet.cluster_id)
-        if int(frame.src) != 0 and not from_server:  # a request from a display
+        command = data[4] if data[0] & 0x04 else data[2]
+        general = data[0] & 0x03 == 0
+        if int(frame.src) != 0 and not from_server and not (general and command not in REQUESTS):
+            # a request from a display (its Default Responses to reports and
+            # publishes are client-to-server too, but answer nothing)
             sent[(int(frame.src), int(frame.packet.src_ep), cluster, tsn)] = frame.time
         elif int(frame.src) == 0 and frame.packet.dst is not None:
             key = (int(frame.packet.dst.address), int(frame.packet.dst_ep), cluster, tsn)
             when = sent.pop(key, None)
             if when is not None:
                 latencies.append(frame.time - when)
-            command = data[4] if data[0] & 0x04 else data[2]
-            if data[0] & 0x03 == 0 and command == 0x0B and len(data) >= 5 and data[-1] != 0x00:
+            if general and command == 0x0B and len(data) >= 5 and data[-1] != 0x00:
                 errors[data[-1]] += 1  # a Default Response whose status is an error
 
     async def main() -> VirtualHan:
