@@ -111,6 +111,7 @@ class LiveRecords(ABC):
         self.frames = 0  # records handed on
         self.error: BaseException | None = None  # what stopped the reader, if not the source's end
         self.ended = False  # the source ended (end of stream, or stopped)
+        self.damaged = False  # a record problem stopped the reading (a stream that is not a capture)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -133,8 +134,11 @@ class LiveRecords(ABC):
             raise RuntimeError("a live source reads once")
 
         def emit(rec: Record) -> None:
-            if type(rec) is RawFrame and self.save is not None:
-                self.save.write(rec)
+            if type(rec) is RawFrame:
+                if self.save is not None:
+                    self.save.write(rec)
+            elif rec.fatal:
+                self.damaged = True
             self.frames += 1
             deliver(rec)
 
