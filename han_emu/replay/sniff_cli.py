@@ -60,7 +60,10 @@ def open_live(args: argparse.Namespace, warn: Any) -> LiveRecords:
     """The source the arguments name; OSError or ValueError when it cannot be opened."""
     from .live import FrameSaver, StreamRecords, ZepListener, parse_listen_address
 
-    save = FrameSaver(args.save) if args.save else None
+    try:
+        save = FrameSaver(args.save) if args.save else None
+    except OSError as exc:
+        raise OSError(f"cannot write {args.save}: {exc.strerror or exc}") from None
     try:
         if args.pcap_stream is not None:
             try:
