@@ -190,6 +190,7 @@ def _cmd_sniff_tui(args: argparse.Namespace, live: LiveRecords, warn: Any) -> in
 
     duty = ReplayDutyCycle(args.phy) if args.phy else None
     live.duration = None  # the dashboard's own timer ends the session
+    live.warn = None  # the status line counts what is not ZEP; a print would tear the screen
     try:
         source = run_sniff_dashboard(live, args.key, args.link_key, keylog=args.keylog, duty=duty,
                                      duration=args.duration)
