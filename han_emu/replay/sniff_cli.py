@@ -115,11 +115,11 @@ def cmd_sniff(args: argparse.Namespace) -> int:
         live.stop()
         warn(str(exc))
         return 2
-    warn(f"listening: {live.name}" + (f" for {args.duration:g} s" if args.duration else "")
-         + ("; Ctrl-C stops" if sys.stdin.isatty() else ""))
     how = "end"
     try:
         try:
+            warn(f"listening: {live.name}" + (f" for {args.duration:g} s" if args.duration else "")
+                 + ("; Ctrl-C stops" if sys.stdin.isatty() else ""))
             for event in replay.frames():
                 if type(event) is ErrorEvent:
                     if jsonl:
