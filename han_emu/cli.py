@@ -16,6 +16,7 @@ from han_emu.dutycycle_cli import StatusFile, add_dutycycle_command
 from han_emu.config import Config, ConfigError, example_text, load
 from han_emu.state_cli import add_state_commands
 from han_emu.replay.cli import add_replay_command, add_scenario_arguments
+from han_emu.replay.sniff_cli import add_sniff_command
 from han_emu.meter.model import TwinMeter
 from han_emu.store import StateStore, StoreError
 from han_emu.textview import render, render_readout
@@ -503,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cert_commands(sub)
     add_cbke_commands(sub)
     add_replay_command(sub)
+    add_sniff_command(sub)
     add_state_commands(sub)
     add_dutycycle_command(sub)
     return parser

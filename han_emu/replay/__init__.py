@@ -11,18 +11,21 @@ Library use::
 ``replay_dutycycle(path, phy)`` charges the capture's airtime to its senders;
 ``recorded_scenario(path, keys)`` turns the readings a capture shows into a
 scenario that drives the meter model (``han-emu run --scenario-from``).
+``Replay(ZepListener(host, port))`` or ``Replay(StreamRecords(pipe))`` decodes
+a live sniffer the same way (``han-emu sniff``).
 """
 
-from .capture import CaptureProblem, RawFrame, iter_records
+from .capture import CaptureProblem, RawFrame, RecordSource, iter_records, records_of, zep_frame
 from .dutycycle import ReplayDutyCycle, replay_dutycycle
 from .engine import ErrorEvent, Replay, ReplaySummary, ZclEvent, build_keyring, paced
 from .keylog import KeylogError, load_keylog, read_keylog
+from .live import FrameSaver, LiveRecords, StreamRecords, ZepListener, parse_listen_address
 from .scenario import recorded_scenario, recording_from_capture
 from .zcl import ZclDecodeError, ZclMessage, decode_zcl
 
 __all__ = [
-    "CaptureProblem", "ErrorEvent", "KeylogError", "RawFrame", "Replay", "ReplayDutyCycle",
-    "ReplaySummary", "ZclDecodeError", "ZclEvent", "ZclMessage", "build_keyring", "decode_zcl",
-    "iter_records", "load_keylog", "paced", "read_keylog", "recorded_scenario", "recording_from_capture",
-    "replay_dutycycle",
+    "CaptureProblem", "ErrorEvent", "FrameSaver", "KeylogError", "LiveRecords", "RawFrame", "RecordSource",
+    "Replay", "ReplayDutyCycle", "ReplaySummary", "StreamRecords", "ZclDecodeError", "ZclEvent", "ZclMessage",
+    "ZepListener", "build_keyring", "decode_zcl", "iter_records", "load_keylog", "paced", "parse_listen_address",
+    "read_keylog", "records_of", "recorded_scenario", "recording_from_capture", "replay_dutycycle", "zep_frame",
 ]

@@ -11,13 +11,13 @@ or a :class:`CaptureProblem` naming the frame index and file offset.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Union
 
 from han_emu.frames.errors import FrameError
-from han_emu.frames.zep import ZEP_PORT, ZepType, parse_zep
+from han_emu.frames.zep import ZEP_PORT, ZepType, ntp_to_posix, parse_zep
 
 from han_emu.frames.fcs import fcs_bytes as fcs_of
 
@@ -145,7 +145,8 @@ def _udp_in_ip(data: bytes, off: int) -> bytes:
     return data[udp + 8 : udp + ulen] if ulen >= 8 else data[udp + 8 :]
 
 
-def _zep(payload: bytes) -> tuple[bytes, bytes | None, int | None]:
+def _zep(payload: bytes) -> tuple[bytes, bytes | None, int | None, float | None]:
+    """Frame, FCS, channel and (v2, when set) the sender's timestamp."""
     zep = parse_zep(payload)
     if zep.version == 2 and zep.content.type == ZepType.ACK:
         raise _Skip
@@ -153,8 +154,22 @@ def _zep(payload: bytes) -> tuple[bytes, bytes | None, int | None]:
     frame = bytes(body.frame)
     if len(frame) < 2:
         raise FrameError("zep", f"{len(frame)}-byte frame cannot hold an FCS")
+    stamp = ntp_to_posix(body.timestamp) if zep.version == 2 and body.timestamp else None
     # LQI mode (0) puts link-quality bytes where the FCS would be: not checkable.
-    return frame[:-2], (frame[-2:] if body.lqi_mode == 1 else None), int(body.channel)
+    return frame[:-2], (frame[-2:] if body.lqi_mode == 1 else None), int(body.channel), stamp
+
+
+def zep_frame(index: int, payload: bytes, arrival: float, offset: int = 0) -> RawFrame | None:
+    """The 802.15.4 frame of one ZEP datagram (None for a ZEP ack).
+
+    Its time is the sender's ZEP v2 timestamp, which is when the sniffer
+    heard the frame (and what a forwarded capture carries), else ``arrival``.
+    Raises FrameError for a datagram that is not well-formed ZEP."""
+    try:
+        frame, fcs, channel, stamp = _zep(payload)
+    except _Skip:
+        return None
+    return RawFrame(index, arrival if stamp is None else stamp, frame, fcs, offset, channel, None)
 
 
 def _ethertype_payload(linktype: int, data: bytes) -> int:
@@ -192,7 +207,7 @@ def frame_of(index: int, linktype: int, data: bytes, ts: float, offset: int) -> 
         payload = _udp_in_ip(data, _ethertype_payload(linktype, data))
     except IndexError:
         raise FrameError("ip", "truncated header") from None
-    frame, fcs, channel = _zep(payload)
+    frame, fcs, channel, _stamp = _zep(payload)
     return RawFrame(index, ts, frame, fcs, offset, channel, None)
 
 
@@ -211,12 +226,27 @@ class _Stream:
     def take(self, n: int) -> bytes:
         end = self.pos + n
         if end > len(self.buf):
-            self.buf = self.buf[self.pos :] + self.f.read(max(n, 1 << 18))
+            self.buf = self.buf[self.pos :] + self._fill(n - (len(self.buf) - self.pos))
             self.pos, end = 0, n
         out = self.buf[self.pos : end]
         self.pos += len(out)
         self.offset += len(out)
         return out
+
+    def _fill(self, need: int) -> bytes:
+        """At least ``need`` more bytes, fewer only at the end of the stream.
+
+        ``read1`` returns what one read gives (a pipe's bytes so far) where
+        ``read(n)`` on a buffered pipe would wait for all ``n``: a sniffer's
+        pipe delivers a record at a time, and each must come out as it lands.
+        """
+        read = getattr(self.f, "read1", self.f.read)
+        chunks = [read(max(need, 1 << 18))]
+        got = len(chunks[0])
+        while got < need and chunks[-1]:
+            chunks.append(read(max(need - got, 1 << 16)))
+            got += len(chunks[-1])
+        return b"".join(chunks)
 
     def peek(self, n: int) -> bytes:
         data = self.take(n)
@@ -236,6 +266,19 @@ def iter_records(source: str | Path | BinaryIO | bytes) -> Iterator[RawFrame | C
             yield from _records(_Stream(f))
     else:
         yield from _records(_Stream(source))
+
+
+#: What the replay engine reads: a capture (path, bytes, binary stream) or records already cut.
+RecordSource = Union[str, Path, BinaryIO, bytes, Iterable[Union[RawFrame, CaptureProblem]]]
+
+
+def records_of(source: RecordSource) -> Iterator[RawFrame | CaptureProblem]:
+    """The records of ``source``: a capture is read with :func:`iter_records`;
+    anything else is taken to be an iterable of records already (a live
+    sniffer, see ``han_emu.replay.live``)."""
+    if isinstance(source, (str, Path, bytes, bytearray)) or hasattr(source, "read"):
+        return iter_records(source)  # type: ignore[arg-type]
+    return iter(source)  # type: ignore[arg-type]
 
 
 def _records(s: _Stream) -> Iterator[RawFrame | CaptureProblem]:

@@ -36,6 +36,17 @@ def add_replay_command(subparsers: Any) -> None:
     [--format text|jsonl] [--readout-json FILE] [--phy gb868|2.4] [--tui [--speed N|max]]``."""
     p = subparsers.add_parser("replay", help="decode a Zigbee capture (pcap/pcapng, ZEP) to Smart Energy ZCL events")
     p.add_argument("file", help="pcap or pcapng file (link types 195, 230, 283, or ZEP over UDP)")
+    add_decode_options(p, "after the capture")
+    p.add_argument("--tui", action="store_true",
+                   help="play the capture into the dashboard (on a terminal; text output otherwise)")
+    p.add_argument("--speed", type=_speed, default=1.0, metavar="N|max",
+                   help="with --tui: capture seconds per wall second, 1..3600, or max (default 1: real time)")
+    p.set_defaults(func=cmd_replay)
+
+
+def add_decode_options(p: argparse.ArgumentParser, when: str) -> None:
+    """The keys and outputs ``replay`` and ``sniff`` share: ``--key``, ``--link-key``,
+    ``--keylog``, ``--format``, ``--readout-json`` (the readout ``when``), ``--phy``."""
     p.add_argument("--key", action="append", type=_key, default=[], metavar="HEX",
                    help="network key (32 hex digits); repeat for several")
     p.add_argument("--link-key", action="append", type=_key, default=[], metavar="HEX",
@@ -43,14 +54,9 @@ def add_replay_command(subparsers: Any) -> None:
     p.add_argument("--keylog", metavar="FILE", help="key log: Wireshark zigbee_pc_keys rows or hex keys, one a line")
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one line per ZCL frame; jsonl: one JSON object per frame and a summary")
-    p.add_argument("--readout-json", metavar="FILE", help="write what an IHD would show after the capture")
+    p.add_argument("--readout-json", metavar="FILE", help=f"write what an IHD would show {when}")
     p.add_argument("--phy", choices=("gb868", "2.4"),
                    help="also report airtime and duty cycle per transmitting device on this PHY")
-    p.add_argument("--tui", action="store_true",
-                   help="play the capture into the dashboard (on a terminal; text output otherwise)")
-    p.add_argument("--speed", type=_speed, default=1.0, metavar="N|max",
-                   help="with --tui: capture seconds per wall second, 1..3600, or max (default 1: real time)")
-    p.set_defaults(func=cmd_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

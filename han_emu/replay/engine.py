@@ -17,14 +17,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 from clusters.mp184 import EndpointMap
 from han_emu.frames.keys import KeyRing
 from han_emu.readout import Readout, ZclIngest
 
 from . import decoder as d
-from .capture import CaptureProblem, RawFrame, iter_records
+from .capture import CaptureProblem, RawFrame, RecordSource, records_of
 from .keylog import parse_key, read_keylog
 from .zcl import ZclDecodeError, ZclMessage, decode_zcl
 
@@ -126,7 +126,8 @@ def build_keyring(network_keys: Iterable[bytes | str] = (), link_keys: Iterable[
 
 
 class Replay:
-    """Decode a capture (path, bytes or binary stream) with the keys given.
+    """Decode a capture (path, bytes or binary stream, or an iterable of
+    records such as a live sniffer) with the keys given.
 
     ``warnings`` collects one line per distinct problem (a key that does not
     fit a device, a damaged record, a key learnt from the capture); pass
@@ -136,7 +137,7 @@ class Replay:
 
     def __init__(
         self,
-        source: str | Path | BinaryIO | bytes,
+        source: RecordSource,
         network_keys: Iterable[bytes | str] = (),
         link_keys: Iterable[bytes | str] = (),
         *,
@@ -177,7 +178,7 @@ class Replay:
         s = self.summary
         decode = self.decoder.decode
         on_frame = self.on_frame
-        for rec in iter_records(self.source):
+        for rec in records_of(self.source):
             if type(rec) is CaptureProblem:
                 if rec.index:
                     s.frames += 1

@@ -1,0 +1,237 @@
+"""``han-emu sniff``: a live sniffer's frames decoded as they are heard.
+
+The same decoding and output as ``han-emu replay``, fed by ZEP datagrams
+(``--zep``, the default) or a growing pcap/pcapng stream (``--pcap-stream``)
+instead of a file.  It runs until the stream ends, ``--duration`` passes or
+Ctrl-C; any of these prints the summary and writes the readout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from han_emu.frames.zep import ZEP_PORT
+
+from .cli import _duty_text, add_decode_options
+from .keylog import KeylogError
+
+if TYPE_CHECKING:
+    from .dutycycle import ReplayDutyCycle
+    from .live import LiveRecords
+
+PROG = "han-emu sniff"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("--duration must be more than 0 seconds")
+    return value
+
+
+def add_sniff_command(subparsers: Any) -> None:
+    """Register ``sniff [--zep [HOST:]PORT | --pcap-stream FILE|-] [--key HEX ...] [--link-key HEX ...]
+    [--keylog FILE] [--format text|jsonl] [--readout-json FILE] [--phy gb868|2.4] [--tui] [--save FILE]
+    [--duration S]``."""
+    p = subparsers.add_parser("sniff", help="decode a live sniffer's frames (ZEP over UDP, or a pcap stream)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--zep", metavar="[HOST:]PORT", default=None, nargs="?", const=f"0.0.0.0:{ZEP_PORT}",
+                       help=f"listen for ZEP v1/v2 datagrams (the default, on 0.0.0.0:{ZEP_PORT})")
+    where.add_argument("--pcap-stream", metavar="FILE|-",
+                       help="read a pcap or pcapng stream as it grows: - for standard input, a pipe, "
+                            "or a file a sniffer is still writing")
+    add_decode_options(p, "when sniffing stops")
+    p.add_argument("--tui", action="store_true",
+                   help="show the frames in the dashboard as they arrive (on a terminal; text output otherwise)")
+    p.add_argument("--save", metavar="FILE", help="write every frame heard to this pcapng, flushed per frame")
+    p.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    p.set_defaults(func=cmd_sniff)
+
+
+def open_live(args: argparse.Namespace, warn: Any) -> LiveRecords:
+    """The source the arguments name; OSError or ValueError when it cannot be opened."""
+    from .live import FrameSaver, StreamRecords, ZepListener, parse_listen_address
+
+    try:
+        save = FrameSaver(args.save) if args.save else None
+    except OSError as exc:
+        raise OSError(f"cannot write {args.save}: {exc.strerror or exc}") from None
+    try:
+        if args.pcap_stream is not None:
+            try:
+                return StreamRecords(args.pcap_stream, save=save, duration=args.duration, warn=warn)
+            except OSError as exc:
+                raise OSError(f"cannot read {args.pcap_stream}: {exc.strerror or exc}") from None
+        host, port = parse_listen_address(args.zep or f"0.0.0.0:{ZEP_PORT}")
+        try:
+            return ZepListener(host, port, save=save, duration=args.duration, warn=warn)
+        except socket.gaierror as exc:
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        except OSError as exc:
+            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except BaseException:
+        if save is not None:
+            save.close()
+        raise
+
+
+def cmd_sniff(args: argparse.Namespace) -> int:
+    """Sniff until the source ends, the duration passes or Ctrl-C: 0; 1 when the
+    stream was not a readable capture or the reader failed; 2 on bad input."""
+    from han_emu.readout import Readout
+
+    from .dutycycle import ReplayDutyCycle
+    from .engine import ErrorEvent, Replay
+    from .output import jsonl_line, summary_line, text_line, text_summary
+
+    def warn(message: str) -> None:
+        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+    try:
+        live = open_live(args, warn)
+    except (OSError, ValueError) as exc:
+        warn(str(exc))
+        return 2
+    if args.tui:
+        if sys.stdout.isatty():
+            return _cmd_sniff_tui(args, live, warn)
+        warn("--tui needs a terminal; writing text output")
+    out = sys.stdout
+    jsonl = args.format == "jsonl"
+    readout = Readout() if args.readout_json else None
+    duty = ReplayDutyCycle(args.phy) if args.phy else None
+    try:
+        replay = Replay(live, args.key, args.link_key, keylog=args.keylog, readout=readout, warn=warn,
+                        on_frame=duty.add if duty is not None else None)
+    except (OSError, KeylogError) as exc:
+        live.stop()
+        warn(str(exc))
+        return 2
+    how = "end"
+    try:
+        try:
+            warn(f"listening: {live.name}" + (f" for {args.duration:g} s" if args.duration else "")
+                 + ("; Ctrl-C stops" if sys.stdin.isatty() else ""))
+            for event in replay.frames():
+                if type(event) is ErrorEvent:
+                    if jsonl:
+                        out.write(jsonl_line(event) + "\n")
+                    elif event.kind == "malformed" and event.time is not None:
+                        warn(f"frame {event.frame}: {event.error}")
+                    else:
+                        continue
+                else:
+                    out.write((jsonl_line(event) if jsonl else text_line(event)) + "\n")
+                out.flush()  # live: each line as it happens
+            if args.duration and not live.ended:
+                how = "duration"
+        except KeyboardInterrupt:
+            how = "interrupted"
+        finally:
+            live.stop()
+        _write_summary(out, jsonl, replay.summary, live, duty, how, summary_line, text_summary)
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:  # a second Ctrl-C while the summary was written: still write the readout
+        pass
+    if readout is not None:
+        Path(args.readout_json).write_text(json.dumps(readout.to_json(), indent=2) + "\n", encoding="utf-8")
+    if live.error is not None:
+        warn(f"reading {live.name} failed: {live.error}")
+        return 1
+    if live.damaged:
+        warn(f"{live.name} was not a readable capture to its end")
+        return 1
+    return 0
+
+
+def _live_stats(live: LiveRecords, how: str) -> dict[str, Any]:
+    stats: dict[str, Any] = {"source": live.name, "stopped": how}
+    if hasattr(live, "not_zep"):
+        stats["not_zep"] = live.not_zep
+    if live.save is not None:
+        stats["saved"] = live.save.frames
+        stats["save_file"] = str(live.save.path)
+    return stats
+
+
+def _write_summary(out: Any, jsonl: bool, summary: Any, live: LiveRecords, duty: ReplayDutyCycle | None, how: str,
+                   summary_line: Any, text_summary: Any) -> None:
+    stats = _live_stats(live, how)
+    report = duty.report() if duty is not None else None
+    if jsonl:
+        if report is not None:
+            out.write(json.dumps({"dutycycle": report}, separators=(",", ":")) + "\n")
+        out.write(json.dumps({"sniff": stats}, separators=(",", ":")) + "\n")
+        out.write(summary_line(summary) + "\n")
+    else:
+        if report is not None:
+            out.write(_duty_text(report))
+        line = f"{stats['source']}, stopped ({how}): " + text_summary(summary)
+        if stats.get("not_zep"):
+            line += f"; {stats['not_zep']} datagrams were not ZEP (ignored)"
+        if "saved" in stats:
+            line += f"; {stats['saved']} frames saved to {stats['save_file']}"
+        out.write(line + "\n")
+    out.flush()
+
+
+def _cmd_sniff_tui(args: argparse.Namespace, live: LiveRecords, warn: Any) -> int:
+    """The ``--tui`` branch: the dashboard until the user quits or ``--duration`` passes."""
+    from .dutycycle import ReplayDutyCycle
+
+    duty = ReplayDutyCycle(args.phy) if args.phy else None
+    live.duration = None  # the dashboard's own timer ends the session
+    live.warn = None  # the status line counts what is not ZEP; a print would tear the screen
+    try:
+        source = run_sniff_dashboard(live, args.key, args.link_key, keylog=args.keylog, duty=duty,
+                                     duration=args.duration)
+    except (OSError, KeylogError) as exc:
+        live.stop()
+        warn(str(exc))
+        return 2
+    for message in source.replay.warnings:
+        warn(message)
+    summary = source.replay.summary
+    warn(f"{live.name}: {summary.frames} frames, {summary.decoded} ZCL decoded")
+    if args.readout_json:
+        Path(args.readout_json).write_text(json.dumps(source.readout.to_json(), indent=2) + "\n", encoding="utf-8")
+    if source.error is not None:
+        warn(f"stopped at frame {source.frame}: {source.error}")
+        return 1
+    return 0
+
+
+def run_sniff_dashboard(live: LiveRecords, network_keys: Any = (), link_keys: Any = (), *,
+                        keylog: str | Path | None = None, duty: ReplayDutyCycle | None = None,
+                        duration: float | None = None, headless: bool = False) -> Any:
+    """Show ``live`` in the dashboard until the user quits (or ``duration``
+    seconds); returns the :class:`~han_emu.tui.sniff_source.SniffSource`."""
+    import asyncio
+
+    from han_emu.tui.app import DashboardApp
+    from han_emu.tui.sniff_source import SniffSource
+
+    source = SniffSource(live, network_keys, link_keys, keylog=keylog, duty=duty)
+
+    async def main() -> None:
+        app = DashboardApp(source, source)
+        source.start()
+        timer = asyncio.get_running_loop().call_later(duration, app.exit) if duration else None
+        try:
+            await app.run_async(headless=headless)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            await source.stop()
+
+    asyncio.run(main())
+    return source
