@@ -25,7 +25,7 @@ from han_emu.readout import Readout, ZclIngest
 
 from . import decoder as d
 from .capture import CaptureProblem, RawFrame, RecordSource, records_of
-from .keylog import parse_key, read_keylog
+from .keylog import KeylogFollower, parse_key, read_keylog
 from .zcl import ZclDecodeError, ZclMessage, decode_zcl
 
 SMART_ENERGY_PROFILE = 0x0109
@@ -147,10 +147,13 @@ class Replay:
         endpoints: EndpointMap | None = None,
         warn: Callable[[str], None] | None = None,
         on_frame: Callable[[RawFrame], None] | None = None,
+        follow_keylog: bool = False,
     ) -> None:
         self.source = source
         self.keys = keys if keys is not None else KeyRing()
-        build = build_keyring(network_keys, link_keys, keylog)
+        # A live source's key log may still be growing (or not there yet): follow it.
+        self.keylog = KeylogFollower(keylog, self.keys) if keylog is not None and follow_keylog else None
+        build = build_keyring(network_keys, link_keys, None if self.keylog is not None else keylog)
         for k in reversed(build.network_keys):
             self.keys.add_network_key(k)
         for k in build.link_keys:
@@ -178,6 +181,9 @@ class Replay:
         s = self.summary
         decode = self.decoder.decode
         on_frame = self.on_frame
+        follower = self.keylog
+        if follower is not None:
+            follower.poll(force=True)
         for rec in records_of(self.source):
             if type(rec) is CaptureProblem:
                 if rec.index:
@@ -193,6 +199,10 @@ class Replay:
             if on_frame is not None:
                 on_frame(rec)
             p = decode(rec)
+            if follower is not None:
+                follower.poll()
+                if p.kind == d.UNDECRYPTED and follower.poll(force=True):
+                    p = decode(rec)  # its key has just been written
             if p.nwk_secured:
                 s.nwk_secured += 1
             if p.nwk_decrypted:

@@ -109,7 +109,8 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     readout = Readout() if args.readout_json else None
     duty = ReplayDutyCycle(args.phy) if args.phy else None
     try:
-        replay = Replay(live, args.key, args.link_key, keylog=args.keylog, readout=readout, warn=warn,
+        replay = Replay(live, args.key, args.link_key, keylog=args.keylog, follow_keylog=True,
+                        readout=readout, warn=warn,
                         on_frame=duty.add if duty is not None else None)
     except (OSError, KeylogError) as exc:
         live.stop()

@@ -74,6 +74,7 @@ class ReplaySource:
         duty: ReplayDutyCycle | None = None,
         log_length: int = LOG_LENGTH,
         clock: Callable[[], float] = time.monotonic,
+        follow_keylog: bool = False,
     ) -> None:
         self._check_speed(speed)
         self.name = Path(capture).name if isinstance(capture, (str, Path)) else "capture"
@@ -82,7 +83,8 @@ class ReplaySource:
         # The replay keeps no readout of its own: frames are applied here when shown.
         self.ingest = ZclIngest(self.readout, endpoints)
         self.duty = duty
-        self.replay = Replay(capture, network_keys, link_keys, keylog=keylog, on_frame=self._on_raw)
+        self.replay = Replay(capture, network_keys, link_keys, keylog=keylog, on_frame=self._on_raw,
+                             follow_keylog=follow_keylog)
         self.log = FrameLog(log_length)
         self.last_seen: dict[str, float] = {}
         self.sent: Counter[str] = Counter()

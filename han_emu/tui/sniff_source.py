@@ -77,7 +77,7 @@ class SniffSource(ReplaySource):
         self.live = live
         self._arrived = _Arrived()
         super().__init__(self._arrived, network_keys, link_keys, keylog=keylog, endpoints=endpoints, speed=None,
-                         duty=duty, log_length=log_length)  # type: ignore[arg-type]
+                         duty=duty, log_length=log_length, follow_keylog=True)  # type: ignore[arg-type]
         self.name = live.name
 
     async def run(self) -> None:

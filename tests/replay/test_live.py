@@ -275,3 +275,38 @@ def test_a_stream_that_is_not_a_capture_exits_1() -> None:
                          capture_output=True, env=ENV, timeout=30)
     assert out.returncode == 1
     assert b"not a pcap or pcapng file" in out.stderr
+
+
+# --- a key log that is still being written ---------------------------------------------------
+
+def test_a_growing_key_log_is_followed_while_sniffing(tmp_path: Path) -> None:
+    """``han-emu run --keylog`` writes each key as it is agreed: a live decode
+    follows the file, from not existing yet to every key, and decodes what a
+    replay with all the keys from the start decodes."""
+    keys = tmp_path / "han.keys"
+    rows = KEYS.read_text().splitlines(keepends=True)
+    records = [r for r in iter_records(CAPTURE) if isinstance(r, RawFrame)]
+
+    def arriving():
+        for i, rec in enumerate(records):
+            if i == 2:  # the network key first ...
+                keys.write_text("".join(r for r in rows if "network" in r))
+            if i == len(records) // 3:  # ... then, half-written, the rest
+                text = "".join(rows)
+                keys.write_text(text[: len(text) - 10])
+            if i == len(records) // 3 + 5:
+                keys.write_text("".join(rows))
+            yield rec
+
+    cutoff = records[len(records) // 3 + 5].index  # from here on every key is in the file
+    live = Replay(arriving(), keylog=keys, follow_keylog=True)
+    got = [e for e in live.frames() if e.__class__.__name__ == "ZclEvent"]
+    full = [e for e in Replay(CAPTURE, keylog=KEYS).frames() if e.__class__.__name__ == "ZclEvent"]
+    after = [jsonl_line(e) for e in got if e.frame >= cutoff]
+    assert after and after == [jsonl_line(e) for e in full if e.frame >= cutoff]
+    # Before that, only frames under keys not yet written failed: the network key was followed.
+    assert 0 < live.summary.failed_to_decrypt < live.summary.nwk_secured // 4
+    assert live.summary.nwk_decrypted >= live.summary.nwk_secured - 2
+    # Not following, a key log that does not exist is an error at once.
+    with pytest.raises(OSError):
+        Replay(iter(records), keylog=tmp_path / "missing.keys")
