@@ -78,6 +78,7 @@ class ReplaySource:
     ) -> None:
         self._check_speed(speed)
         self.name = Path(capture).name if isinstance(capture, (str, Path)) else "capture"
+        self.display = DISPLAY  # whose eyes the screens show: "as the capture sees it"
         self.total = _size_of(capture)
         self.readout = Readout()
         # The replay keeps no readout of its own: frames are applied here when shown.
@@ -233,8 +234,8 @@ class ReplaySource:
     def snapshot(self) -> Snapshot:
         return Snapshot(
             time=self._position(),
-            readouts={DISPLAY: copy.deepcopy(self.readout)},
-            kinds={DISPLAY: "ihd"},
+            readouts={self.display: copy.deepcopy(self.readout)},
+            kinds={self.display: "ihd"},
             devices=self._devices(),
             frames={(device, cluster_label(profile, cluster)): n
                     for (device, profile, cluster), n in sorted(self.per_cluster.items())},

@@ -79,6 +79,7 @@ class SniffSource(ReplaySource):
         super().__init__(self._arrived, network_keys, link_keys, keylog=keylog, endpoints=endpoints, speed=None,
                          duty=duty, log_length=log_length, follow_keylog=True)  # type: ignore[arg-type]
         self.name = live.name
+        self.display = "sniffer"
 
     async def run(self) -> None:
         """Show each frame as it arrives, until the sniffer ends or is stopped."""
