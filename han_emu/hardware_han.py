@@ -11,6 +11,7 @@ reporting configuration) carries on when the stick comes back.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -32,11 +33,13 @@ from han_emu.radio.backend import (
     start_radio,
 )
 from han_emu.air.accounting import BAND_2400, AirAccounting
+from han_emu.server.bindings import BindingTable
 from han_emu.server.esi import EsiServer
 from han_emu.server.tap import ServerTap
 from han_emu.store import StateStore
 
 LOGGER = logging.getLogger(__name__)
+BINDINGS_KEY = "bindings"  # the stick's binding table, in the state database's meta table
 
 #: Link states, in the order a run normally goes through them.
 CONNECTING, UP, DOWN, STOPPED = "connecting", "up", "down", "stopped"
@@ -128,6 +131,9 @@ class HardwareHan:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._key_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        #: Who bound to an ESI cluster (the stick's table, rebuilt from the
+        #: Bind requests it hands the host; kept with the meter).
+        self.bindings = BindingTable()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -137,9 +143,11 @@ class HardwareHan:
         # CBKE only with configured certificates: a real display trusts its
         # scheme's CA, never the built-in test CA.
         identities = list(self.config.cbke) or None
+        self._restore_bindings()
         esi = EsiServer(self.meter, self.clock, self.config.endpoints,
                         accept_unencrypted=self.accept_unencrypted, identities=identities,
-                        ieee_of=self._ieee_of, on_key=self._on_cbke_key)
+                        ieee_of=self._ieee_of, on_key=self._on_cbke_key,
+                        bound=lambda ep, cluster: self.bindings.destinations(ep, cluster, self._nwk_of))
         # The stick carries a tap: the emulator's own airtime accounting (and
         # any other observer in packet_listeners) sees every frame it serves.
         self.server = ServerTap(esi, self._on_packet)
@@ -199,6 +207,37 @@ class HardwareHan:
         self.joined.append((self.clock.now(), t.EUI64(device.ieee), int(device.nwk)))
         self.report(f"device {device.ieee} joined as 0x{int(device.nwk):04X}")
         self._log_keys()
+
+    # -- bindings ---------------------------------------------------------------------------------
+    def _observe(self, packet: t.ZigbeePacket) -> None:
+        """Every packet the stick delivers: keep its binding table in step."""
+        app = self.app
+        if app is None or not self.bindings.observe(packet, app.state.node_info.ieee):
+            return
+        LOGGER.info("binding table: %d entries after a ZDO %s from %s", len(self.bindings),
+                    "Bind" if int(packet.cluster_id) == 0x0021 else "Unbind", packet.src)
+        if self.store is not None:
+            try:
+                self.store.set_meta(BINDINGS_KEY, json.dumps(self.bindings.to_json()))
+            except Exception:
+                LOGGER.exception("Saving the binding table failed")
+
+    def _restore_bindings(self) -> None:
+        if self.store is None or (text := self.store.meta(BINDINGS_KEY)) is None:
+            return
+        try:
+            self.bindings.restore(json.loads(text))
+        except ValueError as exc:
+            LOGGER.error("state database: the saved binding table is unreadable (%s); starting without it", exc)
+
+    def _nwk_of(self, ieee: t.EUI64) -> int | None:
+        app = self.app
+        if app is None:
+            return None
+        try:
+            return int(app.get_device(ieee=ieee).nwk)
+        except KeyError:
+            return None
 
     # -- key establishment ------------------------------------------------------------------
     def _ieee_of(self, nwk: int) -> t.EUI64 | None:
@@ -277,6 +316,7 @@ class HardwareHan:
         )
         self.app = app
         app.add_listener(self)
+        app.host_observers.append(self._observe)
         info = app.state.network_info
         LOGGER.info("%s up: channel %s, PAN 0x%04X, extended PAN %s", self.radio.describe(),
                     info.channel, info.pan_id, info.extended_pan_id)

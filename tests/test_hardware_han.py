@@ -315,3 +315,84 @@ async def test_fake_ncp_command_and_permit_with_an_install_code(tmp_path) -> Non
         await asyncio.wait_for(fake.wait(), 10)
     assert fake.returncode == 0
     assert (tmp_path / "nv.json").exists()
+
+
+async def test_a_display_bound_through_the_stick_is_pushed_prices_and_the_table_is_kept(tmp_path) -> None:
+    """A Z-Stack coordinator answers a ZDO Bind_req itself and hands the host a
+    copy: the ESI keeps the binding (saved with the meter), pushes PublishPrice
+    to the bound display at a tier change, and forgets it at Unbind_req."""
+    config = load(None)
+    store = StateStore(tmp_path / "meter.db")
+    fake = FakeZnpServer(state_path=tmp_path / "znp.json")
+    await fake.start()
+    radio = parse_radio(f"znp:socket://127.0.0.1:{fake.port}")
+    han = HardwareHan(config, TwinMeter(config.meter, time.time()), radio, store=store, step_s=0.05)
+    price_ep = config.endpoints.secondary
+
+    def bind(command: int, tsn: int) -> None:
+        # Bind_req / Unbind_req written from the ZDP spec: SrcAddress (the stick's IEEE,
+        # little-endian), SrcEndp, ClusterId 0x0700, DstAddrMode 0x03, DstAddress, DstEndp 7.
+        payload = (bytes(han.app.state.node_info.ieee) + bytes([price_ep, 0x00, 0x07, 0x03])
+                   + bytes(IHD_IEEE) + bytes([7]))
+        fake.inject_zdo(IHD_NWK, command, tsn, payload)
+
+    try:
+        await han.start()
+        fake.inject_device_join(IHD_NWK, IHD_IEEE)
+        bind(0x0021, 0x31)
+        await until(lambda: len(han.bindings) == 1)
+        assert han.server.price_subscribers("secondary") == {(IHD_NWK, 7)}
+        # A tier change (forced: the server forgets the tiers it last saw) pushes the price.
+        han.server.inner._tiers = {}
+        han.server.meter_changed()
+        han.app.wake_server()
+        async with asyncio.timeout(5):
+            while True:
+                frame = await fake.frames.get()
+                if frame.cluster_id == 0x0700 and frame.dst_addr == IHD_NWK:
+                    break
+        assert frame.src_endpoint == price_ep and frame.dst_endpoint == 7
+        assert frame.data[0] & 0x0B == 0x09 and frame.data[2] == 0x00  # cluster-specific, to client: PublishPrice
+    finally:
+        await han.stop()
+        await fake.close()
+    # Kept with the meter: a restarted emulator knows the stick's table.
+    again = HardwareHan(config, TwinMeter(config.meter, time.time()), radio, store=store)
+    again._restore_bindings()
+    assert again.bindings.to_json() == [[price_ep, 0x0700, str(IHD_IEEE), 7]]
+    fake = FakeZnpServer(state_path=tmp_path / "znp.json")
+    await fake.start()
+    han = HardwareHan(config, TwinMeter(config.meter, time.time()), parse_radio(f"znp:socket://127.0.0.1:{fake.port}"),
+                      store=store, step_s=0.05)
+    try:
+        await han.start()
+        assert len(han.bindings) == 1
+        bind(0x0022, 0x32)
+        await until(lambda: len(han.bindings) == 0)
+        assert han.server.price_subscribers("secondary") == set()
+    finally:
+        await han.stop()
+        await fake.close()
+        store.close()
+
+
+async def test_an_ezsp_stick_hands_the_host_its_bind_requests_too(monkeypatch) -> None:
+    import bellows.ezsp
+
+    from han_emu.radio.fakencp.ezsp import serve_ezsp
+
+    monkeypatch.setattr(bellows.ezsp, "NETWORK_COORDINATOR_STARTUP_RESET_WAIT", 0.05)
+    fake = await serve_ezsp("127.0.0.1", 0)
+    config = load(None)
+    han = HardwareHan(config, TwinMeter(config.meter, time.time()), parse_radio(f"ezsp:{fake.url}"), step_s=0.05)
+    try:
+        await han.start()
+        fake.inject_device_join(IHD_NWK, IHD_IEEE)
+        payload = (bytes([0x41]) + bytes(han.app.state.node_info.ieee) + bytes([config.endpoints.primary, 0x00, 0x07, 0x03])
+                   + bytes(IHD_IEEE) + bytes([7]))
+        fake.inject_incoming(IHD_NWK, IHD_IEEE, 0, 0, 0x0000, 0x0021, payload, encrypted=False)
+        await until(lambda: len(han.bindings) == 1)
+        assert han.server.price_subscribers("primary") == {(IHD_NWK, 7)}
+    finally:
+        await han.stop()
+        await fake.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import zigpy.exceptions
@@ -50,6 +51,9 @@ class ServerHost:
         self._host_wake = asyncio.Event()
         self._host_queue: asyncio.Queue[t.ZigbeePacket] = asyncio.Queue()
         self._host_tasks: list[asyncio.Task[None]] = []
+        self.host_observers: list[Callable[[t.ZigbeePacket], None]] = []
+        """Called with every packet the radio delivers, before the server or
+        zigpy take it (e.g. ZDO Bind requests the stick's firmware answered)."""
 
     # -- wiring ---------------------------------------------------------------------
 
@@ -123,6 +127,11 @@ class ServerHost:
     # -- incoming -------------------------------------------------------------------
 
     def packet_received(self, packet: t.ZigbeePacket) -> None:
+        for observer in self.host_observers:
+            try:
+                observer(packet)
+            except Exception:
+                LOGGER.exception("Packet observer %r failed on %r", observer, packet)
         server = self._host_server
         if server is not None:
             try:

@@ -49,6 +49,9 @@ LINK_KEY_UNSUPPORTED = (
 )
 
 
+_BINDING_REQUESTS = frozenset({0x0021, 0x0022})  # ZDO Bind_req, Unbind_req
+
+
 class LinkKeyUnsupported(Exception):
     """The Z-Stack build offers the host no command to install a link key."""
 
@@ -90,6 +93,24 @@ class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
             await super()._send_request_raw(dst_addr, dst_ep, src_ep, profile, cluster, *args, **kwargs)
         finally:
             _SOURCE_ENDPOINT.reset(token)
+
+    async def on_zdo_message(self, msg: c.ZDO.MsgCbIncoming.Callback) -> None:
+        """Z-Stack answers a Bind_req or Unbind_req itself and reports a copy;
+        zigpy-znp drops every reported ZDO request as a loopback of its own.
+        Show these two to the host's observers (the ESI's binding table) first."""
+        if int(msg.ClusterId) in _BINDING_REQUESTS:
+            packet = t.ZigbeePacket(
+                src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=msg.Src),
+                src_ep=0, dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self.state.node_info.nwk),
+                dst_ep=0, tsn=msg.TSN, profile_id=0x0000, cluster_id=msg.ClusterId,
+                data=t.SerializableBytes(bytes([msg.TSN]) + bytes(msg.Data)),
+            )
+            for observer in self.host_observers:
+                try:
+                    observer(packet)
+                except Exception:
+                    LOGGER.exception("Packet observer %r failed on %r", observer, packet)
+        await super().on_zdo_message(msg)
 
     def _find_endpoint(self, dst_ep: int, profile: int, cluster: int) -> int:
         pinned = _SOURCE_ENDPOINT.get()
