@@ -255,8 +255,12 @@ def _hardware(args: argparse.Namespace, config: Config, body) -> int:
     if not spec.hardware:
         print(f"han-emu: {args.command} on hardware needs --radio znp:PORT or ezsp:PORT", file=sys.stderr)
         return 2
-    if args.simulate or args.speed != 1.0:
+    if getattr(args, "simulate", None) or getattr(args, "speed", 1.0) != 1.0:
         print("han-emu: --simulate and --speed need the virtual radio (a real stick runs on the wall clock)",
+              file=sys.stderr)
+        return 2
+    if getattr(args, "seed", None) is not None:
+        print("han-emu: --seed needs the virtual radio (a real stick draws its own keys and addresses)",
               file=sys.stderr)
         return 2
     # The radio libraries log link trouble with tracebacks; han-emu reports it in one line.
@@ -297,9 +301,17 @@ def _hardware(args: argparse.Namespace, config: Config, body) -> int:
 
 
 def _run_hardware(args: argparse.Namespace, config: Config) -> int:
+    from han_emu.recording import RecordingError, ServedRecording
+
     interactive = sys.stdout.isatty() and not args.no_tui
+    try:  # what the ESI serves, synthesized into frames: opened now so a bad path fails early
+        recording = ServedRecording(pcap=args.pcap, linktype=args.linktype, pcapng=args.pcapng or None, zep=args.zep)
+    except RecordingError as exc:
+        print(f"han-emu: {exc}", file=sys.stderr)
+        return 2
 
     async def body(han) -> int:
+        recording.attach_hardware(han)
         status = None
         if args.status_json:  # the emulator's own accounting of the traffic the stick serves
             status = StatusFile(args.status_json, han, period=2.0, accounting=han.accounting)
@@ -313,8 +325,12 @@ def _run_hardware(args: argparse.Namespace, config: Config) -> int:
         finally:
             if status is not None:
                 await status.stop()
+            recording.close()
 
-    return _hardware(args, config, body)
+    try:
+        return _hardware(args, config, body)
+    finally:
+        recording.close()  # also when the stick never came up
 
 
 async def _hardware_dashboard(han, config: Config, args: argparse.Namespace) -> int:

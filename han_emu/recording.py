@@ -158,7 +158,7 @@ class HanRecording:
             self.network = net
             self.recorder = AirRecorder(FrameSynthesizer(net), self.sinks, ledger=self.ledger)
             self.recorder.keep = self.keep
-            if self._han.air is not None:
+            if getattr(self._han, "air", None) is not None:
                 for node in self._han.air.nodes:
                     if node.nwk is not None:
                         net.learn(node.ieee, node.nwk)
@@ -211,7 +211,7 @@ class HanRecording:
         self.network.set_link_key(app.state.node_info.ieee, node.ieee, key)
 
     def close(self) -> None:
-        if self._han is not None and self._on_frame in self._han.listeners:
+        if self._han is not None and self._on_frame in getattr(self._han, "listeners", ()):
             self._han.listeners.remove(self._on_frame)
         for closer in (self.pcap, self.zep, self.keylog):
             if closer is not None:
@@ -222,6 +222,80 @@ class HanRecording:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ServedRecording(HanRecording):
+    """A capture of what the ESI served on a coordinator stick.
+
+    The host never sees the stick's air, only the packets it hands the stick
+    and gets from it: each is synthesized into its frames (MAC, NWK and APS
+    security under the network key and the link key the host gave the stick
+    for that device, ACKs), as on the virtual HAN.  The counters, sequence
+    numbers and any retries are the synthesizer's, not the stick's: a sniffer
+    (``han-emu sniff --save``) records the real air.  ZDO and joins, handled by
+    the stick's firmware, are not in it.
+    """
+
+    def attach_hardware(self, han: Any) -> ServedRecording:
+        """Listen to a ``HardwareHan``'s served packets (before or after it starts)."""
+        self._han = han
+        if self.active:
+            han.packet_listeners.append(self._on_served)
+        return self
+
+    def _hardware_network(self) -> NetworkContext | None:
+        app = self._han.app
+        if app is None or app.state.network_info is None:
+            return None
+        if self.network is None or self.network.pan_id != app.state.network_info.pan_id:
+            self.network = None
+            self.recorder = None
+            net = self._ensure_network()
+            net.learn(app.state.node_info.ieee, int(app.state.node_info.nwk))
+        assert self.network is not None
+        return self.network
+
+    def _on_served(self, packet: t.ZigbeePacket, incoming: bool) -> None:
+        """A ``HardwareHan`` packet listener: the ESI took or made ``packet``."""
+        net = self._hardware_network()
+        if net is None or self.recorder is None:
+            return
+        app = self._han.app
+        own = app.state.node_info
+        coordinator = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(own.nwk))
+        if incoming:
+            peer_nwk = int(packet.src.address) if packet.src is not None else None
+            sender = app.ieee_of(peer_nwk) if peer_nwk is not None else None
+            if packet.dst is None:
+                packet = packet.replace(dst=coordinator)
+        else:
+            sender = own.ieee
+            if packet.src is None:
+                packet = packet.replace(src=coordinator)
+            dst = packet.dst
+            peer_nwk = int(dst.address) if dst is not None and dst.addr_mode == t.AddrMode.NWK else None
+        peer = app.ieee_of(peer_nwk) if peer_nwk is not None else None
+        if sender is None:
+            self.stats.failed += 1  # a device zigpy has not seen join: its IEEE address is unknown
+            return
+        if peer is not None and peer != own.ieee:
+            net.learn(peer, peer_nwk)
+            key = app.link_keys.get(t.EUI64(peer))
+            if key is not None and net.link_key(ieee_int(own.ieee), ieee_int(peer)) != bytes(key):
+                net.set_link_key(own.ieee, peer, bytes(key))
+        self.stats.packets += 1
+        try:
+            out = self.recorder.packet(packet, self._han.clock.now(), src_ieee=sender)
+        except FrameError as exc:
+            self.stats.failed += 1
+            LOGGER.warning("packet not recorded: %s", exc)
+            return
+        self.stats.frames += len(out)
+
+    def close(self) -> None:
+        if self._han is not None and self._on_served in getattr(self._han, "packet_listeners", ()):
+            self._han.packet_listeners.remove(self._on_served)
+        super().close()
 
 
 def _receiver(air: Any, dst: t.AddrModeAddress | None) -> Any:

@@ -396,3 +396,43 @@ async def test_an_ezsp_stick_hands_the_host_its_bind_requests_too(monkeypatch) -
     finally:
         await han.stop()
         await fake.close()
+
+
+async def test_what_the_stick_serves_is_recorded_as_frames_tshark_decodes(tmp_path, tshark) -> None:
+    """``run --radio ... --pcap``: the host never sees the stick's air, so the
+    packets the ESI took and made are synthesized into frames, secured under
+    the keys the key log holds; tshark decodes the IHD's read and the answer."""
+    import subprocess
+
+    from han_emu.recording import ServedRecording
+
+    config = load(None)
+    meter = TwinMeter(config.meter, time.time())
+    capture, keys = tmp_path / "served.pcapng", tmp_path / "keys.txt"
+    keylog = KeyLog(keys)
+    recording = ServedRecording(pcap=capture, pcapng=True)
+    async with FakeZnpServer() as fake:
+        han = HardwareHan(config, meter, parse_radio(f"znp:{fake.url}"), keylog=keylog, step_s=0.05)
+        recording.attach_hardware(han)
+        try:
+            await han.start()
+            fake.inject_device_join(IHD_NWK, IHD_IEEE)
+            await until(lambda: han.app.ieee_of(IHD_NWK) is not None)
+            reply = await read_received(fake, 2, 0x5B)
+            value = summation_received(reply)
+        finally:
+            await han.stop()
+            recording.close()
+            keylog.close()
+    assert recording.stats.packets >= 2 and recording.stats.failed == 0
+    option = "uat:zigbee_pc_keys:" + keys.read_text().strip()
+    out = subprocess.run([tshark, "-r", str(capture), "-o", option, "-Y", "zbee_zcl", "-T", "fields",
+                          "-e", "zbee_nwk.src", "-e", "zbee_aps.src", "-e", "zbee_zcl.cmd.tsn",
+                          "-e", "zbee_zcl_se.met.attr_id", "-e", "zbee_zcl.attr.uint48"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    rows = [line.split("\t") for line in out]
+    assert [r[:3] for r in rows] == [[f"0x{IHD_NWK:04x}", "7", "91"], ["0x0000", "2", "91"]]
+    assert int(rows[1][4]) == value  # CurrentSummationReceived as the ESI served it
+    bad = subprocess.run([tshark, "-r", str(capture), "-o", option, "-Y", "_ws.malformed || _ws.expert.severity >= error"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert bad == ""
