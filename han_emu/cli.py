@@ -340,17 +340,19 @@ async def _hardware_dashboard(han, config: Config, args: argparse.Namespace) -> 
     import logging
 
     from han_emu.tui import run_dashboard
-    from han_emu.tui.hardware_source import HardwareSource, NoticeHandler
+    from han_emu.tui.hardware_source import HardwareControls, HardwareSource, NoticeHandler
 
     source = HardwareSource(han, endpoints=config.endpoints).attach()
+    controls = HardwareControls(han, Path.cwd())
     report, han.report = han.report, source.report
     root = logging.getLogger()
     handlers, root.handlers = root.handlers[:], [NoticeHandler(source)]
     try:
-        await run_dashboard(source, thresholds=config.ihd, duration=args.duration)
+        await run_dashboard(source, controls=controls, thresholds=config.ihd, duration=args.duration)
     finally:
         root.handlers = handlers
         han.report = report
+        controls.close()
         source.close()
     return 0
 

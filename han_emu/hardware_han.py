@@ -134,6 +134,7 @@ class HardwareHan:
         #: Who bound to an ESI cluster (the stick's table, rebuilt from the
         #: Bind requests it hands the host; kept with the meter).
         self.bindings = BindingTable()
+        self.extra_keylogs: list[KeyLog] = []
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -391,10 +392,22 @@ class HardwareHan:
             self._up.clear()
 
     def _log_keys(self) -> None:
-        if self.keylog is None or self.app is None:
+        if self.app is None:
             return
-        for key, label in self.app.keys_in_use():
-            self.keylog.add(key, label)
+        for log in (self.keylog, *self.extra_keylogs):
+            if log is not None:
+                for key, label in self.app.keys_in_use():
+                    log.add(key, label)
+
+    def add_keylog(self, log: KeyLog) -> None:
+        """Also write every key in use to ``log``, now and as keys come (a
+        recording started from the dashboard has a key log of its own)."""
+        self.extra_keylogs.append(log)
+        self._log_keys()
+
+    def remove_keylog(self, log: KeyLog) -> None:
+        if log in self.extra_keylogs:
+            self.extra_keylogs.remove(log)
 
     # -- the NCP's own duty-cycle view (EZSP) ---------------------------------------------
     @property

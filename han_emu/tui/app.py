@@ -115,6 +115,9 @@ class DashboardApp(App[None]):
         c = self._controls()
         if c is None:
             return
+        if not getattr(c, "can_pause", True):
+            self.notify("This source runs on the wall clock: it cannot pause or change speed.", severity="warning")
+            return
         if c.paused:
             c.resume()
         else:
@@ -124,6 +127,9 @@ class DashboardApp(App[None]):
     def action_speed(self, step: int) -> None:
         c = self._controls()
         if c is None:
+            return
+        if not getattr(c, "can_pause", True):
+            self.notify("This source runs on the wall clock: it cannot pause or change speed.", severity="warning")
             return
         c.set_speed(next_speed(c.speed, step))
         self._schedule()

@@ -19,6 +19,8 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import zigpy.types as t
@@ -26,9 +28,11 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from clusters.mp184 import EndpointMap
 from han_emu.air.dutycycle import DutyCycleLimits
+from han_emu.air.keylog import KeyLog
 from han_emu.readout import ZclIngest
 from han_emu.readout.model import Readout
 from han_emu.server.tap import ServerTap
+from han_emu.tui.controls import scenario_variants
 from han_emu.tui.framelog import cluster_label
 from han_emu.tui.source import LOG_LENGTH, DeviceRow, DutyView, FrameLog, NcpDuty, Snapshot
 
@@ -205,3 +209,98 @@ class HardwareSource:
 
 def _nwk_name(nwk: int) -> str:
     return f"0x{nwk:04X}"
+
+
+class HardwareControls:
+    """What the dashboard's keys do on a coordinator stick.
+
+    ``s`` gives the meter another scenario (the registers carry on from where
+    they are), ``r`` starts and stops a capture of what the ESI serves
+    (``han-served-<UTC time>.pcapng`` and its ``.keys`` in ``directory``;
+    see :class:`~han_emu.recording.ServedRecording`).  A stick runs on the
+    wall clock: no pause, speed x1 (``can_pause`` tells the dashboard).
+    """
+
+    can_pause = False
+    can_record = True
+
+    def __init__(self, han: Any, directory: str | Path = ".") -> None:
+        self.han = han
+        self.directory = Path(directory)
+        self._variants = scenario_variants(han.scenario.settings)
+        self._scenario = "configured"
+        self._recording: Any = None
+        self._keylog: KeyLog | None = None
+        self._path: Path | None = None
+
+    # -- time: the wall clock's ------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return False
+
+    @property
+    def speed(self) -> float:
+        return 1.0
+
+    def pause(self) -> None:
+        """A stick cannot stop the clock (``can_pause`` is False)."""
+
+    def resume(self) -> None:
+        """Nothing was paused."""
+
+    def set_speed(self, speed: float | None) -> None:
+        """A stick runs at x1 (``can_pause`` is False)."""
+
+    # -- scenario -----------------------------------------------------------------------------
+    @property
+    def scenario(self) -> str:
+        return self._scenario
+
+    @property
+    def scenarios(self) -> tuple[str, ...]:
+        return tuple(self._variants)
+
+    def set_scenario(self, name: str) -> None:
+        """Give the meter's scenario other settings; the battery keeps its charge."""
+        self.han.scenario.settings = self._variants[name].validate()
+        self._scenario = name
+
+    # -- recording ----------------------------------------------------------------------------
+    @property
+    def recording(self) -> str | None:
+        return None if self._recording is None or self._path is None else str(self._path)
+
+    @property
+    def recording_frames(self) -> int | None:
+        return None if self._recording is None else self._recording.stats.frames
+
+    def start_recording(self) -> None:
+        from han_emu.recording import ServedRecording
+        from han_emu.tui.recording import keys_path_for
+
+        stamp = datetime.fromtimestamp(self.han.clock.now(), timezone.utc)
+        path = self.directory / f"han-served-{stamp:%Y%m%dT%H%M%SZ}.pcapng"
+        n = 2
+        while path.exists() or keys_path_for(path).exists():
+            path = self.directory / f"han-served-{stamp:%Y%m%dT%H%M%SZ}-{n}.pcapng"
+            n += 1
+        recording = ServedRecording(pcap=path, pcapng=True)  # RecordingError (a ValueError) on a bad path
+        try:
+            keylog = KeyLog(keys_path_for(path))
+        except OSError:
+            recording.close()
+            raise
+        self._recording, self._keylog, self._path = recording.attach_hardware(self.han), keylog, path
+        self.han.add_keylog(keylog)
+
+    def stop_recording(self) -> None:
+        recording, keylog = self._recording, self._keylog
+        self._recording = self._keylog = None
+        if keylog is not None:
+            self.han.remove_keylog(keylog)
+            keylog.close()
+        if recording is not None:
+            recording.close()
+
+    def close(self) -> None:
+        self.stop_recording()

@@ -196,3 +196,57 @@ def test_han_emu_run_on_a_stick_opens_the_dashboard_on_a_terminal(monkeypatch) -
     assert [(e.src, e.dst) for e in snapshot.log] == [("0x3C2A", "ESI"), ("ESI", "0x3C2A")]
     assert snapshot.readouts[DISPLAY].elements[SECONDARY_EP].summation["received"] >= 0
     assert source.tap is None and source._on_packet not in source.han.packet_listeners
+
+
+async def test_on_a_stick_the_keys_change_the_scenario_and_record_what_is_served(tmp_path, tshark) -> None:
+    """``s`` gives the meter another scenario, ``r`` records what the ESI
+    serves to a capture and key log that tshark decodes; ``p`` and ``+`` say
+    the stick runs on the wall clock."""
+    import subprocess
+    from pathlib import Path
+
+    from han_emu.tui.hardware_source import HardwareControls
+
+    fake = await serve_znp("127.0.0.1", 0)
+    config = load(None)
+    han = HardwareHan(config, TwinMeter(config.meter, time.time()), parse_radio(f"znp:socket://127.0.0.1:{fake.port}"),
+                      step_s=0.05)
+    try:
+        await han.start()
+        source = HardwareSource(han, endpoints=config.endpoints).attach()
+        controls = HardwareControls(han, tmp_path)
+        app = DashboardApp(source, controls, auto_refresh=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("p")
+            await pilot.press("+")
+            assert controls.speed == 1.0 and not controls.paused
+            assert any("wall clock" in n.message for n in app._notifications)
+            before = han.scenario.settings
+            await pilot.press("s")
+            assert controls.scenario != "configured" and han.scenario.settings != before
+            await pilot.press("r")
+            capture = controls.recording
+            assert capture is not None and capture.startswith(str(tmp_path / "han-served-"))
+            fake.inject_device_join(IHD_NWK, IHD_IEEE)
+            fake.inject_incoming(IHD_NWK, IHD_IEEE, 7, SECONDARY_EP, METERING, bytes.fromhex(READ.format(tsn=0x42)))
+            async with asyncio.timeout(5):
+                while True:
+                    reply = await fake.frames.get()
+                    if reply.cluster_id == METERING and reply.tsn == 0x42:
+                        break
+            app.refresh_data()
+            await pilot.pause()
+            assert controls.recording_frames >= 4  # request and reply, each with its ACKs
+            assert f"rec ● {capture} {controls.recording_frames} frames" in squash(text_of(app, "#status"))
+            await pilot.press("r")
+            assert controls.recording is None
+        controls.close()
+        source.close()
+    finally:
+        await han.stop()
+        await fake.close()
+    keys = Path(capture).with_suffix(".keys")
+    option = "uat:zigbee_pc_keys:" + keys.read_text().strip()
+    out = subprocess.run([tshark, "-r", capture, "-o", option, "-Y", "zbee_zcl", "-T", "fields",
+                          "-e", "zbee_zcl.cmd.tsn"], capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert out == ["66", "66"]  # the IHD's read and the ESI's answer, decrypted
