@@ -227,6 +227,8 @@ class SimDisplay(SimNode):
             ids = [0x0020, 0x0021] + [tier_summation_attr(n) for n in range(1, 3)]
             if ep == self.map.secondary and self.mp184:  # MP184 R2: the four export TOU registers
                 ids += [tier_summation_attr(n, received=True) for n in range(1, self.tiers + 1)]
+            # Today's consumption, as a display keeps it fresh (MP184 R6: today's export too)
+            ids += [0x0401, 0x0402] if self._mp184_on(ep) else [0x0401]
             await self.read(ep, Metering.cluster_id, ids)
 
     async def read_prices(self, ep: int) -> None:
@@ -263,7 +265,7 @@ class SimDisplay(SimNode):
     async def read_history(self) -> None:
         for ep in self.esi_endpoints:
             for received in (False, True) if self._mp184_on(ep) else (False,):  # MP184 R6
-                ids = [0x0401 + received, 0x0403 + received, 0x0430 + received, 0x0432 + received,
+                ids = [0x0403 + received, 0x0430 + received, 0x0432 + received,  # today's: with the registers
                        0x0440 + received, 0x0442 + received]
                 ids += [previous_day_attr(n, received) for n in range(2, 9)]
                 ids += [previous_week_attr(n, received) for n in range(2, 6)]
