@@ -44,14 +44,16 @@ def add_replay_command(subparsers: Any) -> None:
     p.set_defaults(func=cmd_replay)
 
 
-def add_decode_options(p: argparse.ArgumentParser, when: str) -> None:
+def add_decode_options(p: argparse.ArgumentParser, when: str, *, keylog_note: str = "") -> None:
     """The keys and outputs ``replay`` and ``sniff`` share: ``--key``, ``--link-key``,
-    ``--keylog``, ``--format``, ``--readout-json`` (the readout ``when``), ``--phy``."""
+    ``--keylog`` (its help ending with ``keylog_note``), ``--format``,
+    ``--readout-json`` (the readout ``when``), ``--phy``."""
     p.add_argument("--key", action="append", type=_key, default=[], metavar="HEX",
                    help="network key (32 hex digits); repeat for several")
     p.add_argument("--link-key", action="append", type=_key, default=[], metavar="HEX",
                    help="APS link key (trust-centre or CBKE-derived); lets network keys be learnt from Transport-Key")
-    p.add_argument("--keylog", metavar="FILE", help="key log: Wireshark zigbee_pc_keys rows or hex keys, one a line")
+    p.add_argument("--keylog", metavar="FILE",
+                   help="key log: Wireshark zigbee_pc_keys rows or hex keys, one a line" + keylog_note)
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one line per ZCL frame; jsonl: one JSON object per frame and a summary")
     p.add_argument("--readout-json", metavar="FILE", help=f"write what an IHD would show {when}")

@@ -48,7 +48,8 @@ def add_sniff_command(subparsers: Any) -> None:
     where.add_argument("--pcap-stream", metavar="FILE|-",
                        help="read a pcap or pcapng stream as it grows: - for standard input, a pipe, "
                             "or a file a sniffer is still writing")
-    add_decode_options(p, "when sniffing stops")
+    add_decode_options(p, "when sniffing stops",
+                       keylog_note="; followed as it grows, and it need not exist yet")
     p.add_argument("--tui", action="store_true",
                    help="show the frames in the dashboard as they arrive (on a terminal; text output otherwise)")
     p.add_argument("--save", metavar="FILE", help="write every frame heard to this pcapng, flushed per frame")
