@@ -105,3 +105,20 @@ def scenario_variants(configured: ScenarioSettings) -> dict[str, ScenarioSetting
             house_peak_w=configured.house_peak_w * 1.5,
         ),
     }
+
+
+class ScenarioChoice:
+    """The scenario key's state, shared by the sources that have one: the
+    choices (:func:`scenario_variants` of the configured scenario) and which
+    is on.  Subclasses fill ``_variants`` and apply a choice themselves."""
+
+    _scenario = "configured"
+    _variants: dict[str, ScenarioSettings]  # set by each subclass's __init__
+
+    @property
+    def scenario(self) -> str:
+        return self._scenario
+
+    @property
+    def scenarios(self) -> tuple[str, ...]:
+        return tuple(self._variants)

@@ -19,7 +19,6 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from han_emu.air.keylog import KeyLog
 from han_emu.readout import ZclIngest
 from han_emu.readout.model import Readout
 from han_emu.server.tap import ServerTap
-from han_emu.tui.controls import scenario_variants
+from han_emu.tui.controls import ScenarioChoice, scenario_variants
 from han_emu.tui.framelog import cluster_label
 from han_emu.tui.source import LOG_LENGTH, DeviceRow, DutyView, FrameLog, NcpDuty, Snapshot
 
@@ -211,7 +210,7 @@ def _nwk_name(nwk: int) -> str:
     return f"0x{nwk:04X}"
 
 
-class HardwareControls:
+class HardwareControls(ScenarioChoice):
     """What the dashboard's keys do on a coordinator stick.
 
     ``s`` gives the meter another scenario (the registers carry on from where
@@ -252,14 +251,6 @@ class HardwareControls:
         """A stick runs at x1 (``can_pause`` is False)."""
 
     # -- scenario -----------------------------------------------------------------------------
-    @property
-    def scenario(self) -> str:
-        return self._scenario
-
-    @property
-    def scenarios(self) -> tuple[str, ...]:
-        return tuple(self._variants)
-
     def set_scenario(self, name: str) -> None:
         """Give the meter's scenario other settings; the battery keeps its charge."""
         self.han.scenario.settings = self._variants[name].validate()
@@ -276,14 +267,9 @@ class HardwareControls:
 
     def start_recording(self) -> None:
         from han_emu.recording import ServedRecording
-        from han_emu.tui.recording import keys_path_for
+        from han_emu.tui.recording import keys_path_for, new_capture_path
 
-        stamp = datetime.fromtimestamp(self.han.clock.now(), timezone.utc)
-        path = self.directory / f"han-served-{stamp:%Y%m%dT%H%M%SZ}.pcapng"
-        n = 2
-        while path.exists() or keys_path_for(path).exists():
-            path = self.directory / f"han-served-{stamp:%Y%m%dT%H%M%SZ}-{n}.pcapng"
-            n += 1
+        path = new_capture_path(self.directory, "han-served", self.han.clock.now())
         recording = ServedRecording(pcap=path, pcapng=True)  # RecordingError (a ValueError) on a bad path
         try:
             keylog = KeyLog(keys_path_for(path))

@@ -30,6 +30,19 @@ def keys_path_for(capture: str | Path) -> Path:
     return Path(capture).with_suffix(KEYS_SUFFIX)
 
 
+def new_capture_path(directory: Path, prefix: str, now: float | None) -> Path:
+    """``<prefix>-<UTC time>.pcapng`` in ``directory`` (``-2``, ``-3``... when
+    that capture or its key log exists already); ``now`` None: the wall clock."""
+    stamp = datetime.fromtimestamp(now, timezone.utc) if now is not None else datetime.now(timezone.utc)
+    base = f"{prefix}-{stamp:%Y%m%dT%H%M%SZ}"
+    path = directory / f"{base}.pcapng"
+    n = 2
+    while path.exists() or keys_path_for(path).exists():
+        path = directory / f"{base}-{n}.pcapng"
+        n += 1
+    return path
+
+
 class _Switch:
     """The recording's one file sink; writes only while a file is open."""
 
@@ -124,14 +137,7 @@ class DashboardRecorder:
     # -- files ------------------------------------------------------------------------------
     def _new_path(self) -> Path:
         now = self._han.clock.now() if self._han is not None and self._han.clock is not None else None
-        stamp = datetime.fromtimestamp(now, timezone.utc) if now is not None else datetime.now(timezone.utc)
-        base = f"{self.prefix}-{stamp:%Y%m%dT%H%M%SZ}"
-        path = self.directory / f"{base}.pcapng"
-        n = 2
-        while path.exists() or keys_path_for(path).exists():
-            path = self.directory / f"{base}-{n}.pcapng"
-            n += 1
-        return path
+        return new_capture_path(self.directory, self.prefix, now)
 
     def _open(self, path: Path, keys: Path, pcapng: bool | None) -> None:
         pcap = None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from han_emu.air.accounting import AirAccounting
 from han_emu.air.dutycycle import AirtimeLedger
 from han_emu.radio.vtime import VirtualTimeLoop, run_virtual
-from han_emu.tui.controls import RecordingHook, scenario_variants
+from han_emu.tui.controls import RecordingHook, ScenarioChoice, scenario_variants
 from han_emu.tui.source import VirtualHanSource
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
-class HanRunner:
+class HanRunner(ScenarioChoice):
     """Runs ``make_han()`` on a :class:`VirtualTimeLoop` in a daemon thread.
 
     ``make_han`` is called on that thread, so what it opens (a SQLite store)
@@ -239,14 +239,6 @@ class HanRunner:
             raise ValueError("speed must be between 1 and 3600")
         self._anchor = None
         self._speed = speed
-
-    @property
-    def scenario(self) -> str:
-        return self._scenario
-
-    @property
-    def scenarios(self) -> tuple[str, ...]:
-        return tuple(self._variants)
 
     def set_scenario(self, name: str) -> None:
         """Give the running scenario other settings; the battery keeps its charge."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 from decimal import Decimal
 
 import zigpy.types as zt
@@ -53,13 +54,23 @@ def decode_read_response(data: bytes, tsn: int) -> dict[int, int]:
     return values
 
 
-async def test_dashboard_on_a_znp_stick_shows_an_ihd_read_and_the_meter_as_served() -> None:
+async def started_znp_han() -> tuple[Any, HardwareHan, Any]:
+    """An emulated Z-Stack stick and a HardwareHan up on it: (fake, han, config)."""
     fake = await serve_znp("127.0.0.1", 0)
     config = load(None)
     han = HardwareHan(config, TwinMeter(config.meter, time.time()), parse_radio(f"znp:socket://127.0.0.1:{fake.port}"),
                       step_s=0.05)
     try:
         await han.start()
+    except BaseException:
+        await fake.close()
+        raise
+    return fake, han, config
+
+
+async def test_dashboard_on_a_znp_stick_shows_an_ihd_read_and_the_meter_as_served() -> None:
+    fake, han, config = await started_znp_han()
+    try:
         source = HardwareSource(han, endpoints=config.endpoints).attach()
         han.report = source.report
         assert isinstance(han.server, ServerTap) and han.app.server is han.server
@@ -207,12 +218,8 @@ async def test_on_a_stick_the_keys_change_the_scenario_and_record_what_is_served
 
     from han_emu.tui.hardware_source import HardwareControls
 
-    fake = await serve_znp("127.0.0.1", 0)
-    config = load(None)
-    han = HardwareHan(config, TwinMeter(config.meter, time.time()), parse_radio(f"znp:socket://127.0.0.1:{fake.port}"),
-                      step_s=0.05)
+    fake, han, config = await started_znp_han()
     try:
-        await han.start()
         source = HardwareSource(han, endpoints=config.endpoints).attach()
         controls = HardwareControls(han, tmp_path)
         app = DashboardApp(source, controls, auto_refresh=False)
