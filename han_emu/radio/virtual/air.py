@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import random
 from datetime import UTC, datetime
@@ -250,6 +251,16 @@ class VirtualAir:
 
         return remove
 
+    def _announce(self, loop: asyncio.AbstractEventLoop, transmitter: AirNode, packet: t.ZigbeePacket, *,
+                  aps_ack: bool, aps_counter: int, delivered_to: tuple[t.EUI64, ...], nwk_counter: int,
+                  aps_fc: int | None) -> None:
+        """Tell the listeners ``transmitter`` put ``packet`` on the air now."""
+        self._emit(AirFrame(
+            time=clock_for_loop(loop).now(), src_ieee=transmitter.ieee, src=transmitter.nwk, dst=packet.dst,
+            packet=packet, tx_options=packet.tx_options, aps_ack=aps_ack, aps_counter=aps_counter,
+            delivered_to=delivered_to, nwk_counter=nwk_counter, aps_frame_counter=aps_fc,
+        ))
+
     def _emit(self, frame: AirFrame) -> None:
         for listener in list(self._listeners):
             try:
@@ -356,21 +367,8 @@ class VirtualAir:
             )
             receivers = []
 
-        self._emit(
-            AirFrame(
-                time=clock_for_loop(loop).now(),
-                src_ieee=sender.ieee,
-                src=sender.nwk,
-                dst=packet.dst,
-                packet=packet,
-                tx_options=packet.tx_options,
-                aps_ack=False,
-                aps_counter=counter,
-                delivered_to=tuple(r.ieee for r in receivers),
-                nwk_counter=nwk_counter,
-                aps_frame_counter=aps_fc,
-            )
-        )
+        self._announce(loop, sender, packet, aps_ack=False, aps_counter=counter,
+                       delivered_to=tuple(r.ieee for r in receivers), nwk_counter=nwk_counter, aps_fc=aps_fc)
 
         acked: asyncio.Future[None] | None = loop.create_future() if wants_ack and receivers else None
         for receiver in receivers:
@@ -516,25 +514,14 @@ class VirtualAir:
             data=t.SerializableBytes(b""),
             tx_options=encryption_only(packet.tx_options),
         )
-        self._emit(
-            AirFrame(
-                time=clock_for_loop(loop).now(),
-                src_ieee=receiver.ieee,
-                src=receiver.nwk,
-                dst=ack.dst,
-                packet=ack,
-                tx_options=ack.tx_options,
-                aps_ack=True,
-                aps_counter=counter,
-                delivered_to=(sender.ieee,),
-                nwk_counter=(nwk_fc := self._next_nwk_counter(receiver)),
-                aps_frame_counter=(
-                    aps_fc := self._next_aps_frame_counter(receiver)
-                    if t.TransmitOptions.APS_Encryption in ack.tx_options
-                    else None
-                ),
-            )
+        nwk_fc = self._next_nwk_counter(receiver)
+        aps_fc = (
+            self._next_aps_frame_counter(receiver)
+            if t.TransmitOptions.APS_Encryption in ack.tx_options
+            else None
         )
+        self._announce(loop, receiver, ack, aps_ack=True, aps_counter=counter, delivered_to=(sender.ieee,),
+                       nwk_counter=nwk_fc, aps_fc=aps_fc)
 
         def arrive() -> None:
             # The acknowledgement is checked like any frame: an old one is no proof.
@@ -654,21 +641,10 @@ class VirtualAir:
             node for ieee in frame.delivered_to
             if (node := self.node_by_ieee(ieee)) is not None and self.link(frame.src_ieee, ieee).up
         ]
-        self._emit(
-            AirFrame(
-                time=clock_for_loop(loop).now(),
-                src_ieee=frame.src_ieee,
-                src=frame.src,
-                dst=frame.dst,
-                packet=frame.packet,
-                tx_options=frame.tx_options,
-                aps_ack=False,
-                aps_counter=frame.aps_counter,
-                delivered_to=tuple(n.ieee for n in heard),
-                nwk_counter=frame.nwk_counter if nwk_counter is None else nwk_counter,
-                aps_frame_counter=frame.aps_frame_counter,
-            )
-        )
+        self._emit(dataclasses.replace(
+            frame, time=clock_for_loop(loop).now(), delivered_to=tuple(n.ieee for n in heard),
+            nwk_counter=frame.nwk_counter if nwk_counter is None else nwk_counter,
+        ))
         for node in heard:
             self._schedule(
                 loop,
