@@ -23,8 +23,8 @@ from __future__ import annotations
 import sys
 import time
 
-from han_emu.study import Comparison, SimulationSettings, compare_mp184
-from han_emu.config import load
+from han_emu.study.compare import Comparison, SimulationSettings, compare_mp184
+from han_emu.han.config import load
 
 DAY_S = 86_400.0
 

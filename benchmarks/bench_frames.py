@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from han_emu.air.keylog import tshark_option, uat_row  # noqa: E402
+from han_emu.frames.keylog import tshark_option, uat_row  # noqa: E402
 from han_emu.frames.builders import aps_data, mac_data, nwk_frame, zcl_header  # noqa: E402
 from han_emu.frames.fastparse import FastDecoder, iter_psdus  # noqa: E402
 from han_emu.frames.pcap import PcapWriter  # noqa: E402

@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from han_emu.config import load  # noqa: E402
+from han_emu.han.config import load  # noqa: E402
 from han_emu.meter.model import TwinMeter  # noqa: E402
 from han_emu.radio.vtime import run_virtual  # noqa: E402
 from han_emu.sim.schedule import DeviceSettings, cad, default_devices  # noqa: E402
-from han_emu.virtual_han import VirtualHan  # noqa: E402
+from han_emu.han.virtual import VirtualHan  # noqa: E402
 
 START = datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp()
 # General commands that ask for an answer: Read Attributes, Write Attributes,

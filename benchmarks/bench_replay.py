@@ -106,7 +106,7 @@ def main() -> None:
     print(f"capture: {args.frames:,} frames, NWK+APS encrypted, {path.stat().st_size / 1e6:.1f} MB "
           f"(built in {time.perf_counter() - t:.1f} s)")
     env_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    ours_cmd = ["env", f"PYTHONPATH={env_path}", sys.executable, "-m", "han_emu.cli", "replay", str(path),
+    ours_cmd = ["env", f"PYTHONPATH={env_path}", sys.executable, "-m", "han_emu.cli.main", "replay", str(path),
                 "--key", NWK_KEY.hex(), "--link-key", LINK_KEY.hex(), "--format", "jsonl"]
     ours = measure(ours_cmd)
     print(f"han-emu replay --format jsonl: {ours['wall']:7.2f} s  {args.frames / ours['wall']:10,.0f} frames/s  "

@@ -34,13 +34,13 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # runnable from a source checkout without installing
     sys.path.insert(0, str(HERE.parent))
 
-from han_emu.config import Config, load  # noqa: E402
+from han_emu.han.config import Config, load  # noqa: E402
 from han_emu.meter.model import TwinMeter  # noqa: E402
 from han_emu.radio.vtime import run_virtual  # noqa: E402
-from han_emu.recording import HanRecording  # noqa: E402
+from han_emu.han.recording import HanRecording  # noqa: E402
 from han_emu.sim.display import SimDisplay  # noqa: E402
 from han_emu.sim.schedule import DeviceSettings  # noqa: E402
-from han_emu.virtual_han import VirtualHan  # noqa: E402
+from han_emu.han.virtual import VirtualHan  # noqa: E402
 
 EPOCH = 1_750_507_200.0  # 2025-06-21T12:00:00Z: midsummer noon, the PV exports
 SEED = 184

@@ -1,6 +1,6 @@
 """ZCL UTCTime: seconds since 2000-01-01 00:00 UTC, as carried in Smart Energy payloads.
 
-The rest of han-emu keeps POSIX seconds (see ``han_emu.clock``); these helpers are
+The rest of han-emu keeps POSIX seconds (see ``han_emu.meter.clock``); these helpers are
 the one place that converts, so no module hand-rolls the epoch offset.
 """
 

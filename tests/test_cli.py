@@ -2,9 +2,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from han_emu.cli import main
-from han_emu.store import StateStore
-from han_emu.config import load
+from han_emu.cli.main import main
+from han_emu.han.store import StateStore
+from han_emu.han.config import load
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def test_bad_config_exits_2_with_the_key(tmp_path: Path, capsys) -> None:
 def test_run_shows_the_meter_live_and_persists(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     out = subprocess.run(
-        [sys.executable, "-m", "han_emu.cli", "run", "--state", str(db), "--speed", "3600",
+        [sys.executable, "-m", "han_emu.cli.main", "run", "--state", str(db), "--speed", "3600",
          "--duration", "1.5", "--interval", "0.5"],
         capture_output=True, text=True, timeout=60, cwd=REPO,
     )

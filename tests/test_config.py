@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from han_emu.config import ConfigError, example_text, load, loads
+from han_emu.han.config import ConfigError, example_text, load, loads
 
 
 def test_example_configuration_loads() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from han_emu.cli import main
+from han_emu.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 CAPTURE = REPO / "captures" / "ihd-mp184.pcapng"

@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 import zigpy_znp.types as t
 
-from han_emu import cli
-from han_emu.air.keylog import KeyLog, read_keylog
-from han_emu.config import load
-from han_emu.hardware_han import DOWN, UP, Backoff, HardwareHan
+from han_emu.cli import main as cli
+from han_emu.frames.keylog import KeyLog, read_keylog_rows
+from han_emu.han.config import load
+from han_emu.han.hardware import DOWN, UP, Backoff, HardwareHan
 from han_emu.meter.model import Channel, TwinMeter
 from han_emu.radio.backend import RadioError, parse_radio
-from han_emu.radio.fakencp.znp import FakeZnpServer
-from han_emu.store import StateStore
+from han_emu.radio.fakencp.znp.server import FakeZnpServer
+from han_emu.han.store import StateStore
 
 REPO = Path(__file__).resolve().parent.parent
 SE = 0x0109
@@ -116,7 +116,7 @@ async def test_stick_lost_mid_run_is_retried_and_the_meter_keeps_its_state(tmp_p
         keylog.close()
         store.close()
     # The key log holds the network key once (the network resumed, not re-formed).
-    rows = read_keylog(tmp_path / "keys.txt")
+    rows = read_keylog_rows(tmp_path / "keys.txt")
     assert [k for k, label in rows if label.startswith("network key")] == [bytes(fake.device.network_key)]
     assert (ZIGBEE_ALLIANCE_09, "trust centre link key") in rows
     assert oct(os.stat(tmp_path / "keys.txt").st_mode & 0o777) == "0o600"
@@ -141,7 +141,7 @@ async def test_first_connection_failure_is_not_retried() -> None:
 async def test_hardware_han_on_ezsp_shows_the_ncp_duty_cycle(monkeypatch) -> None:
     import bellows.ezsp
 
-    from han_emu.radio.fakencp.ezsp import serve_ezsp
+    from han_emu.radio.fakencp.ezsp.server import serve_ezsp
 
     monkeypatch.setattr(bellows.ezsp, "NETWORK_COORDINATOR_STARTUP_RESET_WAIT", 0.05)
     fake = await serve_ezsp("127.0.0.1", 0)
@@ -237,7 +237,7 @@ def test_cli_garbage_on_the_port_exits_with_one_line(capsys, monkeypatch) -> Non
 
 # ------------------------------------------------------- the CLI, as separate processes
 def han_emu(*args: str) -> list[str]:
-    return [sys.executable, "-m", "han_emu.cli", *args]
+    return [sys.executable, "-m", "han_emu.cli.main", *args]
 
 
 def child_env() -> dict[str, str]:
@@ -276,7 +276,7 @@ async def test_han_emu_run_on_the_emulated_stick(tmp_path) -> None:
                 await proc.wait()
     assert proc.returncode == 0, err.decode()
     assert "secondary" in out.decode() and b"Traceback" not in err
-    rows = read_keylog(tmp_path / "keys.txt")
+    rows = read_keylog_rows(tmp_path / "keys.txt")
     assert (bytes(fake.device.network_key), "network key seq 0") in rows
     assert (tmp_path / "meter.db").exists()
     # The emulator's own accounting of what the stick served: the IHD's request
@@ -308,7 +308,7 @@ async def test_fake_ncp_command_and_permit_with_an_install_code(tmp_path) -> Non
         assert permit.returncode == 0, err.decode()
         assert f"joining open for {IHD_IEEE} for 1 s (install-code link key {INSTALL_CODE_KEY.hex()})" in out.decode()
         assert f"{IHD_IEEE} did not join" in out.decode()  # nobody was there to join
-        assert (INSTALL_CODE_KEY, f"link key {IHD_IEEE}") in read_keylog(keys)
+        assert (INSTALL_CODE_KEY, f"link key {IHD_IEEE}") in read_keylog_rows(keys)
     finally:
         if fake.returncode is None:
             fake.terminate()
@@ -379,7 +379,7 @@ async def test_a_display_bound_through_the_stick_is_pushed_prices_and_the_table_
 async def test_an_ezsp_stick_hands_the_host_its_bind_requests_too(monkeypatch) -> None:
     import bellows.ezsp
 
-    from han_emu.radio.fakencp.ezsp import serve_ezsp
+    from han_emu.radio.fakencp.ezsp.server import serve_ezsp
 
     monkeypatch.setattr(bellows.ezsp, "NETWORK_COORDINATOR_STARTUP_RESET_WAIT", 0.05)
     fake = await serve_ezsp("127.0.0.1", 0)
@@ -404,7 +404,7 @@ async def test_what_the_stick_serves_is_recorded_as_frames_tshark_decodes(tmp_pa
     the keys the key log holds; tshark decodes the IHD's read and the answer."""
     import subprocess
 
-    from han_emu.recording import ServedRecording
+    from han_emu.han.recording import ServedRecording
 
     config = load(None)
     meter = TwinMeter(config.meter, time.time())

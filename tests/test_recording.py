@@ -26,12 +26,12 @@ import pytest
 import zigpy.util
 import zigpy.zcl.foundation as foundation
 
-import han_emu.virtual_han
-from han_emu.air.keylog import read_keylog
-from han_emu.certs import eui64_to_cert, install_code_for
-from han_emu.cli import main as cli_main
+import han_emu.han.virtual
+from han_emu.frames.keylog import read_keylog_rows
+from han_emu.crypto.certsets import eui64_to_cert, install_code_for
+from han_emu.cli.main import main as cli_main
 from han_emu.frames import read_capture
-from han_emu.recording import HanRecording, RecordingError, parse_zep_address
+from han_emu.han.recording import HanRecording, RecordingError, parse_zep_address
 from han_emu.frames.zep import parse_zep
 
 REPO = Path(__file__).resolve().parent.parent
@@ -249,7 +249,7 @@ def test_shipped_capture_decodes_as_sent(tshark: str, regenerated: dict[str, Any
     records = list(read_capture(CAPTURES / f"{name}.pcapng"))
     assert {(r.linktype, r.channel, r.page) for r in records} == {(283, 15, 0)}
     # install-code key, then the CBKE key: four rows
-    labels = [label for _, label in read_keylog(CAPTURES / f"{name}.keys")]
+    labels = [label for _, label in read_keylog_rows(CAPTURES / f"{name}.keys")]
     assert [label.split()[0] for label in labels] == ["network", "default", "install-code", "CBKE"]
     profile_pages = [f for f in frames if f.cluster == 0x0702 and f.cluster_specific and f.server_to_client]
     if name == "cad-profile-paging":
@@ -276,7 +276,7 @@ def test_ihd_capture_carries_the_mp184_items(tshark: str) -> None:
 # -- han-emu run --------------------------------------------------------------------------------
 
 
-class WatchedHan(han_emu.virtual_han.VirtualHan):
+class WatchedHan(han_emu.han.virtual.VirtualHan):
     """The CLI's VirtualHan with a listener that keeps every frame on the air."""
 
     last: WatchedHan | None = None
@@ -290,7 +290,7 @@ class WatchedHan(han_emu.virtual_han.VirtualHan):
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, WatchedHan]:
     WatchedHan.last = None
-    monkeypatch.setattr(han_emu.virtual_han, "VirtualHan", WatchedHan)
+    monkeypatch.setattr(han_emu.han.virtual, "VirtualHan", WatchedHan)
     code = cli_main(["run", "--state", "none", *args])
     assert WatchedHan.last is not None
     return code, WatchedHan.last
@@ -314,7 +314,7 @@ def test_run_simulate_records_what_tshark_decodes(tshark: str, tmp_path: Path, m
 
     # the key log: private, with the network key and each display's install-code and CBKE keys
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600
-    logged = dict(read_keylog(keys))
+    logged = dict(read_keylog_rows(keys))
     assert han.app is not None
     assert bytes(han.app.state.network_info.network_key.key) in logged
     for device in han.devices:
@@ -404,14 +404,14 @@ def test_capture_carries_the_air_s_frame_counters_across_a_restart(tshark: str, 
     """The NWK frame counters in a capture are the ones the virtual air gave
     the frames: after a restart they carry on from the saved state (plus the
     restart margin), they do not start again from 0, and tshark reads them."""
-    from han_emu.config import load
-    from han_emu.frames.synth import ieee_int
+    from han_emu.han.config import load
+    from han_emu.air.synth import ieee_int
     from han_emu.meter.model import TwinMeter
     from han_emu.radio.virtual.counters import RESTART_MARGIN
     from han_emu.radio.vtime import run_virtual
-    from han_emu.recording import record_han
-    from han_emu.store import StateStore
-    from han_emu.virtual_han import VirtualHan
+    from han_emu.han.recording import record_han
+    from han_emu.han.store import StateStore
+    from han_emu.han.virtual import VirtualHan
 
     config, db = load(None), tmp_path / "state.db"
     start = 1_780_272_000.0
@@ -475,7 +475,7 @@ def test_a_seeded_simulation_records_the_same_capture_byte_for_byte(tmp_path: Pa
     first, again, other = run("3", "a.pcap"), run("3", "b.pcap"), run("4", "c.pcap")
     assert first == again and len(first) > 10_000
     assert other != first
-    logs = {name: read_keylog(tmp_path / f"{name}.pcap.keys") for name in "abc"}
+    logs = {name: read_keylog_rows(tmp_path / f"{name}.pcap.keys") for name in "abc"}
     assert logs["a"] == logs["b"]
     drawn = {name: {key for key, label in log if not label.startswith("install-code") and key != b"ZigBeeAlliance09"}
              for name, log in logs.items()}

@@ -9,7 +9,7 @@ import pytest
 from zigpy.zcl import foundation
 
 from clusters.mp184 import EndpointMap
-from han_emu.config import load
+from han_emu.han.config import load
 from han_emu.meter.model import Channel, TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.settings import PRIMARY, SECONDARY
@@ -18,7 +18,7 @@ from han_emu.radio.virtual import SimNode, ihd_endpoint
 from han_emu.radio.vtime import run_virtual
 from han_emu.sim.display import SimDisplay
 from han_emu.sim.schedule import DeviceSettings, cad
-from han_emu.virtual_han import VirtualHan
+from han_emu.han.virtual import VirtualHan
 
 START = datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp()
 QUIET = DeviceSettings("ihd", "IHD", demand_s=0, registers_s=0, prices_s=0, profile_s=0,

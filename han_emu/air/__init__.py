@@ -1,7 +1,7 @@
 """Air accounting: PHYs, exact airtime per frame and exchange, and duty-cycle ledgers.
 
 Pure code: no I/O and no event loop; time comes in as POSIX seconds or from a
-:class:`han_emu.clock.Clock`.
+:class:`han_emu.meter.clock.Clock`.
 """
 
 from han_emu.air.airtime import (

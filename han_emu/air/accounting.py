@@ -2,7 +2,7 @@
 
 The virtual air (or any backend) reports packets; duty cycle is spent by frames.
 :class:`AirAccounting` turns each packet into its exact on-air frames with the
-:class:`~han_emu.frames.synth.FrameSynthesizer` (MAC/NWK/APS headers, NWK and
+:class:`~han_emu.air.synth.FrameSynthesizer` (MAC/NWK/APS headers, NWK and
 APS security, MIC, FCS, MAC ACKs, APS ACKs, fragments, MAC retries when nobody
 answered) and charges each frame to the device that transmits it, on the band
 that device uses:
@@ -64,7 +64,7 @@ from han_emu.air.dutycycle import (
 )
 from han_emu.air.phy import PAGE_2400, SUB_GHZ_PAGES, validate_channel
 from han_emu.frames.errors import FrameError
-from han_emu.frames.synth import FrameSynthesizer, NetworkContext, ieee_int
+from han_emu.air.synth import FrameSynthesizer, NetworkContext, ieee_int
 
 HUB_NWK = 0x0000
 """The coordinator: the Communications Hub on a GB HAN."""

@@ -41,7 +41,7 @@ from enum import IntEnum
 
 from han_emu.air.airtime import frame_airtime_us
 from han_emu.air.phy import SUB_GHZ_PAGES, validate_channel
-from han_emu.clock import Clock
+from han_emu.meter.clock import Clock
 
 HOUR_S = 3600.0
 _HOUR_US = 3_600_000_000

@@ -20,9 +20,9 @@ from typing import Any, BinaryIO, Protocol
 
 import zigpy.types as t
 
-from ..frames.pcap import LinkType, PcapngWriter, PcapWriter
-from ..frames.synth import FrameSynthesizer, Ledger, OnAirFrame, ieee_int
-from ..frames.zep import ZEP_PORT, zep_v2_data
+from han_emu.frames.pcap import LinkType, PcapngWriter, PcapWriter
+from han_emu.air.synth import FrameSynthesizer, Ledger, OnAirFrame, ieee_int
+from han_emu.frames.zep import ZEP_PORT, zep_v2_data
 
 MIN_STEP = 1e-6
 """Records never go back in time: a frame that would start before the last

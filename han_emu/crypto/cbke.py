@@ -26,7 +26,7 @@ from enum import Enum, IntEnum
 
 from construct import GreedyBytes, Int8ul, Int16ul, Struct
 
-from han_emu.clock import Clock
+from han_emu.meter.clock import Clock
 from han_emu.crypto.certificates import (
     Certificate,
     CertificateError,

@@ -5,11 +5,11 @@ Each format is one construct declaration used to parse and to build;
 ``fastparse`` is the struct-based header reader for the replay hot path.
 """
 
-from .errors import CaptureError, FcsError, FrameError, MicError
-from . import fastparse
-from .keys import KeyRing
-from .pcap import CaptureRecord, LinkType, PcapngWriter, PcapWriter, read_capture
-from .stack import CaptureReport, DecodedFrame, SkippedFrame, decode, decode_capture, encode
+from han_emu.frames.errors import CaptureError, FcsError, FrameError, MicError
+from han_emu.frames import fastparse
+from han_emu.frames.keys import KeyRing
+from han_emu.frames.pcap import CaptureRecord, LinkType, PcapngWriter, PcapWriter, read_capture
+from han_emu.frames.stack import CaptureReport, DecodedFrame, SkippedFrame, decode, decode_capture, encode
 
 __all__ = [
     "CaptureError",

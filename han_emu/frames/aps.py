@@ -27,8 +27,8 @@ from construct import (
     this,
 )
 
-from .errors import guarded
-from .secheader import AuxHeader
+from han_emu.frames.errors import guarded
+from han_emu.frames.secheader import AuxHeader
 
 
 class ApsFrameType(IntEnum):

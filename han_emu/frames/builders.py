@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .aps import ApsFrameType, DeliveryMode
-from .mac import BROADCAST, AddrMode, MacFrameType
-from .nwk import NwkFrameType
-from .secheader import KeyId
-from .zcl import ZclFrameType
+from han_emu.frames.aps import ApsFrameType, DeliveryMode
+from han_emu.frames.mac import BROADCAST, AddrMode, MacFrameType
+from han_emu.frames.nwk import NwkFrameType
+from han_emu.frames.secheader import KeyId
+from han_emu.frames.zcl import ZclFrameType
 
 ZIGBEE_PRO = 2
 SMART_ENERGY_PROFILE = 0x0109

@@ -21,8 +21,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
-from .errors import FrameError
-from .fcs import crc16_kermit
+from han_emu.frames.errors import FrameError
+from han_emu.frames.fcs import crc16_kermit
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..crypto.mmo import key_load_key, transport_key
-from .secheader import KeyId
+from han_emu.crypto.mmo import key_load_key, transport_key
+from han_emu.frames.secheader import KeyId
 
 
 _transport_key = lru_cache(maxsize=64)(transport_key)

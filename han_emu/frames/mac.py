@@ -38,8 +38,8 @@ from construct import (
     this,
 )
 
-from .errors import guarded
-from .fcs import crc16_kermit
+from han_emu.frames.errors import guarded
+from han_emu.frames.fcs import crc16_kermit
 
 
 class MacFrameType(IntEnum):

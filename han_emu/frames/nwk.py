@@ -28,8 +28,8 @@ from construct import (
     this,
 )
 
-from .errors import guarded
-from .secheader import AuxHeader
+from han_emu.frames.errors import guarded
+from han_emu.frames.secheader import AuxHeader
 
 
 class NwkFrameType(IntEnum):

@@ -21,9 +21,9 @@ from typing import Any, BinaryIO
 
 from construct import Bytes, GreedyBytes, GreedyRange, Int16ub, Int16ul, Int32ub, Int32ul, Int32sb, Int32sl, Int64sb, Int64sl, Padding, Struct, this
 
-from .errors import CaptureError, FrameError
-from .fcs import fcs_bytes
-from .tap import FcsType, TapInfo, build_tap, parse_tap
+from han_emu.frames.errors import CaptureError, FrameError
+from han_emu.frames.fcs import fcs_bytes
+from han_emu.frames.tap import FcsType, TapInfo, build_tap, parse_tap
 
 
 class LinkType(IntEnum):

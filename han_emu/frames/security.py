@@ -15,9 +15,9 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
-from ..crypto.mmo import key_load_key, transport_key
-from .errors import FrameError, MicError
-from .secheader import MIC_LENGTH, KeyId, with_level
+from han_emu.crypto.mmo import key_load_key, transport_key
+from han_emu.frames.errors import FrameError, MicError
+from han_emu.frames.secheader import MIC_LENGTH, KeyId, with_level
 
 KEY_LENGTH = 16
 

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .aps import ApsCommandId, ApsFrameType, TransportKeyType, build_aps, parse_aps, parse_aps_command, parse_transport_key
-from .errors import FrameError, MicError
-from .keys import KeyRing
-from .mac import AddrMode, MacFrameType, build_mac, mac_payload, parse_mac
-from .nwk import NwkFrameType, build_nwk, parse_nwk, parse_nwk_command
-from .pcap import CaptureRecord, read_capture
-from .secheader import KeyId
-from .security import aps_key, decrypt, encrypt
-from .zcl import build_zcl, parse_zcl
+from han_emu.frames.aps import ApsCommandId, ApsFrameType, TransportKeyType, build_aps, parse_aps, parse_aps_command, parse_transport_key
+from han_emu.frames.errors import FrameError, MicError
+from han_emu.frames.keys import KeyRing
+from han_emu.frames.mac import AddrMode, MacFrameType, build_mac, mac_payload, parse_mac
+from han_emu.frames.nwk import NwkFrameType, build_nwk, parse_nwk, parse_nwk_command
+from han_emu.frames.pcap import CaptureRecord, read_capture
+from han_emu.frames.secheader import KeyId
+from han_emu.frames.security import aps_key, decrypt, encrypt
+from han_emu.frames.zcl import build_zcl, parse_zcl
 
 ZDP_PROFILE = 0x0000
 DEVICE_ANNOUNCE = 0x0013

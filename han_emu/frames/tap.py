@@ -14,7 +14,7 @@ from typing import Any
 
 from construct import Bytes, Const, FixedSized, GreedyBytes, GreedyRange, Int8ul, Int16ul, Padding, Struct, this
 
-from .errors import FrameError, guarded
+from han_emu.frames.errors import FrameError, guarded
 
 
 class TapTlv(IntEnum):

@@ -11,7 +11,7 @@ from typing import Any
 
 from construct import BitsInteger, BitStruct, Flag, GreedyBytes, If, Int8ul, Int16ul, Struct, this
 
-from .errors import guarded
+from han_emu.frames.errors import guarded
 
 
 class ZclFrameType(IntEnum):

@@ -11,7 +11,7 @@ from typing import Any
 
 from construct import Bytes, Const, Int8ub, Int16ub, Int32ub, Int64ub, Struct, Switch, this
 
-from .errors import FrameError, guarded
+from han_emu.frames.errors import FrameError, guarded
 
 ZEP_PORT = 17754
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01

@@ -1,8 +1,8 @@
 """Choosing and starting a radio backend: ``--radio virtual | znp:PORT | ezsp:PORT``.
 
 The hardware backends are zigpy ControllerApplications from zigpy-znp and
-bellows with the packet server mixed in (:mod:`han_emu.radio.znp`,
-:mod:`han_emu.radio.ezsp`).  This module turns command-line choices (serial
+bellows with the packet server mixed in (:mod:`han_emu.radio.znp.app`,
+:mod:`han_emu.radio.ezsp.app`).  This module turns command-line choices (serial
 URL, baud rate, flow control, network settings) into the zigpy configuration
 those libraries take, starts them, and turns whatever goes wrong while
 starting into one line a user can act on (:class:`RadioError`): a wrong port,
@@ -22,7 +22,7 @@ from typing import Any
 import zigpy.config as zconf
 import zigpy.exceptions
 
-from han_emu.clock import Clock
+from han_emu.meter.clock import Clock
 from han_emu.server.contract import PacketServer
 
 VIRTUAL = "virtual"
@@ -35,8 +35,8 @@ NCP_NAMES = {ZNP: "Z-Stack (ZNP) coordinator", EZSP: "EmberZNet (EZSP) coordinat
 
 #: The module and class holding each hardware backend.
 _BACKENDS = {
-    ZNP: ("han_emu.radio.znp", "ZnpCoordinator"),
-    EZSP: ("han_emu.radio.ezsp", "EzspCoordinator"),
+    ZNP: ("han_emu.radio.znp.app", "ZnpCoordinator"),
+    EZSP: ("han_emu.radio.ezsp.app", "EzspCoordinator"),
 }
 
 FLOW_CONTROLS = ("hardware", "software", "none")

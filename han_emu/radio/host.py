@@ -19,7 +19,7 @@ import zigpy.exceptions
 import zigpy.types as t
 from zigpy.zdo.types import SimpleDescriptor
 
-from han_emu.clock import Clock
+from han_emu.meter.clock import Clock
 from han_emu.radio.vtime import clock_for_loop
 from han_emu.server.contract import PacketServer
 

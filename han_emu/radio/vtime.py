@@ -23,7 +23,7 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
-from han_emu.clock import Clock, WallClock
+from han_emu.meter.clock import Clock, WallClock
 
 __all__ = [
     "LoopClock",
@@ -119,7 +119,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 
 class LoopClock:
-    """A :class:`han_emu.clock.Clock` that reads a virtual-time loop."""
+    """A :class:`han_emu.meter.clock.Clock` that reads a virtual-time loop."""
 
     def __init__(self, loop: VirtualTimeLoop) -> None:
         self._loop = loop

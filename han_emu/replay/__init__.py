@@ -15,17 +15,17 @@ scenario that drives the meter model (``han-emu run --scenario-from``).
 a live sniffer the same way (``han-emu sniff``).
 """
 
-from .capture import CaptureProblem, RawFrame, RecordSource, iter_records, records_of, zep_frame
-from .dutycycle import ReplayDutyCycle, replay_dutycycle
-from .engine import ErrorEvent, Replay, ReplaySummary, ZclEvent, build_keyring, paced
-from .keylog import KeylogError, load_keylog, read_keylog
-from .live import FrameSaver, LiveRecords, StreamRecords, ZepListener, parse_listen_address
-from .scenario import recorded_scenario, recording_from_capture
-from .zcl import ZclDecodeError, ZclMessage, decode_zcl
+from han_emu.replay.capture import CaptureProblem, RawFrame, RecordSource, iter_records, records_of, zep_frame
+from han_emu.replay.dutycycle import ReplayDutyCycle, replay_dutycycle
+from han_emu.replay.engine import ErrorEvent, Replay, ReplaySummary, ZclEvent, build_keyring, paced
+from han_emu.frames.keylog import KeylogError, load_keylog, read_keyring
+from han_emu.replay.live import FrameSaver, LiveRecords, StreamRecords, ZepListener, parse_listen_address
+from han_emu.replay.scenario import recorded_scenario, recording_from_capture
+from han_emu.replay.zcl import ZclDecodeError, ZclMessage, decode_zcl
 
 __all__ = [
     "CaptureProblem", "ErrorEvent", "FrameSaver", "KeylogError", "LiveRecords", "RawFrame", "RecordSource",
     "Replay", "ReplayDutyCycle", "ReplaySummary", "StreamRecords", "ZclDecodeError", "ZclEvent", "ZclMessage",
     "ZepListener", "build_keyring", "decode_zcl", "iter_records", "load_keylog", "paced", "parse_listen_address",
-    "read_keylog", "records_of", "recorded_scenario", "recording_from_capture", "replay_dutycycle", "zep_frame",
+    "read_keyring", "records_of", "recorded_scenario", "recording_from_capture", "replay_dutycycle", "zep_frame",
 ]

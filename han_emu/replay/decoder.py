@@ -30,8 +30,8 @@ from han_emu.frames.stack import DecodedFrame
 from han_emu.frames.stack import decode as reference_decode
 from han_emu.frames.zcl import build_zcl
 
-from .capture import RawFrame
-from .fragments import Reassembled, Reassembler
+from han_emu.replay.capture import RawFrame
+from han_emu.replay.fragments import Reassembled, Reassembler
 from han_emu.frames.fcs import fcs_bytes as fcs_of
 
 ZDP_PROFILE = 0x0000

@@ -21,8 +21,8 @@ from han_emu.air.phy import SUB_GHZ_PAGES
 from han_emu.frames import fastparse
 from han_emu.frames.errors import FrameError
 
-from .capture import CaptureProblem, RawFrame, iter_records
-from .decoder import ieee_text
+from han_emu.replay.capture import CaptureProblem, RawFrame, iter_records
+from han_emu.replay.decoder import ieee_text
 
 PHYS: dict[str, tuple[Phy, int, int]] = {
     # name -> (PHY, default page, default channel) when the capture does not say

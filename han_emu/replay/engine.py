@@ -23,10 +23,10 @@ from clusters.mp184 import EndpointMap
 from han_emu.frames.keys import KeyRing
 from han_emu.readout import Readout, ZclIngest
 
-from . import decoder as d
-from .capture import CaptureProblem, RawFrame, RecordSource, records_of
-from .keylog import KeylogFollower, parse_key, read_keylog
-from .zcl import ZclDecodeError, ZclMessage, decode_zcl
+from han_emu.replay import decoder as d
+from han_emu.replay.capture import CaptureProblem, RawFrame, RecordSource, records_of
+from han_emu.frames.keylog import KeylogFollower, parse_key, read_keyring
+from han_emu.replay.zcl import ZclDecodeError, ZclMessage, decode_zcl
 
 SMART_ENERGY_PROFILE = 0x0109
 
@@ -117,7 +117,7 @@ def build_keyring(network_keys: Iterable[bytes | str] = (), link_keys: Iterable[
     """A key ring from keys given as bytes or hex text, plus a key-log file."""
     ring = KeyRing()
     if keylog is not None:
-        read_keylog(keylog, ring)
+        read_keyring(keylog, ring)
     for k in link_keys:
         ring.add_link_key(parse_key(k) if isinstance(k, str) else bytes(k))
     for k in network_keys:

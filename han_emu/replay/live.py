@@ -32,7 +32,7 @@ from han_emu.frames.errors import FrameError
 from han_emu.frames.pcap import LinkType, PcapngWriter
 from han_emu.frames.zep import ZEP_PORT
 
-from .capture import CaptureProblem, RawFrame, iter_records, zep_frame
+from han_emu.replay.capture import CaptureProblem, RawFrame, iter_records, zep_frame
 
 Record = RawFrame | CaptureProblem
 #: How often a blocked reader looks at its stop flag, seconds.

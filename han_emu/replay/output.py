@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from .engine import ErrorEvent, ReplaySummary, ZclEvent
-from .zcl import attribute_name, cluster_name
+from han_emu.replay.engine import ErrorEvent, ReplaySummary, ZclEvent
+from han_emu.replay.zcl import attribute_name, cluster_name
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 

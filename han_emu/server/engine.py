@@ -26,7 +26,7 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from clusters.zcl_header import ZclHeader
 
-from han_emu.clock import Clock
+from han_emu.meter.clock import Clock
 from han_emu.server.attributes import AttributeReadError, MissingValue
 from han_emu.server.command import ZclError, ZclReply, ZclRequest
 from han_emu.server.endpoint import ClusterSide, Endpoint

@@ -19,11 +19,11 @@ from zigpy.zdo.types import SimpleDescriptor
 from clusters import Metering, Price, SubGhz, posix_to_utctime
 from clusters.mp184 import EndpointMap, Role
 from han_emu import __version__
-from han_emu.clock import Clock
+from han_emu.meter.clock import Clock
 from han_emu.meter.gbtime import bst_window, utc_offset
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.settings import ELEMENTS, PRIMARY
-from han_emu.certs import CertificateSet
+from han_emu.crypto.certsets import CertificateSet
 from han_emu.server.attributes import AttributeTable
 from han_emu.server.endpoint import Endpoint
 from han_emu.server.engine import ZclServer

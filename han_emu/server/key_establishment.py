@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import zigpy.types as t
 
 from clusters.key_establishment import KeyEstablishment
-from han_emu.certs import CertificateSet, eui64_from_cert, eui64_to_cert
-from han_emu.clock import Clock
+from han_emu.crypto.certsets import CertificateSet, eui64_from_cert, eui64_to_cert
+from han_emu.meter.clock import Clock
 from han_emu.crypto.cbke import (
     DEFAULT_WAIT_TIME,
     Command,

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import zigpy.types as t
 
 from clusters import SubGhz
-from han_emu.clock import Clock
+from han_emu.meter.clock import Clock
 from han_emu.server.command import ZclReply, ZclRequest
 
 if TYPE_CHECKING:

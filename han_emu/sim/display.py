@@ -29,10 +29,10 @@ import zigpy.zdo.types as zdo_t
 from clusters import Metering, Price, posix_to_utctime
 from clusters.metering import previous_day_attr, previous_month_attr, previous_week_attr, tier_summation_attr
 from clusters.mp184 import EndpointMap
-from han_emu.certs import CertificateSet
-from han_emu.clock import Clock
+from han_emu.crypto.certsets import CertificateSet
+from han_emu.meter.clock import Clock
 from han_emu.radio.virtual.cbke_client import join_smart_energy
-from han_emu.radio.virtual.air import VirtualAir
+from han_emu.radio.virtual.medium import VirtualAir
 from han_emu.radio.virtual.node import (
     IHD_DEVICE,
     PPMID_DEVICE,

@@ -15,7 +15,7 @@ from han_emu.tui.source import DashboardSource, Snapshot, VirtualHanSource
 from han_emu.tui.views import AmbientThresholds
 
 if TYPE_CHECKING:
-    from han_emu.virtual_han import VirtualHan
+    from han_emu.han.virtual import VirtualHan
 
 #: SMETS2 IHDs refresh electricity at least every 10 s; the screen refreshes at
 #: least that often in virtual time, and never more than 4 times a wall second.
@@ -180,7 +180,7 @@ async def run_dashboard(han: VirtualHan | DashboardSource, *, controls: Controls
     keys change runs best in its own thread: see :func:`run_virtual_dashboard`.
     ``duration``: quit by itself after that many wall seconds.
     """
-    from han_emu.virtual_han import VirtualHan as _VirtualHan
+    from han_emu.han.virtual import VirtualHan as _VirtualHan
 
     source: DashboardSource = VirtualHanSource(han) if isinstance(han, _VirtualHan) else han
     try:

@@ -1,4 +1,4 @@
-"""The dashboard over a real coordinator stick (:class:`~han_emu.hardware_han.HardwareHan`).
+"""The dashboard over a real coordinator stick (:class:`~han_emu.han.hardware.HardwareHan`).
 
 There are no simulated displays on hardware, so the IHD and PPMID screens
 show the meter *as served*: every frame the ESI server receives and sends is
@@ -7,7 +7,7 @@ a display would hold from the same replies.  Until a display asks for
 something there is nothing to show, and the screens say so.
 
 The frames are seen through the HAN's packet listeners: the stick carries a
-:class:`~han_emu.server.tap.ServerTap` in place of the ESI, which passes
+:class:`~han_emu.server.observed.ServerTap` in place of the ESI, which passes
 everything through, so the radio layer stays as it is and the listeners
 survive reconnections (the HAN hands its server to every new link).
 """
@@ -27,10 +27,10 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from clusters.mp184 import EndpointMap
 from han_emu.air.dutycycle import DutyCycleLimits
-from han_emu.air.keylog import KeyLog
+from han_emu.frames.keylog import KeyLog
 from han_emu.readout import ZclIngest
 from han_emu.readout.model import Readout
-from han_emu.server.tap import ServerTap
+from han_emu.server.observed import ServerTap
 from han_emu.tui.controls import ScenarioChoice, scenario_variants
 from han_emu.tui.framelog import cluster_label
 from han_emu.tui.source import LOG_LENGTH, DeviceRow, DutyView, FrameLog, NcpDuty, Snapshot
@@ -216,7 +216,7 @@ class HardwareControls(ScenarioChoice):
     ``s`` gives the meter another scenario (the registers carry on from where
     they are), ``r`` starts and stops a capture of what the ESI serves
     (``han-served-<UTC time>.pcapng`` and its ``.keys`` in ``directory``;
-    see :class:`~han_emu.recording.ServedRecording`).  A stick runs on the
+    see :class:`~han_emu.han.recording.ServedRecording`).  A stick runs on the
     wall clock: no pause, speed x1 (``can_pause`` tells the dashboard).
     """
 
@@ -266,7 +266,7 @@ class HardwareControls(ScenarioChoice):
         return None if self._recording is None else self._recording.stats.frames
 
     def start_recording(self) -> None:
-        from han_emu.recording import ServedRecording
+        from han_emu.han.recording import ServedRecording
         from han_emu.tui.recording import keys_path_for, new_capture_path
 
         path = new_capture_path(self.directory, "han-served", self.han.clock.now())

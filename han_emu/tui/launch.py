@@ -13,7 +13,7 @@ from han_emu.tui.runner import HanRunner
 from han_emu.tui.views import AmbientThresholds
 
 if TYPE_CHECKING:
-    from han_emu.virtual_han import VirtualHan
+    from han_emu.han.virtual import VirtualHan
 
 
 def run_virtual_dashboard(

@@ -3,7 +3,7 @@
 A frame on a recording is synthesized with the network's keys and counters
 as they stand at that moment: the link keys come from the joins (install
 codes) and from CBKE, which happen long before anybody presses ``r``.  So the
-:class:`~han_emu.recording.HanRecording` behind :class:`DashboardRecorder`
+:class:`~han_emu.han.recording.HanRecording` behind :class:`DashboardRecorder`
 listens from the moment the HAN starts, keeping its network context learning
 (addresses, keys, frame counters), and only its file sink is switched: every
 start opens a new pcapng and a new key log, and the key log begins with
@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from han_emu.air.keylog import KeyLog
+from han_emu.frames.keylog import KeyLog
 from han_emu.air.recorder import PcapRecorder
 from han_emu.frames.pcap import LinkType
-from han_emu.frames.synth import OnAirFrame
-from han_emu.recording import HanRecording, RecordingError
+from han_emu.air.synth import OnAirFrame
+from han_emu.han.recording import HanRecording, RecordingError
 
 KEYS_SUFFIX = ".keys"
 

@@ -28,7 +28,7 @@ from han_emu.tui.controls import RecordingHook, ScenarioChoice, scenario_variant
 from han_emu.tui.source import VirtualHanSource
 
 if TYPE_CHECKING:
-    from han_emu.virtual_han import VirtualHan
+    from han_emu.han.virtual import VirtualHan
 
 _T = TypeVar("_T")
 

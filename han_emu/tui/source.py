@@ -24,7 +24,7 @@ from han_emu.readout.model import Readout
 from han_emu.tui.framelog import LoggedFrame, cluster_label, describe
 
 if TYPE_CHECKING:
-    from han_emu.virtual_han import VirtualHan
+    from han_emu.han.virtual import VirtualHan
 
 LOG_LENGTH = 1000
 ALERT_LENGTH = 200

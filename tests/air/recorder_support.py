@@ -12,7 +12,7 @@ import zigpy.zcl.foundation as foundation
 from zigpy.zdo.types import SimpleDescriptor
 
 from han_emu.air.recorder import AirRecorder
-from han_emu.frames.synth import FrameSynthesizer, NetworkContext, OnAirFrame, ieee_int
+from han_emu.air.synth import FrameSynthesizer, NetworkContext, OnAirFrame, ieee_int
 from han_emu.radio.host import ServerHost
 from han_emu.radio.virtual import SimNode, VirtualAir, VirtualControllerApplication, ihd_endpoint
 from han_emu.radio.vtime import run_virtual

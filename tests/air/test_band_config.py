@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from han_emu.air.accounting import BAND_868, BAND_2400
-from han_emu.config import ConfigError, example_text, loads
+from han_emu.han.config import ConfigError, example_text, loads
 from han_emu.sim.schedule import BANDS, DeviceSettings
 
 

@@ -20,7 +20,7 @@ from han_emu.air.dutycycle import (
     DutyCycleState,
 )
 from han_emu.air.phy import InvalidChannelError
-from han_emu.clock import VirtualClock
+from han_emu.meter.clock import VirtualClock
 
 N, L, C, S = (DutyCycleState.NORMAL, DutyCycleState.LIMITED,
               DutyCycleState.CRITICAL, DutyCycleState.SUSPENDED)

@@ -9,8 +9,8 @@ from matplotlib.image import imread
 from matplotlib.lines import Line2D
 
 from han_emu.air.dutycycle import DutyCycleLimits
-from han_emu.air.plot import comparison_figure, png_bytes, report_figure
-from han_emu.study import Comparison, DeviceReport, DutyReport
+from han_emu.study.plot import comparison_figure, png_bytes, report_figure
+from han_emu.study.compare import Comparison, DeviceReport, DutyReport
 
 START = 1_780_272_000.0  # 2026-06-01 00:00 UTC
 LIMITS = DutyCycleLimits(36.0, 75.0, 100.0)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from han_emu.air.dutycycle import AirtimeLedger
-from han_emu.air.keylog import KeyLog, read_keylog, uat_row
+from han_emu.frames.keylog import KeyLog, read_keylog_rows, uat_row
 from han_emu.air.recorder import AirRecorder, PcapRecorder, ZepStreamer
 from han_emu.frames import read_capture
-from han_emu.frames.synth import FrameKind, FrameSynthesizer, NetworkContext
+from han_emu.air.synth import FrameKind, FrameSynthesizer, NetworkContext
 from han_emu.frames.zep import ntp_to_posix, parse_zep
 
 from .recorder_support import CBKE_KEY, NETWORK_KEY, SUMMATION, Exchange, run_exchange
@@ -150,15 +150,15 @@ def test_keylog_file_is_private_and_follows_new_keys(tmp_path: Path) -> None:
     log = KeyLog(path)
     log.follow(ctx)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [k for k, _ in read_keylog(path)] == [NETWORK_KEY, ctx.default_link_key]
+    assert [k for k, _ in read_keylog_rows(path)] == [NETWORK_KEY, ctx.default_link_key]
     ctx.set_link_key(1, 2, CBKE_KEY)  # e.g. CBKE finished: logged at once, before close
     ctx.set_link_key(2, 1, CBKE_KEY)  # the same key again is not repeated
-    assert read_keylog(path)[-1] == (CBKE_KEY, "link key 0000000000000001 0000000000000002")
-    assert len(read_keylog(path)) == 3
+    assert read_keylog_rows(path)[-1] == (CBKE_KEY, "link key 0000000000000001 0000000000000002")
+    assert len(read_keylog_rows(path)) == 3
     assert path.read_text().splitlines()[0] == '"0F0E0D0C0B0A09080706050403020100","Normal","network key seq 0"'
     log.close()
     ctx.set_link_key(1, 3, bytes(16))  # unsubscribed on close
-    assert len(read_keylog(path)) == 3
+    assert len(read_keylog_rows(path)) == 3
     # an existing, wider-open file is narrowed
     path.chmod(0o644)
     KeyLog(path).close()

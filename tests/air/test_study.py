@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from han_emu.air.dutycycle import DutyCycleLimits
-from han_emu.study import SimulationSettings, capture_report, compare_mp184, comparison_json, simulate
-from han_emu.config import load
+from han_emu.study.compare import SimulationSettings, capture_report, compare_mp184, comparison_json, simulate
+from han_emu.han.config import load
 from han_emu.frames.fcs import fcs_bytes
 from han_emu.frames.pcap import LinkType, PcapWriter, read_capture
 

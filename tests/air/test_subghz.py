@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import zigpy.types as t
 
 from han_emu.air.dutycycle import AlertCode, DutyCycleEvent, DutyCycleState
-from han_emu.clock import VirtualClock
+from han_emu.meter.clock import VirtualClock
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.settings import MeterSettings
 from han_emu.server.esi import EsiServer

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from .cbke_material import NOW, Material, curve_of, fixed_random, make_initiator, make_responder
 
-from han_emu.clock import VirtualClock
+from han_emu.meter.clock import VirtualClock
 from han_emu.crypto.cbke import (
     Command,
     InitiatePayload,

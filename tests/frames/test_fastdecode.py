@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import zigpy.zcl.foundation as foundation
 
-from han_emu.air.keylog import read_keylog
+from han_emu.frames.keylog import read_keylog_rows
 from han_emu.frames import FrameError, KeyRing, decode, read_capture
 from han_emu.frames.fastparse import FastDecoder, iter_psdus
 
@@ -36,7 +36,7 @@ def _attributes(command: int, payload: bytes) -> tuple[list[int], list[object]]:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_fast_path_agrees_on_the_shipped_captures(name: str) -> None:
     path = CAPTURES / f"{name}.pcapng"
-    keys = [k for k, _ in read_keylog(CAPTURES / f"{name}.keys")]
+    keys = [k for k, _ in read_keylog_rows(CAPTURES / f"{name}.keys")]
     network, links = keys[:1], keys[1:]
     records = list(read_capture(path))
     assert [p for p, _ in iter_psdus(path.read_bytes())] == [r.psdu for r in records]

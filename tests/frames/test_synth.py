@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from han_emu.air.dutycycle import AirtimeLedger
 from han_emu.frames import KeyRing, decode
 from han_emu.frames.errors import FrameError
-from han_emu.frames.synth import (
+from han_emu.air.synth import (
     FrameKind,
     FrameSynthesizer,
     NetworkContext,

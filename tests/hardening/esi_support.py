@@ -9,8 +9,8 @@ from typing import Any
 
 import zigpy.types as t
 
-from han_emu.certs import certificate_set_for, eui64_to_cert
-from han_emu.clock import VirtualClock
+from han_emu.crypto.certsets import certificate_set_for, eui64_to_cert
+from han_emu.meter.clock import VirtualClock
 from han_emu.meter.model import Channel, Flow, TwinMeter
 from han_emu.meter.settings import PRIMARY, SECONDARY, MeterSettings
 from han_emu.server.esi import EsiServer

@@ -9,7 +9,7 @@ from pathlib import Path
 from han_emu.frames import KeyRing, decode, read_capture
 from han_emu.frames.mac import mac_payload, parse_mac
 from han_emu.frames.zep import zep_v2_data
-from han_emu.replay.keylog import load_keylog
+from han_emu.frames.keylog import load_keylog
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "captures" / "ihd-mp184.pcapng"

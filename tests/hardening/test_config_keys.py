@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from han_emu.config import ConfigError, loads
+from han_emu.han.config import ConfigError, loads
 
 CASES = [
     # [meter]

@@ -4,7 +4,7 @@ and again, and restarted on the same state database.
 The child is the library equivalent of ``han-emu run --state DB`` (the same
 ``_open_meter`` and ``VirtualHan`` with its periodic saves, one IHD, virtual
 time as fast as it goes), which starts in about a second; with
-``HAN_EMU_CRASH_CLI=1`` the child is the real command, ``python -m han_emu.cli
+``HAN_EMU_CRASH_CLI=1`` the child is the real command, ``python -m han_emu.cli.main
 run --state DB --speed 3600 --no-tui --interval 0.2`` (slower to start: the
 figures of such a run are in docs/reliability.md).
 
@@ -28,9 +28,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from han_emu.config import load
+from han_emu.han.config import load
 from han_emu.meter.model import Channel, TwinMeter
-from han_emu.store import StateStore
+from han_emu.han.store import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("HAN_EMU_CRASH_KILLS", "10"))
@@ -39,11 +39,11 @@ SETTINGS = load(None).meter
 
 CHILD = r"""
 import sys, time
-from han_emu.cli import _open_meter
-from han_emu.config import load
+from han_emu.cli.main import _open_meter
+from han_emu.han.config import load
 from han_emu.radio.vtime import run_virtual
 from han_emu.sim.schedule import DeviceSettings
-from han_emu.virtual_han import VirtualHan
+from han_emu.han.virtual import VirtualHan
 
 config = load(None)
 now = time.time()
@@ -98,7 +98,7 @@ def test_kill_nine_the_running_emulator_repeatedly(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     if USE_CLI:
-        command = [sys.executable, "-m", "han_emu.cli", "run", "--state", str(db),
+        command = [sys.executable, "-m", "han_emu.cli.main", "run", "--state", str(db),
                    "--speed", "3600", "--no-tui", "--interval", "0.2"]
     else:
         command = [sys.executable, "-c", CHILD, str(db)]

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from han_emu.config import load
+from han_emu.han.config import load
 from han_emu.meter.model import Channel, Flow, TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.settings import PRIMARY, SECONDARY, MeterSettings
 from han_emu.meter.simulate import run
 from han_emu.radio.vtime import run_virtual
 from han_emu.sim.schedule import DeviceSettings
-from han_emu.state_cli import main as state_main
-from han_emu.store import CorruptStateError, StateStore, StoreError, snapshot_path
-from han_emu.virtual_han import VirtualHan
+from han_emu.cli.state import main as state_main
+from han_emu.han.store import CorruptStateError, StateStore, StoreError, snapshot_path
+from han_emu.han.virtual import VirtualHan
 
 from .esi_support import fingerprint
 
@@ -145,7 +145,7 @@ def test_corrupt_database_without_snapshot_says_so(tmp_path: Path) -> None:
 
 
 def test_cli_run_reports_a_corrupt_database_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from han_emu.cli import main
+    from han_emu.cli.main import main
 
     path = tmp_path / "m.db"
     store = StateStore(path, snapshot_every=1)

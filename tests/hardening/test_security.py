@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 import zigpy.types as t
 
-from han_emu.cli import build_parser
-from han_emu.config import load
+from han_emu.cli.main import build_parser
+from han_emu.han.config import load
 from han_emu.meter.model import TwinMeter
 from han_emu.radio.vtime import run_virtual
 from han_emu.server.engine import ZclServer
 from han_emu.server.esi import EsiServer
 from han_emu.server.guards import EncryptionRule
-from han_emu.store import StateStore
-from han_emu.virtual_han import VirtualHan
+from han_emu.han.store import StateStore
+from han_emu.han.virtual import VirtualHan
 
 from .esi_support import build_esi, packet
 
@@ -99,7 +99,7 @@ def test_state_database_and_snapshot_are_owner_only_whatever_the_umask(tmp_path:
 
 
 def test_key_log_is_owner_only_whatever_the_umask(tmp_path: Path) -> None:
-    from han_emu.air.keylog import KeyLog
+    from han_emu.frames.keylog import KeyLog
 
     old = os.umask(0o000)
     try:
@@ -115,7 +115,7 @@ def test_key_log_is_owner_only_whatever_the_umask(tmp_path: Path) -> None:
 
 
 def test_znp_nvram_file_is_owner_only(tmp_path: Path) -> None:
-    from han_emu.radio.fakencp.znp_nvram import ZnpNvram
+    from han_emu.radio.fakencp.znp.nvram import ZnpNvram
 
     old = os.umask(0o022)
     try:
@@ -126,7 +126,7 @@ def test_znp_nvram_file_is_owner_only(tmp_path: Path) -> None:
 
 
 def test_ezsp_token_file_is_owner_only(tmp_path: Path) -> None:
-    from han_emu.radio.fakencp.ezsp_state import Tokens
+    from han_emu.radio.fakencp.ezsp.state import Tokens
 
     old = os.umask(0o022)
     try:
@@ -140,7 +140,7 @@ def test_ezsp_token_file_is_owner_only(tmp_path: Path) -> None:
 
 
 def test_ezsp_frame_counters_survive_a_restart_through_the_token_file(tmp_path: Path) -> None:
-    from han_emu.radio.fakencp.ezsp_state import Tokens
+    from han_emu.radio.fakencp.ezsp.state import Tokens
 
     tokens = Tokens(nwk_frame_counter=0x1234_5678, aps_frame_counter=0x0000_0042)
     tokens.save(tmp_path / "ezsp.json")

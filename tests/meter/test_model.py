@@ -3,7 +3,7 @@ from datetime import date, datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from han_emu.config import example_text, loads
+from han_emu.han.config import example_text, loads
 from han_emu.meter.model import Channel, Flow, TwinMeter
 from han_emu.meter.profile import ProfileLog, THREE_MONTHS
 from han_emu.meter.settings import PRIMARY, SECONDARY, MeterSettings

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from han_emu.config import load
+from han_emu.han.config import load
 from han_emu.meter.model import Channel
 from han_emu.meter.recorded import Recording, RecordedScenario
 from han_emu.meter.settings import PRIMARY, SECONDARY

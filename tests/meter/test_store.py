@@ -17,7 +17,7 @@ import pytest
 
 from han_emu.meter.model import Channel, Flow, TwinMeter
 from han_emu.meter.settings import MeterSettings, SECONDARY
-from han_emu.store import StateStore, StoreError
+from han_emu.han.store import StateStore, StoreError
 
 START = datetime(2026, 9, 1, tzinfo=timezone.utc).timestamp()
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +79,7 @@ from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.settings import MeterSettings
 from han_emu.meter.simulate import step
-from han_emu.store import StateStore
+from han_emu.han.store import StateStore
 
 settings = MeterSettings().validate()
 store = StateStore(sys.argv[1])

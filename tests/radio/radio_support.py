@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import zigpy.types as t
 from zigpy.zdo.types import SimpleDescriptor
 
-from han_emu.clock import Clock
+from han_emu.meter.clock import Clock
 from han_emu.radio.host import ServerHost
 from han_emu.radio.virtual import VirtualControllerApplication
 

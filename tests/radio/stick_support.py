@@ -14,11 +14,11 @@ from typing import Any
 
 import zigpy.types as t
 
-from han_emu.certs import CertificateSet
+from han_emu.crypto.certsets import CertificateSet
 from han_emu.radio.backend import RadioSpec, parse_radio
-from han_emu.radio.fakencp.ezsp import FakeEzspServer
-from han_emu.radio.fakencp.znp import FakeZnpServer
-from han_emu.radio.fakencp.znp_device import FakeZStack
+from han_emu.radio.fakencp.ezsp.server import FakeEzspServer
+from han_emu.radio.fakencp.znp.server import FakeZnpServer
+from han_emu.radio.fakencp.znp.device import FakeZStack
 
 SE = 0x0109
 IHD_NWK = 0x3C2A

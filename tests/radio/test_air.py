@@ -8,7 +8,7 @@ import pytest
 import zigpy.exceptions
 import zigpy.types as t
 
-from han_emu.radio.virtual.air import AirFrame, JoinRefused, Link, VirtualAir
+from han_emu.radio.virtual.medium import AirFrame, JoinRefused, Link, VirtualAir
 from han_emu.radio.vtime import clock_for_loop, run_virtual
 
 

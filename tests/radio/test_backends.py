@@ -22,8 +22,8 @@ import zigpy.types as zt
 import zigpy_znp.config as znp_conf
 import zigpy_znp.types as t
 
-from han_emu.clock import WallClock
-from han_emu.config import load
+from han_emu.meter.clock import WallClock
+from han_emu.han.config import load
 from han_emu.meter.model import Channel, Flow, TwinMeter
 from han_emu.radio.backend import (
     NetworkSettings,
@@ -38,8 +38,8 @@ from han_emu.radio.backend import (
     start_radio,
     zigpy_config,
 )
-from han_emu.radio.fakencp.znp import FakeZnpServer, serve_znp
-from han_emu.radio.znp import ZnpCoordinator
+from han_emu.radio.fakencp.znp.server import FakeZnpServer, serve_znp
+from han_emu.radio.znp.app import ZnpCoordinator
 from han_emu.server.esi import EsiServer
 
 SE = 0x0109
@@ -249,7 +249,7 @@ async def test_the_stick_s_nwk_frame_counter_rises_and_survives_a_power_cycle(tm
     """Each frame the emulated Z-Stack transmits moves its NV frame counter on;
     zigpy-znp reads it as the network key's tx_counter; a restarted stick
     carries on a margin above the saved value, never below."""
-    from han_emu.radio.fakencp.znp_device import RESTART_MARGIN
+    from han_emu.radio.fakencp.znp.device import RESTART_MARGIN
 
     state = tmp_path / "znp-nv.json"
     async with FakeZnpServer(state_path=state) as srv:
@@ -274,8 +274,8 @@ async def test_the_stick_s_nwk_frame_counter_rises_and_survives_a_power_cycle(tm
         finally:
             await app.shutdown()
     # The margin is in the file at once: a crash right after start repeats nothing.
-    from han_emu.radio.fakencp.znp_nvram import ZnpNvram
-    from han_emu.radio.fakencp.znp_device import FakeZStack
+    from han_emu.radio.fakencp.znp.nvram import ZnpNvram
+    from han_emu.radio.fakencp.znp.device import FakeZStack
     assert FakeZStack(ZnpNvram.load(state)).nwk_frame_counter >= last + RESTART_MARGIN
 
 
@@ -364,7 +364,7 @@ async def test_something_that_is_not_an_ncp_is_one_clear_line() -> None:
 async def ezsp_fake(monkeypatch: pytest.MonkeyPatch):
     import bellows.ezsp
 
-    from han_emu.radio.fakencp.ezsp import serve_ezsp
+    from han_emu.radio.fakencp.ezsp.server import serve_ezsp
 
     # bellows waits 2 s for a spontaneous RSTACK on socket:// before resetting.
     monkeypatch.setattr(bellows.ezsp, "NETWORK_COORDINATOR_STARTUP_RESET_WAIT", 0.05)

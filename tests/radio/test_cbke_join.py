@@ -16,7 +16,7 @@ import zigpy.exceptions
 import zigpy.types as t
 from zigpy.zcl.clusters.smartenergy import Metering
 
-from han_emu.certs import (
+from han_emu.crypto.certsets import (
     ANNEX_C_INITIATOR,
     ANNEX_C_RESPONDER,
     CertificateSet,

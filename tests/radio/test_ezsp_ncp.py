@@ -17,10 +17,10 @@ import zigpy.types as zt
 import zigpy.zdo.types as zdo_t
 from bellows.zigbee.application import ControllerApplication
 
-from han_emu.radio.fakencp import ash
-from han_emu.radio.fakencp.ezsp import FakeEzspServer, serve_ezsp
-from han_emu.radio.fakencp.ezsp_ncp import EzspNcp
-from han_emu.radio.fakencp.ezsp_state import Tokens
+from han_emu.radio.fakencp.ezsp import ash
+from han_emu.radio.fakencp.ezsp.server import FakeEzspServer, serve_ezsp
+from han_emu.radio.fakencp.ezsp.ncp import EzspNcp
+from han_emu.radio.fakencp.ezsp.state import Tokens
 
 SE_PROFILE = 0x0109
 METERING = 0x0702

@@ -12,7 +12,7 @@ import pytest
 import zigpy.types as t
 
 from han_emu.radio.virtual import VirtualAir, VirtualControllerApplication
-from han_emu.radio.virtual.air import AirFrame
+from han_emu.radio.virtual.medium import AirFrame
 from han_emu.radio.virtual.counters import RESTART_MARGIN, IncomingCounters, after_restart
 from han_emu.radio.vtime import run_virtual
 

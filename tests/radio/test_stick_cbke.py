@@ -27,7 +27,7 @@ import time
 import pytest
 import zigpy.types as t
 
-from han_emu.certs import (
+from han_emu.crypto.certsets import (
     ANNEX_C_INITIATOR,
     ANNEX_C_RESPONDER,
     CertificateSet,
@@ -35,11 +35,11 @@ from han_emu.certs import (
     eui64_from_cert,
     eui64_to_cert,
 )
-from han_emu.config import load
+from han_emu.han.config import load
 from han_emu.crypto.cbke import Initiator, State, Suite
-from han_emu.hardware_han import HardwareHan
+from han_emu.han.hardware import HardwareHan
 from han_emu.meter.model import TwinMeter
-from han_emu.radio.fakencp.ezsp import FakeEzspServer
+from han_emu.radio.fakencp.ezsp.server import FakeEzspServer
 from han_emu.radio.backend import parse_radio
 
 from .stick_support import IHD_IEEE, IHD_NWK, SE, STICK_IEEE, Stick, quick_ezsp_reset
@@ -255,7 +255,7 @@ async def test_zstack_without_key_management_says_why_in_one_line() -> None:
 
 async def test_fake_ncp_with_test_certificates_runs_cbke_itself() -> None:
     """``han-emu fake-ncp --protocol ezsp --cbke-test-certificates``."""
-    from han_emu.radio.fakencp.ezsp import serve_ezsp
+    from han_emu.radio.fakencp.ezsp.server import serve_ezsp
 
     fake = await serve_ezsp("127.0.0.1", 0, cbke_test_certificates=True)
     try:

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from han_emu.config import load
-from han_emu.hardware_han import HardwareHan
+from han_emu.han.config import load
+from han_emu.han.hardware import HardwareHan
 from han_emu.meter.model import Channel, TwinMeter
 
 from .stick_support import IHD_EP, IHD_NWK, SE, Stick, quick_ezsp_reset

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from han_emu.clock import WallClock
+from han_emu.meter.clock import WallClock
 from han_emu.radio.vtime import VirtualTimeLoop, clock_for_loop, run_virtual
 
 EPOCH = 1_700_000_000.0

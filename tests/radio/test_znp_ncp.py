@@ -24,15 +24,15 @@ from zigpy_znp.types.nvids import ExNvIds, OsalNvIds
 from zigpy_znp.zigbee.application import ControllerApplication
 
 from clusters.endpoints import esi_simple_descriptor
-from han_emu.radio.fakencp.znp import (
+from han_emu.radio.fakencp.znp.server import (
     FakeZnpServer,
     MtStreamDecoder,
     decode_request,
     encode,
     serve_znp,
 )
-from han_emu.radio.fakencp.znp_device import FakeZStack
-from han_emu.radio.fakencp.znp_nvram import ZnpNvram
+from han_emu.radio.fakencp.znp.device import FakeZStack
+from han_emu.radio.fakencp.znp.nvram import ZnpNvram
 
 SE_PROFILE = 0x0109
 METER_NWK = 0x4A31

@@ -8,13 +8,13 @@ import struct
 
 import pytest
 
-from han_emu.cli import main
+from han_emu.cli.main import main
 from han_emu.frames.fcs import fcs_bytes
 from han_emu.frames.pcap import PcapngWriter, read_capture
 from han_emu.replay import CaptureProblem, ErrorEvent, Replay, ZclEvent, iter_records, load_keylog, paced, replay_dutycycle
 from han_emu.frames.fcs import crc16_kermit
 from han_emu.frames.fcs import fcs_bytes as fcs_of
-from han_emu.replay.keylog import KeylogError
+from han_emu.frames.keylog import KeylogError
 
 from .helpers import LINK_KEY, NWK_KEY, T0, conversation_psdus, pcap_bytes
 

@@ -21,7 +21,7 @@ from han_emu.frames.pcap import PcapngWriter, PcapWriter
 from han_emu.frames.stack import encode
 from han_emu.readout import Readout
 from han_emu.replay import Replay, ZclEvent, iter_records
-from han_emu.replay.cli import cmd_replay
+from han_emu.cli.replay import cmd_replay
 from han_emu.replay.fragments import FIRST, SUBSEQUENT, Reassembler
 from han_emu.replay.output import jsonl_line, text_line, text_summary
 

@@ -101,7 +101,7 @@ def send(port: int, datagrams: list[bytes]) -> None:
 
 def replay_jsonl() -> list[dict]:
     """What ``han-emu replay --format jsonl`` prints for the capture: the reference."""
-    out = subprocess.run([sys.executable, "-m", "han_emu.cli", "replay", str(CAPTURE), "--keylog", str(KEYS),
+    out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "replay", str(CAPTURE), "--keylog", str(KEYS),
                           "--format", "jsonl"], capture_output=True, text=True, env=ENV, check=True, timeout=30)
     return [json.loads(line) for line in out.stdout.splitlines()]
 
@@ -112,7 +112,7 @@ def events(lines: list[dict]) -> list[dict]:
 
 def sniff(*args: str, stdin: int | None = None) -> subprocess.Popen[str]:
     """``han-emu sniff`` started, returned once it says it is listening."""
-    proc = subprocess.Popen([sys.executable, "-m", "han_emu.cli", "sniff", *args], stdin=stdin,
+    proc = subprocess.Popen([sys.executable, "-m", "han_emu.cli.main", "sniff", *args], stdin=stdin,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     first = proc.stderr.readline()
     assert "listening" in first, first + proc.stderr.read()
@@ -172,7 +172,7 @@ def test_a_port_in_use_is_one_error_line() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        out = subprocess.run([sys.executable, "-m", "han_emu.cli", "sniff", "--zep", f"127.0.0.1:{port}"],
+        out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "sniff", "--zep", f"127.0.0.1:{port}"],
                              capture_output=True, text=True, env=ENV, timeout=30)
     assert out.returncode == 2
     assert out.stderr.splitlines() == [f"han-emu sniff: cannot listen on 127.0.0.1:{port}: Address already in use"]
@@ -180,7 +180,7 @@ def test_a_port_in_use_is_one_error_line() -> None:
 
 @pytest.mark.parametrize("address", ["127.0.0.1:99999", "127.0.0.1:port"])
 def test_a_bad_address_is_one_error_line(address: str) -> None:
-    out = subprocess.run([sys.executable, "-m", "han_emu.cli", "sniff", "--zep", address],
+    out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "sniff", "--zep", address],
                          capture_output=True, text=True, env=ENV, timeout=30)
     assert out.returncode == 2
     assert len(out.stderr.splitlines()) == 1 and address in out.stderr
@@ -271,7 +271,7 @@ def test_stream_records_follow_a_file_a_sniffer_is_still_writing(tmp_path: Path)
 
 
 def test_a_stream_that_is_not_a_capture_exits_1() -> None:
-    out = subprocess.run([sys.executable, "-m", "han_emu.cli", "sniff", "--pcap-stream", "-"], input=b"hello\n",
+    out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "sniff", "--pcap-stream", "-"], input=b"hello\n",
                          capture_output=True, env=ENV, timeout=30)
     assert out.returncode == 1
     assert b"not a pcap or pcapng file" in out.stderr

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from han_emu.cli import main
+from han_emu.cli.main import main
 from han_emu.readout import Readout
 from han_emu.replay import ErrorEvent, Replay, ZclEvent
 

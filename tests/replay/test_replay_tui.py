@@ -12,11 +12,11 @@ from functools import partial
 
 import pytest
 
-from han_emu.cli import main
+from han_emu.cli.main import main
 from han_emu.readout import Readout
 from han_emu.replay import Replay
-from han_emu.replay import tui as replay_tui
-from han_emu.replay.tui import parse_speed, run_replay_dashboard
+from han_emu.cli import replay_tui
+from han_emu.cli.replay_tui import parse_speed, run_replay_dashboard
 
 from .helpers import LINK_KEY, NWK_KEY, conversation_psdus, pcap_bytes
 

@@ -10,15 +10,15 @@ import struct
 import pytest
 
 from clusters.mp184 import EndpointMap
-from han_emu.cli import main as cli_main
-from han_emu.config import load
+from han_emu.cli.main import main as cli_main
+from han_emu.han.config import load
 from han_emu.meter.model import Channel
 from han_emu.meter.settings import PRIMARY, SECONDARY
 from han_emu.meter.simulate import step
 from han_emu.radio.vtime import run_virtual
 from han_emu.replay.scenario import recorded_scenario, recording_from_capture
 from han_emu.sim.schedule import DeviceSettings
-from han_emu.virtual_han import VirtualHan
+from han_emu.han.virtual import VirtualHan
 
 from .helpers import ESI, IHD, LINK_KEY, NWK_KEY, T0, pcap_bytes, se_frame
 

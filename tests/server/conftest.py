@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from .server_helpers import ESI, START, Model, build_endpoint
 
-from han_emu.clock import VirtualClock
+from han_emu.meter.clock import VirtualClock
 from han_emu.server.engine import ZclServer
 
 

@@ -12,7 +12,7 @@ import io
 import pytest
 import zigpy.types as t
 
-from han_emu.certs import (
+from han_emu.crypto.certsets import (
     ANNEX_C_INITIATOR,
     ANNEX_C_RESPONDER,
     CertCheckError,
@@ -23,7 +23,7 @@ from han_emu.certs import (
     eui64_from_cert,
     eui64_to_cert,
 )
-from han_emu.certs_cli import add_cert_commands
+from han_emu.cli.certs import add_cert_commands
 from han_emu.crypto.certificates import Suite2Certificate, parse_certificate
 
 from ..crypto.cbke_material import CERTICOM_283K1

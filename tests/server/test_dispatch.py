@@ -13,7 +13,7 @@ from zigpy.zcl.clusters.smartenergy import Metering
 from zigpy.zcl.foundation import Status, ZCLAttributeDef
 from zigpy.zdo.types import SimpleDescriptor
 
-from han_emu.clock import VirtualClock
+from han_emu.meter.clock import VirtualClock
 from han_emu.server.command import ZclError, ZclReply, ZclRequest
 from han_emu.server.contract import PacketServer
 from han_emu.server.engine import ZclServer

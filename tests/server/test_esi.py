@@ -9,7 +9,7 @@ import pytest
 import zigpy.types as t
 
 from clusters import Price
-from han_emu.clock import VirtualClock
+from han_emu.meter.clock import VirtualClock
 from han_emu.meter.model import Channel, Flow, TwinMeter
 from han_emu.meter.settings import MeterSettings, Mpans, PRIMARY, SECONDARY
 from han_emu.server.esi import EsiServer

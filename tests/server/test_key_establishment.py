@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import pytest
 import zigpy.types as t
 
-from han_emu.certs import ANNEX_C_INITIATOR, ANNEX_C_RESPONDER, CertificateSet, TestCA
-from han_emu.clock import VirtualClock
+from han_emu.crypto.certsets import ANNEX_C_INITIATOR, ANNEX_C_RESPONDER, CertificateSet, TestCA
+from han_emu.meter.clock import VirtualClock
 from han_emu.crypto.cbke import Initiator, Suite
 from han_emu.server.engine import ZclServer
 from han_emu.server.key_establishment import KeyEstablishmentServer

@@ -7,7 +7,7 @@ from .server_helpers import ESI, ESI_EP, IHD, IHD_EP, Model, build_endpoint, fra
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.smartenergy import Metering
 
-from han_emu.clock import VirtualClock
+from han_emu.meter.clock import VirtualClock
 from han_emu.server.attributes import MissingValue
 from han_emu.server.engine import ZclServer
 

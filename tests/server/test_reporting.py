@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .server_helpers import ESI_EP, IHD, IHD_EP, START, Model, frame, h, request
 
-from han_emu.clock import VirtualClock
+from han_emu.meter.clock import VirtualClock
 from han_emu.server.engine import ZclServer
 
 #: Configure Reporting: CurrentSummationDelivered (uint48), min 10 s, max 60 s,

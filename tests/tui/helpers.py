@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from han_emu.config import Config, load
+from han_emu.han.config import Config, load
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.simulate import run
 from han_emu.tui.controls import RecordingHook
 from han_emu.tui.runner import HanRunner
-from han_emu.virtual_han import VirtualHan
+from han_emu.han.virtual import VirtualHan
 
 #: Wednesday 3 June 2026, 12:10 UTC (13:10 BST): PV exporting, export tier 2.
 START = datetime(2026, 6, 3, 12, 10, tzinfo=timezone.utc).timestamp()

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from han_emu.clock import VirtualClock
-from han_emu.config import ConfigError, load, loads
+from han_emu.meter.clock import VirtualClock
+from han_emu.han.config import ConfigError, load, loads
 from han_emu.meter.model import Flow, TwinMeter
 from han_emu.meter.settings import PRIMARY, MeterSettings
 from han_emu.readout import Readout, ZclIngest
@@ -90,7 +90,7 @@ async def test_ihd_screen_and_esi_agree_at_the_configured_boundaries() -> None:
 
 
 def test_the_dashboard_gets_the_configured_thresholds(monkeypatch, tmp_path) -> None:
-    import han_emu.cli as cli
+    import han_emu.cli.main as cli
     import han_emu.tui as tui
 
     path = tmp_path / "han.toml"

@@ -18,11 +18,11 @@ from decimal import Decimal
 
 import zigpy.types as zt
 
-from han_emu.config import load
-from han_emu.hardware_han import HardwareHan
+from han_emu.han.config import load
+from han_emu.han.hardware import HardwareHan
 from han_emu.meter.model import TwinMeter
 from han_emu.radio.backend import parse_radio
-from han_emu.radio.fakencp.znp import serve_znp
+from han_emu.radio.fakencp.znp.server import serve_znp
 from han_emu.tui import DashboardApp
 from han_emu.tui.hardware_source import DISPLAY, HardwareSource, NoticeHandler, ServerTap
 from han_emu.tui.screens import HanScreen
@@ -137,7 +137,7 @@ def test_log_records_become_notices() -> None:
 async def test_han_screen_shows_the_ezsp_stick_s_own_duty_cycle(monkeypatch) -> None:
     import bellows.ezsp
 
-    from han_emu.radio.fakencp.ezsp import serve_ezsp
+    from han_emu.radio.fakencp.ezsp.server import serve_ezsp
 
     monkeypatch.setattr(bellows.ezsp, "NETWORK_COORDINATOR_STARTUP_RESET_WAIT", 0.05)
     fake = await serve_ezsp("127.0.0.1", 0)
@@ -170,7 +170,7 @@ def test_han_emu_run_on_a_stick_opens_the_dashboard_on_a_terminal(monkeypatch) -
     import threading
 
     import han_emu.tui as tui
-    from han_emu import cli
+    from han_emu.cli import main as cli
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -13,12 +13,12 @@ import pytest
 
 from han_emu.air.accounting import BAND_868, AirAccounting
 from han_emu.air.dutycycle import DutyCycleLimits
-from han_emu.config import load
+from han_emu.han.config import load
 from han_emu.meter.model import TwinMeter
 from han_emu.tui import DashboardApp
 from han_emu.tui.recording import DashboardRecorder, keys_path_for
 from han_emu.tui.runner import HanRunner
-from han_emu.virtual_han import VirtualHan
+from han_emu.han.virtual import VirtualHan
 
 from .helpers import SIZE, START
 from .screen_text import squash, text_of
@@ -175,7 +175,7 @@ def test_han_emu_run_on_a_terminal_wires_the_recorder_and_the_accounting(monkeyp
     import sys
 
     import han_emu.tui as tui
-    from han_emu import cli
+    from han_emu.cli import main as cli
 
     seen: dict = {}
     monkeypatch.setattr(tui, "run_virtual_dashboard", lambda *a, **kw: seen.update(kw))
@@ -210,7 +210,7 @@ def test_status_json_is_written_in_dashboard_mode_too(monkeypatch, tmp_path) -> 
     import sys
 
     import han_emu.tui as tui
-    from han_emu import cli
+    from han_emu.cli import main as cli
 
     status = tmp_path / "status.json"
     seen: dict = {}

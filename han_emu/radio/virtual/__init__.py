@@ -1,6 +1,6 @@
 """The virtual HAN: a simulated air, a zigpy controller on it, and simulated devices."""
 
-from han_emu.radio.virtual.air import AirFrame, JoinRefused, Link, VirtualAir
+from han_emu.radio.virtual.medium import AirFrame, JoinRefused, Link, VirtualAir
 from han_emu.radio.virtual.app import VirtualControllerApplication, virtual_config
 from han_emu.radio.virtual.node import (
     SE_PROFILE,

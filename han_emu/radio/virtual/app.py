@@ -25,7 +25,7 @@ import zigpy.zdo.types as zdo_t
 from zigpy.zdo.types import SimpleDescriptor
 
 from han_emu import __version__
-from han_emu.radio.virtual.air import COORDINATOR_NWK, RadioState, VirtualAir
+from han_emu.radio.virtual.medium import COORDINATOR_NWK, RadioState, VirtualAir
 from han_emu.radio.virtual.counters import RESTART_MARGIN, after_restart, spend
 from han_emu.radio.virtual.packets import nwk_address, replace_packet
 from han_emu.radio.virtual.zdo import ZDO_ENDPOINT, ZdoResponder, node_descriptor

@@ -20,10 +20,10 @@ import zigpy.types as t
 import zigpy.zcl.foundation as foundation
 import zigpy.zdo.types as zdo_t
 
-from han_emu.certs import CertificateSet, eui64_to_cert
-from han_emu.clock import Clock
+from han_emu.crypto.certsets import CertificateSet, eui64_to_cert
+from han_emu.meter.clock import Clock
 from han_emu.crypto.cbke import Command, Initiator, Message, State, Suite, TerminateStatus
-from han_emu.radio.virtual.air import COORDINATOR_NWK
+from han_emu.radio.virtual.medium import COORDINATOR_NWK
 from han_emu.radio.virtual.node import KEY_ESTABLISHMENT, SE_PROFILE, SimNode, zcl_frame
 from han_emu.radio.vtime import clock_for_loop
 

@@ -25,7 +25,7 @@ import zigpy.zdo.types as zdo_t
 from zigpy.zdo.types import SimpleDescriptor
 
 from clusters.zcl_header import ZclHeader
-from han_emu.radio.virtual.air import COORDINATOR_NWK, VirtualAir
+from han_emu.radio.virtual.medium import COORDINATOR_NWK, VirtualAir
 from han_emu.radio.virtual.zdo import (
     ZDO_ENDPOINT,
     ZDO_PROFILE,
@@ -202,7 +202,7 @@ class SimNode:
     async def join(self) -> t.NWK:
         """Associate through the trust centre, then announce ourselves.
 
-        Raises ``han_emu.radio.virtual.air.JoinRefused`` when joining is not
+        Raises ``han_emu.radio.virtual.medium.JoinRefused`` when joining is not
         permitted (or this node's key is not the one the trust centre expects).
         """
         nwk = self.air.associate(self, link_key=self.link_key, nwk=self.nwk)

@@ -28,7 +28,7 @@ with atheris.instrument_imports():
     from han_emu.frames.mac import parse_mac
     from han_emu.frames.nwk import parse_nwk
     from han_emu.frames.zep import parse_zep
-    from han_emu.replay.keylog import load_keylog
+    from han_emu.frames.keylog import load_keylog
     from tests.hardening.esi_support import ErrorLog, build_esi, fingerprint, packet
 
 REPO = Path(__file__).resolve().parents[3]

@@ -2,11 +2,11 @@
 
 The virtual air reports packets; :class:`~han_emu.air.recorder.AirRecorder`
 turns them into the frames a sniffer would see.  What this module adds is the
-wiring to a :class:`~han_emu.virtual_han.VirtualHan`:
+wiring to a :class:`~han_emu.han.virtual.VirtualHan`:
 
 - it hooks in *before* the HAN starts, so the devices' joins, their
   install-code-secured traffic and CBKE are on the recording;
-- it builds the :class:`~han_emu.frames.synth.NetworkContext` from the
+- it builds the :class:`~han_emu.air.synth.NetworkContext` from the
   coordinator's network once the network is formed (PAN, channel, network
   key) and keeps it in step with the air: every node's IEEE/NWK pair, and
   the APS link key each sender really uses with its partner (install-code
@@ -27,13 +27,13 @@ from typing import Any
 
 import zigpy.types as t
 
-from .air.keylog import KeyLog
-from .air.recorder import AirRecorder, FrameSink, PcapRecorder, ZepStreamer
-from .frames.errors import FrameError
-from .frames.pcap import SUPPORTED, LinkType
-from .frames.synth import FrameSynthesizer, Ledger, NetworkContext, OnAirFrame, ieee_int
-from .frames.zep import ZEP_PORT
-from .radio.virtual.air import DEFAULT_TC_LINK_KEY
+from han_emu.frames.keylog import KeyLog
+from han_emu.air.recorder import AirRecorder, FrameSink, PcapRecorder, ZepStreamer
+from han_emu.frames.errors import FrameError
+from han_emu.frames.pcap import SUPPORTED, LinkType
+from han_emu.air.synth import FrameSynthesizer, Ledger, NetworkContext, OnAirFrame, ieee_int
+from han_emu.frames.zep import ZEP_PORT
+from han_emu.radio.virtual.medium import DEFAULT_TC_LINK_KEY
 
 LOGGER = logging.getLogger(__name__)
 UNICAST = (t.AddrMode.NWK, t.AddrMode.IEEE)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .keylog import KeylogError, parse_key
+from han_emu.frames.keylog import KeylogError, parse_key
 
 if TYPE_CHECKING:
     from clusters.mp184 import EndpointMap
@@ -26,7 +26,7 @@ def _key(text: str) -> bytes:
 
 
 def _speed(text: str) -> float | None:
-    from .tui import parse_speed
+    from han_emu.cli.replay_tui import parse_speed
 
     return parse_speed(text)
 
@@ -65,16 +65,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Run the replay; 0 when the file was read to its end, 1 when it was damaged, 2 on bad input."""
     from han_emu.readout import Readout
 
-    from .dutycycle import ReplayDutyCycle
-    from .engine import ErrorEvent, Replay
-    from .output import jsonl_line, summary_line, text_line, text_summary
+    from han_emu.replay.dutycycle import ReplayDutyCycle
+    from han_emu.replay.engine import ErrorEvent, Replay
+    from han_emu.replay.output import jsonl_line, summary_line, text_line, text_summary
 
     if not Path(args.file).is_file():
         print(f"han-emu replay: {args.file}: no such file", file=sys.stderr)
         return 2
     if getattr(args, "tui", False):
         if sys.stdout.isatty():
-            from .tui import cmd_replay_tui
+            from han_emu.cli.replay_tui import cmd_replay_tui
 
             return cmd_replay_tui(args)
         print("han-emu replay: --tui needs a terminal; writing text output", file=sys.stderr)
@@ -169,7 +169,7 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
 def scenario_for_run(args: argparse.Namespace, endpoints: EndpointMap, start: float | None) -> "RecordedScenario":
     """The capture's scenario from the ``run`` arguments, shifted by whole half
     hours to begin at ``start`` (None: at the capture's own time)."""
-    from .scenario import recorded_scenario
+    from han_emu.replay.scenario import recorded_scenario
 
     def warn(message: str) -> None:
         print(f"han-emu run: {message}", file=sys.stderr)

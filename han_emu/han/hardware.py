@@ -1,6 +1,6 @@
 """The meter's ESIs on a real coordinator (a Z-Stack or EZSP stick).
 
-Like :class:`~han_emu.virtual_han.VirtualHan` without the simulated displays:
+Like :class:`~han_emu.han.virtual.VirtualHan` without the simulated displays:
 real In-Home Displays join the stick's network and read the meter, which the
 scenario drives on the wall clock.  A stick unplugged or reset mid-run does
 not stop the meter: it keeps advancing and being saved while the link is
@@ -20,9 +20,9 @@ from typing import Any
 
 import zigpy.types as t
 
-from han_emu.air.keylog import KeyLog
-from han_emu.clock import Clock, WallClock
-from han_emu.config import Config
+from han_emu.frames.keylog import KeyLog
+from han_emu.meter.clock import Clock, WallClock
+from han_emu.han.config import Config
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.simulate import step
@@ -35,8 +35,8 @@ from han_emu.radio.backend import (
 from han_emu.air.accounting import BAND_2400, AirAccounting
 from han_emu.server.bindings import BindingTable
 from han_emu.server.esi import EsiServer
-from han_emu.server.tap import ServerTap
-from han_emu.store import StateStore
+from han_emu.server.observed import ServerTap
+from han_emu.han.store import StateStore
 
 LOGGER = logging.getLogger(__name__)
 BINDINGS_KEY = "bindings"  # the stick's binding table, in the state database's meta table
@@ -294,7 +294,7 @@ class HardwareHan:
         return ieee is not None and ieee in cbke.authorised
 
     def _check_certificates(self, identities: list[Any]) -> None:
-        from han_emu.certs import eui64_from_cert
+        from han_emu.crypto.certsets import eui64_from_cert
 
         ieee = self.app.state.node_info.ieee
         for identity in identities:

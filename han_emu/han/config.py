@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clusters.mp184 import EndpointMap, ExportMpanHome
-from han_emu.certs import CertCheckError, CertificateSet
+from han_emu.crypto.certsets import CertCheckError, CertificateSet
 from han_emu.meter.mpan import MpanError
 from han_emu.meter.scenario import ScenarioSettings
 from han_emu.meter.settings import (
@@ -71,7 +71,7 @@ class Config:
 
 def example_text() -> str:
     """The commented example configuration shipped with the package."""
-    return resources.files("han_emu").joinpath("example.toml").read_text(encoding="utf-8")
+    return resources.files("han_emu.han").joinpath("example.toml").read_text(encoding="utf-8")
 
 
 def load(path: str | Path | None) -> Config:

@@ -28,14 +28,14 @@ from typing import Any, Protocol
 
 import zigpy.types as t
 
-from ..air.airtime import LBT_MIN_FREE_S, US_PER_S, frame_airtime_us
-from ..air.phy import PAGE_2400, Phy, phy_for_page
-from .aps import ApsFrameType, DeliveryMode, Fragmentation
-from .builders import aps_ack, aps_data, aux_header, mac_ack, mac_data, nwk_frame
-from .errors import FrameError
-from .mac import BROADCAST
-from .secheader import KeyId
-from .stack import encode
+from han_emu.air.airtime import LBT_MIN_FREE_S, US_PER_S, frame_airtime_us
+from han_emu.air.phy import PAGE_2400, Phy, phy_for_page
+from han_emu.frames.aps import ApsFrameType, DeliveryMode, Fragmentation
+from han_emu.frames.builders import aps_ack, aps_data, aux_header, mac_ack, mac_data, nwk_frame
+from han_emu.frames.errors import FrameError
+from han_emu.frames.mac import BROADCAST
+from han_emu.frames.secheader import KeyId
+from han_emu.frames.stack import encode
 
 ZIGBEE_ALLIANCE_09 = bytes.fromhex("5A6967426565416C6C69616E63653039")
 """The well-known default trust-centre link key ("ZigBeeAlliance09")."""

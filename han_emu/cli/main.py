@@ -11,15 +11,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from han_emu import __version__
-from han_emu.certs_cli import add_cbke_commands, add_cert_commands
-from han_emu.dutycycle_cli import StatusFile, add_dutycycle_command
-from han_emu.config import Config, ConfigError, example_text, load
-from han_emu.state_cli import add_state_commands
-from han_emu.replay.cli import add_replay_command, add_scenario_arguments
-from han_emu.replay.sniff_cli import add_sniff_command
+from han_emu.cli.certs import add_cbke_commands, add_cert_commands
+from han_emu.cli.dutycycle import StatusFile, add_dutycycle_command
+from han_emu.han.config import Config, ConfigError, example_text, load
+from han_emu.cli.state import add_state_commands
+from han_emu.cli.replay import add_replay_command, add_scenario_arguments
+from han_emu.cli.sniff import add_sniff_command
 from han_emu.meter.model import TwinMeter
-from han_emu.store import StateStore, StoreError
-from han_emu.textview import render, render_readout
+from han_emu.han.store import StateStore, StoreError
+from han_emu.cli.textview import render, render_readout
 
 
 def default_state_path() -> Path:
@@ -70,7 +70,7 @@ def _print_summary(summary: dict, wall: float) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from han_emu.radio.vtime import run_virtual
-    from han_emu.virtual_han import VirtualHan
+    from han_emu.han.virtual import VirtualHan
 
     config = load(args.config)
     if getattr(args, "radio", "virtual") != "virtual":
@@ -83,7 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         start = config.start
     scenario = None
     if args.scenario_from:  # a capture's readings drive a fresh meter; simulations keep the capture's own time
-        from han_emu.replay.cli import scenario_for_run
+        from han_emu.cli.replay import scenario_for_run
         own_time = simulate and config.start is None
         scenario = scenario_for_run(args, config.endpoints, None if own_time else start)
         meter, store = scenario.new_meter(config.meter), None
@@ -92,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         meter, store = _open_meter(config, state, start)
     start = max(meter.time, start)
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
-    from han_emu.recording import HanRecording, RecordingError
+    from han_emu.han.recording import HanRecording, RecordingError
     try:  # capture file, key log, ZEP stream: opened now so a bad path fails early
         if interactive:  # the record key makes new captures; --pcap is the first, from the start
             from han_emu.tui.recording import DashboardRecorder
@@ -156,12 +156,12 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
     airtime accounting (the figures ``--status-json`` writes)."""
     from han_emu.air.accounting import AirAccounting
     from han_emu.tui import run_virtual_dashboard
-    from han_emu.virtual_han import VirtualHan
+    from han_emu.han.virtual import VirtualHan
 
-    from han_emu.study import wire_throttling
-    from han_emu.dutycycle_cli import configured_sub_ghz
+    from han_emu.study.compare import wire_throttling
+    from han_emu.cli.dutycycle import configured_sub_ghz
 
-    from han_emu.dutycycle_cli import StatusFile
+    from han_emu.cli.dutycycle import StatusFile
 
     sub_ghz = any(d.sub_ghz for d in config.devices)
     hans: list[VirtualHan] = []
@@ -243,8 +243,8 @@ def _hardware(args: argparse.Namespace, config: Config, body) -> int:
     import asyncio
     import logging
 
-    from han_emu.air.keylog import KeyLog
-    from han_emu.hardware_han import HardwareHan
+    from han_emu.frames.keylog import KeyLog
+    from han_emu.han.hardware import HardwareHan
     from han_emu.radio.backend import RadioError
 
     try:
@@ -301,7 +301,7 @@ def _hardware(args: argparse.Namespace, config: Config, body) -> int:
 
 
 def _run_hardware(args: argparse.Namespace, config: Config) -> int:
-    from han_emu.recording import RecordingError, ServedRecording
+    from han_emu.han.recording import RecordingError, ServedRecording
 
     interactive = sys.stdout.isatty() and not args.no_tui
     try:  # what the ESI serves, synthesized into frames: opened now so a bad path fails early
@@ -449,7 +449,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def _zep_address(text: str) -> tuple[str, int]:
-    from han_emu.recording import RecordingError, parse_zep_address
+    from han_emu.han.recording import RecordingError, parse_zep_address
 
     try:
         return parse_zep_address(text)
@@ -508,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds the network stays open (1-254, default 180)")
     permit.set_defaults(func=cmd_permit)
 
-    from han_emu.radio.fakencp.cli import add_fake_ncp_command
+    from han_emu.cli.fakencp import add_fake_ncp_command
 
     add_fake_ncp_command(sub)
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from han_emu.store import CorruptStateError, StateStore, StoreError, restore_snapshot, snapshot_path
+from han_emu.han.store import CorruptStateError, StateStore, StoreError, restore_snapshot, snapshot_path
 
 
 def add_state_commands(subparsers: Any) -> None:

@@ -24,9 +24,12 @@ import csv
 import io
 
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
+
+from han_emu.frames.keys import KeyRing
 
 UAT_NAME = "zigbee_pc_keys"
 
@@ -136,6 +139,73 @@ def parse_keylog(text: str) -> list[tuple[bytes, str]]:
     return out
 
 
-def read_keylog(path: str | Path) -> list[tuple[bytes, str]]:
+def read_keylog_rows(path: str | Path) -> list[tuple[bytes, str]]:
     """(key, label) rows of a key log file (or of a Wireshark ``zigbee_pc_keys`` file)."""
     return parse_keylog(Path(path).read_text(encoding="utf-8"))
+
+
+def _classify(label: str) -> tuple[bool, bool]:
+    """(network, link): which layers a key labelled ``label`` is tried at.
+    A label naming neither puts the key at both, as Wireshark tries every key
+    at both layers."""
+    low = label.lower()
+    link = any(w in low for w in ("link", "tc", "aps", "trust"))
+    network = any(w in low for w in ("network", "nwk"))
+    if not link and not network:
+        return True, True
+    return network, link
+
+
+def load_keylog(text: str, ring: KeyRing | None = None) -> KeyRing:
+    """Add the keys of a key log's ``text`` to ``ring`` (a new ring if None)."""
+    ring = ring if ring is not None else KeyRing()
+    for key, label in parse_keylog(text):
+        network, link = _classify(label)
+        if network:
+            ring.add_network_key(key)
+        if link:
+            ring.add_link_key(key)
+    return ring
+
+
+def read_keyring(path: str | Path, ring: KeyRing | None = None) -> KeyRing:
+    """The keys of a key log file, added to ``ring`` (a new ring if None)."""
+    return load_keylog(Path(path).read_text(encoding="utf-8"), ring)
+
+
+class KeylogFollower:
+    """A key log still being written (``han-emu run --keylog`` adds each CBKE
+    key as it is agreed): new keys join the ring as they appear, and a file
+    that does not exist yet is no keys yet, not an error.  ``poll`` looks at
+    most every ``interval`` seconds unless forced (a frame that did not
+    decrypt forces a look: its key may have been written a moment ago)."""
+
+    def __init__(self, path: str | Path, ring: KeyRing, *, interval: float = 0.5) -> None:
+        self.path = Path(path)
+        self.ring = ring
+        self.interval = interval
+        self._seen: tuple[int, int] | None = None
+        self._last = float("-inf")
+
+    def poll(self, *, force: bool = False) -> bool:
+        """Read the file again if it changed; True when a new key was added.
+        A line that cannot be read yet (half written) is tried again next time."""
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return False
+        self._last = now
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        mark = (st.st_mtime_ns, st.st_size)
+        if mark == self._seen:
+            return False
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            before = (len(self.ring.network_keys), len(self.ring.link_keys))
+            load_keylog(text[: text.rfind("\n") + 1], self.ring)  # whole lines only
+        except (OSError, UnicodeDecodeError, KeylogError):
+            return False
+        self._seen = mark
+        return (len(self.ring.network_keys), len(self.ring.link_keys)) != before

@@ -256,7 +256,7 @@ def simulate(config: Any, settings: SimulationSettings = SimulationSettings()) -
     """Run the virtual HAN with every display on GB-868 and account its airtime."""
     from han_emu.meter.model import TwinMeter
     from han_emu.radio.vtime import run_virtual
-    from han_emu.virtual_han import VirtualHan
+    from han_emu.han.virtual import VirtualHan
 
     if settings.seed is not None:
         config = dataclasses.replace(config, scenario=dataclasses.replace(config.scenario, seed=settings.seed))

@@ -18,10 +18,10 @@ from typing import Any, Sequence
 
 import zigpy.types as t
 
-from han_emu.certs import certificate_set_for, eui64_to_cert, install_code_for
-from han_emu.clock import Clock
-from han_emu.config import Config
-from han_emu.logsafety import protect
+from han_emu.crypto.certsets import certificate_set_for, eui64_to_cert, install_code_for
+from han_emu.meter.clock import Clock
+from han_emu.han.config import Config
+from han_emu.crypto.logsafety import protect
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.simulate import step
@@ -32,7 +32,7 @@ from han_emu.radio.vtime import clock_for_loop
 from han_emu.server.esi import EsiServer
 from han_emu.sim.display import SimDisplay
 from han_emu.sim.schedule import DeviceSettings, default_devices
-from han_emu.store import StateStore, StoreError
+from han_emu.han.store import StateStore, StoreError
 
 LOGGER = logging.getLogger(__name__)
 

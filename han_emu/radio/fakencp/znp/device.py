@@ -25,7 +25,7 @@ import zigpy_znp.types as t
 from zigpy_znp.commands.app_config import BDBCommissioningMode, BDBCommissioningStatus
 from zigpy_znp.types.nvids import ExNvIds, NvSysIds, OsalNvIds
 
-from .znp_nvram import (
+from han_emu.radio.fakencp.znp.nvram import (
     ADDRMGR_ENTRIES,
     APS_KEY_DATA_ENTRIES,
     DEFAULT_BDB_PRIMARY_CHANNELS,
@@ -36,7 +36,7 @@ from .znp_nvram import (
     unformed_nib,
     unpack,
 )
-from .znp_zdo import COORDINATOR_NWK, answer_own_request, zdo_payload
+from han_emu.radio.fakencp.znp.zdo import COORDINATOR_NWK, answer_own_request, zdo_payload
 
 _SEC_MATERIAL = (NvSysIds.ZSTACK, ExNvIds.NWK_SEC_MATERIAL_TABLE, 0)
 RESTART_MARGIN = 1024

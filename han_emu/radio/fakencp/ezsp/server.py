@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable
 import bellows.types as bt
 import zigpy.types as zt
 
-from .ash import AshNcp
-from han_emu.certs import CertificateSet, TestCA, eui64_to_cert
+from han_emu.radio.fakencp.ezsp.ash import AshNcp
+from han_emu.crypto.certsets import CertificateSet, TestCA, eui64_to_cert
 from han_emu.crypto.cbke import Suite
 
-from .ezsp_cbke import NcpCbkeLibrary
-from .ezsp_ncp import EzspNcp, SentMessage
-from .ezsp_state import DutyCycle, Endpoint, Tokens
+from han_emu.radio.fakencp.ezsp.cbke_library import NcpCbkeLibrary
+from han_emu.radio.fakencp.ezsp.ncp import EzspNcp, SentMessage
+from han_emu.radio.fakencp.ezsp.state import DutyCycle, Endpoint, Tokens
 
 __all__ = ["FakeEzspServer", "SentMessage", "Endpoint", "serve_ezsp"]
 

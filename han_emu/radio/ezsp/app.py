@@ -13,7 +13,7 @@ display beside han-emu's own airtime accounting.  bellows 1.2 declares
 layout.
 
 And CBKE: an NCP image with the CBKE/ECC libraries and a certificate runs key
-establishment itself (:mod:`han_emu.radio.ezsp_cbke`), found out while the
+establishment itself (:mod:`han_emu.radio.ezsp.ncp_cbke`), found out while the
 endpoints are registered; its Key Establishment endpoint is then the primary
 ESI's.  Otherwise a software CBKE's keys go into the NCP's key table
 (:meth:`EzspCoordinator._store_link_key`).
@@ -36,7 +36,7 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
-from han_emu.radio.ezsp_cbke import KEY_ESTABLISHMENT, SE_PROFILE, NcpKeyEstablishment, probe_ncp_cbke
+from han_emu.radio.ezsp.ncp_cbke import KEY_ESTABLISHMENT, SE_PROFILE, NcpKeyEstablishment, probe_ncp_cbke
 
 LOGGER = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from han_emu.certs import CertCheckError, cert_check
+from han_emu.crypto.certsets import CertCheckError, cert_check
 
 EXIT_MATCH = 0
 EXIT_MISMATCH = 1
@@ -85,7 +85,7 @@ def add_cbke_commands(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_cbke_derive(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     import json
 
-    from han_emu.certs import CertificateSet, derive_exchange
+    from han_emu.crypto.certsets import CertificateSet, derive_exchange
 
     out = out or sys.stdout
     err = err or sys.stderr

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from han_emu.frames.zep import ZEP_PORT
 
-from .cli import _duty_text, add_decode_options
-from .keylog import KeylogError
+from han_emu.cli.replay import _duty_text, add_decode_options
+from han_emu.frames.keylog import KeylogError
 
 if TYPE_CHECKING:
-    from .dutycycle import ReplayDutyCycle
-    from .live import LiveRecords
+    from han_emu.replay.dutycycle import ReplayDutyCycle
+    from han_emu.replay.live import LiveRecords
 
 PROG = "han-emu sniff"
 
@@ -59,7 +59,7 @@ def add_sniff_command(subparsers: Any) -> None:
 
 def open_live(args: argparse.Namespace, warn: Any) -> LiveRecords:
     """The source the arguments name; OSError or ValueError when it cannot be opened."""
-    from .live import FrameSaver, StreamRecords, ZepListener, parse_listen_address
+    from han_emu.replay.live import FrameSaver, StreamRecords, ZepListener, parse_listen_address
 
     try:
         save = FrameSaver(args.save) if args.save else None
@@ -89,9 +89,9 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     stream was not a readable capture or the reader failed; 2 on bad input."""
     from han_emu.readout import Readout
 
-    from .dutycycle import ReplayDutyCycle
-    from .engine import ErrorEvent, Replay
-    from .output import jsonl_line, summary_line, text_line, text_summary
+    from han_emu.replay.dutycycle import ReplayDutyCycle
+    from han_emu.replay.engine import ErrorEvent, Replay
+    from han_emu.replay.output import jsonl_line, summary_line, text_line, text_summary
 
     def warn(message: str) -> None:
         print(f"{PROG}: {message}", file=sys.stderr, flush=True)
@@ -188,7 +188,7 @@ def _write_summary(out: Any, jsonl: bool, summary: Any, live: LiveRecords, duty:
 
 def _cmd_sniff_tui(args: argparse.Namespace, live: LiveRecords, warn: Any) -> int:
     """The ``--tui`` branch: the dashboard until the user quits or ``--duration`` passes."""
-    from .dutycycle import ReplayDutyCycle
+    from han_emu.replay.dutycycle import ReplayDutyCycle
 
     duty = ReplayDutyCycle(args.phy) if args.phy else None
     live.duration = None  # the dashboard's own timer ends the session

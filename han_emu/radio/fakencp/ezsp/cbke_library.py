@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from han_emu.certs import CertificateSet, eui64_from_cert
+from han_emu.crypto.certsets import CertificateSet, eui64_from_cert
 from han_emu.crypto.cbke import Suite
 from han_emu.crypto.certificates import CertificateError, parse_certificate, reconstruct_public_key
 from han_emu.crypto.curves import InvalidPoint, Point

@@ -28,10 +28,10 @@ import zigpy.types as zt
 
 from han_emu.crypto.cbke import Suite
 
-from .ezsp_cbke import CbkeFailure, NcpCbkeLibrary
-from .ezsp_frame import VERSION_FRAME_ID, Command, FrameError, build_callback, build_response, parse_command
-from .ezsp_state import DutyCycle, Endpoint, Ram, Tokens
-from . import ezsp_zdo
+from han_emu.radio.fakencp.ezsp.cbke_library import CbkeFailure, NcpCbkeLibrary
+from han_emu.radio.fakencp.ezsp.frame import VERSION_FRAME_ID, Command, FrameError, build_callback, build_response, parse_command
+from han_emu.radio.fakencp.ezsp.state import DutyCycle, Endpoint, Ram, Tokens
+from han_emu.radio.fakencp.ezsp import zdo as ezsp_zdo
 
 _LOGGER = logging.getLogger(__name__)
 

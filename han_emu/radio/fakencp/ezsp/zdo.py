@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import zigpy.types as zt
 import zigpy.zdo.types as zdo_t
 
-from .ezsp_state import Endpoint
+from han_emu.radio.fakencp.ezsp.state import Endpoint
 
 ZDO_PROFILE = 0x0000
 SILABS_MANUFACTURER_CODE = 0x1002

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from han_emu.study import (
+from han_emu.study.compare import (
     Comparison,
     DutyReport,
     SimulationSettings,
@@ -35,7 +35,7 @@ BARS = " ▏▎▍▌▋▊▉█"
 
 
 def _duration(text: str) -> float:
-    from han_emu.cli import parse_duration  # the CLI module registers this one
+    from han_emu.cli.main import parse_duration  # the CLI module registers this one
 
     return parse_duration(text)
 
@@ -71,7 +71,7 @@ def add_dutycycle_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_dutycycle(args: argparse.Namespace) -> int:
-    from han_emu.config import load
+    from han_emu.han.config import load
 
     if (args.capture is None) == (args.simulate is None):
         print("han-emu dutycycle: give a capture FILE or --simulate DURATION (not both)", file=sys.stderr)
@@ -264,14 +264,14 @@ def comparison_chart(comparisons: Sequence[Comparison], width: int = 50) -> str:
 
 def write_report_png(path: str | Path, report: DutyReport) -> None:
     """Chart ``report`` (airtime per hour of every transmitter against the thresholds) to a PNG file."""
-    from han_emu.air.plot import png_bytes, report_figure
+    from han_emu.study.plot import png_bytes, report_figure
 
     Path(path).write_bytes(png_bytes(report_figure(report)))
 
 
 def write_comparison_png(path: str | Path, comparisons: Sequence[Comparison]) -> None:
     """Chart the MP184 study (the hub with and without MP184, per number of displays) to a PNG file."""
-    from han_emu.air.plot import comparison_figure, png_bytes
+    from han_emu.study.plot import comparison_figure, png_bytes
 
     Path(path).write_bytes(png_bytes(comparison_figure(comparisons)))
 
@@ -299,7 +299,7 @@ class StatusFile:
         the HAN already feeds (a hardware HAN's); otherwise one is made and
         fed from the virtual air."""
         from han_emu.air.accounting import AirAccounting
-        from han_emu.study import wire_throttling
+        from han_emu.study.compare import wire_throttling
 
         self.path = Path(path)
         self.han = han
@@ -349,7 +349,7 @@ def configured_sub_ghz(han: Any) -> Any:
     """A ``sub_ghz`` function for :class:`~han_emu.air.accounting.AirAccounting`:
     a device is on GB-868 when the HAN's display with that IEEE address is
     configured with ``band = "gb868"``."""
-    from han_emu.frames.synth import ieee_int
+    from han_emu.air.synth import ieee_int
 
     def is_sub_ghz(ieee: int) -> bool:
         for device in getattr(han, "devices", ()):

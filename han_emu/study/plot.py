@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 if TYPE_CHECKING:
-    from han_emu.study import Comparison, DutyReport
+    from han_emu.study.compare import Comparison, DutyReport
 
 THRESHOLDS: Mapping[str, tuple[str, str]] = {
     "limited": ("Limited", "#d99a00"),

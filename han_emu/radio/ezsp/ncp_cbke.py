@@ -32,7 +32,7 @@ from typing import Any
 import bellows.types as bt
 import zigpy.types as t
 
-from han_emu.certs import eui64_to_cert
+from han_emu.crypto.certsets import eui64_to_cert
 from han_emu.crypto.cbke import InitiatePayload, Suite, TerminatePayload, TerminateStatus
 from han_emu.crypto.certificates import Certificate, CertificateError, Suite2Certificate, parse_certificate
 

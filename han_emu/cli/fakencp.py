@@ -18,8 +18,8 @@ from typing import Any
 
 #: Protocol -> (module, serve function, what it is called).
 PROTOCOLS = {
-    "znp": ("han_emu.radio.fakencp.znp", "serve_znp", "Z-Stack (ZNP) NCP"),
-    "ezsp": ("han_emu.radio.fakencp.ezsp", "serve_ezsp", "EmberZNet (EZSP) NCP"),
+    "znp": ("han_emu.radio.fakencp.znp.server", "serve_znp", "Z-Stack (ZNP) NCP"),
+    "ezsp": ("han_emu.radio.fakencp.ezsp.server", "serve_ezsp", "EmberZNet (EZSP) NCP"),
 }
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .dutycycle import ReplayDutyCycle
-from .keylog import KeylogError
+from han_emu.replay.dutycycle import ReplayDutyCycle
+from han_emu.frames.keylog import KeylogError
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
