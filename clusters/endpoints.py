@@ -7,23 +7,21 @@ HAN runs on a sub-GHz PHY.
 
 from __future__ import annotations
 
-from typing import Final
-
 import zigpy.zdo.types as zdo_t
 
+from clusters.ids import (
+    BASIC,
+    ESI_DEVICE_ID,
+    ESI_DEVICE_VERSION,
+    IDENTIFY,
+    KEY_ESTABLISHMENT,
+    METERING,
+    PRICE,
+    SE_PROFILE_ID,
+    SUB_GHZ,
+    TIME,
+)
 from clusters.mp184 import EndpointMap, Role
-
-SE_PROFILE_ID: Final = 0x0109
-ESI_DEVICE_ID: Final = 0x0500
-ESI_DEVICE_VERSION: Final = 0
-
-BASIC: Final = 0x0000
-IDENTIFY: Final = 0x0003
-TIME: Final = 0x000A
-PRICE: Final = 0x0700
-METERING: Final = 0x0702
-SUB_GHZ: Final = 0x070B
-KEY_ESTABLISHMENT: Final = 0x0800
 
 
 def esi_simple_descriptor(

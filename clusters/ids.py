@@ -1,0 +1,29 @@
+"""Profile, device and cluster identifiers of Zigbee Smart Energy: the one home of each id.
+
+Every layer (server, radios, simulated displays, decoder, TUI) names these
+constants instead of writing the numbers; the cluster classes in this package
+declare the same ids, and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SE_PROFILE_ID: Final = 0x0109
+"""Zigbee Smart Energy application profile."""
+ZDO_PROFILE_ID: Final = 0x0000
+ESI_DEVICE_ID: Final = 0x0500
+"""Energy Service Interface, the device type of the meter's endpoints."""
+ESI_DEVICE_VERSION: Final = 0
+
+# General clusters the ESI serves (ZCL).
+BASIC: Final = 0x0000
+IDENTIFY: Final = 0x0003
+TIME: Final = 0x000A
+# Smart Energy clusters (ZSE 1.4).
+PRICE: Final = 0x0700
+METERING: Final = 0x0702
+MESSAGING: Final = 0x0703
+PREPAYMENT: Final = 0x0705
+SUB_GHZ: Final = 0x070B
+KEY_ESTABLISHMENT: Final = 0x0800
