@@ -25,7 +25,6 @@ from han_emu.meter.clock import Clock, WallClock
 from han_emu.han.config import Config
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
-from han_emu.meter.simulate import step
 from han_emu.radio.backend import (
     NetworkSettings,
     RadioError,
@@ -36,6 +35,7 @@ from han_emu.air.accounting import BAND_2400, AirAccounting
 from han_emu.server.bindings import BindingTable
 from han_emu.server.esi import EsiServer
 from han_emu.server.observed import ServerTap
+from han_emu.han.runner import MeterRunner
 from han_emu.han.store import StateStore
 
 LOGGER = logging.getLogger(__name__)
@@ -99,20 +99,16 @@ class HardwareHan:
         if not radio.hardware:
             raise ValueError("HardwareHan needs a znp or ezsp radio; use VirtualHan for the virtual one")
         self.config = config
-        self.meter = meter
+        self.runner = MeterRunner(meter, Scenario(config.scenario), clock=clock or WallClock(), store=store,
+                                  step_s=step_s, save_every_s=save_every_s, on_step=self._meter_changed)
         self.radio = radio
         self.network = network
-        self.store = store
         self.keylog = keylog
-        self.clock: Clock = clock or WallClock()
-        self.step_s = step_s
-        self.save_every_s = save_every_s
         self.accept_unencrypted = accept_unencrypted
         self.backoff = backoff
         self.startup_timeout = startup_timeout
         self.request_timeout = request_timeout
         self.report = report or LOGGER.warning
-        self.scenario = Scenario(config.scenario)
         self.server: Any = None  # the EsiServer, behind a ServerTap
         #: Called as (packet, incoming) for every packet the ESI takes or makes.
         self.packet_listeners: list[Callable[[t.ZigbeePacket, bool], None]] = []
@@ -123,11 +119,9 @@ class HardwareHan:
         self.link = LinkStatus()
         #: No simulated displays on hardware (kept for views shared with VirtualHan).
         self.devices: list[Any] = []
-        self.saves = 0
         #: (time, IEEE, NWK) of every device that joined during this run.
         self.joined: list[tuple[float, t.EUI64, int]] = []
         self._up = asyncio.Event()
-        self._tasks: list[asyncio.Task[Any]] = []
         self._reconnect_task: asyncio.Task[None] | None = None
         self._key_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -136,11 +130,41 @@ class HardwareHan:
         self.bindings = BindingTable()
         self.extra_keylogs: list[KeyLog] = []
 
+    # -- the meter (stepped and saved by its runner) --------------------------------------
+    @property
+    def meter(self) -> TwinMeter:
+        return self.runner.meter
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario driving the meter (its settings may be changed mid-run)."""
+        return self.runner.scenario
+
+    @property
+    def store(self) -> StateStore | None:
+        return self.runner.store
+
+    @property
+    def clock(self) -> Clock:
+        """The wall clock, unless a test gave another."""
+        assert self.runner.clock is not None
+        return self.runner.clock
+
+    @property
+    def saves(self) -> int:
+        return self.runner.saves
+
+    def _meter_changed(self) -> None:
+        if self.server is not None:
+            self.server.meter_changed()
+        if self.app is not None and self.is_up:
+            self.app.wake_server()
+
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         """Bring the meter up to date and start the stick; a stick that cannot
         be reached now raises :class:`RadioError` (nothing is retried)."""
-        self._drive()
+        self.runner.drive()
         # CBKE only with configured certificates: a real display trusts its
         # scheme's CA, never the built-in test CA.
         identities = list(self.config.cbke) or None
@@ -155,27 +179,22 @@ class HardwareHan:
         await self._connect()
         if identities and self.cbke_mode == "software":
             self._check_certificates(identities)
-        loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._meter_task(), name="meter"))
+        self.runner.start()
 
     async def stop(self) -> None:
         self._stopping = True
-        tasks = list(self._tasks)
+        await self.runner.stop()
         if self._reconnect_task is not None:
-            tasks.append(self._reconnect_task)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks = []
+            self._reconnect_task.cancel()
+            await asyncio.gather(self._reconnect_task, return_exceptions=True)
         self._reconnect_task = None
         await self._drop_app()
-        self._drive()
-        self._save()
+        self.runner.save_on_stop()
         self._set_state(STOPPED)
 
     async def run_for(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        self._drive()
+        self.runner.drive()
 
     async def wait_up(self, timeout: float | None = None) -> None:
         """Wait until the stick is (again) carrying the server."""
@@ -217,11 +236,7 @@ class HardwareHan:
             return
         LOGGER.info("binding table: %d entries after a ZDO %s from %s", len(self.bindings),
                     "Bind" if int(packet.cluster_id) == 0x0021 else "Unbind", packet.src)
-        if self.store is not None:
-            try:
-                self.store.set_meta(BINDINGS_KEY, json.dumps(self.bindings.to_json()))
-            except Exception:
-                LOGGER.exception("Saving the binding table failed")
+        self.runner.save_meta(BINDINGS_KEY, json.dumps(self.bindings.to_json()))
 
     def _restore_bindings(self) -> None:
         if self.store is None or (text := self.store.meta(BINDINGS_KEY)) is None:
@@ -428,34 +443,6 @@ class HardwareHan:
         except Exception as exc:  # a display extra: never worth stopping for
             LOGGER.debug("Reading the NCP duty cycle failed: %r", exc)
         return self.ncp_duty_cycle
-
-    # -- the meter --------------------------------------------------------------------------
-    def _drive(self) -> None:
-        now = self.clock.now()
-        while self.meter.time < now:
-            step(self.meter, self.scenario, min(now, self.meter.time + self.step_s))
-
-    def _save(self) -> None:
-        if self.store is None:
-            return
-        self.store.save(self.meter)
-        self.saves += 1
-
-    async def _meter_task(self) -> None:
-        last_save = self.clock.now()
-        while True:
-            self._drive()
-            if self.server is not None:
-                self.server.meter_changed()
-            if self.app is not None and self.is_up:
-                self.app.wake_server()
-            if self.clock.now() - last_save >= self.save_every_s:
-                try:
-                    self._save()
-                except Exception:
-                    LOGGER.exception("Saving the meter state failed")
-                last_save = self.clock.now()
-            await asyncio.sleep(self.step_s)
 
     # -- observing the frames served ------------------------------------------------------------
     def _on_packet(self, packet: t.ZigbeePacket, incoming: bool) -> None:

@@ -52,6 +52,12 @@ class CorruptStateError(StoreError):
         super().__init__(f"state database {path} is corrupt ({reason}); {advice}")
 
 
+def default_state_path() -> Path:
+    """Where the meter keeps its registers and logs unless told otherwise."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "han-emu" / "meter.db"
+
+
 def snapshot_path(path: str | Path) -> Path:
     """Where the store keeps the last good copy of the database at ``path``."""
     path = Path(path)

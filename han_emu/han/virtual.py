@@ -24,7 +24,6 @@ from han_emu.han.config import Config
 from han_emu.crypto.logsafety import protect
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
-from han_emu.meter.simulate import step
 from han_emu.radio.backend import NetworkSettings
 from han_emu.radio.host import ServerHost
 from han_emu.radio.virtual import AirFrame, VirtualAir, VirtualControllerApplication
@@ -32,7 +31,8 @@ from han_emu.radio.vtime import clock_for_loop
 from han_emu.server.esi import EsiServer
 from han_emu.sim.display import SimDisplay
 from han_emu.sim.schedule import DeviceSettings, default_devices
-from han_emu.han.store import StateStore, StoreError
+from han_emu.han.runner import MeterRunner
+from han_emu.han.store import StateStore
 
 LOGGER = logging.getLogger(__name__)
 
@@ -85,34 +85,53 @@ class VirtualHan:
         with it, so a run on virtual time is the same frame for frame (a
         repeatable capture); None: the operating system's randomness."""
         self.config = config
-        self.meter = meter
-        self.store = store
+        self.runner = MeterRunner(meter, scenario if scenario is not None else Scenario(config.scenario),
+                                  store=store, step_s=step_s, save_every_s=save_every_s,
+                                  on_step=self._meter_changed, save_also=self._save_counters)
         self.device_settings = tuple(devices if devices is not None else default_devices())
-        self.step_s = step_s
-        self.save_every_s = save_every_s
         self.accept_unencrypted = accept_unencrypted
         self.cbke = cbke
         self.sub_ghz = sub_ghz
         self.mp184 = mp184
-        self.scenario = scenario if scenario is not None else Scenario(config.scenario)  # or a RecordedScenario
         self.traffic = Traffic()
         self.devices: list[SimDisplay] = []
         self.air: VirtualAir | None = None
         self.app: HostedVirtualApp | None = None
         self.server: EsiServer | None = None
-        self.clock: Clock | None = None
         self._names: dict[bytes, str] = {}  # by address bytes: EUI64 hashes through repr()
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._save_failing = False
         self.listeners: list[Any] = []
         self.seed = seed
         self._rng = _random.Random(seed) if seed is not None else None
 
+    # -- the meter (stepped and saved by its runner) --------------------------------------
+    @property
+    def meter(self) -> TwinMeter:
+        return self.runner.meter
+
+    @property
+    def scenario(self) -> Any:
+        """A :class:`Scenario` (its settings may be changed mid-run) or a recorded one."""
+        return self.runner.scenario
+
+    @property
+    def store(self) -> StateStore | None:
+        return self.runner.store
+
+    @property
+    def clock(self) -> Clock | None:
+        """The loop's clock, from :meth:`start` on."""
+        return self.runner.clock
+
+    def _meter_changed(self) -> None:
+        if self.server is not None and self.app is not None:
+            self.server.meter_changed()
+            self.app.wake_server()
+
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         protect()  # no key in the logs, whatever zigpy prints at DEBUG
-        self.clock = clock_for_loop()
-        self._drive()  # bring the meter up to the clock before anyone reads it
+        self.runner.clock = clock_for_loop()
+        self.runner.drive()  # bring the meter up to the clock before anyone reads it
         rng = self._rng
         self.air = VirtualAir() if rng is None else VirtualAir(seed=rng.getrandbits(64))
         self.air.add_listener(self._on_air)
@@ -139,8 +158,7 @@ class VirtualHan:
         protect(bytes(info.network_key.key), bytes(info.tc_link_key.key))
         self._names[bytes(self.app.state.node_info.ieee)] = COORDINATOR
         await self.app.permit_ncp(254)
-        loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._meter_task(), name="meter"))
+        self.runner.start()
         for i, settings in enumerate(self.device_settings):
             ieee = f"00:0d:6f:00:00:01:{0x10 + i // 256:02x}:{i % 256:02x}"
             device = SimDisplay(self.air, ieee, settings, self.clock, self.config.endpoints,
@@ -164,15 +182,10 @@ class VirtualHan:
     async def stop(self) -> None:
         for device in self.devices:
             await device.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await self.runner.stop()
         if self.app is not None:
             await self.app.shutdown()
-        if self.store is not None:
-            self.store.save(self.meter)
-            self._save_counters()
+        self.runner.save_on_stop()  # the counters too, as the coordinator left them
 
     # -- frame counters ----------------------------------------------------------------
     def _save_counters(self) -> None:
@@ -209,41 +222,11 @@ class VirtualHan:
 
     async def run_for(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        self._drive()
+        self.runner.drive()
 
     def _export_tiers(self) -> int:
         exp = self.meter.settings.secondary.export_tariff
         return exp.tiers if exp is not None else 0
-
-    # -- the meter --------------------------------------------------------------------------
-    def _drive(self) -> None:
-        assert self.clock is not None
-        now = self.clock.now()
-        while self.meter.time < now:
-            step(self.meter, self.scenario, min(now, self.meter.time + self.step_s))
-
-    async def _meter_task(self) -> None:
-        assert self.clock is not None
-        last_save = self.clock.now()
-        while True:
-            self._drive()
-            if self.server is not None and self.app is not None:
-                self.server.meter_changed()
-                self.app.wake_server()
-            if self.store is not None and self.clock.now() - last_save >= self.save_every_s:
-                try:
-                    self.store.save(self.meter)
-                    self._save_counters()
-                except StoreError as exc:  # e.g. the disk is full: keep metering, retry next time
-                    if not self._save_failing:
-                        LOGGER.error("%s; the meter keeps running and saving is retried", exc)
-                    self._save_failing = True
-                else:
-                    if self._save_failing:
-                        LOGGER.warning("state saved again after earlier failures")
-                    self._save_failing = False
-                last_save = self.clock.now()
-            await asyncio.sleep(self.step_s)
 
     # -- the air ------------------------------------------------------------------------------
     def name_of(self, ieee: t.EUI64) -> str:

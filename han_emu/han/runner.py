@@ -1,0 +1,165 @@
+"""The meter on a clock, as both HANs run it: stepped, saved, and resumed.
+
+:class:`MeterRunner` steps the meter with its scenario up to the clock, tells
+the HAN after each step (so the ESI can report what changed), saves the meter
+(and whatever the HAN keeps beside it) every ``save_every_s`` and once more at
+stop.  A store that stops working never stops the meter: the first failed save
+is logged as an error, the first good one after it as a warning, and saving is
+retried in between.  :func:`open_meter` is where a run's meter comes from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from han_emu.han.config import Config
+from han_emu.han.store import StateStore, StoreError, default_state_path
+from han_emu.meter.clock import Clock
+from han_emu.meter.model import TwinMeter
+from han_emu.meter.simulate import step
+
+LOGGER = logging.getLogger(__name__)
+
+
+def open_meter(config: Config, state: str | None, now: float) -> tuple[TwinMeter, StateStore | None]:
+    """The meter a run starts from, and the store that keeps it.
+
+    ``state`` is the state database's path, None for the configured one (or
+    the user's state directory), or ``"none"`` to keep nothing.  A saved
+    meter resumes at ``now``; without one a new meter starts there.
+    """
+    store = None
+    meter = None
+    if state != "none":
+        path = Path(state or config.state_path or default_state_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = StateStore(path)
+        meter = store.load(config.meter)
+    if meter is None:
+        meter = TwinMeter(config.meter, now)
+    else:
+        meter.resume(now)
+    return meter, store
+
+
+class MeterRunner:
+    """Steps and saves one meter on one clock (the virtual and the hardware HAN's)."""
+
+    def __init__(
+        self,
+        meter: TwinMeter,
+        scenario: Any,
+        *,
+        clock: Clock | None = None,
+        store: StateStore | None = None,
+        step_s: float = 10.0,
+        save_every_s: float = 60.0,
+        on_step: Callable[[], None] | None = None,
+        save_also: Callable[[], None] | None = None,
+    ) -> None:
+        """``scenario``: a :class:`~han_emu.meter.scenario.Scenario` or anything
+        :func:`~han_emu.meter.simulate.step` takes (a recorded one);
+        ``clock``: may be given later, before the first :meth:`drive` (a
+        virtual-time clock exists only once its loop runs); ``on_step``: called
+        after each periodic step; ``save_also``: writes what the HAN keeps
+        beside the meter, with each save (it may raise :class:`StoreError`)."""
+        self.meter = meter
+        self.scenario = scenario
+        self.clock = clock
+        self.store = store
+        self.step_s = step_s
+        self.save_every_s = save_every_s
+        self.on_step = on_step
+        self.save_also = save_also
+        #: Saves made (periodic, and the one at stop).
+        self.saves = 0
+        #: True from a failed save until the next good one.
+        self.failing = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- stepping ---------------------------------------------------------------------
+    def drive(self) -> None:
+        """Bring the meter up to the clock, in steps of at most ``step_s``."""
+        assert self.clock is not None, "the runner has no clock yet"
+        now = self.clock.now()
+        while self.meter.time < now:
+            step(self.meter, self.scenario, min(now, self.meter.time + self.step_s))
+
+    def start(self) -> None:
+        """Step (and save) periodically on the running loop until :meth:`stop`."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="meter")
+
+    async def stop(self) -> None:
+        """Stop stepping; :meth:`save_on_stop` then keeps the meter as it ends."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        assert self.clock is not None
+        last_save = self.clock.now()
+        while True:
+            self.drive()
+            if self.on_step is not None:
+                self.on_step()
+            if self.store is not None and self.clock.now() - last_save >= self.save_every_s:
+                self.save()
+                last_save = self.clock.now()
+            await asyncio.sleep(self.step_s)
+
+    # -- saving -----------------------------------------------------------------------
+    def save(self) -> bool:
+        """Save the meter (and what is kept beside it) now; False if the store
+        failed, which is reported and retried at the next save."""
+        if self.store is None:
+            return True
+        try:
+            self._write()
+        except StoreError as exc:  # e.g. the disk is full: keep metering
+            self._failed(exc)
+            return False
+        self._worked()
+        return True
+
+    def save_meta(self, key: str, value: str) -> bool:
+        """Keep ``value`` in the store's meta table now (e.g. a table that just
+        changed); a failure is reported as a failed save is."""
+        if self.store is None:
+            return True
+        try:
+            self.store.set_meta(key, value)
+        except StoreError as exc:
+            self._failed(exc)
+            return False
+        self._worked()
+        return True
+
+    def save_on_stop(self) -> None:
+        """Bring the meter up to the clock and save it a last time.  A store
+        error is raised, not retried: the caller must know the end was not kept."""
+        if self.clock is not None:  # None: stopped before it ever started
+            self.drive()
+        if self.store is not None:
+            self._write()
+
+    def _write(self) -> None:
+        assert self.store is not None
+        self.store.save(self.meter)
+        if self.save_also is not None:
+            self.save_also()
+        self.saves += 1
+
+    def _failed(self, exc: StoreError) -> None:
+        if not self.failing:
+            LOGGER.error("%s; the meter keeps running and saving is retried", exc)
+        self.failing = True
+
+    def _worked(self) -> None:
+        if self.failing:
+            LOGGER.warning("state saved again after earlier failures")
+        self.failing = False
