@@ -39,12 +39,13 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class EndpointSettings:
-    """The ``[endpoints]`` table: HAN placement choices GBCS has not fixed."""
+    """The ``[endpoints]`` table: HAN placement choices GBCS has not fixed
+    (the defaults are the MP184 table's, :class:`EndpointMap`)."""
 
-    primary: int = 1
-    secondary: int = 2
-    export_mpan_cluster: int = 0x0702
-    export_mpan_attribute: int = 0xE307
+    primary: int = EndpointMap.primary
+    secondary: int = EndpointMap.secondary
+    export_mpan_cluster: int = ExportMpanHome.cluster_id
+    export_mpan_attribute: int = ExportMpanHome.attribute_id
 
     def to_map(self) -> EndpointMap:
         return EndpointMap(
