@@ -10,6 +10,8 @@ A module imports from its own layer or lower ones, inside functions and under
 ``TYPE_CHECKING`` too (a lazy import is still a dependency).  A project module
 named as text for ``importlib`` counts as imported.
 
+``clusters`` and ``han_emu/meter`` stay pure: no I/O, no asyncio.
+
 The package itself: ``han_emu/__init__.py`` holds only ``__version__`` and
 imports nothing from the project, so any layer may read ``__version__`` from it
 and nothing else; ``han_emu/__main__.py`` sits above ``cli`` (it starts the
