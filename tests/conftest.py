@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PUBLIC_CAPTURES = REPO.parent / "shared" / "captures-public"
+FIXTURES = REPO / "tests" / "fixtures"
+#: Other projects' public Zigbee captures ship with the tests (licences in its README).
+PUBLIC_CAPTURES = FIXTURES
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """Valid inputs to mutate: frames and files from the repository's example capture
-(and the public captures when they are present beside the repository)."""
+and the public captures shipped in tests/fixtures."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from han_emu.frames.keylog import load_keylog
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "captures" / "ihd-mp184.pcapng"
 EXAMPLE_KEYS = REPO / "captures" / "ihd-mp184.keys"
-PUBLIC = REPO.parent / "shared" / "captures-public"
+PUBLIC = REPO / "tests" / "fixtures"
 
 
 def keyring() -> KeyRing:

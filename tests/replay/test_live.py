@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -23,6 +24,8 @@ from han_emu.replay import Replay
 from han_emu.replay.capture import RawFrame, iter_records, zep_frame
 from han_emu.replay.live import AddressError, StreamRecords, ZepListener, parse_listen_address
 from han_emu.replay.output import jsonl_line
+
+from ..support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CAPTURE = REPO / "captures" / "ihd-mp184.pcapng"
@@ -99,6 +102,26 @@ def send(port: int, datagrams: list[bytes]) -> None:
             time.sleep(0.0005)  # loopback drops what a full receive buffer cannot hold
 
 
+def frames_saved(path: Path) -> int:
+    """Frames in a capture being written (-1 while it cannot be read yet)."""
+    try:
+        return len(list(read_capture(path)))
+    except Exception:  # noqa: BLE001 - a file still growing: poll again
+        return -1
+
+
+def lines_of(stream: IO[str]) -> list[str]:
+    """The lines of ``stream`` so far, read on a daemon thread as they come."""
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
 def replay_jsonl() -> list[dict]:
     """What ``han-emu replay --format jsonl`` prints for the capture: the reference."""
     out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "replay", str(CAPTURE), "--keylog", str(KEYS),
@@ -133,10 +156,9 @@ def test_zep_sniff_prints_what_replay_prints(tmp_path: Path, reference: list[dic
     proc = sniff("--zep", f"127.0.0.1:{port}", "--duration", "2.5", "--keylog", str(KEYS), "--format", "jsonl",
                  "--save", str(saved), "--readout-json", str(tmp_path / "readout.json"))
     send(port, [b"not zep at all"] + datagrams[:100] + [b"\x00" * 40])
-    time.sleep(0.3)
     # --save is flushed per frame: the file reads while the sniffer still runs
+    wait_until(lambda: frames_saved(saved) == 100, what="100 frames saved")
     assert proc.poll() is None
-    assert len(list(read_capture(saved))) == 100
     send(port, datagrams[100:])
     out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
@@ -157,14 +179,19 @@ def test_zep_sniff_prints_what_replay_prints(tmp_path: Path, reference: list[dic
 def test_ctrl_c_prints_the_summary_writes_the_readout_and_exits_0(tmp_path: Path) -> None:
     port = free_port()
     proc = sniff("--zep", f"127.0.0.1:{port}", "--keylog", str(KEYS), "--readout-json", str(tmp_path / "r.json"))
-    send(port, zep_datagrams())
-    time.sleep(0.3)
+    warnings = lines_of(proc.stderr)
+    # A malformed frame after the capture marks its end: the sniffer warns of it once
+    # it has decoded every frame before it.
+    send(port, zep_datagrams() + [ZEP_V2])
+    wait_until(lambda: any("frame 174: mac: FCS mismatch" in line for line in warnings), what="the end marker")
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
+    proc.wait(timeout=10)
+    out = proc.stdout.read()
+    err = "".join(warnings)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     last = out.splitlines()[-1]
-    assert "stopped (interrupted)" in last and "173 frames: 35 ZCL decoded" in last
+    assert "stopped (interrupted)" in last and "174 frames: 35 ZCL decoded" in last and "1 malformed" in last
     assert "elements" in json.loads((tmp_path / "r.json").read_text())
 
 

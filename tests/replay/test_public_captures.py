@@ -1,4 +1,5 @@
-"""Public captures decode with their known keys, and agree with tshark on the counts."""
+"""Public captures (shipped in tests/fixtures) decode with their known keys, and agree
+with tshark on the counts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from han_emu.replay import Replay
 
-from ..conftest import PUBLIC_CAPTURES
+from ..conftest import FIXTURES
 
 ZIGATOR = "11111111111111111111111111111111"
 CONTROL4 = "26546b723b396a727b5d5271517d392f"
@@ -38,9 +39,7 @@ def _tshark_count(tshark: str, path, keys: list[str], display_filter: str) -> in
 
 @pytest.mark.parametrize("name", sorted(CAPTURES))
 def test_counts_agree_with_tshark(name, tshark) -> None:
-    path = PUBLIC_CAPTURES / name
-    if not path.exists():
-        pytest.skip(f"{name} is not available")
+    path = FIXTURES / name
     network, link = CAPTURES[name]
     replay = Replay(path, network, link)
     zcl = sum(1 for e in replay.frames() if hasattr(e, "message"))
@@ -51,7 +50,7 @@ def test_counts_agree_with_tshark(name, tshark) -> None:
 
 
 def test_control4_known_decodes() -> None:
-    replay = Replay(PUBLIC_CAPTURES / "control4-sample.pcap", [CONTROL4])
+    replay = Replay(FIXTURES / "control4-sample.pcap", [CONTROL4])
     events = list(replay.frames())
     s = replay.summary
     assert (s.frames, s.decoded, s.nwk_decrypted) == (407, 55, 194)
@@ -61,7 +60,7 @@ def test_control4_known_decodes() -> None:
 
 
 def test_network_keys_learnt_from_transport_key() -> None:
-    replay = Replay(PUBLIC_CAPTURES / "trace_nwk_key_update.pcapng", [], [TC_LINK])
+    replay = Replay(FIXTURES / "trace_nwk_key_update.pcapng", [], [TC_LINK])
     replay.run()
     learnt = [w for w in replay.warnings if w.startswith("learnt network key")]
     assert len(learnt) == 2  # the first key and the updated one
@@ -70,7 +69,7 @@ def test_network_keys_learnt_from_transport_key() -> None:
 
 
 def test_zcl_frame_of_zigator_capture() -> None:
-    (event,) = list(Replay(PUBLIC_CAPTURES / "06-zcl-testing.pcap", [ZIGATOR]).frames())
+    (event,) = list(Replay(FIXTURES / "06-zcl-testing.pcap", [ZIGATOR]).frames())
     assert event.to_json() == {
         "frame": 1, "time": 1599997441.0, "src": "0x0000", "dst": "0x1102", "src_ep": 1, "dst_ep": 1,
         "profile": 0x0104, "cluster": 0x0000, "command": "read_attributes", "attributes": {"0x0001": None},

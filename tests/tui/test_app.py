@@ -20,6 +20,7 @@ from han_emu.tui.framelog import hexdump
 from han_emu.tui.help import HelpScreen
 from han_emu.tui.screens import PREPAYMENT_ABSENT, HanScreen, IhdScreen, PpmidScreen
 
+from ..support.waiting import wait_until_async
 from .helpers import SIZE, frozen_runner
 
 
@@ -181,12 +182,12 @@ async def test_controls_pause_speed_scenario_and_recording() -> None:
             assert f"x{SPEEDS[-2]:g}" in text_of(app, "#status")
             await pilot.press("p")
             assert not runner.paused
-            await pilot.pause(0.3)
+            await wait_until_async(lambda: source.snapshot().time > t0, what="virtual time to run")
             await pilot.press("p")
             assert runner.paused
             t1 = source.snapshot().time
             assert t1 > t0  # virtual time ran while resumed...
-            await pilot.pause(0.2)
+            await pilot.pause(0.2)  # a fixed interval on purpose: nothing may move in it
             assert source.snapshot().time == t1  # ...and stands still while paused
             await pilot.press("s")
             assert runner.scenario == "no PV"

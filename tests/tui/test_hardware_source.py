@@ -27,6 +27,7 @@ from han_emu.tui import DashboardApp
 from han_emu.tui.hardware_source import DISPLAY, HardwareSource, NoticeHandler, ServerTap
 from han_emu.tui.screens import HanScreen
 
+from ..support.waiting import wait_until_async
 from .helpers import SIZE
 from .screen_text import squash, text_of
 
@@ -182,9 +183,7 @@ def test_han_emu_run_on_a_stick_opens_the_dashboard_on_a_terminal(monkeypatch) -
         seen["source"], seen["kwargs"] = source, kwargs
         seen["handlers"] = list(logging.getLogger().handlers)
         fake.inject_incoming(IHD_NWK, IHD_IEEE, 7, SECONDARY_EP, METERING, bytes.fromhex(READ.format(tsn=0x51)))
-        async with asyncio.timeout(5):
-            while source.ingest.frames < 2:
-                await asyncio.sleep(0.02)
+        await wait_until_async(lambda: source.ingest.frames >= 2, what="the request and its reply")
         source.han.report("the stick is fine")
         seen["snapshot"] = source.snapshot()
 

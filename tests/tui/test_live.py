@@ -4,7 +4,6 @@ the live airtime accounting's figures, states and alerts."""
 
 from __future__ import annotations
 
-import asyncio
 import stat
 import subprocess
 from pathlib import Path
@@ -20,6 +19,7 @@ from han_emu.tui.recording import DashboardRecorder, keys_path_for
 from han_emu.tui.runner import HanRunner
 from han_emu.han.virtual import VirtualHan
 
+from ..support.waiting import wait_until_async
 from .helpers import SIZE, START
 from .screen_text import squash, text_of
 
@@ -70,9 +70,8 @@ async def test_record_key_writes_a_capture_tshark_decodes_with_its_key_log(tmp_p
             first = source.log.count  # the HAN is paused: nothing moves between the key and this line
             runner.set_speed(600)
             await pilot.press("p")
-            async with asyncio.timeout(30):
-                while source.log.count < first + 100:  # a few minutes of virtual time, well inside the log's length
-                    await pilot.pause(0.02)
+            # A few minutes of virtual time, well inside the log's length.
+            await wait_until_async(lambda: source.log.count >= first + 100, timeout=30, what="100 frames logged")
             await pilot.press("p")
             last = source.log.count
             logged = [(e.cluster, zcl_tsn(e.raw)) for e in source.log.entries if first < e.seq <= last and e.profile]
@@ -85,7 +84,7 @@ async def test_record_key_writes_a_capture_tshark_decodes_with_its_key_log(tmp_p
             written = recorder.frames
             # Running on after the stop writes nothing more to the file.
             await pilot.press("p")
-            await pilot.pause(0.2)
+            await pilot.pause(0.2)  # a fixed interval on purpose: nothing may be written in it
             await pilot.press("p")
             assert recorder.frames == written
     finally:
@@ -160,7 +159,7 @@ async def test_gauges_show_the_live_accounting() -> None:
             # Time runs on: the figures on screen follow the accounting.
             runner.set_speed(600)
             await pilot.press("p")
-            await pilot.pause(0.3)
+            await wait_until_async(lambda: runner.han.clock.now() > now, what="virtual time to run")
             await pilot.press("p")
             app.refresh_data()
             later = runner.han.clock.now()

@@ -16,6 +16,7 @@ from han_emu.tui.framelog import hexdump
 from han_emu.tui.replay_source import DISPLAY, ReplaySource
 from han_emu.tui.screens import HanScreen, IhdScreen, PpmidScreen
 
+from ..support.waiting import wait_until_async
 from .helpers import SIZE
 from .replay_capture import ESI_FRAMES, EXPECTED, FRAMES, IHD_FRAMES, LAST_TIME, LINK_KEY, NWK_KEY, T0, capture_bytes
 from .test_app import squash, text_of
@@ -28,13 +29,6 @@ def source(speed: float | None = None, **kw) -> ReplaySource:
 async def play_to_end(app: DashboardApp, src: ReplaySource) -> None:
     await asyncio.wait_for(src.start(), 10)
     app.refresh_data()
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_screens_show_what_the_capture_carried() -> None:
@@ -102,13 +96,13 @@ async def test_pause_holds_the_replay_and_speed_changes_take() -> None:
     app = DashboardApp(src, src, auto_refresh=False)
     async with app.run_test(size=SIZE) as pilot:
         src.start()
-        await wait_until(lambda: src.decoded >= 3)
+        await wait_until_async(lambda: src.decoded >= 3)
         await pilot.press("p")
         assert src.paused and not src.finished
         app.refresh_data()
         assert "PAUSED" in text_of(app, "#status")
         held = src.snapshot()
-        await asyncio.sleep(0.4)  # two capture seconds at x5
+        await asyncio.sleep(0.4)  # a fixed interval on purpose (two capture seconds at x5): nothing may move
         still = src.snapshot()
         assert (still.progress, still.time, len(still.log)) == (held.progress, held.time, len(held.log))
         assert T0 <= held.time < LAST_TIME
@@ -117,7 +111,7 @@ async def test_pause_holds_the_replay_and_speed_changes_take() -> None:
         assert "x10" in text_of(app, "#status")
         await pilot.press("p")
         assert not src.paused
-        await wait_until(lambda: src.finished)
+        await wait_until_async(lambda: src.finished)
         assert src.error is None and src.decoded == len(FRAMES)
         app.refresh_data()
         await pilot.pause()
@@ -130,9 +124,9 @@ async def test_frames_are_shown_at_capture_time_not_before() -> None:
     app = DashboardApp(src, src, auto_refresh=False)
     async with app.run_test(size=SIZE):
         src.start()
-        await wait_until(lambda: src.decoded >= 1)
+        await wait_until_async(lambda: src.decoded >= 1)
         started = time.monotonic()
-        await wait_until(lambda: src.decoded >= 3)
+        await wait_until_async(lambda: src.decoded >= 3)
         assert time.monotonic() - started >= 0.7  # two more frames, half a second apart (less polling lag)
         snap = src.snapshot()
         assert snap.progress is not None and 0 < snap.progress.fraction < 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 
 from han_emu.frames.zep import zep_v2_data
 from han_emu.replay.live import ZepListener
@@ -16,6 +15,7 @@ from han_emu.tui.sniff_source import SniffSource
 from han_emu.tui.widgets import ProgressLine
 
 from ..replay.helpers import encode, mac_ack, se_frame
+from ..support.waiting import wait_until_async
 from .helpers import SIZE
 from .replay_capture import EXPECTED, FRAMES, LINK_KEY, NWK_KEY, T0
 from .test_app import squash, text_of
@@ -32,13 +32,6 @@ def datagrams() -> list[bytes]:
     return out
 
 
-async def wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 async def test_dashboard_shows_frames_that_arrive_after_it_started() -> None:
     live = ZepListener("127.0.0.1", 0)
     src = SniffSource(live, [NWK_KEY], [LINK_KEY])
@@ -46,6 +39,8 @@ async def test_dashboard_shows_frames_that_arrive_after_it_started() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         async with app.run_test(size=SIZE) as pilot:
             src.start()
+            # A fixed interval on purpose: the sniffer idles with nothing to hear, and
+            # nothing may appear meanwhile (no frames, no progress line).
             await asyncio.sleep(0.2)
             app.refresh_data()
             await pilot.pause()
@@ -60,7 +55,7 @@ async def test_dashboard_shows_frames_that_arrive_after_it_started() -> None:
             tx.sendto(b"not zep", live.address)
             for d in sent:
                 tx.sendto(d, live.address)
-            await wait_until(lambda: src.replay.summary.frames == len(sent))
+            await wait_until_async(lambda: src.replay.summary.frames == len(sent))
             app.refresh_data()
             await pilot.pause()
             assert src.decoded == len(FRAMES)
