@@ -31,7 +31,7 @@ from han_emu.frames.keylog import read_keylog_rows
 from han_emu.crypto.certsets import eui64_to_cert, install_code_for
 from han_emu.cli.main import main as cli_main
 from han_emu.frames import read_capture
-from han_emu.han.recording import HanRecording, RecordingError, parse_zep_address
+from han_emu.han.recording import HanRecording, RecordingError
 from han_emu.frames.zep import parse_zep
 
 REPO = Path(__file__).resolve().parent.parent
@@ -388,14 +388,7 @@ def test_bad_linktype_and_zep_address_are_refused(capsys: pytest.CaptureFixture[
     assert "notaport" in capsys.readouterr().err
 
 
-def test_zep_addresses() -> None:
-    assert parse_zep_address("127.0.0.1:17754") == ("127.0.0.1", 17754)
-    assert parse_zep_address("wireshark-host") == ("wireshark-host", 17754)
-    assert parse_zep_address("[::1]:5000") == ("::1", 5000)
-    assert parse_zep_address("[::1]") == ("::1", 17754)
-    for bad in (":5000", "[::1]x", "host:0", "fe80::1:5000x"):
-        with pytest.raises(RecordingError):
-            parse_zep_address(bad)
+def test_an_unknown_link_type_is_refused() -> None:
     with pytest.raises(RecordingError, match="link type 42"):
         HanRecording(linktype=42)
 

@@ -21,7 +21,7 @@ EXIT_MALFORMED = 2
 def add_cert_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``cert`` (with ``cert check``) on an argparse subparsers object.
 
-    Each leaf parser sets ``func`` to its handler, which takes the parsed
+    Each leaf parser sets ``handler`` to its handler, which takes the parsed
     namespace and returns the exit code.
     """
     cert = subparsers.add_parser("cert", help="Smart Energy CBKE certificates")
@@ -37,7 +37,7 @@ def add_cert_commands(subparsers: Any) -> argparse.ArgumentParser:
     check.add_argument("--ca", required=True, metavar="HEX", help="CA public key, compressed (22 / 37 bytes)")
     check.add_argument("--cert", required=True, metavar="HEX", help="the implicit certificate")
     check.add_argument("--key", required=True, metavar="HEX", help="the private key (21 / 36 bytes)")
-    check.set_defaults(func=cmd_cert_check)
+    check.set_defaults(handler=cmd_cert_check)
     return cert
 
 
@@ -78,7 +78,7 @@ def add_cbke_commands(subparsers: Any) -> argparse.ArgumentParser:
     role = derive.add_mutually_exclusive_group(required=True)
     role.add_argument("--initiator", action="store_true", help="own side is the initiator (U, the device)")
     role.add_argument("--responder", action="store_true", help="own side is the responder (V, the ESI)")
-    derive.set_defaults(func=cmd_cbke_derive)
+    derive.set_defaults(handler=cmd_cbke_derive)
     return cbke
 
 

@@ -16,26 +16,13 @@ import signal
 import sys
 from typing import Any
 
+from han_emu.cli.args import duration, endpoint
+
 #: Protocol -> (module, serve function, what it is called).
 PROTOCOLS = {
     "znp": ("han_emu.radio.fakencp.znp.server", "serve_znp", "Z-Stack (ZNP) NCP"),
     "ezsp": ("han_emu.radio.fakencp.ezsp.server", "serve_ezsp", "EmberZNet (EZSP) NCP"),
 }
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as a (host, port) pair."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise argparse.ArgumentTypeError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8765")
-    host = host.strip("[]")
-    try:
-        number = int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--listen {text!r}: the port is not a number") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"--listen {text!r}: the port must be 0 to 65535")
-    return host, number
 
 
 def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -48,15 +35,15 @@ def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), required=True,
                         help="the wire protocol: znp (zigpy-znp, MT) or ezsp (bellows, ASH + EZSP)")
-    parser.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 0), metavar="HOST:PORT",
+    parser.add_argument("--listen", type=endpoint, default=("127.0.0.1", 0), metavar="HOST:PORT",
                         help="address to listen on (port 0 picks a free one; default 127.0.0.1:0)")
     parser.add_argument("--state", metavar="FILE",
                         help="keep the NCP's non-volatile memory (network, keys) in this JSON file")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--duration", type=duration, help="stop after this many seconds (or 15m, 2h ...)")
     parser.add_argument("--cbke-test-certificates", action="store_true",
                         help="ezsp only: act as a Smart Energy NCP image (CBKE/ECC libraries) holding "
                         "test-CA certificates for its own EUI-64, so CBKE runs on the NCP")
-    parser.set_defaults(func=cmd_fake_ncp)
+    parser.set_defaults(handler=cmd_fake_ncp)
     return parser
 
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from han_emu.frames.keylog import KeylogError, parse_key
+from han_emu.cli.args import key, speed_or_max
+from han_emu.frames.keylog import KeylogError
 
 if TYPE_CHECKING:
     from clusters.mp184 import EndpointMap
@@ -16,19 +17,6 @@ if TYPE_CHECKING:
 
 
 _BATCH = 512
-
-
-def _key(text: str) -> bytes:
-    try:
-        return parse_key(text)
-    except KeylogError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _speed(text: str) -> float | None:
-    from han_emu.cli.replay_tui import parse_speed
-
-    return parse_speed(text)
 
 
 def add_replay_command(subparsers: Any) -> None:
@@ -39,18 +27,18 @@ def add_replay_command(subparsers: Any) -> None:
     add_decode_options(p, "after the capture")
     p.add_argument("--tui", action="store_true",
                    help="play the capture into the dashboard (on a terminal; text output otherwise)")
-    p.add_argument("--speed", type=_speed, default=1.0, metavar="N|max",
+    p.add_argument("--speed", type=speed_or_max, default=1.0, metavar="N|max",
                    help="with --tui: capture seconds per wall second, 1..3600, or max (default 1: real time)")
-    p.set_defaults(func=cmd_replay)
+    p.set_defaults(handler=cmd_replay)
 
 
 def add_decode_options(p: argparse.ArgumentParser, when: str, *, keylog_note: str = "") -> None:
     """The keys and outputs ``replay`` and ``sniff`` share: ``--key``, ``--link-key``,
     ``--keylog`` (its help ending with ``keylog_note``), ``--format``,
     ``--readout-json`` (the readout ``when``), ``--phy``."""
-    p.add_argument("--key", action="append", type=_key, default=[], metavar="HEX",
+    p.add_argument("--key", action="append", type=key, default=[], metavar="HEX",
                    help="network key (32 hex digits); repeat for several")
-    p.add_argument("--link-key", action="append", type=_key, default=[], metavar="HEX",
+    p.add_argument("--link-key", action="append", type=key, default=[], metavar="HEX",
                    help="APS link key (trust-centre or CBKE-derived); lets network keys be learnt from Transport-Key")
     p.add_argument("--keylog", metavar="FILE",
                    help="key log: Wireshark zigbee_pc_keys rows or hex keys, one a line" + keylog_note)
@@ -72,7 +60,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         print(f"han-emu replay: {args.file}: no such file", file=sys.stderr)
         return 2
-    if getattr(args, "tui", False):
+    if args.tui:
         if sys.stdout.isatty():
             from han_emu.cli.replay_tui import cmd_replay_tui
 
@@ -127,7 +115,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             write(summary_line(replay.summary) + "\n")
         else:
             if report is not None:
-                write(_duty_text(report))
+                write(duty_text(report))
             write(text_summary(replay.summary) + "\n")
         flush()
         out.flush()
@@ -138,7 +126,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1 if damaged else 0
 
 
-def _duty_text(report: dict[str, Any]) -> str:
+def duty_text(report: dict[str, Any]) -> str:
     lines = [f"airtime on {report['phy']} ({report['frames']} frames):"]
     for device, tracks in report["devices"].items():
         for u in tracks:
@@ -158,7 +146,7 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     (``--keylog`` on ``run`` writes the emulator's own keys, so the capture's are named apart)."""
     parser.add_argument("--scenario-from", metavar="FILE",
                         help="drive the meter with the readings and profile intervals of a capture (pcap/pcapng)")
-    parser.add_argument("--scenario-key", action="append", type=_key, default=[], metavar="HEX",
+    parser.add_argument("--scenario-key", action="append", type=key, default=[], metavar="HEX",
                         help="with --scenario-from: a network or link key of the capture; repeat for several")
     parser.add_argument("--scenario-keylog", metavar="FILE",
                         help="with --scenario-from: the capture's key log (Wireshark zigbee_pc_keys rows)")

@@ -15,26 +15,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from han_emu.frames.zep import ZEP_PORT
-
-from han_emu.cli.replay import _duty_text, add_decode_options
+from han_emu.cli.args import LISTEN_ANY, duration, listen_address
+from han_emu.cli.replay import add_decode_options, duty_text
 from han_emu.frames.keylog import KeylogError
+from han_emu.frames.zep import ZEP_PORT
 
 if TYPE_CHECKING:
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.live import LiveRecords
 
 PROG = "han-emu sniff"
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("--duration must be more than 0 seconds")
-    return value
+ZEP_LISTEN = (LISTEN_ANY, ZEP_PORT)
 
 
 def add_sniff_command(subparsers: Any) -> None:
@@ -43,8 +34,8 @@ def add_sniff_command(subparsers: Any) -> None:
     [--duration S]``."""
     p = subparsers.add_parser("sniff", help="decode a live sniffer's frames (ZEP over UDP, or a pcap stream)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--zep", metavar="[HOST:]PORT", default=None, nargs="?", const=f"0.0.0.0:{ZEP_PORT}",
-                       help=f"listen for ZEP v1/v2 datagrams (the default, on 0.0.0.0:{ZEP_PORT})")
+    where.add_argument("--zep", metavar="[HOST:]PORT", type=listen_address, default=ZEP_LISTEN, nargs="?",
+                       const=ZEP_LISTEN, help=f"listen for ZEP v1/v2 datagrams (the default, on {LISTEN_ANY}:{ZEP_PORT})")
     where.add_argument("--pcap-stream", metavar="FILE|-",
                        help="read a pcap or pcapng stream as it grows: - for standard input, a pipe, "
                             "or a file a sniffer is still writing")
@@ -53,13 +44,13 @@ def add_sniff_command(subparsers: Any) -> None:
     p.add_argument("--tui", action="store_true",
                    help="show the frames in the dashboard as they arrive (on a terminal; text output otherwise)")
     p.add_argument("--save", metavar="FILE", help="write every frame heard to this pcapng, flushed per frame")
-    p.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
-    p.set_defaults(func=cmd_sniff)
+    p.add_argument("--duration", type=duration, metavar="S", help="stop after S seconds (or 15m, 2h ...)")
+    p.set_defaults(handler=cmd_sniff)
 
 
 def open_live(args: argparse.Namespace, warn: Any) -> LiveRecords:
     """The source the arguments name; OSError or ValueError when it cannot be opened."""
-    from han_emu.replay.live import FrameSaver, StreamRecords, ZepListener, parse_listen_address
+    from han_emu.replay.live import FrameSaver, StreamRecords, ZepListener
 
     try:
         save = FrameSaver(args.save) if args.save else None
@@ -71,7 +62,7 @@ def open_live(args: argparse.Namespace, warn: Any) -> LiveRecords:
                 return StreamRecords(args.pcap_stream, save=save, duration=args.duration, warn=warn)
             except OSError as exc:
                 raise OSError(f"cannot read {args.pcap_stream}: {exc.strerror or exc}") from None
-        host, port = parse_listen_address(args.zep or f"0.0.0.0:{ZEP_PORT}")
+        host, port = args.zep
         try:
             return ZepListener(host, port, save=save, duration=args.duration, warn=warn)
         except socket.gaierror as exc:
@@ -176,7 +167,7 @@ def _write_summary(out: Any, jsonl: bool, summary: Any, live: LiveRecords, duty:
         out.write(summary_line(summary) + "\n")
     else:
         if report is not None:
-            out.write(_duty_text(report))
+            out.write(duty_text(report))
         line = f"{stats['source']}, stopped ({how}): " + text_summary(summary)
         if stats.get("not_zep"):
             line += f"; {stats['not_zep']} datagrams were not ZEP (ignored)"
@@ -189,12 +180,13 @@ def _write_summary(out: Any, jsonl: bool, summary: Any, live: LiveRecords, duty:
 def _cmd_sniff_tui(args: argparse.Namespace, live: LiveRecords, warn: Any) -> int:
     """The ``--tui`` branch: the dashboard until the user quits or ``--duration`` passes."""
     from han_emu.replay.dutycycle import ReplayDutyCycle
+    from han_emu.tui import launch
 
     duty = ReplayDutyCycle(args.phy) if args.phy else None
     live.duration = None  # the dashboard's own timer ends the session
     live.warn = None  # the status line counts what is not ZEP; a print would tear the screen
     try:
-        source = run_sniff_dashboard(live, args.key, args.link_key, keylog=args.keylog, duty=duty,
+        source = launch.run_sniff_dashboard(live, args.key, args.link_key, keylog=args.keylog, duty=duty,
                                      duration=args.duration)
     except (OSError, KeylogError) as exc:
         live.stop()
@@ -211,29 +203,3 @@ def _cmd_sniff_tui(args: argparse.Namespace, live: LiveRecords, warn: Any) -> in
         return 1
     return 0
 
-
-def run_sniff_dashboard(live: LiveRecords, network_keys: Any = (), link_keys: Any = (), *,
-                        keylog: str | Path | None = None, duty: ReplayDutyCycle | None = None,
-                        duration: float | None = None, headless: bool = False) -> Any:
-    """Show ``live`` in the dashboard until the user quits (or ``duration``
-    seconds); returns the :class:`~han_emu.tui.sniff_source.SniffSource`."""
-    import asyncio
-
-    from han_emu.tui.app import DashboardApp
-    from han_emu.tui.sniff_source import SniffSource
-
-    source = SniffSource(live, network_keys, link_keys, keylog=keylog, duty=duty)
-
-    async def main() -> None:
-        app = DashboardApp(source, source)
-        source.start()
-        timer = asyncio.get_running_loop().call_later(duration, app.exit) if duration else None
-        try:
-            await app.run_async(headless=headless)
-        finally:
-            if timer is not None:
-                timer.cancel()
-            await source.stop()
-
-    asyncio.run(main())
-    return source

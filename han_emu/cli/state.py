@@ -15,12 +15,12 @@ def add_state_commands(subparsers: Any) -> None:
     sub = state.add_subparsers(dest="action", required=True)
     check = sub.add_parser("check", help="check a state database (and say whether a snapshot exists)")
     check.add_argument("db")
-    check.set_defaults(func=cmd_state_check)
+    check.set_defaults(handler=cmd_state_check)
     restore = sub.add_parser(
         "restore", help="replace a damaged state database by its last good snapshot (the damaged one is kept aside)"
     )
     restore.add_argument("db")
-    restore.set_defaults(func=cmd_state_restore)
+    restore.set_defaults(handler=cmd_state_restore)
 
 
 def cmd_state_check(args: argparse.Namespace) -> int:
@@ -43,14 +43,3 @@ def cmd_state_restore(args: argparse.Namespace) -> int:
     print(f"restored {args.db} from {snapshot_path(args.db)}; the damaged database is kept as {aside}")
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry until the ``han-emu`` parser registers these commands."""
-    parser = argparse.ArgumentParser(prog="han-emu")
-    add_state_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

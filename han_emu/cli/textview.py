@@ -3,7 +3,11 @@ the fallback when stdout is not a terminal."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import time
 from datetime import datetime, timezone
+from typing import Any
 
 from han_emu.meter.gbtime import local_datetime
 from han_emu.meter.model import Channel, TwinMeter
@@ -78,3 +82,22 @@ def render_readout(name: str, readout) -> str:
         if el.export_mpan or el.site_id:
             lines.append(f"            MPAN import {el.site_id or '-'}  export {el.export_mpan or '-'}")
     return "\n".join(lines)
+
+
+async def show_live(han: Any, *, terminal: bool, duration: float | None, interval: float, speed: float) -> None:
+    """Refresh a text view of the meter and the first display until stopped or ``duration``
+    wall seconds have passed: redrawn each second on a terminal, appended every ``interval``
+    seconds otherwise."""
+    deadline = None if duration is None else time.monotonic() + duration
+    period = 1.0 if terminal else interval
+    while deadline is None or time.monotonic() < deadline:
+        text = render(han.meter)
+        if han.devices:
+            text += "\n" + render_readout(han.devices[0].name, han.devices[0].readout)
+        if terminal:
+            sys.stdout.write("\x1b[H\x1b[2J" + text + "\n(Ctrl-C to stop)\n")
+        else:
+            sys.stdout.write(text + "\n\n")
+        sys.stdout.flush()
+        wait = period if deadline is None else max(0.0, min(period, deadline - time.monotonic()))
+        await asyncio.sleep(wait * speed)

@@ -19,7 +19,6 @@ fails before the HAN runs.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,6 @@ from han_emu.air.recorder import AirRecorder, FrameSink, PcapRecorder, ZepStream
 from han_emu.frames.errors import FrameError
 from han_emu.frames.pcap import SUPPORTED, LinkType
 from han_emu.air.synth import FrameSynthesizer, Ledger, NetworkContext, OnAirFrame, ieee_int
-from han_emu.frames.zep import ZEP_PORT
 from han_emu.radio.virtual.medium import DEFAULT_TC_LINK_KEY
 
 LOGGER = logging.getLogger(__name__)
@@ -40,34 +38,7 @@ UNICAST = (t.AddrMode.NWK, t.AddrMode.IEEE)
 
 
 class RecordingError(ValueError):
-    """A recording option that cannot be honoured (bad address, link type, path)."""
-
-
-def parse_zep_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6; the port defaults to 17754) as
-    (host, port)."""
-    text = text.strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise RecordingError(f"bad ZEP address {text!r}: expected [HOST]:PORT")
-        port_text = rest[1:]
-    else:
-        host, _, port_text = text.rpartition(":") if ":" in text else (text, "", "")
-    if not host:
-        raise RecordingError(f"bad ZEP address {text!r}: no host")
-    try:
-        port = int(port_text) if port_text else ZEP_PORT
-    except ValueError:
-        raise RecordingError(f"bad ZEP address {text!r}: port {port_text!r} is not a number") from None
-    if not 0 < port < 65536:
-        raise RecordingError(f"bad ZEP address {text!r}: port {port} out of range")
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise RecordingError(f"bad ZEP address {text!r}: {host!r} is not an IPv6 address") from None
-    return host, port
+    """A recording option that cannot be honoured (link type, path)."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import Any
 import zigpy.config as zconf
 import zigpy.exceptions
 
+from han_emu.crypto.keys import parse_key
 from han_emu.meter.clock import Clock
 from han_emu.server.contract import PacketServer
 
@@ -181,8 +182,8 @@ def parse_extended_pan_id(text: str) -> bytes:
 
 
 def parse_network_key(text: str) -> bytes:
-    """Sixteen bytes in hexadecimal."""
-    return _hex(text, "--network-key", 16)
+    """Sixteen bytes in hexadecimal (the one key parser: :func:`han_emu.crypto.keys.parse_key`)."""
+    return parse_key(text, "network key")
 
 
 # -- building and starting -------------------------------------------------------------

@@ -19,13 +19,13 @@ from han_emu.replay.capture import CaptureProblem, RawFrame, RecordSource, iter_
 from han_emu.replay.dutycycle import ReplayDutyCycle, replay_dutycycle
 from han_emu.replay.engine import ErrorEvent, Replay, ReplaySummary, ZclEvent, build_keyring, paced
 from han_emu.frames.keylog import KeylogError, load_keylog, read_keyring
-from han_emu.replay.live import FrameSaver, LiveRecords, StreamRecords, ZepListener, parse_listen_address
+from han_emu.replay.live import FrameSaver, LiveRecords, StreamRecords, ZepListener
 from han_emu.replay.scenario import recorded_scenario, recording_from_capture
 from han_emu.replay.zcl import ZclDecodeError, ZclMessage, decode_zcl
 
 __all__ = [
     "CaptureProblem", "ErrorEvent", "FrameSaver", "KeylogError", "LiveRecords", "RawFrame", "RecordSource",
     "Replay", "ReplayDutyCycle", "ReplaySummary", "StreamRecords", "ZclDecodeError", "ZclEvent", "ZclMessage",
-    "ZepListener", "build_keyring", "decode_zcl", "iter_records", "load_keylog", "paced", "parse_listen_address",
+    "ZepListener", "build_keyring", "decode_zcl", "iter_records", "load_keylog", "paced",
     "read_keyring", "records_of", "recorded_scenario", "recording_from_capture", "replay_dutycycle", "zep_frame",
 ]

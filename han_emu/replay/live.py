@@ -39,30 +39,6 @@ Record = RawFrame | CaptureProblem
 POLL_S = 0.1
 
 
-class AddressError(ValueError):
-    """A ``[HOST:]PORT`` that cannot be listened on as written."""
-
-
-def parse_listen_address(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
-    """``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT`` -> (host, port)."""
-    text = text.strip()
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-        if not sep:
-            raise AddressError(f"{text!r}: an IPv6 address is written [ADDRESS]:PORT")
-    elif ":" in text:
-        host, _, port = text.rpartition(":")
-    else:
-        host, port = default_host, text
-    try:
-        number = int(port)
-    except ValueError:
-        raise AddressError(f"{text!r}: port {port!r} is not a number") from None
-    if not 0 <= number <= 65535:
-        raise AddressError(f"{text!r}: port {number} is out of range 0-65535")
-    return host or default_host, number
-
-
 class FrameSaver:
     """A pcapng (802.15.4 TAP, so the channel is kept) of every frame heard,
     flushed per frame so Wireshark can open it while it grows."""

@@ -14,17 +14,16 @@ airtime, frames, airtime per hour, peak rolling hour, state and transitions):
   items for 1..N sub-GHz displays, with the airtime MP184 adds per hour and
   the headroom left against each threshold.
 
-This module sits on top of the virtual HAN (it drives whole simulations), so
-unlike the rest of ``han_emu.air`` it is not imported by the package and it
-imports the HAN lazily.  Everything is deterministic for a given configuration,
-seed and start time.
+This module sits on top of the virtual HAN (it drives whole simulations, with
+the Sub-GHz throttling of :mod:`han_emu.han.status`).  Everything is
+deterministic for a given configuration, seed and start time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +39,7 @@ from han_emu.air.dutycycle import (
     DutyCycleState,
 )
 from han_emu.air.phy import GB_868, O_QPSK_2400, Phy
+from han_emu.han.status import wire_throttling
 
 DEFAULT_START = datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp()
 """Where simulations start unless the configuration says otherwise (a summer
@@ -296,34 +296,6 @@ def simulate(config: Any, settings: SimulationSettings = SimulationSettings()) -
         },
         duration_s=settings.duration_s,
     )
-
-
-def wire_throttling(acct: AirAccounting, han: Any) -> Callable[[], None]:
-    """Let ``acct``'s GB-868 events and busy-hub traffic drive the hub's
-    Sub-GHz server on ``han`` (Suspend ZCL Messages, woken at once).  Returns
-    the function that undoes it.  Safe before the HAN starts and on a hub
-    without a Sub-GHz server (then nothing is sent)."""
-    def sub_ghz() -> Any:
-        server = han.server
-        return server.sub_ghz if server is not None else None
-
-    def throttle(event: DutyCycleEvent, culprit: int | None) -> None:
-        cluster = sub_ghz()
-        if cluster is not None and cluster.on_duty_cycle(event, culprit) and han.app is not None:
-            han.app.wake_server()
-
-    def busy(peer: int, hub_state: DutyCycleState) -> None:
-        cluster = sub_ghz()
-        if cluster is not None and cluster.on_traffic(peer, hub_state) and han.app is not None:
-            han.app.wake_server()
-
-    undo = [acct.subscribe(throttle), acct.subscribe_traffic(busy)]
-
-    def unwire() -> None:
-        for u in undo:
-            u()
-
-    return unwire
 
 
 def accounting_report(acct: AirAccounting, *, source: str, end: float, duration_s: float,

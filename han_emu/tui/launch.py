@@ -1,19 +1,31 @@
-"""Opening the dashboard on a virtual HAN from the command line."""
+"""Opening the dashboard from the command line: on a virtual HAN, on a capture, on a live sniffer.
+
+Each launcher owns the event loop (or thread) its source needs and returns the
+source when the user quits, so the caller can report what was shown."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from han_emu.air.accounting import AirAccounting
 from han_emu.air.dutycycle import AirtimeLedger
 from han_emu.tui.app import DashboardApp
 from han_emu.tui.controls import RecordingHook
+from han_emu.tui.replay_source import ReplaySource
 from han_emu.tui.runner import HanRunner
+from han_emu.tui.sniff_source import SniffSource
 from han_emu.tui.views import AmbientThresholds
 
 if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from clusters.mp184 import EndpointMap
     from han_emu.han.virtual import VirtualHan
+    from han_emu.replay.dutycycle import ReplayDutyCycle
+    from han_emu.replay.live import LiveRecords
 
 
 def run_virtual_dashboard(
@@ -50,3 +62,58 @@ def run_virtual_dashboard(
     if runner.error is not None:
         raise runner.error
     return runner.han
+
+
+def run_replay_dashboard(
+    capture: str | Path,
+    network_keys: Iterable[bytes | str] = (),
+    link_keys: Iterable[bytes | str] = (),
+    *,
+    keylog: str | Path | None = None,
+    speed: float | None = 1.0,
+    thresholds: AmbientThresholds | None = None,
+    endpoints: EndpointMap | None = None,
+    duty: ReplayDutyCycle | None = None,
+    headless: bool = False,
+    auto_pilot: Callable[[Pilot[None]], Coroutine[Any, Any, None]] | None = None,
+) -> ReplaySource:
+    """Play ``capture`` into the dashboard until the user quits; returns the
+    :class:`~han_emu.tui.replay_source.ReplaySource` (its readout is final
+    if the capture was played to its end).  ``headless`` and ``auto_pilot``
+    are Textual's, for running the dashboard without a terminal."""
+    source = ReplaySource(capture, network_keys, link_keys, keylog=keylog, endpoints=endpoints, speed=speed,
+                          duty=duty)
+
+    async def main() -> None:
+        source.start()
+        try:
+            await DashboardApp(source, source, thresholds=thresholds).run_async(headless=headless,
+                                                                               auto_pilot=auto_pilot)
+        finally:
+            await source.stop()
+
+    asyncio.run(main())
+    return source
+
+
+def run_sniff_dashboard(live: LiveRecords, network_keys: Iterable[bytes | str] = (),
+                        link_keys: Iterable[bytes | str] = (), *, keylog: str | Path | None = None,
+                        duty: ReplayDutyCycle | None = None, duration: float | None = None,
+                        headless: bool = False) -> SniffSource:
+    """Show ``live`` in the dashboard until the user quits (or ``duration``
+    seconds); returns the :class:`~han_emu.tui.sniff_source.SniffSource`."""
+    source = SniffSource(live, network_keys, link_keys, keylog=keylog, duty=duty)
+
+    async def main() -> None:
+        app = DashboardApp(source, source)
+        source.start()
+        timer = asyncio.get_running_loop().call_later(duration, app.exit) if duration else None
+        try:
+            await app.run_async(headless=headless)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            await source.stop()
+
+    asyncio.run(main())
+    return source

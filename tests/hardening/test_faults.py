@@ -18,7 +18,7 @@ from han_emu.meter.settings import PRIMARY, SECONDARY, MeterSettings
 from han_emu.meter.simulate import run
 from han_emu.radio.vtime import run_virtual
 from han_emu.sim.schedule import DeviceSettings
-from han_emu.cli.state import main as state_main
+from han_emu.cli.main import main as state_main
 from han_emu.han.store import CorruptStateError, StateStore, StoreError, snapshot_path
 from han_emu.han.virtual import VirtualHan
 

@@ -22,7 +22,7 @@ from han_emu.frames import read_capture
 from han_emu.frames.zep import zep_v2_data
 from han_emu.replay import Replay
 from han_emu.replay.capture import RawFrame, iter_records, zep_frame
-from han_emu.replay.live import AddressError, StreamRecords, ZepListener, parse_listen_address
+from han_emu.replay.live import StreamRecords, ZepListener
 from han_emu.replay.output import jsonl_line
 
 from ..support.waiting import wait_until
@@ -62,23 +62,6 @@ def test_zep_ack_carries_no_frame() -> None:
 
 def test_the_project_zep_builder_makes_the_hand_written_datagram() -> None:
     assert zep_v2_data(FRAME + FCS, channel=11, timestamp=1750507200.5, sequence=7, device_id=1) == ZEP_V2
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("17754", ("0.0.0.0", 17754)),
-    ("127.0.0.1:0", ("127.0.0.1", 0)),
-    ("localhost:9999", ("localhost", 9999)),
-    ("[::1]:17754", ("::1", 17754)),
-    (":17754", ("0.0.0.0", 17754)),
-])
-def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
-    assert parse_listen_address(text) == expected
-
-
-@pytest.mark.parametrize("text", ["70000", "host:port", "[::1]17754", "-1"])
-def test_bad_listen_addresses(text: str) -> None:
-    with pytest.raises(AddressError):
-        parse_listen_address(text)
 
 
 # --- helpers ----------------------------------------------------------------------------------

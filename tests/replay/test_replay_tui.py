@@ -12,11 +12,12 @@ from functools import partial
 
 import pytest
 
+from han_emu.cli.args import speed_or_max
 from han_emu.cli.main import main
 from han_emu.readout import Readout
 from han_emu.replay import Replay
-from han_emu.cli import replay_tui
-from han_emu.cli.replay_tui import parse_speed, run_replay_dashboard
+from han_emu.tui import launch
+from han_emu.tui.launch import run_replay_dashboard
 
 from .helpers import LINK_KEY, NWK_KEY, conversation_psdus, pcap_bytes
 
@@ -31,18 +32,20 @@ def capture(tmp_path):
 
 
 def test_speed_is_a_factor_or_max() -> None:
-    assert parse_speed("max") is None and parse_speed("MAX") is None
-    assert parse_speed("1") == 1.0 and parse_speed("3600") == 3600.0 and parse_speed("7.5") == 7.5
+    assert speed_or_max("max") is None and speed_or_max("MAX") is None
+    assert speed_or_max("1") == 1.0 and speed_or_max("3600") == 3600.0 and speed_or_max("7.5") == 7.5
     for bad in ("0.5", "0", "-2", "3601", "fast"):
         with pytest.raises(argparse.ArgumentTypeError):
-            parse_speed(bad)
+            speed_or_max(bad)
 
 
 def test_bad_speed_is_a_usage_error(capture, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["replay", str(capture), "--tui", "--speed", "0.5"])
     assert exc.value.code == 2
-    assert "--speed must be between 1 and 3600, or max" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == ("han-emu replay: error: argument --speed: '0.5': must be between 1 and 3600, or max "
+                   "(see 'han-emu replay --help')\n")
 
 
 def test_tui_without_a_terminal_falls_back_to_text(capture, capsys) -> None:
@@ -76,7 +79,7 @@ def test_dashboard_plays_the_capture_through_the_readout(capture) -> None:
 def test_tui_branch_writes_the_readout_at_the_end(capture, tmp_path, monkeypatch) -> None:
     out = tmp_path / "readout.json"
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    monkeypatch.setattr(replay_tui, "run_replay_dashboard",
+    monkeypatch.setattr(launch, "run_replay_dashboard",
                         partial(run_replay_dashboard, headless=True, auto_pilot=_quit_when_finished))
     assert main(["replay", str(capture), *KEYS, "--tui", "--speed", "max", "--readout-json", str(out)]) == 0
     readout = json.loads(out.read_text())

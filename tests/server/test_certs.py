@@ -117,7 +117,7 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     add_cert_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(list(argv))
     out, err = io.StringIO(), io.StringIO()
-    code = args.func(args, out=out, err=err)
+    code = args.handler(args, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -90,7 +90,7 @@ async def test_ihd_screen_and_esi_agree_at_the_configured_boundaries() -> None:
 
 
 def test_the_dashboard_gets_the_configured_thresholds(monkeypatch, tmp_path) -> None:
-    import han_emu.cli.main as cli
+    import han_emu.cli.run as cli
     import han_emu.tui as tui
 
     path = tmp_path / "han.toml"

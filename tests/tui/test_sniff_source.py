@@ -74,7 +74,7 @@ async def test_dashboard_shows_frames_that_arrive_after_it_started() -> None:
 def test_sniff_dashboard_runs_for_its_duration_and_keeps_what_it_heard() -> None:
     import threading
 
-    from han_emu.cli.sniff import run_sniff_dashboard
+    from han_emu.tui.launch import run_sniff_dashboard
 
     live = ZepListener("127.0.0.1", 0)
     sent = datagrams()

@@ -1,0 +1,212 @@
+"""``han-emu run``: the meter on the virtual HAN with simulated displays, or on a stick.
+
+On the virtual radio the run is live (the dashboard on a terminal, a text view
+otherwise) or, with ``--simulate``, a stretch of virtual time run as fast as
+possible and summarised.  ``--radio znp:PORT|ezsp:PORT`` hands over to
+:mod:`han_emu.cli.stick`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from han_emu.cli.args import duration, speed, zep_address
+from han_emu.cli.meter import open_meter
+from han_emu.cli.replay import add_scenario_arguments, scenario_for_run
+from han_emu.cli.stick import add_network_options, add_radio_options, run_on_stick
+from han_emu.cli.textview import render_readout, show_live
+from han_emu.han.config import Config, load
+
+if TYPE_CHECKING:
+    from han_emu.han.virtual import VirtualHan
+    from han_emu.meter.recorded import RecordedScenario
+    from han_emu.tui.controls import RecordingHook
+
+
+def add_run_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``run`` on the ``han-emu`` subcommand parsers."""
+    run = subparsers.add_parser("run", help="run the meter on the virtual HAN with simulated displays "
+                                "(no hardware needed)")
+    run.add_argument("--config", "-c", help="configuration file (TOML); `han-emu config example` prints one")
+    run.add_argument("--state", help="state database (default: the user's state directory); 'none' keeps nothing")
+    run.add_argument("--speed", type=speed, default=1.0, help="virtual time per wall second (1..3600)")
+    run.add_argument("--duration", type=duration, help="stop after this many wall seconds (or 15m, 2h ...)")
+    run.add_argument("--interval", type=duration, default=10.0,
+                     help="seconds between text updates when not on a terminal")
+    run.add_argument("--no-tui", action="store_true", help="plain text output")
+    run.add_argument("--simulate", type=duration, metavar="DURATION",
+                     help="run this long (e.g. 24h) in virtual time, as fast as possible, then print a summary")
+    run.add_argument("--summary-json", metavar="FILE", help="with --simulate: write the summary as JSON")
+    run.add_argument("--seed", type=int, metavar="N",
+                     help="virtual HAN: draw the network key, PAN ids, addresses and CBKE's ephemeral keys from a "
+                          "generator seeded with N: with a configured [meter] start, a --simulate run "
+                          "(and its --pcap) is then the same byte for byte")
+    run.add_argument("--lab-accept-unencrypted", action="store_true",
+                     help="LAB ONLY: accept Smart Energy requests without APS encryption or CBKE")
+    run.add_argument("--no-cbke", action="store_true",
+                     help="simulated displays join with the default link key and skip key establishment")
+    add_scenario_arguments(run)
+    run.add_argument("--status-json", metavar="FILE",
+                     help="keep each device's airtime and duty-cycle state in this JSON file")
+    add_radio_options(run)
+    add_network_options(run)
+    run.add_argument("--pcap", metavar="FILE", help="record every frame on the air, encrypted as sent, to FILE")
+    run.add_argument("--linktype", type=int, choices=(283, 195, 230), default=283,
+                     help="capture link type: 283 TAP with channel and page (default), 195 with FCS, 230 without")
+    run.add_argument("--pcapng", action="store_true", help="write pcapng (default: by the file name, .pcapng or pcap)")
+    run.add_argument("--zep", type=zep_address, metavar="HOST:PORT",
+                     help="stream the frames live as ZEP v2 over UDP (Wireshark: udp port 17754)")
+    run.set_defaults(handler=cmd_run)
+    return run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    if args.radio != "virtual":
+        return run_on_stick(args, config)
+    return run_virtual(args, config)
+
+
+def run_virtual(args: argparse.Namespace, config: Config) -> int:
+    """The virtual HAN: live (dashboard or text) or, with ``--simulate``, in virtual time and summarised."""
+    from han_emu.han.recording import HanRecording, RecordingError
+    from han_emu.han.status import StatusFile
+    from han_emu.han.virtual import VirtualHan
+    from han_emu.radio.vtime import run_virtual as run_in_virtual_time
+
+    simulate = args.simulate
+    now = time.time()
+    state = args.state if args.state is not None else ("none" if simulate else None)
+    start = now
+    if simulate and config.start is not None:
+        start = config.start
+    scenario = None
+    if args.scenario_from:  # a capture's readings drive a fresh meter; simulations keep the capture's own time
+        own_time = simulate and config.start is None
+        scenario = scenario_for_run(args, config.endpoints, None if own_time else start)
+        meter, store = scenario.new_meter(config.meter), None
+        start = meter.time if own_time else start
+    else:
+        meter, store = open_meter(config, state, start)
+    start = max(meter.time, start)
+    interactive = sys.stdout.isatty() and not args.no_tui and not simulate
+    recording: Any
+    try:  # capture file, key log, ZEP stream: opened now so a bad path fails early
+        if interactive:  # the record key makes new captures; --pcap is the first, from the start
+            from han_emu.tui.recording import DashboardRecorder
+            recording = DashboardRecorder(Path.cwd(), pcap=args.pcap, keylog=args.keylog, linktype=args.linktype,
+                                          pcapng=args.pcapng or None, zep=args.zep)
+        else:
+            recording = HanRecording(pcap=args.pcap, linktype=args.linktype, pcapng=args.pcapng or None,
+                                     keylog=args.keylog, zep=args.zep)
+    except RecordingError as exc:
+        print(f"han-emu: {exc}", file=sys.stderr)
+        return 2
+    if interactive:
+        if store is not None:
+            store.close()  # SQLite connections belong to one thread: the HAN's opens its own
+        return _dashboard(config, state, start, args, recording, scenario)
+
+    async def main() -> VirtualHan:
+        han = VirtualHan(config, meter, store=store, devices=config.devices,
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke, scenario=scenario,
+                         sub_ghz=any(d.sub_ghz for d in config.devices), seed=args.seed)
+        status = StatusFile(args.status_json, han, period=300.0 if simulate else 2.0) if args.status_json else None
+        recording.attach(han)
+        await han.start()
+        if status is not None:
+            status.start()
+        try:
+            if simulate:
+                await han.run_for(simulate)
+            else:
+                await show_live(han, terminal=sys.stdout.isatty(), duration=args.duration,
+                                interval=args.interval, speed=args.speed)
+        finally:
+            await han.stop()
+            if status is not None:
+                await status.stop()
+            recording.close()
+        return han
+
+    wall0 = time.monotonic()
+    try:
+        han = run_in_virtual_time(main(), start, None if simulate else args.speed)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if store is not None:
+            store.close()
+    if simulate:
+        summary = han.summary()
+        _print_summary(summary, time.monotonic() - wall0)
+        for device in han.devices:
+            print(render_readout(device.name, device.readout))
+        if args.summary_json:
+            Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], wall: float) -> None:
+    print(f"simulated until {datetime.fromtimestamp(summary['meter_time'], timezone.utc):%Y-%m-%d %H:%M} UTC "
+          f"in {wall:.1f} s wall time")
+    print("frames on the air (APS data frames, by transmitter and cluster):")
+    for device, clusters in summary["frames"].items():
+        cells = ", ".join(f"{c} {n}" for c, n in clusters.items())
+        print(f"  {device:<8} {sum(clusters.values()):7d}  ({cells})")
+    print(f"APS acknowledgements: {summary['aps_acks']}; undelivered frames: {summary['undelivered']}")
+
+
+def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace,
+               recorder: RecordingHook | None, scenario: RecordedScenario | None = None) -> int:
+    """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own.
+
+    The record key drives ``recorder``; the HAN screen's gauges show the live
+    airtime accounting (the figures ``--status-json`` writes)."""
+    from han_emu import tui
+    from han_emu.air.accounting import AirAccounting
+    from han_emu.han.status import StatusFile, configured_sub_ghz, wire_throttling
+    from han_emu.han.virtual import VirtualHan
+
+    sub_ghz = any(d.sub_ghz for d in config.devices)
+    hans: list[VirtualHan] = []
+    statuses: list[StatusFile] = []
+    # Displays configured with band = "gb868" are charged to the hub's GB-868 budget.
+    accounting = AirAccounting(sub_ghz=lambda ieee: bool(hans) and configured_sub_ghz(hans[-1])(ieee))
+
+    def make_han() -> VirtualHan:
+        if scenario is not None:  # --scenario-from: a fresh meter driven by the capture
+            meter, store = scenario.new_meter(config.meter), None
+        else:
+            meter, store = open_meter(config, state, start)
+        han = VirtualHan(config, meter, store=store, devices=config.devices,
+                         accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke,
+                         scenario=scenario, sub_ghz=sub_ghz, seed=args.seed)
+        hans.append(han)
+        if sub_ghz:
+            wire_throttling(accounting, han)
+        if args.status_json:  # the same figures as the HAN screen's gauges (made on the HAN's loop)
+            statuses.append(StatusFile(args.status_json, han, period=2.0, accounting=accounting))
+            statuses[-1].start()
+        return han
+
+    def closed(han: VirtualHan) -> None:
+        for status in statuses:
+            status.close()
+        statuses.clear()
+        if han.store is not None:
+            han.store.close()
+
+    try:
+        tui.run_virtual_dashboard(make_han, start, args.speed, duration=args.duration, on_stop=closed,
+                                  recorder=recorder, accounting=accounting, thresholds=config.ihd)
+    finally:
+        if recorder is not None:  # the runner closes it after the HAN stops; this covers a HAN that never started
+            recorder.close()
+    return 0
