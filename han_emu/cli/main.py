@@ -15,7 +15,6 @@ from han_emu.cli.certs import add_cbke_commands, add_cert_commands
 from han_emu.cli.config import add_config_commands
 from han_emu.cli.dutycycle import add_dutycycle_command
 from han_emu.cli.fakencp import add_fake_ncp_command
-from han_emu.cli.meter import open_meter as _open_meter  # noqa: F401 - kept importable here for now
 from han_emu.cli.replay import add_replay_command
 from han_emu.cli.run import add_run_command
 from han_emu.cli.sniff import add_sniff_command

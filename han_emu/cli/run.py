@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from han_emu.cli.args import duration, speed, zep_address
-from han_emu.cli.meter import open_meter
+from han_emu.han.runner import open_meter
 from han_emu.cli.replay import add_scenario_arguments, scenario_for_run
 from han_emu.cli.stick import add_network_options, add_radio_options, run_on_stick
 from han_emu.cli.textview import render_readout, show_live

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from han_emu.cli.args import eui64_key, install_code, permit_seconds
-from han_emu.cli.meter import open_meter
+from han_emu.han.runner import open_meter
 from han_emu.cli.textview import show_live
 from han_emu.han.config import Config, load
 
