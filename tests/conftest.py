@@ -27,3 +27,18 @@ def tshark() -> str:
             pytest.fail("tshark is required in CI (.ci/run installs it)")
         pytest.skip("tshark is not installed")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels():
+    """Commands run in-process set library loggers' levels (a stick run quiets
+    zigpy's); put every level back so no test depends on the order tests ran in."""
+    import logging
+
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    levels = {lg: lg.level for lg in loggers}
+    yield
+    for lg in [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(lg, logging.Logger)]:
+        lg.setLevel(levels.get(lg, logging.NOTSET))
