@@ -31,7 +31,7 @@ from han_emu.air.recorder import AirRecorder, FrameSink, PcapRecorder, ZepStream
 from han_emu.frames.errors import FrameError
 from han_emu.frames.pcap import SUPPORTED, LinkType
 from han_emu.air.synth import FrameSynthesizer, Ledger, NetworkContext, OnAirFrame, ieee_int
-from han_emu.radio.virtual.medium import DEFAULT_TC_LINK_KEY
+from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 
 LOGGER = logging.getLogger(__name__)
 UNICAST = (t.AddrMode.NWK, t.AddrMode.IEEE)

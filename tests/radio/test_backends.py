@@ -249,7 +249,7 @@ async def test_the_stick_s_nwk_frame_counter_rises_and_survives_a_power_cycle(tm
     """Each frame the emulated Z-Stack transmits moves its NV frame counter on;
     zigpy-znp reads it as the network key's tx_counter; a restarted stick
     carries on a margin above the saved value, never below."""
-    from han_emu.radio.fakencp.znp.device import RESTART_MARGIN
+    from han_emu.radio.fakencp.znp.security_nv import RESTART_MARGIN
 
     state = tmp_path / "znp-nv.json"
     async with FakeZnpServer(state_path=state) as srv:

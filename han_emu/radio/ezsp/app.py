@@ -34,9 +34,10 @@ from bellows.zigbee.application import ControllerApplication
 
 from zigpy.zdo.types import SimpleDescriptor
 
+from clusters.ids import KEY_ESTABLISHMENT, SE_PROFILE_ID
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
-from han_emu.radio.ezsp.ncp_cbke import KEY_ESTABLISHMENT, SE_PROFILE, NcpKeyEstablishment, probe_ncp_cbke
+from han_emu.radio.ezsp.ncp_cbke import NcpKeyEstablishment, probe_ncp_cbke
 
 LOGGER = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
         if (
             cbke is not None
             and packet.cluster_id == KEY_ESTABLISHMENT
-            and packet.profile_id == SE_PROFILE
+            and packet.profile_id == SE_PROFILE_ID
             and packet.dst_ep is not None
             and int(packet.dst_ep) == self.key_establishment_endpoint
         ):

@@ -32,14 +32,12 @@ from typing import Any
 import bellows.types as bt
 import zigpy.types as t
 
+from clusters.ids import KEY_ESTABLISHMENT, SE_PROFILE_ID
 from han_emu.crypto.certsets import eui64_to_cert
 from han_emu.crypto.cbke import InitiatePayload, Suite, TerminatePayload, TerminateStatus
 from han_emu.crypto.certificates import Certificate, CertificateError, Suite2Certificate, parse_certificate
 
 LOGGER = logging.getLogger(__name__)
-
-KEY_ESTABLISHMENT = 0x0800
-SE_PROFILE = 0x0109
 
 # EmberLibraryId values (stack/include/library.h) and the "present" bit of a status.
 CBKE_LIBRARY_ID = 0x06
@@ -339,7 +337,7 @@ def _reply(request: t.ZigbeePacket, frame: bytes) -> t.ZigbeePacket:
         dst=request.src,
         dst_ep=request.src_ep,
         tsn=t.uint8_t(frame[1]),
-        profile_id=t.uint16_t(SE_PROFILE),
+        profile_id=t.uint16_t(SE_PROFILE_ID),
         cluster_id=t.uint16_t(KEY_ESTABLISHMENT),
         data=t.SerializableBytes(frame),
         tx_options=t.TransmitOptions.ACK,

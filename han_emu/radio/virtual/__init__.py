@@ -3,7 +3,6 @@
 from han_emu.radio.virtual.medium import AirFrame, JoinRefused, Link, VirtualAir
 from han_emu.radio.virtual.app import VirtualControllerApplication, virtual_config
 from han_emu.radio.virtual.node import (
-    SE_PROFILE,
     SimNode,
     ZclFrame,
     ihd_endpoint,
@@ -13,7 +12,6 @@ from han_emu.radio.virtual.node import (
 )
 
 __all__ = [
-    "SE_PROFILE",
     "AirFrame",
     "JoinRefused",
     "Link",

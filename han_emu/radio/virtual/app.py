@@ -28,7 +28,7 @@ from han_emu import __version__
 from han_emu.radio.virtual.medium import COORDINATOR_NWK, RadioState, VirtualAir
 from han_emu.radio.virtual.counters import RESTART_MARGIN, after_restart, spend
 from han_emu.radio.virtual.packets import nwk_address, replace_packet
-from han_emu.radio.virtual.zdo import ZDO_ENDPOINT, ZdoResponder, node_descriptor
+from han_emu.radio.zdo_answers import ZDO_ENDPOINT, ZDO_PROFILE, ZdoAnswerer, node_descriptor
 
 LOGGER = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         # The same table by address bytes, for the per-frame lookup (an EUI64
         # hashes through its repr).  Changed only with _store/_drop_link_key.
         self._link_keys_by_bytes: dict[bytes, t.KeyData] = {}
-        self._zdo = ZdoResponder(
+        self._zdo = ZdoAnswerer(
             ieee=lambda: self._port.ieee,
             nwk=lambda: self._port.nwk if self._port.nwk is not None else COORDINATOR_NWK,
             descriptor=node_descriptor(zdo_t.LogicalType.Coordinator),
@@ -417,7 +417,7 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         """A frame from the air: ZDO requests are the firmware's, the rest zigpy's."""
         if (
             packet.dst_ep == ZDO_ENDPOINT
-            and packet.profile_id == 0x0000
+            and packet.profile_id == ZDO_PROFILE
             and packet.cluster_id < 0x8000
             and packet.cluster_id != zdo_t.ZDOCmd.Device_annce
         ):

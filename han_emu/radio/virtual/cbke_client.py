@@ -20,11 +20,12 @@ import zigpy.types as t
 import zigpy.zcl.foundation as foundation
 import zigpy.zdo.types as zdo_t
 
+from clusters.ids import KEY_ESTABLISHMENT, SE_PROFILE_ID
 from han_emu.crypto.certsets import CertificateSet, eui64_to_cert
 from han_emu.meter.clock import Clock
 from han_emu.crypto.cbke import Command, Initiator, Message, State, Suite, TerminateStatus
 from han_emu.radio.virtual.medium import COORDINATOR_NWK
-from han_emu.radio.virtual.node import KEY_ESTABLISHMENT, SE_PROFILE, SimNode, zcl_frame
+from han_emu.radio.virtual.node import SimNode, zcl_frame
 from han_emu.radio.vtime import clock_for_loop
 
 STEP_SLACK = 5.0
@@ -126,7 +127,7 @@ async def establish_link_key(
                 KEY_ESTABLISHMENT,
                 zcl_frame(0, message.command, message.payload, disable_default_response=True),
                 encrypted=False,
-                profile=SE_PROFILE,
+                profile=SE_PROFILE_ID,
                 timeout=timeout,
             )
         except TimeoutError:
@@ -188,7 +189,7 @@ async def _send_terminate(node: SimNode, nwk: int, endpoint: int, message: Messa
     """Tell the responder we give up (no answer expected)."""
     src_ep = next(
         (ep for ep, sd in sorted(node.endpoints.items())
-         if sd.profile == SE_PROFILE and KEY_ESTABLISHMENT in sd.output_clusters),
+         if sd.profile == SE_PROFILE_ID and KEY_ESTABLISHMENT in sd.output_clusters),
         min(node.endpoints),
     )
     tsn = node._next_tsn()
@@ -199,7 +200,7 @@ async def _send_terminate(node: SimNode, nwk: int, endpoint: int, message: Messa
                 dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=nwk),
                 dst_ep=endpoint,
                 tsn=tsn,
-                profile_id=SE_PROFILE,
+                profile_id=SE_PROFILE_ID,
                 cluster_id=KEY_ESTABLISHMENT,
                 data=t.SerializableBytes(
                     zcl_frame(tsn, message.command, message.payload, disable_default_response=True)

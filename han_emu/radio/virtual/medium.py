@@ -35,24 +35,20 @@ import random
 from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import zigpy.exceptions
 import zigpy.state
 import zigpy.types as t
 
-from han_emu.radio.virtual.counters import RESTART_MARGIN, IncomingCounters, after_restart, spend
+from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
+from han_emu.radio.virtual.counters import AirCounters
 from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
 from han_emu.radio.vtime import clock_for_loop
 
 LOGGER = logging.getLogger(__name__)
 
 COORDINATOR_NWK = t.NWK(0x0000)
-
-DEFAULT_TC_LINK_KEY = t.KeyData(b"ZigBeeAlliance09")
-"""The well-known default trust-centre link key: what a node with no key of its
-own for a partner encrypts with."""
-
 
 class JoinRefused(Exception):
     """Association was refused: no network, joining not permitted, or wrong key."""
@@ -140,7 +136,7 @@ class RadioState:
 _Pending = tuple[float, Callable[[], None]]
 
 
-class VirtualAir:
+class VirtualAir(AirCounters):
     """A shared medium addressed by NWK short address and IEEE address."""
 
     def __init__(
@@ -163,13 +159,7 @@ class VirtualAir:
         self._listeners: list[AirListener] = []
         self._trust_center: TrustCenter | None = None
         self._aps_counters: dict[bytes, int] = collections.defaultdict(int)
-        # Outgoing NWK frame counters of nodes that do not keep their own, and
-        # every receiver's incoming table; both by address bytes, kept while
-        # the air lives (a node restarted on the same air carries on).
-        self._nwk_counters: dict[bytes, int] = collections.defaultdict(int)
-        self._aps_frame_counters: dict[bytes, int] = collections.defaultdict(int)
-        self._incoming: dict[bytes, IncomingCounters] = {}
-        self._incoming_aps: dict[bytes, IncomingCounters] = {}
+        self._init_counters()
         self._queue: collections.deque[_Pending] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -534,95 +524,6 @@ class VirtualAir:
                 acked.set_result(None)
 
         self._schedule(loop, arrive)
-
-    # -- NWK frame counters ----------------------------------------------------------------
-
-    def incoming(self, ieee: t.EUI64) -> IncomingCounters:
-        """The incoming NWK frame-counter table of the receiver ``ieee``."""
-        key = bytes(ieee)
-        table = self._incoming.get(key)
-        if table is None:
-            table = self._incoming[key] = IncomingCounters(str(t.EUI64(ieee)))
-        return table
-
-    def incoming_aps(self, ieee: t.EUI64) -> IncomingCounters:
-        """The incoming APS security frame-counter table of the receiver ``ieee``."""
-        key = bytes(ieee)
-        table = self._incoming_aps.get(key)
-        if table is None:
-            table = self._incoming_aps[key] = IncomingCounters(str(t.EUI64(ieee)), "APS")
-        return table
-
-    @property
-    def replays_dropped(self) -> int:
-        """Frames dropped by their receivers as replays, over the whole air."""
-        return sum(table.total_dropped for table in (*self._incoming.values(), *self._incoming_aps.values()))
-
-    def counter_state(self) -> dict[str, Any]:
-        """Every frame counter on the air, JSON-ready, to save beside the meter:
-        each node's next outgoing NWK and APS counters (the air's own and those
-        of nodes that keep theirs) and every receiver's incoming tables.
-        Addresses are the IEEE address bytes in hex (little-endian, as sent)."""
-        nwk_out = {key.hex(): value for key, value in self._nwk_counters.items()}
-        aps_out = {key.hex(): value for key, value in self._aps_frame_counters.items()}
-        for key, node in self._nodes.items():
-            nwk_out[key.hex()] = self.nwk_counter(node)
-            aps_out[key.hex()] = self.aps_frame_counter(node)
-        return {
-            "outgoing": {"nwk": nwk_out, "aps": aps_out},
-            "incoming": {
-                "nwk": {key.hex(): table.to_json() for key, table in self._incoming.items()},
-                "aps": {key.hex(): table.to_json() for key, table in self._incoming_aps.items()},
-            },
-        }
-
-    def restore_counters(self, state: dict[str, Any], margin: int = RESTART_MARGIN) -> None:
-        """Carry on from a :meth:`counter_state` saved by an earlier run.
-
-        Outgoing counters the air keeps resume ``margin`` above the saved value
-        (frames sent after the save and before a crash are never repeated);
-        incoming tables come back as saved.  Nodes that keep their own outgoing
-        counters (the coordinator) restore them themselves.  Never goes back."""
-        try:
-            outgoing, incoming = state["outgoing"], state["incoming"]
-            for table, saved in ((self._nwk_counters, outgoing["nwk"]), (self._aps_frame_counters, outgoing["aps"])):
-                for key_hex, value in saved.items():
-                    key = bytes.fromhex(key_hex)
-                    table[key] = max(table[key], after_restart(int(value), margin))
-            for tables, layer, maker in (
-                (incoming["nwk"], "nwk", self.incoming),
-                (incoming["aps"], "aps", self.incoming_aps),
-            ):
-                for key_hex, saved_table in tables.items():
-                    maker(t.EUI64(bytes.fromhex(key_hex))).restore(saved_table)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ValueError(f"saved frame counters are not readable: {exc!r}") from exc
-
-    def nwk_counter(self, node: AirNode) -> int:
-        """The NWK frame counter ``node``'s next frame will carry."""
-        own = getattr(node, "nwk_frame_counter", None)
-        if isinstance(own, int):
-            return own
-        return self._nwk_counters[bytes(node.ieee)]
-
-    def aps_frame_counter(self, node: AirNode) -> int:
-        """The APS security frame counter ``node``'s next APS-encrypted frame will carry."""
-        own = getattr(node, "aps_frame_counter", None)
-        if isinstance(own, int):
-            return own
-        return self._aps_frame_counters[bytes(node.ieee)]
-
-    def _next_nwk_counter(self, node: AirNode) -> int:
-        own = getattr(node, "next_nwk_counter", None)
-        if callable(own):
-            return int(own())
-        return spend(self._nwk_counters, bytes(node.ieee), "NWK")
-
-    def _next_aps_frame_counter(self, node: AirNode) -> int:
-        own = getattr(node, "next_aps_frame_counter", None)
-        if callable(own):
-            return int(own())
-        return spend(self._aps_frame_counters, bytes(node.ieee), "APS")
 
     def replay(self, frame: AirFrame, *, nwk_counter: int | None = None) -> tuple[t.EUI64, ...]:
         """Put a frame captured earlier on the air again, unchanged (its source,

@@ -24,12 +24,13 @@ import zigpy.zcl.foundation as foundation
 import zigpy.zdo.types as zdo_t
 from zigpy.zdo.types import SimpleDescriptor
 
+from clusters.ids import KEY_ESTABLISHMENT, MESSAGING, METERING, PREPAYMENT, PRICE, SE_PROFILE_ID, TIME
 from clusters.zcl_header import ZclHeader
 from han_emu.radio.virtual.medium import COORDINATOR_NWK, VirtualAir
-from han_emu.radio.virtual.zdo import (
+from han_emu.radio.zdo_answers import (
     ZDO_ENDPOINT,
     ZDO_PROFILE,
-    ZdoResponder,
+    ZdoAnswerer,
     node_descriptor,
     parse_zdo,
     zdo_frame,
@@ -37,18 +38,8 @@ from han_emu.radio.virtual.zdo import (
 
 LOGGER = logging.getLogger(__name__)
 
-SE_PROFILE = 0x0109
-ESI_DEVICE = 0x0500
 IHD_DEVICE = 0x0502
 PPMID_DEVICE = 0x0506
-
-BASIC = 0x0000
-TIME = 0x000A
-PRICE = 0x0700
-METERING = 0x0702
-MESSAGING = 0x0703
-PREPAYMENT = 0x0705
-KEY_ESTABLISHMENT = 0x0800
 
 DEFAULT_REQUEST_TIMEOUT = 5.0
 
@@ -63,7 +54,7 @@ def se_endpoint(
     """A Smart Energy (0x0109) simple descriptor."""
     return SimpleDescriptor(
         endpoint=endpoint,
-        profile=SE_PROFILE,
+        profile=SE_PROFILE_ID,
         device_type=device_type,
         device_version=0,
         input_clusters=list(servers),
@@ -171,7 +162,7 @@ class SimNode:
             rx_on_when_idle=self.rx_on_when_idle,
             manufacturer_code=manufacturer_code,
         )
-        self._zdo = ZdoResponder(
+        self._zdo = ZdoAnswerer(
             ieee=lambda: self.ieee,
             nwk=lambda: t.NWK(self.nwk if self.nwk is not None else 0xFFFE),
             descriptor=self.descriptor,
@@ -288,7 +279,7 @@ class SimNode:
         *,
         encrypted: bool = True,
         src_ep: int | None = None,
-        profile: int = SE_PROFILE,
+        profile: int = SE_PROFILE_ID,
         timeout: float | None = None,
     ) -> t.ZigbeePacket:
         """Send a ZCL command and wait for the response with the same TSN.
@@ -453,7 +444,7 @@ class SimNode:
         self, cluster: int = METERING, *, dst_nwk: int | None = 0x0000
     ) -> list[tuple[t.NWK, int]]:
         """The (node, endpoint) pairs serving ``cluster`` on the SE profile."""
-        matches = await self.match_descriptor(SE_PROFILE, [cluster], dst_nwk=dst_nwk)
+        matches = await self.match_descriptor(SE_PROFILE_ID, [cluster], dst_nwk=dst_nwk)
         return [(nwk, ep) for nwk, eps in matches for ep in eps]
 
     # -- receiving ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from zigpy_znp.zigbee.application import ControllerApplication
 
 from zigpy_znp.exceptions import CommandNotRecognized
 
+from clusters.ids import ZDO_PROFILE_ID
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 
@@ -102,7 +103,7 @@ class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
             packet = t.ZigbeePacket(
                 src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=msg.Src),
                 src_ep=0, dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self.state.node_info.nwk),
-                dst_ep=0, tsn=msg.TSN, profile_id=0x0000, cluster_id=msg.ClusterId,
+                dst_ep=0, tsn=msg.TSN, profile_id=ZDO_PROFILE_ID, cluster_id=msg.ClusterId,
                 data=t.SerializableBytes(bytes([msg.TSN]) + bytes(msg.Data)),
             )
             for observer in self.host_observers:

@@ -3,7 +3,7 @@
 ``han-emu fake-ncp --protocol ezsp --listen HOST:PORT`` runs
 :func:`serve_ezsp`; an unmodified bellows ``ControllerApplication`` then
 connects with ``socket://HOST:PORT``.  The server puts real ASH framing
-(:mod:`.ash`) under the EZSP interpreter (:mod:`.ezsp_ncp`) and gives the
+(:mod:`.ash`) under the EZSP interpreter (:mod:`.ncp`) and gives the
 emulator the NCP's radio side: :meth:`FakeEzspServer.inject_incoming` and
 :meth:`FakeEzspServer.inject_device_join` play frames "heard on air" to the
 host, and every frame the host sends comes out of :meth:`FakeEzspServer.sent`
@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 import bellows.types as bt
 import zigpy.types as zt
 
+from clusters.ids import ZDO_PROFILE_ID
 from han_emu.radio.fakencp.ezsp.ash import AshNcp
 from han_emu.crypto.certsets import CertificateSet, TestCA, eui64_to_cert
 from han_emu.crypto.cbke import Suite
@@ -207,7 +208,7 @@ class FakeEzspServer:
         self._require_network()
         if src_ieee is not None:
             self.ncp.address_book[int(src_nwk)] = bt.EUI64(src_ieee)
-        if profile_id == 0x0000 and dst_ep == 0 and not broadcast:
+        if profile_id == ZDO_PROFILE_ID and dst_ep == 0 and not broadcast:
             self._answer_zdo(src_nwk, cluster_id, bytes(data))
         options = bt.EmberApsOption.APS_OPTION_NONE
         if encrypted:
@@ -250,7 +251,7 @@ class FakeEzspServer:
             "unicast",
             src_nwk,
             bt.EmberApsFrame(
-                profileId=0, clusterId=cluster, sourceEndpoint=0, destinationEndpoint=0,
+                profileId=ZDO_PROFILE_ID, clusterId=cluster, sourceEndpoint=0, destinationEndpoint=0,
                 options=bt.EmberApsOption.APS_OPTION_NONE, groupId=0, sequence=payload[0],
             ),
             0,

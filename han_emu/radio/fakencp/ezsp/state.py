@@ -12,7 +12,10 @@ from typing import Any
 
 import bellows.types as bt
 
+from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
+
 SILABS_OUI = bytes.fromhex("000B57")  # Silicon Labs' IEEE OUI, as real sticks carry
+SILABS_MANUFACTURER_CODE = 0x1002  # Silicon Labs' Zigbee manufacturer code (MFG_MANUF_ID)
 
 
 def random_eui64() -> bt.EUI64:
@@ -39,7 +42,7 @@ class Tokens:
     network_key: bytes = bytes(16)
     network_key_seq: int = 0
     nwk_frame_counter: int = 0
-    tc_link_key: bytes = b"ZigBeeAlliance09"
+    tc_link_key: bytes = DEFAULT_TC_LINK_KEY
     aps_frame_counter: int = 0
     link_keys: dict[int, tuple[bt.EUI64, bytes]] = dataclasses.field(default_factory=dict)
     children: dict[bt.EUI64, int] = dataclasses.field(default_factory=dict)

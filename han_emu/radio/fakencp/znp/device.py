@@ -3,7 +3,7 @@
 Pure logic (no sockets, no asyncio): :meth:`FakeZStack.handle` takes one
 decoded request and returns what the chip would send back, the synchronous
 response first, then the asynchronous callbacks in firmware order.  The
-transport (``znp.py``) frames and ships them.
+transport (:mod:`.server`) frames and ships them.
 
 Behaviour follows what an unmodified zigpy-znp client needs and what real
 firmware does: NV items survive resets, AF endpoint registrations and the
@@ -25,9 +25,10 @@ import zigpy_znp.types as t
 from zigpy_znp.commands.app_config import BDBCommissioningMode, BDBCommissioningStatus
 from zigpy_znp.types.nvids import ExNvIds, NvSysIds, OsalNvIds
 
+from han_emu.radio.fakencp.znp.af_frames import OutgoingFrame, RegisteredEndpoint, outgoing_frame, zcl_tsn
+from han_emu.radio.fakencp.znp import local_zdo
+from han_emu.radio.fakencp.znp.local_zdo import COORDINATOR_NWK
 from han_emu.radio.fakencp.znp.nvram import (
-    ADDRMGR_ENTRIES,
-    APS_KEY_DATA_ENTRIES,
     DEFAULT_BDB_PRIMARY_CHANNELS,
     ZnpNvram,
     factory_items,
@@ -36,14 +37,10 @@ from han_emu.radio.fakencp.znp.nvram import (
     unformed_nib,
     unpack,
 )
-from han_emu.radio.fakencp.znp.zdo import COORDINATOR_NWK, answer_own_request, zdo_payload
-
-_SEC_MATERIAL = (NvSysIds.ZSTACK, ExNvIds.NWK_SEC_MATERIAL_TABLE, 0)
-RESTART_MARGIN = 1024
+from han_emu.radio.fakencp.znp.security_nv import SecurityNv
+from han_emu.radio.zdo_answers import ZDO_ENDPOINT, zdo_body
 
 LOGGER = logging.getLogger(__name__)
-
-ZDO_ENDPOINT = 0
 
 # What a CC26x2 running Z-Stack 3.x.0 reports about itself.
 CAPABILITIES = (
@@ -77,58 +74,6 @@ MAX_INCOMING_DATA = 250 - 20
 ASSOCIATED_DEVICE_SIZE = 36  # sizeof(associated_devices_t) with padding on CC26x2
 
 
-@dataclass(frozen=True)
-class RegisteredEndpoint:
-    """An ``AF.Register`` the host made since the last reset."""
-
-    endpoint: int
-    profile_id: int
-    device_id: int
-    device_version: int
-    input_clusters: tuple[int, ...]
-    output_clusters: tuple[int, ...]
-
-    def simple_descriptor(self) -> zdo_t.SizePrefixedSimpleDescriptor:
-        return zdo_t.SizePrefixedSimpleDescriptor(
-            endpoint=self.endpoint,
-            profile=self.profile_id,
-            device_type=self.device_id,
-            device_version=self.device_version,
-            input_clusters=list(self.input_clusters),
-            output_clusters=list(self.output_clusters),
-        )
-
-
-@dataclass(frozen=True)
-class OutgoingFrame:
-    """One ``AF.DataRequest*`` the host asked the coordinator to transmit.
-
-    ``profile_id`` is the profile of the source endpoint's registration, which
-    is what Z-Stack puts in the APS header (None if the endpoint is unknown,
-    0 for ZDO).
-    """
-
-    dst_addr_mode: t.AddrMode
-    dst_addr: int | t.EUI64
-    dst_endpoint: int
-    src_endpoint: int
-    cluster_id: int
-    profile_id: int | None
-    tsn: int
-    data: bytes
-    options: c.af.TransmitOptions
-    radius: int
-    command: str
-
-    @property
-    def aps_ack(self) -> bool:
-        return bool(self.options & c.af.TransmitOptions.ACK_REQUEST)
-
-    @property
-    def aps_encrypted(self) -> bool:
-        return bool(self.options & c.af.TransmitOptions.ENABLE_SECURITY)
-
-
 @dataclass
 class _RunState:
     """What a reset forgets."""
@@ -144,7 +89,7 @@ class _RunState:
 Reply = list[t.CommandBase]
 
 
-class FakeZStack:
+class FakeZStack(SecurityNv):
     """A Z-Stack 3.30 coordinator with its NV memory.
 
     ``on_frame`` is called with every :class:`OutgoingFrame` (ZDO ones
@@ -302,7 +247,7 @@ class FakeZStack:
                 f"{len(data)} bytes do not fit one AF.IncomingMsg (max {MAX_INCOMING_DATA})"
             )
         if tsn is None:
-            tsn = _zcl_tsn(data)
+            tsn = zcl_tsn(data)
         return c.AF.IncomingMsg.Callback(
             GroupId=group_id,
             ClusterId=cluster_id,
@@ -326,7 +271,7 @@ class FakeZStack:
         center does, so a network backup lists it.
         """
         self._addrmgr_add(nwk, ieee, t.AddrMgrUserType.Assoc | t.AddrMgrUserType.Security)
-        annce = zdo_payload(zdo_t.ZDOCmd.Device_annce, [nwk, ieee, capabilities])
+        annce = zdo_body(zdo_t.ZDOCmd.Device_annce, [nwk, ieee, capabilities])
         return [
             c.ZDO.TCDevInd.Callback(SrcNwk=nwk, SrcIEEE=ieee, ParentNwk=COORDINATOR_NWK),
             c.ZDO.EndDeviceAnnceInd.Callback(
@@ -582,29 +527,6 @@ class FakeZStack:
             nv.set((NvSysIds.ZSTACK, ExNvIds.NWK_SEC_MATERIAL_TABLE, sub_id), pack(entry))
         self._run.device_state = t.DeviceState.StartedAsCoordinator
 
-    # ----------------------------------------------------- NWK frame counter
-    @property
-    def nwk_frame_counter(self) -> int | None:
-        """The outgoing NWK frame counter kept in NV (the active network's
-        security material entry, where zigpy-znp reads ``tx_counter``)."""
-        entry = self.nvram.read(_SEC_MATERIAL)
-        return None if entry is None else int(unpack(entry, t.NwkSecMaterialDesc).FrameCounter)
-
-    def spend_nwk_frame_counter(self) -> None:
-        """Each frame the coordinator secures moves its counter on, in NV."""
-        entry = self.nvram.read(_SEC_MATERIAL)
-        if entry is not None:
-            desc = unpack(entry, t.NwkSecMaterialDesc)
-            self.nvram.set(_SEC_MATERIAL, pack(desc.replace(FrameCounter=min(desc.FrameCounter + 1, 0xFFFFFFFF))))
-
-    def restore_margin(self, margin: int = RESTART_MARGIN) -> None:
-        """After a power cycle, carry on ``margin`` above the counter in NV, as
-        stacks do, so frames sent after the last NV write are never repeated."""
-        entry = self.nvram.read(_SEC_MATERIAL)
-        if entry is not None:
-            desc = unpack(entry, t.NwkSecMaterialDesc)
-            self.nvram.set(_SEC_MATERIAL, pack(desc.replace(FrameCounter=min(desc.FrameCounter + margin, 0xFFFFFFFF))))
-
     # ------------------------------------------------------------------- AF
     def _af_register(self, req: Any) -> Reply:
         if req.Endpoint in self._run.endpoints or not 1 <= req.Endpoint <= 0xF2:
@@ -626,7 +548,7 @@ class FakeZStack:
         return [req.Rsp(Status=t.Status.SUCCESS)]
 
     def _af_data_request(self, req: Any) -> Reply:
-        frame = _outgoing(req, self._run.endpoints)
+        frame = outgoing_frame(req, self._run.endpoints)
         if frame.src_endpoint != ZDO_ENDPOINT and frame.src_endpoint not in self._run.endpoints:
             return [req.Rsp(Status=t.Status.INVALID_PARAMETER)]
         if self._run.device_state != t.DeviceState.StartedAsCoordinator:
@@ -670,49 +592,6 @@ class FakeZStack:
         status = self.add_link_key(int(req.NWK), t.EUI64(req.IEEE), t.KeyData(req.LinkKeyData))
         return [req.Rsp(Status=status)]
 
-    def add_link_key(self, nwk: int, ieee: t.EUI64, key: t.KeyData) -> t.Status:
-        ami = self._addrmgr_add(nwk, ieee, t.AddrMgrUserType.Security)
-        if ami is None:
-            return t.Status.FAILURE
-        raw = self.nvram.osal(OsalNvIds.APS_LINK_KEY_TABLE) or b""
-        table = unpack(raw, t.APSLinkKeyTable) if raw else t.APSLinkKeyTable()
-        rows = list(table)
-        row = next((r for r in rows if r.AddressManagerIndex == ami), None)
-        if row is None:
-            used = {int(r.LinkKeyNvId) for r in rows}
-            free = next((i for i in range(APS_KEY_DATA_ENTRIES) if i not in used), None)
-            if free is None:
-                return t.Status.NV_OPER_FAILED
-            row = t.APSLinkKeyTableEntry(
-                AddressManagerIndex=ami, LinkKeyNvId=free,
-                AuthenticationState=t.AuthenticationOption.AuthenticatedCBCK,
-            )
-            rows.append(row)
-            packed = pack(t.APSLinkKeyTable(rows))
-            if len(packed) > len(raw):
-                return t.Status.NV_OPER_FAILED
-            self.nvram.osal_set(OsalNvIds.APS_LINK_KEY_TABLE, packed.ljust(len(raw), b"\x00"))
-        entry = t.APSKeyDataTableEntry(Key=key, TxFrameCounter=0, RxFrameCounter=0)
-        self.nvram.set((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, int(row.LinkKeyNvId)), pack(entry))
-        return t.Status.SUCCESS
-
-    @property
-    def link_keys(self) -> dict[t.EUI64, t.KeyData]:
-        """The CBKE-authenticated link keys in NV, by partner."""
-        raw = self.nvram.osal(OsalNvIds.APS_LINK_KEY_TABLE)
-        if not raw:
-            return {}
-        out: dict[t.EUI64, t.KeyData] = {}
-        for row in unpack(raw, t.APSLinkKeyTable):
-            if row.AuthenticationState != t.AuthenticationOption.AuthenticatedCBCK:
-                continue
-            addr = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, int(row.AddressManagerIndex)))
-            data = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, int(row.LinkKeyNvId)))
-            if addr is None or data is None:
-                continue
-            out[unpack(addr, t.AddrMgrEntry).extAddr] = unpack(data, t.APSKeyDataTableEntry).Key
-        return out
-
     def _zdo_route_check(self, req: Any) -> Reply:
         # Every node of the emulated HAN is one hop away.
         return [req.Rsp(Status=c.zdo.RoutingStatus.SUCCESS)]
@@ -728,83 +607,14 @@ class FakeZStack:
         to_self = unicast or broadcast
         if not to_self or frame.cluster_id & 0x8000 or not frame.data:
             return []
-        tsn, body = frame.data[0], frame.data[1:]
-        if frame.cluster_id == zdo_t.ZDOCmd.Mgmt_Permit_Joining_req and body:
-            self._run.permit_join_s = body[0]
         descriptors = {ep: reg.simple_descriptor() for ep, reg in self._run.endpoints.items()}
-        answer = answer_own_request(frame.cluster_id, body, ieee=self.ieee, endpoints=descriptors)
-        if answer is None:
+        answerer = local_zdo.answerer(ieee=self.ieee, endpoints=descriptors, on_permit_joining=self._permit_for)
+        reply = answerer.reply_to(frame.cluster_id, frame.data, broadcast=broadcast)
+        if reply is None:
             return []
-        return answer.callbacks + self.zdo_message(
-            src_nwk=COORDINATOR_NWK, cluster_id=answer.cluster_id, tsn=tsn, payload=answer.payload
+        return local_zdo.mt_callbacks(reply) + self.zdo_message(
+            src_nwk=COORDINATOR_NWK, cluster_id=int(reply.command), tsn=reply.tsn, payload=reply.body()
         )
 
-    def _addrmgr_add(self, nwk: int, ieee: t.EUI64, kind: t.AddrMgrUserType) -> int | None:
-        empty = (t.EUI64([0xFF] * 8), t.EUI64([0] * 8))
-        free = None
-        for sub_id in range(ADDRMGR_ENTRIES):
-            raw = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, sub_id))
-            if raw is None:
-                break
-            entry = unpack(raw, t.AddrMgrEntry)
-            if entry.extAddr == ieee:
-                if entry.nwkAddr == nwk and entry.type & kind == kind:
-                    return sub_id  # already known: leave NV untouched
-                free = sub_id
-                kind |= entry.type
-                break
-            if free is None and entry.extAddr in empty:
-                free = sub_id
-        if free is None:
-            LOGGER.warning("Address manager table full; %s not stored", ieee)
-            return None
-        if nwk == 0xFFFE and free is not None:  # address unknown: keep the one on record
-            raw = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, free))
-            old = unpack(raw, t.AddrMgrEntry) if raw is not None else None
-            if old is not None and old.extAddr == ieee:
-                nwk = int(old.nwkAddr)
-        entry = t.AddrMgrEntry(type=kind, nwkAddr=nwk, extAddr=ieee)
-        self.nvram.set((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, free), pack(entry))
-        return free
-
-
-def _zcl_tsn(data: bytes) -> int:
-    """The transaction sequence number in a ZCL header (after the optional
-    manufacturer code)."""
-    if not data:
-        return 0
-    offset = 3 if data[0] & 0x04 else 1
-    return data[offset] if len(data) > offset else 0
-
-
-def _outgoing(req: Any, endpoints: dict[int, RegisteredEndpoint]) -> OutgoingFrame:
-    if isinstance(req, c.AF.DataRequestExt.Req):
-        mode, addr = req.DstAddrModeAddress.mode, req.DstAddrModeAddress.address
-    else:
-        mode, addr = t.AddrMode.NWK, req.DstAddr
-        if addr >= 0xFFF8:
-            mode = t.AddrMode.Broadcast
-    src = req.SrcEndpoint
-    profile = 0 if src == ZDO_ENDPOINT else None
-    if src in endpoints:
-        profile = endpoints[src].profile_id
-    return OutgoingFrame(
-        dst_addr_mode=mode,
-        dst_addr=addr,
-        dst_endpoint=int(req.DstEndpoint),
-        src_endpoint=int(src),
-        cluster_id=int(req.ClusterId),
-        profile_id=profile,
-        tsn=int(req.TSN),
-        data=bytes(req.Data),
-        options=req.Options,
-        radius=int(req.Radius),
-        command=type(req).__qualname__.split(".")[1],
-    )
-
-
-__all__ = [
-    "FakeZStack",
-    "OutgoingFrame",
-    "RegisteredEndpoint",
-]
+    def _permit_for(self, seconds: int) -> None:
+        self._run.permit_join_s = seconds

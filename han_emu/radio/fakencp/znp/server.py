@@ -27,7 +27,8 @@ import zigpy_znp.types as t
 from zigpy_znp.exceptions import InvalidFrame
 from zigpy_znp.frames import GeneralFrame, TransportFrame
 
-from han_emu.radio.fakencp.znp.device import FakeZStack, OutgoingFrame, RegisteredEndpoint
+from han_emu.radio.fakencp.znp.af_frames import OutgoingFrame, RegisteredEndpoint
+from han_emu.radio.fakencp.znp.device import FakeZStack
 from han_emu.radio.fakencp.znp.nvram import ALIGN_STRUCTS, ZnpNvram
 
 LOGGER = logging.getLogger(__name__)

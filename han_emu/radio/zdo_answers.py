@@ -1,24 +1,30 @@
-"""A ZDO server, answering as a node's firmware would.
+"""ZDO answers, as a node's firmware gives them: requests in, responses out.
 
-Both the virtual coordinator (where NCP firmware answers ZDO in real life) and
-the simulated devices need the same device-and-service discovery answers, so
-one responder serves both.  Frames are built and parsed with zigpy's ZDO
-schemas; only the rules of who answers what are written here (Zigbee spec
-2.4.3 / 2.4.4).
+The virtual coordinator, the simulated devices and both emulated NCPs
+(EmberZNet and Z-Stack answer device and service discovery inside the chip)
+need the same answers, so one answerer serves them all.  It works from a
+description of the node: its addresses, its node descriptor, its endpoints'
+simple descriptors and its binding table; hooks let the owner act on the
+management requests.  Frames are built and parsed with zigpy's ZDO schemas;
+only the rules of who answers what are written here (Zigbee spec 2.4.3 /
+2.4.4).  Each NCP puts the answers on its own wire (``local_zdo`` of each
+emulated stick).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 
+from clusters.ids import ZDO_PROFILE_ID
+
 LOGGER = logging.getLogger(__name__)
 
-ZDO_PROFILE = 0x0000
+ZDO_PROFILE = ZDO_PROFILE_ID
 ZDO_ENDPOINT = 0
 WILDCARD_PROFILE = 0xFFFF
 
@@ -29,11 +35,31 @@ _BROADCASTS = {
     t.BroadcastAddress.LOW_POWER_ROUTER,
 }
 
+#: The device and service discovery requests (Zigbee spec 2.4.3.1).
+DISCOVERY_REQUESTS: frozenset[zdo_t.ZDOCmd] = frozenset(
+    {
+        zdo_t.ZDOCmd.NWK_addr_req,
+        zdo_t.ZDOCmd.IEEE_addr_req,
+        zdo_t.ZDOCmd.Node_Desc_req,
+        zdo_t.ZDOCmd.Simple_Desc_req,
+        zdo_t.ZDOCmd.Active_EP_req,
+    }
+)
+
+
+def zdo_body(command: int, fields: tuple | list) -> bytes:
+    """Serialize a ZDO command's fields (no TSN); fields left out at the end
+    (or given as None there) are not sent, as the spec's optional fields."""
+    values = list(fields)
+    while values and values[-1] is None:
+        values.pop()
+    _, schema = zdo_t.CLUSTERS[zdo_t.ZDOCmd(command)]
+    return t.serialize(values, schema)
+
 
 def zdo_frame(command: zdo_t.ZDOCmd, tsn: int, *args: object) -> bytes:
     """Serialize a ZDO frame (TSN byte, then the command's fields)."""
-    _, schema = zdo_t.CLUSTERS[command]
-    return bytes([tsn & 0xFF]) + t.serialize(args, schema)
+    return bytes([tsn & 0xFF]) + zdo_body(command, args)
 
 
 def parse_zdo(cluster_id: int, data: bytes) -> tuple[int, list]:
@@ -51,8 +77,16 @@ def node_descriptor(
     mains_powered: bool = True,
     rx_on_when_idle: bool = True,
     manufacturer_code: int = 0x0000,
+    maximum_buffer_size: int = 82,
+    maximum_transfer_size: int = 82,
+    network_manager: bool = False,
 ) -> zdo_t.NodeDescriptor:
-    """A node descriptor for a 2.4 GHz node of the given kind."""
+    """A node descriptor for a 2.4 GHz node of the given kind (spec 2.3.2.3).
+
+    The sizes are the stack's own (buffer in octets, largest ASDU in and out);
+    ``network_manager`` sets server mask bit 6, which EmberZNet sets on the
+    coordinator it runs.
+    """
     flags = zdo_t.MACCapabilityFlags.AllocateAddress
     if logical_type != zdo_t.LogicalType.EndDevice:
         flags |= zdo_t.MACCapabilityFlags.FullFunctionDevice
@@ -62,8 +96,11 @@ def node_descriptor(
         flags |= zdo_t.MACCapabilityFlags.MainsPowered
     if rx_on_when_idle:
         flags |= zdo_t.MACCapabilityFlags.RxOnWhenIdle
-    # Server mask bit 0: primary trust centre; bits 9-15: stack compliance revision 22.
+    # Server mask bit 0: primary trust centre; bit 6: network manager;
+    # bits 9-15: stack compliance revision 22.
     server_mask = (22 << 9) | (0x0001 if logical_type == zdo_t.LogicalType.Coordinator else 0)
+    if network_manager:
+        server_mask |= 0x0040
     return zdo_t.NodeDescriptor(
         logical_type=logical_type,
         complex_descriptor_available=0,
@@ -73,10 +110,10 @@ def node_descriptor(
         frequency_band=zdo_t.FrequencyBand.Freq2400MHz,
         mac_capability_flags=flags,
         manufacturer_code=manufacturer_code,
-        maximum_buffer_size=82,
-        maximum_incoming_transfer_size=82,
+        maximum_buffer_size=maximum_buffer_size,
+        maximum_incoming_transfer_size=maximum_transfer_size,
         server_mask=server_mask,
-        maximum_outgoing_transfer_size=82,
+        maximum_outgoing_transfer_size=maximum_transfer_size,
         descriptor_capability_field=zdo_t.DescriptorCapability.NONE,
     )
 
@@ -99,13 +136,37 @@ def matches(
     )
 
 
+@dataclass(frozen=True)
+class ZdoReply:
+    """One ZDO response: its command (cluster), the request's TSN, and its fields."""
+
+    command: zdo_t.ZDOCmd
+    tsn: int
+    fields: tuple
+
+    @property
+    def status(self) -> zdo_t.Status:
+        return zdo_t.Status(self.fields[0])
+
+    def body(self) -> bytes:
+        """The response without its TSN."""
+        return zdo_body(self.command, self.fields)
+
+    def frame(self) -> bytes:
+        """The response as it travels in an APS payload: TSN, then the fields."""
+        return bytes([self.tsn & 0xFF]) + self.body()
+
+
 @dataclass
-class ZdoResponder:
+class ZdoAnswerer:
     """Answers ZDO requests for one node.
 
     ``endpoints`` is read live, so endpoints added later are answered for.
     Hooks let the owner act on management requests; a hook left ``None`` makes
-    the request NOT_SUPPORTED.
+    the request NOT_SUPPORTED.  ``serves`` limits the requests the node answers
+    itself (the others get no answer here: an NCP leaves them to its host);
+    ``route_tables`` answers Mgmt_Lqi_req and Mgmt_Rtg_req with empty tables
+    (every node of the HAN is one hop away) instead of NOT_SUPPORTED.
     """
 
     ieee: Callable[[], t.EUI64]
@@ -113,45 +174,56 @@ class ZdoResponder:
     descriptor: zdo_t.NodeDescriptor
     endpoints: Mapping[int, zdo_t.SimpleDescriptor]
     bindings: list[zdo_t.Binding] = field(default_factory=list)
+    serves: Collection[zdo_t.ZDOCmd] | None = None
+    route_tables: bool = False
     on_permit_joining: Callable[[int], None] | None = None
     on_leave: Callable[[bool], None] | None = None
     on_energy_scan: Callable[[t.Channels], dict[int, int]] | None = None
     on_channel_change: Callable[[int, int], None] | None = None
 
-    def handle(self, packet: t.ZigbeePacket) -> list[t.ZigbeePacket]:
-        """Replies (addressed back to the sender) to one incoming ZDO request."""
-        if packet.dst_ep != ZDO_ENDPOINT or packet.cluster_id >= 0x8000:
-            return []
+    def reply_to(self, cluster_id: int, data: bytes, *, broadcast: bool = False) -> ZdoReply | None:
+        """The answer to one request (``data`` starts with its TSN), or None
+        when the node sends none: not a request it answers, malformed, or a
+        broadcast that only some nodes answer."""
+        if cluster_id >= 0x8000:
+            return None
         try:
-            command = zdo_t.ZDOCmd(packet.cluster_id)
+            command = zdo_t.ZDOCmd(cluster_id)
         except ValueError:
-            return []
+            return None
         if command == zdo_t.ZDOCmd.Device_annce:
-            return []
-        broadcast = (
-            packet.dst is not None and packet.dst.addr_mode == t.AddrMode.Broadcast
-        )
-        data = packet.data.serialize()
+            return None
+        if self.serves is not None and command not in self.serves:
+            return None
         try:
             tsn, args = parse_zdo(command, data)
         except (ValueError, KeyError):
-            LOGGER.debug("Malformed ZDO %s from %s: %s", command.name, packet.src, data.hex())
-            return []
-
+            LOGGER.debug("Malformed ZDO %s: %s", command.name, bytes(data).hex())
+            return None
         rsp = self._answer(command, args, broadcast)
         if rsp is None:
-            return []
+            return None
         rsp_cmd, fields = rsp
+        return ZdoReply(rsp_cmd, tsn, fields)
+
+    def handle(self, packet: t.ZigbeePacket) -> list[t.ZigbeePacket]:
+        """Replies (addressed back to the sender) to one incoming ZDO request."""
+        if packet.dst_ep != ZDO_ENDPOINT:
+            return []
+        broadcast = packet.dst is not None and packet.dst.addr_mode == t.AddrMode.Broadcast
+        reply = self.reply_to(packet.cluster_id, packet.data.serialize(), broadcast=broadcast)
+        if reply is None:
+            return []
         return [
             t.ZigbeePacket(
                 src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self.nwk()),
                 src_ep=ZDO_ENDPOINT,
                 dst=packet.src,
                 dst_ep=ZDO_ENDPOINT,
-                tsn=tsn,
+                tsn=reply.tsn,
                 profile_id=ZDO_PROFILE,
-                cluster_id=rsp_cmd,
-                data=t.SerializableBytes(zdo_frame(rsp_cmd, tsn, *fields)),
+                cluster_id=reply.command,
+                data=t.SerializableBytes(reply.frame()),
                 tx_options=t.TransmitOptions.NONE,
                 radius=0,
             )
@@ -211,6 +283,12 @@ class ZdoResponder:
             return Z.Mgmt_Leave_rsp, (S.SUCCESS,)
         if cmd == Z.Mgmt_NWK_Update_req:
             return self._nwk_update(args[0], broadcast)
+        if self.route_tables and cmd == Z.Mgmt_Lqi_req:
+            (start,) = args
+            return Z.Mgmt_Lqi_rsp, (S.SUCCESS, zdo_t.Neighbors(Entries=0, StartIndex=start, NeighborTableList=[]))
+        if self.route_tables and cmd == Z.Mgmt_Rtg_req:
+            (start,) = args
+            return Z.Mgmt_Rtg_rsp, (S.SUCCESS, zdo_t.Routes(Entries=0, StartIndex=start, RoutingTableList=[]))
         rsp_id = cmd | 0x8000
         if rsp_id in zdo_t.ZDOCmd._value2member_map_:
             return Z(rsp_id), (S.NOT_SUPPORTED,)

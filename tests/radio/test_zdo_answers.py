@@ -1,4 +1,4 @@
-"""The ZDO responder against frames written by hand from the Zigbee spec (2.4.3, 2.4.4).
+"""The ZDO answerer against frames written by hand from the Zigbee spec (2.4.3, 2.4.4).
 
 Requests are parsed from hand-written bytes and the responses compared with
 hand-written bytes, so both directions of the codec use are checked.
@@ -10,7 +10,9 @@ import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 from zigpy.zdo.types import SimpleDescriptor
 
-from han_emu.radio.virtual.zdo import ZdoResponder, node_descriptor, parse_zdo, zdo_frame
+from han_emu.radio.fakencp.ezsp import local_zdo as ezsp_local_zdo
+from han_emu.radio.fakencp.znp import local_zdo as znp_local_zdo
+from han_emu.radio.zdo_answers import DISCOVERY_REQUESTS, ZdoAnswerer, node_descriptor, parse_zdo, zdo_frame
 
 ME = t.NWK(0x1234)
 MY_IEEE = t.EUI64.convert("00:0d:6f:00:0a:bc:de:f0")
@@ -26,8 +28,8 @@ ESI = SimpleDescriptor(
 )
 
 
-def responder(**hooks: object) -> ZdoResponder:
-    return ZdoResponder(
+def responder(**hooks: object) -> ZdoAnswerer:
+    return ZdoAnswerer(
         ieee=lambda: MY_IEEE,
         nwk=lambda: ME,
         descriptor=node_descriptor(zdo_t.LogicalType.Coordinator),
@@ -53,7 +55,7 @@ def request(cluster: int, data: bytes, *, broadcast: int | None = None) -> t.Zig
     )
 
 
-def only_reply(r: ZdoResponder, packet: t.ZigbeePacket) -> t.ZigbeePacket:
+def only_reply(r: ZdoAnswerer, packet: t.ZigbeePacket) -> t.ZigbeePacket:
     replies = r.handle(packet)
     assert len(replies) == 1
     reply = replies[0]
@@ -174,3 +176,40 @@ def test_builder_and_parser_agree_with_the_spec_layout() -> None:
     tsn, fields = parse_zdo(0x0013, bytes.fromhex("99 EF BE F0 DE BC 0A 00 6F 0D 00 8E"))
     assert tsn == 0x99
     assert fields == [0xBEEF, MY_IEEE, 0x8E]
+
+
+def test_a_stick_answers_only_the_requests_it_serves() -> None:
+    # EmberZNet answers device and service discovery itself and leaves the rest to its host.
+    r = ZdoAnswerer(
+        ieee=lambda: MY_IEEE,
+        nwk=lambda: ME,
+        descriptor=node_descriptor(zdo_t.LogicalType.Coordinator),
+        endpoints={1: ESI},
+        serves=DISCOVERY_REQUESTS,
+    )
+    assert r.handle(request(0x0006, bytes.fromhex("2A 34 12 09 01 01 02 07 00"))) == []  # Match_Desc
+    assert only_reply(r, request(0x0005, bytes.fromhex("05 34 12"))).data.serialize() == bytes.fromhex(
+        "05 00 34 12 01 01"
+    )
+
+
+def test_route_tables_are_empty_when_kept() -> None:
+    # Mgmt_Lqi_req StartIndex 0 -> SUCCESS, NeighborTableEntries 0, StartIndex 0, list count 0
+    r = ZdoAnswerer(
+        ieee=lambda: MY_IEEE,
+        nwk=lambda: ME,
+        descriptor=node_descriptor(zdo_t.LogicalType.Coordinator),
+        endpoints={1: ESI},
+        route_tables=True,
+    )
+    assert only_reply(r, request(0x0031, bytes.fromhex("40 00"))).data.serialize() == bytes.fromhex("40 00 00 00 00")
+    # Mgmt_Rtg_req StartIndex 0 -> the same, for the routing table
+    assert only_reply(r, request(0x0032, bytes.fromhex("41 00"))).data.serialize() == bytes.fromhex("41 00 00 00 00")
+
+
+def test_stick_node_descriptors_written_from_the_spec() -> None:
+    # EmberZNet: coordinator, 2.4 GHz, MAC 0x8F, Silicon Labs 0x1002, buffer 82,
+    # transfers 128, server mask 0x2C41 (primary trust centre, network manager, rev 22).
+    assert ezsp_local_zdo.NODE_DESCRIPTOR.serialize() == bytes.fromhex("00 40 8F 02 10 52 80 00 41 2C 80 00 00")
+    # Z-Stack: buffer 80, transfers 160, server mask 0x2C01, manufacturer 0x0000.
+    assert znp_local_zdo.NODE_DESCRIPTOR.serialize() == bytes.fromhex("00 40 8F 00 00 50 A0 00 01 2C A0 00 00")
