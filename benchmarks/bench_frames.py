@@ -5,15 +5,15 @@ Energy traffic with the project's encoder: an IHD reading Metering
 attributes and the ESI answering, each frame secured at both layers with the
 extended nonce.  Then, in the same run, it measures
 
-- ours: ``fastparse.iter_psdus`` over an mmap of the file, then
-  ``FastDecoder`` (parse MAC/NWK/APS, decrypt both layers, decode the ZCL
-  command, attribute ids and values) for every frame;
+- ours: the replay engine (``Replay``: the streaming capture reader, the one
+  frame decoder parsing MAC/NWK/APS and decrypting both layers, the ZCL
+  command with its attribute ids and values) for every frame;
 - tshark: ``tshark -r FILE -o 'uat:zigbee_pc_keys:...' -T fields -e zbee_zcl.attr.id``
   (plus the Metering attribute field, where SE attribute ids land);
 
 each in a child process, and prints frames/s, the ratio and each one's peak
-memory (max RSS).  Ours reads through an mmap and keeps nothing per frame,
-so its memory does not grow with the file; ``--frames`` changes the size.
+memory (max RSS).  Ours streams the file and keeps nothing per frame, so its
+memory does not grow with the file; ``--frames`` changes the size.
 
     python benchmarks/bench_frames.py [--frames 100000] [--rebuild]
 """
@@ -21,7 +21,6 @@ so its memory does not grow with the file; ``--frames`` changes the size.
 from __future__ import annotations
 
 import argparse
-import mmap
 import os
 import resource
 import shutil
@@ -39,9 +38,9 @@ if str(ROOT) not in sys.path:
 
 from han_emu.frames.keylog import tshark_option, uat_row  # noqa: E402
 from han_emu.frames.builders import aps_data, mac_data, nwk_frame, zcl_header  # noqa: E402
-from han_emu.frames.fastparse import FastDecoder, iter_psdus  # noqa: E402
 from han_emu.frames.pcap import PcapWriter  # noqa: E402
 from han_emu.frames.stack import encode  # noqa: E402
+from han_emu.replay import Replay, ZclEvent  # noqa: E402
 
 NETWORK_KEY = bytes.fromhex("4E45545752524B4B45592D48414E2D31")
 LINK_KEY = bytes.fromhex("04F3D128BD0F0B00F694131CC966C112")
@@ -98,17 +97,14 @@ def keys_option() -> str:
 
 
 def ours(path: Path) -> tuple[int, int, float]:
-    """(frames, attribute ids, seconds) decoding ``path`` with the fast path."""
-    decoder = FastDecoder([NETWORK_KEY], [LINK_KEY])
-    frames = attributes = 0
+    """(frames, attribute ids, seconds) decoding ``path`` with the replay engine."""
+    replay = Replay(path, [NETWORK_KEY], [LINK_KEY])
+    attributes = 0
     start = time.perf_counter()
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        for psdu, fcs in iter_psdus(data):
-            frames += 1
-            out = decoder.decode(psdu, fcs)
-            if out is not None:
-                attributes += len(out[2])
-    return frames, attributes, time.perf_counter() - start
+    for event in replay.frames():
+        if type(event) is ZclEvent and event.message.attributes:
+            attributes += len(event.message.attributes)
+    return replay.summary.frames, attributes, time.perf_counter() - start
 
 
 def _max_rss_mib(usage: resource.struct_rusage) -> float:

@@ -1,10 +1,16 @@
-"""The ZCL frame header (ZCL 2.4.1), parsed and built without zigpy's Struct.
+"""The ZCL frame header (ZCL 2.4.1): the fast reading every hot path uses.
 
-zigpy's ``foundation.ZCLHeader`` costs about 75 us to parse or build, which
-dominates a simulated day of HAN traffic.  This is the same three-to-five byte
-layout as a slotted dataclass with the attribute names the code uses from
-zigpy's class (``frame_control.frame_type``, ``.direction``, ``tsn``...), so it
-can stand in for it on hot paths; a test checks that both agree on every input.
+The one declaration of the header is the construct ``ZclFrame`` in
+``han_emu.frames.zcl`` (build, tests, the whole-frame decoder); this module
+reads and writes the same three-to-five bytes with plain integer operations,
+because the layers that need it most (the ESI server, the simulated devices,
+the readout, replay) sit below the codecs or run per frame.  zigpy's
+``foundation.ZCLHeader`` costs about 75 us to parse or build, which dominates
+a simulated day of HAN traffic; :class:`ZclHeader` is a slotted dataclass with
+the attribute names the code uses from zigpy's class
+(``frame_control.frame_type``, ``.direction``, ``tsn``...), so it can stand in
+for it.  Tests hold :func:`read_header` and :class:`ZclHeader` to the construct
+declaration byte for byte and to zigpy on every input (docs/codecs.md).
 """
 
 from __future__ import annotations
@@ -13,9 +19,24 @@ from dataclasses import dataclass, replace
 
 from zigpy.zcl.foundation import Direction, FrameType
 
-_MANUFACTURER = 0x04
-_DIRECTION = 0x08
-_DISABLE_DEFAULT_RESPONSE = 0x10
+FRAME_TYPE_MASK = 0x03
+MANUFACTURER_SPECIFIC = 0x04
+SERVER_TO_CLIENT = 0x08
+DISABLE_DEFAULT_RESPONSE = 0x10
+
+
+def read_header(data: bytes) -> tuple[int, int | None, int, int, int]:
+    """(frame control byte, manufacturer code or None, TSN, command id, payload
+    offset) of a ZCL frame; raises ValueError when ``data`` is too short."""
+    n = len(data)
+    if n < 3:
+        raise ValueError(f"a ZCL header needs 3 bytes, got {n}")
+    fc = data[0]
+    if fc & MANUFACTURER_SPECIFIC:
+        if n < 5:
+            raise ValueError(f"a manufacturer-specific ZCL header needs 5 bytes, got {n}")
+        return fc, data[1] | data[2] << 8, data[3], data[4], 5
+    return fc, None, data[1], data[2], 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +63,9 @@ class FrameControl:
     def to_byte(self) -> int:
         return (
             int(self.frame_type)
-            | (_MANUFACTURER if self.is_manufacturer_specific else 0)
-            | (_DIRECTION if self.direction == Direction.Server_to_Client else 0)
-            | (_DISABLE_DEFAULT_RESPONSE if self.disable_default_response else 0)
+            | (MANUFACTURER_SPECIFIC if self.is_manufacturer_specific else 0)
+            | (SERVER_TO_CLIENT if self.direction == Direction.Server_to_Client else 0)
+            | (DISABLE_DEFAULT_RESPONSE if self.disable_default_response else 0)
             | (self.reserved << 5)
         )
 
@@ -72,21 +93,15 @@ class ZclHeader:
     @classmethod
     def deserialize(cls, data: bytes) -> tuple["ZclHeader", bytes]:
         """Parse the header; raises ValueError when ``data`` is too short."""
-        if len(data) < 3:
-            raise ValueError(f"a ZCL header needs 3 bytes, got {len(data)}")
-        b = data[0]
+        b, manufacturer, tsn, command_id, off = read_header(data)
         fc = FrameControl(
-            frame_type=FrameType(b & 0x03),
-            is_manufacturer_specific=bool(b & _MANUFACTURER),
-            direction=Direction.Server_to_Client if b & _DIRECTION else Direction.Client_to_Server,
-            disable_default_response=bool(b & _DISABLE_DEFAULT_RESPONSE),
+            frame_type=FrameType(b & FRAME_TYPE_MASK),
+            is_manufacturer_specific=manufacturer is not None,
+            direction=Direction.Server_to_Client if b & SERVER_TO_CLIENT else Direction.Client_to_Server,
+            disable_default_response=bool(b & DISABLE_DEFAULT_RESPONSE),
             reserved=b >> 5,
         )
-        if fc.is_manufacturer_specific:
-            if len(data) < 5:
-                raise ValueError(f"a manufacturer-specific ZCL header needs 5 bytes, got {len(data)}")
-            return cls(fc, data[3], data[4], data[1] | data[2] << 8), data[5:]
-        return cls(fc, data[1], data[2]), data[3:]
+        return cls(fc, tsn, command_id, manufacturer), data[off:]
 
     @classmethod
     def make(

@@ -30,15 +30,15 @@ import zigpy.types as t
 
 from han_emu.air.airtime import LBT_MIN_FREE_S, US_PER_S, frame_airtime_us
 from han_emu.air.phy import PAGE_2400, Phy, phy_for_page
+from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.frames.aps import ApsFrameType, DeliveryMode, Fragmentation
 from han_emu.frames.builders import aps_ack, aps_data, aux_header, mac_ack, mac_data, nwk_frame
 from han_emu.frames.errors import FrameError
+from han_emu.frames.keys import as_key
 from han_emu.frames.mac import BROADCAST
 from han_emu.frames.secheader import KeyId
 from han_emu.frames.stack import encode
 
-ZIGBEE_ALLIANCE_09 = bytes.fromhex("5A6967426565416C6C69616E63653039")
-"""The well-known default trust-centre link key ("ZigBeeAlliance09")."""
 
 MAX_PSDU = 127
 MAC_MAX_FRAME_RETRIES = 3
@@ -115,7 +115,7 @@ class NetworkContext:
     channel: int = 11
     page: int = PAGE_2400
     key_seq: int = 0
-    default_link_key: bytes = ZIGBEE_ALLIANCE_09
+    default_link_key: bytes = DEFAULT_TC_LINK_KEY
     radius: int = DEFAULT_RADIUS
     aps_window: int = 1
     """APS fragments acknowledged by one APS ACK (apsMaxWindowSize)."""
@@ -128,8 +128,8 @@ class NetworkContext:
     key_listeners: list[KeyListener] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.network_key = _key(self.network_key)
-        self.default_link_key = _key(self.default_link_key)
+        self.network_key = as_key(self.network_key)
+        self.default_link_key = as_key(self.default_link_key)
 
     @classmethod
     def from_network_info(cls, network_info: Any, node_info: Any | None = None, *, page: int = PAGE_2400) -> NetworkContext:
@@ -154,7 +154,7 @@ class NetworkContext:
             ctx.learn(coordinator, int(node_info.nwk))
             ctx.node(coordinator).nwk_frame_counter = int(network_info.network_key.tx_counter)
             for entry in network_info.key_table:
-                ctx.link_keys[frozenset((coordinator, ieee_int(entry.partner_ieee)))] = _key(bytes(entry.key))
+                ctx.link_keys[frozenset((coordinator, ieee_int(entry.partner_ieee)))] = as_key(bytes(entry.key))
         return ctx
 
     # -- addresses and counters ---------------------------------------------------
@@ -200,13 +200,13 @@ class NetworkContext:
         return rows
 
     def set_network_key(self, key: bytes, seq: int) -> None:
-        self.network_key, self.key_seq = _key(key), seq
+        self.network_key, self.key_seq = as_key(key), seq
         self._announce("network", self.network_key, f"network key seq {seq}")
 
     def set_link_key(self, a: int | str | t.EUI64, b: int | str | t.EUI64, key: bytes) -> None:
         """The APS key two nodes share from now on (e.g. established by CBKE)."""
         pair = frozenset((ieee_int(a), ieee_int(b)))
-        self.link_keys[pair] = _key(key)
+        self.link_keys[pair] = as_key(key)
         self._announce("link", self.link_keys[pair], "link key " + " ".join(f"{ieee:016X}" for ieee in sorted(pair)))
 
     def link_key(self, a: int, b: int | None) -> bytes:
@@ -217,13 +217,6 @@ class NetworkContext:
     def _announce(self, kind: str, key: bytes, label: str) -> None:
         for listener in list(self.key_listeners):
             listener(kind, key, label)
-
-
-def _key(key: bytes | str) -> bytes:
-    value = bytes.fromhex(key) if isinstance(key, str) else bytes(key)
-    if len(value) != 16:
-        raise ValueError(f"a Zigbee key is 16 bytes, got {len(value)}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)

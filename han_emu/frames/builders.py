@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from zigpy.zcl.foundation import FrameType
+
+from clusters.ids import SE_PROFILE_ID
 from han_emu.frames.aps import ApsFrameType, DeliveryMode
 from han_emu.frames.mac import BROADCAST, AddrMode, MacFrameType
 from han_emu.frames.nwk import NwkFrameType
 from han_emu.frames.secheader import KeyId
-from han_emu.frames.zcl import ZclFrameType
 
 ZIGBEE_PRO = 2
-SMART_ENERGY_PROFILE = 0x0109
 
 
 def _mac_fc(frame_type: int, *, dst_mode: int, src_mode: int, ack_request: bool, pan_compression: bool, frame_pending: bool = False) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def nwk_frame(
 
 
 def aps_data(
-    *, cluster: int, dst_endpoint: int, src_endpoint: int, counter: int, profile: int = SMART_ENERGY_PROFILE,
+    *, cluster: int, dst_endpoint: int, src_endpoint: int, counter: int, profile: int = SE_PROFILE_ID,
     ack_request: bool = False, frame_counter: int | None = None, key_id: int = KeyId.DATA,
     source_ieee: int | None = None, delivery_mode: int = DeliveryMode.UNICAST, group: int | None = None,
 ) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def aps_data(
     )
 
 
-def aps_ack(*, cluster: int, dst_endpoint: int, src_endpoint: int, counter: int, profile: int = SMART_ENERGY_PROFILE) -> dict[str, Any]:
+def aps_ack(*, cluster: int, dst_endpoint: int, src_endpoint: int, counter: int, profile: int = SE_PROFILE_ID) -> dict[str, Any]:
     return dict(
         frame_control=dict(extended_header=False, ack_request=False, security=False, ack_format=False,
                            delivery_mode=DeliveryMode.UNICAST, frame_type=ApsFrameType.ACK),
@@ -114,7 +115,7 @@ def zcl_header(
         frame_control=dict(
             reserved=0, disable_default_response=disable_default_response, server_to_client=server_to_client,
             manufacturer_specific=manufacturer is not None,
-            frame_type=ZclFrameType.CLUSTER if cluster_specific else ZclFrameType.GLOBAL,
+            frame_type=FrameType.CLUSTER_COMMAND if cluster_specific else FrameType.GLOBAL_COMMAND,
         ),
         manufacturer=manufacturer, tsn=tsn, command_id=command_id, payload=b"",
     )

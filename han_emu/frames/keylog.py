@@ -29,6 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from han_emu.crypto.keys import KEY_SIZE, KeyTextError
+from han_emu.crypto.keys import parse_key as parse_key_text
 from han_emu.frames.keys import KeyRing
 
 UAT_NAME = "zigbee_pc_keys"
@@ -42,8 +44,8 @@ class KeySource(Protocol):
 
 def uat_row(key: bytes, label: str) -> str:
     """One row of Wireshark's Zigbee key table."""
-    if len(key) != 16:
-        raise ValueError(f"a Zigbee key is 16 bytes, got {len(key)}")
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"a Zigbee key is {KEY_SIZE} bytes, got {len(key)}")
     clean = label.replace('"', "'").replace("\\", "/")
     return f'"{key.hex().upper()}","Normal","{clean}"'
 
@@ -107,15 +109,11 @@ class KeylogError(ValueError):
 
 
 def parse_key(text: str) -> bytes:
-    """A key given as 32 hex digits (spaces, colons and a 0x prefix allowed)."""
-    cleaned = text.strip().lower().removeprefix("0x").replace(":", "").replace(" ", "").replace("-", "")
+    """A key given as 32 hex digits (``crypto.keys.parse_key``), refused with KeylogError."""
     try:
-        key = bytes.fromhex(cleaned)
-    except ValueError:
-        raise KeylogError(f"not a hex key: {text!r}") from None
-    if len(key) != 16:
-        raise KeylogError(f"a Zigbee key is 16 bytes (32 hex digits), got {len(key)}: {text!r}")
-    return key
+        return parse_key_text(text)
+    except KeyTextError as exc:
+        raise KeylogError(str(exc)) from None
 
 
 def parse_keylog(text: str) -> list[tuple[bytes, str]]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from han_emu.crypto.keys import KEY_SIZE, parse_key
 from han_emu.crypto.mmo import key_load_key, transport_key
 from han_emu.frames.secheader import KeyId
 
@@ -20,10 +21,13 @@ _transport_key = lru_cache(maxsize=64)(transport_key)
 _key_load_key = lru_cache(maxsize=64)(key_load_key)
 
 
-def _key(key: bytes | str) -> bytes:
-    value = bytes.fromhex(key) if isinstance(key, str) else bytes(key)
-    if len(value) != 16:
-        raise ValueError(f"a Zigbee key is 16 bytes, got {len(value)}")
+def as_key(key: bytes | str) -> bytes:
+    """A 16-byte key given as bytes or as hex text (``crypto.keys.parse_key``)."""
+    if isinstance(key, str):
+        return parse_key(key)
+    value = bytes(key)
+    if len(value) != KEY_SIZE:
+        raise ValueError(f"a Zigbee key is {KEY_SIZE} bytes, got {len(value)}")
     return value
 
 
@@ -50,14 +54,14 @@ class KeyRing:
 
     def add_network_key(self, key: bytes | str) -> bool:
         """Add a network key; True if it was new."""
-        value = _key(key)
+        value = as_key(key)
         if value in self.network_keys:
             return False
         self.network_keys.insert(0, value)  # the newest key is the likeliest
         return True
 
     def add_link_key(self, key: bytes | str) -> bool:
-        value = _key(key)
+        value = as_key(key)
         if value in self.link_keys:
             return False
         self.link_keys.append(value)

@@ -1,7 +1,8 @@
 """Whole-frame decode and encode across MAC, NWK, APS and ZCL.
 
-``decode`` peels the layers of one MAC frame, decrypting NWK and APS with the
-key ring's candidates; ``encode`` does the reverse from per-layer field
+``decode`` runs the one frame decoder (``decoder.Decoder``) on one MAC frame
+and parses every layer it reached with the construct declarations, so a
+caller sees each field; ``encode`` does the reverse from per-layer field
 mappings (see ``builders`` for ready-made ones) and keys.
 """
 
@@ -12,24 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from han_emu.frames.aps import ApsCommandId, ApsFrameType, TransportKeyType, build_aps, parse_aps, parse_aps_command, parse_transport_key
+from han_emu.frames.aps import ApsCommandId, ApsFrameType, build_aps, parse_aps, parse_aps_command, parse_transport_key
+from han_emu.frames.decoder import ZCL, Decoder, Trace
 from han_emu.frames.errors import FrameError, MicError
 from han_emu.frames.keys import KeyRing
-from han_emu.frames.mac import AddrMode, MacFrameType, build_mac, mac_payload, parse_mac
+from han_emu.frames.mac import build_mac, mac_payload, parse_mac
 from han_emu.frames.nwk import NwkFrameType, build_nwk, parse_nwk, parse_nwk_command
 from han_emu.frames.pcap import CaptureRecord, read_capture
 from han_emu.frames.secheader import KeyId
-from han_emu.frames.security import aps_key, decrypt, encrypt
+from han_emu.frames.security import aps_key, encrypt
 from han_emu.frames.zcl import build_zcl, parse_zcl
-
-ZDP_PROFILE = 0x0000
-DEVICE_ANNOUNCE = 0x0013
-ZIGBEE_NWK_VERSIONS = (1, 2, 3)
 
 
 @dataclass
 class DecodedFrame:
-    """Every layer that could be read from one MAC frame.
+    """Every layer that could be read from one MAC frame, as construct parses.
 
     ``payload`` is the innermost bytes reached: the ZCL payload, a ZDP or
     command payload, or still-encrypted bytes when a key was missing
@@ -58,135 +56,53 @@ class DecodedFrame:
         return names
 
 
-def _mac_source_ieee(mac: Any, keys: KeyRing) -> int | None:
-    mode = int(mac.frame_control.src_addr_mode)
-    if mode == AddrMode.EXTENDED:
-        return int(mac.src_addr)
-    if mode == AddrMode.SHORT:
-        return keys.addresses.get(int(mac.src_addr))
-    return None
-
-
-def _try_keys(out: DecodedFrame, layer: str, raw: bytes, parsed: Any, candidates: list[bytes], source: int | None) -> bytes | None:
-    """Plaintext under the first candidate whose MIC checks; None if no candidates."""
-    if not candidates:
-        return None
-    if source is None:
-        raise FrameError(layer, "secured without the extended nonce and the sender's IEEE address is unknown")
-    for key in candidates:
-        try:
-            plain = decrypt(layer, raw, parsed, key, source)
-        except MicError:
-            continue
-        out.decrypted.append(layer)
-        out.keys_used[layer] = key
-        return plain
-    raise MicError(layer, f"none of {len(candidates)} candidate key(s) fits; source {source:016x}")
-
-
-def decode(data: bytes, keys: KeyRing | None = None, *, fcs: bool = True, learn: bool = True, strict: bool = True) -> DecodedFrame:
+def decode(data: bytes, keys: KeyRing | None = None, *, fcs: bool = True, strict: bool = True) -> DecodedFrame:
     """Decode one MAC frame (with its FCS unless ``fcs`` is False).
 
-    With ``learn`` the ring picks up IEEE addresses and keys delivered in
-    Transport-Key commands.  With ``strict`` a MIC failure raises MicError;
-    otherwise decoding stops at that layer and ``error`` says why.
+    The key ring learns IEEE addresses and the keys delivered in
+    Transport-Key commands.  A secured layer whose sender's IEEE address is
+    unknown raises FrameError; with ``strict`` a MIC failure under every
+    candidate key raises MicError, otherwise decoding stops at that layer and
+    ``error`` says why.  An APS block is not ZCL on its own: ``payload`` holds
+    its bytes.
     """
     keys = keys if keys is not None else KeyRing()
     mac = parse_mac(data, fcs=fcs)
     out = DecodedFrame(mac=mac, payload=mac_payload(mac))
-    if int(mac.frame_control.frame_type) != MacFrameType.DATA or mac.frame_control.security_enabled or not out.payload:
+    trace = Trace()
+    peeled = Decoder(keys, trace=trace).peel(data[:-2] if fcs else data)
+    if trace.failure is not None:
+        if strict or not isinstance(trace.failure, MicError):
+            raise trace.failure
+        out.error = str(trace.failure)
+    out.decrypted, out.keys_used, out.encrypted = trace.decrypted, trace.keys_used, trace.encrypted
+    if trace.nwk is None:
         return out
-    try:
-        _decode_nwk(out, keys, learn)
-    except MicError as exc:
-        if strict:
-            raise
-        out.error = str(exc)
-    return out
-
-
-def _decode_nwk(out: DecodedFrame, keys: KeyRing, learn: bool) -> None:
-    raw = out.payload
-    nwk = parse_nwk(raw)
-    if nwk.frame_control.protocol_version not in ZIGBEE_NWK_VERSIONS:
-        raise FrameError("nwk", f"protocol version {nwk.frame_control.protocol_version} is not Zigbee")
-    out.nwk = nwk
-    mac = out.mac
-    if learn:
-        if nwk.src_ieee is not None:
-            keys.learn_address(nwk.src, nwk.src_ieee)
-        if nwk.dst_ieee is not None:
-            keys.learn_address(nwk.dst, nwk.dst_ieee)
-        if nwk.aux is not None and nwk.aux.source is not None and int(mac.frame_control.src_addr_mode) == AddrMode.SHORT:
-            keys.learn_address(int(mac.src_addr), nwk.aux.source)
-    payload = bytes(nwk.payload)
-    if nwk.aux is not None:
-        source = nwk.aux.source if nwk.aux.source is not None else _mac_source_ieee(mac, keys)
-        plain = _try_keys(out, "nwk", raw, nwk, keys.network_keys, source)
-        if plain is None:
-            out.encrypted, out.payload = "nwk", payload
-            return
-        payload = plain
-    out.payload = payload
-    ftype = int(nwk.frame_control.frame_type)
-    if ftype == NwkFrameType.COMMAND:
-        out.nwk_command = parse_nwk_command(payload)
+    out.nwk = parse_nwk(trace.nwk)
+    out.payload = bytes(out.nwk.payload)
+    if trace.nwk_payload is None:
+        return out
+    out.payload = trace.nwk_payload
+    if int(out.nwk.frame_control.frame_type) == NwkFrameType.COMMAND:
+        out.nwk_command = parse_nwk_command(trace.nwk_payload)
         out.payload = bytes(out.nwk_command.payload)
-        return
-    _decode_aps(out, keys, learn, payload)
-
-
-def _aps_source(out: DecodedFrame, keys: KeyRing) -> int | None:
-    nwk, mac = out.nwk, out.mac
-    if nwk.src_ieee is not None:
-        return int(nwk.src_ieee)
-    if nwk.src is not None and nwk.src in keys.addresses:
-        return keys.addresses[nwk.src]
-    if int(mac.frame_control.src_addr_mode) == AddrMode.SHORT and nwk.src == mac.src_addr:
-        if nwk.aux is not None and nwk.aux.source is not None:
-            return int(nwk.aux.source)
-    return None
-
-
-def _decode_aps(out: DecodedFrame, keys: KeyRing, learn: bool, raw: bytes) -> None:
-    aps = parse_aps(raw)
-    out.aps = aps
-    payload = bytes(aps.payload)
-    if aps.aux is not None:
-        source = aps.aux.source if aps.aux.source is not None else _aps_source(out, keys)
-        plain = _try_keys(out, "aps", raw, aps, keys.aps_candidates(aps.aux.control.key_id), source)
-        if plain is None:
-            out.encrypted, out.payload = "aps", payload
-            return
-        payload = plain
-    out.payload = payload
-    ftype = int(aps.frame_control.frame_type)
-    if ftype == ApsFrameType.ACK:
-        return
-    if ftype == ApsFrameType.COMMAND:
-        cmd = parse_aps_command(payload)
-        out.aps_command, out.payload = cmd, bytes(cmd.payload)
-        if cmd.command_id == ApsCommandId.TRANSPORT_KEY:
+        return out
+    if trace.aps is None:
+        return out
+    out.aps = parse_aps(trace.aps)
+    out.payload = bytes(out.aps.payload)
+    if trace.aps_payload is None:
+        return out
+    out.payload = trace.aps_payload
+    if int(out.aps.frame_control.frame_type) == ApsFrameType.COMMAND:
+        out.aps_command = parse_aps_command(trace.aps_payload)
+        out.payload = bytes(out.aps_command.payload)
+        if out.aps_command.command_id == ApsCommandId.TRANSPORT_KEY:
             out.transport_key = parse_transport_key(out.payload)
-            if learn:
-                _learn_key(keys, out.transport_key)
-        return
-    fragment = aps.extended is not None and aps.extended.block_number
-    if fragment:
-        return  # a later block: bytes continue the first block's ZCL frame
-    if aps.profile == ZDP_PROFILE:
-        if learn and aps.cluster == DEVICE_ANNOUNCE and len(payload) >= 11:
-            keys.learn_address(int.from_bytes(payload[1:3], "little"), int.from_bytes(payload[3:11], "little"))
-        return
-    out.zcl = parse_zcl(payload)
-    out.payload = bytes(out.zcl.payload)
-
-
-def _learn_key(keys: KeyRing, tk: Any) -> None:
-    if tk.key_type in (TransportKeyType.NETWORK, TransportKeyType.HIGH_SECURITY_NETWORK):
-        keys.add_network_key(bytes(tk.key))
-    elif tk.key_type in (TransportKeyType.TC_LINK, TransportKeyType.APP_LINK):
-        keys.add_link_key(bytes(tk.key))
+    elif peeled.kind == ZCL and peeled.zcl is not None:
+        out.zcl = parse_zcl(peeled.zcl)
+        out.payload = bytes(out.zcl.payload)
+    return out
 
 
 def encode(
@@ -268,7 +184,6 @@ def decode_capture(
     keys: KeyRing | None = None,
     *,
     report: CaptureReport | None = None,
-    learn: bool = True,
 ) -> Iterator[tuple[int, CaptureRecord, DecodedFrame]]:
     """Decode every record of a capture, yielding (index, record, frame).
 
@@ -286,7 +201,7 @@ def decode_capture(
         reason = record.error or ("FCS mismatch" if record.fcs_ok is False else None)
         if reason is None:
             try:
-                frame = decode(record.psdu, keys, learn=learn)
+                frame = decode(record.psdu, keys)
             except FrameError as exc:
                 reason = str(exc)
             else:

@@ -1,30 +1,25 @@
-"""The ZCL frame header: frame control, manufacturer code, TSN, command id.
+"""The ZCL frame header (ZCL 2.4.1): frame control, manufacturer code, TSN,
+command id; the one declaration of the format.
 
 Payloads stay bytes here; the clusters package and zigpy's foundation types
-give them meaning.
+give them meaning.  ``clusters.zcl_header`` reads and writes the same bytes
+without construct for the hot paths, held to this declaration by the tests.
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import Any
 
 from construct import BitsInteger, BitStruct, Flag, GreedyBytes, If, Int8ul, Int16ul, Struct, this
 
 from han_emu.frames.errors import guarded
 
-
-class ZclFrameType(IntEnum):
-    GLOBAL = 0
-    CLUSTER = 1
-
-
 FrameControl = BitStruct(
     "reserved" / BitsInteger(3),
     "disable_default_response" / Flag,
     "server_to_client" / Flag,
     "manufacturer_specific" / Flag,
-    "frame_type" / BitsInteger(2),
+    "frame_type" / BitsInteger(2),  # zigpy's foundation.FrameType
 )
 
 ZclFrame = Struct(

@@ -4,8 +4,9 @@
 per container format); replay needs a few microseconds per record and must
 also take sniffer files that carry ZEP over Ethernet/IP/UDP, and must keep
 going after a damaged record where it can.  So this module reads the same
-containers with ``struct`` and yields, per record, either a :class:`RawFrame`
-or a :class:`CaptureProblem` naming the frame index and file offset.
+containers with ``struct`` and yields, per record, either a
+:class:`~han_emu.frames.record.RawFrame` (what the frame decoder takes) or a
+:class:`CaptureProblem` naming the frame index and file offset.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from pathlib import Path
 from typing import BinaryIO, Union
 
 from han_emu.frames.errors import FrameError
+from han_emu.frames.record import RawFrame
 from han_emu.frames.zep import ZEP_PORT, ZepType, ntp_to_posix, parse_zep
-
-from han_emu.frames.fcs import fcs_bytes as fcs_of
 
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
@@ -43,33 +43,6 @@ _PCAP_MAGICS = {
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _TAP_TLV = struct.Struct("<HH")
 _U16BE = struct.Struct(">H")
-
-
-@dataclass(slots=True)
-class RawFrame:
-    """One 802.15.4 frame from a capture.
-
-    ``frame`` is the MAC frame without FCS; ``fcs`` the two bytes stored after
-    it (None when the capture has none).  ``index`` is 1-based, counting every
-    record of the file as Wireshark numbers them.
-    """
-
-    index: int
-    time: float
-    frame: bytes
-    fcs: bytes | None
-    offset: int
-    channel: int | None = None
-    page: int | None = None
-
-    @property
-    def fcs_ok(self) -> bool | None:
-        return None if self.fcs is None else fcs_of(self.frame) == self.fcs
-
-    @property
-    def psdu(self) -> bytes:
-        """The frame as sent on air (the stored FCS, or the computed one)."""
-        return self.frame + (self.fcs if self.fcs is not None else fcs_of(self.frame))
 
 
 @dataclass(slots=True)

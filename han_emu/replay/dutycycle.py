@@ -19,10 +19,10 @@ from typing import Any, BinaryIO
 from han_emu.air import GB_868, O_QPSK_2400, AirtimeLedger, DutyCycleEvent, DutyCycleLedger, Phy
 from han_emu.air.phy import SUB_GHZ_PAGES
 from han_emu.frames import fastparse
+from han_emu.frames.decoder import ieee_text
 from han_emu.frames.errors import FrameError
-
-from han_emu.replay.capture import CaptureProblem, RawFrame, iter_records
-from han_emu.replay.decoder import ieee_text
+from han_emu.frames.record import RawFrame
+from han_emu.replay.capture import CaptureProblem, iter_records
 
 PHYS: dict[str, tuple[Phy, int, int]] = {
     # name -> (PHY, default page, default channel) when the capture does not say

@@ -19,16 +19,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from clusters.ids import SE_PROFILE_ID
 from clusters.mp184 import EndpointMap
-from han_emu.frames.keys import KeyRing
-from han_emu.readout import Readout, ZclIngest
-
-from han_emu.replay import decoder as d
-from han_emu.replay.capture import CaptureProblem, RawFrame, RecordSource, records_of
+from han_emu.frames import decoder as d
 from han_emu.frames.keylog import KeylogFollower, parse_key, read_keyring
+from han_emu.frames.keys import KeyRing
+from han_emu.frames.record import RawFrame
+from han_emu.readout import Readout, ZclIngest
+from han_emu.replay.capture import CaptureProblem, RecordSource, records_of
 from han_emu.replay.zcl import ZclDecodeError, ZclMessage, decode_zcl
-
-SMART_ENERGY_PROFILE = 0x0109
 
 
 @dataclass(slots=True)
@@ -164,7 +163,7 @@ class Replay:
         self.warnings: list[str] = []
         self._warn_cb = warn
         self.on_frame = on_frame
-        self.decoder = d.StackDecoder(self.keys, self._warn)
+        self.decoder = d.Decoder(self.keys, self._warn)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -237,7 +236,7 @@ class Replay:
 
     def apply(self, event: Event) -> None:
         """Apply a ZCL event to the readout (if any)."""
-        if self.ingest is not None and type(event) is ZclEvent and event.profile == SMART_ENERGY_PROFILE:
+        if self.ingest is not None and type(event) is ZclEvent and event.profile == SE_PROFILE_ID:
             self.ingest.frame(
                 -1 if event.src is None else event.src, event.src_ep or 0,
                 -1 if event.dst is None else event.dst, event.dst_ep or 0,

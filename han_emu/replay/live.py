@@ -30,9 +30,9 @@ from typing import BinaryIO
 
 from han_emu.frames.errors import FrameError
 from han_emu.frames.pcap import LinkType, PcapngWriter
+from han_emu.frames.record import RawFrame
 from han_emu.frames.zep import ZEP_PORT
-
-from han_emu.replay.capture import CaptureProblem, RawFrame, iter_records, zep_frame
+from han_emu.replay.capture import CaptureProblem, iter_records, zep_frame
 
 Record = RawFrame | CaptureProblem
 #: How often a blocked reader looks at its stop flag, seconds.

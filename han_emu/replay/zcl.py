@@ -19,6 +19,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 
 from clusters import SE_CLUSTERS
+from clusters.zcl_header import FRAME_TYPE_MASK, SERVER_TO_CLIENT, read_header
 from clusters.zcl_values import ZclValueError
 from clusters.zcl_values import read_value as _read_raw
 
@@ -185,18 +186,13 @@ _GENERAL_NAMES = {int(k): v.name.lower() for k, v in foundation.GENERAL_COMMANDS
 
 def decode_zcl(cluster: int, data: bytes) -> ZclMessage:
     """Decode one ZCL frame sent on ``cluster``."""
-    if len(data) < 3:
-        raise ZclDecodeError(f"{len(data)}-byte ZCL frame is shorter than its header")
-    fc = data[0]
-    off, manufacturer = 1, None
-    if fc & 0x04:
-        if len(data) < 5:
-            raise ZclDecodeError("manufacturer-specific ZCL header truncated")
-        manufacturer, off = _U16.unpack_from(data, 1)[0], 3
-    tsn, cmd = data[off], data[off + 1]
-    body = data[off + 2 :]
-    frame_type = fc & 0x03
-    to_client = bool(fc & 0x08)
+    try:
+        fc, manufacturer, tsn, cmd, off = read_header(data)
+    except ValueError as exc:
+        raise ZclDecodeError(str(exc)) from None
+    body = data[off:]
+    frame_type = fc & FRAME_TYPE_MASK
+    to_client = bool(fc & SERVER_TO_CLIENT)
     if frame_type == 0:
         try:
             return _general(cluster, fc, manufacturer, tsn, cmd, to_client, body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from zigpy.zcl import foundation
 
+from clusters.zcl_header import ZclHeader, read_header
 from han_emu.crypto.mmo import key_load_key, transport_key
 from han_emu.frames.aps import build_aps, parse_aps, parse_aps_command, parse_transport_key
 from han_emu.frames.errors import FrameError, MicError
@@ -171,6 +172,34 @@ def test_zcl_header_against_zigpy() -> None:
     assert f.frame_control.server_to_client == (hdr.direction == foundation.Direction.Server_to_Client)
     assert f.frame_control.frame_type == 1 and rest == f.payload == b"x"
     assert build_zcl(f) == raw
+
+
+def test_fast_zcl_header_agrees_with_the_declaration() -> None:
+    """``clusters.zcl_header`` (the hot paths' reading) against ``frames.zcl``
+    (the declaration): every frame control byte, every length up to a payload byte."""
+    for fc in range(256):
+        for length in range(1, 7):
+            data = bytes([fc]) + bytes(range(0x41, 0x40 + length))
+            try:
+                slow = parse_zcl(data)
+            except FrameError:
+                slow = None
+            try:
+                header, rest = ZclHeader.deserialize(data)
+                fields = read_header(data)
+            except ValueError:
+                header = None
+            assert (slow is None) == (header is None), data.hex()
+            if slow is None or header is None:
+                continue
+            fcb, manufacturer, tsn, command_id, off = fields
+            assert (fcb, manufacturer, tsn, command_id, data[off:]) == (
+                data[0], slow.manufacturer, slow.tsn, slow.command_id, slow.payload)
+            fast_fc, slow_fc = header.frame_control, slow.frame_control
+            assert (int(fast_fc.frame_type), fast_fc.reserved, fast_fc.disable_default_response) == (
+                slow_fc.frame_type, slow_fc.reserved, slow_fc.disable_default_response)
+            assert (header.direction == foundation.Direction.Server_to_Client) == slow_fc.server_to_client
+            assert header.serialize() + rest == build_zcl(slow) == data
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ from han_emu.frames.aps import DeliveryMode
 from han_emu.frames.builders import aps_data, mac_data, nwk_frame, zcl_header
 from han_emu.frames.keys import KeyRing
 from han_emu.frames.stack import encode
-from han_emu.replay.capture import RawFrame, iter_records
-from han_emu.replay.decoder import StackDecoder
+from han_emu.frames.decoder import Decoder
+from han_emu.frames.record import RawFrame
+from han_emu.replay.capture import iter_records
 from han_emu.replay.engine import ErrorEvent, Replay, ZclEvent
 from han_emu.replay.output import jsonl_line
 from han_emu.replay.zcl import ZclMessage, _int_list
@@ -52,7 +53,7 @@ def frames() -> list[bytes]:
 
 
 def decode_both(ring: KeyRing, raws: list[bytes]):
-    fast, general = StackDecoder(_copy(ring)), StackDecoder(_copy(ring))
+    fast, general = Decoder(_copy(ring)), Decoder(_copy(ring))
     warned_fast: list[str] = []
     warned_general: list[str] = []
     fast.warn, general.warn = warned_fast.append, warned_general.append
@@ -86,7 +87,7 @@ def ring(network: list[bytes], link: list[bytes], addresses: dict[int, int] | No
 
 
 def test_the_common_shape_really_takes_the_fast_path() -> None:
-    d = StackDecoder(ring([NWK_KEY], [LINK_KEY]))
+    d = Decoder(ring([NWK_KEY], [LINK_KEY]))
     frame = se_frame(0, *CONVERSATION[1])[:-2]
     peeled = d._common(frame)
     assert peeled is not None and peeled.kind == "zcl" and peeled.zcl == CONVERSATION[1][0]

@@ -1,7 +1,7 @@
 """APS fragment reassembly in replay: fragmented frames come out whole, once,
 at their last block; duplicates are ignored, gaps and timeouts are counted,
-APS ACKs of block windows are never taken for blocks; fast and construct
-paths agree.  The example capture is checked against tshark's own
+APS ACKs of block windows are never taken for blocks; the decoder's fast and
+general paths agree.  The example capture is checked against tshark's own
 reassembly (the independent oracle)."""
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from han_emu.frames.builders import aps_data, mac_ack, mac_data, nwk_frame
+from han_emu.frames.fragments import FIRST, SUBSEQUENT, Reassembler
 from han_emu.frames.pcap import PcapngWriter, PcapWriter
 from han_emu.frames.stack import encode
 from han_emu.readout import Readout
 from han_emu.replay import Replay, ZclEvent, iter_records
 from han_emu.cli.replay import cmd_replay
-from han_emu.replay.fragments import FIRST, SUBSEQUENT, Reassembler
 from han_emu.replay.output import jsonl_line, text_line, text_summary
 
 from .helpers import ESI, ESI_IEEE, IHD, IHD_IEEE, LINK_KEY, NWK_KEY, PAN, T0
@@ -81,13 +81,13 @@ def capture(psdus: list[tuple[float, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def forced_reference(replay: Replay) -> Replay:
-    """Every frame through the construct decoder (the path for frames the fast one does not cover)."""
-    replay.decoder.decode = replay.decoder._reference  # type: ignore[method-assign]
+def forced_general(replay: Replay) -> Replay:
+    """Every frame through the decoder's general path (the one for frames of no common shape)."""
+    replay.decoder.decode = replay.decoder.decode_general  # type: ignore[method-assign]
     return replay
 
 
-PATHS: dict[str, Callable[[Replay], Replay]] = {"fast": lambda r: r, "reference": forced_reference}
+PATHS: dict[str, Callable[[Replay], Replay]] = {"fast": lambda r: r, "general": forced_general}
 
 
 def replay_of(psdus: list[tuple[float, bytes]], path: str) -> tuple[Replay, list]:
@@ -147,7 +147,7 @@ def test_single_block_first_fragment_is_a_whole_frame() -> None:
     assert whole is not None and (whole.payload, whole.first_frame) == (b"only", 9)
 
 
-# --- hand-written fragments through the replay, fast and reference paths -----------------------------
+# --- hand-written fragments through the replay, fast and general paths -----------------------------
 
 def _profile_rsp_ok(events: list, frame: int, first: int) -> None:
     (event,) = zcl_events(events)
@@ -256,10 +256,10 @@ def test_capture_profile_responses_match_tshark(path: str, oracle: list[dict]) -
     assert (s.reassembled, s.reassembly_incomplete, s.malformed, s.failed_to_decrypt) == (6, 0, 0, 0)
 
 
-def test_fast_and_reference_agree_on_the_capture() -> None:
+def test_fast_and_general_agree_on_the_capture() -> None:
     fast = [e.to_json() for e in Replay(CAPTURE, keylog=KEYLOG).frames()]
-    reference = [e.to_json() for e in forced_reference(Replay(CAPTURE, keylog=KEYLOG)).frames()]
-    assert fast == reference
+    general = [e.to_json() for e in forced_general(Replay(CAPTURE, keylog=KEYLOG)).frames()]
+    assert fast == general
 
 
 def test_readout_shows_the_cads_profile(oracle: list[dict]) -> None:

@@ -1,48 +1,56 @@
-"""MAC/NWK/APS peeling for replay: struct headers, reused AES-CCM keys, learning.
+"""The one frame decoder: an 802.15.4 frame in; its NWK/APS addressing and ZCL bytes out.
 
-``han_emu.frames.stack.decode`` is the reference decoder (construct, every
-layer as a parsed object); this one takes the same steps on the replay hot
-path with ``frames.fastparse`` headers and one ``AESCCM`` object per key, and
-adds what a long capture needs: it remembers which key last worked, learns
-network keys from Transport-Key commands and short <-> IEEE addresses from
-association responses, device announces and extended sources, and reports a
-key that fails once per key and device rather than once per frame.
-Frames the fast path does not cover (MAC security, 2015 frames) fall back to
-the reference decoder.  Both paths hand APS fragments to one
-:class:`~.fragments.Reassembler`: a fragmented frame comes out once, whole,
-at its last block.
+Each header is read with the ``struct`` parse of ``fastparse``, which the tests
+hold to the construct declarations (``mac``, ``nwk``, ``aps``) field for field;
+a MAC frame outside that parse (MAC security, 802.15.4-2015 frames) is read
+with the construct declaration, and from the NWK header on every frame takes
+the same steps.  NWK and APS payloads are decrypted with one reused
+``AESCCM`` object per key.  On the way the decoder learns what a capture
+teaches: keys from Transport-Key commands, short <-> IEEE addresses from
+extended NWK headers, auxiliary headers, association responses and device
+announces; it keeps the network key that last worked first; and it reports a
+key that fails once per key and device, not once per frame.  APS blocks go
+to one :class:`~han_emu.frames.fragments.Reassembler`: a fragmented frame
+comes out once, whole, at its last block.
+
+:meth:`Decoder.decode` (the replay hot path) first tries the shape nearly
+every Smart Energy frame has with flat ``struct`` reads, held by the tests to
+agree with :meth:`Decoder.decode_general`.  ``stack.decode`` is this decoder
+with every layer it reached parsed by the construct declarations, for tests
+and tools that want each field.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+from zigpy.zdo.types import ZDOCmd
 
+from clusters.ids import ZDO_PROFILE_ID
 from han_emu.frames import fastparse
-from han_emu.frames.aps import TransportKeyType, parse_transport_key
+from han_emu.frames.aps import ApsCommandId, TransportKeyType, parse_transport_key
 from han_emu.frames.errors import FrameError, MicError
+from han_emu.frames.fcs import fcs_bytes
+from han_emu.frames.fragments import Reassembled, Reassembler
 from han_emu.frames.keys import KeyRing
-from han_emu.frames.stack import DecodedFrame
-from han_emu.frames.stack import decode as reference_decode
-from han_emu.frames.zcl import build_zcl
+from han_emu.frames.mac import mac_payload, parse_mac
+from han_emu.frames.record import RawFrame
+from han_emu.frames.secheader import MIC_LENGTH, SECURITY_LEVEL
 
-from han_emu.replay.capture import RawFrame
-from han_emu.replay.fragments import Reassembled, Reassembler
-from han_emu.frames.fcs import fcs_bytes as fcs_of
-
-ZDP_PROFILE = 0x0000
-DEVICE_ANNOUNCE = 0x0013
-MIC = 4
+DEVICE_ANNOUNCE = int(ZDOCmd.Device_annce)
+ZIGBEE_NWK_VERSIONS = (1, 2, 3)
 _MAC_DATA, _MAC_COMMAND = 1, 3
 _ASSOCIATION_RESPONSE = 0x02
+_TRANSPORT_KEY = int(ApsCommandId.TRANSPORT_KEY)
 
 _KEY_IDS = ("data (link key)", "network", "key-transport", "key-load")
 
-# The common frame shape (see StackDecoder._common), as flat struct layouts.
+# The common frame shape (see Decoder._common), as flat struct layouts.
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -86,22 +94,57 @@ class Peeled:
     first_frame: int | None = None  # index of the first block's frame, for a reassembled frame
 
 
+@dataclass
+class Trace:
+    """The bytes of each layer one decode reached and how they were opened,
+    for callers that parse every field (``stack.decode``)."""
+
+    nwk: bytes | None = None  # the NWK frame as sent (the MAC payload)
+    nwk_payload: bytes | None = None  # its payload, decrypted
+    aps: bytes | None = None  # the APS frame (the NWK payload of a data frame)
+    aps_payload: bytes | None = None  # its payload, decrypted
+    decrypted: list[str] = field(default_factory=list)
+    keys_used: dict[str, bytes] = field(default_factory=dict)
+    encrypted: str | None = None  # the layer left encrypted because no key was known
+    failure: FrameError | None = None  # why a secured layer did not open although keys were known
+
+
 def ieee_text(ieee: int) -> str:
     return ":".join(f"{b:02x}" for b in ieee.to_bytes(8, "big"))
 
 
-class StackDecoder:
+def _declared_mac(frame: bytes) -> dict[str, Any] | None:
+    """The MAC fields the decoder uses, read with the construct declaration
+    (for frames the struct parse leaves out); None for a MAC-secured payload."""
+    mac = parse_mac(frame, fcs=False)
+    fc = mac.frame_control
+    if fc.security_enabled:
+        return None
+    end = len(frame)
+    out: dict[str, Any] = {
+        "frame_type": int(fc.frame_type), "dst_addr_mode": int(fc.dst_addr_mode), "dst_addr": mac.dst_addr,
+        "src_addr_mode": int(fc.src_addr_mode), "src_addr": mac.src_addr,
+        "payload_start": end - len(mac_payload(mac)), "payload_end": end,
+    }
+    if out["frame_type"] == _MAC_COMMAND:
+        out["command_id"] = mac.body.command_id
+    return out
+
+
+class Decoder:
     """Decodes frames one by one with a :class:`KeyRing` that it keeps learning into.
 
     ``warn`` receives one human-readable line per new problem worth telling a
-    user about (a key that does not fit a device, a key learnt, ...).
+    user about (a key that does not fit a device, a key learnt, ...).  With a
+    ``trace`` the general path also records each layer's bytes in it.
     """
 
     def __init__(self, keys: KeyRing | None = None, warn: Callable[[str], None] | None = None,
-                 reassembler: Reassembler | None = None) -> None:
+                 reassembler: Reassembler | None = None, trace: Trace | None = None) -> None:
         self.keys = keys if keys is not None else KeyRing()
         self.warn = warn or (lambda message: None)
         self.fragments = reassembler if reassembler is not None else Reassembler()
+        self.trace = trace
         self._ciphers: dict[bytes, AESCCM] = {}
         self._warned: set[tuple] = set()
         self._index = 0
@@ -111,7 +154,7 @@ class StackDecoder:
     def _cipher(self, key: bytes) -> AESCCM:
         c = self._ciphers.get(key)
         if c is None:
-            c = self._ciphers[key] = AESCCM(key, tag_length=MIC)
+            c = self._ciphers[key] = AESCCM(key, tag_length=MIC_LENGTH)
         return c
 
     def _once(self, token: tuple, message: str) -> None:
@@ -131,6 +174,8 @@ class StackDecoder:
         and payload at ``ps``; None (after a warning) if no key fits.  ``who``
         names the sender in warnings (a short address is formatted only then)."""
         if not candidates:
+            if self.trace is not None:
+                self.trace.encrypted = layer
             key_id = sc >> 3 & 3
             what = "network key" if layer == "nwk" else f"key for key identifier {_KEY_IDS[key_id]}"
             self._once((layer, "nokey", key_id), f"{layer}: frames are encrypted and no {what} is known "
@@ -139,14 +184,17 @@ class StackDecoder:
         if type(who) is int:
             who = f"0x{who:04x}"
         if source is None:
+            if self.trace is not None:
+                self.trace.failure = FrameError(layer, "secured without the extended nonce and the sender's IEEE "
+                                                "address is unknown")
             self._once((layer, "nosource", who), f"{layer}: cannot decrypt frames from {who}: its IEEE address is not "
                        f"known yet (first at frame {self._index})")
             return None
-        level5 = (sc & 0xF8) | 5
+        level5 = (sc & 0xF8) | SECURITY_LEVEL  # the level on air is 0
         aad = b"".join((buf[start:hs], _LEVEL5[level5], buf[hs + 1 : ps]))
         nonce = _NONCE.pack(source, counter, level5)
         body = buf[ps:]
-        if len(body) < MIC:
+        if len(body) < MIC_LENGTH:
             raise FrameError(layer, f"secured payload of {len(body)} bytes is shorter than the MIC")
         ciphers = self._ciphers
         for i, key in enumerate(candidates):
@@ -160,7 +208,12 @@ class StackDecoder:
             if i and layer == "nwk":  # keep the key that worked first for the next frame
                 ring = self.keys.network_keys
                 ring.insert(0, ring.pop(ring.index(key)))
+            if self.trace is not None:
+                self.trace.decrypted.append(layer)
+                self.trace.keys_used[layer] = key
             return plain
+        if self.trace is not None:
+            self.trace.failure = MicError(layer, f"none of {len(candidates)} candidate key(s) fits; source {source:016x}")
         for key in candidates:
             self._once((layer, key, source), f"{layer}: key {key.hex()} does not decrypt frames from "
                        f"{ieee_text(source)} ({who if type(who) is str else f'0x{who:04x}'}), "
@@ -182,19 +235,20 @@ class StackDecoder:
 
     # -- frames ----------------------------------------------------------------------
     def decode(self, raw: RawFrame) -> Peeled:
+        """One captured frame: the common shape's flat path, else the general one."""
         self._index = raw.index
         self._time = raw.time
         frame = raw.frame
-        if raw.fcs is not None and fcs_of(frame) != raw.fcs:
+        if raw.fcs is not None and fcs_bytes(frame) != raw.fcs:
             return Peeled(MALFORMED, "mac: FCS mismatch")
-        if len(frame) > 40 and _U16.unpack_from(frame)[0] & _MAC_MASK == _MAC_SHORT_DATA:
-            try:
+        try:
+            if len(frame) > 40 and _U16.unpack_from(frame)[0] & _MAC_MASK == _MAC_SHORT_DATA:
                 out = self._common(frame)
-            except FrameError as exc:
-                return Peeled(MALFORMED, str(exc))
-            if out is not None:
-                return out
-        return self.decode_general(raw)
+                if out is not None:
+                    return out
+            return self.peel(frame)
+        except FrameError as exc:
+            return Peeled(MALFORMED, str(exc))
 
     def _common(self, frame: bytes) -> Peeled | None:
         """The shape nearly every frame of a Smart Energy HAN has, with flat
@@ -254,34 +308,37 @@ class StackDecoder:
             aps_decrypted = True
         else:
             plain = plain[8:]
-        if profile == ZDP_PROFILE:
+        if profile == ZDO_PROFILE_ID:
             if cluster == DEVICE_ANNOUNCE and len(plain) >= 11:
                 self.keys.learn_address(plain[1] | plain[2] << 8, int.from_bytes(plain[3:11], "little"))
             return Peeled(OTHER, None, src, dst, src_ep, dst_ep, profile, cluster, None, True, True, aps_decrypted)
         return Peeled(ZCL, None, src, dst, src_ep, dst_ep, profile, cluster, plain, True, True, aps_decrypted)
 
     def decode_general(self, raw: RawFrame) -> Peeled:
-        """Any frame, through the field dicts of ``frames.fastparse`` (and the
-        construct decoder for what those do not cover)."""
+        """Any frame through the general path (the FCS is not checked here)."""
         self._index = raw.index
         self._time = raw.time
-        frame = raw.frame
+        try:
+            return self.peel(raw.frame)
+        except FrameError as exc:
+            return Peeled(MALFORMED, str(exc))
+
+    def peel(self, frame: bytes) -> Peeled:
+        """One MAC frame without its FCS, layer by layer; FrameError when a
+        header does not parse (the ``decode`` methods turn that into MALFORMED)."""
         try:
             mac = fastparse.parse_mac(frame, fcs=False)
-        except FrameError as exc:
-            if "fast path" in exc.reason:
-                return self._reference(raw)
-            return Peeled(MALFORMED, str(exc))
-        try:
-            if mac["frame_type"] != _MAC_DATA:
-                if mac["frame_type"] == _MAC_COMMAND and mac.get("command_id") == _ASSOCIATION_RESPONSE:
-                    self._association(frame, mac)
+        except fastparse.NotCovered:
+            mac = _declared_mac(frame)
+            if mac is None:
                 return Peeled(OTHER)
-            if mac["payload_end"] <= mac["payload_start"]:
-                return Peeled(OTHER)
-            return self._nwk(frame, mac)
-        except FrameError as exc:
-            return Peeled(MALFORMED, str(exc))
+        if mac["frame_type"] != _MAC_DATA:
+            if mac["frame_type"] == _MAC_COMMAND and mac.get("command_id") == _ASSOCIATION_RESPONSE:
+                self._association(frame, mac)
+            return Peeled(OTHER)
+        if mac["payload_end"] <= mac["payload_start"]:
+            return Peeled(OTHER)
+        return self._nwk(frame, mac)
 
     def _association(self, frame: bytes, mac: dict) -> None:
         p = mac["payload_start"]
@@ -289,10 +346,13 @@ class StackDecoder:
             self.keys.learn_address(frame[p] | frame[p + 1] << 8, mac["dst_addr"])
 
     def _nwk(self, frame: bytes, mac: dict) -> Peeled:
-        start = mac["payload_start"]
+        start, end = mac["payload_start"], mac["payload_end"]
         nwk = fastparse.parse_nwk(frame, start)
-        if nwk["protocol_version"] not in (1, 2, 3):
-            return Peeled(MALFORMED, f"nwk: protocol version {nwk['protocol_version']} is not Zigbee")
+        if nwk["protocol_version"] not in ZIGBEE_NWK_VERSIONS:
+            raise FrameError("nwk", f"protocol version {nwk['protocol_version']} is not Zigbee")
+        trace = self.trace
+        if trace is not None:
+            trace.nwk = frame[start:end]
         addresses = self.keys.addresses
         src = nwk["src"]
         if nwk["src_ieee"] is not None and src is not None:
@@ -309,13 +369,15 @@ class StackDecoder:
             if source is None:
                 source = mac_src if mac["src_addr_mode"] == 3 else addresses.get(mac_src)
             who = f"0x{mac_src:04x}" if mac["src_addr_mode"] == 2 else "an unknown sender"
-            plain = self._decrypt("nwk", frame[: mac["payload_end"]], start, nwk, self.keys.network_keys, source, who)
+            plain = self._decrypt("nwk", frame[:end], start, nwk, self.keys.network_keys, source, who)
             if plain is None:
                 out.kind, out.error = UNDECRYPTED, "nwk: not decrypted (no key fits or sender unknown)"
                 return out
             out.nwk_decrypted = True
         else:
-            plain = frame[start + nwk["payload_start"] : mac["payload_end"]]
+            plain = frame[start + nwk["payload_start"] : end]
+        if trace is not None:
+            trace.nwk_payload = plain
         if nwk["frame_type"] != 0:
             return out  # NWK command (or inter-PAN): no ZCL inside
         return self._aps(plain, nwk, out)
@@ -324,6 +386,9 @@ class StackDecoder:
         if not buf:
             raise FrameError("aps", "empty NWK payload")
         aps = fastparse.parse_aps(buf)
+        trace = self.trace
+        if trace is not None:
+            trace.aps = buf
         ftype = aps["frame_type"]
         if aps["security"]:
             source = aps["sec_source"]
@@ -339,8 +404,10 @@ class StackDecoder:
             out.aps_decrypted = True
         else:
             plain = buf[aps["payload_start"] :]
+        if trace is not None:
+            trace.aps_payload = plain
         if ftype == 1:  # APS command
-            if plain and plain[0] == 0x05:
+            if plain and plain[0] == _TRANSPORT_KEY:
                 self._learn_key(plain[1:])
             return out
         if ftype != 0:
@@ -353,7 +420,7 @@ class StackDecoder:
             if whole is None:
                 return out
             plain, out.first_frame = whole.payload, whole.first_frame
-        if out.profile == ZDP_PROFILE:
+        if out.profile == ZDO_PROFILE_ID:
             if out.cluster == DEVICE_ANNOUNCE and len(plain) >= 11:
                 self.keys.learn_address(plain[1] | plain[2] << 8, int.from_bytes(plain[3:11], "little"))
             return out
@@ -369,44 +436,3 @@ class StackDecoder:
     def finish(self) -> None:
         """End of the capture: fragment sets still open count as incomplete."""
         self.fragments.finish()
-
-    def _reference(self, raw: RawFrame) -> Peeled:
-        """Frames outside the fast path, through the construct decoder."""
-        self._index = raw.index
-        self._time = raw.time
-        try:
-            d = reference_decode(raw.frame, self.keys, fcs=False, strict=False)
-        except MicError as exc:
-            return Peeled(UNDECRYPTED, str(exc))
-        except FrameError as exc:
-            return Peeled(MALFORMED, str(exc))
-        out = Peeled(OTHER)
-        if d.nwk is not None:
-            out.src, out.dst = d.nwk.src, d.nwk.dst
-            out.nwk_secured = d.nwk.aux is not None
-            out.nwk_decrypted = "nwk" in d.decrypted
-        out.aps_decrypted = "aps" in d.decrypted
-        aps = d.aps
-        if d.error or d.encrypted:
-            out.kind, out.error = UNDECRYPTED, d.error or f"{d.encrypted}: no key"
-        elif (aps is not None and aps.extended is not None and aps.extended.control.fragmentation
-              and int(aps.frame_control.frame_type) == 0):
-            self._reference_block(d, out)
-        elif d.zcl is not None and aps is not None:
-            out.kind = ZCL
-            out.profile, out.cluster = d.aps.profile, d.aps.cluster
-            out.src_ep, out.dst_ep = d.aps.src_endpoint, d.aps.dst_endpoint
-            out.zcl = build_zcl(d.zcl)
-        return out
-
-    def _reference_block(self, d: DecodedFrame, out: Peeled) -> None:
-        """One APS data block as the construct decoder left it: the block's
-        bytes are its payload (or its ZCL frame, if it parsed one)."""
-        aps = d.aps
-        out.fragment = True
-        out.profile, out.cluster = aps.profile, aps.cluster
-        out.src_ep, out.dst_ep = aps.src_endpoint, aps.dst_endpoint
-        block = build_zcl(d.zcl) if d.zcl is not None else d.payload
-        whole = self._block(out, aps.counter, int(aps.extended.control.fragmentation), aps.extended.block_number, block)
-        if whole is not None and out.profile != ZDP_PROFILE:
-            out.kind, out.zcl, out.first_frame = ZCL, whole.payload, whole.first_frame

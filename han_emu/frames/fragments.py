@@ -1,10 +1,10 @@
-"""APS fragment reassembly for replay: the blocks of one transmission -> one frame.
+"""APS fragment reassembly: the blocks of one transmission -> one frame.
 
 A Smart Energy answer larger than one APS frame (a GetProfileResponse of a
 day's half-hours, a long PublishPrice) travels in blocks, each APS-encrypted
 on its own.  The extended APS header says which: fragmentation FIRST carries
 the number of blocks in ``block_number``, SUBSEQUENT blocks carry their own
-index (1 .. count - 1).  Only the whole frame is ZCL, so replay buffers the
+index (1 .. count - 1).  Only the whole frame is ZCL, so the decoder buffers the
 blocks of each transmission until all are there.
 
 Captures repeat blocks (MAC and APS retries) and lose them (a sniffer that
@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-FIRST, SUBSEQUENT = 1, 2  # APS extended frame control, fragmentation field
+from han_emu.frames.aps import Fragmentation
+
+FIRST, SUBSEQUENT = Fragmentation.FIRST, Fragmentation.SUBSEQUENT  # the extended header's fragmentation field
 
 #: (NWK source, NWK destination, APS counter, profile, cluster, source endpoint, destination endpoint)
 TransmissionKey = tuple[int | None, int | None, int, int | None, int | None, int | None, int | None]
