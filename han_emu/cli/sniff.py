@@ -81,7 +81,7 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     from han_emu.readout import Readout
 
     from han_emu.replay.dutycycle import ReplayDutyCycle
-    from han_emu.replay.engine import ErrorEvent, Replay
+    from han_emu.replay.player import ErrorEvent, Replay
     from han_emu.replay.output import jsonl_line, summary_line, text_line, text_summary
 
     def warn(message: str) -> None:

@@ -11,7 +11,7 @@ with every layer parsed by the declarations.
 from han_emu.frames.errors import CaptureError, FcsError, FrameError, MicError
 from han_emu.frames import fastparse
 from han_emu.frames.decoder import Decoder
-from han_emu.frames.keys import KeyRing
+from han_emu.frames.keyring import KeyRing
 from han_emu.frames.pcap import CaptureRecord, LinkType, PcapngWriter, PcapWriter, read_capture
 from han_emu.frames.record import RawFrame
 from han_emu.frames.stack import CaptureReport, DecodedFrame, SkippedFrame, decode, decode_capture, encode

@@ -37,7 +37,7 @@ from han_emu.frames.aps import ApsCommandId, TransportKeyType, parse_transport_k
 from han_emu.frames.errors import FrameError, MicError
 from han_emu.frames.fcs import fcs_bytes
 from han_emu.frames.fragments import Reassembled, Reassembler
-from han_emu.frames.keys import KeyRing
+from han_emu.frames.keyring import KeyRing
 from han_emu.frames.mac import mac_payload, parse_mac
 from han_emu.frames.record import RawFrame
 from han_emu.frames.secheader import MIC_LENGTH, SECURITY_LEVEL

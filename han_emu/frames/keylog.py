@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from han_emu.crypto.keys import KEY_SIZE, KeyTextError
 from han_emu.crypto.keys import parse_key as parse_key_text
-from han_emu.frames.keys import KeyRing
+from han_emu.frames.keyring import KeyRing
 
 UAT_NAME = "zigbee_pc_keys"
 

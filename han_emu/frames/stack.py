@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 from han_emu.frames.aps import ApsCommandId, ApsFrameType, build_aps, parse_aps, parse_aps_command, parse_transport_key
 from han_emu.frames.decoder import ZCL, Decoder, Trace
 from han_emu.frames.errors import FrameError, MicError
-from han_emu.frames.keys import KeyRing
+from han_emu.frames.keyring import KeyRing
 from han_emu.frames.mac import build_mac, mac_payload, parse_mac
 from han_emu.frames.nwk import NwkFrameType, build_nwk, parse_nwk, parse_nwk_command
 from han_emu.frames.pcap import CaptureRecord, read_capture

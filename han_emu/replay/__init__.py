@@ -19,7 +19,7 @@ from han_emu.frames.keylog import KeylogError, load_keylog, read_keyring
 from han_emu.frames.record import RawFrame
 from han_emu.replay.capture import CaptureProblem, RecordSource, iter_records, records_of, zep_frame
 from han_emu.replay.dutycycle import ReplayDutyCycle, replay_dutycycle
-from han_emu.replay.engine import ErrorEvent, Replay, ReplaySummary, ZclEvent, build_keyring, paced
+from han_emu.replay.player import ErrorEvent, Replay, ReplaySummary, ZclEvent, build_keyring, paced
 from han_emu.replay.live import FrameSaver, LiveRecords, StreamRecords, ZepListener
 from han_emu.replay.scenario import recorded_scenario, recording_from_capture
 from han_emu.replay.zcl import ZclDecodeError, ZclMessage, decode_zcl

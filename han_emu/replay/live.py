@@ -4,7 +4,7 @@ A sniffer on the HAN (a CC2531/CC26xx or nRF52840 with sniffer firmware, a
 WSTK, Ubiqua, Wireshark forwarding) either sends each frame it hears as a ZEP
 datagram or writes a pcap/pcapng stream to a pipe.  Both are read here into
 the records a capture file gives (:class:`RawFrame` or
-:class:`CaptureProblem`), so :class:`~han_emu.replay.engine.Replay` decodes
+:class:`CaptureProblem`), so :class:`~han_emu.replay.player.Replay` decodes
 them exactly as it decodes a file.
 
 Reading blocks (``recv`` waits for a datagram, a pipe for its writer), so each

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from han_emu.replay.engine import ErrorEvent, ReplaySummary, ZclEvent
+from han_emu.replay.player import ErrorEvent, ReplaySummary, ZclEvent
 from han_emu.replay.zcl import attribute_name, cluster_name
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

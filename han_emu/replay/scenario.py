@@ -26,7 +26,7 @@ from clusters.mp184 import EndpointMap
 from han_emu.meter.recorded import After, Recording, RecordedScenario
 from han_emu.meter.settings import PRIMARY, SECONDARY
 
-from han_emu.replay.engine import Replay, ZclEvent
+from han_emu.replay.player import Replay, ZclEvent
 
 METERING = 0x0702
 _SUMMATION = {0x0000: "import", 0x0001: "export"}

@@ -24,7 +24,7 @@ from han_emu.frames.nwk import parse_nwk, parse_nwk_command
 from han_emu.frames.zcl import build_zcl, parse_zcl
 from han_emu.frames.zep import build_zep, parse_zep
 from han_emu.replay.capture import CaptureProblem, RawFrame, iter_records
-from han_emu.replay.engine import Replay
+from han_emu.replay.player import Replay
 
 from .fuzzing import FUZZ, count, mutated, random_or_mutated
 from .seeds import capture_files, keyring, layer_seeds, psdus

@@ -11,12 +11,12 @@ import pytest
 
 from han_emu.frames.aps import DeliveryMode
 from han_emu.frames.builders import aps_data, mac_data, nwk_frame, zcl_header
-from han_emu.frames.keys import KeyRing
+from han_emu.frames.keyring import KeyRing
 from han_emu.frames.stack import encode
 from han_emu.frames.decoder import Decoder
 from han_emu.frames.record import RawFrame
 from han_emu.replay.capture import iter_records
-from han_emu.replay.engine import ErrorEvent, Replay, ZclEvent
+from han_emu.replay.player import ErrorEvent, Replay, ZclEvent
 from han_emu.replay.output import jsonl_line
 from han_emu.replay.zcl import ZclMessage, _int_list
 

@@ -23,7 +23,7 @@ from clusters.ids import SE_PROFILE_ID
 from clusters.mp184 import EndpointMap
 from han_emu.frames import decoder as d
 from han_emu.frames.keylog import KeylogFollower, parse_key, read_keyring
-from han_emu.frames.keys import KeyRing
+from han_emu.frames.keyring import KeyRing
 from han_emu.frames.record import RawFrame
 from han_emu.readout import Readout, ZclIngest
 from han_emu.replay.capture import CaptureProblem, RecordSource, records_of
