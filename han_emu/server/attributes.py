@@ -21,6 +21,7 @@ from zigpy.zcl import Cluster
 from zigpy.zcl.foundation import (
     DataClass,
     DataType,
+    ZCL_CLUSTER_REVISION_ATTR,
     DataTypeId,
     Status,
     TypeValue,
@@ -33,7 +34,7 @@ LOGGER = logging.getLogger(__name__)
 Getter = Callable[[], Any]
 Setter = Callable[[Any], None]
 
-CLUSTER_REVISION_ID = 0xFFFD
+CLUSTER_REVISION_ID = ZCL_CLUSTER_REVISION_ATTR.id
 
 
 class MissingValue(enum.Enum):
@@ -275,11 +276,7 @@ class AttributeTable:
             )
         if cluster_revision is not None and (None, CLUSTER_REVISION_ID) not in table._bindings:
             revision_def = next(
-                (d for d in cluster.AttributeDefs if d.id == CLUSTER_REVISION_ID),
-                ZCLAttributeDef(
-                    id=CLUSTER_REVISION_ID, type=t.uint16_t, access="r",
-                    name="cluster_revision",
-                ),
+                (d for d in cluster.AttributeDefs if d.id == CLUSTER_REVISION_ID), ZCL_CLUSTER_REVISION_ATTR
             )
             table.bind(revision_def, lambda: cluster_revision, reportable=False)
         return table

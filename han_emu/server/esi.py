@@ -20,7 +20,7 @@ from clusters import Metering, Price, SubGhz, posix_to_utctime
 from clusters.mp184 import EndpointMap, Role
 from han_emu import __version__
 from han_emu.meter.clock import Clock
-from han_emu.meter.gbtime import bst_window, utc_offset
+from han_emu.meter.gbtime import HALF_HOUR, bst_window, utc_offset
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.settings import ELEMENTS, PRIMARY
 from han_emu.crypto.certsets import CertificateSet
@@ -163,19 +163,20 @@ class EsiServer:
         logged = {"import", "export"}
         if meter.settings.mpans.of(element, "export") is None:
             logged.discard("export")
-        ep.on_command(Metering.cluster_id, 0x00, profile_handler(meter, element, logged), generates=(0x00,))
+        ep.on_command(Metering.cluster_id, Metering.ServerCommandDefs.get_profile.id, profile_handler(meter, element, logged),
+                      generates=(Metering.ClientCommandDefs.get_profile_response.id,))
 
         prices = ElementPrices(meter, element)
         self.prices[element] = prices
         ep.add_server_cluster(Price, prices.table())
         for command_id, (handler, generates) in prices.handlers().items():
             ep.on_command(Price.cluster_id, command_id, handler, generates=generates)
-        ep.declare_generated(Price.cluster_id, (0x00,))
+        ep.declare_generated(Price.cluster_id, (Price.ClientCommandDefs.publish_price.id,))
         if sub_ghz and self.sub_ghz is not None:
             ep.add_server_cluster(SubGhz)
             for command_id, (handler, generates) in self.sub_ghz.handlers().items():
                 ep.on_command(SubGhz.cluster_id, command_id, handler, generates=generates)
-            ep.declare_generated(SubGhz.cluster_id, (0x00,))
+            ep.declare_generated(SubGhz.cluster_id, (SubGhz.ClientCommandDefs.suspend_zcl_messages.id,))
         return ep
 
     # -- tier watching ------------------------------------------------------------
@@ -192,7 +193,7 @@ class EsiServer:
             prices = self.prices[element]
             for nwk, dst_ep in sorted(self.price_subscribers(element)):
                 self.zcl.send(
-                    self.endpoint_of(element), Price.cluster_id, 0x00, prices.publish_price(),
+                    self.endpoint_of(element), Price.cluster_id, Price.ClientCommandDefs.publish_price.id, prices.publish_price(),
                     subscriber_address(nwk), dst_ep,
                 )
                 LOGGER.info("tier change on the %s element: PublishPrice to 0x%04X", element, nwk)
@@ -233,6 +234,6 @@ class EsiServer:
         TOU tier may change (the meter is advanced past it by then)."""
         if self._changed:
             return self.clock.now()
-        boundary = (self.clock.now() // 1800 + 1) * 1800 + 1.0
+        boundary = (self.clock.now() // HALF_HOUR + 1) * HALF_HOUR + 1.0
         engine = self.zcl.next_due()
         return boundary if engine is None else min(engine, boundary)

@@ -166,7 +166,7 @@ def profile_handler(meter: TwinMeter, element: str, logged: set[str]) -> Callabl
     def respond(end: int, status: ProfileStatus, values: list[int | None]) -> list[ZclReply]:
         intervals = [INVALID_INTERVAL if v is None else min(v, 0xFFFFFE) for v in values]
         payload = get_profile_response(end, status, ProfileIntervalPeriod.Minutes_30, intervals)
-        return [ZclReply(0x00, payload)]
+        return [ZclReply(Metering.ClientCommandDefs.get_profile_response.id, payload)]
 
     def handle(request: ZclRequest) -> list[ZclReply]:
         args = request.args
