@@ -54,7 +54,7 @@ from typing import Any
 
 import zigpy.types as t
 
-from clusters.ids import KEY_ESTABLISHMENT, SUB_GHZ, TIME
+from clusters.ids import KEY_ESTABLISHMENT, SUB_GHZ, TIME, ZDO_PROFILE_ID
 from han_emu.air.dutycycle import (
     AirtimeLedger,
     ChannelUsage,
@@ -314,7 +314,7 @@ class AirAccounting:
     @staticmethod
     def relayed(packet: t.ZigbeePacket) -> bool:
         """Whether the hub relays ``packet`` to or from the ESME (see the module notes)."""
-        return int(packet.profile_id) != 0 and int(packet.cluster_id) not in HUB_LOCAL_CLUSTERS
+        return int(packet.profile_id) != ZDO_PROFILE_ID and int(packet.cluster_id) not in HUB_LOCAL_CLUSTERS
 
     def charge_leg(self, packet: t.ZigbeePacket, time: float, *, peer: int, to_esme: bool) -> int:
         """Charge the 2.4 GHz hub <-> ESME copy of ``packet`` (a relayed sub-GHz
