@@ -28,13 +28,21 @@ from clusters.mp184 import EndpointMap
 from han_emu.readout import Readout, ZclIngest
 from han_emu.replay import ErrorEvent, RawFrame, Replay, ReplayDutyCycle, ZclEvent
 from han_emu.tui.framelog import cluster_label, describe_message
-from han_emu.tui.source import ALERT_LENGTH, LOG_LENGTH, DeviceRow, DutyView, FrameLog, Progress, Snapshot
+from han_emu.tui.source import (
+    ALERT_LENGTH,
+    LOG_LENGTH,
+    DeviceRow,
+    DutyView,
+    FrameLog,
+    Progress,
+    Snapshot,
+    special_nwk_name,
+)
 
 #: Wall seconds of decoding between two breaths of the event loop.
 BREATH_S = 0.02
 #: The readout's name on the screens: the capture's conversation as an IHD would see it.
 DISPLAY = "capture"
-COORDINATOR = 0x0000
 
 
 def ieee_text(ieee: int) -> str:
@@ -44,11 +52,7 @@ def ieee_text(ieee: int) -> str:
 def node_name(nwk: int | None) -> str:
     if nwk is None:
         return "?"
-    if nwk == COORDINATOR:
-        return "ESI"
-    if nwk >= 0xFFF8:
-        return "broadcast"
-    return f"0x{nwk:04X}"
+    return special_nwk_name(nwk) or f"0x{nwk:04X}"
 
 
 class ReplaySource:
