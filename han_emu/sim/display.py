@@ -40,6 +40,7 @@ from clusters.metering import (
 from clusters.mp184 import EndpointMap
 from clusters.price import tier_block_price_attr
 from clusters.zcl_header import ZclHeader
+from han_emu.air.accounting import HUB_NWK
 from han_emu.crypto.certsets import CertificateSet
 from han_emu.meter.clock import Clock
 from han_emu.radio.virtual.cbke_client import join_smart_energy
@@ -106,7 +107,7 @@ class SimDisplay(SimNode):
         self.suspensions = 0
         self.suspended_s = 0.0
         """Seconds of suspension granted by the hub (overlaps counted once)."""
-        self.esi_nwk = 0x0000
+        self.esi_nwk = HUB_NWK
         self.esi_endpoints: list[int] = []
         self.requests: Counter[int] = Counter()  # per cluster
         self.failures = 0
