@@ -14,6 +14,9 @@ from typing import Any, Callable
 from clusters import Metering, posix_to_utctime, utctime_to_posix
 from clusters.metering import (
     INVALID_INTERVAL,
+    PREVIOUS_DAYS,
+    PREVIOUS_MONTHS,
+    PREVIOUS_WEEKS,
     ProfileIntervalPeriod,
     ProfileStatus,
     get_profile_response,
@@ -144,15 +147,15 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
     for zcl_dir, direction in _DIRECTIONS.items():
         getters[f"currentday_consumption_{zcl_dir}"] = history("day", direction, 0)
         getters[f"previousday_consumption_{zcl_dir}"] = history("day", direction, 1)
-        for n in range(2, 9):
+        for n in PREVIOUS_DAYS:
             getters[f"previous_day{n}_consumption_{zcl_dir}"] = history("day", direction, n)
         getters[f"current_week_consumption_{zcl_dir}"] = history("week", direction, 0)
         getters[f"previous_week_consumption_{zcl_dir}"] = history("week", direction, 1)
-        for n in range(2, 6):
+        for n in PREVIOUS_WEEKS:
             getters[f"previous_week{n}_consumption_{zcl_dir}"] = history("week", direction, n)
         getters[f"current_month_consumption_{zcl_dir}"] = history("month", direction, 0)
         getters[f"previous_month_consumption_{zcl_dir}"] = history("month", direction, 1)
-        for n in range(2, 14):
+        for n in PREVIOUS_MONTHS:
             getters[f"previous_month{n}_consumption_{zcl_dir}"] = history("month", direction, n)
         getters[f"cur_part_profile_int_start_time_{zcl_dir}"] = partial(direction, "start")
         getters[f"cur_part_profile_int_value_{zcl_dir}"] = partial(direction, "value")

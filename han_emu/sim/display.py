@@ -29,6 +29,9 @@ import zigpy.zdo.types as zdo_t
 from clusters import Metering, Price, SubGhz, Time
 from clusters.ids import IHD_DEVICE_ID, KEY_ESTABLISHMENT, MESSAGING, PHYSICAL_DEVICE_ID, PPMID_DEVICE_ID
 from clusters.metering import (
+    PREVIOUS_DAYS,
+    PREVIOUS_MONTHS,
+    PREVIOUS_WEEKS,
     PROFILE_INTERVAL_SECONDS,
     GetProfileResponseSchema,
     ProfileStatus,
@@ -284,9 +287,9 @@ class SimDisplay(SimNode):
                 ids = [Metering.attributes_by_name[name].id for name in (  # today's: with the registers
                     f"previousday_consumption_{d}", f"current_week_consumption_{d}", f"previous_week_consumption_{d}",
                     f"current_month_consumption_{d}", f"previous_month_consumption_{d}")]
-                ids += [previous_day_attr(n, received) for n in range(2, 9)]
-                ids += [previous_week_attr(n, received) for n in range(2, 6)]
-                ids += [previous_month_attr(n, received) for n in range(2, 14)]
+                ids += [previous_day_attr(n, received) for n in PREVIOUS_DAYS]
+                ids += [previous_week_attr(n, received) for n in PREVIOUS_WEEKS]
+                ids += [previous_month_attr(n, received) for n in PREVIOUS_MONTHS]
                 await self.read(ep, Metering.cluster_id, ids)
 
     async def configure_reporting(self, ep: int) -> None:
