@@ -17,10 +17,11 @@ from zigpy.zcl.clusters.general import Basic, Identify, Time
 from zigpy.zdo.types import SimpleDescriptor
 
 from clusters import Metering, Price, SubGhz, posix_to_utctime
+from clusters.utctime import UTCTIME_INVALID
 from clusters.mp184 import EndpointMap, Role
 from han_emu import __version__
 from han_emu.meter.clock import Clock
-from han_emu.meter.gbtime import HALF_HOUR, bst_window, utc_offset
+from han_emu.meter.gbtime import BST_SHIFT, HALF_HOUR, bst_window, utc_offset
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.settings import ELEMENTS, PRIMARY
 from han_emu.crypto.certsets import CertificateSet
@@ -35,7 +36,7 @@ from han_emu.server.subghz import SubGhzServer
 LOGGER = logging.getLogger(__name__)
 
 #: Time cluster TimeStatus: Master | MasterZoneDst (the ESI is the HAN's clock).
-TIME_STATUS = 0x01 | 0x04
+TIME_STATUS = Time.TimeStatus.Master | Time.TimeStatus.Master_for_Zone_and_DST
 
 
 def time_table(clock: Clock, started: float) -> AttributeTable:
@@ -57,11 +58,11 @@ def time_table(clock: Clock, started: float) -> AttributeTable:
         "time_zone": lambda: 0,
         "dst_start": dst(0),
         "dst_end": dst(1),
-        "dst_shift": lambda: 3600,
+        "dst_shift": lambda: BST_SHIFT,
         "standard_time": lambda: int(posix_to_utctime(clock.now())),
         "local_time": lambda: int(posix_to_utctime(clock.now() + utc_offset(clock.now()))),
         "last_set_time": lambda: posix_to_utctime(started),
-        "valid_until_time": lambda: 0xFFFFFFFF,
+        "valid_until_time": lambda: UTCTIME_INVALID,
     }
     return AttributeTable.from_cluster(Time, getters)
 
@@ -71,7 +72,7 @@ def basic_table(meter: TwinMeter, element: str) -> AttributeTable:
         Basic,
         {
             "zcl_version": lambda: 1,
-            "power_source": lambda: 0x01,  # mains, single phase
+            "power_source": lambda: Basic.PowerSource.Mains_single_phase,
             "manufacturer": lambda: "han-emu",
             "model": lambda: f"Twin ESME ({element})",
             "sw_build_id": lambda: __version__,

@@ -114,7 +114,7 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
     getters: dict[str, Callable[[], Any]] = {
         "current_summ_delivered": reading("import"),
         "current_summ_received": reading("export"),
-        "supply_status": lambda: 0x02,  # ON
+        "supply_status": lambda: Metering.SupplyStatus.Supply_On,
         "status": lambda: 0,
         "iambient_consumption_indicator": ambient,
         "unit_of_measure": lambda: 0,
