@@ -15,6 +15,12 @@ ZDO_PROFILE_ID: Final = 0x0000
 ESI_DEVICE_ID: Final = 0x0500
 """Energy Service Interface, the device type of the meter's endpoints."""
 ESI_DEVICE_VERSION: Final = 0
+IHD_DEVICE_ID: Final = 0x0502
+"""In-Home Display."""
+PPMID_DEVICE_ID: Final = 0x0506
+"""Prepayment Meter Interface Device."""
+PHYSICAL_DEVICE_ID: Final = 0x0507
+"""Physical Device: what a GB Consumer Access Device announces (it has no SE device id of its own)."""
 
 # General clusters the ESI serves (ZCL).
 BASIC: Final = 0x0000
@@ -27,3 +33,6 @@ MESSAGING: Final = 0x0703
 PREPAYMENT: Final = 0x0705
 SUB_GHZ: Final = 0x070B
 KEY_ESTABLISHMENT: Final = 0x0800
+
+SMART_ENERGY_BLOCK: Final = range(0x0700, 0x0800)
+"""The Smart Energy functional domain of cluster ids (0x07xx: Price ... Sub-GHz)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from clusters.ids import METERING, PRICE
 from clusters.metering import (
     EXPORT_SITE_ID_ATTR,
     IntervalChannel,
@@ -23,9 +24,6 @@ from clusters.metering import (
     tier_summation_attr,
 )
 from clusters.price import tier_block_price_attr
-
-METERING: Final = 0x0702
-PRICE: Final = 0x0700
 
 
 class Role(StrEnum):

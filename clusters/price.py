@@ -26,6 +26,7 @@ import zigpy.types as t
 from zigpy.zcl.clusters import smartenergy as zse
 from zigpy.zcl.foundation import BaseAttributeDefs, BaseCommandDefs, CommandSchema, ZCLCommandDef
 
+from clusters import ids
 from clusters._families import add_attributes, attr
 
 MAX_TIERS: Final = 48
@@ -558,7 +559,7 @@ class Price(zse.Price):
 
     _skip_registry = True
 
-    cluster_id: Final[t.uint16_t] = 0x0700
+    cluster_id: Final[t.uint16_t] = ids.PRICE
     ep_attribute: Final = "smartenergy_price"
 
     AttributeDefs = _AttributeDefs

@@ -13,13 +13,15 @@ import zigpy.types as t
 from zigpy.zcl import Cluster
 from zigpy.zcl.foundation import BaseAttributeDefs, BaseCommandDefs, ZCLAttributeDef, ZCLCommandDef
 
+from clusters import ids
+
 
 class SubGhz(Cluster):
     """Sub-GHz: channel-change / channel-mask attributes and the suspend commands."""
 
     _skip_registry = True
 
-    cluster_id: Final[t.uint16_t] = 0x070B
+    cluster_id: Final[t.uint16_t] = ids.SUB_GHZ
     ep_attribute: Final = "smartenergy_sub_ghz"
 
     class AttributeDefs(BaseAttributeDefs):

@@ -13,9 +13,12 @@ import struct
 from typing import Any, Iterator
 
 from zigpy.zcl import foundation
+from zigpy.zcl.foundation import DataTypeId
 
 _U16 = struct.Struct("<H")
 INVALID_STRING = 0xFF
+_DATA_TYPES = range(DataTypeId.data8, DataTypeId.data64 + 1)
+_OCTSTR, _STRING, _BOOL = int(DataTypeId.octstr), int(DataTypeId.string), int(DataTypeId.bool_)
 
 
 class ZclValueError(ValueError):
@@ -23,13 +26,18 @@ class ZclValueError(ValueError):
 
 
 def _fixed_types() -> dict[int, tuple[int, bool]]:
+    """(size, signed) of each fixed-size type read as an integer, from zigpy's
+    data-type table: integers, bitmaps, enumerations, UTC time, cluster and
+    attribute ids, BACnet OID; and the general data types data8..data64 (byte
+    lists in zigpy, unsigned integers here).  Booleans are read as bools."""
     table: dict[int, tuple[int, bool]] = {}
-    for base, signed in ((0x08, False), (0x18, False), (0x20, False), (0x28, True)):
-        for i in range(8):  # data8..64, bitmap8..64, uint8..64, int8..64
-            table[base + i] = (i + 1, signed)
-    # enum8/16, UTC time, cluster id, attribute id, BACnet OID
-    table.update({0x30: (1, False), 0x31: (2, False), 0xE2: (4, False), 0xE8: (2, False),
-                  0xE9: (2, False), 0xEA: (4, False)})
+    for type_id in DataTypeId:
+        python_type = foundation.DataType.from_type_id(type_id).python_type
+        if type_id in _DATA_TYPES:
+            table[int(type_id)] = (python_type._length, False)
+        elif (type_id != DataTypeId.bool_ and isinstance(python_type, type) and issubclass(python_type, int)
+              and getattr(python_type, "_size", None)):
+            table[int(type_id)] = (python_type._size, bool(python_type._signed))
     return table
 
 
@@ -47,7 +55,7 @@ def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
         if end > len(data):
             raise ZclValueError(f"value of type 0x{type_id:02x} truncated")
         return int.from_bytes(data[off:end], "little", signed=signed), end
-    if type_id in (0x41, 0x42):
+    if type_id in (_OCTSTR, _STRING):
         if off >= len(data):
             raise ZclValueError("string value truncated")
         n = data[off]
@@ -57,8 +65,8 @@ def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
         if end > len(data):
             raise ZclValueError("string value truncated")
         raw = data[off + 1 : end]
-        return (raw if type_id == 0x41 else raw.decode("utf-8", "replace")), end
-    if type_id == 0x10:
+        return (raw if type_id == _OCTSTR else raw.decode("utf-8", "replace")), end
+    if type_id == _BOOL:
         if off >= len(data):
             raise ZclValueError("boolean value truncated")
         return bool(data[off]), off + 1

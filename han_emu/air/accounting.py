@@ -54,6 +54,7 @@ from typing import Any
 
 import zigpy.types as t
 
+from clusters.ids import KEY_ESTABLISHMENT, SUB_GHZ, TIME, ZDO_PROFILE_ID
 from han_emu.air.dutycycle import (
     AirtimeLedger,
     ChannelUsage,
@@ -62,7 +63,7 @@ from han_emu.air.dutycycle import (
     DutyCycleLimits,
     DutyCycleState,
 )
-from han_emu.air.phy import PAGE_2400, SUB_GHZ_PAGES, validate_channel
+from han_emu.air.phy import GB_868, O_QPSK_2400, PAGE_2400, SUB_GHZ_PAGES, validate_channel
 from han_emu.frames.errors import FrameError
 from han_emu.air.synth import FrameSynthesizer, NetworkContext, ieee_int
 
@@ -73,14 +74,14 @@ DEFAULT_HYSTERESIS_S = 1.0
 """Seconds a window must fall below a threshold before the state steps down
 (about a hundred GB-868 frames): stops alert ping-pong at a threshold."""
 
-BAND_2400 = "2.4"
-BAND_868 = "gb868"
+BAND_2400 = O_QPSK_2400.key
+BAND_868 = GB_868.key
 
 ESME_NWK = 0x0001
 """Short address of the modelled ESME on the hub's 2.4 GHz leg (the emulator's
 coordinator plays the ESME's ESI, so the ESME has no node of its own)."""
 ESME_IEEE = 0x000D6F00000000E5
-HUB_LOCAL_CLUSTERS = frozenset({0x000A, 0x0800, 0x070B})
+HUB_LOCAL_CLUSTERS = frozenset({TIME, KEY_ESTABLISHMENT, SUB_GHZ})
 """Time, Key Establishment and Sub-GHz: the hub answers these itself, nothing
 is relayed to the ESME."""
 
@@ -313,7 +314,7 @@ class AirAccounting:
     @staticmethod
     def relayed(packet: t.ZigbeePacket) -> bool:
         """Whether the hub relays ``packet`` to or from the ESME (see the module notes)."""
-        return int(packet.profile_id) != 0 and int(packet.cluster_id) not in HUB_LOCAL_CLUSTERS
+        return int(packet.profile_id) != ZDO_PROFILE_ID and int(packet.cluster_id) not in HUB_LOCAL_CLUSTERS
 
     def charge_leg(self, packet: t.ZigbeePacket, time: float, *, peer: int, to_esme: bool) -> int:
         """Charge the 2.4 GHz hub <-> ESME copy of ``packet`` (a relayed sub-GHz

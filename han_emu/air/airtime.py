@@ -16,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from han_emu.air.phy import GB_868, Phy, phy_for_page
-
-US_PER_S = 1_000_000
+from han_emu.air.phy import GB_868, O_QPSK_2400, US_PER_S, Phy, phy_for_page
 
 ACK_PSDU = 5
 """An 802.15.4 MAC ACK: frame control (2) + sequence number (1) + FCS (2)."""
@@ -32,7 +30,7 @@ frame codec when it is known (e.g. an APS-secured ACK is longer)."""
 # --- GB-868 listen-before-talk and timing rules (UK), not counted as airtime ---
 LBT_CCA_THRESHOLD_DBM = -87
 """A channel is busy above this received level."""
-LBT_MIN_FREE_S = 0.005
+LBT_MIN_FREE_S = GB_868.lbt_min_free_us / US_PER_S
 """The channel must be seen free for at least this long before transmitting."""
 LBT_BACKOFF_SLOT_S = 0.0005
 """One random-backoff slot."""
@@ -49,7 +47,7 @@ MAX_PACKET_S = 1.0
 MAX_DIALOGUE_S = 4.0
 """Longest dialogue (exchange of frames) allowed."""
 
-TURNAROUND_2400_S = 0.000192
+TURNAROUND_2400_S = O_QPSK_2400.turnaround_us / US_PER_S
 """802.15.4 aTurnaroundTime at 2.4 GHz: 12 symbols of 16 us (RX-to-TX before an ACK)."""
 
 

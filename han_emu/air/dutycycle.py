@@ -40,12 +40,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from han_emu.air.airtime import frame_airtime_us
-from han_emu.air.phy import SUB_GHZ_PAGES, validate_channel
+from han_emu.air.phy import SUB_GHZ_PAGES, US_PER_S, validate_channel
 from han_emu.meter.clock import Clock
 
 HOUR_S = 3600.0
-_HOUR_US = 3_600_000_000
-_US = 1_000_000
 
 
 class DutyCycleState(IntEnum):
@@ -89,7 +87,7 @@ _DOWN_ALERT = {
 
 
 def _to_us(seconds: float) -> int:
-    return round(seconds * _US)
+    return round(seconds * US_PER_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +306,7 @@ class _Track:
     def move(self, when: float, emit: Callable[[DutyCycleEvent], None]) -> None:
         """Step to the state the window now calls for, one event per threshold."""
         target = self.target_state()
-        airtime = self.sum_us / _US
+        airtime = self.sum_us / US_PER_S
         while self.state != target:
             prev = self.state
             if target > prev:
@@ -333,9 +331,9 @@ class _Track:
     def usage(self, now: float) -> ChannelUsage:
         return ChannelUsage(
             device=self.device, page=self.page, channel=self.channel, time=now,
-            airtime=self.sum_us / _US, state=self.state, peak=self.peak_us / _US,
-            frames=self.frames, total_airtime=self.total_us / _US,
-            discarded=self.discarded, discarded_airtime=self.discarded_us / _US,
+            airtime=self.sum_us / US_PER_S, state=self.state, peak=self.peak_us / US_PER_S,
+            frames=self.frames, total_airtime=self.total_us / US_PER_S,
+            discarded=self.discarded, discarded_airtime=self.discarded_us / US_PER_S,
             limits=self.limits,
         )
 
@@ -428,7 +426,7 @@ class AirtimeLedger:
             track.discarded_us += airtime_us
             self._emit(DutyCycleEvent(
                 t, device, page, channel, track.state, track.state,
-                AlertCode.MESSAGE_DISCARDED, track.sum_us / _US,
+                AlertCode.MESSAGE_DISCARDED, track.sum_us / US_PER_S,
             ))
             return False
         window.append((t + HOUR_S, airtime_us))
@@ -525,9 +523,9 @@ class AirtimeLedger:
         return LedgerSummary(
             time=t,
             channels=tuple(usages),
-            airtime=sum(tr.sum_us for tr in self._tracks.values()) / _US,
+            airtime=sum(tr.sum_us for tr in self._tracks.values()) / US_PER_S,
             frames=sum(u.frames for u in usages),
-            total_airtime=sum(tr.total_us for tr in self._tracks.values()) / _US,
+            total_airtime=sum(tr.total_us for tr in self._tracks.values()) / US_PER_S,
             discarded=sum(u.discarded for u in usages),
             states=states,
         )
@@ -579,7 +577,7 @@ class DutyCycleLedger(AirtimeLedger):
     @property
     def hysteresis(self) -> float:
         """Seconds below a threshold needed to step down past it."""
-        return self._hysteresis_us / _US
+        return self._hysteresis_us / US_PER_S
 
     @property
     def limits(self) -> Mapping[int, DutyCycleLimits]:

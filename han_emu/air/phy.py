@@ -2,15 +2,19 @@
 
 A dual-band Communications Hub talks to IHDs over two PHYs: the 2.4 GHz O-QPSK
 PHY of IEEE 802.15.4 (channel page 0, channels 11-26) and GB-868, the UK sub-GHz
-2-FSK PHY carried on Zigbee channel pages 28, 29 and 30.  Airtime and duty cycle
-depend only on the PHY's byte time and the bytes sent before the PSDU, so the
-PHYs are plain records here; the channel tables map a (page, logical channel)
-pair to the physical channel and centre frequency the regulations talk about.
+2-FSK PHY carried on Zigbee channel pages 28, 29 and 30.  Each :class:`Phy`
+holds every fact about its radio that airtime, frame timing and duty cycle need
+(symbol time, bits a symbol, what precedes the PSDU, the MAC timings counted in
+its symbols, listen-before-talk); nothing else works them out.  The channel
+tables map a (page, logical channel) pair to the physical channel and centre
+frequency the regulations talk about.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+US_PER_S = 1_000_000
 
 MAX_PSDU = 127
 """aMaxPHYPacketSize: the 7-bit PHR length field limits the PSDU (GB-868 keeps it)."""
@@ -22,47 +26,106 @@ class InvalidChannelError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Phy:
-    """One physical layer: how long a byte takes and what precedes the PSDU."""
+    """One physical layer: its symbols, what precedes the PSDU, and the MAC
+    timings that are counted in its symbols."""
 
     name: str
+    key: str
+    """Short name on command lines and in reports, also the band's name: "2.4", "gb868"."""
     modulation: str
-    bit_rate: int
-    """Bits per second over the air."""
+    symbol_us: int
+    """Microseconds per modulation symbol."""
+    bits_per_symbol: int
     preamble_bytes: int
     sfd_bytes: int
     phr_bytes: int
     max_psdu: int = MAX_PSDU
+    turnaround_symbols: int = 12
+    """aTurnaroundTime: RX-to-TX before a MAC ACK."""
+    ack_wait_symbols: int = 54
+    """macAckWaitDuration: how long a sender waits for the MAC ACK."""
+    lifs_symbols: int = 40
+    """macLIFSPeriod: the long inter-frame spacing after a frame of more than 18 bytes."""
+    lbt_min_free_us: int = 0
+    """Listen before talk: the channel must be seen free this long before a
+    transmission; 0 on a PHY without LBT."""
+
+    @property
+    def symbols_per_octet(self) -> int:
+        return 8 // self.bits_per_symbol
+
+    @property
+    def bit_rate(self) -> int:
+        """Bits per second over the air."""
+        return self.bits_per_symbol * US_PER_S // self.symbol_us
 
     @property
     def byte_us(self) -> int:
-        """Microseconds per byte on air (8 bits at ``bit_rate``)."""
-        return 8_000_000 // self.bit_rate
+        """Microseconds per byte on air."""
+        return self.symbol_us * self.symbols_per_octet
+
+    @property
+    def shr_bytes(self) -> int:
+        """The synchronisation header: preamble and start-of-frame delimiter."""
+        return self.preamble_bytes + self.sfd_bytes
 
     @property
     def overhead_bytes(self) -> int:
         """Bytes sent before the PSDU: preamble, start-of-frame delimiter, PHY header."""
-        return self.preamble_bytes + self.sfd_bytes + self.phr_bytes
+        return self.shr_bytes + self.phr_bytes
+
+    @property
+    def turnaround_us(self) -> int:
+        return self.turnaround_symbols * self.symbol_us
+
+    @property
+    def ack_wait_us(self) -> int:
+        return self.ack_wait_symbols * self.symbol_us
+
+    @property
+    def lifs_us(self) -> int:
+        return self.lifs_symbols * self.symbol_us
+
+    @property
+    def pages(self) -> tuple[int, ...]:
+        """The channel pages this PHY carries."""
+        return tuple(page for page, cp in CHANNEL_PAGES.items() if cp.phy is self)
+
+    @property
+    def first_channel(self) -> tuple[int, int]:
+        """(page, logical channel) of the PHY's first channel: the default where nothing says."""
+        cp = CHANNEL_PAGES[self.pages[0]]
+        return cp.page, cp.first_channel
 
 
 O_QPSK_2400 = Phy(
     name="2.4 GHz O-QPSK",
+    key="2.4",
     modulation="O-QPSK",
-    bit_rate=250_000,
+    symbol_us=16,
+    bits_per_symbol=4,
     preamble_bytes=4,
     sfd_bytes=1,
     phr_bytes=1,
 )
-"""IEEE 802.15.4 2.4 GHz PHY: 250 kb/s, 32 us a byte, 6 bytes of SHR + PHR."""
+"""IEEE 802.15.4 2.4 GHz PHY: 16 us symbols of 4 bits (250 kb/s, 32 us a byte),
+6 bytes of SHR + PHR; ACK turnaround 12 symbols (192 us)."""
 
 GB_868 = Phy(
     name="GB-868 2-FSK",
+    key="gb868",
     modulation="2-FSK (SUN-FSK, Gaussian BT 0.5, 35 kHz deviation)",
-    bit_rate=100_000,
+    symbol_us=10,
+    bits_per_symbol=1,
     preamble_bytes=8,
     sfd_bytes=2,
     phr_bytes=2,
+    ack_wait_symbols=54,  # the 2.4 GHz figure, kept for GB-868 too
+    lbt_min_free_us=5_000,
 )
-"""GB-868 sub-GHz PHY: 100 kb/s, 80 us a byte, 8-byte preamble + 2-byte SFD + 2-byte PHR."""
+"""GB-868 sub-GHz PHY: 10 us symbols of 1 bit (100 kb/s, 80 us a byte),
+8-byte preamble + 2-byte SFD + 2-byte PHR; listen before talk, the channel
+free for 5 ms (UK rules)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
-from construct import GreedyBytes, Int8ul, Int16ul, Struct
-
+from clusters.key_establishment import KeyEstablishment, KeyEstablishmentSuite, Mac
+from clusters.key_establishment import TerminateStatus as _TerminateStatus
 from han_emu.meter.clock import Clock
 from han_emu.crypto.certificates import (
     Certificate,
@@ -37,14 +37,17 @@ from han_emu.crypto.certificates import (
 from han_emu.crypto.curves import Curve, InvalidPoint, Point
 from han_emu.crypto.ecmqv import kdf, mac_u, mac_v, shared_secret
 
-MAC_LENGTH = 16
+MAC_LENGTH = Mac.LENGTH
+_REQUESTS = KeyEstablishment.ServerCommandDefs
+_INITIATE = _REQUESTS.initiate_key_establishment_request.schema
+_TERMINATE = _REQUESTS.terminate_key_establishment.schema
 
 
 class Suite(IntEnum):
     """KeyEstablishmentSuite values (bitmap16; one bit per crypto suite)."""
 
-    SUITE_1 = 0x0001  # sect163k1, 48-byte certificates
-    SUITE_2 = 0x0002  # sect283k1, 74-byte certificates
+    SUITE_1 = int(KeyEstablishmentSuite.CBKE_ECMQV_163K1)  # sect163k1, 48-byte certificates
+    SUITE_2 = int(KeyEstablishmentSuite.CBKE_ECMQV_283K1)  # sect283k1, 74-byte certificates
 
     @property
     def number(self) -> int:
@@ -54,19 +57,21 @@ class Suite(IntEnum):
 class Command(IntEnum):
     """Key Establishment command ids (the same ids serve both directions)."""
 
-    INITIATE_KEY_ESTABLISHMENT = 0x00
-    EPHEMERAL_DATA = 0x01
-    CONFIRM_KEY_DATA = 0x02
-    TERMINATE_KEY_ESTABLISHMENT = 0x03
+    INITIATE_KEY_ESTABLISHMENT = _REQUESTS.initiate_key_establishment_request.id
+    EPHEMERAL_DATA = _REQUESTS.ephemeral_data_request.id
+    CONFIRM_KEY_DATA = _REQUESTS.confirm_key_data_request.id
+    TERMINATE_KEY_ESTABLISHMENT = _REQUESTS.terminate_key_establishment.id
 
 
 class TerminateStatus(IntEnum):
-    UNKNOWN_ISSUER = 0x01
-    BAD_KEY_CONFIRM = 0x02
-    BAD_MESSAGE = 0x03
-    NO_RESOURCES = 0x04
-    UNSUPPORTED_SUITE = 0x05
-    INVALID_CERTIFICATE = 0x06
+    """TerminateKeyEstablishment status codes, as the cluster definition numbers them."""
+
+    UNKNOWN_ISSUER = _TerminateStatus.Unknown_Issuer.value
+    BAD_KEY_CONFIRM = _TerminateStatus.Bad_Key_Confirm.value
+    BAD_MESSAGE = _TerminateStatus.Bad_Message.value
+    NO_RESOURCES = _TerminateStatus.No_Resources.value
+    UNSUPPORTED_SUITE = _TerminateStatus.Unsupported_Suite.value
+    INVALID_CERTIFICATE = _TerminateStatus.Invalid_Certificate.value
 
 
 class State(Enum):
@@ -78,23 +83,10 @@ class State(Enum):
     FAILED = "failed"
 
 
-INITIATE_LAYOUT = Struct(
-    "suite" / Int16ul,
-    "ephemeral_data_generate_time" / Int8ul,
-    "confirm_key_generate_time" / Int8ul,
-    "certificate" / GreedyBytes,
-)
-
-TERMINATE_LAYOUT = Struct(
-    "status" / Int8ul,
-    "wait_time" / Int8ul,
-    "suite" / Int16ul,
-)
-
-
 @dataclass(frozen=True)
 class InitiatePayload:
-    """Payload of Initiate Key Establishment Request and Response."""
+    """Payload of Initiate Key Establishment Request and Response (the
+    cluster definition's schema holds the layout)."""
 
     suite: int
     ephemeral_data_generate_time: int
@@ -105,22 +97,19 @@ class InitiatePayload:
     def parse(cls, payload: bytes) -> InitiatePayload:
         if len(payload) < 4:
             raise ValueError("initiate payload shorter than its fixed fields")
-        p = INITIATE_LAYOUT.parse(payload)
+        p, _ = _INITIATE.deserialize(payload)
         return cls(
-            p.suite, p.ephemeral_data_generate_time, p.confirm_key_generate_time, p.certificate
+            int(p.key_establishment_suite), int(p.ephemeral_data_generate_time),
+            int(p.confirm_key_generate_time), bytes(p.identity),
         )
 
     def to_bytes(self) -> bytes:
-        return bytes(
-            INITIATE_LAYOUT.build(
-                {
-                    "suite": self.suite,
-                    "ephemeral_data_generate_time": self.ephemeral_data_generate_time,
-                    "confirm_key_generate_time": self.confirm_key_generate_time,
-                    "certificate": self.certificate,
-                }
-            )
-        )
+        return _INITIATE(
+            key_establishment_suite=self.suite,
+            ephemeral_data_generate_time=self.ephemeral_data_generate_time,
+            confirm_key_generate_time=self.confirm_key_generate_time,
+            identity=self.certificate,
+        ).serialize()
 
 
 @dataclass(frozen=True)
@@ -133,17 +122,15 @@ class TerminatePayload:
 
     @classmethod
     def parse(cls, payload: bytes) -> TerminatePayload:
-        if len(payload) != TERMINATE_LAYOUT.sizeof():
+        p, rest = _TERMINATE.deserialize(payload)
+        if rest:
             raise ValueError("terminate payload must be 4 bytes")
-        p = TERMINATE_LAYOUT.parse(payload)
-        return cls(p.status, p.wait_time, p.suite)
+        return cls(int(p.status_code), int(p.wait_time), int(p.key_establishment_suite))
 
     def to_bytes(self) -> bytes:
-        return bytes(
-            TERMINATE_LAYOUT.build(
-                {"status": self.status, "wait_time": self.wait_time, "suite": self.suite}
-            )
-        )
+        return _TERMINATE(
+            status_code=self.status, wait_time=self.wait_time, key_establishment_suite=self.suite
+        ).serialize()
 
 
 @dataclass(frozen=True)

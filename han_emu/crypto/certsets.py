@@ -15,6 +15,7 @@ production CA and will refuse these (unknown issuer or bad key confirm).
 from __future__ import annotations
 
 import functools
+from binascii import crc_hqx
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -395,14 +396,20 @@ def cert_check(suite: Suite | int, ca_hex: str, cert_hex: str, key_hex: str) -> 
     return CertReport(certs, certs.reconstructed_public_key(), certs.private_public_key())
 
 
+_REFLECT = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
+"""Each byte with its bits in reverse order."""
+
+
 def install_code_crc(code: bytes) -> bytes:
-    """The 2-byte CRC an install code carries (CRC-16/X-25, little-endian)."""
-    crc = 0xFFFF
-    for byte in code:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    return (crc ^ 0xFFFF).to_bytes(2, "little")
+    """The 2-byte CRC an install code carries (CRC-16/X-25, little-endian).
+
+    X-25 is the CCITT CRC that ``binascii.crc_hqx`` computes in C, with input
+    and output bit-reflected, initial value and final XOR 0xFFFF (both
+    unchanged by reflection); the little-endian bytes of the reflected result
+    are the reflections of the unreflected CRC's bytes, high byte first.
+    """
+    crc = crc_hqx(bytes(code).translate(_REFLECT), 0xFFFF) ^ 0xFFFF
+    return bytes((_REFLECT[crc >> 8], _REFLECT[crc & 0xFF]))
 
 
 def install_code_for(eui64: bytes, length: int = 8) -> bytes:

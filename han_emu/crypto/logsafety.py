@@ -15,13 +15,15 @@ import logging
 import re
 import threading
 
+from han_emu.crypto.keys import KEY_SIZE
+
 REDACTED = "<key redacted>"
 _SHAPES = re.compile(r"(?<![0-9A-Fa-f:])(?:(?:[0-9A-Fa-f]{2}:){15}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{32})(?![0-9A-Fa-f:])")
 
 
 def _spellings(key: bytes) -> list[str]:
     h = key.hex()
-    pairs = [h[i : i + 2] for i in range(0, 32, 2)]
+    pairs = [h[i : i + 2] for i in range(0, len(h), 2)]
     return [h, h.upper(), ":".join(pairs), ":".join(pairs).upper(), " ".join(pairs), repr(key)[2:-1]]
 
 
@@ -35,7 +37,7 @@ class KeyRedactor:
 
     def add(self, key: bytes) -> None:
         key = bytes(key)
-        if len(key) != 16:
+        if len(key) != KEY_SIZE:
             return
         with self._lock:
             for spelling in _spellings(key):

@@ -12,6 +12,8 @@ import calendar
 from datetime import date, datetime, timedelta, timezone
 
 BST_SHIFT = 3600
+HALF_HOUR = 1800
+"""Seconds in a GB settlement period: profile intervals and TOU switches fall on its boundaries."""
 
 
 def _last_sunday(year: int, month: int) -> int:

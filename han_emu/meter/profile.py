@@ -11,7 +11,9 @@ from __future__ import annotations
 from array import array
 from typing import Iterator
 
-PERIOD = 1800  # seconds
+from han_emu.meter.gbtime import HALF_HOUR
+
+PERIOD = HALF_HOUR
 THREE_MONTHS = 4416  # 92 days of half-hours
 _INVALID = -1
 

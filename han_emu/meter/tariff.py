@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Mapping
 
-from han_emu.meter.gbtime import local_datetime
+from han_emu.meter.gbtime import HALF_HOUR, local_datetime
 
 MINUTES_PER_DAY = 24 * 60
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -75,10 +75,10 @@ class SwitchingTable:
 
     def tier_at(self, ts: float) -> int:
         """The active tier at POSIX time ``ts`` (GB local time decides)."""
-        slot = int(ts // 1800)
+        slot = int(ts // HALF_HOUR)
         tier = self._slots.get(slot)
         if tier is None:
-            local = local_datetime(slot * 1800)
+            local = local_datetime(slot * HALF_HOUR)
             name = self.special_days.get(local.date()) or self.week[local.weekday()]
             tier = self.day_profiles[name].tier_at(local.hour * 60 + local.minute)
             if len(self._slots) > 20_000:
@@ -91,23 +91,23 @@ class SwitchingTable:
         looking ``horizon_days`` ahead (switches fall on half hours)."""
         out: list[tuple[int, int]] = []
         tier = self.tier_at(ts)
-        t = int(ts // 1800 + 1) * 1800
+        t = int(ts // HALF_HOUR + 1) * HALF_HOUR
         end = ts + horizon_days * 86400
         while t <= end and len(out) < count:
             now = self.tier_at(t)
             if now != tier:
                 out.append((t, now))
                 tier = now
-            t += 1800
+            t += HALF_HOUR
         return out
 
     def current_start(self, ts: float, horizon_days: int = 8) -> int:
         """When the tier active at ``ts`` became active (bounded look-back)."""
         tier = self.tier_at(ts)
-        t = int(ts // 1800) * 1800
+        t = int(ts // HALF_HOUR) * HALF_HOUR
         stop = ts - horizon_days * 86400
-        while t - 1800 > stop and self.tier_at(t - 1800) == tier:
-            t -= 1800
+        while t - HALF_HOUR > stop and self.tier_at(t - HALF_HOUR) == tier:
+            t -= HALF_HOUR
         return t
 
     @classmethod

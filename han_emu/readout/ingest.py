@@ -16,8 +16,11 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 
-from clusters import Metering, Price, Time, utctime_to_posix
+from clusters import ZCL_EPOCH_POSIX, Metering, Price, Time, utctime_to_posix
+from clusters.ids import SE_PROFILE_ID
+from clusters.metering import INVALID_INTERVAL, PROFILE_INTERVAL_SECONDS
 from clusters.mp184 import EndpointMap
+from clusters.price import TariffTypeNibble
 from clusters.zcl_header import ZclHeader
 from clusters.zcl_values import read_response_records, read_typed_records
 from han_emu.readout.model import Readout
@@ -30,10 +33,12 @@ _HIST = re.compile(
     r"_consumption_(delivered|received)$"
 )
 _PRICE = re.compile(r"(received_)?tier(\d+)_block1_price$")
-_PROFILE_RSP = Metering.ClientCommandDefs.get_profile_response.schema
-_GET_PROFILE = Metering.ServerCommandDefs.get_profile.schema
-_PUBLISH_PRICE = Price.ClientCommandDefs.publish_price.schema
-_TARIFF_INFO = Price.ClientCommandDefs.publish_tariff_information.schema
+_GET_PROFILE = Metering.ServerCommandDefs.get_profile
+_PROFILE_RSP = Metering.ClientCommandDefs.get_profile_response
+_PUBLISH_PRICE = Price.ClientCommandDefs.publish_price
+_TARIFF_INFO = Price.ClientCommandDefs.publish_tariff_information
+_TIME = Time.AttributeDefs.time.id
+_LOCAL_TIME = Time.AttributeDefs.local_time.id
 
 
 def _history_key(match: re.Match[str]) -> tuple[str, str, int]:
@@ -77,7 +82,7 @@ class ZclIngest:
     # -- entry point ------------------------------------------------------------------
     def packet(self, packet: t.ZigbeePacket, now: float | None = None) -> None:
         """One frame seen on the HAN (either direction)."""
-        if packet.profile_id != 0x0109:
+        if packet.profile_id != SE_PROFILE_ID:
             return
         data = packet.data.serialize() if hasattr(packet.data, "serialize") else bytes(packet.data)
         src = int(packet.src.address) if packet.src is not None else -1
@@ -103,8 +108,8 @@ class ZclIngest:
 
     # -- requests (only what responses need) ----------------------------------------------
     def _request(self, src: int, cluster: int, header: ZclHeader, body: bytes) -> None:
-        if cluster == Metering.cluster_id and header.frame_control.is_cluster and header.command_id == 0x00:
-            req, _ = _GET_PROFILE.deserialize(body)
+        if cluster == Metering.cluster_id and header.frame_control.is_cluster and header.command_id == _GET_PROFILE.id:
+            req, _ = _GET_PROFILE.schema.deserialize(body)
             self._profile_requests[(src, int(header.tsn))] = int(req.interval_channel)
 
     # -- responses, reports, publishes ------------------------------------------------------
@@ -122,17 +127,18 @@ class ZclIngest:
                     if value is not None:
                         self.attribute(src_ep, cluster, attr_id, value, now)
             return
-        if cluster == Metering.cluster_id and header.command_id == 0x00:
+        if cluster == Metering.cluster_id and header.command_id == _PROFILE_RSP.id:
             channel = self._profile_requests.pop((dst, int(header.tsn)), None)
-            rsp, _ = _PROFILE_RSP.deserialize(body)
-            if channel is None or int(rsp.status) != 0:
+            rsp, _ = _PROFILE_RSP.schema.deserialize(body)
+            period = PROFILE_INTERVAL_SECONDS.get(rsp.profile_interval_period)
+            if channel is None or int(rsp.status) != 0 or period is None:
                 return
             end = utctime_to_posix(int(rsp.end_time))
             intervals = el.profile.setdefault(channel, {})
             for i, value in enumerate(rsp.intervals):
-                intervals[int(end - i * 1800)] = None if int(value) == 0xFFFFFF else int(value)
-        elif cluster == Price.cluster_id and header.command_id == 0x00:
-            p, _ = _PUBLISH_PRICE.deserialize(body)
+                intervals[int(end - i * period)] = None if int(value) == INVALID_INTERVAL else int(value)
+        elif cluster == Price.cluster_id and header.command_id == _PUBLISH_PRICE.id:
+            p, _ = _PUBLISH_PRICE.schema.deserialize(body)
             info = el.current_price
             info.price = int(p.price)
             info.tier = int(p.price_trailing_digit_and_price_tier.price_tier)
@@ -145,9 +151,10 @@ class ZclIngest:
             info.generation_tier = None if p.generation_tier is None else int(p.generation_tier)
             el.price_trailing_digit = info.trailing_digit
             el.currency = info.currency
-        elif cluster == Price.cluster_id and header.command_id == 0x04:
-            info, _ = _TARIFF_INFO.deserialize(body)
-            direction = "received" if int(info.tariff_type_charging_scheme) & 0x0F == 1 else "delivered"
+        elif cluster == Price.cluster_id and header.command_id == _TARIFF_INFO.id:
+            info, _ = _TARIFF_INFO.schema.deserialize(body)
+            received = info.tariff_type_charging_scheme.tariff_type == TariffTypeNibble.Received
+            direction = "received" if received else "delivered"
             el.tariff_label[direction] = _text(info.tariff_label)
 
     # -- attributes --------------------------------------------------------------------------
@@ -163,11 +170,11 @@ class ZclIngest:
         elif cluster == Price.cluster_id and attr_id in Price.attributes:
             self._price(el, Price.attributes[attr_id].name, value)
         elif cluster == Time.cluster_id:
-            if attr_id == 0x0000:
+            if attr_id == _TIME:
                 self.readout.time_utc = utctime_to_posix(int(value))
                 self.readout.time_read_at = now
-            elif attr_id == 0x0007 and self.readout.time_utc is not None:
-                self.readout.time_local_offset = int(value) + 946684800 - int(self.readout.time_utc)
+            elif attr_id == _LOCAL_TIME and self.readout.time_utc is not None:
+                self.readout.time_local_offset = int(value) + ZCL_EPOCH_POSIX - int(self.readout.time_utc)
 
     def _metering(self, el, name: str, value: Any) -> None:
         if name == "current_summ_delivered":

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-#: History kinds a SMETS2 IHD keeps, with how far back: 8 previous days, 5
-#: previous weeks, 13 previous months.
-HISTORY_DEPTH = {"day": 8, "week": 5, "month": 13}
+from clusters.metering import PREVIOUS_DAYS, PREVIOUS_MONTHS, PREVIOUS_WEEKS
+
+#: History kinds a SMETS2 IHD keeps, with how far back the Metering cluster
+#: goes: 8 previous days, 5 previous weeks, 13 previous months.
+HISTORY_DEPTH = {"day": PREVIOUS_DAYS[-1], "week": PREVIOUS_WEEKS[-1], "month": PREVIOUS_MONTHS[-1]}
 
 
 @dataclass

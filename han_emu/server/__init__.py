@@ -2,14 +2,12 @@
 
 from han_emu.server.attributes import AttributeBinding, AttributeTable, MissingValue
 from han_emu.server.command import CommandHandler, ZclError, ZclReply, ZclRequest
-from han_emu.server.endpoint import ESI_DEVICE_ID, SMART_ENERGY_PROFILE, ClusterSide, Endpoint
+from han_emu.server.endpoint import ClusterSide, Endpoint
 from han_emu.server.engine import ZclServer
 from han_emu.server.guards import SMART_ENERGY_CLUSTERS
 
 __all__ = [
-    "ESI_DEVICE_ID",
     "SMART_ENERGY_CLUSTERS",
-    "SMART_ENERGY_PROFILE",
     "AttributeBinding",
     "AttributeTable",
     "ClusterSide",

@@ -21,6 +21,7 @@ from zigpy.zcl import Cluster
 from zigpy.zcl.foundation import (
     DataClass,
     DataType,
+    ZCL_CLUSTER_REVISION_ATTR,
     DataTypeId,
     Status,
     TypeValue,
@@ -28,12 +29,14 @@ from zigpy.zcl.foundation import (
     ZCLAttributeDef,
 )
 
+from clusters.zcl_values import FIXED_TYPES
+
 LOGGER = logging.getLogger(__name__)
 
 Getter = Callable[[], Any]
 Setter = Callable[[Any], None]
 
-CLUSTER_REVISION_ID = 0xFFFD
+CLUSTER_REVISION_ID = ZCL_CLUSTER_REVISION_ATTR.id
 
 
 class MissingValue(enum.Enum):
@@ -49,8 +52,6 @@ class MissingValue(enum.Enum):
 
 def _invalid_encoding(type_id: int) -> bytes | None:
     """Encoded invalid value of a ZCL data type, or None if it has none (ZCL 2.6.2)."""
-    uint_sizes = {0x20: 1, 0x21: 2, 0x22: 3, 0x23: 4, 0x24: 5, 0x25: 6, 0x26: 7, 0x27: 8}
-    int_sizes = {0x28: 1, 0x29: 2, 0x2A: 3, 0x2B: 4, 0x2C: 5, 0x2D: 6, 0x2E: 7, 0x2F: 8}
     fixed = {
         DataTypeId.bool_: b"\xff",
         DataTypeId.enum8: b"\xff",
@@ -71,10 +72,10 @@ def _invalid_encoding(type_id: int) -> bytes | None:
         DataTypeId.EUI64: b"\xff" * 8,
         DataTypeId.key128: b"\xff" * 16,
     }
-    if type_id in uint_sizes:
-        return b"\xff" * uint_sizes[type_id]
-    if type_id in int_sizes:
-        return b"\x00" * (int_sizes[type_id] - 1) + b"\x80"
+    if DataTypeId.uint8 <= type_id <= DataTypeId.uint64:
+        return b"\xff" * FIXED_TYPES[type_id][0]
+    if DataTypeId.int8 <= type_id <= DataTypeId.int64:
+        return b"\x00" * (FIXED_TYPES[type_id][0] - 1) + b"\x80"
     return fixed.get(type_id)
 
 
@@ -275,11 +276,7 @@ class AttributeTable:
             )
         if cluster_revision is not None and (None, CLUSTER_REVISION_ID) not in table._bindings:
             revision_def = next(
-                (d for d in cluster.AttributeDefs if d.id == CLUSTER_REVISION_ID),
-                ZCLAttributeDef(
-                    id=CLUSTER_REVISION_ID, type=t.uint16_t, access="r",
-                    name="cluster_revision",
-                ),
+                (d for d in cluster.AttributeDefs if d.id == CLUSTER_REVISION_ID), ZCL_CLUSTER_REVISION_ATTR
             )
             table.bind(revision_def, lambda: cluster_revision, reportable=False)
         return table

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 
+from clusters.ids import ZDO_PROFILE_ID
+
 LOGGER = logging.getLogger(__name__)
 
-ZDO_PROFILE = 0x0000
 ZDO_ENDPOINT = 0x00
 _IEEE_MODE = 0x03  # MultiAddress: IEEE address and endpoint (0x01 is a group)
 
@@ -36,7 +37,7 @@ class BindingTable:
         True when the table changed.  Anything else is ignored, as are group
         bindings (Smart Energy secures unicasts only) and requests that do not
         parse (the firmware refuses those itself)."""
-        if packet.dst_ep != ZDO_ENDPOINT or packet.profile_id != ZDO_PROFILE:
+        if packet.dst_ep != ZDO_ENDPOINT or packet.profile_id != ZDO_PROFILE_ID:
             return False
         command = int(packet.cluster_id)
         if command not in (zdo_t.ZDOCmd.Bind_req, zdo_t.ZDOCmd.Unbind_req):

@@ -14,12 +14,9 @@ from zigpy.zcl import Cluster
 from zigpy.zcl.foundation import Direction
 from zigpy.zdo.types import SimpleDescriptor
 
+from clusters.ids import ESI_DEVICE_ID, SE_PROFILE_ID
 from han_emu.server.attributes import AttributeTable
 from han_emu.server.command import CommandHandler
-
-SMART_ENERGY_PROFILE = 0x0109
-ESI_DEVICE_ID = 0x0500
-
 
 @dataclass
 class ClusterSide:
@@ -62,7 +59,7 @@ class Endpoint:
         endpoint_id: int,
         device_id: int = ESI_DEVICE_ID,
         *,
-        profile_id: int = SMART_ENERGY_PROFILE,
+        profile_id: int = SE_PROFILE_ID,
         device_version: int = 0,
     ) -> None:
         if not 1 <= endpoint_id <= 240:

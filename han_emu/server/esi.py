@@ -17,10 +17,11 @@ from zigpy.zcl.clusters.general import Basic, Identify, Time
 from zigpy.zdo.types import SimpleDescriptor
 
 from clusters import Metering, Price, SubGhz, posix_to_utctime
+from clusters.utctime import UTCTIME_INVALID
 from clusters.mp184 import EndpointMap, Role
 from han_emu import __version__
 from han_emu.meter.clock import Clock
-from han_emu.meter.gbtime import bst_window, utc_offset
+from han_emu.meter.gbtime import BST_SHIFT, HALF_HOUR, bst_window, utc_offset
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.settings import ELEMENTS, PRIMARY
 from han_emu.crypto.certsets import CertificateSet
@@ -35,7 +36,7 @@ from han_emu.server.subghz import SubGhzServer
 LOGGER = logging.getLogger(__name__)
 
 #: Time cluster TimeStatus: Master | MasterZoneDst (the ESI is the HAN's clock).
-TIME_STATUS = 0x01 | 0x04
+TIME_STATUS = Time.TimeStatus.Master | Time.TimeStatus.Master_for_Zone_and_DST
 
 
 def time_table(clock: Clock, started: float) -> AttributeTable:
@@ -57,11 +58,11 @@ def time_table(clock: Clock, started: float) -> AttributeTable:
         "time_zone": lambda: 0,
         "dst_start": dst(0),
         "dst_end": dst(1),
-        "dst_shift": lambda: 3600,
+        "dst_shift": lambda: BST_SHIFT,
         "standard_time": lambda: int(posix_to_utctime(clock.now())),
         "local_time": lambda: int(posix_to_utctime(clock.now() + utc_offset(clock.now()))),
         "last_set_time": lambda: posix_to_utctime(started),
-        "valid_until_time": lambda: 0xFFFFFFFF,
+        "valid_until_time": lambda: UTCTIME_INVALID,
     }
     return AttributeTable.from_cluster(Time, getters)
 
@@ -71,7 +72,7 @@ def basic_table(meter: TwinMeter, element: str) -> AttributeTable:
         Basic,
         {
             "zcl_version": lambda: 1,
-            "power_source": lambda: 0x01,  # mains, single phase
+            "power_source": lambda: Basic.PowerSource.Mains_single_phase,
             "manufacturer": lambda: "han-emu",
             "model": lambda: f"Twin ESME ({element})",
             "sw_build_id": lambda: __version__,
@@ -163,19 +164,20 @@ class EsiServer:
         logged = {"import", "export"}
         if meter.settings.mpans.of(element, "export") is None:
             logged.discard("export")
-        ep.on_command(Metering.cluster_id, 0x00, profile_handler(meter, element, logged), generates=(0x00,))
+        ep.on_command(Metering.cluster_id, Metering.ServerCommandDefs.get_profile.id, profile_handler(meter, element, logged),
+                      generates=(Metering.ClientCommandDefs.get_profile_response.id,))
 
         prices = ElementPrices(meter, element)
         self.prices[element] = prices
         ep.add_server_cluster(Price, prices.table())
         for command_id, (handler, generates) in prices.handlers().items():
             ep.on_command(Price.cluster_id, command_id, handler, generates=generates)
-        ep.declare_generated(Price.cluster_id, (0x00,))
+        ep.declare_generated(Price.cluster_id, (Price.ClientCommandDefs.publish_price.id,))
         if sub_ghz and self.sub_ghz is not None:
             ep.add_server_cluster(SubGhz)
             for command_id, (handler, generates) in self.sub_ghz.handlers().items():
                 ep.on_command(SubGhz.cluster_id, command_id, handler, generates=generates)
-            ep.declare_generated(SubGhz.cluster_id, (0x00,))
+            ep.declare_generated(SubGhz.cluster_id, (SubGhz.ClientCommandDefs.suspend_zcl_messages.id,))
         return ep
 
     # -- tier watching ------------------------------------------------------------
@@ -192,7 +194,7 @@ class EsiServer:
             prices = self.prices[element]
             for nwk, dst_ep in sorted(self.price_subscribers(element)):
                 self.zcl.send(
-                    self.endpoint_of(element), Price.cluster_id, 0x00, prices.publish_price(),
+                    self.endpoint_of(element), Price.cluster_id, Price.ClientCommandDefs.publish_price.id, prices.publish_price(),
                     subscriber_address(nwk), dst_ep,
                 )
                 LOGGER.info("tier change on the %s element: PublishPrice to 0x%04X", element, nwk)
@@ -233,6 +235,6 @@ class EsiServer:
         TOU tier may change (the meter is advanced past it by then)."""
         if self._changed:
             return self.clock.now()
-        boundary = (self.clock.now() // 1800 + 1) * 1800 + 1.0
+        boundary = (self.clock.now() // HALF_HOUR + 1) * HALF_HOUR + 1.0
         engine = self.zcl.next_due()
         return boundary if engine is None else min(engine, boundary)

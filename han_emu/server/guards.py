@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Hashable, Iterable
 
-#: Smart Energy application clusters (Price 0x0700 ... Sub-GHz 0x070B and the
-#: rest of the 0x07xx block).  Key Establishment (0x0800) is deliberately absent:
-#: CBKE runs before a link key exists, under network security only.
-SMART_ENERGY_CLUSTERS: frozenset[int] = frozenset(range(0x0700, 0x0800))
+from clusters.ids import KEY_ESTABLISHMENT, SMART_ENERGY_BLOCK
+
+#: Smart Energy application clusters (Price ... Sub-GHz and the rest of the 0x07xx
+#: block).  Key Establishment is deliberately absent: CBKE runs before a link key
+#: exists, under network security only.
+SMART_ENERGY_CLUSTERS: frozenset[int] = frozenset(SMART_ENERGY_BLOCK)
 
 #: Clusters whose frames go out without APS encryption: Key Establishment runs
 #: before the link key it establishes exists (and replaces the one it runs under).
-APS_PLAIN_CLUSTERS: frozenset[int] = frozenset({0x0800})
+APS_PLAIN_CLUSTERS: frozenset[int] = frozenset({KEY_ESTABLISHMENT})
 
 #: ``authorised(sender) -> bool``: has the sender (a packet's source address)
 #: completed key establishment?  Supplied by the Key Establishment server.

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import zigpy.types as t
 
+from clusters.ids import KEY_ESTABLISHMENT
 from clusters.key_establishment import KeyEstablishment
 from han_emu.crypto.certsets import CertificateSet, eui64_from_cert, eui64_to_cert
 from han_emu.meter.clock import Clock
@@ -51,8 +52,6 @@ from han_emu.server.command import ZclReply, ZclRequest
 from han_emu.server.endpoint import Endpoint
 
 LOGGER = logging.getLogger(__name__)
-
-KEY_ESTABLISHMENT_CLUSTER = 0x0800
 
 DEFAULT_SLACK = 10.0
 """Seconds allowed on top of the partner's advertised generate time before an
@@ -148,7 +147,7 @@ class KeyEstablishmentServer:
         return bits
 
     def _attach(self, endpoint: Endpoint) -> None:
-        if endpoint.side(KEY_ESTABLISHMENT_CLUSTER, server=True) is not None:
+        if endpoint.side(KEY_ESTABLISHMENT, server=True) is not None:
             raise ValueError(f"endpoint {endpoint.id} already serves Key Establishment")
         table = AttributeTable.from_cluster(
             KeyEstablishment, {"key_establishment_suite": lambda: self.suites}
@@ -156,20 +155,20 @@ class KeyEstablishmentServer:
         # Added by id, not class: payloads reach the handlers unparsed, so a
         # short or garbled one gets Terminate BAD_MESSAGE as CBKE requires,
         # rather than the engine's generic Default Response.
-        endpoint.add_server_cluster(KEY_ESTABLISHMENT_CLUSTER, table)
-        if endpoint.side(KEY_ESTABLISHMENT_CLUSTER, server=False) is None:
+        endpoint.add_server_cluster(KEY_ESTABLISHMENT, table)
+        if endpoint.side(KEY_ESTABLISHMENT, server=False) is None:
             endpoint.add_client_cluster(
-                KEY_ESTABLISHMENT_CLUSTER,
+                KEY_ESTABLISHMENT,
                 AttributeTable.from_cluster(
                     KeyEstablishment, {"key_establishment_suite": lambda: self.suites}
                 ),
             )
         generated = [int(c) for c in Command]
-        endpoint.on_command(KEY_ESTABLISHMENT_CLUSTER, Command.INITIATE_KEY_ESTABLISHMENT,
+        endpoint.on_command(KEY_ESTABLISHMENT, Command.INITIATE_KEY_ESTABLISHMENT,
                             self._on_initiate, generates=generated)
-        endpoint.on_command(KEY_ESTABLISHMENT_CLUSTER, Command.EPHEMERAL_DATA, self._on_step)
-        endpoint.on_command(KEY_ESTABLISHMENT_CLUSTER, Command.CONFIRM_KEY_DATA, self._on_step)
-        endpoint.on_command(KEY_ESTABLISHMENT_CLUSTER, Command.TERMINATE_KEY_ESTABLISHMENT,
+        endpoint.on_command(KEY_ESTABLISHMENT, Command.EPHEMERAL_DATA, self._on_step)
+        endpoint.on_command(KEY_ESTABLISHMENT, Command.CONFIRM_KEY_DATA, self._on_step)
+        endpoint.on_command(KEY_ESTABLISHMENT, Command.TERMINATE_KEY_ESTABLISHMENT,
                             self._on_terminate)
 
     def guard(self, zcl_server: object) -> None:

@@ -14,6 +14,9 @@ from typing import Any, Callable
 from clusters import Metering, posix_to_utctime, utctime_to_posix
 from clusters.metering import (
     INVALID_INTERVAL,
+    PREVIOUS_DAYS,
+    PREVIOUS_MONTHS,
+    PREVIOUS_WEEKS,
     ProfileIntervalPeriod,
     ProfileStatus,
     get_profile_response,
@@ -111,7 +114,7 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
     getters: dict[str, Callable[[], Any]] = {
         "current_summ_delivered": reading("import"),
         "current_summ_received": reading("export"),
-        "supply_status": lambda: 0x02,  # ON
+        "supply_status": lambda: Metering.SupplyStatus.Supply_On,
         "status": lambda: 0,
         "iambient_consumption_indicator": ambient,
         "unit_of_measure": lambda: 0,
@@ -144,15 +147,15 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
     for zcl_dir, direction in _DIRECTIONS.items():
         getters[f"currentday_consumption_{zcl_dir}"] = history("day", direction, 0)
         getters[f"previousday_consumption_{zcl_dir}"] = history("day", direction, 1)
-        for n in range(2, 9):
+        for n in PREVIOUS_DAYS:
             getters[f"previous_day{n}_consumption_{zcl_dir}"] = history("day", direction, n)
         getters[f"current_week_consumption_{zcl_dir}"] = history("week", direction, 0)
         getters[f"previous_week_consumption_{zcl_dir}"] = history("week", direction, 1)
-        for n in range(2, 6):
+        for n in PREVIOUS_WEEKS:
             getters[f"previous_week{n}_consumption_{zcl_dir}"] = history("week", direction, n)
         getters[f"current_month_consumption_{zcl_dir}"] = history("month", direction, 0)
         getters[f"previous_month_consumption_{zcl_dir}"] = history("month", direction, 1)
-        for n in range(2, 14):
+        for n in PREVIOUS_MONTHS:
             getters[f"previous_month{n}_consumption_{zcl_dir}"] = history("month", direction, n)
         getters[f"cur_part_profile_int_start_time_{zcl_dir}"] = partial(direction, "start")
         getters[f"cur_part_profile_int_value_{zcl_dir}"] = partial(direction, "value")
@@ -166,7 +169,7 @@ def profile_handler(meter: TwinMeter, element: str, logged: set[str]) -> Callabl
     def respond(end: int, status: ProfileStatus, values: list[int | None]) -> list[ZclReply]:
         intervals = [INVALID_INTERVAL if v is None else min(v, 0xFFFFFE) for v in values]
         payload = get_profile_response(end, status, ProfileIntervalPeriod.Minutes_30, intervals)
-        return [ZclReply(0x00, payload)]
+        return [ZclReply(Metering.ClientCommandDefs.get_profile_response.id, payload)]
 
     def handle(request: ZclRequest) -> list[ZclReply]:
         args = request.args

@@ -15,7 +15,7 @@ import zigpy.types as t
 
 from clusters import Price, posix_to_utctime
 from clusters.utctime import UTCTIME_INVALID, ZCL_EPOCH_POSIX
-from clusters.price import TierLabelEntry
+from clusters.price import DURATION_UNTIL_CHANGED, TierLabelEntry
 from clusters.price_split import split_price_matrix
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.tariff import Tariff
@@ -24,8 +24,8 @@ from han_emu.server.command import ZclError, ZclReply, ZclRequest
 from zigpy.zcl.foundation import Status
 
 PROVIDER_ID = 0x00000001
-UNTIL_CHANGED = 0xFFFF
 _CMD = Price.ClientCommandDefs
+_REQ = Price.ServerCommandDefs
 
 
 def issuer_tariff_id(element: str, direction: str) -> int:
@@ -108,9 +108,9 @@ class ElementPrices:
         assert imp is not None
         tier = imp.tier_at(at)
         changes = imp.switching.changes(at, 1)
-        duration = UNTIL_CHANGED
+        duration = DURATION_UNTIL_CHANGED
         if changes:
-            duration = min(UNTIL_CHANGED - 1, int((changes[0][0] - at) // 60))
+            duration = min(DURATION_UNTIL_CHANGED - 1, int((changes[0][0] - at) // 60))
         fields: dict[str, Any] = dict(
             provider_id=PROVIDER_ID,
             rate_label=_label(f"Tier {tier}", 12),
@@ -149,7 +149,7 @@ class ElementPrices:
         src = request.packet.src
         if options & 0x01 and src is not None:
             self.state.subscribers.add((int(src.address), int(request.packet.src_ep)))
-        return [ZclReply(0x00, self.publish_price())]
+        return [ZclReply(_CMD.publish_price.id, self.publish_price())]
 
     def get_scheduled_prices(self, request: ZclRequest) -> list[ZclReply]:
         imp = self.tariff("import")
@@ -160,7 +160,7 @@ class ElementPrices:
         for when, _tier in imp.switching.changes(start, min(wanted, 16)):
             if when - ZCL_EPOCH_POSIX >= UTCTIME_INVALID:
                 break  # past 2136: a start time UTCTime cannot carry
-            replies.append(ZclReply(0x00, self.publish_price(when)))
+            replies.append(ZclReply(_CMD.publish_price.id, self.publish_price(when)))
         if not replies:
             raise ZclError(Status.NOT_FOUND, "no scheduled price changes")
         return replies
@@ -206,7 +206,7 @@ class ElementPrices:
             block_threshold_multiplier=1,
             block_threshold_divisor=1,
         )
-        return [ZclReply(0x04, payload)]
+        return [ZclReply(_CMD.publish_tariff_information.id, payload)]
 
     def get_price_matrix(self, request: ZclRequest) -> list[ZclReply]:
         direction = self._by_tariff_id(int(request.args.issuer_tariff_id))
@@ -221,7 +221,7 @@ class ElementPrices:
             issuer_tariff_id=issuer_tariff_id(self.element, direction),
             tou_only=True,
         )
-        return [ZclReply(0x05, page) for page in pages]
+        return [ZclReply(_CMD.publish_price_matrix.id, page) for page in pages]
 
     def get_block_thresholds(self, request: ZclRequest) -> list[ZclReply]:
         raise ZclError(Status.NOT_FOUND, "TOU-only tariffs have no block thresholds")
@@ -244,18 +244,18 @@ class ElementPrices:
             number_of_labels=len(labels),
             tier_labels=labels,
         )
-        return [ZclReply(0x08, payload)]
+        return [ZclReply(_CMD.publish_tier_labels.id, payload)]
 
     def handlers(self) -> dict[int, tuple[Callable[[ZclRequest], list[ZclReply]], tuple[int, ...]]]:
         """Command id -> (handler, ids it may answer with)."""
         return {
-            0x00: (self.get_current_price, (0x00,)),
-            0x01: (self.get_scheduled_prices, (0x00,)),
-            0x02: (self.price_acknowledgement, ()),
-            0x06: (self.get_tariff_information, (0x04,)),
-            0x07: (self.get_price_matrix, (0x05,)),
-            0x08: (self.get_block_thresholds, (0x06,)),
-            0x0A: (self.get_tier_labels, (0x08,)),
+            _REQ.get_current_price.id: (self.get_current_price, (_CMD.publish_price.id,)),
+            _REQ.get_scheduled_prices.id: (self.get_scheduled_prices, (_CMD.publish_price.id,)),
+            _REQ.price_acknowledgement.id: (self.price_acknowledgement, ()),
+            _REQ.get_tariff_information.id: (self.get_tariff_information, (_CMD.publish_tariff_information.id,)),
+            _REQ.get_price_matrix.id: (self.get_price_matrix, (_CMD.publish_price_matrix.id,)),
+            _REQ.get_block_thresholds.id: (self.get_block_thresholds, (_CMD.publish_block_thresholds.id,)),
+            _REQ.get_tier_labels.id: (self.get_tier_labels, (_CMD.publish_tier_labels.id,)),
         }
 
 

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import zigpy.types as t
 
 from clusters import SubGhz
+from han_emu.air.accounting import HUB_NWK
+from han_emu.air.dutycycle import AlertCode, DutyCycleState
 from han_emu.meter.clock import Clock
 from han_emu.server.command import ZclReply, ZclRequest
 
@@ -43,19 +45,15 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger(__name__)
 
-SUSPEND_ZCL_MESSAGES = 0x00
+SUSPEND_ZCL_MESSAGES = SubGhz.ClientCommandDefs.suspend_zcl_messages.id
 """Client command (server -> client): period in minutes, 0 lifts the suspension."""
-GET_SUSPEND_STATUS = 0x00
+GET_SUSPEND_STATUS = SubGhz.ServerCommandDefs.get_suspend_zcl_messages_status.id
 """Server command (client -> server)."""
 
 DEFAULT_SUSPEND_MINUTES = 10
 """Long enough for a rolling-hour window to drain noticeably, short enough for
 a display to stay useful."""
 
-# GBCS duty-cycle alert codes (see han_emu.air.dutycycle.AlertCode).
-LIMITED_ACTION_TAKEN = 0x8F20
-CRITICAL_ACTION_TAKEN = 0x8F22
-HUB = 0x0000
 CLIENT_ENDPOINT = 1
 """Endpoint a suspension goes to until the client has been heard from."""
 
@@ -120,7 +118,7 @@ class SubGhzServer:
 
     def get_suspend_status(self, request: ZclRequest) -> list[ZclReply]:
         src = request.packet.src
-        nwk = int(src.address) if src is not None else HUB
+        nwk = int(src.address) if src is not None else HUB_NWK
         return [ZclReply(SUSPEND_ZCL_MESSAGES, bytes([self.remaining_minutes(nwk)]))]
 
     def on_duty_cycle(self, event: Any, culprit: int | None) -> bool:
@@ -133,18 +131,18 @@ class SubGhzServer:
         self.alerts.append(Alert(event.time, code, device, culprit))
         LOGGER.info("duty cycle alert 0x%04X for 0x%04X (caused by %s)", code, device,
                     "-" if culprit is None else f"0x{culprit:04X}")
-        if code == LIMITED_ACTION_TAKEN and culprit is not None and culprit != HUB:
+        if code == AlertCode.LIMITED_ACTION_TAKEN and culprit is not None and culprit != HUB_NWK:
             return self.suspend(culprit)
-        if code == CRITICAL_ACTION_TAKEN:
+        if code == AlertCode.CRITICAL_ACTION_TAKEN:
             return self.suspend(None)
         return False
 
     def on_traffic(self, peer: int, hub_state: int) -> bool:
         """``peer`` exchanged frames with the hub while the hub is in
-        ``hub_state`` (a ``DutyCycleState`` value, 2 Limited .. 4 Suspended)."""
-        if hub_state >= 3 and self.all_until <= self.clock.now():
+        ``hub_state`` (a ``DutyCycleState`` value, Limited .. Suspended)."""
+        if hub_state >= DutyCycleState.CRITICAL and self.all_until <= self.clock.now():
             return self.suspend(None)
-        if hub_state >= 2 and peer != HUB and not self.is_suspended(peer):
+        if hub_state >= DutyCycleState.LIMITED and peer != HUB_NWK and not self.is_suspended(peer):
             return self.suspend(peer)
         return False
 

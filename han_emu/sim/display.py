@@ -26,31 +26,43 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 import zigpy.zdo.types as zdo_t
 
-from clusters import Metering, Price, posix_to_utctime
-from clusters.metering import previous_day_attr, previous_month_attr, previous_week_attr, tier_summation_attr
+from clusters import Metering, Price, SubGhz, Time
+from clusters.ids import IHD_DEVICE_ID, KEY_ESTABLISHMENT, MESSAGING, PHYSICAL_DEVICE_ID, PPMID_DEVICE_ID
+from clusters.metering import (
+    PREVIOUS_DAYS,
+    PREVIOUS_MONTHS,
+    PREVIOUS_WEEKS,
+    PROFILE_INTERVAL_SECONDS,
+    GetProfileResponseSchema,
+    ProfileStatus,
+    previous_day_attr,
+    previous_month_attr,
+    previous_week_attr,
+    tier_summation_attr,
+)
 from clusters.mp184 import EndpointMap
+from clusters.price import tier_block_price_attr
+from clusters.zcl_header import ZclHeader
+from han_emu.air.accounting import HUB_NWK
 from han_emu.crypto.certsets import CertificateSet
 from han_emu.meter.clock import Clock
 from han_emu.radio.virtual.cbke_client import join_smart_energy
 from han_emu.radio.virtual.medium import VirtualAir
-from han_emu.radio.virtual.node import (
-    IHD_DEVICE,
-    PPMID_DEVICE,
-    FrameHandler,
-    SimNode,
-    ZclFrame,
-    se_endpoint,
-    zcl_frame,
-)
+from han_emu.radio.virtual.node import FrameHandler, SimNode, ZclFrame, se_endpoint, zcl_frame
 from han_emu.readout import Readout, ZclIngest
 from han_emu.sim.schedule import DeviceSettings
 
 LOGGER = logging.getLogger(__name__)
 
-TIME = 0x000A
-SUB_GHZ = 0x070B
-CAD_DEVICE = 0x0507  # "Physical device": GB CADs have no SE device id of their own
-_DEVICE_IDS = {"ihd": IHD_DEVICE, "ppmid": PPMID_DEVICE, "cad": CAD_DEVICE}
+_DEVICE_IDS = {"ihd": IHD_DEVICE_ID, "ppmid": PPMID_DEVICE_ID, "cad": PHYSICAL_DEVICE_ID}
+_CLIENTS = (Metering.cluster_id, Price.cluster_id, Time.cluster_id, MESSAGING, KEY_ESTABLISHMENT, SubGhz.cluster_id)
+_M = Metering.AttributeDefs
+_P = Price.AttributeDefs
+_T = Time.AttributeDefs
+_GET_PROFILE = Metering.ServerCommandDefs.get_profile
+_GET_CURRENT_PRICE = Price.ServerCommandDefs.get_current_price.id
+_SUSPEND = SubGhz.ClientCommandDefs.suspend_zcl_messages.id
+_PROFILE_GOING = (ProfileStatus.Success, ProfileStatus.More_Periods_Requested_Than_Can_Be_Returned)
 _READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
 PAGE = 24
 
@@ -83,9 +95,8 @@ class SimDisplay(SimNode):
         mp184: bool = True,
     ) -> None:
         device_id = _DEVICE_IDS[settings.kind]
-        clients = (Metering.cluster_id, Price.cluster_id, TIME, 0x0703, 0x0800, SUB_GHZ)
         super().__init__(
-            air, ieee, [se_endpoint(device_id, endpoint=1, clients=clients)],
+            air, ieee, [se_endpoint(device_id, endpoint=1, clients=_CLIENTS)],
             name=settings.name or settings.kind.upper(),
         )
         self.settings = settings
@@ -99,7 +110,7 @@ class SimDisplay(SimNode):
         self.suspensions = 0
         self.suspended_s = 0.0
         """Seconds of suspension granted by the hub (overlaps counted once)."""
-        self.esi_nwk = 0x0000
+        self.esi_nwk = HUB_NWK
         self.esi_endpoints: list[int] = []
         self.requests: Counter[int] = Counter()  # per cluster
         self.failures = 0
@@ -122,8 +133,8 @@ class SimDisplay(SimNode):
     # -- Sub-GHz: Suspend ZCL Messages ----------------------------------------------------
     def _suspend_zcl_messages(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
         header = frame.header
-        if (int(frame.packet.cluster_id) != SUB_GHZ or header.frame_control.is_general
-                or header.command_id != 0x00
+        if (int(frame.packet.cluster_id) != SubGhz.cluster_id or header.frame_control.is_general
+                or header.command_id != _SUSPEND
                 or header.direction != foundation.Direction.Server_to_Client):
             return None
         if not frame.payload:
@@ -167,9 +178,8 @@ class SimDisplay(SimNode):
             LOGGER.debug("%s: request on 0x%04X failed: %s", self.name, cluster, exc)
             return None
         # The node rewrote the TSN; the response carries the same one.
-        rsp_data = rsp.data.serialize()
         sent = bytearray(data)
-        sent[1] = rsp_data[3 if rsp_data[0] & 0x04 else 1]
+        sent[1] = ZclHeader.deserialize(rsp.data.serialize())[0].tsn
         assert self.nwk is not None
         self.ingest.frame(int(self.nwk), 1, self.esi_nwk, ep, cluster, bytes(sent), self.clock.now())
         self.ingest.packet(rsp, self.clock.now())
@@ -199,8 +209,10 @@ class SimDisplay(SimNode):
             await self.bind_prices()
         await self.read_time()
         for ep in self.esi_endpoints:
-            await self.read(ep, Metering.cluster_id, [0x0300, 0x0301, 0x0302, 0x0303, 0x0306, 0x0307,
-                                                      0x0308, self.map.export_mpan.attribute_id])
+            await self.read(ep, Metering.cluster_id, [
+                _M.unit_of_measure.id, _M.multiplier.id, _M.divisor.id, _M.summation_formatting.id,
+                _M.metering_device_type.id, _M.site_id.id, _M.meter_serial_number.id,
+                self.map.export_mpan.attribute_id])
             await self.read_prices(ep)
             if self.settings.report:
                 await self.configure_reporting(ep)
@@ -213,33 +225,39 @@ class SimDisplay(SimNode):
         return ep != self.map.secondary or self.mp184
 
     async def read_time(self) -> None:
-        await self.read(self.esi_endpoints[0], TIME, [0x0000, 0x0001, 0x0003, 0x0004, 0x0005, 0x0007])
+        await self.read(self.esi_endpoints[0], Time.cluster_id, [
+            _T.time.id, _T.time_status.id, _T.dst_start.id, _T.dst_end.id, _T.dst_shift.id, _T.local_time.id])
 
     async def read_demand(self) -> None:
         for ep in self.esi_endpoints:
-            ids = [0x0400, 0x0000, 0x0001, 0x0207]
+            ids = [_M.instantaneous_demand.id, _M.current_summ_delivered.id, _M.current_summ_received.id,
+                   _M.iambient_consumption_indicator.id]
             if not self._mp184_on(ep):  # MP184 R1: the secondary's export register
-                ids.remove(0x0001)
+                ids.remove(_M.current_summ_received.id)
             await self.read(ep, Metering.cluster_id, ids)
 
     async def read_registers(self) -> None:
         for ep in self.esi_endpoints:
-            ids = [0x0020, 0x0021] + [tier_summation_attr(n) for n in range(1, 3)]
+            ids = [_M.active_register_tier_delivered.id, _M.active_register_tier_received.id]
+            ids += [tier_summation_attr(n) for n in range(1, 3)]
             if ep == self.map.secondary and self.mp184:  # MP184 R2: the four export TOU registers
                 ids += [tier_summation_attr(n, received=True) for n in range(1, self.tiers + 1)]
             # Today's consumption, as a display keeps it fresh (MP184 R6: today's export too)
-            ids += [0x0401, 0x0402] if self._mp184_on(ep) else [0x0401]
+            ids.append(_M.currentday_consumption_delivered.id)
+            if self._mp184_on(ep):
+                ids.append(_M.currentday_consumption_received.id)
             await self.read(ep, Metering.cluster_id, ids)
 
     async def read_prices(self, ep: int) -> None:
-        ids = [0x0616, 0x0617, 0x0301, 0x0611] + [0x0410 + 0x10 * (n - 1) for n in range(1, 3)]
+        ids = [_P.currency.id, _P.price_trailing_digit.id, _P.standing_charge.id, _P.number_of_price_tiers_in_use.id]
+        ids += [tier_block_price_attr(n, 1) for n in range(1, 3)]
         if ep == self.map.secondary and self.mp184:  # MP184 R2: export prices
-            ids += [0x8410 + 0x10 * (n - 1) for n in range(1, self.tiers + 1)]
+            ids += [tier_block_price_attr(n, 1, received=True) for n in range(1, self.tiers + 1)]
         await self.read(ep, Price.cluster_id, ids)
         # GetCurrentPrice; with "receiver on when idle" the ESI may push new
         # prices (a display bound to Price is pushed them anyway).
         options = b"\x00" if self.settings.bind_price else b"\x01"
-        await self.ask(ep, Price.cluster_id, zcl_frame(0, 0x00, options))
+        await self.ask(ep, Price.cluster_id, zcl_frame(0, _GET_CURRENT_PRICE, options))
 
     async def bind_prices(self) -> None:
         """Ask the ESI to bind each of its Price clusters to this display:
@@ -265,35 +283,37 @@ class SimDisplay(SimNode):
     async def read_history(self) -> None:
         for ep in self.esi_endpoints:
             for received in (False, True) if self._mp184_on(ep) else (False,):  # MP184 R6
-                ids = [0x0403 + received, 0x0430 + received, 0x0432 + received,  # today's: with the registers
-                       0x0440 + received, 0x0442 + received]
-                ids += [previous_day_attr(n, received) for n in range(2, 9)]
-                ids += [previous_week_attr(n, received) for n in range(2, 6)]
-                ids += [previous_month_attr(n, received) for n in range(2, 14)]
+                d = "received" if received else "delivered"
+                ids = [Metering.attributes_by_name[name].id for name in (  # today's: with the registers
+                    f"previousday_consumption_{d}", f"current_week_consumption_{d}", f"previous_week_consumption_{d}",
+                    f"current_month_consumption_{d}", f"previous_month_consumption_{d}")]
+                ids += [previous_day_attr(n, received) for n in PREVIOUS_DAYS]
+                ids += [previous_week_attr(n, received) for n in PREVIOUS_WEEKS]
+                ids += [previous_month_attr(n, received) for n in PREVIOUS_MONTHS]
                 await self.read(ep, Metering.cluster_id, ids)
 
     async def configure_reporting(self, ep: int) -> None:
         schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Configure_Reporting].schema
         records = []
-        reported = ((0x0000, 0x25), (0x0001, 0x25), (0x0400, 0x2A))
+        reported = [(_M.current_summ_delivered, 1), (_M.current_summ_received, 1), (_M.instantaneous_demand, 50)]
         if not self._mp184_on(ep):  # MP184 R6: export reporting on the secondary
-            reported = tuple(r for r in reported if r[0] != 0x0001)
-        for attr, kind in reported:
+            del reported[1]
+        for attr, change in reported:
             rec = foundation.AttributeReportingConfig()
-            rec.direction = 0
-            rec.attrid = attr
-            rec.datatype = kind
+            rec.direction = foundation.ReportingDirection.SendReports
+            rec.attrid = attr.id
+            rec.datatype = attr.zcl_type
             rec.min_interval = self.settings.report_min_s
             rec.max_interval = self.settings.report_max_s
-            rec.reportable_change = 1 if kind == 0x25 else 50
+            rec.reportable_change = change
             records.append(rec)
         payload = schema(config_records=records).serialize()
         await self.ask(ep, Metering.cluster_id,
                        zcl_frame(0, foundation.GeneralCommand.Configure_Reporting, payload, general=True))
 
     def _get_profile(self, channel: int, end: int, count: int) -> bytes:
-        body = bytes([channel]) + int(end).to_bytes(4, "little") + bytes([count])
-        return zcl_frame(0, 0x00, body)
+        body = _GET_PROFILE.schema(interval_channel=channel, end_time=end, number_of_periods=count).serialize()
+        return zcl_frame(0, _GET_PROFILE.id, body)
 
     async def fetch_profile(self, ep: int, channel: int, periods: int) -> int:
         """Page back ``periods`` intervals from the newest; returns intervals got."""
@@ -303,13 +323,16 @@ class SimDisplay(SimNode):
             rsp = await self.ask(ep, Metering.cluster_id, self._get_profile(channel, end, min(PAGE, periods - got)))
             if rsp is None:
                 break
-            body = rsp.data.serialize()[3:]
-            if len(body) < 7 or body[4] not in (0, 4) or body[6] == 0:
+            try:
+                page, _ = GetProfileResponseSchema.deserialize(ZclHeader.deserialize(rsp.data.serialize())[1])
+            except ValueError:
                 break
-            count = body[6]
+            count = int(page.number_of_periods_delivered)
+            period = PROFILE_INTERVAL_SECONDS.get(page.profile_interval_period)
+            if page.status not in _PROFILE_GOING or count == 0 or period is None:
+                break
             got += count
-            newest = int.from_bytes(body[0:4], "little")
-            end = newest - count * 1800
+            end = int(page.end_time) - count * int(period)
             if end <= 0:
                 break
         return got

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from han_emu.air.accounting import BAND_868, BAND_2400
+
 KINDS = ("ihd", "ppmid", "cad")
-BAND_2400 = "2.4"
-BAND_868 = "gb868"
 BANDS = (BAND_2400, BAND_868)
 """The radio a display joins on: the 2.4 GHz HAN, or the dual-band hub's
 GB-868 sub-GHz HAN (where the hub's duty cycle pays for its traffic)."""

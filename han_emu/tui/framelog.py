@@ -16,9 +16,8 @@ from zigpy.zcl import foundation
 from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 
 from clusters import SE_CLUSTERS
+from clusters.ids import SE_PROFILE_ID, ZDO_PROFILE_ID
 
-SE_PROFILE = 0x0109
-ZDO_PROFILE = 0x0000
 _MAX_ITEMS = 6
 
 
@@ -46,8 +45,8 @@ class LoggedFrame:
         return f"{self.src} {self.dst} {self.cluster_name} 0x{self.cluster:04X} {self.summary}".lower()
 
 
-def cluster_name(cluster: int, profile: int = SE_PROFILE) -> str:
-    if profile == ZDO_PROFILE:
+def cluster_name(cluster: int, profile: int = SE_PROFILE_ID) -> str:
+    if profile == ZDO_PROFILE_ID:
         return "ZDO"
     cls = SE_CLUSTERS.get(cluster)
     return cls.__name__ if cls is not None else f"0x{cluster:04X}"
@@ -55,7 +54,7 @@ def cluster_name(cluster: int, profile: int = SE_PROFILE) -> str:
 
 def cluster_label(profile: int, cluster: int) -> str:
     """"Metering 0x0702", or the ZDO command's name."""
-    if profile == ZDO_PROFILE:
+    if profile == ZDO_PROFILE_ID:
         return "ZDO " + describe_zdo(cluster, b"")
     name = cluster_name(cluster, profile)
     return name if name.startswith("0x") else f"{name} 0x{cluster:04X}"
@@ -183,7 +182,7 @@ def describe_zdo(cluster: int, data: bytes) -> str:
 
 
 def describe(profile: int, cluster: int, data: bytes) -> str:
-    if profile == ZDO_PROFILE:
+    if profile == ZDO_PROFILE_ID:
         return describe_zdo(cluster, data)
     return describe_zcl(cluster, data)
 

@@ -33,11 +33,12 @@ from han_emu.readout.model import Readout
 from han_emu.server.observed import ServerTap
 from han_emu.tui.controls import ScenarioChoice, scenario_variants
 from han_emu.tui.framelog import cluster_label
-from han_emu.tui.source import LOG_LENGTH, DeviceRow, DutyView, FrameLog, NcpDuty, Snapshot
+from han_emu.air.accounting import HUB_NWK
+from han_emu.tui.source import ESI_NAME, LOG_LENGTH, DeviceRow, DutyView, FrameLog, NcpDuty, Snapshot, special_nwk_name
 
 #: The one display on a hardware source: what the ESI has served so far.
 DISPLAY = "ESI (as served)"
-COORDINATOR = "ESI"
+COORDINATOR = ESI_NAME
 NOTICE_LENGTH = 50
 
 class NoticeHandler(logging.Handler):
@@ -111,11 +112,7 @@ class HardwareSource:
             nwk = self._nwk_of(t.EUI64(addr.address))
             return str(addr.address) if nwk is None else _nwk_name(nwk)
         nwk = int(addr.address)
-        if nwk == 0x0000:
-            return COORDINATOR
-        if nwk >= 0xFFF8:
-            return "broadcast"
-        return _nwk_name(nwk)
+        return special_nwk_name(nwk) or _nwk_name(nwk)
 
     def _nwk_of(self, ieee: t.EUI64) -> int | None:
         for _, joined_ieee, nwk in reversed(self.han.joined):
@@ -169,7 +166,7 @@ class HardwareSource:
         app = han.app
         ieee = str(app.state.node_info.ieee) if app is not None else "?"
         link = han.link.state
-        rows = [DeviceRow(COORDINATOR, f"coordinator ({link})", 0x0000, ieee, self.last_seen.get(COORDINATOR),
+        rows = [DeviceRow(COORDINATOR, f"coordinator ({link})", HUB_NWK, ieee, self.last_seen.get(COORDINATOR),
                           None, self.sent.get(COORDINATOR, 0), None)]
         order: dict[int, float] = dict(self.seen)
         ieees: dict[int, str] = {}
@@ -199,7 +196,7 @@ class HardwareSource:
                 limits = DutyCycleLimits.from_hundredths(*ncp.limits)
             except ValueError:  # thresholds out of order: show the NCP's state without gauges' scale
                 limits = None
-        consumed = tuple((COORDINATOR if nwk == 0x0000 else _nwk_name(nwk), value * 0.36)
+        consumed = tuple((COORDINATOR if nwk == HUB_NWK else _nwk_name(nwk), value * 0.36)
                          for nwk, value in sorted(ncp.consumed.items()))
         view = NcpDuty(supported=ncp.supported, state=ncp.state_name, page=ncp.channel_page, channel=ncp.channel,
                        limits=limits, consumed=consumed, updated=ncp.updated)

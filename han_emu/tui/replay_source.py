@@ -23,17 +23,26 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+from clusters.ids import SE_PROFILE_ID, ZDO_PROFILE_ID
 from clusters.mp184 import EndpointMap
 from han_emu.readout import Readout, ZclIngest
 from han_emu.replay import ErrorEvent, RawFrame, Replay, ReplayDutyCycle, ZclEvent
-from han_emu.tui.framelog import SE_PROFILE, ZDO_PROFILE, cluster_label, describe_message
-from han_emu.tui.source import ALERT_LENGTH, LOG_LENGTH, DeviceRow, DutyView, FrameLog, Progress, Snapshot
+from han_emu.tui.framelog import cluster_label, describe_message
+from han_emu.tui.source import (
+    ALERT_LENGTH,
+    LOG_LENGTH,
+    DeviceRow,
+    DutyView,
+    FrameLog,
+    Progress,
+    Snapshot,
+    special_nwk_name,
+)
 
 #: Wall seconds of decoding between two breaths of the event loop.
 BREATH_S = 0.02
 #: The readout's name on the screens: the capture's conversation as an IHD would see it.
 DISPLAY = "capture"
-COORDINATOR = 0x0000
 
 
 def ieee_text(ieee: int) -> str:
@@ -43,11 +52,7 @@ def ieee_text(ieee: int) -> str:
 def node_name(nwk: int | None) -> str:
     if nwk is None:
         return "?"
-    if nwk == COORDINATOR:
-        return "ESI"
-    if nwk >= 0xFFF8:
-        return "broadcast"
-    return f"0x{nwk:04X}"
+    return special_nwk_name(nwk) or f"0x{nwk:04X}"
 
 
 class ReplaySource:
@@ -194,11 +199,11 @@ class ReplaySource:
         if event.src is not None:
             self.roles.setdefault(event.src, set()).add("server" if event.message.server_to_client else "client")
         self.per_cluster[(src, event.profile, event.cluster)] += 1
-        summary = None if event.profile == ZDO_PROFILE else describe_message(event.cluster, event.message,
+        summary = None if event.profile == ZDO_PROFILE_ID else describe_message(event.cluster, event.message,
                                                                                len(event.zcl))
         self.log.add(event.time, src, dst, event.profile, event.cluster, event.src_ep or 0, event.dst_ep or 0,
                      event.zcl, summary)
-        if event.profile == SE_PROFILE:
+        if event.profile == SE_PROFILE_ID:
             self.ingest.frame(-1 if event.src is None else event.src, event.src_ep or 0,
                               -1 if event.dst is None else event.dst, event.dst_ep or 0,
                               event.cluster, event.zcl, event.time)

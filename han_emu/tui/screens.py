@@ -19,6 +19,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from clusters.price import DURATION_UNTIL_CHANGED
 from han_emu.tui import fmt, views
 from han_emu.tui.framelog import LoggedFrame, hexdump
 from han_emu.tui.widgets import Panel, ProgressLine, StatusBar
@@ -253,7 +254,7 @@ def current_price(readout: Readout) -> Table:
         table.add_row(
             el.role, p.label or fmt.DASH, str(p.tier), str(p.tiers), fmt.price(el.money(p.price)),
             fmt.price(el.money(p.generation_price)) if p.generation_price not in (None, 0xFFFFFFFF) else fmt.DASH,
-            "until changed" if p.duration_minutes == 0xFFFF else f"{p.duration_minutes} min",
+            "until changed" if p.duration_minutes == DURATION_UNTIL_CHANGED else f"{p.duration_minutes} min",
         )
     return table
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import zigpy.types as t
 
-from han_emu.air.accounting import BAND_868, BAND_2400, AirAccounting
+from han_emu.air.accounting import BAND_868, BAND_2400, HUB_NWK, AirAccounting
 from han_emu.air.dutycycle import AirtimeLedger, ChannelUsage, DutyCycleEvent, DutyCycleLimits
 from han_emu.readout.model import Readout
 from han_emu.tui.framelog import LoggedFrame, cluster_label, describe
@@ -28,6 +28,19 @@ if TYPE_CHECKING:
 
 LOG_LENGTH = 1000
 ALERT_LENGTH = 200
+ESI_NAME = "ESI"
+"""What the dashboard calls the coordinator: it serves the ESI endpoints."""
+FIRST_BROADCAST_NWK = 0xFFF8
+"""NWK addresses from here up are broadcast (0xFFFB-0xFFFF) or reserved."""
+
+
+def special_nwk_name(nwk: int) -> str | None:
+    """The coordinator's or a broadcast address's name; None for any other node."""
+    if nwk == HUB_NWK:
+        return ESI_NAME
+    if nwk >= FIRST_BROADCAST_NWK:
+        return "broadcast"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,17 +219,15 @@ class VirtualHanSource:
         if addr.addr_mode == t.AddrMode.IEEE:
             return self.han.name_of(addr.address)
         nwk = int(addr.address)
-        if nwk == 0x0000:
-            return "ESI"
-        if nwk >= 0xFFF8:
-            return "broadcast"
+        if (special := special_nwk_name(nwk)) is not None:
+            return special
         for device in self.han.devices:
             if device.nwk is not None and int(device.nwk) == nwk:
                 return device.name
         return f"0x{nwk:04X}"
 
     def _on_frame(self, han: VirtualHan, frame: Any) -> None:
-        src = "ESI" if int(frame.src) == 0x0000 else han.name_of(frame.src_ieee)
+        src = ESI_NAME if int(frame.src) == HUB_NWK else han.name_of(frame.src_ieee)
         self.last_seen[src] = frame.time
         if frame.aps_ack:
             return
@@ -244,8 +255,8 @@ class VirtualHanSource:
         devices = []
         if han.app is not None:
             info = han.app.state.node_info
-            devices.append(DeviceRow("ESI", "coordinator", 0x0000, str(info.ieee), self.last_seen.get("ESI"),
-                                     None, per_device.get("ESI", 0), traffic.acks.get("ESI", 0)))
+            devices.append(DeviceRow(ESI_NAME, "coordinator", HUB_NWK, str(info.ieee), self.last_seen.get(ESI_NAME),
+                                     None, per_device.get(ESI_NAME, 0), traffic.acks.get(ESI_NAME, 0)))
         for d in han.devices:
             devices.append(DeviceRow(d.name, d.settings.kind, None if d.nwk is None else int(d.nwk), str(d.ieee),
                                      self.last_seen.get(d.name), self._lqi(d.ieee), per_device.get(d.name, 0),

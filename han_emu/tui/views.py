@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from han_emu.meter.gbtime import local_datetime, local_midnight, week_start
+from han_emu.meter.gbtime import HALF_HOUR, local_datetime, local_midnight, week_start
 from han_emu.readout.model import HISTORY_DEPTH, ElementReadout, Readout
 # The IHD screen's ambient levels are the ESI's own: one class, one setting.
 from han_emu.server.metering import AmbientThresholds as AmbientThresholds
 
 IMPORT = "delivered"
 EXPORT = "received"
-SLOT = 1800
+SLOT = HALF_HOUR
 
 
 @dataclass(frozen=True)

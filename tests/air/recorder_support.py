@@ -11,6 +11,8 @@ import zigpy.types as t
 import zigpy.zcl.foundation as foundation
 from zigpy.zdo.types import SimpleDescriptor
 
+from clusters.ids import ESI_DEVICE_ID, METERING
+from clusters.ids import SE_PROFILE_ID as SE_PROFILE
 from han_emu.air.recorder import AirRecorder
 from han_emu.air.synth import FrameSynthesizer, NetworkContext, OnAirFrame, ieee_int
 from han_emu.radio.host import ServerHost
@@ -18,8 +20,6 @@ from han_emu.radio.virtual import SimNode, VirtualAir, VirtualControllerApplicat
 from han_emu.radio.vtime import run_virtual
 
 EPOCH = 1_700_000_000.0
-SE_PROFILE = 0x0109
-METERING = 0x0702
 ESI_EP = 1
 IHD_EP = 3
 IHD_IEEE = "00:0d:6f:00:00:00:00:02"
@@ -38,7 +38,7 @@ class TinyMeterServer:
     every other attribute is unsupported."""
 
     def descriptors(self) -> Sequence[SimpleDescriptor]:
-        return [SimpleDescriptor(endpoint=ESI_EP, profile=SE_PROFILE, device_type=0x0500, device_version=0,
+        return [SimpleDescriptor(endpoint=ESI_EP, profile=SE_PROFILE, device_type=ESI_DEVICE_ID, device_version=0,
                                  input_clusters=[METERING], output_clusters=[])]
 
     def wants(self, packet: t.ZigbeePacket) -> bool:

@@ -110,3 +110,21 @@ def test_phy_figures() -> None:
     assert (O_QPSK_2400.byte_us, O_QPSK_2400.overhead_bytes) == (32, 6)
     assert (GB_868.byte_us, GB_868.overhead_bytes) == (80, 12)
     assert O_QPSK_2400.max_psdu == GB_868.max_psdu == 127
+
+
+def test_phy_symbols_and_mac_timings() -> None:
+    """802.15.4: O-QPSK sends 4-bit symbols of 16 us (250 kb/s); GB-868 1-bit
+    symbols of 10 us (100 kb/s); MAC timings are counted in the PHY's symbols."""
+    assert (O_QPSK_2400.symbol_us, O_QPSK_2400.symbols_per_octet, O_QPSK_2400.bit_rate) == (16, 2, 250_000)
+    assert (GB_868.symbol_us, GB_868.symbols_per_octet, GB_868.bit_rate) == (10, 8, 100_000)
+    assert (O_QPSK_2400.shr_bytes, O_QPSK_2400.phr_bytes) == (5, 1)
+    assert (GB_868.shr_bytes, GB_868.phr_bytes) == (10, 2)
+    assert (O_QPSK_2400.turnaround_us, O_QPSK_2400.lifs_us, O_QPSK_2400.ack_wait_us) == (192, 640, 864)
+    assert (GB_868.turnaround_us, GB_868.ack_wait_us) == (120, 540)
+    assert (O_QPSK_2400.lbt_min_free_us, GB_868.lbt_min_free_us) == (0, 5_000)
+
+
+def test_phy_pages_and_keys() -> None:
+    assert O_QPSK_2400.pages == (0,) and GB_868.pages == (28, 29, 30)
+    assert O_QPSK_2400.first_channel == (0, 11) and GB_868.first_channel == (28, 0)
+    assert (O_QPSK_2400.key, GB_868.key) == ("2.4", "gb868")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from han_emu.air.dutycycle import AirtimeLedger
+from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.frames.keylog import KeyLog, read_keylog_rows, uat_row
 from han_emu.air.recorder import AirRecorder, PcapRecorder, ZepStreamer
 from han_emu.frames import read_capture
@@ -226,7 +227,7 @@ def test_exchange_kinds(exchange: Exchange) -> None:
     assert kinds.count(FrameKind.FRAGMENT) == 7
     assert kinds.count(FrameKind.APS_ACK) > 0
     # one key row per key: network, default TC link key, then the pair key set mid-run
-    assert [k for _, k, _ in exchange.keys] == [NETWORK_KEY, bytes.fromhex("5A6967426565416C6C69616E63653039"), CBKE_KEY]
+    assert [k for _, k, _ in exchange.keys] == [NETWORK_KEY, DEFAULT_TC_LINK_KEY, CBKE_KEY]
 
 
 # The shipped example captures (captures/) are regenerated and checked with

@@ -17,6 +17,16 @@ def test_fixed_types_agree_with_zigpy(type_id: int, data: bytes) -> None:
     assert data[end:] == rest
 
 
+def test_fixed_types_cover_the_zcl_integer_types() -> None:
+    """ZCL 2.6.2: data8..64, bitmap8..64, uint8..64, int8..64, enum8/16, UTC,
+    cluster id, attribute id, BACnet OID; the table is taken from zigpy's."""
+    expected = {**{0x08 + i: (i + 1, False) for i in range(8)}, **{0x18 + i: (i + 1, False) for i in range(8)},
+                **{0x20 + i: (i + 1, False) for i in range(8)}, **{0x28 + i: (i + 1, True) for i in range(8)},
+                0x30: (1, False), 0x31: (2, False), 0xE2: (4, False), 0xE8: (2, False), 0xE9: (2, False),
+                0xEA: (4, False)}
+    assert FIXED_TYPES == expected
+
+
 def test_golden_read_attributes_response_records() -> None:
     # 0x0001 uint48 12000; 0x0307 octet string "12"; 0x1234 UNSUPPORTED_ATTRIBUTE (0x86).
     body = bytes.fromhex("0100 00 25 e02e00000000" "0703 00 41 02 3132" "3412 86".replace(" ", ""))

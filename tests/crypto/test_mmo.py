@@ -1,5 +1,9 @@
-"""AES-MMO against the vectors in the Smart Energy specification (Annex C)."""
+"""AES-MMO and the install-code CRC against the vectors in the Smart Energy specification (Annex C)."""
 
+import zigpy.util
+
+from han_emu.crypto.certsets import install_code_crc, install_code_for
+from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.crypto.mmo import aes_mmo, keyed_hash, transport_key
 
 import pytest
@@ -14,6 +18,24 @@ import pytest
 )
 def test_install_code_vectors(message: str, digest: str) -> None:
     assert aes_mmo(bytes.fromhex(message)).hex().upper() == digest
+
+
+@pytest.mark.parametrize(
+    ("code", "crc"),
+    [
+        ("83FED3407A939738", "C552"),  # Annex C install code
+        ("83FED3407A939723A5C639B26916D505", "C3B5"),  # 16-byte install code
+        ("313233343536373839", "6E90"),  # "123456789": the CRC-16/X-25 check value 0x906E
+    ],
+)
+def test_install_code_crc_vectors(code: str, crc: str) -> None:
+    assert install_code_crc(bytes.fromhex(code)).hex().upper() == crc
+
+
+@pytest.mark.parametrize("length", [6, 8, 12, 16])
+def test_generated_install_codes_pass_zigpys_check(length: int) -> None:
+    code = install_code_for(bytes(range(8)), length)
+    assert bytes(zigpy.util.convert_install_code(code)) == aes_mmo(code)  # raises on a bad CRC
 
 
 def test_kdf_vector_from_annex_c() -> None:
@@ -34,6 +56,5 @@ def test_keyed_hash_rejects_short_key() -> None:
 
 
 def test_transport_key_differs_from_link_key() -> None:
-    link = bytes.fromhex("5A6967426565416C6C69616E63653039")
-    assert transport_key(link) != link
-    assert len(transport_key(link)) == 16
+    assert transport_key(DEFAULT_TC_LINK_KEY) != DEFAULT_TC_LINK_KEY
+    assert len(transport_key(DEFAULT_TC_LINK_KEY)) == 16

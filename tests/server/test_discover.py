@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from .server_helpers import frame, h, request
 
+from clusters.ids import BASIC, TIME
 from han_emu.server.engine import ZclServer
-
-TIME = 0x000A
-BASIC = 0x0000
 
 
 def test_discover_attributes_pages(server: ZclServer) -> None:

@@ -13,14 +13,13 @@ from zigpy.zcl.clusters.smartenergy import Metering
 from zigpy.zcl.foundation import Status, ZCLAttributeDef
 from zigpy.zdo.types import SimpleDescriptor
 
+from clusters.ids import BASIC, PRICE
 from han_emu.meter.clock import VirtualClock
 from han_emu.server.command import ZclError, ZclReply, ZclRequest
 from han_emu.server.contract import PacketServer
 from han_emu.server.engine import ZclServer
 
 ON_OFF = 0x0006
-BASIC = 0x0000
-PRICE = 0x0700
 
 
 # -- the contract ------------------------------------------------------------

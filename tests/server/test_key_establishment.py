@@ -15,6 +15,8 @@ from types import SimpleNamespace
 import pytest
 import zigpy.types as t
 
+from clusters.ids import KEY_ESTABLISHMENT as KE
+from clusters.ids import METERING
 from han_emu.crypto.certsets import ANNEX_C_INITIATOR, ANNEX_C_RESPONDER, CertificateSet, TestCA
 from han_emu.meter.clock import VirtualClock
 from han_emu.crypto.cbke import Initiator, Suite
@@ -23,8 +25,6 @@ from han_emu.server.key_establishment import KeyEstablishmentServer
 
 from .server_helpers import ESI_EP, IHD, START, Model, build_endpoint, frame, h, request
 
-KE = 0x0800
-METERING = 0x0702
 H = bytes.fromhex
 
 # -- Annex C, typed from the reference --------------------------------------------

@@ -7,12 +7,10 @@ from .server_helpers import ESI, ESI_EP, IHD, IHD_EP, Model, build_endpoint, fra
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.smartenergy import Metering
 
+from clusters.ids import BASIC, TIME
 from han_emu.meter.clock import VirtualClock
 from han_emu.server.attributes import MissingValue
 from han_emu.server.engine import ZclServer
-
-TIME = 0x000A
-BASIC = 0x0000
 
 
 def test_read_metering_summation_and_unknown(server: ZclServer) -> None:

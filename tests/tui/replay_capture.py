@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from clusters.ids import METERING, PRICE, TIME
+
 from ..replay.helpers import ESI, IHD, LINK_KEY, NWK_KEY, encode, mac_ack, pcap_bytes, se_frame
 
 __all__ = ["LINK_KEY", "NWK_KEY"]
 
 #: Wednesday 10 January 2024, 12:00:00 UTC (GMT: local time is UTC).
 T0 = 1_704_888_000.0
-TIME, METERING, PRICE = 0x000A, 0x0702, 0x0700
 
 # (zcl, src, dst, src_ep, dst_ep, cluster)
 FRAMES: list[tuple[bytes, int, int, int, int, int]] = [

@@ -18,6 +18,8 @@ from decimal import Decimal
 
 import zigpy.types as zt
 
+from clusters.ids import METERING
+from clusters.ids import SE_PROFILE_ID as SE
 from han_emu.han.config import load
 from han_emu.han.hardware import HardwareHan
 from han_emu.meter.model import TwinMeter
@@ -31,8 +33,6 @@ from ..support.waiting import wait_until_async
 from .helpers import SIZE
 from .screen_text import squash, text_of
 
-SE = 0x0109
-METERING = 0x0702
 IHD_NWK = 0x3C2A
 IHD_IEEE = zt.EUI64.convert("00:0d:6f:00:0a:bc:de:f1")
 SECONDARY_EP = 2
