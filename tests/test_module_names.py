@@ -20,7 +20,7 @@ CLI = PACKAGE / "cli"
 ROLE_NAMES: dict[str, str] = {
     "__init__": "the package itself",
     "app": "the package's framework application: zigpy ControllerApplication of a radio, Textual App of the dashboard",
-    "zdo": "the ZDO server of one emulated stack (virtual node, fake EZSP NCP, fake Z-Stack)",
+    "local_zdo": "the ZDO requests one emulated NCP answers itself, in its own wire form (fakencp/ezsp, fakencp/znp)",
     "server": "the TCP server of one emulated NCP (fakencp/ezsp, fakencp/znp)",
     "dutycycle": "duty cycle as its layer sees it: the ledgers (air), a replayed capture's (replay)",
     "model": "the layer's data model: the twin-element meter (meter), what a display holds (readout)",

@@ -6,7 +6,7 @@ from han_emu.tui.hardware_source import HardwareSource, ServerTap
 from han_emu.tui.launch import run_virtual_dashboard
 from han_emu.tui.recording import DashboardRecorder
 from han_emu.tui.replay_source import ReplaySource
-from han_emu.tui.runner import HanRunner
+from han_emu.tui.han_thread import HanRunner
 from han_emu.tui.source import DashboardSource, Progress, Snapshot, VirtualHanSource
 from han_emu.tui.views import AmbientThresholds
 

@@ -15,7 +15,7 @@ from han_emu.air.dutycycle import AirtimeLedger
 from han_emu.tui.app import DashboardApp
 from han_emu.tui.controls import RecordingHook
 from han_emu.tui.replay_source import ReplaySource
-from han_emu.tui.runner import HanRunner
+from han_emu.tui.han_thread import HanRunner
 from han_emu.tui.sniff_source import SniffSource
 from han_emu.tui.views import AmbientThresholds
 

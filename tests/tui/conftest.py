@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from han_emu.tui.runner import HanRunner
+from han_emu.tui.han_thread import HanRunner
 
 from .helpers import frozen_runner
 

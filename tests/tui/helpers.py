@@ -16,7 +16,7 @@ from han_emu.meter.model import TwinMeter
 from han_emu.meter.scenario import Scenario
 from han_emu.meter.simulate import run
 from han_emu.tui.controls import RecordingHook
-from han_emu.tui.runner import HanRunner
+from han_emu.tui.han_thread import HanRunner
 from han_emu.han.virtual import VirtualHan
 
 #: Wednesday 3 June 2026, 12:10 UTC (13:10 BST): PV exporting, export tier 2.

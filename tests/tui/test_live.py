@@ -16,7 +16,7 @@ from han_emu.han.config import load
 from han_emu.meter.model import TwinMeter
 from han_emu.tui import DashboardApp
 from han_emu.tui.recording import DashboardRecorder, keys_path_for
-from han_emu.tui.runner import HanRunner
+from han_emu.tui.han_thread import HanRunner
 from han_emu.han.virtual import VirtualHan
 
 from ..support.waiting import wait_until_async

@@ -2,7 +2,7 @@
 sections (UG100's configuration, networking, messaging, security, tables and
 CBKE frames) and the protocol versions composed from them."""
 
-from han_emu.radio.fakencp.ezsp.ncp.messaging import SentMessage
+from han_emu.radio.fakencp.ezsp.ncp.messaging_frames import SentMessage
 from han_emu.radio.fakencp.ezsp.ncp.v13 import EzspNcpV13
 
 EzspNcp = EzspNcpV13

@@ -17,7 +17,7 @@ import bellows.types as bt
 from han_emu.crypto.cbke import Suite
 from han_emu.radio.fakencp.ezsp.cbke_library import CbkeFailure
 from han_emu.radio.fakencp.ezsp.ncp.interpreter import EmberStatus
-from han_emu.radio.fakencp.ezsp.ncp.tables import TableFrames
+from han_emu.radio.fakencp.ezsp.ncp.table_frames import TableFrames
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from han_emu.radio.fakencp.ezsp.frame import (
 from han_emu.radio.fakencp.ezsp.state import DutyCycle, Endpoint, Ram, Tokens
 
 if TYPE_CHECKING:
-    from han_emu.radio.fakencp.ezsp.ncp.messaging import SentMessage
+    from han_emu.radio.fakencp.ezsp.ncp.messaging_frames import SentMessage
 
 _LOGGER = logging.getLogger(__name__)
 

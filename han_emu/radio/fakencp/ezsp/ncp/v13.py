@@ -12,11 +12,11 @@ import bellows.types as bt
 from bellows.ezsp.v13.commands import COMMANDS as V13_COMMANDS
 
 from han_emu.radio.fakencp.ezsp.ncp.cbke_frames import CbkeFrames
-from han_emu.radio.fakencp.ezsp.ncp.configuration import ConfigurationFrames
+from han_emu.radio.fakencp.ezsp.ncp.configuration_frames import ConfigurationFrames
 from han_emu.radio.fakencp.ezsp.ncp.interpreter import CommandSpec
-from han_emu.radio.fakencp.ezsp.ncp.messaging import MessagingFrames
-from han_emu.radio.fakencp.ezsp.ncp.networking import DutyCycleLimits, NetworkingFrames
-from han_emu.radio.fakencp.ezsp.ncp.security import SecurityFrames
+from han_emu.radio.fakencp.ezsp.ncp.messaging_frames import MessagingFrames
+from han_emu.radio.fakencp.ezsp.ncp.networking_frames import DutyCycleLimits, NetworkingFrames
+from han_emu.radio.fakencp.ezsp.ncp.security_frames import SecurityFrames
 
 #: Where bellows' schema and the firmware disagree, the NCP sends what firmware sends.
 SCHEMA_FIXES: dict[str, CommandSpec] = {
