@@ -30,6 +30,8 @@ class Phy:
     timings that are counted in its symbols."""
 
     name: str
+    band: str
+    """The band as titles and tables name it: "2.4 GHz", "GB-868"."""
     key: str
     """Short name on command lines and in reports, also the band's name: "2.4", "gb868"."""
     modulation: str
@@ -49,6 +51,10 @@ class Phy:
     lbt_min_free_us: int = 0
     """Listen before talk: the channel must be seen free this long before a
     transmission; 0 on a PHY without LBT."""
+
+    duty_cycle_regulated: bool = False
+    """Whether transmissions on this PHY count against a regulated duty-cycle
+    budget (GB-868: ETSI EN 300 220 as GBCS applies it); 2.4 GHz has none."""
 
     @property
     def symbols_per_octet(self) -> int:
@@ -100,6 +106,7 @@ class Phy:
 
 O_QPSK_2400 = Phy(
     name="2.4 GHz O-QPSK",
+    band="2.4 GHz",
     key="2.4",
     modulation="O-QPSK",
     symbol_us=16,
@@ -113,6 +120,7 @@ O_QPSK_2400 = Phy(
 
 GB_868 = Phy(
     name="GB-868 2-FSK",
+    band="GB-868",
     key="gb868",
     modulation="2-FSK (SUN-FSK, Gaussian BT 0.5, 35 kHz deviation)",
     symbol_us=10,
@@ -122,10 +130,26 @@ GB_868 = Phy(
     phr_bytes=2,
     ack_wait_symbols=54,  # the 2.4 GHz figure, kept for GB-868 too
     lbt_min_free_us=5_000,
+    duty_cycle_regulated=True,
 )
 """GB-868 sub-GHz PHY: 10 us symbols of 1 bit (100 kb/s, 80 us a byte),
 8-byte preamble + 2-byte SFD + 2-byte PHR; listen before talk, the channel
 free for 5 ms (UK rules)."""
+
+
+PHYS: dict[str, Phy] = {phy.key: phy for phy in (GB_868, O_QPSK_2400)}
+"""Every supported PHY by its key, as command lines and reports name it."""
+
+_ALIASES = {"868": "gb868", "subghz": "gb868", "24": "2.4", "2400": "2.4"}
+
+
+def phy_named(name: str) -> Phy:
+    """The PHY a user named: its key ("gb868", "2.4") or a common spelling of it."""
+    text = name.lower().replace("-", "").replace("ghz", "").strip()
+    key = _ALIASES.get(text, text)
+    if key not in PHYS:
+        raise ValueError(f"unknown PHY {name!r}: use {' or '.join(PHYS)}")
+    return PHYS[key]
 
 
 @dataclass(frozen=True, slots=True)

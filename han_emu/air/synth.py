@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 import zigpy.types as t
 
-from han_emu.air.airtime import LBT_MIN_FREE_S, US_PER_S, frame_airtime_us
-from han_emu.air.phy import PAGE_2400, Phy, phy_for_page
+from han_emu.air.airtime import US_PER_S, frame_airtime_us
+from han_emu.air.phy import PAGE_2400, phy_for_page
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.frames.aps import ApsFrameType, DeliveryMode, Fragmentation
 from han_emu.frames.builders import aps_ack, aps_data, aux_header, mac_ack, mac_data, nwk_frame
@@ -45,9 +45,6 @@ MAC_MAX_FRAME_RETRIES = 3
 """macMaxFrameRetries: transmissions after the first when no MAC ACK comes."""
 RX_ON_WHEN_IDLE = 0xFFFD
 DEFAULT_RADIUS = 30
-TURNAROUND_SYMBOLS = 12  # aTurnaroundTime
-LIFS_SYMBOLS = 40  # macLIFSPeriod
-ACK_WAIT_SYMBOLS = 54  # macAckWaitDuration at 2.4 GHz (also used for GB-868)
 
 KeyListener = Callable[[str, bytes, str], None]
 """Called as (kind, key, label) when a key comes into use: kind is "network" or "link"."""
@@ -261,21 +258,16 @@ class _Hop:
     dst_nwk: int
 
 
-def _symbol_us(phy: Phy) -> int:
-    bits = 4 if phy.modulation == "O-QPSK" else 1
-    return bits * US_PER_S // phy.bit_rate
-
-
 class FrameSynthesizer:
     """Builds the on-air frames of packets sent on one network."""
 
     def __init__(self, network: NetworkContext) -> None:
         self.network = network
         self.phy = phy_for_page(network.page)
-        sym = _symbol_us(self.phy)
-        self.turnaround_us = TURNAROUND_SYMBOLS * sym
-        self.ack_wait_us = ACK_WAIT_SYMBOLS * sym
-        self.gap_us = LIFS_SYMBOLS * sym if network.page == PAGE_2400 else round(LBT_MIN_FREE_S * US_PER_S)
+        self.turnaround_us = self.phy.turnaround_us
+        self.ack_wait_us = self.phy.ack_wait_us
+        # Between frames: the long inter-frame spacing, or listen-before-talk where the PHY has it.
+        self.gap_us = self.phy.lbt_min_free_us or self.phy.lifs_us
 
     # -- public -------------------------------------------------------------------------
 

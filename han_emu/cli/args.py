@@ -17,7 +17,7 @@ import math
 import sys
 from typing import Any, NoReturn
 
-from han_emu.crypto.keys import KeyTextError, parse_key
+from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY, KeyTextError, parse_key
 from han_emu.frames.zep import ZEP_PORT
 
 MAX_SPEED = 3600
@@ -200,7 +200,7 @@ def _eui64_and_hex(text: str, what: str, example: str) -> tuple[str, str]:
 
 def eui64_key(text: str) -> tuple[str, bytes]:
     """``EUI64:KEY``: a device and its pre-configured 16-byte link key."""
-    ieee, value = _eui64_and_hex(text, "KEY", "5A6967426565416C6C69616E63653039")
+    ieee, value = _eui64_and_hex(text, "KEY", DEFAULT_TC_LINK_KEY.hex().upper())
     try:
         return ieee, parse_key(value, "link key")
     except KeyTextError as exc:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from han_emu.air.phy import PHYS
 from han_emu.cli.args import duration
 from han_emu.study.compare import (
     Comparison,
@@ -40,7 +41,7 @@ def add_dutycycle_command(subparsers: Any) -> argparse.ArgumentParser:
                     "duty-cycle transitions; on a capture file or on a virtual-time simulation.",
     )
     p.add_argument("capture", nargs="?", metavar="FILE", help="pcap/pcapng capture to analyse")
-    p.add_argument("--phy", choices=("gb868", "2.4"), default="gb868", help="PHY the capture was taken on")
+    p.add_argument("--phy", choices=tuple(PHYS), default="gb868", help="PHY the capture was taken on")
     p.add_argument("--simulate", type=duration, metavar="DURATION",
                    help="simulate the virtual HAN this long (e.g. 24h) instead of reading a capture")
     p.add_argument("--devices", type=int, metavar="N",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from han_emu.air.phy import PHYS
 from han_emu.cli.args import key, speed_or_max
 from han_emu.frames.keylog import KeylogError
 
@@ -45,7 +46,7 @@ def add_decode_options(p: argparse.ArgumentParser, when: str, *, keylog_note: st
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one line per ZCL frame; jsonl: one JSON object per frame and a summary")
     p.add_argument("--readout-json", metavar="FILE", help=f"write what an IHD would show {when}")
-    p.add_argument("--phy", choices=("gb868", "2.4"),
+    p.add_argument("--phy", choices=tuple(PHYS),
                    help="also report airtime and duty cycle per transmitting device on this PHY")
 
 

@@ -16,40 +16,25 @@ from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from han_emu.air import GB_868, O_QPSK_2400, AirtimeLedger, DutyCycleEvent, DutyCycleLedger, Phy
-from han_emu.air.phy import SUB_GHZ_PAGES
+from han_emu.air import GB_868, AirtimeLedger, DutyCycleEvent, DutyCycleLedger, Phy
+from han_emu.air.phy import SUB_GHZ_PAGES, phy_named
 from han_emu.frames import fastparse
 from han_emu.frames.decoder import ieee_text
 from han_emu.frames.errors import FrameError
 from han_emu.frames.record import RawFrame
 from han_emu.replay.capture import CaptureProblem, iter_records
 
-PHYS: dict[str, tuple[Phy, int, int]] = {
-    # name -> (PHY, default page, default channel) when the capture does not say
-    "gb868": (GB_868, 28, 0),
-    "2.4": (O_QPSK_2400, 0, 11),
-}
 _ACK = 2
-
-
-def _phy_name(phy: str | Phy) -> str:
-    if isinstance(phy, Phy):
-        return "gb868" if phy == GB_868 else "2.4"
-    name = phy.lower().replace("-", "").replace("ghz", "").strip()
-    if name in ("gb868", "868", "subghz"):
-        return "gb868"
-    if name in ("2.4", "24", "2400"):
-        return "2.4"
-    raise ValueError(f"unknown PHY {phy!r}: use gb868 or 2.4")
 
 
 class ReplayDutyCycle:
     """Charges each captured frame to its sender; :meth:`report` gives the figures."""
 
     def __init__(self, phy: str | Phy = "gb868", ledger: AirtimeLedger | None = None) -> None:
-        self.phy_name = _phy_name(phy)
-        self.phy, self.default_page, self.default_channel = PHYS[self.phy_name]
-        self.ledger = ledger or (DutyCycleLedger() if self.phy_name == "gb868" else AirtimeLedger())
+        self.phy = phy if isinstance(phy, Phy) else phy_named(phy)
+        self.phy_name = self.phy.key
+        self.default_page, self.default_channel = self.phy.first_channel
+        self.ledger = ledger or (DutyCycleLedger() if self.phy.duty_cycle_regulated else AirtimeLedger())
         self.events: list[DutyCycleEvent] = []
         self.ledger.subscribe(self.events.append)
         self.ieee: dict[int, int] = {}
@@ -61,7 +46,7 @@ class ReplayDutyCycle:
         self.first: float | None = None
 
     def _where(self, raw: RawFrame) -> tuple[int, int]:
-        if self.phy_name == "gb868":
+        if self.phy is GB_868:
             if raw.page in SUB_GHZ_PAGES and raw.channel is not None:
                 return raw.page, raw.channel
         elif raw.page in (0, None) and raw.channel is not None and 11 <= raw.channel <= 26:

@@ -38,15 +38,12 @@ from han_emu.air.dutycycle import (
     DutyCycleLimits,
     DutyCycleState,
 )
-from han_emu.air.phy import GB_868, O_QPSK_2400, Phy
+from han_emu.air.phy import GB_868, O_QPSK_2400, phy_named
 from han_emu.han.status import wire_throttling
 
 DEFAULT_START = datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp()
 """Where simulations start unless the configuration says otherwise (a summer
 day, when the secondary's PV exports)."""
-
-PHYS: Mapping[str, Phy] = {"gb868": GB_868, "2.4": O_QPSK_2400}
-
 
 @dataclass
 class DeviceReport:
@@ -122,7 +119,7 @@ class DutyReport:
             out["headroom_s"] = {k: round(v, 6) for k, v in self.headroom().items()}
         if self.leg:
             out["esme_leg"] = {
-                "band": "2.4", "regulated": False,
+                "band": O_QPSK_2400.key, "regulated": O_QPSK_2400.duty_cycle_regulated,
                 "devices": {k: d.to_json() for k, d in self.leg.items()},
                 "per_display_s": {k: round(v, 6) for k, v in self.leg_per_display_s.items()},
             }
@@ -170,9 +167,7 @@ def capture_report(path: str | Path, phy: str = "gb868", *,
     """
     from han_emu.replay.dutycycle import replay_dutycycle
 
-    if phy not in PHYS:
-        raise ValueError(f"unknown PHY {phy!r}: use gb868 or 2.4")
-    regulated = phy == "gb868"
+    regulated = phy_named(phy).duty_cycle_regulated
     ledger: AirtimeLedger
     if regulated:
         ledger = _bucketing(DutyCycleLedger)({p: limits for p in DEFAULT_LIMITS} if limits else None)
@@ -329,7 +324,7 @@ def accounting_report(acct: AirAccounting, *, source: str, end: float, duration_
                                 peak_hour_s=s.peak_hour_s, hours_s=hours)
     band = acct.bands[BAND_868]
     ledger = acct.ledger_868
-    return DutyReport(source=source, phy="gb868", duration_s=duration_s, devices=devices,
+    return DutyReport(source=source, phy=GB_868.key, duration_s=duration_s, devices=devices,
                       limits=ledger.limits[band.page], transitions=transitions,
                       alerts=dict(sorted(alerts.items())), extra=dict(extra or {}), leg=leg,
                       leg_per_display_s={nwk_key(p): us / 1e6 for p, us in sorted(acct.leg_relayed_us.items())})

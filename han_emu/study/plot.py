@@ -28,6 +28,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
+from han_emu.air.phy import phy_named
+
 if TYPE_CHECKING:
     from han_emu.study.compare import Comparison, DutyReport
 
@@ -170,7 +172,7 @@ def _thresholds_of(report: DutyReport) -> dict[str, float]:
 
 def report_figure(report: DutyReport) -> Figure:
     """One capture or simulation: every transmitter, the thresholds, the 2.4 GHz leg."""
-    phy = "GB-868" if report.phy == "gb868" else "2.4 GHz"
+    phy = phy_named(report.phy).band
     lines: list[Line] = []
     others = 0
     for key, dev in sorted(report.devices.items(), key=lambda kv: (kv[0] != "0x0000", -kv[1].airtime_s)):
