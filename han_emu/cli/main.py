@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -17,30 +16,13 @@ from han_emu.han.config import Config, ConfigError, example_text, load
 from han_emu.cli.state import add_state_commands
 from han_emu.cli.replay import add_replay_command, add_scenario_arguments
 from han_emu.cli.sniff import add_sniff_command
-from han_emu.meter.model import TwinMeter
-from han_emu.han.store import StateStore, StoreError
+from han_emu.han.runner import open_meter
+from han_emu.han.store import StoreError
 from han_emu.cli.textview import render, render_readout
 
 
-def default_state_path() -> Path:
-    """Where the meter keeps its registers and logs unless told otherwise."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "han-emu" / "meter.db"
-
-
-def _open_meter(config: Config, state: str | None, now: float) -> tuple[TwinMeter, StateStore | None]:
-    store = None
-    meter = None
-    if state != "none":
-        path = Path(state or config.state_path or default_state_path())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = StateStore(path)
-        meter = store.load(config.meter)
-    if meter is None:
-        meter = TwinMeter(config.meter, now)
-    else:
-        meter.resume(now)
-    return meter, store
+def _warn(line: str) -> None:
+    print(f"han-emu: warning: {line}", file=sys.stderr, flush=True)
 
 
 def parse_duration(text: str) -> float:
@@ -89,8 +71,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         meter, store = scenario.new_meter(config.meter), None
         start = meter.time if own_time else start
     else:
-        meter, store = _open_meter(config, state, start)
+        meter, store = open_meter(config, state, start, warn=_warn)
     start = max(meter.time, start)
+    ahead = (simulate and start + simulate > now + 60) or (not simulate and args.speed != 1.0)
+    if store is not None and ahead:  # asked for on purpose: said once, and the next run says it again
+        _warn(f"{'--simulate' if simulate else f'--speed {args.speed:g}'} moves the meter clock saved in "
+              f"{store.path} ahead of the wall clock; `han-emu state resync {store.path}` brings it back "
+              "(--state none keeps nothing)")
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
     from han_emu.han.recording import HanRecording, RecordingError
     try:  # capture file, key log, ZEP stream: opened now so a bad path fails early
@@ -103,11 +90,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                                      keylog=args.keylog, zep=args.zep)
     except RecordingError as exc:
         print(f"han-emu: {exc}", file=sys.stderr)
+        if store is not None:
+            store.close()
         return 2
     if interactive:
-        if store is not None:
-            store.close()  # SQLite connections belong to one thread: the HAN's opens its own
-        return _dashboard(config, state, start, args, recording, scenario)
+        held = None
+        if store is not None:  # the HAN's thread opens its own store; this process keeps the database meanwhile
+            held = store.lock
+            if held is not None:
+                held.retain()
+            store.close()
+        try:
+            return _dashboard(config, state, start, args, recording, scenario)
+        finally:
+            if held is not None:
+                held.release()
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
@@ -173,7 +170,7 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
         if scenario is not None:  # --scenario-from: a fresh meter driven by the capture
             meter, store = scenario.new_meter(config.meter), None
         else:
-            meter, store = _open_meter(config, state, start)
+            meter, store = open_meter(config, state, start, warn=lambda line: None)  # warned already
         han = VirtualHan(config, meter, store=store, devices=config.devices,
                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke,
                          scenario=scenario, sub_ghz=sub_ghz, seed=args.seed)
@@ -267,7 +264,7 @@ def _hardware(args: argparse.Namespace, config: Config, body) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("zigpy", "zigpy_znp", "bellows", "serialx"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    meter, store = _open_meter(config, args.state, time.time())
+    meter, store = open_meter(config, args.state, time.time(), warn=_warn)
     keylog = KeyLog(args.keylog) if args.keylog else None
 
     def report(line: str) -> None:

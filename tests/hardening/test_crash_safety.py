@@ -2,7 +2,7 @@
 and again, and restarted on the same state database.
 
 The child is the library equivalent of ``han-emu run --state DB`` (the same
-``_open_meter`` and ``VirtualHan`` with its periodic saves, one IHD, virtual
+``open_meter`` and ``VirtualHan`` with its periodic saves, one IHD, virtual
 time as fast as it goes), which starts in about a second; with
 ``HAN_EMU_CRASH_CLI=1`` the child is the real command, ``python -m han_emu.cli.main
 run --state DB --speed 3600 --no-tui --interval 0.2`` (slower to start: the
@@ -39,7 +39,7 @@ SETTINGS = load(None).meter
 
 CHILD = r"""
 import sys, time
-from han_emu.cli.main import _open_meter
+from han_emu.han.runner import open_meter
 from han_emu.han.config import load
 from han_emu.radio.vtime import run_virtual
 from han_emu.sim.schedule import DeviceSettings
@@ -47,7 +47,7 @@ from han_emu.han.virtual import VirtualHan
 
 config = load(None)
 now = time.time()
-meter, store = _open_meter(config, sys.argv[1], now)
+meter, store = open_meter(config, sys.argv[1], now)
 
 async def main():
     han = VirtualHan(config, meter, store=store, devices=[DeviceSettings("ihd", "IHD")], cbke=False)
