@@ -218,3 +218,8 @@ def install_code(text: str) -> tuple[str, bytes]:
     except ValueError as exc:
         _fail(f"{text!r}: {exc}")
     return ieee, code
+
+
+def warn(line: str) -> None:
+    """One warning line on stderr, as every command words them."""
+    print(f"han-emu: warning: {line}", file=sys.stderr, flush=True)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from han_emu.cli.args import duration, speed, zep_address
+from han_emu.cli.args import duration, speed, warn, zep_address
 from han_emu.han.runner import open_meter
 from han_emu.cli.replay import add_scenario_arguments, scenario_for_run
 from han_emu.cli.stick import add_network_options, add_radio_options, run_on_stick
@@ -93,8 +93,13 @@ def run_virtual(args: argparse.Namespace, config: Config) -> int:
         meter, store = scenario.new_meter(config.meter), None
         start = meter.time if own_time else start
     else:
-        meter, store = open_meter(config, state, start)
+        meter, store = open_meter(config, state, start, warn=warn)
     start = max(meter.time, start)
+    ahead = (simulate and start + simulate > now + 60) or (not simulate and args.speed != 1.0)
+    if store is not None and ahead:  # asked for on purpose: said once, and the next run says it again
+        warn(f"{'--simulate' if simulate else f'--speed {args.speed:g}'} moves the meter clock saved in "
+             f"{store.path} ahead of the wall clock; `han-emu state resync {store.path}` brings it back "
+             "(--state none keeps nothing)")
     interactive = sys.stdout.isatty() and not args.no_tui and not simulate
     recording: Any
     try:  # capture file, key log, ZEP stream: opened now so a bad path fails early
@@ -107,11 +112,21 @@ def run_virtual(args: argparse.Namespace, config: Config) -> int:
                                      keylog=args.keylog, zep=args.zep)
     except RecordingError as exc:
         print(f"han-emu: {exc}", file=sys.stderr)
+        if store is not None:
+            store.close()
         return 2
     if interactive:
-        if store is not None:
-            store.close()  # SQLite connections belong to one thread: the HAN's opens its own
-        return _dashboard(config, state, start, args, recording, scenario)
+        held = None
+        if store is not None:  # the HAN's thread opens its own store; this process keeps the database meanwhile
+            held = store.lock
+            if held is not None:
+                held.retain()
+            store.close()
+        try:
+            return _dashboard(config, state, start, args, recording, scenario)
+        finally:
+            if held is not None:
+                held.release()
 
     async def main() -> VirtualHan:
         han = VirtualHan(config, meter, store=store, devices=config.devices,
@@ -184,7 +199,7 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
         if scenario is not None:  # --scenario-from: a fresh meter driven by the capture
             meter, store = scenario.new_meter(config.meter), None
         else:
-            meter, store = open_meter(config, state, start)
+            meter, store = open_meter(config, state, start, warn=lambda line: None)  # warned already
         han = VirtualHan(config, meter, store=store, devices=config.devices,
                          accept_unencrypted=args.lab_accept_unencrypted, cbke=not args.no_cbke,
                          scenario=scenario, sub_ghz=sub_ghz, seed=args.seed)

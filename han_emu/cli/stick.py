@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from han_emu.cli.args import eui64_key, install_code, permit_seconds
+from han_emu.cli.args import eui64_key, install_code, permit_seconds, warn
 from han_emu.han.runner import open_meter
 from han_emu.cli.textview import show_live
 from han_emu.han.config import Config, load
@@ -87,7 +87,7 @@ def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Bo
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("zigpy", "zigpy_znp", "bellows", "serialx"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    meter, store = open_meter(config, state, time.time())
+    meter, store = open_meter(config, state, time.time(), warn=warn)
     keys = KeyLog(keylog) if keylog else None
 
     def report(line: str) -> None:

@@ -6,6 +6,10 @@ the HAN after each step (so the ESI can report what changed), saves the meter
 stop.  A store that stops working never stops the meter: the first failed save
 is logged as an error, the first good one after it as a warning, and saving is
 retried in between.  :func:`open_meter` is where a run's meter comes from.
+
+A live run serves the wall clock, and the state database keeps only that
+meter: when a live run is sped up, :meth:`MeterRunner.detach_store` saves a
+last time and lets the store go, and the run goes on with a throwaway copy.
 """
 
 from __future__ import annotations
@@ -25,23 +29,68 @@ from han_emu.meter.simulate import step
 LOGGER = logging.getLogger(__name__)
 
 
-def open_meter(config: Config, state: str | None, now: float) -> tuple[TwinMeter, StateStore | None]:
+#: A saved meter clock at most this far ahead of the wall clock is not worth a word.
+CLOCK_SLACK_S = 60.0
+
+
+def describe_span(seconds: float) -> str:
+    """``3 d 4 h``, ``5 h 12 min``, ``7 min``, ``40 s``: a span as a person reads it."""
+    s = int(round(seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+def clock_ahead_note(path: Path, ahead: float) -> str:
+    """One line: the meter clock saved in ``path`` is ``ahead`` seconds ahead of the wall clock."""
+    return (f"the meter clock saved in {path} is {describe_span(ahead)} ahead of the wall clock, so this run "
+            f"serves a clock in the future; `han-emu state resync {path}` brings it back (registers are kept)")
+
+
+def open_meter(
+    config: Config,
+    state: str | None,
+    now: float,
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[TwinMeter, StateStore | None]:
     """The meter a run starts from, and the store that keeps it.
 
     ``state`` is the state database's path, None for the configured one (or
-    the user's state directory), or ``"none"`` to keep nothing.  A saved
-    meter resumes at ``now``; without one a new meter starts there.
+    the user's state directory), or ``"none"`` to keep nothing.  The store is
+    opened ``exclusive``: while this run has it, another run on the same
+    database is refused.  A saved meter resumes at ``now``; without one a new
+    meter starts there.  A saved meter clock ahead of ``now`` (a sped-up or
+    simulated run saved it) is kept, never wound back here, and reported
+    through ``warn`` (default: a logged warning) with the way to resynchronise.
     """
     store = None
     meter = None
     if state != "none":
         path = Path(state or config.state_path or default_state_path())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = StateStore(path)
-        meter = store.load(config.meter)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot make the directory of state database {path}: {exc.strerror}") from None
+        store = StateStore(path, exclusive=True)
+        try:
+            meter = store.load(config.meter)
+        except BaseException:
+            store.close()
+            raise
     if meter is None:
         meter = TwinMeter(config.meter, now)
     else:
+        assert store is not None
+        if meter.time - now > CLOCK_SLACK_S:
+            (warn or LOGGER.warning)(clock_ahead_note(store.path, meter.time - now))
         meter.resume(now)
     return meter, store
 
@@ -138,6 +187,24 @@ class MeterRunner:
             return False
         self._worked()
         return True
+
+    def detach_store(self) -> StateStore | None:
+        """Save the meter as it is now, then keep nothing more: the store is
+        closed (its lock given up) and the meter runs on as a throwaway copy.
+
+        For a live run leaving the wall clock (sped up): every later save would
+        move the saved meter clock ahead of the wall clock.  Returns the store
+        let go (None if there was none); a failure of the last save is
+        reported as any failed save is."""
+        store = self.store
+        if store is None:
+            return None
+        if self.clock is not None:
+            self.drive()
+        self.save()
+        self.store = None
+        store.close()
+        return store
 
     def save_on_stop(self) -> None:
         """Bring the meter up to the clock and save it a last time.  A store

@@ -6,6 +6,11 @@ speed the user changes.  Two loops in two threads keep both honest: the app
 asks for snapshots, which the runner takes on the HAN's thread, and pausing
 parks that thread so virtual time stands still.
 
+A live run (started at x1 on the wall clock, with a state database) serves
+the wall clock: the first speed-up saves the meter and lets the state
+database go, and the run goes on with a throwaway copy of the meter (the
+status bar and a notice say so), so the saved meter clock never runs ahead.
+
 Pacing: the loop itself runs as fast as possible and a governor task holds
 virtual time to ``speed`` times the wall clock, checking every 20 ms of wall
 time.  Pacing every timer wait separately (the loop's own ``speed``) loses
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from han_emu.air.accounting import AirAccounting
 from han_emu.air.dutycycle import AirtimeLedger
+from han_emu.han.runner import CLOCK_SLACK_S, clock_ahead_note
 from han_emu.radio.vtime import VirtualTimeLoop, run_virtual
 from han_emu.tui.controls import RecordingHook, ScenarioChoice, scenario_variants
 from han_emu.tui.source import VirtualHanSource
@@ -66,6 +72,8 @@ class HanRunner(ScenarioChoice):
         self._make_han = make_han
         self._start_epoch = start_epoch
         self._speed = speed
+        #: Started at x1 without a warm-up: the HAN keeps the wall clock until it is first sped up.
+        self._live = speed == 1.0 and warmup == 0
         self._anchor: tuple[float, float] | None = None  # (wall, virtual) pacing is measured from
         self._warmup = warmup
         self._start_paused = paused
@@ -125,6 +133,8 @@ class HanRunner(ScenarioChoice):
         if self.accounting is not None:
             han.listeners.append(self.accounting.listener)
         self.source = VirtualHanSource(han, ledger=self._ledger, accounting=self.accounting, call=self.call)
+        if self._live and han.store is not None and han.meter.time - time.time() > CLOCK_SLACK_S:
+            self.source.notify(clock_ahead_note(han.store.path, han.meter.time - time.time()))
         await han.start()
         try:
             if self._warmup > 0:
@@ -234,11 +244,27 @@ class HanRunner(ScenarioChoice):
         return self._speed
 
     def set_speed(self, speed: float | None) -> None:
-        """Takes effect from the governor's next check (20 ms of wall time)."""
+        """Takes effect from the governor's next check (20 ms of wall time).
+
+        A live run leaving x1 first lets its state database go (see the module's notes)."""
         if speed is not None and not 1 <= speed <= 3600:
             raise ValueError("speed must be between 1 and 3600")
+        if speed != 1.0 and self._live:
+            self._leave_wall_clock()
         self._anchor = None
         self._speed = speed
+
+    def _leave_wall_clock(self) -> None:
+        """Save the meter once more and keep nothing after: the run meters a throwaway copy."""
+        self._live = False
+        han = self.han
+        if han is None:
+            return
+        store = self.call(han.runner.detach_store)
+        if store is not None and self.source is not None:
+            self.source.label = "virtual HAN · throwaway meter, state not saved"
+            self.source.notify(f"Sped up: this run now meters a throwaway copy; {store.path} keeps the meter "
+                               "as it was at x1 (a live run serves the wall clock)")
 
     def set_scenario(self, name: str) -> None:
         """Give the running scenario other settings; the battery keeps its charge."""

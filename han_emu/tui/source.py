@@ -191,6 +191,9 @@ class VirtualHanSource:
         self._unsubscribe: Callable[[], None] | None = None
         self._usages: tuple[ChannelUsage, ...] = ()
         self._call = call or (lambda fn: fn())
+        #: What the status bar calls this source (the runner says when the meter is a throwaway copy).
+        self.label = "virtual HAN"
+        self.notices: deque[tuple[int, str]] = deque(maxlen=ALERT_LENGTH)
         han.listeners.append(self._on_frame)
         if ledger is not None:
             self.set_ledger(ledger)
@@ -204,6 +207,11 @@ class VirtualHanSource:
         self.alerts.clear()
         if ledger is not None:
             self._unsubscribe = ledger.subscribe(self.alerts.append)
+
+    def notify(self, message: str) -> None:
+        """Pop ``message`` up on the dashboard once."""
+        number = self.notices[-1][0] + 1 if self.notices else 1
+        self.notices.append((number, message))
 
     def close(self) -> None:
         if self._on_frame in self.han.listeners:
@@ -279,7 +287,8 @@ class VirtualHanSource:
                     for (device, profile, cluster), n in sorted(self.per_cluster.items())},
             log=list(self.log.entries),
             duty=duty,
-            source="virtual HAN",
+            source=self.label,
+            notices=tuple(self.notices),
         )
 
 

@@ -39,7 +39,7 @@ SETTINGS = load(None).meter
 
 CHILD = r"""
 import sys, time
-from han_emu.han.runner import open_meter as _open_meter
+from han_emu.han.runner import open_meter
 from han_emu.han.config import load
 from han_emu.radio.vtime import run_virtual
 from han_emu.sim.schedule import DeviceSettings
@@ -47,7 +47,7 @@ from han_emu.han.virtual import VirtualHan
 
 config = load(None)
 now = time.time()
-meter, store = _open_meter(config, sys.argv[1], now)
+meter, store = open_meter(config, sys.argv[1], now)
 
 async def main():
     han = VirtualHan(config, meter, store=store, devices=[DeviceSettings("ihd", "IHD")], cbke=False)
