@@ -12,6 +12,7 @@ Wireshark) and, optionally, an airtime / duty-cycle ledger.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ import zigpy.types as t
 from han_emu.frames.pcap import LinkType, PcapngWriter, PcapWriter
 from han_emu.air.synth import FrameSynthesizer, Ledger, OnAirFrame, ieee_int
 from han_emu.frames.zep import ZEP_PORT, zep_v2_data
+
+LOGGER = logging.getLogger(__name__)
 
 MIN_STEP = 1e-6
 """Records never go back in time: a frame that would start before the last
@@ -91,22 +94,38 @@ class ZepStreamer:
     """Sends each frame as a ZEP v2 data packet to ``host:port`` over UDP.
 
     Wireshark listening on the port (``udp.port == 17754``) decodes the stream
-    live.  ZEP has no channel page: only the channel number goes out.
+    live.  ZEP has no channel page: only the channel number goes out.  The
+    host is resolved once, here: a name that does not resolve is an OSError
+    before anything runs.  A send that fails later (the network went away)
+    loses that frame only: the first failure is reported through ``warn``
+    and the rest are counted in :attr:`failed`.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = ZEP_PORT, *, channel: int = 11,
-                 device_id: int = 0, lqi: int = 255) -> None:
-        self.address = (host, port)
+                 device_id: int = 0, lqi: int = 255, warn: Callable[[str], None] | None = None) -> None:
+        try:
+            family, _, _, _, self.address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        except socket.gaierror as exc:
+            raise OSError(exc.errno, f"the host name does not resolve ({exc.strerror})", host) from None
+        self.name = f"{host}:{port}"
         self.channel, self.device_id, self.lqi = channel, device_id, lqi
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.warn = warn
         self._socket = socket.socket(family, socket.SOCK_DGRAM)
         self.sequence = 0
+        self.failed = 0
+        """Frames that could not be sent."""
 
     def send(self, psdu: bytes, time: float) -> None:
         datagram = zep_v2_data(psdu, channel=self.channel, timestamp=time, sequence=self.sequence,
                                device_id=self.device_id, lqi=self.lqi)
         self.sequence = (self.sequence + 1) & 0xFFFFFFFF
-        self._socket.sendto(datagram, self.address)
+        try:
+            self._socket.sendto(datagram, self.address)
+        except OSError as exc:
+            self.failed += 1
+            if self.failed == 1:
+                message = f"ZEP to {self.name}: {exc.strerror or exc}; frames that cannot be sent are dropped"
+                (self.warn or LOGGER.warning)(message)
 
     def emit(self, frame: OnAirFrame, time: float) -> None:
         self.send(frame.psdu, time)

@@ -137,9 +137,17 @@ def parse_keylog(text: str) -> list[tuple[bytes, str]]:
     return out
 
 
+def _read_text(path: str | Path) -> str:
+    """A key log file's text; a file that is not text is a KeylogError."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise KeylogError(f"{path}: not a key log: byte {exc.start} is not text (UTF-8)") from None
+
+
 def read_keylog_rows(path: str | Path) -> list[tuple[bytes, str]]:
     """(key, label) rows of a key log file (or of a Wireshark ``zigbee_pc_keys`` file)."""
-    return parse_keylog(Path(path).read_text(encoding="utf-8"))
+    return parse_keylog(_read_text(path))
 
 
 def _classify(label: str) -> tuple[bool, bool]:
@@ -168,7 +176,7 @@ def load_keylog(text: str, ring: KeyRing | None = None) -> KeyRing:
 
 def read_keyring(path: str | Path, ring: KeyRing | None = None) -> KeyRing:
     """The keys of a key log file, added to ``ring`` (a new ring if None)."""
-    return load_keylog(Path(path).read_text(encoding="utf-8"), ring)
+    return load_keylog(_read_text(path), ring)
 
 
 class KeylogFollower:

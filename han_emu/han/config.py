@@ -83,6 +83,9 @@ def load(path: str | Path | None) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a configuration file: a configuration is TOML text, and byte "
+                          f"{exc.start} is not UTF-8") from None
     return loads(text, source=str(path))
 
 

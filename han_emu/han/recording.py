@@ -20,6 +20,7 @@ fails before the HAN runs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ class HanRecording:
     ``pcap``: capture file (pcapng when ``pcapng`` is True or the name ends
     in ``.pcapng``); ``linktype`` 283 (TAP, channel and page), 195 or 230.
     ``keylog``: Wireshark key table file (mode 0600).  ``zep``: (host, port)
-    to stream ZEP v2 to.  ``ledger`` is charged with every frame's airtime;
+    to stream ZEP v2 to (resolved now; ``warn`` hears of the first frame
+    that cannot be sent).  ``ledger`` is charged with every frame's airtime;
     ``keep`` keeps every (time, frame) in :attr:`frames`.
     """
 
@@ -70,6 +72,7 @@ class HanRecording:
         zep: tuple[str, int] | None = None,
         ledger: Ledger | None = None,
         keep: bool = False,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         if int(linktype) not in SUPPORTED:
             raise RecordingError(f"link type {linktype} is not one of {', '.join(map(str, sorted(SUPPORTED)))}")
@@ -90,12 +93,16 @@ class HanRecording:
                 self.sinks.append(self.pcap)
             if keylog is not None:
                 self.keylog = KeyLog(keylog)
-            if zep is not None:
-                self.zep = ZepStreamer(*zep)
-                self.sinks.append(self.zep)
         except OSError as exc:
             self.close()
             raise RecordingError(f"cannot record: {exc.strerror or exc} ({exc.filename or ''})".rstrip(" ()")) from None
+        if zep is not None:
+            try:
+                self.zep = ZepStreamer(*zep, warn=warn)
+            except OSError as exc:
+                self.close()
+                raise RecordingError(f"cannot stream ZEP to {zep[0]}:{zep[1]}: {exc.strerror or exc}") from None
+            self.sinks.append(self.zep)
 
     @property
     def active(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from han_emu.air.accounting import AirAccounting
 from han_emu.air.dutycycle import DutyCycleEvent, DutyCycleState
 from han_emu.air.synth import ieee_int
+
+LOGGER = logging.getLogger(__name__)
 
 
 def configured_sub_ghz(han: Any) -> Callable[[int], bool]:
@@ -77,13 +80,18 @@ class StatusFile:
     """
 
     def __init__(self, path: str | Path, han: Any, *, period: float = 5.0, sub_ghz: Any = None,
-                 accounting: AirAccounting | None = None) -> None:
+                 accounting: AirAccounting | None = None, warn: Callable[[str], None] | None = None) -> None:
         """``accounting``: an :class:`~han_emu.air.accounting.AirAccounting`
         the HAN already feeds (a hardware HAN's); otherwise one is made and
-        fed from the virtual air."""
+        fed from the virtual air.  ``warn`` hears of the first write that
+        fails (default: a logged warning); the run goes on, and so do the
+        writes, in case the trouble passes."""
         self.path = Path(path)
         self.han = han
         self.period = period
+        self.warn = warn
+        self.failed = 0
+        """Writes that failed."""
         self._task: asyncio.Task[None] | None = None
         self._unwire: Callable[[], None] | None
         if accounting is not None:
@@ -98,8 +106,14 @@ class StatusFile:
         now = self.han.clock.now() if self.han.clock is not None else None
         data = self.accounting.to_json(now)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(self.path)
+        try:
+            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError as exc:
+            self.failed += 1
+            if self.failed == 1:
+                (self.warn or LOGGER.warning)(f"cannot write the status file {self.path}: {exc.strerror or exc} "
+                                              "(the run goes on; later writes are tried)")
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="status-json")

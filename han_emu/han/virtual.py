@@ -13,7 +13,7 @@ import json
 import logging
 import random as _random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Sequence
 
 import zigpy.types as t
@@ -77,14 +77,18 @@ class VirtualHan:
         mp184: bool = True,
         scenario: Any = None,
         seed: int | None = None,
+        network: NetworkSettings | None = None,
     ) -> None:
         """``sub_ghz``: the hub serves the Sub-GHz cluster (duty-cycle throttling);
         ``mp184=False``: displays that do not know the MP184 export items;
         ``seed``: draw everything random (network key, PAN and extended PAN
         ids, NWK addresses, CBKE's ephemeral keys) from a generator seeded
         with it, so a run on virtual time is the same frame for frame (a
-        repeatable capture); None: the operating system's randomness."""
+        repeatable capture); None: the operating system's randomness;
+        ``network``: what the coordinator forms its network with (what it
+        leaves None: channel 15, and the rest drawn)."""
         self.config = config
+        self.network = network
         self.runner = MeterRunner(meter, scenario if scenario is not None else Scenario(config.scenario),
                                   store=store, step_s=step_s, save_every_s=save_every_s,
                                   on_step=self._meter_changed, save_also=self._save_counters)
@@ -139,6 +143,9 @@ class VirtualHan:
         if rng is not None:  # what zigpy would otherwise draw from the system when forming
             network = NetworkSettings(channel=15, pan_id=rng.randint(0x0001, 0xFFFE),
                                       extended_pan_id=rng.randbytes(8), network_key=rng.randbytes(16))
+        if self.network is not None:  # what was asked for, over the defaults and the draws
+            given = {f.name: getattr(self.network, f.name) for f in fields(self.network)}
+            network = replace(network, **{k: v for k, v in given.items() if v is not None})
         self.app = HostedVirtualApp({"network": network.zigpy_network()}, air=self.air, ieee=COORDINATOR_IEEE)
         self._restore_counters()
         identities = None

@@ -12,7 +12,7 @@ is counted as "over limit".
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -141,14 +141,19 @@ class ReplayDutyCycle:
 
 
 def replay_dutycycle(path: str | Path | BinaryIO | bytes, phy: str | Phy = "gb868",
-                     ledger: AirtimeLedger | None = None) -> dict[str, Any]:
+                     ledger: AirtimeLedger | None = None, *,
+                     warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Read a capture and return :meth:`ReplayDutyCycle.report` for it (no keys needed:
-    airtime depends only on frame lengths and senders)."""
+    airtime depends only on frame lengths and senders).  A record that cannot
+    be read (or a file that is no capture) is counted in ``damaged_records``
+    and told to ``warn`` in the words the replay uses."""
     acc = ReplayDutyCycle(phy, ledger)
     problems = 0
     for rec in iter_records(path):
         if type(rec) is CaptureProblem:
             problems += 1
+            if warn is not None:
+                warn(rec.message)
             continue
         acc.add(rec)
     report = acc.report()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -155,8 +155,8 @@ def _bucketing(base: type[AirtimeLedger]) -> type[AirtimeLedger]:
     return Bucketing
 
 
-def capture_report(path: str | Path, phy: str = "gb868", *,
-                   limits: DutyCycleLimits | None = None) -> DutyReport:
+def capture_report(path: str | Path, phy: str = "gb868", *, limits: DutyCycleLimits | None = None,
+                   warn: Callable[[str], None] | None = None) -> DutyReport:
     """Airtime per transmitting device in a capture (pcap/pcapng 195/230/283, ZEP).
 
     The capture replay charges each frame to its transmitter (the MAC source;
@@ -164,6 +164,8 @@ def capture_report(path: str | Path, phy: str = "gb868", *,
     or "2.4"); on GB-868 a regulated ledger (``limits`` on every page, else the
     defaults) gives the transitions the devices went through.  A frame the
     ledger would have refused was still on air: it is counted as discarded.
+    A record that cannot be read is told to ``warn`` as the replay tells it
+    (and counted in ``extra["damaged_records"]``).
     """
     from han_emu.replay.dutycycle import replay_dutycycle
 
@@ -173,7 +175,7 @@ def capture_report(path: str | Path, phy: str = "gb868", *,
         ledger = _bucketing(DutyCycleLedger)({p: limits for p in DEFAULT_LIMITS} if limits else None)
     else:
         ledger = _bucketing(AirtimeLedger)()
-    raw = replay_dutycycle(path, phy, ledger)
+    raw = replay_dutycycle(path, phy, ledger, warn=warn)
     hours: dict[Any, Counter[int]] = ledger.hours  # type: ignore[attr-defined]
     devices: dict[str, DeviceReport] = {}
     alerts: Counter[str] = Counter()
@@ -247,8 +249,23 @@ def device_mix(config: Any, count: int | None) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def simulate(config: Any, settings: SimulationSettings = SimulationSettings()) -> DutyReport:
-    """Run the virtual HAN with every display on GB-868 and account its airtime."""
+class SimulationInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a simulation; ``partial`` holds what was done: the
+    :class:`DutyReport` of the virtual time run so far (None if the HAN had not
+    started), or the comparisons that had finished."""
+
+    def __init__(self, partial: Any) -> None:
+        super().__init__("simulation interrupted")
+        self.partial = partial
+
+
+def simulate(config: Any, settings: SimulationSettings = SimulationSettings(), *,
+             started: Callable[[], None] | None = None) -> DutyReport:
+    """Run the virtual HAN with every display on GB-868 and account its airtime.
+
+    ``started`` is called once the HAN is up and virtual time runs.  Ctrl-C
+    raises :class:`SimulationInterrupted` with the report of the virtual time
+    run until then (``extra["interrupted"]``)."""
     from han_emu.meter.model import TwinMeter
     from han_emu.radio.vtime import run_virtual
     from han_emu.han.virtual import VirtualHan
@@ -262,35 +279,52 @@ def simulate(config: Any, settings: SimulationSettings = SimulationSettings()) -
     meter = TwinMeter(config.meter, start)
     devices = device_mix(config, settings.sub_ghz_devices)
 
+    hans: list[Any] = []
+    stopped: list[float] = []  # the virtual time the run stopped at, when it had started
+
     async def run() -> Any:
         han = VirtualHan(config, meter, devices=devices, sub_ghz=True, mp184=settings.mp184,
                          cbke=settings.cbke)
-
+        hans.append(han)
         if settings.throttle:
             wire_throttling(acct, han)
         han.listeners.append(acct.listener)
         await han.start()
+        if started is not None:
+            started()
         try:
             await han.run_for(settings.duration_s)
         finally:
+            stopped.append(han.clock.now())
             await han.stop()
         return han
 
-    han = run_virtual(run(), start)
-    end = start + settings.duration_s
+    try:
+        han = run_virtual(run(), start)
+    except KeyboardInterrupt:
+        if not stopped:
+            raise SimulationInterrupted(None) from None
+        end = min(stopped[0], start + settings.duration_s)
+        raise SimulationInterrupted(_simulation_report(acct, hans[0], settings, start, end, len(devices))) from None
+    return _simulation_report(acct, han, settings, start, start + settings.duration_s, len(devices))
+
+
+def _simulation_report(acct: AirAccounting, han: Any, settings: SimulationSettings, start: float, end: float,
+                       devices: int) -> DutyReport:
     acct.tick(end)
-    return accounting_report(
-        acct, source="simulation", end=end,
-        extra={
-            "variant": "with_mp184" if settings.mp184 else "without_mp184",
-            "sub_ghz_devices": len(devices), "page": settings.page, "channel": settings.channel,
-            "start": start, "throttle": settings.throttle,
-            "suspensions": {d.name: d.suspensions for d in han.devices},
-            "suspended_s": {d.name: round(d.suspended_s, 3) for d in han.devices},
-            "requests": {d.name: sum(d.requests.values()) for d in han.devices},
-        },
-        duration_s=settings.duration_s,
-    )
+    extra = {
+        "variant": "with_mp184" if settings.mp184 else "without_mp184",
+        "sub_ghz_devices": devices, "page": settings.page, "channel": settings.channel,
+        "start": start, "throttle": settings.throttle,
+        "suspensions": {d.name: d.suspensions for d in han.devices},
+        "suspended_s": {d.name: round(d.suspended_s, 3) for d in han.devices},
+        "requests": {d.name: sum(d.requests.values()) for d in han.devices},
+    }
+    duration_s = settings.duration_s
+    if end < start + settings.duration_s:
+        extra["interrupted"] = True
+        duration_s = end - start
+    return accounting_report(acct, source="simulation", end=end, extra=extra, duration_s=duration_s)
 
 
 def accounting_report(acct: AirAccounting, *, source: str, end: float, duration_s: float,
@@ -381,15 +415,22 @@ def _added(with_: Mapping[str, DeviceReport], without: Mapping[str, DeviceReport
 
 
 def compare_mp184(config: Any, settings: SimulationSettings = SimulationSettings(),
-                  counts: Sequence[int] | None = None) -> list[Comparison]:
+                  counts: Sequence[int] | None = None, *,
+                  started: Callable[[], None] | None = None) -> list[Comparison]:
     """Run each number of sub-GHz displays in ``counts`` (default: 1..N, N =
-    ``settings.sub_ghz_devices`` or the configured mix) with and without MP184."""
+    ``settings.sub_ghz_devices`` or the configured mix) with and without MP184
+    (``started`` as for :func:`simulate`, once per run).  Ctrl-C raises
+    :class:`SimulationInterrupted` with the comparisons done."""
     if counts is None:
         top = settings.sub_ghz_devices or len(config.devices)
         counts = range(1, top + 1)
-    out = []
+    out: list[Comparison] = []
     for n in counts:
-        runs = [simulate(config, dataclasses.replace(settings, sub_ghz_devices=n, mp184=v)) for v in (True, False)]
+        try:
+            runs = [simulate(config, dataclasses.replace(settings, sub_ghz_devices=n, mp184=v), started=started)
+                    for v in (True, False)]
+        except SimulationInterrupted:
+            raise SimulationInterrupted(out) from None
         out.append(Comparison(n, runs[0], runs[1]))
     return out
 

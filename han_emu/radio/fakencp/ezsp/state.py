@@ -66,6 +66,11 @@ class Tokens:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Tokens:
+        """Tokens from :meth:`to_json`'s document; ValueError for any other JSON
+        (so another program's file is never taken, and overwritten, as tokens)."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        if not isinstance(data, dict) or not data.keys() <= known:
+            raise ValueError("not a fake EZSP NCP token file")
         tokens = cls()
         for field in dataclasses.fields(cls):
             if field.name not in data:
