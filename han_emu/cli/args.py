@@ -5,8 +5,12 @@ Every parser is an argparse ``type=``: it returns the value or raises
 option's name.  Rules that belong to a lower layer are checked there and only
 worded here: a 16-byte key by :func:`han_emu.crypto.keys.parse_key`, an
 install code by zigpy.  A radio's channel, PAN ids and network key are read by
-:mod:`han_emu.radio.backend` when a stick is started (they mean nothing to the
-virtual radio).
+:mod:`han_emu.radio.backend` as a command starts.
+
+Files are checked once the whole command line is read, before any work
+starts (:func:`check_files`): every file a command reads exists, every file
+it writes can be written, and no capture or key log is overwritten unless
+``--force`` says so.  :class:`OptionError` carries what is wrong in one line.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import math
+import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY, KeyTextError, parse_key
@@ -22,6 +29,10 @@ from han_emu.frames.zep import ZEP_PORT
 
 MAX_SPEED = 3600
 """The fastest virtual time or replay runs against the wall clock (seconds per second)."""
+
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: 128 + SIGINT, as a shell reports a command the signal stopped.  A
+command stopped by Ctrl-C still says what it had done so far."""
 
 LISTEN_ANY = "0.0.0.0"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,6 +46,11 @@ class CommandParser(argparse.ArgumentParser):
     class).  Arguments nobody knows are blamed on the innermost subcommand that
     was given them, so the hint names its help."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="on an unexpected error, show its traceback")
+
     def error(self, message: str) -> NoReturn:
         _usage_error(self.prog, message)
 
@@ -42,6 +58,8 @@ class CommandParser(argparse.ArgumentParser):
         namespace, extras = super().parse_known_args(args, namespace)
         if extras and not hasattr(namespace, _LEFT_OVER_BY):  # a subcommand's parser runs first
             setattr(namespace, _LEFT_OVER_BY, self.prog)
+        if not hasattr(namespace, _PROG):
+            setattr(namespace, _PROG, self.prog)
         return namespace, extras
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
@@ -53,6 +71,23 @@ class CommandParser(argparse.ArgumentParser):
 
 
 _LEFT_OVER_BY = "_han_emu_unrecognized_by"
+_PROG = "_han_emu_prog"
+
+
+class OptionError(Exception):
+    """Options that cannot be honoured as given, found once the command line is
+    read: options that contradict or would be ignored, a file that cannot be
+    read or written.  The dispatcher prints it as one line (exit status 2)."""
+
+
+def command_prog(args: argparse.Namespace | None) -> str:
+    """The name of the (innermost) command ``args`` were parsed for, e.g. ``han-emu run``."""
+    return getattr(args, _PROG, "han-emu")
+
+
+def debugging(args: argparse.Namespace | None) -> bool:
+    """``--debug`` was given (anywhere on the command line)."""
+    return bool(getattr(args, "debug", False))
 
 
 def _usage_error(prog: str, message: str) -> NoReturn:
@@ -223,3 +258,132 @@ def install_code(text: str) -> tuple[str, bytes]:
 def warn(line: str) -> None:
     """One warning line on stderr, as every command words them."""
     print(f"han-emu: warning: {line}", file=sys.stderr, flush=True)
+
+
+# -- files ------------------------------------------------------------------------------------------
+#
+# A subcommand declares the files it reads and writes with add_input and
+# add_output; check_files checks them all before the command's handler runs.
+
+_FILES = "_han_emu_files"
+READ = "read"
+"""An input: it must exist and be a readable file (a named pipe will do)."""
+REPLACE = "replace"
+"""An output written whole (JSON, a table, a chart): replaced if it exists."""
+KEEP = "keep"
+"""A capture or key log: an existing one is kept unless ``--force`` is given."""
+UPDATE = "update"
+"""A file read if it exists and written back (an emulator's non-volatile memory)."""
+
+
+@dataclass(frozen=True)
+class FileOption:
+    """An option (or positional argument) that names a file, and what the command does with it."""
+
+    dest: str
+    name: str
+    """The option as the user writes it; empty for a positional argument."""
+    use: str
+    """:data:`READ`, :data:`REPLACE`, :data:`KEEP` or :data:`UPDATE`."""
+    metavar: str = "FILE"
+
+
+def add_input(parser: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> argparse.Action:
+    """``parser.add_argument`` for a file the command reads, checked by :func:`check_files`."""
+    return _add_file(parser, READ, flags, kwargs)
+
+
+def add_output(parser: argparse.ArgumentParser, *flags: str, use: str = REPLACE, **kwargs: Any) -> argparse.Action:
+    """``parser.add_argument`` for a file the command writes, checked by :func:`check_files`.
+
+    ``use=KEEP`` (a capture, a key log) also gives the parser ``--force``."""
+    if use == KEEP and not any(f.use == KEEP for f in parser.get_default(_FILES) or ()):
+        parser.add_argument("--force", action="store_true", help="overwrite an existing capture or key log")
+    return _add_file(parser, use, flags, kwargs)
+
+
+def _add_file(parser: argparse.ArgumentParser, use: str, flags: tuple[str, ...], kwargs: dict[str, Any]
+              ) -> argparse.Action:
+    action = parser.add_argument(*flags, **kwargs)
+    name = action.option_strings[0] if action.option_strings else ""
+    files = parser.get_default(_FILES) or ()
+    option = FileOption(action.dest, name, use, str(action.metavar or action.dest.upper()))
+    parser.set_defaults(**{_FILES: (*files, option)})
+    return action
+
+
+def _named(name: str, text: str | os.PathLike[str]) -> str:
+    """A file as the user gave it: ``--pcap x.pcap``, or just ``x.pcap`` for an argument."""
+    return f"{name} {text}" if name else str(text)
+
+
+def check_files(args: argparse.Namespace) -> None:
+    """Check every file the parsed command reads or writes; OptionError names the first problem.
+
+    Runs before the command starts, so a file that cannot be written is not
+    found out after an hour's work."""
+    force = bool(getattr(args, "force", False))
+    named: dict[str, FileOption] = {}
+    for option in getattr(args, _FILES, ()):
+        value = getattr(args, option.dest, None)
+        if value is None:
+            continue
+        if option.use == READ:
+            check_input(value, option.name)
+        else:
+            check_output(value, option.name, use=option.use, force=force)
+        if os.path.exists(value) and not os.path.isfile(value):
+            continue  # /dev/null, a named pipe: nothing there to overwrite
+        real = os.path.realpath(value)
+        other = named.get(real)
+        if other is None or READ == other.use == option.use:
+            named.setdefault(real, option)
+            continue
+        if READ in (other.use, option.use):
+            writer, reader = (option, other) if other.use == READ else (other, option)
+            raise OptionError(f"{_named(writer.name, value)}: cannot write: it is the {reader.name or reader.metavar} "
+                              "being read")
+        raise OptionError(f"{other.name or other.metavar} and {option.name or option.metavar} both name {value}")
+
+
+def check_input(text: str, name: str) -> None:
+    """``text`` names a file that can be read (OptionError otherwise)."""
+    path = Path(text)
+    if not text:
+        raise OptionError(f"{name or 'FILE'}: no file name given")
+    if not path.exists():
+        raise OptionError(f"{_named(name, text)}: no such file")
+    if path.is_dir():
+        raise OptionError(f"{_named(name, text)}: is a directory, not a file")
+    if not os.access(path, os.R_OK):
+        raise OptionError(f"{_named(name, text)}: cannot be read (permission denied)")
+
+
+def check_output(text: str | os.PathLike[str], name: str, *, use: str = REPLACE, force: bool = False) -> None:
+    """``text`` names a file that can be written (OptionError otherwise).
+
+    A :data:`KEEP` file (a capture, a key log) that exists with something in
+    it is refused unless ``force``; an :data:`UPDATE` file must also be readable."""
+    verb = "record" if use == KEEP else "write"
+    path = Path(text)
+
+    def fail(reason: str) -> NoReturn:
+        raise OptionError(f"{_named(name, text)}: cannot {verb}: {reason}")
+
+    if not str(text):
+        raise OptionError(f"{name or 'FILE'}: no file name given")
+    if path.is_dir():
+        fail("it is a directory")
+    if path.exists():
+        if use == KEEP and not force and path.is_file() and path.stat().st_size > 0:
+            fail("the file exists (--force overwrites it)")
+        if not os.access(path, os.W_OK) or (use == UPDATE and not os.access(path, os.R_OK)):
+            fail("permission denied")
+        return
+    parent = path.parent
+    if not parent.exists():
+        fail(f"no directory {parent}")
+    if not parent.is_dir():
+        fail(f"{parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        fail(f"cannot create files in {parent} (permission denied)")

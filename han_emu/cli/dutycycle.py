@@ -7,6 +7,10 @@ Modes:
   sub-GHz displays (the configured mix, cycled) in virtual time;
 - ``han-emu dutycycle --simulate 24h --compare mp184 [--devices N]``: the same
   with and without the MP184 HAN items for 1..N displays.
+
+A capture is read with the replay's checks (a damaged one is said, exit
+status 1); options the chosen mode would not use are refused.  Ctrl-C stops
+a simulation with the figures of the virtual time run so far (exit 130).
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from han_emu.air.phy import PHYS
-from han_emu.cli.args import duration
+from han_emu.air.phy import PHYS, SUB_GHZ_PAGES, InvalidChannelError, validate_channel
+from han_emu.cli.args import EXIT_INTERRUPTED, OptionError, add_input, add_output, duration
 from han_emu.study.compare import (
     Comparison,
     DutyReport,
+    SimulationInterrupted,
     SimulationSettings,
     capture_report,
     compare_mp184,
@@ -40,54 +45,91 @@ def add_dutycycle_command(subparsers: Any) -> argparse.ArgumentParser:
         description="Airtime per transmitting device, per hour and in the peak rolling hour, with "
                     "duty-cycle transitions; on a capture file or on a virtual-time simulation.",
     )
-    p.add_argument("capture", nargs="?", metavar="FILE", help="pcap/pcapng capture to analyse")
-    p.add_argument("--phy", choices=tuple(PHYS), default="gb868", help="PHY the capture was taken on")
+    add_input(p, "capture", nargs="?", metavar="FILE", help="pcap/pcapng capture to analyse")
+    p.add_argument("--phy", choices=tuple(PHYS), help="PHY the capture was taken on (default gb868)")
     p.add_argument("--simulate", type=duration, metavar="DURATION",
                    help="simulate the virtual HAN this long (e.g. 24h) instead of reading a capture")
     p.add_argument("--devices", type=int, metavar="N",
                    help="sub-GHz displays to simulate (cycling through the configured mix)")
     p.add_argument("--compare", choices=("mp184",), help="run with and without the MP184 HAN items, 1..N displays")
-    p.add_argument("--config", "-c", help="configuration file (device mix, poll schedules, scenario)")
+    add_input(p, "--config", "-c", help="configuration file (device mix, poll schedules, scenario)")
     p.add_argument("--seed", type=int, help="scenario seed (default: the configuration's)")
-    p.add_argument("--page", type=int, choices=(28, 29, 30), default=28, help="GB-868 channel page")
-    p.add_argument("--channel", type=int, default=0, help="logical channel on the page")
+    p.add_argument("--page", type=int, choices=SUB_GHZ_PAGES, help=f"GB-868 channel page (default {PAGE})")
+    p.add_argument("--channel", type=int, help=f"logical channel on the page (default {CHANNEL})")
     p.add_argument("--no-throttle", action="store_true",
                    help="the hub sends no Suspend ZCL Messages (measure the unthrottled demand)")
     p.add_argument("--no-cbke", action="store_true", help="displays join without key establishment (faster)")
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--output", "-o", metavar="FILE", help="write the table or JSON here instead of stdout")
-    p.add_argument("--plot", metavar="FILE.png", help="draw airtime per hour against the thresholds as a PNG")
+    add_output(p, "--output", "-o", metavar="FILE", help="write the table or JSON here instead of stdout")
+    add_output(p, "--plot", metavar="FILE.png", help="draw airtime per hour against the thresholds as a PNG")
     p.add_argument("--no-chart", action="store_true", help="leave the terminal chart out of the table")
     p.set_defaults(handler=cmd_dutycycle)
     return p
 
 
+PAGE = 28
+CHANNEL = 0
+"""Where a simulation's displays talk by default: GB-868 page 28, logical channel 0."""
+
+
+def _refuse_ignored(args: argparse.Namespace) -> None:
+    """OptionError for options the chosen mode would not use."""
+    if (args.capture is None) == (args.simulate is None):
+        raise OptionError("give a capture FILE or --simulate DURATION (not both)")
+    if args.capture is not None:
+        given = [option for option, value in (
+            ("--compare", args.compare), ("--devices", args.devices is not None), ("--config", args.config),
+            ("--seed", args.seed is not None), ("--page", args.page is not None),
+            ("--channel", args.channel is not None), ("--no-throttle", args.no_throttle),
+            ("--no-cbke", args.no_cbke)) if value]
+        if given:
+            raise OptionError(f"{', '.join(given)}: for --simulate only (a capture's frames say where they were "
+                              "sent and by whom)")
+    elif args.phy is not None:
+        raise OptionError("--phy is for a capture: a simulation puts every display on GB-868 (see --page)")
+    if args.devices is not None and args.devices < 1:
+        raise OptionError("--devices must be at least 1")
+    if args.format == "json" and args.no_chart:
+        raise OptionError("--no-chart leaves the chart out of the table: JSON has none")
+    if args.simulate is not None:
+        page = PAGE if args.page is None else args.page
+        try:
+            validate_channel(page, CHANNEL if args.channel is None else args.channel)
+        except InvalidChannelError as exc:
+            raise OptionError(f"--channel: {exc}") from None
+
+
 def cmd_dutycycle(args: argparse.Namespace) -> int:
+    """The table, JSON or charts: 0; 1 when the capture was damaged (or none); 2 on bad input;
+    130 when Ctrl-C stopped a simulation (the figures cover what it had simulated)."""
     from han_emu.han.config import load
 
-    if (args.capture is None) == (args.simulate is None):
-        print("han-emu dutycycle: give a capture FILE or --simulate DURATION (not both)", file=sys.stderr)
-        return 2
-    if args.compare and args.simulate is None:
-        print("han-emu dutycycle: --compare mp184 needs --simulate", file=sys.stderr)
-        return 2
-    if args.devices is not None and args.devices < 1:
-        print("han-emu dutycycle: --devices must be at least 1", file=sys.stderr)
-        return 2
+    _refuse_ignored(args)
     if args.capture is not None:
-        try:
-            report = capture_report(args.capture, args.phy)
-        except (OSError, ValueError) as exc:
-            print(f"han-emu dutycycle: {args.capture}: {exc}", file=sys.stderr)
-            return 2
-        return _emit_report(report, args)
+        return _capture(args)
     config = load(args.config)
     settings = SimulationSettings(
-        duration_s=args.simulate, sub_ghz_devices=args.devices, seed=args.seed, page=args.page,
-        channel=args.channel, throttle=not args.no_throttle, cbke=not args.no_cbke,
+        duration_s=args.simulate, sub_ghz_devices=args.devices, seed=args.seed,
+        page=PAGE if args.page is None else args.page, channel=CHANNEL if args.channel is None else args.channel,
+        throttle=not args.no_throttle, cbke=not args.no_cbke,
     )
+    said: list[bool] = []
+
+    def started() -> None:  # said once the HAN is up: from then on Ctrl-C leaves figures to show
+        if not said:
+            said.append(True)
+            _say(f"simulating {_hours(args.simulate)} of virtual time" + (" per run" if args.compare else "")
+                 + "; Ctrl-C stops with the figures so far")
+
     if args.compare:
-        comparisons = compare_mp184(config, settings)
+        try:
+            comparisons, status = compare_mp184(config, settings, started=started), 0
+        except SimulationInterrupted as stop:
+            comparisons, status = stop.partial, EXIT_INTERRUPTED
+            if not comparisons:
+                _say("interrupted before the first comparison was done: nothing to show")
+                return status
+            _say(f"interrupted: showing the comparisons done, up to {comparisons[-1].sub_ghz_devices} displays")
         if args.format == "json":
             text = json.dumps(comparison_json(comparisons), indent=2) + "\n"
         else:
@@ -97,12 +139,40 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
         _write(text, args.output)
         if args.plot:
             write_comparison_png(args.plot, comparisons)
-        return 0
-    report = simulate(config, settings)
-    return _emit_report(report, args)
+        return status
+    try:
+        report, status = simulate(config, settings, started=started), 0
+    except SimulationInterrupted as stop:
+        if stop.partial is None:
+            _say("interrupted before the simulation started: nothing to show")
+            return EXIT_INTERRUPTED
+        report, status = stop.partial, EXIT_INTERRUPTED
+        _say(f"interrupted: the figures cover the {_hours(report.duration_s)} simulated of {_hours(args.simulate)}")
+    _emit_report(report, args)
+    return status
 
 
-def _emit_report(report: DutyReport, args: argparse.Namespace) -> int:
+def _capture(args: argparse.Namespace) -> int:
+    """A capture's figures, read with the replay's checks: a damaged record is said, and exit status 1."""
+    problems: list[str] = []
+    report = capture_report(args.capture, args.phy or "gb868", warn=problems.append)
+    for message in problems:
+        _say(message)
+    if problems and not report.extra.get("frames"):
+        return 1  # not a capture at all: no table of nothing
+    _emit_report(report, args)
+    return 1 if problems else 0
+
+
+def _say(message: str) -> None:
+    print(f"han-emu dutycycle: {message}", file=sys.stderr, flush=True)
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds < 36 * 3600 else f"{seconds / 86400:.2f} d"
+
+
+def _emit_report(report: DutyReport, args: argparse.Namespace) -> None:
     if args.format == "json":
         text = json.dumps(report.to_json(), indent=2) + "\n"
     else:
@@ -112,7 +182,6 @@ def _emit_report(report: DutyReport, args: argparse.Namespace) -> int:
     _write(text, args.output)
     if args.plot:
         write_report_png(args.plot, report)
-    return 0
 
 
 def _write(text: str, path: str | None) -> None:

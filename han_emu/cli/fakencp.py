@@ -4,7 +4,8 @@ Anyone can try the hardware path without a stick: start
 ``han-emu fake-ncp --protocol znp --listen 127.0.0.1:8765`` in one terminal and
 ``han-emu run --radio znp:socket://127.0.0.1:8765`` in another.  The first
 line printed on stdout names the serial URL to use (with the port the system
-picked when the given port is 0).
+picked when the given port is 0).  It serves until ``--duration`` passes or
+it is stopped: SIGTERM ends it with exit status 0, Ctrl-C with 130.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import signal
 import sys
 from typing import Any
 
-from han_emu.cli.args import duration, endpoint
+from han_emu.cli.args import EXIT_INTERRUPTED, UPDATE, OptionError, add_output, duration, endpoint
 
 #: Protocol -> (module, serve function, what it is called).
 PROTOCOLS = {
@@ -37,8 +38,8 @@ def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
                         help="the wire protocol: znp (zigpy-znp, MT) or ezsp (bellows, ASH + EZSP)")
     parser.add_argument("--listen", type=endpoint, default=("127.0.0.1", 0), metavar="HOST:PORT",
                         help="address to listen on (port 0 picks a free one; default 127.0.0.1:0)")
-    parser.add_argument("--state", metavar="FILE",
-                        help="keep the NCP's non-volatile memory (network, keys) in this JSON file")
+    add_output(parser, "--state", metavar="FILE", use=UPDATE,
+               help="keep the NCP's non-volatile memory (network, keys) in this JSON file")
     parser.add_argument("--duration", type=duration, help="stop after this many seconds (or 15m, 2h ...)")
     parser.add_argument("--cbke-test-certificates", action="store_true",
                         help="ezsp only: act as a Smart Energy NCP image (CBKE/ECC libraries) holding "
@@ -76,16 +77,29 @@ async def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"han-emu: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    except (RuntimeError, ValueError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
+        if args.state is None:
+            raise
+        # not JSON, or not text at all, or JSON of something else: the NV memory cannot be read from it
+        print(f"han-emu: --state {args.state}: not a state file of the {args.protocol} emulator "
+              f"({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
         print(f"han-emu: {exc}", file=sys.stderr)
         return 1
     print(f"Emulated {name} listening on {server.url}", flush=True)
     print(f"  try: han-emu run --radio {args.protocol}:{server.url}", flush=True)
     stop = asyncio.Event()
+    stopped_by: list[int] = []
     loop = asyncio.get_running_loop()
+
+    def stop_on(sig: int) -> None:
+        stopped_by.append(sig)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stop_on, sig)
         except (NotImplementedError, RuntimeError):  # not on this platform / thread
             pass
     try:
@@ -96,11 +110,13 @@ async def _run(args: argparse.Namespace) -> int:
     finally:
         await server.close()
     print("Emulated NCP stopped", flush=True)
-    return 0
+    return EXIT_INTERRUPTED if signal.SIGINT in stopped_by else 0
 
 
 def cmd_fake_ncp(args: argparse.Namespace) -> int:
+    if args.cbke_test_certificates and args.protocol != "ezsp":
+        raise OptionError("--cbke-test-certificates: only the ezsp emulator has CBKE libraries")
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:
-        return 0
+        return EXIT_INTERRUPTED

@@ -1,4 +1,8 @@
-"""``han-emu replay``: decode a capture to text or jsonl, optionally a readout and airtime."""
+"""``han-emu replay``: decode a capture to text or jsonl, optionally a readout and airtime.
+
+Ctrl-C stops the replay with the summary of the frames read so far (and the
+readout), exit status 130.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from han_emu.air.phy import PHYS
-from han_emu.cli.args import key, speed_or_max
+from han_emu.cli.args import EXIT_INTERRUPTED, OptionError, add_input, add_output, key, speed_or_max
 from han_emu.frames.keylog import KeylogError
 
 if TYPE_CHECKING:
@@ -24,8 +28,8 @@ def add_replay_command(subparsers: Any) -> None:
     """Register ``replay FILE [--key HEX ...] [--link-key HEX ...] [--keylog FILE]
     [--format text|jsonl] [--readout-json FILE] [--phy gb868|2.4] [--tui [--speed N|max]]``."""
     p = subparsers.add_parser("replay", help="decode a Zigbee capture (pcap/pcapng, ZEP) to Smart Energy ZCL events")
-    p.add_argument("file", help="pcap or pcapng file (link types 195, 230, 283, or ZEP over UDP)")
-    add_decode_options(p, "after the capture")
+    add_input(p, "file", metavar="FILE", help="pcap or pcapng file (link types 195, 230, 283, or ZEP over UDP)")
+    add_decode_options(p, "after the capture", keylog_input=True)
     p.add_argument("--tui", action="store_true",
                    help="play the capture into the dashboard (on a terminal; text output otherwise)")
     p.add_argument("--speed", type=speed_or_max, default=1.0, metavar="N|max",
@@ -33,37 +37,45 @@ def add_replay_command(subparsers: Any) -> None:
     p.set_defaults(handler=cmd_replay)
 
 
-def add_decode_options(p: argparse.ArgumentParser, when: str, *, keylog_note: str = "") -> None:
+def add_decode_options(p: argparse.ArgumentParser, when: str, *, keylog_note: str = "",
+                       keylog_input: bool = False) -> None:
     """The keys and outputs ``replay`` and ``sniff`` share: ``--key``, ``--link-key``,
-    ``--keylog`` (its help ending with ``keylog_note``), ``--format``,
-    ``--readout-json`` (the readout ``when``), ``--phy``."""
+    ``--keylog`` (its help ending with ``keylog_note``; checked before the
+    start when ``keylog_input``), ``--format``, ``--readout-json`` (the
+    readout ``when``), ``--phy``."""
     p.add_argument("--key", action="append", type=key, default=[], metavar="HEX",
                    help="network key (32 hex digits); repeat for several")
     p.add_argument("--link-key", action="append", type=key, default=[], metavar="HEX",
                    help="APS link key (trust-centre or CBKE-derived); lets network keys be learnt from Transport-Key")
-    p.add_argument("--keylog", metavar="FILE",
-                   help="key log: Wireshark zigbee_pc_keys rows or hex keys, one a line" + keylog_note)
+    keylog_help = "key log: Wireshark zigbee_pc_keys rows or hex keys, one a line" + keylog_note
+    if keylog_input:
+        add_input(p, "--keylog", metavar="FILE", help=keylog_help)
+    else:  # a live sniffer's key log may not exist yet
+        p.add_argument("--keylog", metavar="FILE", help=keylog_help)
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one line per ZCL frame; jsonl: one JSON object per frame and a summary")
-    p.add_argument("--readout-json", metavar="FILE", help=f"write what an IHD would show {when}")
+    add_output(p, "--readout-json", metavar="FILE", help=f"write what an IHD would show {when}")
     p.add_argument("--phy", choices=tuple(PHYS),
                    help="also report airtime and duty cycle per transmitting device on this PHY")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    """Run the replay; 0 when the file was read to its end, 1 when it was damaged, 2 on bad input."""
+    """Run the replay; 0 when the file was read to its end, 1 when it was damaged, 2 on bad input,
+    130 when Ctrl-C stopped it."""
     from han_emu.readout import Readout
 
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.player import ErrorEvent, Replay
     from han_emu.replay.output import jsonl_line, summary_line, text_line, text_summary
 
-    if not Path(args.file).is_file():
-        print(f"han-emu replay: {args.file}: no such file", file=sys.stderr)
-        return 2
+    if args.speed != 1.0 and not args.tui:
+        raise OptionError("--speed sets the pace of --tui (text output is written as fast as it can)")
     if args.tui:
         if sys.stdout.isatty():
             from han_emu.cli.replay_tui import cmd_replay_tui
+
+            if args.format != "text":
+                raise OptionError(f"--format {args.format} is for text output: --tui shows the dashboard")
 
             return cmd_replay_tui(args)
         print("han-emu replay: --tui needs a terminal; writing text output", file=sys.stderr)
@@ -95,24 +107,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
         lines.clear()
 
     line = jsonl_line if jsonl else text_line
+    interrupted = False
     try:
-        for event in replay.frames():
-            if type(event) is ErrorEvent:
-                if event.kind == "malformed":
-                    damaged = damaged or event.time is None
-                    if not jsonl and event.time is not None:
-                        flush()
-                        warn(f"frame {event.frame}: {event.error}")
-                if jsonl:
-                    add(jsonl_line(event) + "\n")
-            else:
-                add(line(event) + "\n")
-            if len(lines) >= _BATCH:
-                flush()
+        try:
+            for event in replay.frames():
+                if type(event) is ErrorEvent:
+                    if event.kind == "malformed":
+                        damaged = damaged or event.time is None
+                        if not jsonl and event.time is not None:
+                            flush()
+                            warn(f"frame {event.frame}: {event.error}")
+                    if jsonl:
+                        add(jsonl_line(event) + "\n")
+                else:
+                    add(line(event) + "\n")
+                if len(lines) >= _BATCH:
+                    flush()
+        except KeyboardInterrupt:
+            interrupted = True
+            flush()
+            warn(f"interrupted after {replay.summary.frames} frames: the summary covers those")
         report = duty.report() if duty is not None else None
         if jsonl:
             if report is not None:
                 write(json.dumps({"dutycycle": report}, separators=(",", ":")) + "\n")
+            if interrupted:
+                write(json.dumps({"interrupted": {"frames": replay.summary.frames}}, separators=(",", ":")) + "\n")
             write(summary_line(replay.summary) + "\n")
         else:
             if report is not None:
@@ -124,6 +144,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 0
     if readout is not None:
         Path(args.readout_json).write_text(json.dumps(readout.to_json(), indent=2) + "\n", encoding="utf-8")
+    if interrupted:
+        return EXIT_INTERRUPTED
     return 1 if damaged else 0
 
 
@@ -145,14 +167,15 @@ def duty_text(report: dict[str, Any]) -> str:
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     """``--scenario-from FILE [--scenario-key HEX ...] [--scenario-keylog FILE] [--scenario-after hold|loop]``
     (``--keylog`` on ``run`` writes the emulator's own keys, so the capture's are named apart)."""
-    parser.add_argument("--scenario-from", metavar="FILE",
-                        help="drive the meter with the readings and profile intervals of a capture (pcap/pcapng)")
+    add_input(parser, "--scenario-from", metavar="FILE",
+              help="drive the meter with the readings and profile intervals of a capture (pcap/pcapng)")
     parser.add_argument("--scenario-key", action="append", type=key, default=[], metavar="HEX",
                         help="with --scenario-from: a network or link key of the capture; repeat for several")
-    parser.add_argument("--scenario-keylog", metavar="FILE",
-                        help="with --scenario-from: the capture's key log (Wireshark zigbee_pc_keys rows)")
-    parser.add_argument("--scenario-after", choices=("hold", "loop"), default="hold",
-                        help="after the capture's end: hold the last power, or loop the recorded increments")
+    add_input(parser, "--scenario-keylog", metavar="FILE",
+              help="with --scenario-from: the capture's key log (Wireshark zigbee_pc_keys rows)")
+    parser.add_argument("--scenario-after", choices=("hold", "loop"),
+                        help="after the capture's end: hold the last power (default), or loop the recorded "
+                             "increments")
 
 
 def scenario_for_run(args: argparse.Namespace, endpoints: EndpointMap, start: float | None) -> "RecordedScenario":
@@ -160,13 +183,15 @@ def scenario_for_run(args: argparse.Namespace, endpoints: EndpointMap, start: fl
     hours to begin at ``start`` (None: at the capture's own time)."""
     from han_emu.replay.scenario import recorded_scenario
 
-    def warn(message: str) -> None:
-        print(f"han-emu run: {message}", file=sys.stderr)
-
+    warnings: list[str] = []  # said once the scenario is made; folded into the error line if it cannot be
     try:
-        scenario = recorded_scenario(args.scenario_from, args.scenario_key, keylog=args.scenario_keylog, endpoints=endpoints,
-                                     after=args.scenario_after, warn=warn)
+        scenario = recorded_scenario(args.scenario_from, args.scenario_key, keylog=args.scenario_keylog,
+                                     endpoints=endpoints, after=args.scenario_after or "hold", warn=warnings.append)
     except (OSError, KeylogError, ValueError) as exc:
-        print(f"han-emu run: --scenario-from {args.scenario_from}: {exc}", file=sys.stderr)
+        why = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        seen = f" ({'; '.join(warnings)})" if warnings else ""
+        print(f"han-emu run: --scenario-from {args.scenario_from}: {why}{seen}", file=sys.stderr)
         raise SystemExit(2) from None
+    for message in warnings:
+        print(f"han-emu run: {message}", file=sys.stderr)
     return scenario if start is None else scenario.anchored(start)

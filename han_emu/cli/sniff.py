@@ -3,7 +3,8 @@
 The same decoding and output as ``han-emu replay``, fed by ZEP datagrams
 (``--zep``, the default) or a growing pcap/pcapng stream (``--pcap-stream``)
 instead of a file.  It runs until the stream ends, ``--duration`` passes or
-Ctrl-C; any of these prints the summary and writes the readout.
+Ctrl-C; any of these prints the summary and writes the readout (Ctrl-C with
+exit status 130).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from han_emu.cli.args import LISTEN_ANY, duration, listen_address
+from han_emu.cli.args import EXIT_INTERRUPTED, KEEP, LISTEN_ANY, OptionError, add_output, duration, listen_address
 from han_emu.cli.replay import add_decode_options, duty_text
 from han_emu.frames.keylog import KeylogError
 from han_emu.frames.zep import ZEP_PORT
@@ -43,7 +44,7 @@ def add_sniff_command(subparsers: Any) -> None:
                        keylog_note="; followed as it grows, and it need not exist yet")
     p.add_argument("--tui", action="store_true",
                    help="show the frames in the dashboard as they arrive (on a terminal; text output otherwise)")
-    p.add_argument("--save", metavar="FILE", help="write every frame heard to this pcapng, flushed per frame")
+    add_output(p, "--save", metavar="FILE", use=KEEP, help="write every frame heard to this pcapng, flushed per frame")
     p.add_argument("--duration", type=duration, metavar="S", help="stop after S seconds (or 15m, 2h ...)")
     p.set_defaults(handler=cmd_sniff)
 
@@ -76,7 +77,7 @@ def open_live(args: argparse.Namespace, warn: Any) -> LiveRecords:
 
 
 def cmd_sniff(args: argparse.Namespace) -> int:
-    """Sniff until the source ends, the duration passes or Ctrl-C: 0; 1 when the
+    """Sniff until the source ends or the duration passes: 0; Ctrl-C: 130; 1 when the
     stream was not a readable capture or the reader failed; 2 on bad input."""
     from han_emu.readout import Readout
 
@@ -87,6 +88,8 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     def warn(message: str) -> None:
         print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
+    if args.tui and sys.stdout.isatty() and args.format != "text":
+        raise OptionError(f"--format {args.format} is for text output: --tui shows the dashboard")
     try:
         live = open_live(args, warn)
     except (OSError, ValueError) as exc:
@@ -134,7 +137,7 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:  # a second Ctrl-C while the summary was written: still write the readout
-        pass
+        how = "interrupted"
     if readout is not None:
         Path(args.readout_json).write_text(json.dumps(readout.to_json(), indent=2) + "\n", encoding="utf-8")
     if live.error is not None:
@@ -143,7 +146,7 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     if live.damaged:
         warn(f"{live.name} was not a readable capture to its end")
         return 1
-    return 0
+    return EXIT_INTERRUPTED if how == "interrupted" else 0
 
 
 def _live_stats(live: LiveRecords, how: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """A real coordinator stick: ``han-emu run --radio znp:PORT|ezsp:PORT`` and ``han-emu permit``.
 
 Radio problems end in one line on stderr and exit status 3; options that
-cannot be honoured on a stick, in one line and status 2.
+cannot be honoured on a stick, in one line and status 2 (before the stick is
+opened).  Ctrl-C stops the run cleanly, with exit status 130.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from han_emu.cli.args import eui64_key, install_code, permit_seconds, warn
+from han_emu.cli.args import (
+    EXIT_INTERRUPTED,
+    KEEP,
+    OptionError,
+    add_input,
+    add_output,
+    eui64_key,
+    install_code,
+    permit_seconds,
+    warn,
+)
 from han_emu.han.runner import open_meter
 from han_emu.cli.textview import show_live
 from han_emu.han.config import Config, load
@@ -34,41 +45,50 @@ def add_radio_options(parser: argparse.ArgumentParser) -> None:
                         "(a device path or a serial URL such as socket://HOST:PORT)")
     parser.add_argument("--baudrate", type=int, help="serial speed (default: the radio library's, 115200)")
     parser.add_argument("--flow-control", choices=("hardware", "software", "none"), help="serial flow control")
-    parser.add_argument("--keylog", metavar="FILE",
-                        help="write every key in use to FILE in Wireshark's zigbee_pc_keys format (secret!)")
+    add_output(parser, "--keylog", metavar="FILE", use=KEEP,
+               help="write every key in use to FILE in Wireshark's zigbee_pc_keys format (secret!)")
 
 
 def add_network_options(parser: argparse.ArgumentParser) -> None:
-    """What a stick forms a new network with (read by the radio layer when the stick starts)."""
-    parser.add_argument("--channel", help="channel (11-26) when a network is formed")
+    """What the coordinator forms a new network with (the virtual HAN forms one each run)."""
+    parser.add_argument("--channel", help="2.4 GHz channel (11-26) when a network is formed (virtual: 15)")
     parser.add_argument("--pan-id", help="PAN ID in hex when a network is formed, e.g. 1A62")
     parser.add_argument("--extended-pan-id", help="extended PAN ID, 8 bytes hex, when a network is formed")
     parser.add_argument("--network-key", help="network key, 16 bytes hex, when a network is formed")
 
 
-def _radio(args: argparse.Namespace, command: str) -> RadioSpec:
-    """The stick ``--radio`` names; ValueError says what is wrong."""
+def radio_spec(args: argparse.Namespace) -> RadioSpec:
+    """The radio ``--radio`` and the serial options name; OptionError says what is wrong."""
     from han_emu.radio.backend import parse_radio
 
-    spec = parse_radio(args.radio, baudrate=args.baudrate, flow_control=args.flow_control)
+    try:
+        spec = parse_radio(args.radio, baudrate=args.baudrate, flow_control=args.flow_control)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
     if not spec.hardware:
-        raise ValueError(f"{command} on hardware needs --radio znp:PORT or ezsp:PORT")
+        serial = [o for o, v in (("--baudrate", args.baudrate), ("--flow-control", args.flow_control)) if v]
+        if serial:
+            raise OptionError(f"{' and '.join(serial)} {'set' if len(serial) > 1 else 'sets'} a stick's serial "
+                              "line: the virtual radio has none (give --radio znp:PORT or ezsp:PORT)")
     return spec
 
 
-def _network(args: argparse.Namespace) -> NetworkSettings:
-    """The network options of ``run``; ValueError says what is wrong."""
+def network_settings(args: argparse.Namespace) -> NetworkSettings:
+    """The network options of ``run``; OptionError says what is wrong."""
     from han_emu.radio import backend as rb
 
     def read(text: str | None, parse: Callable[[str], Any]) -> Any:
         return None if text is None else parse(text)
 
-    return rb.NetworkSettings(
-        channel=read(args.channel, rb.parse_channel),
-        pan_id=read(args.pan_id, rb.parse_pan_id),
-        extended_pan_id=read(args.extended_pan_id, rb.parse_extended_pan_id),
-        network_key=read(args.network_key, rb.parse_network_key),
-    )
+    try:
+        return rb.NetworkSettings(
+            channel=read(args.channel, rb.parse_channel),
+            pan_id=read(args.pan_id, rb.parse_pan_id),
+            extended_pan_id=read(args.extended_pan_id, rb.parse_extended_pan_id),
+            network_key=read(args.network_key, rb.parse_network_key),
+        )
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
 
 
 def _error(message: str) -> int:
@@ -112,7 +132,8 @@ def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Bo
     try:
         return asyncio.run(main())
     except KeyboardInterrupt:
-        return 0
+        print("han-emu: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     finally:
         if keys is not None:
             keys.close()
@@ -123,22 +144,16 @@ def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Bo
 # -- han-emu run --radio znp:PORT|ezsp:PORT ------------------------------------------------
 
 
-def run_on_stick(args: argparse.Namespace, config: Config) -> int:
-    """``han-emu run`` on a stick: the ESIs served until stopped, as text or in the dashboard."""
+def run_on_stick(args: argparse.Namespace, config: Config, spec: RadioSpec, network: NetworkSettings) -> int:
+    """``han-emu run`` on a stick: the ESIs served until stopped, as text or in the dashboard
+    (the options were checked against a stick run by ``han_emu.cli.run``)."""
     from han_emu.han.recording import RecordingError, ServedRecording
     from han_emu.han.status import StatusFile
 
-    try:
-        spec, network = _radio(args, "run"), _network(args)
-    except ValueError as exc:
-        return _error(str(exc))
-    if args.simulate or args.speed != 1.0:
-        return _error("--simulate and --speed need the virtual radio (a real stick runs on the wall clock)")
-    if args.seed is not None:
-        return _error("--seed needs the virtual radio (a real stick draws its own keys and addresses)")
     interactive = sys.stdout.isatty() and not args.no_tui
     try:  # what the ESI serves, synthesized into frames: opened now so a bad path fails early
-        recording = ServedRecording(pcap=args.pcap, linktype=args.linktype, pcapng=args.pcapng or None, zep=args.zep)
+        recording = ServedRecording(pcap=args.pcap, linktype=args.linktype, pcapng=args.pcapng or None, zep=args.zep,
+                                    warn=warn)
     except RecordingError as exc:
         return _error(str(exc))
 
@@ -146,7 +161,8 @@ def run_on_stick(args: argparse.Namespace, config: Config) -> int:
         recording.attach_hardware(han)
         status = None
         if args.status_json:  # the emulator's own accounting of the traffic the stick serves
-            status = StatusFile(args.status_json, han, period=2.0, accounting=han.accounting)
+            status = StatusFile(args.status_json, han, period=2.0, accounting=han.accounting,
+                                warn=lambda line: han.report(line))  # a notice while the dashboard runs
             status.start()
         try:
             if interactive:
@@ -195,7 +211,7 @@ def add_permit_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``permit --radio znp:PORT|ezsp:PORT (--install-code EUI64:CODE | --link-key EUI64:KEY)``."""
     permit = subparsers.add_parser("permit",
                                    help="let one device join a coordinator stick (install code or lab link key)")
-    permit.add_argument("--config", "-c", help="configuration file (TOML)")
+    add_input(permit, "--config", "-c", help="configuration file (TOML)")
     permit.add_argument("--state", help="state database (as for run)")
     add_radio_options(permit)
     who = permit.add_mutually_exclusive_group(required=True)
@@ -216,11 +232,10 @@ def cmd_permit(args: argparse.Namespace) -> int:
 
     from han_emu.radio.backend import NetworkSettings
 
+    spec = radio_spec(args)
+    if not spec.hardware:
+        raise OptionError("permit needs a stick: --radio znp:PORT or ezsp:PORT")
     config = load(args.config)
-    try:
-        spec = _radio(args, "permit")
-    except ValueError as exc:
-        return _error(str(exc))
 
     async def body(han: HardwareHan) -> int:
         ieee, secret = args.install_code or args.link_key

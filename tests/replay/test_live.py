@@ -159,7 +159,7 @@ def test_zep_sniff_prints_what_replay_prints(tmp_path: Path, reference: list[dic
     assert readout["elements"]["primary"]["prices"]["delivered1"] == 0.285
 
 
-def test_ctrl_c_prints_the_summary_writes_the_readout_and_exits_0(tmp_path: Path) -> None:
+def test_ctrl_c_prints_the_summary_writes_the_readout_and_exits_130(tmp_path: Path) -> None:
     port = free_port()
     proc = sniff("--zep", f"127.0.0.1:{port}", "--keylog", str(KEYS), "--readout-json", str(tmp_path / "r.json"))
     warnings = lines_of(proc.stderr)
@@ -171,7 +171,7 @@ def test_ctrl_c_prints_the_summary_writes_the_readout_and_exits_0(tmp_path: Path
     proc.wait(timeout=10)
     out = proc.stdout.read()
     err = "".join(warnings)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # stopped by Ctrl-C, as a shell reports it
     assert "Traceback" not in err
     last = out.splitlines()[-1]
     assert "stopped (interrupted)" in last and "174 frames: 35 ZCL decoded" in last and "1 malformed" in last
