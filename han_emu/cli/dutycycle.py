@@ -2,7 +2,8 @@
 
 Modes:
 
-- ``han-emu dutycycle FILE --phy gb868|2.4``: a capture's airtime per transmitter;
+- ``han-emu dutycycle FILE [--phy auto|gb868|2.4]``: a capture's airtime per
+  transmitter, on the PHY its metadata names unless ``--phy`` names one;
 - ``han-emu dutycycle --simulate 24h [--devices N]``: the virtual HAN with N
   sub-GHz displays (the configured mix, cycled) in virtual time;
 - ``han-emu dutycycle --simulate 24h --compare mp184 [--devices N]``: the same
@@ -18,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from han_emu.air.phy import PHYS
+from han_emu.air.phy import AUTO, PHYS
 from han_emu.cli.args import duration
+from han_emu.cli.progress import progress_bar
 from han_emu.study.compare import (
     Comparison,
     DutyReport,
@@ -41,7 +43,9 @@ def add_dutycycle_command(subparsers: Any) -> argparse.ArgumentParser:
                     "duty-cycle transitions; on a capture file or on a virtual-time simulation.",
     )
     p.add_argument("capture", nargs="?", metavar="FILE", help="pcap/pcapng capture to analyse")
-    p.add_argument("--phy", choices=tuple(PHYS), default="gb868", help="PHY the capture was taken on")
+    p.add_argument("--phy", choices=(AUTO, *PHYS), default=AUTO,
+                   help="PHY the capture was taken on (default auto: as its TAP or ZEP metadata says, "
+                        "else GB-868, and the output says it was assumed)")
     p.add_argument("--simulate", type=duration, metavar="DURATION",
                    help="simulate the virtual HAN this long (e.g. 24h) instead of reading a capture")
     p.add_argument("--devices", type=int, metavar="N",
@@ -87,7 +91,8 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
         channel=args.channel, throttle=not args.no_throttle, cbke=not args.no_cbke,
     )
     if args.compare:
-        comparisons = compare_mp184(config, settings)
+        with progress_bar(f"MP184 comparison, {2 * (args.devices or len(config.devices))} runs") as progress:
+            comparisons = compare_mp184(config, settings, progress=progress)
         if args.format == "json":
             text = json.dumps(comparison_json(comparisons), indent=2) + "\n"
         else:
@@ -98,7 +103,8 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
         if args.plot:
             write_comparison_png(args.plot, comparisons)
         return 0
-    report = simulate(config, settings)
+    with progress_bar("simulating") as progress:
+        report = simulate(config, settings, progress)
     return _emit_report(report, args)
 
 

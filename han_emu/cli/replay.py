@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from han_emu.air.phy import PHYS
+from han_emu.air.phy import AUTO, PHYS
 from han_emu.cli.args import key, speed_or_max
+from han_emu.cli.progress import capture_progress
 from han_emu.frames.keylog import KeylogError
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ _BATCH = 512
 
 def add_replay_command(subparsers: Any) -> None:
     """Register ``replay FILE [--key HEX ...] [--link-key HEX ...] [--keylog FILE]
-    [--format text|jsonl] [--readout-json FILE] [--phy gb868|2.4] [--tui [--speed N|max]]``."""
+    [--format text|jsonl] [--readout-json FILE] [--phy auto|gb868|2.4] [--tui [--speed N|max]]``."""
     p = subparsers.add_parser("replay", help="decode a Zigbee capture (pcap/pcapng, ZEP) to Smart Energy ZCL events")
     p.add_argument("file", help="pcap or pcapng file (link types 195, 230, 283, or ZEP over UDP)")
     add_decode_options(p, "after the capture")
@@ -46,8 +48,9 @@ def add_decode_options(p: argparse.ArgumentParser, when: str, *, keylog_note: st
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one line per ZCL frame; jsonl: one JSON object per frame and a summary")
     p.add_argument("--readout-json", metavar="FILE", help=f"write what an IHD would show {when}")
-    p.add_argument("--phy", choices=tuple(PHYS),
-                   help="also report airtime and duty cycle per transmitting device on this PHY")
+    p.add_argument("--phy", choices=(AUTO, *PHYS),
+                   help="also report airtime and duty cycle per transmitting device on this PHY "
+                        "(auto: the one the capture's TAP or ZEP metadata names, else GB-868, said to be assumed)")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -56,7 +59,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.player import ErrorEvent, Replay
-    from han_emu.replay.output import jsonl_line, summary_line, text_line, text_summary
+    from han_emu.replay.output import TextLines, duty_text, jsonl_line, summary_line, text_summary
 
     if not Path(args.file).is_file():
         print(f"han-emu replay: {args.file}: no such file", file=sys.stderr)
@@ -81,6 +84,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (OSError, KeylogError) as exc:
         print(f"han-emu replay: {exc}", file=sys.stderr)
         return 2
+    bars = ExitStack()  # a bar while a big capture is read, when the output is not the terminal
+    replay.on_frame = bars.enter_context(capture_progress(args.file, replay.on_frame, output=out))
     damaged = False
     lines: list[str] = []  # written in batches: one write per line costs more than the line
     add = lines.append
@@ -94,7 +99,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out.write("".join(lines))
         lines.clear()
 
-    line = jsonl_line if jsonl else text_line
+    line = jsonl_line if jsonl else TextLines()
     try:
         for event in replay.frames():
             if type(event) is ErrorEvent:
@@ -122,21 +127,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out.flush()
     except BrokenPipeError:
         return 0
+    finally:
+        bars.close()
     if readout is not None:
         Path(args.readout_json).write_text(json.dumps(readout.to_json(), indent=2) + "\n", encoding="utf-8")
     return 1 if damaged else 0
-
-
-def duty_text(report: dict[str, Any]) -> str:
-    lines = [f"airtime on {report['phy']} ({report['frames']} frames):"]
-    for device, tracks in report["devices"].items():
-        for u in tracks:
-            lines.append(f"  {device:<24} page {u['page']} ch {u['channel']:>2}: {u['frames']:7d} frames "
-                         f"{u['airtime_s']:10.3f} s, peak hour {u['peak_hour_s']:.3f} s ({u['peak_hour_percent']:.3f} %), "
-                         f"{u['state']}")
-    for t in report["transitions"]:
-        lines.append(f"  {t['time']:.3f} {t['device']} {t['from']} -> {t['to']} (alert {t['alert']})")
-    return "\n".join(lines) + "\n"
 
 
 # --- `han-emu run --scenario-from FILE` -------------------------------------------------------

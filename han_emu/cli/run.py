@@ -12,16 +12,17 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from han_emu.cli.args import duration, speed, warn, zep_address
+from han_emu.cli.progress import progress_bar
 from han_emu.han.runner import open_meter
 from han_emu.cli.replay import add_scenario_arguments, scenario_for_run
 from han_emu.cli.stick import add_network_options, add_radio_options, run_on_stick
 from han_emu.cli.textview import render_readout, show_live
 from han_emu.han.config import Config, load
+from han_emu.han.summary import summary_text
 
 if TYPE_CHECKING:
     from han_emu.han.virtual import VirtualHan
@@ -139,7 +140,7 @@ def run_virtual(args: argparse.Namespace, config: Config) -> int:
             status.start()
         try:
             if simulate:
-                await han.run_for(simulate)
+                await han.run_for(simulate, progress)
             else:
                 await show_live(han, terminal=sys.stdout.isatty(), duration=args.duration,
                                 interval=args.interval, speed=args.speed)
@@ -152,7 +153,8 @@ def run_virtual(args: argparse.Namespace, config: Config) -> int:
 
     wall0 = time.monotonic()
     try:
-        han = run_in_virtual_time(main(), start, None if simulate else args.speed)
+        with progress_bar("simulating", enabled=bool(simulate)) as progress:
+            han = run_in_virtual_time(main(), start, None if simulate else args.speed)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -160,22 +162,12 @@ def run_virtual(args: argparse.Namespace, config: Config) -> int:
             store.close()
     if simulate:
         summary = han.summary()
-        _print_summary(summary, time.monotonic() - wall0)
+        sys.stdout.write(summary_text(summary, time.monotonic() - wall0))
         for device in han.devices:
             print(render_readout(device.name, device.readout))
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return 0
-
-
-def _print_summary(summary: dict[str, Any], wall: float) -> None:
-    print(f"simulated until {datetime.fromtimestamp(summary['meter_time'], timezone.utc):%Y-%m-%d %H:%M} UTC "
-          f"in {wall:.1f} s wall time")
-    print("frames on the air (APS data frames, by transmitter and cluster):")
-    for device, clusters in summary["frames"].items():
-        cells = ", ".join(f"{c} {n}" for c, n in clusters.items())
-        print(f"  {device:<8} {sum(clusters.values()):7d}  ({cells})")
-    print(f"APS acknowledgements: {summary['aps_acks']}; undelivered frames: {summary['undelivered']}")
 
 
 def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace,
