@@ -36,11 +36,13 @@ def render_table(report: DutyReport) -> str:
         lines.append(f"thresholds per rolling hour: {report.limits.describe()}")
     elif not phy.duty_cycle_regulated:
         lines.append(f"{phy.band} airtime is measured, not regulated: no duty-cycle thresholds apply")
-    header = f"{'device':<20} {'name':<12} {'airtime s':>10} {'frames':>8} {'s/hour':>8} {'peak hour s':>11} " \
-             f"{'peak %':>7} {'state':<12} {'discarded':>9}"
+    key_w = max([6, *(len(d.key) for d in report.devices.values())])
+    name_w = max([4, *(len(d.name) for d in report.devices.values())])  # an EUI64 is shown whole
+    header = f"{'device':<{key_w}} {'name':<{name_w}} {'airtime s':>10} {'frames':>8} {'s/hour':>8} " \
+             f"{'peak hour s':>11} {'peak %':>7} {'state':<12} {'discarded':>9}"
     lines += ["", header, "-" * len(header)]
     for d in sorted(report.devices.values(), key=lambda d: -d.airtime_s):
-        lines.append(f"{d.key:<20} {d.name[:12]:<12} {d.airtime_s:10.3f} {d.frames:8d} {d.per_hour_s:8.3f} "
+        lines.append(f"{d.key:<{key_w}} {d.name:<{name_w}} {d.airtime_s:10.3f} {d.frames:8d} {d.per_hour_s:8.3f} "
                      f"{d.peak_hour_s:11.3f} {d.peak_hour_s / 36:6.2f}% {d.state:<12} {d.discarded:9d}")
     head = report.headroom()
     if head:
