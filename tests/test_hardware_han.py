@@ -153,7 +153,8 @@ async def test_hardware_han_on_ezsp_shows_the_ncp_duty_cycle(monkeypatch) -> Non
         assert han.ncp_duty_cycle is not None and han.ncp_duty_cycle.state_name == "normal"
         assert han.status_line().endswith(
             "; served traffic 0.00 s airtime in the last hour (han-emu)"
-            "; NCP duty cycle: normal (limits 1.00 / 1.80 / 2.50 %), used 0x0000 0.00 %"
+            "; NCP duty cycle: normal (limits: limited 36 s/h (1.00 %), critical 64.8 s/h (1.80 %), "
+            "regulated 90 s/h (2.50 %)), used 0x0000 0 s/h (0.00 %)"
         )
         assert han.airtime_last_hour() == 0.0
         before = meter.reading(Channel.SECONDARY_EXPORT)

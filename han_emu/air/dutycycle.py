@@ -122,6 +122,12 @@ class DutyCycleLimits:
         """(limited, critical, suspended) as percentages of the hour."""
         return (self.limited / 36.0, self.critical / 36.0, self.suspended / 36.0)
 
+    def describe(self) -> str:
+        """The thresholds as people compare them: ``limited 36 s/h (1.00 %), ...``
+        (seconds a rolling hour and the share of the hour, whoever set them)."""
+        return (f"limited {per_hour_text(self.limited)}, critical {per_hour_text(self.critical)}, "
+                f"regulated {per_hour_text(self.suspended)}")
+
     def state_for(self, airtime: float) -> DutyCycleState:
         """The state a device is in with ``airtime`` seconds in its window."""
         if airtime >= self.suspended:
@@ -131,6 +137,11 @@ class DutyCycleLimits:
         if airtime >= self.limited:
             return DutyCycleState.LIMITED
         return DutyCycleState.NORMAL
+
+
+def per_hour_text(seconds: float) -> str:
+    """Airtime a rolling hour in the units of the GB limits: ``36 s/h (1.00 %)``."""
+    return f"{seconds:.6g} s/h ({seconds / HOUR_S * 100:.2f} %)"
 
 
 DEFAULT_LIMITED_S = 36.0

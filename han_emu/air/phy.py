@@ -219,6 +219,25 @@ def phy_for_page(page: int) -> Phy:
     return channel_page(page).phy
 
 
+AUTO = "auto"
+"""The PHY named as "whatever the capture says" (command lines' ``--phy auto``)."""
+
+
+def phy_of_metadata(page: int | None, channel: int | None) -> Phy | None:
+    """The PHY a capture record's metadata names, None when it does not say.
+
+    A TAP pseudo-header (link type 283) gives the channel page, and the page
+    names the PHY.  ZEP gives a channel but no page: channels 11-26 are the
+    2.4 GHz ones every ZEP sniffer reports, any other number says nothing
+    certain (a GB-868 logical channel carries no page with it)."""
+    if page is not None:
+        cp = CHANNEL_PAGES.get(page)
+        return None if cp is None else cp.phy
+    if channel is not None and channel in CHANNEL_PAGES[PAGE_2400].channels:
+        return O_QPSK_2400
+    return None
+
+
 def physical_channel(page: int, channel: int) -> int:
     """The physical channel number behind logical ``channel`` of ``page``.
 

@@ -2,7 +2,8 @@
 
 Modes:
 
-- ``han-emu dutycycle FILE --phy gb868|2.4``: a capture's airtime per transmitter;
+- ``han-emu dutycycle FILE [--phy auto|gb868|2.4]``: a capture's airtime per
+  transmitter, on the PHY its metadata names unless ``--phy`` names one;
 - ``han-emu dutycycle --simulate 24h [--devices N]``: the virtual HAN with N
   sub-GHz displays (the configured mix, cycled) in virtual time;
 - ``han-emu dutycycle --simulate 24h --compare mp184 [--devices N]``: the same
@@ -22,8 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from han_emu.air.phy import PHYS, SUB_GHZ_PAGES, InvalidChannelError, validate_channel
+from han_emu.air.phy import AUTO, PHYS, SUB_GHZ_PAGES, InvalidChannelError, validate_channel
 from han_emu.cli.args import EXIT_INTERRUPTED, OptionError, add_input, add_output, duration
+from han_emu.cli.progress import progress_bar
 from han_emu.study.compare import (
     Comparison,
     DutyReport,
@@ -46,7 +48,9 @@ def add_dutycycle_command(subparsers: Any) -> argparse.ArgumentParser:
                     "duty-cycle transitions; on a capture file or on a virtual-time simulation.",
     )
     add_input(p, "capture", nargs="?", metavar="FILE", help="pcap/pcapng capture to analyse")
-    p.add_argument("--phy", choices=tuple(PHYS), help="PHY the capture was taken on (default gb868)")
+    p.add_argument("--phy", choices=(AUTO, *PHYS),
+                   help="PHY the capture was taken on (default auto: as its TAP or ZEP metadata says, "
+                        "else GB-868, and the output says it was assumed)")
     p.add_argument("--simulate", type=duration, metavar="DURATION",
                    help="simulate the virtual HAN this long (e.g. 24h) instead of reading a capture")
     p.add_argument("--devices", type=int, metavar="N",
@@ -89,8 +93,6 @@ def _refuse_ignored(args: argparse.Namespace) -> None:
         raise OptionError("--phy is for a capture: a simulation puts every display on GB-868 (see --page)")
     if args.devices is not None and args.devices < 1:
         raise OptionError("--devices must be at least 1")
-    if args.format == "json" and args.no_chart:
-        raise OptionError("--no-chart leaves the chart out of the table: JSON has none")
     if args.simulate is not None:
         page = PAGE if args.page is None else args.page
         try:
@@ -115,15 +117,18 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
     )
     said: list[bool] = []
 
-    def started() -> None:  # said once the HAN is up: from then on Ctrl-C leaves figures to show
+    def started() -> None:  # without a bar: said once the HAN is up, when Ctrl-C leaves figures to show
         if not said:
             said.append(True)
-            _say(f"simulating {_hours(args.simulate)} of virtual time" + (" per run" if args.compare else "")
-                 + "; Ctrl-C stops with the figures so far")
+            _say(f"the virtual HAN is up, to run {_hours(args.simulate)} of virtual time"
+                 + (" per run" if args.compare else "") + "; Ctrl-C stops with the figures so far")
 
     if args.compare:
         try:
-            comparisons, status = compare_mp184(config, settings, started=started), 0
+            with progress_bar(f"MP184 comparison, {2 * (args.devices or len(config.devices))} runs") as progress:
+                comparisons = compare_mp184(config, settings, progress=progress,
+                                            started=started if progress is None else None)
+            status = 0
         except SimulationInterrupted as stop:
             comparisons, status = stop.partial, EXIT_INTERRUPTED
             if not comparisons:
@@ -141,7 +146,9 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
             write_comparison_png(args.plot, comparisons)
         return status
     try:
-        report, status = simulate(config, settings, started=started), 0
+        with progress_bar("simulating") as progress:
+            report = simulate(config, settings, progress, started=started if progress is None else None)
+        status = 0
     except SimulationInterrupted as stop:
         if stop.partial is None:
             _say("interrupted before the simulation started: nothing to show")
@@ -155,7 +162,7 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
 def _capture(args: argparse.Namespace) -> int:
     """A capture's figures, read with the replay's checks: a damaged record is said, and exit status 1."""
     problems: list[str] = []
-    report = capture_report(args.capture, args.phy or "gb868", warn=problems.append)
+    report = capture_report(args.capture, args.phy, warn=problems.append)
     for message in problems:
         _say(message)
     if problems and not report.extra.get("frames"):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from han_emu.air.phy import PHYS
+from han_emu.air.phy import AUTO, PHYS
 from han_emu.cli.args import EXIT_INTERRUPTED, OptionError, add_input, add_output, key, speed_or_max
+from han_emu.cli.progress import capture_progress
 from han_emu.frames.keylog import KeylogError
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ _BATCH = 512
 
 def add_replay_command(subparsers: Any) -> None:
     """Register ``replay FILE [--key HEX ...] [--link-key HEX ...] [--keylog FILE]
-    [--format text|jsonl] [--readout-json FILE] [--phy gb868|2.4] [--tui [--speed N|max]]``."""
+    [--format text|jsonl] [--readout-json FILE] [--phy auto|gb868|2.4] [--tui [--speed N|max]]``."""
     p = subparsers.add_parser("replay", help="decode a Zigbee capture (pcap/pcapng, ZEP) to Smart Energy ZCL events")
     add_input(p, "file", metavar="FILE", help="pcap or pcapng file (link types 195, 230, 283, or ZEP over UDP)")
     add_decode_options(p, "after the capture", keylog_input=True)
@@ -55,8 +57,9 @@ def add_decode_options(p: argparse.ArgumentParser, when: str, *, keylog_note: st
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: one line per ZCL frame; jsonl: one JSON object per frame and a summary")
     add_output(p, "--readout-json", metavar="FILE", help=f"write what an IHD would show {when}")
-    p.add_argument("--phy", choices=tuple(PHYS),
-                   help="also report airtime and duty cycle per transmitting device on this PHY")
+    p.add_argument("--phy", choices=(AUTO, *PHYS),
+                   help="also report airtime and duty cycle per transmitting device on this PHY "
+                        "(auto: the one the capture's TAP or ZEP metadata names, else GB-868, said to be assumed)")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -66,7 +69,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.player import ErrorEvent, Replay
-    from han_emu.replay.output import jsonl_line, summary_line, text_line, text_summary
+    from han_emu.replay.output import TextLines, duty_text, jsonl_line, summary_line, text_summary
 
     if args.speed != 1.0 and not args.tui:
         raise OptionError("--speed sets the pace of --tui (text output is written as fast as it can)")
@@ -76,7 +79,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
             if args.format != "text":
                 raise OptionError(f"--format {args.format} is for text output: --tui shows the dashboard")
-
             return cmd_replay_tui(args)
         print("han-emu replay: --tui needs a terminal; writing text output", file=sys.stderr)
     out = sys.stdout
@@ -93,6 +95,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (OSError, KeylogError) as exc:
         print(f"han-emu replay: {exc}", file=sys.stderr)
         return 2
+    bars = ExitStack()  # a bar while a big capture is read, when the output is not the terminal
+    replay.on_frame = bars.enter_context(capture_progress(args.file, replay.on_frame, output=out))
     damaged = False
     lines: list[str] = []  # written in batches: one write per line costs more than the line
     add = lines.append
@@ -106,7 +110,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out.write("".join(lines))
         lines.clear()
 
-    line = jsonl_line if jsonl else text_line
+    line = jsonl_line if jsonl else TextLines()
     interrupted = False
     try:
         try:
@@ -125,6 +129,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     flush()
         except KeyboardInterrupt:
             interrupted = True
+            bars.close()
             flush()
             warn(f"interrupted after {replay.summary.frames} frames: the summary covers those")
         report = duty.report() if duty is not None else None
@@ -142,23 +147,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out.flush()
     except BrokenPipeError:
         return 0
+    finally:
+        bars.close()
     if readout is not None:
         Path(args.readout_json).write_text(json.dumps(readout.to_json(), indent=2) + "\n", encoding="utf-8")
     if interrupted:
         return EXIT_INTERRUPTED
     return 1 if damaged else 0
-
-
-def duty_text(report: dict[str, Any]) -> str:
-    lines = [f"airtime on {report['phy']} ({report['frames']} frames):"]
-    for device, tracks in report["devices"].items():
-        for u in tracks:
-            lines.append(f"  {device:<24} page {u['page']} ch {u['channel']:>2}: {u['frames']:7d} frames "
-                         f"{u['airtime_s']:10.3f} s, peak hour {u['peak_hour_s']:.3f} s ({u['peak_hour_percent']:.3f} %), "
-                         f"{u['state']}")
-    for t in report["transitions"]:
-        lines.append(f"  {t['time']:.3f} {t['device']} {t['from']} -> {t['to']} (alert {t['alert']})")
-    return "\n".join(lines) + "\n"
 
 
 # --- `han-emu run --scenario-from FILE` -------------------------------------------------------

@@ -14,7 +14,6 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +29,13 @@ from han_emu.cli.args import (
     warn,
     zep_address,
 )
+from han_emu.cli.progress import progress_bar
 from han_emu.han.runner import open_meter
 from han_emu.cli.replay import add_scenario_arguments, scenario_for_run
 from han_emu.cli.stick import add_network_options, add_radio_options, network_settings, radio_spec, run_on_stick
 from han_emu.cli.textview import render_readout, show_live
 from han_emu.han.config import Config, load
+from han_emu.han.summary import summary_text
 
 if TYPE_CHECKING:
     from han_emu.han.virtual import VirtualHan
@@ -221,7 +222,7 @@ def run_virtual(args: argparse.Namespace, config: Config, network: NetworkSettin
             status.start()
         try:
             if simulate:
-                await han.run_for(simulate)
+                await han.run_for(simulate, progress)
             else:
                 await show_live(han, terminal=sys.stdout.isatty(), duration=args.duration,
                                 interval=args.interval, speed=args.speed)
@@ -235,7 +236,8 @@ def run_virtual(args: argparse.Namespace, config: Config, network: NetworkSettin
     wall0 = time.monotonic()
     interrupted = False
     try:
-        run_in_virtual_time(main(), start, None if simulate else args.speed)
+        with progress_bar("simulating", enabled=bool(simulate)) as progress:
+            run_in_virtual_time(main(), start, None if simulate else args.speed)
     except KeyboardInterrupt:  # the HAN stopped (and saved) on the way out
         interrupted = True
     finally:
@@ -248,7 +250,7 @@ def run_virtual(args: argparse.Namespace, config: Config, network: NetworkSettin
             summary["interrupted"] = True
             warn(f"interrupted: the summary covers the {(summary['meter_time'] - start) / 3600:.2f} h simulated "
                  f"of {simulate / 3600:g} h")
-        _print_summary(summary, time.monotonic() - wall0)
+        sys.stdout.write(summary_text(summary, time.monotonic() - wall0))
         for device in han.devices:
             print(render_readout(device.name, device.readout))
         if args.summary_json:
@@ -256,16 +258,6 @@ def run_virtual(args: argparse.Namespace, config: Config, network: NetworkSettin
     if interrupted:
         return EXIT_INTERRUPTED
     return 0
-
-
-def _print_summary(summary: dict[str, Any], wall: float) -> None:
-    print(f"simulated until {datetime.fromtimestamp(summary['meter_time'], timezone.utc):%Y-%m-%d %H:%M} UTC "
-          f"in {wall:.1f} s wall time")
-    print("frames on the air (APS data frames, by transmitter and cluster):")
-    for device, clusters in summary["frames"].items():
-        cells = ", ".join(f"{c} {n}" for c, n in clusters.items())
-        print(f"  {device:<8} {sum(clusters.values()):7d}  ({cells})")
-    print(f"APS acknowledgements: {summary['aps_acks']}; undelivered frames: {summary['undelivered']}")
 
 
 def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from han_emu.cli.args import EXIT_INTERRUPTED, KEEP, LISTEN_ANY, OptionError, add_output, duration, listen_address
-from han_emu.cli.replay import add_decode_options, duty_text
+from han_emu.cli.replay import add_decode_options
 from han_emu.frames.keylog import KeylogError
 from han_emu.frames.zep import ZEP_PORT
 
@@ -31,7 +31,7 @@ ZEP_LISTEN = (LISTEN_ANY, ZEP_PORT)
 
 def add_sniff_command(subparsers: Any) -> None:
     """Register ``sniff [--zep [HOST:]PORT | --pcap-stream FILE|-] [--key HEX ...] [--link-key HEX ...]
-    [--keylog FILE] [--format text|jsonl] [--readout-json FILE] [--phy gb868|2.4] [--tui] [--save FILE]
+    [--keylog FILE] [--format text|jsonl] [--readout-json FILE] [--phy auto|gb868|2.4] [--tui] [--save FILE]
     [--duration S]``."""
     p = subparsers.add_parser("sniff", help="decode a live sniffer's frames (ZEP over UDP, or a pcap stream)")
     where = p.add_mutually_exclusive_group()
@@ -83,7 +83,7 @@ def cmd_sniff(args: argparse.Namespace) -> int:
 
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.player import ErrorEvent, Replay
-    from han_emu.replay.output import jsonl_line, summary_line, text_line, text_summary
+    from han_emu.replay.output import TextLines, jsonl_line, summary_line, text_summary
 
     def warn(message: str) -> None:
         print(f"{PROG}: {message}", file=sys.stderr, flush=True)
@@ -112,6 +112,7 @@ def cmd_sniff(args: argparse.Namespace) -> int:
         warn(str(exc))
         return 2
     how = "end"
+    text_line = TextLines()
     try:
         try:
             warn(f"listening: {live.name}" + (f" for {args.duration:g} s" if args.duration else "")
@@ -161,6 +162,8 @@ def _live_stats(live: LiveRecords, how: str) -> dict[str, Any]:
 
 def _write_summary(out: Any, jsonl: bool, summary: Any, live: LiveRecords, duty: ReplayDutyCycle | None, how: str,
                    summary_line: Any, text_summary: Any) -> None:
+    from han_emu.replay.output import duty_text
+
     stats = _live_stats(live, how)
     report = duty.report() if duty is not None else None
     if jsonl:

@@ -14,10 +14,12 @@ import logging
 import random as _random
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
 from typing import Any, Sequence
 
 import zigpy.types as t
 
+from clusters.ids import ZDO_PROFILE_ID
 from han_emu.crypto.certsets import certificate_set_for, eui64_to_cert, install_code_for
 from han_emu.meter.clock import Clock
 from han_emu.han.config import Config
@@ -37,6 +39,8 @@ from han_emu.han.store import StateStore
 LOGGER = logging.getLogger(__name__)
 
 COORDINATOR = "ESI"
+PROGRESS_STEPS = 200
+"""How often a long run tells its progress: fine enough for a smooth bar."""
 COORDINATOR_IEEE = t.EUI64.convert("00:0d:6f:00:00:00:00:01")
 NWK_COUNTER_KEY = "nwk_frame_counter"  # the coordinator's, in the state database's meta table
 COUNTERS_KEY = "frame_counters"  # every node's, and every receiver's tables (VirtualAir.counter_state)
@@ -48,16 +52,21 @@ class HostedVirtualApp(ServerHost, VirtualControllerApplication):
 
 @dataclass
 class Traffic:
-    """Frames on the air, per transmitting device and cluster."""
+    """APS data frames on the air, per transmitting device: ZCL frames per
+    cluster, ZDO frames per command (the two share their numbers, nothing else)."""
 
     frames: Counter[tuple[str, int]] = field(default_factory=Counter)
+    """ZCL frames by (device, cluster id)."""
+    zdo: Counter[tuple[str, int]] = field(default_factory=Counter)
+    """ZDO frames by (device, ZDO cluster id)."""
     acks: Counter[str] = field(default_factory=Counter)
     failed: int = 0
 
     def per_device(self) -> dict[str, int]:
         out: Counter[str] = Counter()
-        for (device, _), n in self.frames.items():
-            out[device] += n
+        for counter in (self.frames, self.zdo):
+            for (device, _), n in counter.items():
+                out[device] += n
         return dict(out)
 
 
@@ -227,8 +236,16 @@ class VirtualHan:
             # this coordinator saved before, and receivers learn afresh.
             LOGGER.error("state database %s: %s; frame counters start afresh", self.store.path, exc)
 
-    async def run_for(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def run_for(self, seconds: float, progress: Callable[[float, float], None] | None = None) -> None:
+        """Run ``seconds`` on the HAN's clock; ``progress(done, seconds)`` hears
+        how far it got every :data:`PROGRESS_STEPS`-th of the way."""
+        if progress is None:
+            await asyncio.sleep(seconds)
+        else:
+            step = seconds / PROGRESS_STEPS
+            for i in range(1, PROGRESS_STEPS + 1):
+                await asyncio.sleep(step if i < PROGRESS_STEPS else seconds - step * (PROGRESS_STEPS - 1))
+                progress(min(seconds, step * i), seconds)
         self.runner.drive()
 
     def _export_tiers(self) -> int:
@@ -244,7 +261,8 @@ class VirtualHan:
         if frame.aps_ack:
             self.traffic.acks[name] += 1
         else:
-            self.traffic.frames[(name, int(frame.packet.cluster_id))] += 1
+            zdo = frame.packet.profile_id == ZDO_PROFILE_ID
+            (self.traffic.zdo if zdo else self.traffic.frames)[(name, int(frame.packet.cluster_id))] += 1
         dst = frame.packet.dst
         unicast = dst is not None and dst.addr_mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
         if unicast and not frame.delivered_to:
@@ -257,9 +275,13 @@ class VirtualHan:
         frames: dict[str, dict[str, int]] = {}
         for (device, cluster), n in sorted(self.traffic.frames.items()):
             frames.setdefault(device, {})[f"0x{cluster:04X}"] = n
+        zdo: dict[str, dict[str, int]] = {}
+        for (device, cluster), n in sorted(self.traffic.zdo.items()):
+            zdo.setdefault(device, {})[f"0x{cluster:04X}"] = n
         return {
             "meter_time": self.meter.time,
             "frames": frames,
+            "zdo_frames": zdo,
             "frames_per_device": self.traffic.per_device(),
             "aps_acks": dict(self.traffic.acks),
             "undelivered": self.traffic.failed,

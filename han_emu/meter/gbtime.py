@@ -41,6 +41,20 @@ def local_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts + utc_offset(ts), timezone.utc).replace(tzinfo=None)
 
 
+def iso_utc(ts: float, *, ms: bool = False) -> str:
+    """``ts`` as an ISO 8601 date and time in UTC with its zone, e.g.
+    ``2026-06-01T10:30:00+00:00``: what people read where an output gives a
+    time on the air (a capture's frames, duty-cycle transitions, a ZCL UTCTime)."""
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds" if ms else "seconds")
+
+
+def iso_gb(ts: float, *, ms: bool = False) -> str:
+    """``ts`` as an ISO 8601 date and time in GB local time with its offset, e.g.
+    ``2026-06-01T11:30:00+01:00``: for outputs that speak the meter's local time."""
+    zone = timezone(timedelta(seconds=utc_offset(ts)))
+    return datetime.fromtimestamp(ts, zone).isoformat(timespec="milliseconds" if ms else "seconds")
+
+
 def local_midnight(day: date) -> int:
     """POSIX seconds of 00:00 GB local time on ``day``."""
     naive = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())

@@ -8,6 +8,12 @@ it.  On GB-868 the regulating :class:`DutyCycleLedger` gives rolling-hour
 states and GBCS alerts; on 2.4 GHz the measuring :class:`AirtimeLedger`.
 A frame the ledger would have discarded was still on air in the capture; it
 is counted as "over limit".
+
+The PHY is the one named, or else the one the capture's first frame says it
+was heard on (a TAP header's channel page, a ZEP channel, see
+:func:`~han_emu.air.phy.phy_of_metadata`), or else GB-868, the study's band;
+``phy_from`` says which ("option", "capture" or "default") so an output can
+tell an assumed PHY from a known one.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from han_emu.air import GB_868, AirtimeLedger, DutyCycleEvent, DutyCycleLedger, Phy
-from han_emu.air.phy import SUB_GHZ_PAGES, phy_named
+from han_emu.air.phy import AUTO, SUB_GHZ_PAGES, phy_named, phy_of_metadata
 from han_emu.frames import fastparse
 from han_emu.frames.decoder import ieee_text
 from han_emu.frames.errors import FrameError
@@ -25,17 +31,25 @@ from han_emu.frames.record import RawFrame
 from han_emu.replay.capture import CaptureProblem, iter_records
 
 _ACK = 2
+DEFAULT_PHY = GB_868
+"""The PHY assumed when nothing names one and the capture does not say."""
 
 
 class ReplayDutyCycle:
     """Charges each captured frame to its sender; :meth:`report` gives the figures."""
 
-    def __init__(self, phy: str | Phy = "gb868", ledger: AirtimeLedger | None = None) -> None:
-        self.phy = phy if isinstance(phy, Phy) else phy_named(phy)
-        self.phy_name = self.phy.key
-        self.default_page, self.default_channel = self.phy.first_channel
-        self.ledger = ledger or (DutyCycleLedger() if self.phy.duty_cycle_regulated else AirtimeLedger())
+    def __init__(self, phy: str | Phy | None = DEFAULT_PHY.key, ledger: AirtimeLedger | None = None) -> None:
+        """``phy``: the PHY to charge at, or None (or "auto") to take it from the
+        first frame's metadata; ``ledger``: the ledger to charge (made to suit
+        the PHY when not given)."""
+        self.phy_from = "option"
+        if phy is None or phy == AUTO:
+            phy, self.phy_from = DEFAULT_PHY, "default"
         self.events: list[DutyCycleEvent] = []
+        self._own_ledger = ledger is None
+        self._undecided = self.phy_from == "default"
+        self._set_phy(phy if isinstance(phy, Phy) else phy_named(phy))
+        self.ledger = ledger or self._ledger_for(self.phy)
         self.ledger.subscribe(self.events.append)
         self.ieee: dict[int, int] = {}
         self.frames = 0
@@ -44,6 +58,28 @@ class ReplayDutyCycle:
         self._await_ack: tuple[int, Hashable] | None = None
         self._now = float("-inf")
         self.first: float | None = None
+
+    def _set_phy(self, phy: Phy) -> None:
+        self.phy = phy
+        self.phy_name = phy.key
+        self.default_page, self.default_channel = phy.first_channel
+
+    @staticmethod
+    def _ledger_for(phy: Phy) -> AirtimeLedger:
+        return DutyCycleLedger() if phy.duty_cycle_regulated else AirtimeLedger()
+
+    def _choose_phy(self, raw: RawFrame) -> None:
+        """The first frame decides a PHY nobody named: its metadata, else the default."""
+        found = phy_of_metadata(raw.page, raw.channel)
+        if found is None:
+            return
+        self.phy_from = "capture"
+        if found is self.phy:
+            return
+        self._set_phy(found)
+        if self._own_ledger:  # nothing charged yet: a ledger that suits the PHY
+            self.ledger = self._ledger_for(found)
+            self.ledger.subscribe(self.events.append)
 
     def _where(self, raw: RawFrame) -> tuple[int, int]:
         if self.phy is GB_868:
@@ -90,6 +126,9 @@ class ReplayDutyCycle:
 
     def add(self, raw: RawFrame) -> None:
         """Charge one captured frame."""
+        if self._undecided:
+            self._undecided = False
+            self._choose_phy(raw)
         psdu = len(raw.frame) + 2
         if psdu > self.phy.max_psdu or not raw.frame:
             self.skipped += 1
@@ -125,6 +164,8 @@ class ReplayDutyCycle:
                 })
         return {
             "phy": self.phy.name,
+            "phy_key": self.phy.key,
+            "phy_from": self.phy_from,
             "frames": self.frames,
             "skipped": self.skipped,
             "over_limit": self.over_limit,
@@ -140,7 +181,7 @@ class ReplayDutyCycle:
         }
 
 
-def replay_dutycycle(path: str | Path | BinaryIO | bytes, phy: str | Phy = "gb868",
+def replay_dutycycle(path: str | Path | BinaryIO | bytes, phy: str | Phy | None = DEFAULT_PHY.key,
                      ledger: AirtimeLedger | None = None, *,
                      warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Read a capture and return :meth:`ReplayDutyCycle.report` for it (no keys needed:
@@ -159,3 +200,11 @@ def replay_dutycycle(path: str | Path | BinaryIO | bytes, phy: str | Phy = "gb86
     report = acc.report()
     report["damaged_records"] = problems
     return report
+
+
+def capture_phy(path: str | Path | bytes) -> Phy | None:
+    """The PHY a capture's first frame says it was heard on (None when it does not say)."""
+    for rec in iter_records(path):
+        if type(rec) is not CaptureProblem:
+            return phy_of_metadata(rec.page, rec.channel)
+    return None

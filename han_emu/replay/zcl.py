@@ -428,6 +428,16 @@ def attribute_name(cluster: int, attr_id: int) -> str | None:
     return None if a is None else a.name
 
 
-def cluster_name(cluster: int) -> str:
+def attribute_type(cluster: int, attr_id: int) -> type | None:
+    """The attribute's zigpy type in ``clusters`` (None when unknown)."""
     cls = SE_CLUSTERS.get(cluster)
-    return cls.__name__ if cls is not None else f"0x{cluster:04x}"
+    a = None if cls is None else cls.attributes.get(attr_id)
+    return None if a is None else a.type
+
+
+def command_fields(cluster: int, to_client: bool, command_id: int) -> dict[str, type]:
+    """A cluster-specific command's payload fields and their zigpy types (empty when unknown)."""
+    cdef = _command_def(cluster, to_client, command_id)
+    if cdef is None:
+        return {}
+    return {f.name: f.type for f in cdef.schema.fields}

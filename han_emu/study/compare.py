@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,8 +39,11 @@ from han_emu.air.dutycycle import (
     DutyCycleLimits,
     DutyCycleState,
 )
-from han_emu.air.phy import GB_868, O_QPSK_2400, phy_named
+from han_emu.air.phy import AUTO, GB_868, O_QPSK_2400, phy_named
 from han_emu.han.status import wire_throttling
+
+Progress = Callable[[float, float], None]
+"""``progress(done, total)``: how far a long run has got."""
 
 DEFAULT_START = datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp()
 """Where simulations start unless the configuration says otherwise (a summer
@@ -92,6 +96,9 @@ class DutyReport:
     regulated: what relaying the sub-GHz displays' exchanges costs on 2.4 GHz."""
     leg_per_display_s: dict[str, float] = field(default_factory=dict)
     """Display key -> 2.4 GHz leg airtime (both ends) spent on its exchanges."""
+    phy_from: str | None = None
+    """Where a capture's PHY came from: "option" (named), "capture" (its TAP or
+    ZEP metadata) or "default" (assumed); None for a simulation."""
 
     @property
     def hub(self) -> DeviceReport | None:
@@ -109,7 +116,8 @@ class DutyReport:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "source": self.source, "phy": self.phy, "duration_s": self.duration_s,
+            "source": self.source, "phy": self.phy, **({"phy_from": self.phy_from} if self.phy_from else {}),
+            "duration_s": self.duration_s,
             "devices": {k: d.to_json() for k, d in self.devices.items()},
             "transitions": self.transitions, "alerts": self.alerts,
         }
@@ -155,21 +163,28 @@ def _bucketing(base: type[AirtimeLedger]) -> type[AirtimeLedger]:
     return Bucketing
 
 
-def capture_report(path: str | Path, phy: str = "gb868", *, limits: DutyCycleLimits | None = None,
+def capture_report(path: str | Path, phy: str | None = None, *, limits: DutyCycleLimits | None = None,
                    warn: Callable[[str], None] | None = None) -> DutyReport:
     """Airtime per transmitting device in a capture (pcap/pcapng 195/230/283, ZEP).
 
     The capture replay charges each frame to its transmitter (the MAC source;
     a MAC ACK to the device that was asked for it) at ``phy``'s airtime ("gb868"
-    or "2.4"); on GB-868 a regulated ledger (``limits`` on every page, else the
-    defaults) gives the transitions the devices went through.  A frame the
-    ledger would have refused was still on air: it is counted as discarded.
-    A record that cannot be read is told to ``warn`` as the replay tells it
-    (and counted in ``extra["damaged_records"]``).
+    or "2.4"; None or "auto": the PHY the capture's first frame names, GB-868
+    when it names none); on GB-868 a regulated ledger (``limits`` on every
+    page, else the defaults) gives the transitions the devices went through.
+    A frame the ledger would have refused was still on air: it is counted as
+    discarded.  A record that cannot be read is told to ``warn`` as the
+    replay tells it (and counted in ``extra["damaged_records"]``).
     """
-    from han_emu.replay.dutycycle import replay_dutycycle
+    from han_emu.replay.dutycycle import DEFAULT_PHY, capture_phy, replay_dutycycle
 
-    regulated = phy_named(phy).duty_cycle_regulated
+    if phy is None or phy == AUTO:
+        found = capture_phy(path)
+        chosen, phy_from = (found, "capture") if found is not None else (DEFAULT_PHY, "default")
+    else:
+        chosen, phy_from = phy_named(phy), "option"
+    phy = chosen.key
+    regulated = chosen.duty_cycle_regulated
     ledger: AirtimeLedger
     if regulated:
         ledger = _bucketing(DutyCycleLedger)({p: limits for p in DEFAULT_LIMITS} if limits else None)
@@ -201,7 +216,8 @@ def capture_report(path: str | Path, phy: str = "gb868", *, limits: DutyCycleLim
     return DutyReport(source=str(path), phy=phy, duration_s=(end - start) if raw["frames"] else 0.0,
                       devices=devices, limits=lim, transitions=transitions, alerts=dict(sorted(alerts.items())),
                       extra={"frames": raw["frames"], "skipped": raw["skipped"],
-                             "damaged_records": raw.get("damaged_records", 0)})
+                             "damaged_records": raw.get("damaged_records", 0)},
+                      phy_from=phy_from)
 
 
 # -- simulations ---------------------------------------------------------------------------------
@@ -259,13 +275,13 @@ class SimulationInterrupted(KeyboardInterrupt):
         self.partial = partial
 
 
-def simulate(config: Any, settings: SimulationSettings = SimulationSettings(), *,
-             started: Callable[[], None] | None = None) -> DutyReport:
-    """Run the virtual HAN with every display on GB-868 and account its airtime.
-
-    ``started`` is called once the HAN is up and virtual time runs.  Ctrl-C
-    raises :class:`SimulationInterrupted` with the report of the virtual time
-    run until then (``extra["interrupted"]``)."""
+def simulate(config: Any, settings: SimulationSettings = SimulationSettings(),
+             progress: Progress | None = None, *, started: Callable[[], None] | None = None) -> DutyReport:
+    """Run the virtual HAN with every display on GB-868 and account its airtime;
+    ``progress(done, total)`` hears the virtual seconds run, ``started`` that
+    the HAN is up and virtual time runs.  Ctrl-C raises
+    :class:`SimulationInterrupted` with the report of the virtual time run
+    until then (``extra["interrupted"]``)."""
     from han_emu.meter.model import TwinMeter
     from han_emu.radio.vtime import run_virtual
     from han_emu.han.virtual import VirtualHan
@@ -280,7 +296,7 @@ def simulate(config: Any, settings: SimulationSettings = SimulationSettings(), *
     devices = device_mix(config, settings.sub_ghz_devices)
 
     hans: list[Any] = []
-    stopped: list[float] = []  # the virtual time the run stopped at, when it had started
+    stopped: list[float] = []  # the virtual time the run stopped at, once it had started
 
     async def run() -> Any:
         han = VirtualHan(config, meter, devices=devices, sub_ghz=True, mp184=settings.mp184,
@@ -293,7 +309,7 @@ def simulate(config: Any, settings: SimulationSettings = SimulationSettings(), *
         if started is not None:
             started()
         try:
-            await han.run_for(settings.duration_s)
+            await han.run_for(settings.duration_s, progress)
         finally:
             stopped.append(han.clock.now())
             await han.stop()
@@ -375,8 +391,8 @@ class Comparison:
     without_mp184: DutyReport
 
     def difference(self) -> dict[str, Any]:
-        """Added airtime per device (GB-868, and on the hub's 2.4 GHz leg), and
-        the hub's headroom in both variants."""
+        """Added airtime per device (GB-868, and on the hub's 2.4 GHz leg), the
+        hub's headroom in both variants, and the suspensions its throttling sent."""
         return {
             "devices": _added(self.with_mp184.devices, self.without_mp184.devices),
             "esme_leg": _added(self.with_mp184.leg, self.without_mp184.leg),
@@ -384,7 +400,24 @@ class Comparison:
                 "with_mp184": {k: round(v, 6) for k, v in self.with_mp184.headroom().items()},
                 "without_mp184": {k: round(v, 6) for k, v in self.without_mp184.headroom().items()},
             },
+            "suspensions": {"with_mp184": suspensions(self.with_mp184),
+                            "without_mp184": suspensions(self.without_mp184)},
+            "throttled": self.throttled,
         }
+
+    @property
+    def throttled(self) -> bool:
+        """Whether the hub's throttling held displays back in either run: their
+        airtimes are then what the hub let through, not what they asked for."""
+        return suspensions(self.with_mp184) > 0 or suspensions(self.without_mp184) > 0
+
+    def held_back(self) -> bool:
+        """Whether a negative "added" airtime is the throttling's doing: some
+        device sent less with MP184 while the hub was suspending displays."""
+        diff = self.difference()
+        negative = any(d["per_hour_s"] < 0 or d["airtime_s"] < 0
+                       for part in (diff["devices"], diff["esme_leg"]) for d in part.values())
+        return negative and self.throttled
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -392,6 +425,11 @@ class Comparison:
             "variants": {"with_mp184": self.with_mp184.to_json(), "without_mp184": self.without_mp184.to_json()},
             "difference": self.difference(),
         }
+
+
+def suspensions(report: DutyReport) -> int:
+    """Suspend ZCL Messages the displays obeyed in a simulation (0 for a capture)."""
+    return sum(report.extra.get("suspensions", {}).values())
 
 
 def _added(with_: Mapping[str, DeviceReport], without: Mapping[str, DeviceReport]) -> dict[str, Any]:
@@ -415,24 +453,35 @@ def _added(with_: Mapping[str, DeviceReport], without: Mapping[str, DeviceReport
 
 
 def compare_mp184(config: Any, settings: SimulationSettings = SimulationSettings(),
-                  counts: Sequence[int] | None = None, *,
+                  counts: Sequence[int] | None = None, progress: Progress | None = None, *,
                   started: Callable[[], None] | None = None) -> list[Comparison]:
     """Run each number of sub-GHz displays in ``counts`` (default: 1..N, N =
-    ``settings.sub_ghz_devices`` or the configured mix) with and without MP184
-    (``started`` as for :func:`simulate`, once per run).  Ctrl-C raises
-    :class:`SimulationInterrupted` with the comparisons done."""
+    ``settings.sub_ghz_devices`` or the configured mix) with and without MP184;
+    ``progress(done, total)`` hears the virtual seconds run over all the runs,
+    ``started`` each run's start.  Ctrl-C raises :class:`SimulationInterrupted`
+    with the comparisons done."""
     if counts is None:
         top = settings.sub_ghz_devices or len(config.devices)
         counts = range(1, top + 1)
+    counts = list(counts)
+    total = 2 * len(counts) * settings.duration_s
     out: list[Comparison] = []
-    for n in counts:
+    for i, n in enumerate(counts):
         try:
-            runs = [simulate(config, dataclasses.replace(settings, sub_ghz_devices=n, mp184=v), started=started)
-                    for v in (True, False)]
+            runs = [simulate(config, dataclasses.replace(settings, sub_ghz_devices=n, mp184=v),
+                             _part_of(progress, (2 * i + j) * settings.duration_s, total), started=started)
+                    for j, v in enumerate((True, False))]
         except SimulationInterrupted:
             raise SimulationInterrupted(out) from None
         out.append(Comparison(n, runs[0], runs[1]))
     return out
+
+
+def _part_of(progress: Progress | None, before: float, total: float) -> Progress | None:
+    """The progress of one run among several, told as progress over them all."""
+    if progress is None:
+        return None
+    return lambda done, _total: progress(before + done, total)
 
 
 def comparison_json(comparisons: Sequence[Comparison]) -> dict[str, Any]:

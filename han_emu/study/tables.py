@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from han_emu.study.compare import Comparison, DutyReport
+from han_emu.air.phy import PHYS, phy_named
+from han_emu.meter.gbtime import iso_utc
+from han_emu.study.compare import Comparison, DutyReport, suspensions
+
+_PHY_FROM = {"capture": " (from the capture)", "option": " (as named)", "default": " (assumed)"}
 
 BARS = " ▏▎▍▌▋▊▉█"
 """Eighths of a character cell, for bar ends."""
@@ -22,16 +26,23 @@ def _thresholds(report: DutyReport) -> dict[str, float]:
 def render_table(report: DutyReport) -> str:
     """A readable table of one report."""
     hours = max((len(d.hours_s) for d in report.devices.values()), default=0)
-    lines = [f"{report.source}: {report.phy}, {report.duration_s / 3600:.2f} h, {hours} hour buckets"]
+    phy = phy_named(report.phy)
+    lines = [f"{report.source}: {phy.name}{_PHY_FROM.get(report.phy_from or '', '')}, "
+             f"{report.duration_s / 3600:.2f} h, {hours} hour buckets"]
+    if report.phy_from == "default":
+        lines.append(f"PHY assumed: the capture does not say which PHY it was heard on; measured as {phy.name} "
+                     f"(--phy {' or '.join(PHYS)} names it)")
     if report.limits is not None:
-        lim = report.limits
-        lines.append(f"thresholds per rolling hour: limited {lim.limited:g} s, critical {lim.critical:g} s, "
-                     f"regulated {lim.suspended:g} s")
-    header = f"{'device':<20} {'name':<12} {'airtime s':>10} {'frames':>8} {'s/hour':>8} {'peak hour s':>11} " \
-             f"{'peak %':>7} {'state':<12} {'discarded':>9}"
+        lines.append(f"thresholds per rolling hour: {report.limits.describe()}")
+    elif not phy.duty_cycle_regulated:
+        lines.append(f"{phy.band} airtime is measured, not regulated: no duty-cycle thresholds apply")
+    key_w = max([6, *(len(d.key) for d in report.devices.values())])
+    name_w = max([4, *(len(d.name) for d in report.devices.values())])  # an EUI64 is shown whole
+    header = f"{'device':<{key_w}} {'name':<{name_w}} {'airtime s':>10} {'frames':>8} {'s/hour':>8} " \
+             f"{'peak hour s':>11} {'peak %':>7} {'state':<12} {'discarded':>9}"
     lines += ["", header, "-" * len(header)]
     for d in sorted(report.devices.values(), key=lambda d: -d.airtime_s):
-        lines.append(f"{d.key:<20} {d.name[:12]:<12} {d.airtime_s:10.3f} {d.frames:8d} {d.per_hour_s:8.3f} "
+        lines.append(f"{d.key:<{key_w}} {d.name:<{name_w}} {d.airtime_s:10.3f} {d.frames:8d} {d.per_hour_s:8.3f} "
                      f"{d.peak_hour_s:11.3f} {d.peak_hour_s / 36:6.2f}% {d.state:<12} {d.discarded:9d}")
     head = report.headroom()
     if head:
@@ -53,7 +64,7 @@ def render_table(report: DutyReport) -> str:
         lines.append(f"transitions ({len(report.transitions)}):")
         for t in report.transitions[:20]:
             culprit = f" (caused by {t['culprit']})" if t.get("culprit") else ""
-            lines.append(f"  {t['time']:.3f}  {t['device']}  {t['from']} -> {t['to']}  {t['alert']}  "
+            lines.append(f"  {iso_utc(t['time'], ms=True)}  {t['device']}  {t['from']} -> {t['to']}  {t['alert']}  "
                          f"window {t['window_s']:.3f} s{culprit}")
         if len(report.transitions) > 20:
             lines.append(f"  ... {len(report.transitions) - 20} more")
@@ -85,8 +96,22 @@ def render_comparison(comparisons: Sequence[Comparison]) -> str:
             lines.append(f"{c.sub_ghz_devices:8d} {key:<8} {(w.name + ' 2.4')[:10]:<10} {w.per_hour_s:9.3f} "
                          f"{(b.per_hour_s if b else 0):11.3f} {w.per_hour_s - (b.per_hour_s if b else 0):+9.3f} "
                          f"{w.peak_hour_s:9.3f} {(b.peak_hour_s if b else 0):9.3f} {'(2.4 GHz leg, measured)':>26}")
+        if c.held_back():
+            lines.append(_held_back_note(c))
         lines.append("")
     return "\n".join(lines)
+
+
+def _held_back_note(c: Comparison) -> str:
+    """Why "added" went negative: the hub's throttling, not MP184."""
+    pad = " " * 9
+    return "\n".join((
+        f"{pad}note: throttling held the hub: its displays obeyed {suspensions(c.with_mp184)} Suspend messages "
+        f"with MP184 and {suspensions(c.without_mp184)} without,",
+        f"{pad}      so these runs carry what the hub let through.  A negative \"added\" is traffic held back, "
+        "not airtime MP184 saves",
+        f"{pad}      (--no-throttle measures the unthrottled demand).",
+    ))
 
 
 def _bar(value: float, scale: float, width: int) -> str:

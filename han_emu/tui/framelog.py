@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 
-from clusters import SE_CLUSTERS
-from clusters.ids import SE_PROFILE_ID, ZDO_PROFILE_ID
+from clusters import SE_CLUSTERS, Price, names
+from clusters.ids import PRICE, SE_PROFILE_ID, ZDO_PROFILE_ID
+from clusters.price_text import price_text
 
 _MAX_ITEMS = 6
+PUBLISH_PRICE = Price.ClientCommandDefs.publish_price.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +49,12 @@ class LoggedFrame:
 def cluster_name(cluster: int, profile: int = SE_PROFILE_ID) -> str:
     if profile == ZDO_PROFILE_ID:
         return "ZDO"
-    cls = SE_CLUSTERS.get(cluster)
-    return cls.__name__ if cls is not None else f"0x{cluster:04X}"
+    return names.cluster_name(cluster) or f"0x{cluster:04X}"
 
 
 def cluster_label(profile: int, cluster: int) -> str:
-    """"Metering 0x0702", or the ZDO command's name."""
+    """"Metering 0x0702" (a table cell's shorter form of :func:`clusters.names.cluster_label`),
+    or the ZDO command's name."""
     if profile == ZDO_PROFILE_ID:
         return "ZDO " + describe_zdo(cluster, b"")
     name = cluster_name(cluster, profile)
@@ -124,7 +125,27 @@ def describe_zcl(cluster: int, data: bytes) -> str:
         commands = cls.server_commands if header.direction == Direction.Client_to_Server else cls.client_commands
     cmd = commands.get(int(header.command_id))
     name = cmd.name if cmd is not None else f"command 0x{int(header.command_id):02X}"
+    if cmd is not None and cluster == PRICE and cmd.id == PUBLISH_PRICE and header.direction != Direction.Client_to_Server:
+        try:
+            p, _ = cmd.schema.deserialize(body)
+        except Exception:
+            return f"{arrow} {name} (malformed)"
+        packed = p.price_trailing_digit_and_price_tier
+        return f"{arrow} {name} " + publish_price_text(
+            int(packed.price_tier), int(packed.trailing_digit), int(p.price), bytes(p.rate_label),
+            int(p.currency), int(p.unit_of_measure))
     return f"{arrow} {name} ({len(body)} bytes)"
+
+
+def publish_price_text(tier: int, digit: int, price: int, label: bytes | str | None,
+                       currency: int | None, unit: int | None) -> str:
+    """``tier 1 "Tier 1" 0.28500 GBP/kWh``: what a PublishPrice tells a display."""
+    if isinstance(label, (bytes, bytearray)):
+        label = bytes(label).decode("utf-8", errors="replace")
+    text = f"tier {tier}"
+    if label:
+        text += f" {label!r}" if not label.isprintable() else f' "{label}"'
+    return f"{text} {price_text(price, digit, currency=currency, unit=unit)}"
 
 
 def _json_value(value: Any) -> str:
@@ -142,6 +163,11 @@ def describe_message(cluster: int, message: Any, size: int) -> str:
     arrow = "<-" if message.server_to_client else "->"
     command_id = int(message.command_id)
     if message.cluster_specific:
+        payload = message.payload or {}
+        if cluster == PRICE and message.server_to_client and command_id == PUBLISH_PRICE and "price" in payload:
+            return f"{arrow} {message.command} " + publish_price_text(
+                payload.get("price_tier", 0), payload.get("price_trailing_digit", 0), payload["price"],
+                payload.get("rate_label"), payload.get("currency"), payload.get("unit_of_measure"))
         header = 5 if message.manufacturer is not None else 3
         return f"{arrow} {message.command} ({size - header} bytes)"
     try:
@@ -175,10 +201,7 @@ def describe_message(cluster: int, message: Any, size: int) -> str:
 
 
 def describe_zdo(cluster: int, data: bytes) -> str:
-    try:
-        return zdo_t.ZDOCmd(cluster).name
-    except ValueError:
-        return f"ZDO 0x{cluster:04X}"
+    return names.zdo_name(cluster) or f"ZDO 0x{cluster:04X}"
 
 
 def describe(profile: int, cluster: int, data: bytes) -> str:

@@ -462,7 +462,7 @@ def ncp_duty(ncp) -> Group | Text:
         head.append(f"  page {ncp.page} channel {ncp.channel}")
     if ncp.limits is not None:
         lim = ncp.limits
-        head.append(f"  limits {lim.limited:g} / {lim.critical:g} / {lim.suspended:g} s per hour")
+        head.append(f"  limits: {lim.describe()}")
     if ncp.updated is not None:
         head.append(f"  as of {fmt.clock(ncp.updated)}", style="dim")
     if not ncp.consumed:

@@ -301,7 +301,7 @@ def test_speeding_up_the_dashboard_does_not_move_the_saved_clock(tmp_path: Path)
         sped_up_at = time.time()
         for _ in range(5):
             os.write(master, b"+")
-            time.sleep(0.3)
+            time.sleep(0.3)  # keys typed as a person types them, one speed step at a time
         assert read_until(b"throwaway", 20), "the dashboard did not say the state is no longer saved"
         time.sleep(3)  # at x60: three virtual minutes, three saves' worth, had they been made
         os.write(master, b"q")

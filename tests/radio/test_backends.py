@@ -428,7 +428,8 @@ async def test_ezsp_duty_cycle_view_and_link_keys(ezsp_fake) -> None:
         await asyncio.wait_for(_until(lambda: app.duty_cycle.state == 3), 5)
         assert app.duty_cycle.consumed == {0x0000: 190}
         assert app.duty_cycle.describe() == (
-            "NCP duty cycle: critical (limits 0.90 / 1.50 / 2.50 %), used 0x0000 1.90 %")
+            "NCP duty cycle: critical (limits: limited 32.4 s/h (0.90 %), critical 54 s/h (1.50 %), "
+            "regulated 90 s/h (2.50 %)), used 0x0000 68.4 s/h (1.90 %)")
 
         # A CBKE link key goes into the NCP's key table; joining with an install code.
         assert await app.install_link_key(IHD_IEEE, bytes(range(16)))

@@ -110,8 +110,8 @@ def test_cli_text_format_one_line_per_zcl_frame(se_capture, capsys) -> None:
     out = capsys.readouterr().out.splitlines()
     assert rc == 0
     assert len(out) == 7  # six frames and the summary
-    assert "Metering read_attributes_rsp" in out[1] and "current_summ_delivered=1234567" in out[1]
-    assert "Price publish_price" in out[4] and "price_tier=2" in out[4] and 'rate_label="EXPORT"' in out[4]
+    assert "Metering (0x0702) read_attributes_rsp" in out[1] and "current_summ_delivered=1234567" in out[1]
+    assert "Price (0x0700) publish_price" in out[4] and "price_tier=2" in out[4] and 'rate_label="EXPORT"' in out[4]
     assert out[-1].startswith("12 frames: 6 ZCL decoded")
 
 

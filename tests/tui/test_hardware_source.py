@@ -153,7 +153,8 @@ async def test_han_screen_shows_the_ezsp_stick_s_own_duty_cycle(monkeypatch) -> 
             duty = squash(text_of(app, "#duty"))
             assert han.ncp_duty_cycle.channel_page is None  # no dutyCycleHandler callback yet: no page shown
             # The emulated NCP's limits are 1.00 / 1.80 / 2.50 % of the hour: 36, 64.8 and 90 s.
-            assert "Coordinator's own view (NCP): normal limits 36 / 64.8 / 90 s per hour" in duty
+            assert ("Coordinator's own view (NCP): normal limits: limited 36 s/h (1.00 %), "
+                    "critical 64.8 s/h (1.80 %), regulated 90 s/h (2.50 %)") in duty
             assert "ESI 0.000 s 0.00%" in duty
             status = squash(text_of(app, "#status"))  # one line: the link, and the NCP's view in its panel
             assert f"coordinator: {han.radio.describe()}: up, channel" in status and "NCP duty" not in status

@@ -35,7 +35,7 @@ def test_speeding_up_a_live_run_keeps_the_saved_meter_on_the_wall_clock(tmp_path
         assert runner.han.store is None
         runner.resume()
         runner.set_speed(3600)
-        time.sleep(0.5)
+        time.sleep(0.5)  # a fixed interval on purpose: half an hour of meter time that must not be saved
     finally:
         runner.stop()
     store = StateStore(db)

@@ -43,7 +43,8 @@ def test_frames_are_described_from_their_bytes(profile: int, cluster: int, data:
 def test_cluster_labels() -> None:
     assert cluster_label(0x0109, 0x0702) == "Metering 0x0702"
     assert cluster_label(0x0109, 0x000A) == "Time 0x000A"
-    assert cluster_label(0x0109, 0x0B05) == "0x0B05"
+    assert cluster_label(0x0109, 0x0B05) == "Diagnostic 0x0B05"  # zigpy names the clusters SE does not
+    assert cluster_label(0x0109, 0xFF42) == "0xFF42"
     assert cluster_label(0x0000, 0x8006) == "ZDO Match_Desc_rsp"
 
 

@@ -35,6 +35,7 @@ from bellows.zigbee.application import ControllerApplication
 from zigpy.zdo.types import SimpleDescriptor
 
 from clusters.ids import KEY_ESTABLISHMENT, SE_PROFILE_ID
+from han_emu.air.dutycycle import HOUR_S, per_hour_text
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 from han_emu.radio.ezsp.ncp_cbke import NcpKeyEstablishment, probe_ncp_cbke
@@ -68,7 +69,9 @@ def radio_config(spec: RadioSpec, *, request_timeout: float) -> dict[str, Any]:
 
 @dataclass
 class NcpDutyCycle:
-    """The NCP's own duty-cycle figures (hundredths of a percent of the hour)."""
+    """The NCP's own duty-cycle figures (hundredths of a percent of the hour, as
+    the stack keeps them; :meth:`describe` gives them in s/h and %, the units of
+    the GB limits)."""
 
     supported: bool | None = None
     state: int | None = None
@@ -90,10 +93,18 @@ class NcpDutyCycle:
             return "NCP duty cycle: not supported by this firmware"
         text = f"NCP duty cycle: {self.state_name}"
         if self.limits is not None:
-            text += " (limits {:.2f} / {:.2f} / {:.2f} %)".format(*(v / 100 for v in self.limits))
+            limited, critical, suspended = (hundredths_to_seconds(v) for v in self.limits)
+            text += (f" (limits: limited {per_hour_text(limited)}, critical {per_hour_text(critical)}, "
+                     f"regulated {per_hour_text(suspended)})")
         if self.consumed:
-            text += ", used " + ", ".join(f"0x{n:04X} {v / 100:.2f} %" for n, v in sorted(self.consumed.items()))
+            text += ", used " + ", ".join(f"0x{n:04X} {per_hour_text(hundredths_to_seconds(v))}"
+                                          for n, v in sorted(self.consumed.items()))
         return text
+
+
+def hundredths_to_seconds(value: int) -> float:
+    """The stack's hundredths of a percent of the hour as seconds an hour (250 -> 90 s)."""
+    return round(value * HOUR_S / 10_000, 6)
 
 
 class EzspCoordinator(HardwareCoordinator, ControllerApplication):

@@ -1,0 +1,93 @@
+"""Progress bars for long work, drawn on a terminal only.
+
+The long-running code below the command line (a simulation, the MP184
+comparison, a replay) takes a plain callback, ``progress(done, total)``, and
+knows nothing of terminals.  :func:`progress_bar` makes that callback: a rich
+bar on standard error when it is a terminal, and None otherwise, so a pipe or a
+file gets no bars and the work no calls to make.  The bar is transient: it is
+gone when the work ends, leaving the output as it was.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from han_emu.frames.record import RawFrame
+
+Progress = Callable[[float, float], None]
+"""``progress(done, total)``, in whatever unit the work counts (seconds of virtual time, bytes)."""
+
+UPDATES = 500
+"""A bar is redrawn at most this many times over the work: updating rich costs
+far more than the comparison that skips it."""
+
+
+def on_terminal(stream: TextIO | None = None) -> bool:
+    """Whether ``stream`` (standard error by default) is a terminal a bar can be drawn on."""
+    stream = sys.stderr if stream is None else stream
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
+
+
+@contextmanager
+def progress_bar(description: str, *, stream: TextIO | None = None,
+                 enabled: bool = True) -> Iterator[Progress | None]:
+    """A progress callback drawing a bar on ``stream`` (standard error) while the
+    ``with`` block runs; None when the stream is no terminal or not ``enabled``."""
+    stream = sys.stderr if stream is None else stream
+    if not enabled or not on_terminal(stream):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Bar(*columns, console=Console(file=stream), transient=True, redirect_stdout=False) as bar:
+        task = bar.add_task(description, total=None)
+        next_at = 0.0
+
+        def update(done: float, total: float) -> None:
+            nonlocal next_at
+            if done < next_at and done < total:
+                return
+            next_at = done + total / UPDATES
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+BIG_CAPTURE = 1 << 20
+"""A capture from this size on gets a bar while it is read (a smaller one is read in a blink)."""
+
+
+@contextmanager
+def capture_progress(path: str | Path, on_frame: Callable[[RawFrame], None] | None = None, *,
+                     output: TextIO | None = None) -> Iterator[Callable[[RawFrame], None] | None]:
+    """The ``on_frame`` hook for reading the capture at ``path``: ``on_frame`` and,
+    for a big file, a bar of the bytes read.  The bar is left out when the
+    output goes to the terminal too: the lines scrolling by are progress enough."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        size = 0
+    big = size >= BIG_CAPTURE and not on_terminal(output or sys.stdout)
+    with progress_bar(f"reading {Path(path).name}", enabled=big) as progress:
+        if progress is None:
+            yield on_frame
+            return
+
+        def hook(raw: RawFrame) -> None:
+            if on_frame is not None:
+                on_frame(raw)
+            progress(raw.offset, size)
+
+        yield hook
+        progress(size, size)

@@ -1,0 +1,44 @@
+"""The text a simulated run ends with: when it got to, and what went on the air.
+
+Made from :meth:`VirtualHan.summary` (the same dict ``--summary-json`` writes),
+with times as ISO dates and every cluster named beside its id; ZCL clusters and
+ZDO commands are listed apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from clusters.ids import SE_PROFILE_ID, ZDO_PROFILE_ID
+from clusters.names import cluster_label
+from han_emu.meter.gbtime import iso_gb, iso_utc
+
+
+def summary_text(summary: Mapping[str, Any], wall_s: float) -> str:
+    """Lines for a person: the virtual time reached (UTC and GB local), the frames
+    each transmitter sent by ZCL cluster and by ZDO command, APS ACKs and failures."""
+    end = summary["meter_time"]
+    lines = [f"simulated until {iso_utc(end)} ({iso_gb(end)} GB local) in {wall_s:.1f} s wall time"]
+    lines += _frames("ZCL frames on the air (APS data frames, by transmitter and cluster):",
+                     summary.get("frames", {}), SE_PROFILE_ID)
+    lines += _frames("ZDO frames on the air (by transmitter and command):",
+                     summary.get("zdo_frames", {}), ZDO_PROFILE_ID)
+    acks = ", ".join(f"{device} {n}" for device, n in summary["aps_acks"].items()) or "none"
+    lines.append(f"APS acknowledgements: {acks}; undelivered frames: {summary['undelivered']}")
+    return "\n".join(lines) + "\n"
+
+
+def _frames(title: str, by_device: Mapping[str, Mapping[str, int]], profile: int) -> list[str]:
+    if not by_device:
+        return []
+    lines = [title]
+    for device, clusters in by_device.items():
+        cells = ", ".join(f"{_label(c, profile)} {n}" for c, n in clusters.items())
+        lines.append(f"  {device:<8} {sum(clusters.values()):7d}  ({cells})")
+    return lines
+
+
+def _label(cluster: str, profile: int) -> str:
+    label = cluster_label(int(cluster, 16), profile)
+    return label.removeprefix("ZDO ")  # the title says these are ZDO
