@@ -193,8 +193,10 @@ async def _dashboard(han: HardwareHan, config: Config, *, duration: float | None
 
 def add_permit_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``permit --radio znp:PORT|ezsp:PORT (--install-code EUI64:CODE | --link-key EUI64:KEY)``."""
-    permit = subparsers.add_parser("permit",
-                                   help="let one device join a coordinator stick (install code or lab link key)")
+    permit = subparsers.add_parser(
+        "permit", help="let one device join a coordinator stick (install code or lab link key)",
+        epilog="exit status: 0 the device joined, 1 it did not join while joining was open, "
+               "2 bad arguments, 3 the stick failed")
     permit.add_argument("--config", "-c", help="configuration file (TOML)")
     permit.add_argument("--state", help="state database (as for run)")
     add_radio_options(permit)
@@ -232,8 +234,12 @@ def cmd_permit(args: argparse.Namespace) -> int:
             await han.permit_link_key(zt.EUI64.convert(ieee), secret, args.duration)
             print(f"joining open for {ieee} for {args.duration} s (pre-configured link key)", flush=True)
         await asyncio.sleep(args.duration)
-        joined = [str(j[1]) for j in han.joined]
-        print(f"joined: {', '.join(joined)}" if joined else f"{ieee} did not join", flush=True)
-        return 0
+        joined = [j[1] for j in han.joined]
+        if joined:
+            print(f"joined: {', '.join(map(str, joined))}", flush=True)
+        if zt.EUI64.convert(ieee) in joined:
+            return 0
+        print(f"{ieee} did not join", flush=True)
+        return 1  # scripts can tell: see the exit status in --help
 
     return on_stick(spec, NetworkSettings(), config, body, state=args.state, keylog=args.keylog)

@@ -66,3 +66,56 @@ def test_scenario_from_a_fresh_meter_never_goes_negative_and_keeps_the_capture_t
     assert abs(data["meter_time"] - (FIRST + 3600.2)) < 1
     seen = data["devices"]["IHD"]["readout"]["elements"]["primary"]
     assert 1.9 <= seen["import_kwh"] <= 2.0
+
+
+# --- 3. permit: an exit status scripts can use ----------------------------------------------------
+
+IHD_IEEE = "00:0d:6f:00:0a:bc:de:f1"
+OTHER_IEEE = "00:0d:6f:00:0a:bc:de:f2"
+INSTALL_CODE = "83FED3407A939723A5C639B26916D505C3B5"
+
+
+async def _permit_while(joins: list[str], tmp_path: Path) -> tuple[int, str, str]:
+    """``han-emu permit`` on the emulated Z-Stack stick, ``joins`` joining once it is open."""
+    import asyncio
+
+    import zigpy.types as zt
+
+    from han_emu.radio.fakencp.znp.server import FakeZnpServer
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    async with FakeZnpServer(state_path=tmp_path / "nv.json") as fake:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "han_emu.cli", "permit", "--radio", f"znp:{fake.url}", "--state", "none",
+            "--install-code", f"{IHD_IEEE}:{INSTALL_CODE}", "--duration", "2",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path)
+        try:
+            first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            assert first.startswith(f"joining open for {IHD_IEEE}"), first
+            for n, ieee in enumerate(joins):
+                fake.inject_device_join(0x3C2A + n, zt.EUI64.convert(ieee))
+            out, err = await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    return proc.returncode, first + out.decode(), err.decode()
+
+
+async def test_permit_exits_0_when_the_device_joined(tmp_path: Path) -> None:
+    code, out, err = await _permit_while([IHD_IEEE], tmp_path)
+    assert code == 0, err
+    assert f"joined: {IHD_IEEE}" in out and "did not join" not in out
+
+
+async def test_permit_exits_1_when_the_device_did_not_join(tmp_path: Path) -> None:
+    code, out, err = await _permit_while([OTHER_IEEE], tmp_path)  # another device is not the one asked for
+    assert code == 1, err
+    assert f"joined: {OTHER_IEEE}" in out and f"{IHD_IEEE} did not join" in out
+
+
+def test_permit_help_documents_the_exit_status() -> None:
+    out = han_emu("permit", "--help")
+    assert out.returncode == 0
+    assert "0 the device joined, 1 it did not join" in " ".join(out.stdout.split())
