@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.replay.helpers import ESI, IHD, LINK_KEY, NWK_KEY, T0, pcap_bytes, se_frame
+from tests.test_cbke_cli import CA, EXPECTED, U_CERT, U_EPH, U_KEY, V_CERT, V_EPH_PUB
 
 REPO = Path(__file__).resolve().parents[2]
 ZCL_EPOCH = 946_684_800
@@ -119,3 +120,38 @@ def test_permit_help_documents_the_exit_status() -> None:
     out = han_emu("permit", "--help")
     assert out.returncode == 0
     assert "0 the device joined, 1 it did not join" in " ".join(out.stdout.split())
+
+
+# --- 4. cbke derive: the wrong role is caught, not silently derived ---------------------------
+
+INITIATOR_SIDE = ("cbke", "derive", "--suite", "1", "--ca", CA, "--own-cert", U_CERT, "--own-key", U_KEY,
+                  "--own-ephemeral-key", U_EPH, "--peer-cert", V_CERT, "--peer-ephemeral", V_EPH_PUB)
+CAPTURED_MACS = ("--macu", EXPECTED["macu"], "--macv", EXPECTED["macv"])
+
+
+def test_cbke_derive_with_the_wrong_role_says_so_in_one_line() -> None:
+    out = han_emu(*INITIATOR_SIDE, "--responder", *CAPTURED_MACS)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.splitlines() == [
+        "cbke derive: the captured MACs fit own side as the initiator, not the responder: use --initiator"]
+
+
+def test_cbke_derive_with_the_right_role_checks_the_macs() -> None:
+    out = han_emu(*INITIATOR_SIDE, "--initiator", *CAPTURED_MACS)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == EXPECTED
+
+
+def test_cbke_derive_with_macs_of_another_exchange_fits_neither_role() -> None:
+    out = han_emu(*INITIATOR_SIDE, "--initiator", "--macu", "00" * 16)
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        "cbke derive: the captured MACs fit neither role: other keys, certificates or ephemeral data"]
+
+
+def test_cbke_derive_with_the_certificates_swapped_says_so() -> None:
+    swapped = [V_CERT if a == U_CERT else U_CERT if a == V_CERT else a for a in INITIATOR_SIDE]
+    out = han_emu(*swapped, "--initiator")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.splitlines() == [
+        "cbke derive: the own key does not belong to --own-cert (is that the peer's certificate?)"]
