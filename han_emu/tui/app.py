@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App
 from textual.binding import Binding
 
-from han_emu.tui.controls import Controls, next_speed
+from han_emu.tui.controls import Controls, next_speed, offers
 from han_emu.tui.help import HelpScreen
 from han_emu.tui.screens import DashScreen, HanScreen, IhdScreen, PpmidScreen
 from han_emu.tui.source import DashboardSource, Snapshot, VirtualHanSource
@@ -106,17 +106,17 @@ class DashboardApp(App[None]):
             screen.show(self.snapshot)
 
     # -- controls ---------------------------------------------------------------------------
-    def _controls(self) -> Controls | None:
-        if self.controls is None:
-            self.notify("This source has no controls.", severity="warning")
-        return self.controls
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys the source does not answer to are neither shown nor run."""
+        return offers(self.controls, action)
+
+    def offered_bindings(self) -> list[Binding]:
+        """The app's bindings this source answers to (for the help)."""
+        return [b for b in self.BINDINGS if isinstance(b, Binding) and offers(self.controls, b.action.split("(")[0])]
 
     def action_pause(self) -> None:
-        c = self._controls()
-        if c is None:
-            return
-        if not getattr(c, "can_pause", True):
-            self.notify("This source runs on the wall clock: it cannot pause or change speed.", severity="warning")
+        c = self.controls
+        if c is None or not offers(c, "pause"):  # not offered: see check_action
             return
         if c.paused:
             c.resume()
@@ -125,36 +125,28 @@ class DashboardApp(App[None]):
         self._show()
 
     def action_speed(self, step: int) -> None:
-        c = self._controls()
-        if c is None:
-            return
-        if not getattr(c, "can_pause", True):
-            self.notify("This source runs on the wall clock: it cannot pause or change speed.", severity="warning")
+        c = self.controls
+        if c is None or not offers(c, "speed"):  # not offered: see check_action
             return
         c.set_speed(next_speed(c.speed, step))
         self._schedule()
         self._show()
 
     def action_scenario(self) -> None:
-        c = self._controls()
-        if c is None:
+        c = self.controls
+        if c is None or not offers(c, "scenario"):  # not offered: see check_action
             return
         names = list(c.scenarios)
-        if not names:
-            self.notify("This source has no scenarios.", severity="warning")
-            return
         current = names.index(c.scenario) if c.scenario in names else -1
         c.set_scenario(names[(current + 1) % len(names)])
         self.notify(f"Scenario: {c.scenario}")
         self._show()
 
     def action_record(self) -> None:
-        c = self._controls()
-        if c is None:
+        c = self.controls
+        if c is None or not offers(c, "record"):  # not offered: see check_action
             return
-        if not c.can_record:
-            self.notify("Recording is not available on this source.", severity="warning")
-        elif c.recording is None:
+        if c.recording is None:
             try:
                 c.start_recording()
             except (OSError, ValueError) as exc:
@@ -168,7 +160,7 @@ class DashboardApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(list(self.BINDINGS)))  # type: ignore[arg-type]
+            self.push_screen(HelpScreen(self.offered_bindings()))
 
 
 async def run_dashboard(han: VirtualHan | DashboardSource, *, controls: Controls | None = None,

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from han_emu.tui import DashboardApp
-from han_emu.tui.screens import PpmidScreen
+from textual.widgets._footer import FooterKey
 
-from .helpers import SIZE
+from han_emu.replay.live import ZepListener
+from han_emu.tui import DashboardApp
+from han_emu.tui.controls import offers
+from han_emu.tui.help import HelpScreen
+from han_emu.tui.screens import PpmidScreen
+from han_emu.tui.sniff_source import SniffSource
+
+from .helpers import SIZE, START
+from .replay_capture import LINK_KEY, NWK_KEY
 from .test_app import squash, text_of
 
 
@@ -19,3 +26,59 @@ async def test_the_ppmid_names_the_configured_tariffs_as_the_han_carries_them(st
         # Price TariffLabel of the primary, ReceivedTariffLabel of the secondary (MP184 R2).
         assert f"Tariff {meter.tariff('primary', 'import').label}" in squash(text_of(app, "#tariff"))
         assert f"Tariff {meter.tariff('secondary', 'export').label}" in squash(text_of(app, "#export-tariff"))
+
+
+def footer_keys(app: DashboardApp) -> list[str]:
+    """What the footer offers, as it shows it."""
+    return [key.description for key in app.screen.query(FooterKey)]
+
+
+async def test_the_sniff_dashboard_offers_only_the_keys_that_work_there() -> None:
+    live = ZepListener("127.0.0.1", 0)
+    src = SniffSource(live, [NWK_KEY], [LINK_KEY])
+    app = DashboardApp(src, src, auto_refresh=False)
+    async with app.run_test(size=SIZE) as pilot:
+        src.start()
+        await pilot.pause()
+        # Pausing holds the display; a sniffer has no speed, scenario or recording.
+        assert footer_keys(app) == ["IHD", "PPMID", "HAN", "Pause/resume", "Help", "Quit"]
+        await pilot.press("+", "s", "r")
+        await pilot.pause()
+        assert src.speed is None and not app._notifications
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = text_of(app, "#help-keys")
+        assert "Pause/resume" in keys and not any(w in keys for w in ("Faster", "Slower", "Scenario", "Record"))
+        await src.stop()
+
+
+async def test_the_virtual_han_offers_its_controls(still_han) -> None:
+    app = DashboardApp(still_han.source, still_han, auto_refresh=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # This runner was given no recorder: there is nothing to record to, so no Record key.
+        assert footer_keys(app) == ["IHD", "PPMID", "HAN", "Pause/resume", "Faster", "Slower", "Scenario",
+                                    "Help", "Quit"]
+
+
+def test_a_dashboard_on_a_capture_s_scenario_starts_and_offers_no_scenario_key() -> None:
+    """``run --scenario-from`` on a terminal: the HAN thread started on a scenario
+    without settings to vary (it failed to start), and ``s`` had nothing to switch."""
+    from han_emu.han.config import load
+    from han_emu.han.virtual import VirtualHan
+    from han_emu.meter.recorded import Recording, RecordedScenario
+    from han_emu.tui.han_thread import HanRunner
+
+    rec = Recording()
+    rec.add_reading("secondary", "export", START, 1000)
+    rec.add_reading("secondary", "export", START + 600, 1200)
+    scenario = RecordedScenario(rec)
+    config = load(None)
+    runner = HanRunner(lambda: VirtualHan(config, scenario.new_meter(config.meter), scenario=scenario),
+                       scenario.start, None, paused=True)
+    runner.start()
+    try:
+        assert runner.scenarios == () and not offers(runner, "scenario")
+        assert offers(runner, "pause") and offers(runner, "speed") and offers(runner, "record") is False
+    finally:
+        runner.stop()
