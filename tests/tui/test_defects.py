@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import io
+
+import pytest
+from rich.console import Console
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable
 from textual.widgets._footer import FooterKey
 
 from han_emu.replay.live import ZepListener
 from han_emu.tui import DashboardApp
 from han_emu.tui.controls import offers
 from han_emu.tui.help import HelpScreen
-from han_emu.tui.screens import PpmidScreen
+from han_emu.tui.screens import HanScreen, IhdScreen, PpmidScreen
+from han_emu.tui.widgets import Panel, StatusBar
 from han_emu.tui.sniff_source import SniffSource
 
 from .helpers import SIZE, START
@@ -82,3 +89,69 @@ def test_a_dashboard_on_a_capture_s_scenario_starts_and_offers_no_scenario_key()
         assert offers(runner, "pause") and offers(runner, "speed") and offers(runner, "record") is False
     finally:
         runner.stop()
+
+
+# --- 5. an 80x24 terminal: panels stack, nothing is cut, every panel can be seen ---------------
+
+SMALL = (80, 24)
+SCREENS = [("1", IhdScreen, "#ihd"), ("2", PpmidScreen, "#ppmid"), ("3", HanScreen, "#han")]
+
+
+def rendered(widget) -> str:
+    """The widget's content as drawn at its own width (Rich cuts a label with "…")."""
+    width = widget.content_size.width
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+@pytest.mark.parametrize("key, kind, body", SCREENS, ids=["ihd", "ppmid", "han"])
+async def test_at_80x24_the_panels_stack_whole_and_every_one_can_be_seen(still_han, key, kind, body) -> None:
+    app = DashboardApp(still_han.source, still_han, auto_refresh=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, kind) and screen.has_class("-narrow")
+        scroller = screen.query_one(body, VerticalScroll)
+        width = scroller.scrollable_content_region.width
+        shown = [w for w in screen.query("Panel, DataTable") if w.display]
+        assert len(shown) >= 4
+        for widget in shown:
+            assert widget.outer_size.width == width, widget.id  # stacked: each the full width
+            scroller.scroll_to_widget(widget, animate=False, top=True)
+            await pilot.pause()
+            assert scroller.region.contains_region(widget.region), widget.id  # all of it on the screen
+            if isinstance(widget, Panel):
+                text = rendered(widget)
+                assert "…" not in text, (widget.id, text)
+                assert max(len(line.rstrip()) for line in text.splitlines()) <= widget.content_size.width
+        status = screen.query_one(StatusBar)
+        assert "…" not in rendered(status) and "rec " in rendered(status)  # wrapped, not cut
+        keys = list(screen.query(FooterKey))
+        assert [k.description for k in keys][-2:] == ["Help", "Quit"]
+        assert all(k.region.right <= SMALL[0] for k in keys)
+
+
+async def test_at_80x24_the_han_screen_opens_on_its_frame_log(still_han) -> None:
+    app = DashboardApp(still_han.source, still_han, auto_refresh=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        log = app.screen.query_one("#log", DataTable)
+        assert app.screen.query_one("#han").region.contains_region(log.region) and log.size.height >= 6
+
+
+async def test_the_wide_layout_keeps_panels_side_by_side(still_han) -> None:
+    app = DashboardApp(still_han.source, still_han, auto_refresh=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not app.screen.has_class("-narrow")
+        now, export = app.screen.query_one("#now"), app.screen.query_one("#export")
+        assert now.region.y == export.region.y and now.region.right <= export.region.x
+
+
+@pytest.mark.parametrize("key", ["1", "2", "3"], ids=["ihd", "ppmid", "han"])
+def test_80x24_snapshot(snap_compare, still_han, key) -> None:
+    assert snap_compare(DashboardApp(still_han.source, still_han, auto_refresh=False), press=[key],
+                        terminal_size=SMALL)
