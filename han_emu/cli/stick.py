@@ -77,8 +77,10 @@ def _error(message: str) -> int:
 
 
 def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Body, *, state: str | None,
-             keylog: str | None, accept_unencrypted: bool = False) -> int:
-    """Run ``body(han)`` on a HardwareHan over the stick ``spec``; radio problems end in one line and exit code 3."""
+             keylog: str | None, accept_unencrypted: bool = False, start: bool = True) -> int:
+    """Run ``body(han)`` on a HardwareHan over the stick ``spec``; radio problems end in one line and exit code 3.
+
+    ``start=False``: ``body`` starts the HAN itself (the dashboard does, to show the start's steps)."""
     from han_emu.frames.keylog import KeyLog
     from han_emu.han.hardware import HardwareHan
     from han_emu.radio.backend import RadioError
@@ -97,7 +99,8 @@ def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Bo
         han = HardwareHan(config, meter, spec, network=network, store=store, keylog=keys,
                           accept_unencrypted=accept_unencrypted, report=report)
         try:
-            await han.start()
+            if start:
+                await han.start()
         except RadioError as exc:
             report(str(exc))
             return 3
@@ -161,7 +164,7 @@ def run_on_stick(args: argparse.Namespace, config: Config) -> int:
 
     try:
         return on_stick(spec, network, config, body, state=args.state, keylog=args.keylog,
-                        accept_unencrypted=args.lab_accept_unencrypted)
+                        accept_unencrypted=args.lab_accept_unencrypted, start=not interactive)
     finally:
         recording.close()  # also when the stick never came up
 
@@ -179,7 +182,8 @@ async def _dashboard(han: HardwareHan, config: Config, *, duration: float | None
     root = logging.getLogger()
     handlers, root.handlers = root.handlers[:], [NoticeHandler(source)]
     try:
-        await tui.run_dashboard(source, controls=controls, thresholds=config.ihd, duration=duration)
+        await tui.run_dashboard(source, controls=controls, thresholds=config.ihd, duration=duration,
+                                starting=han.start())  # opens at once: its status line names each step
     finally:
         root.handlers = handlers
         han.report = report

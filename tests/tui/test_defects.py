@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
@@ -155,3 +156,78 @@ async def test_the_wide_layout_keeps_panels_side_by_side(still_han) -> None:
 def test_80x24_snapshot(snap_compare, still_han, key) -> None:
     assert snap_compare(DashboardApp(still_han.source, still_han, auto_refresh=False), press=[key],
                         terminal_size=SMALL)
+
+
+# --- 7. a stick's start is shown, not a blank screen --------------------------------------------
+
+
+async def test_the_dashboard_on_an_ezsp_stick_names_each_step_of_the_start(monkeypatch) -> None:
+    """The emulated EZSP NCP has no network: the dashboard opens at once and its
+    status line names the step the stick is at, through to the network up."""
+    import time
+
+    import bellows.ezsp
+
+    from han_emu.han.config import load
+    from han_emu.han.hardware import HardwareHan
+    from han_emu.meter.model import TwinMeter
+    from han_emu.radio.backend import parse_radio
+    from han_emu.radio.fakencp.ezsp.server import serve_ezsp
+    from han_emu.tui.hardware_source import HardwareSource
+
+    monkeypatch.setattr(bellows.ezsp, "NETWORK_COORDINATOR_STARTUP_RESET_WAIT", 0.05)
+    fake = await serve_ezsp("127.0.0.1", 0)
+    config = load(None)
+    han = HardwareHan(config, TwinMeter(config.meter, time.time()), parse_radio(f"ezsp:{fake.url}"), step_s=0.05)
+    source = HardwareSource(han, endpoints=config.endpoints).attach()
+    app = DashboardApp(source, auto_refresh=False, starting=han.start())
+    shown: list[str] = []
+
+    def step(what: str) -> None:  # what the status line says as each step begins
+        app.refresh_data()
+        shown.append(squash(text_of(app, "#status")))
+
+    han.on_step = step
+    try:
+        async with app.run_test(size=SMALL) as pilot:
+            assert "connecting" in squash(text_of(app, "#status"))  # open before the stick answers
+            await asyncio.wait_for(app.start_task, 30)
+            await pilot.pause()
+            assert "up, channel" in squash(text_of(app, "#status"))
+        source.close()
+    finally:
+        await han.stop()
+        await fake.close()
+    where = f"coordinator: {han.radio.describe()}: connecting: "
+    steps = [line.split(where, 1)[1].split("...")[0] for line in shown if where in line]
+    assert len(steps) == len(shown)
+    assert steps[:5] == ["opening the port", "registering the ESI endpoints", "reading the stick's network",
+                         "forming a new network", "starting the network"]
+    # A stick that formed its network is started once more, to register the ESIs on it.
+    assert steps[5:] == ["opening the port", "registering the ESI endpoints", "reading the stick's network",
+                         "starting the network"]
+
+
+async def test_a_start_that_fails_closes_the_dashboard_and_is_raised() -> None:
+    import time
+
+    from han_emu.han.config import load
+    from han_emu.han.hardware import HardwareHan
+    from han_emu.meter.model import TwinMeter
+    from han_emu.radio.backend import RadioError, parse_radio
+    from han_emu.tui.hardware_source import HardwareSource
+
+    config = load(None)
+    han = HardwareHan(config, TwinMeter(config.meter, time.time()), parse_radio("ezsp:socket://127.0.0.1:9"))
+    source = HardwareSource(han, endpoints=config.endpoints).attach()
+
+    async def no_stick() -> None:
+        raise RadioError("EZSP stick at socket://127.0.0.1:9: nothing answers")
+
+    app = DashboardApp(source, starting=no_stick())
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert app.start_task is not None and app.start_task.done()
+    assert isinstance(app.start_error, RadioError)  # what run_dashboard raises once the app has closed
+    assert not app.is_running
+    source.close()

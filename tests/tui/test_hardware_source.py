@@ -182,6 +182,8 @@ def test_han_emu_run_on_a_stick_opens_the_dashboard_on_a_terminal(monkeypatch) -
     async def dashboard(source, **kwargs) -> None:
         seen["source"], seen["kwargs"] = source, kwargs
         seen["handlers"] = list(logging.getLogger().handlers)
+        seen["state_before"] = source.han.link.state
+        await kwargs.pop("starting")  # the dashboard opens first, then the stick starts under it
         fake.inject_incoming(IHD_NWK, IHD_IEEE, 7, SECONDARY_EP, METERING, bytes.fromhex(READ.format(tsn=0x51)))
         await wait_until_async(lambda: source.ingest.frames >= 2, what="the request and its reply")
         source.han.report("the stick is fine")
@@ -199,6 +201,7 @@ def test_han_emu_run_on_a_stick_opens_the_dashboard_on_a_terminal(monkeypatch) -
     assert code == 0
     source = seen["source"]
     assert isinstance(source, HardwareSource) and seen["kwargs"]["duration"] == 5
+    assert seen["state_before"] == "connecting"
     assert [type(h) for h in seen["handlers"]] == [NoticeHandler]
     assert not any(isinstance(h, NoticeHandler) for h in logging.getLogger().handlers)
     snapshot = seen["snapshot"]
