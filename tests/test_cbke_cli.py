@@ -19,6 +19,8 @@ EXPECTED = {
     "key_data": "86D58AAA998E2FAEFAF9FEF49606543A",
     "macu": "B82F1F9774740C32F80FCFC3921B6420",
     "macv": "79D5F2AD1C31D4D1EE7CB719AC683C3C",
+    "initiator": "0000000000000002",  # U, the subject of U's certificate
+    "responder": "0000000000000001",
 }
 
 

@@ -66,7 +66,9 @@ def add_cbke_commands(subparsers: Any) -> argparse.ArgumentParser:
         "derive",
         help="print Z, MacKey, KeyData, MACU and MACV of an exchange as JSON",
         description="Give one side's certificate set and ephemeral private key, and the"
-        " peer's certificate and ephemeral public key as captured.",
+        " peer's certificate and ephemeral public key as captured; give the captured MACU"
+        " and MACV too to check the role.  Exit code 0: derived (and the MACs given match);"
+        " 1: the role or the data does not fit (said in one line); 2: malformed input.",
     )
     derive.add_argument("--suite", type=int, choices=(1, 2), required=True)
     derive.add_argument("--ca", required=True, metavar="HEX", help="CA public key (compressed)")
@@ -78,6 +80,8 @@ def add_cbke_commands(subparsers: Any) -> argparse.ArgumentParser:
     role = derive.add_mutually_exclusive_group(required=True)
     role.add_argument("--initiator", action="store_true", help="own side is the initiator (U, the device)")
     role.add_argument("--responder", action="store_true", help="own side is the responder (V, the ESI)")
+    derive.add_argument("--macu", metavar="HEX", help="MACU as captured (Confirm Key Data Request): checked")
+    derive.add_argument("--macv", metavar="HEX", help="MACV as captured (Confirm Key Data Response): checked")
     derive.set_defaults(handler=cmd_cbke_derive)
     return cbke
 
@@ -85,16 +89,26 @@ def add_cbke_commands(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_cbke_derive(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     import json
 
-    from han_emu.crypto.certsets import CertificateSet, derive_exchange
+    from han_emu.crypto.certsets import CertificateSet, captured_mac, derive_exchange, role_problem
 
     out = out or sys.stdout
     err = err or sys.stderr
+    initiator = bool(args.initiator)
     try:
         own = CertificateSet.from_hex(args.suite, args.ca, args.own_cert, args.own_key)
+        macu, macv = captured_mac("MACU", args.macu), captured_mac("MACV", args.macv)
         result = derive_exchange(own, args.own_ephemeral_key, args.peer_cert, args.peer_ephemeral,
-                                 initiator=bool(args.initiator))
+                                 initiator=initiator)
+        other = None
+        if macu is not None or macv is not None:
+            other = derive_exchange(own, args.own_ephemeral_key, args.peer_cert, args.peer_ephemeral,
+                                    initiator=not initiator)
+        problem = role_problem(own, result, other, initiator=initiator, macu=macu, macv=macv)
     except CertCheckError as exc:
         print(f"cbke derive: {exc}", file=err)
         return EXIT_MALFORMED
+    if problem is not None:
+        print(f"cbke derive: {problem}", file=err)
+        return EXIT_MISMATCH
     print(json.dumps(result.to_json(), indent=2), file=out)
     return 0

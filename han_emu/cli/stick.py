@@ -97,8 +97,10 @@ def _error(message: str) -> int:
 
 
 def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Body, *, state: str | None,
-             keylog: str | None, accept_unencrypted: bool = False) -> int:
-    """Run ``body(han)`` on a HardwareHan over the stick ``spec``; radio problems end in one line and exit code 3."""
+             keylog: str | None, accept_unencrypted: bool = False, start: bool = True) -> int:
+    """Run ``body(han)`` on a HardwareHan over the stick ``spec``; radio problems end in one line and exit code 3.
+
+    ``start=False``: ``body`` starts the HAN itself (the dashboard does, to show the start's steps)."""
     from han_emu.frames.keylog import KeyLog
     from han_emu.han.hardware import HardwareHan
     from han_emu.radio.backend import RadioError
@@ -117,7 +119,8 @@ def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Bo
         han = HardwareHan(config, meter, spec, network=network, store=store, keylog=keys,
                           accept_unencrypted=accept_unencrypted, report=report)
         try:
-            await han.start()
+            if start:
+                await han.start()
         except RadioError as exc:
             report(str(exc))
             return 3
@@ -177,7 +180,7 @@ def run_on_stick(args: argparse.Namespace, config: Config, spec: RadioSpec, netw
 
     try:
         return on_stick(spec, network, config, body, state=args.state, keylog=args.keylog,
-                        accept_unencrypted=args.lab_accept_unencrypted)
+                        accept_unencrypted=args.lab_accept_unencrypted, start=not interactive)
     finally:
         recording.close()  # also when the stick never came up
 
@@ -195,7 +198,8 @@ async def _dashboard(han: HardwareHan, config: Config, *, duration: float | None
     root = logging.getLogger()
     handlers, root.handlers = root.handlers[:], [NoticeHandler(source)]
     try:
-        await tui.run_dashboard(source, controls=controls, thresholds=config.ihd, duration=duration)
+        await tui.run_dashboard(source, controls=controls, thresholds=config.ihd, duration=duration,
+                                starting=han.start())  # opens at once: its status line names each step
     finally:
         root.handlers = handlers
         han.report = report
@@ -209,8 +213,10 @@ async def _dashboard(han: HardwareHan, config: Config, *, duration: float | None
 
 def add_permit_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``permit --radio znp:PORT|ezsp:PORT (--install-code EUI64:CODE | --link-key EUI64:KEY)``."""
-    permit = subparsers.add_parser("permit",
-                                   help="let one device join a coordinator stick (install code or lab link key)")
+    permit = subparsers.add_parser(
+        "permit", help="let one device join a coordinator stick (install code or lab link key)",
+        epilog="exit status: 0 the device joined, 1 it did not join while joining was open, "
+               "2 bad arguments, 3 the stick failed")
     add_input(permit, "--config", "-c", help="configuration file (TOML)")
     permit.add_argument("--state", help="state database (as for run)")
     add_radio_options(permit)
@@ -247,8 +253,12 @@ def cmd_permit(args: argparse.Namespace) -> int:
             await han.permit_link_key(zt.EUI64.convert(ieee), secret, args.duration)
             print(f"joining open for {ieee} for {args.duration} s (pre-configured link key)", flush=True)
         await asyncio.sleep(args.duration)
-        joined = [str(j[1]) for j in han.joined]
-        print(f"joined: {', '.join(joined)}" if joined else f"{ieee} did not join", flush=True)
-        return 0
+        joined = [j[1] for j in han.joined]
+        if joined:
+            print(f"joined: {', '.join(map(str, joined))}", flush=True)
+        if zt.EUI64.convert(ieee) in joined:
+            return 0
+        print(f"{ieee} did not join", flush=True)
+        return 1  # scripts can tell: see the exit status in --help
 
     return on_stick(spec, NetworkSettings(), config, body, state=args.state, keylog=args.keylog)

@@ -422,16 +422,24 @@ def install_code_for(eui64: bytes, length: int = 8) -> bytes:
 
 @dataclass(frozen=True)
 class DerivedExchange:
-    """Everything one side of a CBKE exchange derives, for checking a capture."""
+    """Everything one side of a CBKE exchange derives, for checking a capture;
+    ``initiator`` and ``responder`` are the EUI-64s taken as U and V."""
 
     z: bytes
     mac_key: bytes
     key_data: bytes
     macu: bytes
     macv: bytes
+    initiator: bytes = b""
+    responder: bytes = b""
 
     def to_json(self) -> dict[str, str]:
-        return {name: getattr(self, name).hex().upper() for name in ("z", "mac_key", "key_data", "macu", "macv")}
+        names = ("z", "mac_key", "key_data", "macu", "macv", "initiator", "responder")
+        return {name: getattr(self, name).hex().upper() for name in names}
+
+    def fits(self, macu: bytes | None, macv: bytes | None) -> bool:
+        """True when the captured MACs given (None: not captured) are the ones derived."""
+        return (macu is None or macu == self.macu) and (macv is None or macv == self.macv)
 
 
 def derive_exchange(
@@ -468,4 +476,34 @@ def derive_exchange(
         z, keys.mac_key, keys.key_data,
         mac_u(keys.mac_key, id_u, id_v, qe_u, qe_v),
         mac_v(keys.mac_key, id_u, id_v, qe_u, qe_v),
+        id_u, id_v,
     )
+
+
+def captured_mac(name: str, text: str | None, length: int = 16) -> bytes | None:
+    """A MAC as captured (hex), or None when not given."""
+    if text is None:
+        return None
+    mac = _hex(name, text)
+    if len(mac) != length:
+        raise CertCheckError(f"{name}: a MAC is {length} bytes, got {len(mac)}")
+    return mac
+
+
+def role_problem(own: CertificateSet, derived: DerivedExchange, other_role: DerivedExchange | None, *,
+                 initiator: bool, macu: bytes | None, macv: bytes | None) -> str | None:
+    """Why the derivation cannot be the captured exchange, in one line (None: no sign of a mistake).
+
+    The MACs are the only part of the exchange that depends on the role: given
+    the captured ones, the role that reproduces them is the right one.  Without
+    them, a private key that is not the own certificate's (the two
+    certificates swapped) is still caught.
+    """
+    if not own.key_matches:
+        return "the own key does not belong to --own-cert (is that the peer's certificate?)"
+    if derived.fits(macu, macv):
+        return None
+    role, other = ("initiator", "responder") if initiator else ("responder", "initiator")
+    if other_role is not None and other_role.fits(macu, macv):
+        return f"the captured MACs fit own side as the {other}, not the {role}: use --{other}"
+    return "the captured MACs fit neither role: other keys, certificates or ephemeral data"

@@ -73,6 +73,8 @@ class LinkStatus:
     last_error: str | None = None
     #: Wall time of the next attempt while down.
     retry_at: float | None = None
+    #: What the stick is doing while it starts ("forming a new network", ...), else None.
+    step: str | None = None
 
 
 class HardwareHan:
@@ -117,6 +119,8 @@ class HardwareHan:
         self.accounting = AirAccounting(esme_leg=False)
         self.app: Any = None
         self.link = LinkStatus()
+        #: Told each step of the stick's start as it begins (also kept in ``link.step``).
+        self.on_step: Callable[[str], None] | None = None
         #: No simulated displays on hardware (kept for views shared with VirtualHan).
         self.devices: list[Any] = []
         #: (time, IEEE, NWK) of every device that joined during this run.
@@ -329,6 +333,7 @@ class HardwareHan:
             auto_form=True,
             startup_timeout=self.startup_timeout,
             request_timeout=self.request_timeout,
+            on_step=self._on_step,
         )
         self.app = app
         app.add_listener(self)
@@ -397,10 +402,17 @@ class HardwareHan:
         except Exception as exc:  # the link is gone already
             LOGGER.debug("Shutting down the lost coordinator: %r", exc)
 
+    def _on_step(self, what: str) -> None:
+        self.link.step = what
+        if self.on_step is not None:
+            self.on_step(what)
+
     def _set_state(self, state: str) -> None:
         if state != self.link.state:
             self.link.state = state
             self.link.since = self.clock.now()
+        if state != CONNECTING:
+            self.link.step = None
         if state == UP:
             self._up.set()
         else:
@@ -494,6 +506,8 @@ class HardwareHan:
             mode = self.cbke_mode
             if mode is not None:
                 text += "; CBKE " + ("on the NCP" if mode == "ncp" else "in software")
+        elif link.step is not None:  # starting (or coming back): which part of it
+            text += f": {link.step}..."
         elif link.state == DOWN:
             text += f" ({link.last_error})"
             if link.retry_at is not None:

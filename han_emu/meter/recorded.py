@@ -20,6 +20,14 @@ How the energy curve is built, per element and direction ("channel"):
 
 Knots sit half a Wh above the integer reading (a register showing R holds
 [R, R+1) Wh), so float integration never drops a displayed register by one.
+No knot is ever below that half Wh: a run of intervals placed by a reading
+taken soon after the meter started (its register near 0) would otherwise put
+the register below zero before that reading, where no meter can be.
+
+The meter begins where the capture begins (its first frame, or the first
+observation when the span is not known), so a simulation as long as the
+capture ends where the capture ends; the curves start at the half hour before,
+which gives the interval in progress its opening register.
 
 The meter is driven closed loop: :meth:`RecordedScenario.flows` knows the
 power it handed out since the last call, hence where the meter's registers
@@ -50,6 +58,7 @@ DIRECTIONS = ("import", "export")
 After = Literal["hold", "loop"]
 _HALF_WH = 0.5
 _MIN_AIM_S = 0.5  # nearer knots are not aimed at (no power spikes from float dust)
+_DAY = 86400.0
 
 
 @dataclass
@@ -75,10 +84,13 @@ class Recording:
     """The observed time series of both elements (times are POSIX seconds UTC).
 
     Observations may be added in any order; they are sorted when used.
+    ``span`` is the period the source covers (a capture's first and last
+    frame), when known.
     """
 
     def __init__(self) -> None:
         self.elements: dict[str, ElementSeries] = {name: ElementSeries() for name in ELEMENTS}
+        self.span: tuple[float, float] | None = None
 
     def channel(self, element: str, direction: str) -> ChannelSeries:
         return self.elements[element].channels[direction]
@@ -155,9 +167,11 @@ class _Curve:
 
 
 def _clean_readings(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sorted, one per instant, never decreasing; each as the middle of its Wh."""
+    """Sorted, one per instant, never decreasing, never negative; each as the middle of its Wh."""
     out: list[tuple[float, float]] = []
     for ts, wh in sorted(rows):
+        if wh < 0:
+            continue  # a register is unsigned: not a reading
         e = wh + _HALF_WH
         if out and e < out[-1][1]:
             continue  # a register never goes back: an older or garbled value
@@ -208,6 +222,7 @@ def _chain_knots(chain: list[tuple[int, float]], readings: list[tuple[float, flo
         lo = max(lo, before[1])
     if after is not None:
         hi = min(hi, after[1] - cum[-1])
+    lo = max(lo, _HALF_WH)  # the register at the run's first boundary is not below zero
     if best is None:
         if before is None or after is None:
             return []  # nothing pins the run down
@@ -218,6 +233,7 @@ def _chain_knots(chain: list[tuple[int, float]], readings: list[tuple[float, flo
     c = math.floor(best[1]) + _HALF_WH
     if lo <= hi:
         c = min(max(c, lo), hi)
+    c = max(c, _HALF_WH)
     return [(float(b), c + s) for b, s in zip(bounds, cum)]
 
 
@@ -315,7 +331,7 @@ def _monotone(knots: list[tuple[float, float]], readings: list[tuple[float, floa
             e = min(e, readings[i][1])
         by_time.setdefault(ts, e)
     out: list[tuple[float, float]] = []
-    top = -math.inf
+    top = 0.0  # a register is never below zero
     for ts in sorted(by_time):
         top = max(top, by_time[ts])
         out.append((ts, top))
@@ -362,15 +378,21 @@ class RecordedScenario:
         self.recording = recording
         self.after: After = after
         self.shift = float(shift)
-        first, self.end_recorded = min(times), max(times)
-        self.start_recorded = math.floor(first / PERIOD) * PERIOD
+        first, last = min(times), max(times)
+        if recording.span is not None:  # the capture's own period, frames without readings included
+            lo, hi = recording.span  # (a stray timestamp a day away is not the capture's period)
+            first, last = min(first, max(lo, first - _DAY)), max(last, min(hi, last + _DAY))
+        #: When the recorded period begins and ends (recorded time, before ``shift``).
+        self.start_recorded, self.end_recorded = first, last
+        #: The half hour at or before the start, where the curves begin.
+        self.origin = math.floor(first / PERIOD) * PERIOD
         if self.end_recorded <= self.start_recorded:
             self.end_recorded = self.start_recorded + 1.0
         self.curves: dict[tuple[str, str], _Curve] = {}
         for name, el in recording.elements.items():
             for direction, series in el.channels.items():
                 self.curves[(name, direction)] = build_curve(series, el.demand, direction,
-                                                             self.start_recorded, self.end_recorded)
+                                                             self.origin, self.end_recorded)
         self._last: float | None = None
         self._meter_wh: dict[tuple[str, str], float] = {}
         self._power: dict[tuple[str, str], float] = {}
@@ -378,7 +400,7 @@ class RecordedScenario:
     # -- time ------------------------------------------------------------------------
     @property
     def start(self) -> float:
-        """When the replayed period begins (a half hour at or before the first observation)."""
+        """When the replayed period begins (the capture's first frame, or first observation)."""
         return self.start_recorded + self.shift
 
     @property
@@ -387,8 +409,8 @@ class RecordedScenario:
         return self.end_recorded + self.shift
 
     def anchored(self, start: float) -> "RecordedScenario":
-        """The same recording shifted by whole half hours so it begins at the
-        last half hour at or before ``start``."""
+        """The same recording shifted by whole half hours (so the profile
+        intervals stay aligned) to begin at most half an hour before ``start``."""
         shift = math.floor((start - self.start_recorded) / PERIOD) * PERIOD
         return RecordedScenario(self.recording, after=self.after, shift=shift)
 
@@ -450,9 +472,11 @@ class RecordedScenario:
 
     def new_meter(self, settings: MeterSettings) -> TwinMeter:
         """A meter at :attr:`start` with the registers the recording implies
-        there, the tier registers at their first recorded values and the
+        there (and at the half hour before, where its interval in progress
+        began), the tier registers at their first recorded values and the
         profile intervals recorded before the start already in its log."""
         start = self.start
+        opened = math.floor(start / PERIOD) * PERIOD
         core_elements = {}
         interval_start = [0] * len(Channel)
         for name in ELEMENTS:
@@ -465,8 +489,8 @@ class RecordedScenario:
                         tiers[direction][tier - 1] = min(rows)[1] + _HALF_WH
             imp = self.energy_wh(name, "import", start)
             exp = self.energy_wh(name, "export", start)
-            interval_start[Channel.of(name, "import")] = int(imp)
-            interval_start[Channel.of(name, "export")] = int(exp)
+            interval_start[Channel.of(name, "import")] = int(min(imp, self.energy_wh(name, "import", opened)))
+            interval_start[Channel.of(name, "export")] = int(min(exp, self.energy_wh(name, "export", opened)))
             core_elements[name] = {
                 "import_wh": imp, "export_wh": exp, "reactive_import_varh": 0.0, "reactive_export_varh": 0.0,
                 "import_tiers": tiers["import"], "export_tiers": tiers["export"],

@@ -17,6 +17,7 @@ import errno
 import importlib
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import zigpy.config as zconf
@@ -242,9 +243,11 @@ async def start_radio(
     auto_form: bool = True,
     startup_timeout: float | None = None,
     request_timeout: float | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> Any:
     """Connect to the stick, resume its network (or form one with
     ``network``), register the server's endpoints and start carrying it.
+    ``on_step`` hears each step as it begins (see :mod:`han_emu.radio.coordinator`).
 
     Returns the running ControllerApplication; raises :class:`RadioError`.
     """
@@ -260,6 +263,7 @@ async def start_radio(
         raise RadioError(f"{spec.describe()}: bad settings: {exc}") from exc
     if server is not None:
         app.attach_server(server, clock)
+    app.on_step = on_step
     try:
         async with asyncio.timeout(startup_timeout):
             await app.startup(auto_form=auto_form)
@@ -268,6 +272,7 @@ async def start_radio(
                 app = cls(config)
                 if server is not None:
                     app.attach_server(server, clock)
+                app.on_step = on_step
                 await app.startup(auto_form=False)
     except asyncio.CancelledError:
         await _quiet_shutdown(app)

@@ -4,11 +4,14 @@ Joining with install codes, looking up IEEE addresses for the Key
 Establishment server, installing link keys, and listing the keys in use for a
 Wireshark key log are the same questions on every stick; only the NCP command
 that stores a link key differs, so each backend supplies :meth:`_store_link_key`.
+The steps of a start (opening the port, forming the network, ...) are told
+to ``on_step`` as they begin.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import zigpy.types as t
@@ -17,6 +20,15 @@ import zigpy.util
 from han_emu.radio.host import ServerHost
 
 LOGGER = logging.getLogger(__name__)
+
+#: The steps of a stick's start, as zigpy's ``startup`` takes them (an EZSP
+#: stick registers the endpoints while connecting, Z-Stack while starting the
+#: network; forming happens only on a stick without a network).
+OPENING = "opening the port"
+REGISTERING = "registering the ESI endpoints"
+READING = "reading the stick's network"
+FORMING = "forming a new network"
+STARTING = "starting the network"
 
 
 class HardwareCoordinator(ServerHost):
@@ -28,6 +40,55 @@ class HardwareCoordinator(ServerHost):
         self.link_keys: dict[t.EUI64, t.KeyData] = {}
         #: Why the last link key could not be installed, worded for the user.
         self.link_key_problem: str | None = None
+        #: Told each step of :meth:`startup` as it begins (one of the phrases
+        #: above): a start takes seconds, and the user should see which part.
+        self.on_step: Callable[[str], None] | None = None
+        self._starting = False
+        self._forming = False
+        self._last_step: str | None = None
+
+    # -- the start, step by step ------------------------------------------------------
+    def _step(self, what: str) -> None:
+        if not self._starting or self._forming or self.on_step is None:
+            return  # forming starts and restarts the network inside: still "forming"
+        if what == self._last_step:
+            return
+        self._last_step = what
+        try:
+            self.on_step(what)
+        except Exception:  # a display's failure must not stop the stick
+            LOGGER.exception("start step listener failed on %r", what)
+
+    async def startup(self, *, auto_form: bool = False) -> None:
+        self._starting, self._last_step = True, None
+        try:
+            await super().startup(auto_form=auto_form)  # type: ignore[misc]
+        finally:
+            self._starting = False
+
+    async def connect(self) -> None:
+        self._step(OPENING)
+        await super().connect()  # type: ignore[misc]
+
+    async def register_endpoints(self) -> None:
+        self._step(REGISTERING)
+        await super().register_endpoints()
+
+    async def initialize(self, *, auto_form: bool = False) -> None:
+        self._step(READING)
+        await super().initialize(auto_form=auto_form)
+
+    async def form_network(self, *args: Any, **kwargs: Any) -> None:
+        self._step(FORMING)
+        self._forming = True
+        try:
+            await super().form_network(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._forming = False
+
+    async def start_network(self, *args: Any, **kwargs: Any) -> None:
+        self._step(STARTING)
+        await super().start_network(*args, **kwargs)  # type: ignore[misc]
 
     @property
     def server_endpoints(self) -> frozenset[int]:

@@ -6,7 +6,9 @@ the two ESI endpoints (their numbers come from ``clusters.mp184.EndpointMap``)
 adds timed observations: CurrentSummation Delivered/Received, the tier
 summations, InstantaneousDemand, the active register tiers, and the
 half-hour intervals of GetProfile responses (matched to their requests by
-client and TSN, which is where the interval channel is named).
+client and TSN, which is where the interval channel is named).  The
+capture's first and last frame are its span: the meter begins where the
+capture does.
 
 Values are scaled with the Multiplier and Divisor the meter advertises (GB
 meters use 1 and 1000 with kWh, so a raw value is Wh; that is the default
@@ -134,7 +136,11 @@ def recording_from_capture(
     for event in replay.frames():
         if type(event) is ZclEvent:
             ex.event(event)
-    return ex.recording()
+    rec = ex.recording()
+    first, last = replay.summary.first_time, replay.summary.last_time
+    if first is not None and last is not None:
+        rec.span = (first, last)
+    return rec
 
 
 def recorded_scenario(

@@ -214,6 +214,8 @@ class SimDisplay(SimNode):
                 _M.metering_device_type.id, _M.site_id.id, _M.meter_serial_number.id,
                 self.map.export_mpan.attribute_id])
             await self.read_prices(ep)
+            if self.settings.kind == "ppmid":  # the display that names the tariff
+                await self.read_tariff_labels(ep)
             if self.settings.report:
                 await self.configure_reporting(ep)
         if self.settings.full_log and self.mp184:
@@ -258,6 +260,14 @@ class SimDisplay(SimNode):
         # prices (a display bound to Price is pushed them anyway).
         options = b"\x00" if self.settings.bind_price else b"\x01"
         await self.ask(ep, Price.cluster_id, zcl_frame(0, _GET_CURRENT_PRICE, options))
+
+    async def read_tariff_labels(self, ep: int) -> None:
+        """The tariff's name as the ESI carries it (Price TariffLabel; MP184 R2:
+        the export tariff's ReceivedTariffLabel on the secondary)."""
+        ids = [_P.tariff_label.id]
+        if ep == self.map.secondary and self.mp184:
+            ids.append(_P.received_tariff_label.id)
+        await self.read(ep, Price.cluster_id, ids)
 
     async def bind_prices(self) -> None:
         """Ask the ESI to bind each of its Price clusters to this display:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.binding import Binding
 
-from han_emu.tui.controls import Controls, next_speed
+from han_emu.tui.controls import Controls, next_speed, offers
 from han_emu.tui.help import HelpScreen
 from han_emu.tui.screens import DashScreen, HanScreen, IhdScreen, PpmidScreen
 from han_emu.tui.source import DashboardSource, Snapshot, VirtualHanSource
@@ -61,7 +62,11 @@ class DashboardApp(App[None]):
         *,
         thresholds: AmbientThresholds | None = None,
         auto_refresh: bool = True,
+        starting: Awaitable[Any] | None = None,
     ) -> None:
+        """``starting``: the source's start (a stick's, which takes seconds), run
+        once the dashboard is up so that its status line shows each step; if it
+        fails the dashboard closes and :attr:`start_error` holds why."""
         super().__init__()
         self.source = source
         self.controls = controls
@@ -70,12 +75,27 @@ class DashboardApp(App[None]):
         self.snapshot: Snapshot | None = None
         self._timer: Any = None
         self._notices_seen = 0
+        self._starting = starting
+        self.start_task: asyncio.Future[Any] | None = None
+        self.start_error: BaseException | None = None
 
     # -- data -------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.refresh_data()
         if self.auto_refresh_data:
             self._schedule()
+        if self._starting is not None:
+            self.start_task = asyncio.ensure_future(self._starting)
+            self.start_task.add_done_callback(self._started)
+
+    def _started(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            return
+        self.start_error = task.exception()
+        if self.start_error is not None:
+            self.exit()
+        else:
+            self.refresh_data()
 
     def _schedule(self) -> None:
         if self._timer is not None:
@@ -106,17 +126,17 @@ class DashboardApp(App[None]):
             screen.show(self.snapshot)
 
     # -- controls ---------------------------------------------------------------------------
-    def _controls(self) -> Controls | None:
-        if self.controls is None:
-            self.notify("This source has no controls.", severity="warning")
-        return self.controls
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys the source does not answer to are neither shown nor run."""
+        return offers(self.controls, action)
+
+    def offered_bindings(self) -> list[Binding]:
+        """The app's bindings this source answers to (for the help)."""
+        return [b for b in self.BINDINGS if isinstance(b, Binding) and offers(self.controls, b.action.split("(")[0])]
 
     def action_pause(self) -> None:
-        c = self._controls()
-        if c is None:
-            return
-        if not getattr(c, "can_pause", True):
-            self.notify("This source runs on the wall clock: it cannot pause or change speed.", severity="warning")
+        c = self.controls
+        if c is None or not offers(c, "pause"):  # not offered: see check_action
             return
         if c.paused:
             c.resume()
@@ -125,36 +145,28 @@ class DashboardApp(App[None]):
         self._show()
 
     def action_speed(self, step: int) -> None:
-        c = self._controls()
-        if c is None:
-            return
-        if not getattr(c, "can_pause", True):
-            self.notify("This source runs on the wall clock: it cannot pause or change speed.", severity="warning")
+        c = self.controls
+        if c is None or not offers(c, "speed"):  # not offered: see check_action
             return
         c.set_speed(next_speed(c.speed, step))
         self._schedule()
         self._show()
 
     def action_scenario(self) -> None:
-        c = self._controls()
-        if c is None:
+        c = self.controls
+        if c is None or not offers(c, "scenario"):  # not offered: see check_action
             return
         names = list(c.scenarios)
-        if not names:
-            self.notify("This source has no scenarios.", severity="warning")
-            return
         current = names.index(c.scenario) if c.scenario in names else -1
         c.set_scenario(names[(current + 1) % len(names)])
         self.notify(f"Scenario: {c.scenario}")
         self._show()
 
     def action_record(self) -> None:
-        c = self._controls()
-        if c is None:
+        c = self.controls
+        if c is None or not offers(c, "record"):  # not offered: see check_action
             return
-        if not c.can_record:
-            self.notify("Recording is not available on this source.", severity="warning")
-        elif c.recording is None:
+        if c.recording is None:
             try:
                 c.start_recording()
             except (OSError, ValueError) as exc:
@@ -168,27 +180,37 @@ class DashboardApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(list(self.BINDINGS)))  # type: ignore[arg-type]
+            self.push_screen(HelpScreen(self.offered_bindings()))
 
 
 async def run_dashboard(han: VirtualHan | DashboardSource, *, controls: Controls | None = None,
-                        thresholds: AmbientThresholds | None = None, duration: float | None = None) -> None:
+                        thresholds: AmbientThresholds | None = None, duration: float | None = None,
+                        starting: Awaitable[Any] | None = None) -> None:
     """Run the dashboard on the current loop until the user quits.
 
     For a source on the caller's own loop (a replay, a hardware coordinator, or
     a VirtualHan on a wall-clock loop).  A virtual-time HAN whose speed the
     keys change runs best in its own thread: see :func:`run_virtual_dashboard`.
-    ``duration``: quit by itself after that many wall seconds.
+    ``duration``: quit by itself after that many wall seconds.  ``starting``:
+    the source's start, run under the open dashboard (see :class:`DashboardApp`);
+    its failure is raised here once the dashboard has closed, and a start
+    still running when the user quits is cancelled.
     """
     from han_emu.han.virtual import VirtualHan as _VirtualHan
 
     source: DashboardSource = VirtualHanSource(han) if isinstance(han, _VirtualHan) else han
+    app = DashboardApp(source, controls, thresholds=thresholds, starting=starting)
     try:
-        app = DashboardApp(source, controls, thresholds=thresholds)
         if duration is not None:
             app.call_later(lambda: app.set_timer(duration, app.exit))
         await app.run_async()
     finally:
+        task = app.start_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         if isinstance(source, VirtualHanSource) and source is not han:
             source.close()
     await asyncio.sleep(0)
+    if app.start_error is not None:
+        raise app.start_error

@@ -75,6 +75,32 @@ class Controls(Protocol):
     def stop_recording(self) -> None: ...
 
 
+#: The dashboard's actions that need a source's controls, and what each asks of them.
+CONTROL_ACTIONS = ("pause", "speed", "scenario", "record")
+
+
+def offers(controls: Controls | None, action: str) -> bool:
+    """Whether the source's ``controls`` answer to the dashboard ``action`` (a
+    name in :data:`CONTROL_ACTIONS`; any other action needs no controls).
+
+    Optional flags a controls object may set: ``can_pause`` (False on the wall
+    clock of a stick: no pause and no speed) and ``can_change_speed`` (False
+    on a live sniffer, which may hold its display but hears at the air's pace).
+    """
+    if action not in CONTROL_ACTIONS:
+        return True
+    if controls is None:
+        return False
+    can_pause = bool(getattr(controls, "can_pause", True))
+    if action == "pause":
+        return can_pause
+    if action == "speed":
+        return bool(getattr(controls, "can_change_speed", can_pause))
+    if action == "scenario":
+        return bool(controls.scenarios)
+    return bool(controls.can_record)
+
+
 def next_speed(speed: float | None, step: int) -> float:
     """The speed ``step`` places up (or down) :data:`SPEEDS` from ``speed``."""
     if speed is None:

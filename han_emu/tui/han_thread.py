@@ -126,7 +126,8 @@ class HanRunner(ScenarioChoice):
         self._stop = asyncio.Event()
         han = self._make_han()
         self.han = han
-        self._variants = scenario_variants(han.scenario.settings)
+        settings = getattr(han.scenario, "settings", None)  # a capture's scenario has no variants
+        self._variants = scenario_variants(settings) if settings is not None else {}
         attach = getattr(self.recorder, "attach", None)
         if callable(attach):
             attach(han)

@@ -56,10 +56,10 @@ class NoticeHandler(logging.Handler):
 
 
 class HardwareSource:
-    """A :class:`~han_emu.tui.source.DashboardSource` over a running HardwareHan.
+    """A :class:`~han_emu.tui.source.DashboardSource` over a HardwareHan.
 
-    :meth:`attach` once the HAN has started (its ESI server exists), and
-    :meth:`close` before it stops.  :meth:`report` takes the HAN's one-line
+    :meth:`attach` before the HAN starts (its status line then names each
+    step of the stick's start) or after, and :meth:`close` before it stops.  :meth:`report` takes the HAN's one-line
     messages (pass it as HardwareHan's ``report``) and shows them as notices.
     """
 
@@ -80,8 +80,6 @@ class HardwareSource:
     # -- wiring ---------------------------------------------------------------------------
     def attach(self) -> HardwareSource:
         """Listen to every packet the HAN's ESI server takes or makes."""
-        if self.han.server is None:
-            raise RuntimeError("the hardware HAN has not started: no ESI server to watch")
         if self._on_packet not in self.han.packet_listeners:
             self.han.packet_listeners.append(self._on_packet)
         self.tap = self.han.server

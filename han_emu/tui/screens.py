@@ -14,41 +14,51 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from clusters.price import DURATION_UNTIL_CHANGED
 from han_emu.tui import fmt, views
 from han_emu.tui.framelog import LoggedFrame, hexdump
-from han_emu.tui.widgets import Panel, ProgressLine, StatusBar
+from han_emu.tui.widgets import KeyFooter, Panel, ProgressLine, StatusBar
 
 if TYPE_CHECKING:
     from han_emu.readout.model import Readout
     from han_emu.tui.source import Snapshot
 
 _AMBIENT_STYLE = {"Low": "bold green", "Medium": "bold yellow", "High": "bold red"}
+#: Terminals narrower than this many columns get the stacked layout (side by
+#: side, the history panels need about 120 columns).
+NARROW_BELOW = 120
 NO_DATA = "no data yet"
 
 
-def _grid(*columns: str, title: str | None = None) -> Table:
+def _grid(*columns: str, title: str | None = None, wrap: tuple[str, ...] = ()) -> Table:
+    """A borderless table; the columns named in ``wrap`` may wrap their header
+    and cells at spaces when the table is too wide, rather than be cut."""
     table = Table(box=None, padding=(0, 1), show_header=bool(columns and columns[0] is not None),
                   title=title, title_justify="left", expand=False)
     for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=name not in wrap)
     return table
 
 
 class DashScreen(Screen[None]):
-    """A screen with the status bar on top and the key footer below."""
+    """A screen with the status bar on top and the key footer below.
+
+    Below :data:`NARROW_BELOW` columns the screen has the ``-narrow`` class:
+    the panels stack instead of standing side by side (``dashboard.tcss``)."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield StatusBar(id="status")
         yield ProgressLine(id="progress")
         yield from self.body()
-        yield Footer()
+        yield KeyFooter()
 
     def body(self) -> ComposeResult:
         yield from ()
@@ -58,6 +68,9 @@ class DashScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self._show_latest()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_latest)  # what is drawn to fit the width, drawn again
 
     def _show_latest(self) -> None:
         snapshot = getattr(self.app, "snapshot", None)
@@ -113,7 +126,8 @@ class IhdScreen(DashScreen):
         self.query_one("#periods", Panel).update(periods_table(views.current_periods(readout, now)))
         for kind, widget in (("day", "#days"), ("week", "#weeks"), ("month", "#months")):
             self.query_one(widget, Panel).update(periods_table(views.history(readout, kind, now), compact=True))
-        self.query_one("#profile", Panel).update(profile_chart(readout, now))
+        profile = self.query_one("#profile", Panel)
+        profile.update(profile_chart(readout, now, profile.content_size.width or None))
         self.query_one("#mpans", Panel).update(mpan_line(readout))
 
 
@@ -164,11 +178,15 @@ def _n(value) -> str:
     return fmt.DASH if value is None else f"{value:.3f}"
 
 
-def profile_chart(readout: Readout, now: float | None) -> Group | Text:
+def profile_chart(readout: Readout, now: float | None, width: int | None = None) -> Group | Text:
+    """Each day's half hours as bars, two columns each, or one when ``width``
+    columns cannot hold two (the time axis then fits as well)."""
     days = views.export_profile_days(readout, now)
     if not days:
         return Text(NO_DATA, style="dim")
     top = max((float(v) for _, values in days for v in values if v is not None), default=0.0)
+    slots = len(days[0][1])
+    cell = 2 if width is None or width >= 2 * slots + len("24:00") else 1
     parts: list = []
     for day, values in days:
         got = [v for v in values if v is not None]
@@ -176,8 +194,9 @@ def profile_chart(readout: Readout, now: float | None) -> Group | Text:
         label = Text.assemble((day.strftime("%a %d %b"), "bold"),
                               f"  {fmt.kwh(total)} in {len(got)} of {len(values)} half hours")
         parts.append(label)
-        parts.append(fmt.bar_chart(values, height=2, top=top or None, width=2))
-    parts.append(Text("00:00" + " " * 43 + "12:00" + " " * 43 + "24:00", style="dim"))
+        parts.append(fmt.bar_chart(values, height=2, top=top or None, width=cell))
+    half = len(days[0][1]) * cell // 2
+    parts.append(Text("00:00".ljust(half) + "12:00".ljust(half) + "24:00", style="dim"))
     return Group(*parts)
 
 
@@ -245,7 +264,8 @@ def tariff_table(el, direction: str) -> Group | Text:
 
 
 def current_price(readout: Readout) -> Table:
-    table = _grid("Element", "Label", "Tier", "Tiers", "Price", "Generation price", "Duration")
+    table = _grid("Element", "Label", "Tier", "Tiers", "Price", "Generation price", "Duration",
+                  wrap=("Label", "Generation price", "Duration"))
     for el in sorted(readout.elements.values(), key=lambda e: e.endpoint):
         p = el.current_price
         if p.price is None:
@@ -278,7 +298,7 @@ class HanScreen(DashScreen):
         self._raw_visible = False
 
     def body(self) -> ComposeResult:
-        with Vertical(id="han"):
+        with VerticalScroll(id="han"):
             with Horizontal(id="han-top"):
                 yield DataTable(id="devices", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="clusters", cursor_type="row", zebra_stripes=True)
@@ -300,7 +320,9 @@ class HanScreen(DashScreen):
         log.add_columns("Time", "From", "To", "Cluster", "Frame")
         self.query_one("#raw").display = False
         super().on_mount()
-        log.focus()
+        log.focus(scroll_visible=False)
+        # Stacked on a narrow terminal, the screen scrolls: start at its foot, where the log is.
+        self.call_after_refresh(lambda: self.query_one("#han").scroll_end(animate=False))
 
     def show_data(self, snapshot: Snapshot) -> None:
         devices = self.query_one("#devices", DataTable)

@@ -61,7 +61,10 @@ class SniffSource(ReplaySource):
 
     :meth:`start` starts the sniffer's thread and the task that shows what it
     hears; :meth:`stop` stops both.  The status line names the source and
-    counts what was heard."""
+    counts what was heard.  Pausing holds the display (frames queue up);
+    the air sets the pace, so there is no speed to change."""
+
+    can_change_speed = False
 
     def __init__(
         self,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import ProgressBar, Static
+from textual.reactive import reactive
+from textual.widgets import Footer, ProgressBar, Static
 
 from han_emu.tui import fmt
 
@@ -22,6 +24,31 @@ class Panel(Static):
     def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes)
         self.border_title = title
+
+
+class KeyFooter(Footer):
+    """The keys, at the foot of each screen.
+
+    Narrower than :data:`NARROW_WIDTH` columns, it is compact and leaves out
+    the keys of :data:`NARROW_HIDDEN` (speed, scenario, record): they still
+    work, and the help (``?``) lists them, but the keys that move between
+    screens, pause, help and quit then fit on one line instead of being cut.
+    """
+
+    NARROW_WIDTH = 100
+    NARROW_HIDDEN = frozenset({"speed(1)", "speed(-1)", "scenario", "record"})
+
+    narrow: reactive[bool] = reactive(False, recompose=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.narrow = event.size.width < self.NARROW_WIDTH
+        self.compact = self.narrow
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if self.narrow and getattr(widget, "action", None) in self.NARROW_HIDDEN:
+                continue  # a FooterKey (the only child with an action) for a key the help lists
+            yield widget
 
 
 class ProgressLine(Horizontal):

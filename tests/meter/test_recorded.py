@@ -63,7 +63,8 @@ def drive(scenario: RecordedScenario, until: float, step_s: float):
 def test_meter_passes_through_every_reading_and_repeats_the_intervals(step_s: float) -> None:
     rec = recording()
     scenario = RecordedScenario(rec)
-    assert scenario.start == S  # the half hour at or before the first reading (00:07)
+    assert scenario.start == S + 420  # the meter begins at the first reading (00:07) ...
+    assert scenario.origin == S  # ... and its curves at the half hour before
     readings = rec.channel(SECONDARY, "export").readings
     last_t = readings[-1][0]
     meter, seen = drive(scenario, last_t, step_s)
@@ -148,11 +149,11 @@ def test_anchoring_shifts_by_whole_half_hours_and_preloads_older_intervals() -> 
     rec = recording()
     rec.add_interval(SECONDARY, "export", int(S), 77)  # an interval before the capture began
     moved = RecordedScenario(rec).anchored(S + 86400 * 3 + 1000)
-    assert moved.start == S + 86400 * 3
+    assert moved.start == S + 86400 * 3 + 420  # 00:07, three days on: at most half an hour before
     meter = moved.new_meter(load(None).meter)
     assert meter.time == moved.start
     assert meter.profiles[Channel.SECONDARY_EXPORT].get(int(S + 86400 * 3)) == 77
-    assert meter.reading(Channel.SECONDARY_EXPORT) == 50_000  # at 00:00: 07 min of nothing before 00:07
+    assert meter.reading(Channel.SECONDARY_EXPORT) == 50_000  # the reading at 00:07
 
 
 def test_a_lower_reading_never_moves_the_register_back() -> None:
@@ -169,3 +170,26 @@ def test_a_lower_reading_never_moves_the_register_back() -> None:
 def test_an_empty_recording_is_refused() -> None:
     with pytest.raises(ValueError):
         RecordedScenario(Recording())
+
+
+def test_a_meter_read_soon_after_it_started_never_shows_a_negative_register() -> None:
+    # A capture of a fresh meter: 0 Wh at 00:25, then 2 kW, so the interval ending
+    # 00:30 holds 166 Wh.  Spread over that whole half hour it would put the
+    # register far below zero at 00:00 (a negative CurrentSummation on the air).
+    rec = Recording()
+    first = S + 1500
+    for k in range(4):
+        t = first + 1200 * k
+        rec.add_reading(PRIMARY, "import", t, math.floor(2000 * (t - first) / 3600))
+    rec.add_reading(PRIMARY, "import", S + 2000, -5)  # not a register value: ignored
+    for k in range(3):
+        end = S + 1800 * (k + 1)
+        rec.add_interval(PRIMARY, "import", int(end), 2000 * (end - max(first, end - 1800)) // 3600)
+    scenario = RecordedScenario(rec)
+    assert min(min(c.energy) for c in scenario.curves.values()) >= 0
+    assert scenario.start == first
+    meter, seen = drive(scenario, first + 3600, 10.0)
+    assert seen[0][1][Channel.PRIMARY_IMPORT] == 0
+    assert all(min(r) >= 0 for _, r in seen)
+    assert meter.reading(Channel.PRIMARY_IMPORT) == 2000
+    assert meter.profiles[Channel.PRIMARY_IMPORT].get(int(S + 1800)) == 166

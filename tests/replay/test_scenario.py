@@ -126,11 +126,13 @@ def test_swapped_endpoint_roles_swap_the_elements(capture_bytes: bytes) -> None:
 def test_the_meter_ends_on_the_last_readings_with_the_recorded_intervals(capture_bytes: bytes) -> None:
     # One key list for both layers, as --key gives it.
     scenario = recorded_scenario(capture_bytes, [NWK_KEY.hex(), LINK_KEY.hex()])
-    assert scenario.start == T0 and scenario.end == READ_AT[-1] + 0.5
+    # The capture's first and last frames: the scaling report, the last profile answer.
+    assert scenario.start == T0 + 60 and scenario.end == pytest.approx(T0 + 3 * 3600 + 41.2)
     meter = scenario.new_meter(load(None).meter)
     before = meter.readings()
-    while meter.time < scenario.end:
-        step(meter, scenario, min(scenario.end, meter.time + 10))
+    last_reading = READ_AT[-1] + 0.5
+    while meter.time < last_reading:
+        step(meter, scenario, min(last_reading, meter.time + 10))
         now = meter.readings()
         assert all(b >= a for a, b in zip(before, now))
         before = now
@@ -151,7 +153,7 @@ def test_a_simulated_ihd_reads_the_captured_values_on_the_virtual_han(capture_by
     async def main():
         han = VirtualHan(config, meter, devices=[quiet], step_s=10, scenario=scenario)
         await han.start()
-        await han.run_for(scenario.end - scenario.start)
+        await han.run_for(READ_AT[-1] + 0.5 - scenario.start)  # up to the last readings
         ihd = han.devices[0]
         await ihd.read_demand()  # demand and both summations of each element
         await ihd.fetch_profile(2, 1, 6)
@@ -180,10 +182,11 @@ def test_run_scenario_from_on_the_command_line(tmp_path, capture_bytes: bytes, c
                    "--scenario-keylog", str(keylog), "--simulate", "1h", "--summary-json", str(summary), "--no-cbke"])
     assert rc == 0
     data = json.loads(summary.read_text())
-    assert abs(data["meter_time"] - (T0 + 3600)) < 10  # simulations run at the capture's own time
+    # Simulations run at the capture's own time, from its first frame.
+    assert abs(data["meter_time"] - (T0 + 60 + 3600)) < 10
     seen = data["devices"]["IHD"]["readout"]["elements"]
     # The IHD polls every 10 s: it saw the register of the last minute of that hour.
-    low, high = START_EXPORT + wh(EXPORT_W, T0 + 3540), START_EXPORT + wh(EXPORT_W, T0 + 3600)
+    low, high = START_EXPORT + wh(EXPORT_W, T0 + 3600), START_EXPORT + wh(EXPORT_W, T0 + 3660)
     assert low / 1000 <= seen["secondary"]["export_kwh"] <= high / 1000
 
 
