@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import zigpy.types as t
 from zigpy.zcl import foundation
@@ -50,12 +50,10 @@ class GeneralCommands:
     missing_value: MissingValue
     max_frame: int
 
-    # Framed by the server this is mixed into.
-    def _general_reply(self, ctx: RequestContext, command_id: int, payload: bytes) -> t.ZigbeePacket:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # framed by the server this is mixed into (engine.ZclServer)
+        def _general_reply(self, ctx: RequestContext, command_id: int, payload: bytes) -> t.ZigbeePacket: ...
 
-    def _default_response(self, ctx: RequestContext, status: Status) -> list[t.ZigbeePacket]:
-        raise NotImplementedError
+        def _default_response(self, ctx: RequestContext, status: Status) -> list[t.ZigbeePacket]: ...
 
     def _general(self, ctx: RequestContext, payload: bytes) -> list[t.ZigbeePacket]:
         cmd = ctx.command_id
