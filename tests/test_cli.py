@@ -1,10 +1,9 @@
-import subprocess
-import sys
 from pathlib import Path
 
 from han_emu.cli.main import main
 from han_emu.han.store import StateStore
 from han_emu.han.config import load
+from tests.support.command import run_main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,11 +26,8 @@ def test_bad_config_exits_2_with_the_key(tmp_path: Path, capsys) -> None:
 
 def test_run_shows_the_meter_live_and_persists(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    out = subprocess.run(
-        [sys.executable, "-m", "han_emu.cli.main", "run", "--state", str(db), "--speed", "3600",
-         "--duration", "1.5", "--interval", "0.5"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
-    )
+    out = run_main(["run", "--state", str(db), "--speed", "3600", "--duration", "1.5", "--interval", "0.5"],
+                   cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "secondary" in out.stdout and "MPAN 1200023305994" in out.stdout
     assert "T4" in out.stdout

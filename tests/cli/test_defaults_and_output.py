@@ -1,4 +1,5 @@
-"""Issue 15, sections 4 and 5, from the command line (each command in a process of its own).
+"""Issue 15, sections 4 and 5, from the command line: on a terminal and on a pipe in a
+process of its own, otherwise in the test's process (tests/support/command.py).
 
 Right defaults: ``dutycycle`` and ``sniff`` take the PHY from a capture's TAP or
 ZEP metadata, ``--phy`` overrides it, and an assumed PHY is said to be assumed.
@@ -28,6 +29,7 @@ import pytest
 
 from han_emu.frames.fcs import fcs_bytes
 from han_emu.frames.pcap import LinkType, PcapWriter
+from tests.support.command import run_main
 from ..replay.helpers import conversation_psdus, pcap_bytes, zep_capture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,9 +66,16 @@ def _env() -> dict[str, str]:
 
 
 def han_emu(*args: str, cwd: Path, stdin: bytes | None = None, timeout: float = 180) -> Result:
-    """``han-emu ARGS`` with standard output and error on pipes."""
-    proc = subprocess.run([sys.executable, "-m", "han_emu.cli", *args], input=stdin, capture_output=True,
-                          cwd=cwd, env=_env(), timeout=timeout)
+    """``han-emu ARGS`` with standard output and error on pipes, run in this process."""
+    proc = run_main(args, cwd=cwd, env={"TERM": "xterm-256color", "NO_COLOR": None}, stdin=stdin or b"",
+                    timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def han_emu_on_a_pipe(*args: str, cwd: Path, timeout: float = 180) -> Result:
+    """``han-emu ARGS`` in a process of its own, standard output and error on pipes."""
+    proc = subprocess.run([sys.executable, "-m", "han_emu.cli", *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, cwd=cwd, env=_env(), timeout=timeout)
     return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
 
@@ -197,7 +206,7 @@ def test_dutycycle_simulate_draws_a_bar_on_a_terminal_only(tmp_path: Path) -> No
     tty = han_emu_on_a_terminal(*args, cwd=tmp_path)
     assert tty.code == 0 and "simulating" in tty.err and "━" in tty.err
     assert "simulation: GB-868 2-FSK" in tty.out  # the table is the same, on standard output
-    piped = han_emu(*args, cwd=tmp_path)
+    piped = han_emu_on_a_pipe(*args, cwd=tmp_path)
     assert piped.code == 0 and "simulating" not in piped.err
     _no_bar(piped.err)
 
@@ -207,7 +216,7 @@ def test_dutycycle_compare_draws_a_bar_on_a_terminal_only(tmp_path: Path) -> Non
     args = ("dutycycle", "--simulate", "20m", "--compare", "mp184", "-c", "busy.toml", "--no-cbke", "--no-chart")
     tty = han_emu_on_a_terminal(*args, cwd=tmp_path)
     assert tty.code == 0 and "MP184 comparison, 2 runs" in tty.err
-    piped = han_emu(*args, cwd=tmp_path)
+    piped = han_emu_on_a_pipe(*args, cwd=tmp_path)
     assert piped.code == 0 and "MP184 impact" in piped.out
     _no_bar(piped.err)
 
@@ -216,7 +225,7 @@ def test_run_simulate_draws_a_bar_on_a_terminal_only(tmp_path: Path) -> None:
     args = ("run", "--simulate", "30m", "--no-cbke")
     tty = han_emu_on_a_terminal(*args, cwd=tmp_path)
     assert tty.code == 0 and "simulating" in tty.err and "simulated until" in tty.out
-    piped = han_emu(*args, cwd=tmp_path)
+    piped = han_emu_on_a_pipe(*args, cwd=tmp_path)
     assert piped.code == 0
     _no_bar(piped.err)
 
@@ -229,7 +238,7 @@ def test_replay_of_a_big_capture_draws_a_bar_on_a_terminal_only(tmp_path: Path) 
     assert path.stat().st_size >= 1 << 20
     tty = han_emu_on_a_terminal("replay", str(path), cwd=tmp_path)
     assert tty.code == 0 and "reading big.pcap" in tty.err
-    piped = han_emu("replay", str(path), cwd=tmp_path)
+    piped = han_emu_on_a_pipe("replay", str(path), cwd=tmp_path)
     assert piped.code == 0 and piped.out.rstrip().endswith("APS decrypted 0")
     _no_bar(piped.err)
 

@@ -1,5 +1,6 @@
 """Defects a first user met (issue 15, section 6), each run as the user runs
-it: ``python -m han_emu.cli`` in a process of its own."""
+it: ``permit`` in a process of its own beside an emulated stick, the others
+through the command's ``main()`` in the test's process (tests/support/command.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.command import run_main
 from tests.replay.helpers import ESI, IHD, LINK_KEY, NWK_KEY, T0, pcap_bytes, se_frame
 from tests.test_cbke_cli import CA, EXPECTED, U_CERT, U_EPH, U_KEY, V_CERT, V_EPH_PUB
 
@@ -18,10 +20,7 @@ ZCL_EPOCH = 946_684_800
 
 
 def han_emu(*args: str, timeout: float = 120.0, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "han_emu.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd or REPO, env=env)
+    return run_main(args, cwd=cwd or REPO, timeout=timeout)
 
 
 # --- 1. run --scenario-from: registers never below zero, the capture's own times ---------------

@@ -1,10 +1,12 @@
 """Outputs are checked before the work starts; bad input is one clear line; Ctrl-C stops cleanly.
 
-Every case runs ``han-emu`` as a user does, in a subprocess with a scratch
-directory as its working directory and state directory.  A refusal is one
-line on stderr, a non-zero exit status and never a traceback.  A refusal of
-a long run (a month of simulation) has to come at once: the test's timeout
-is far shorter than the run.
+Every case runs ``han-emu`` as a user does, with a scratch directory as its
+working directory and state directory: in the test's process (its ``main()``,
+tests/support/command.py) where what counts is what it prints and its exit
+status, in a subprocess where Ctrl-C, SIGTERM or a pipe is the point.  A
+refusal is one line on stderr, a non-zero exit status and never a traceback.
+A refusal of a long run (a month of simulation) has to come at once: the
+command's time limit is far shorter than the run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from han_emu.frames import read_capture
+from tests.support.command import run_main
 from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,8 +45,7 @@ def _sigint_default() -> None:
 
 
 def han_emu(tmp: Path, *args: str | Path, timeout: float = QUICK) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "han_emu.cli", *map(str, args)], cwd=tmp, env=environment(tmp),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    return run_main(args, cwd=tmp, env={"XDG_STATE_HOME": str(tmp / "state")}, timeout=timeout)
 
 
 def started(tmp: Path, *args: str | Path) -> subprocess.Popen[str]:
@@ -389,22 +391,20 @@ def test_ctrl_c_stops_the_emulated_stick_with_130_and_sigterm_with_0(tmp_path: P
         assert "Traceback" not in err
 
 
-def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path: Path) -> None:
-    """The last line of defence: a handler that fails in a way nobody foresaw."""
-    code = ("import sys, han_emu.cli.config as c\n"
-            "def broken(args): raise RuntimeError('something nobody foresaw\\non two lines')\n"
-            "c.cmd_config_example = broken\n"
-            "from han_emu.cli.main import main\n"
-            "sys.exit(main(sys.argv[1:]))\n")
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path: Path, monkeypatch) -> None:
+    """The last line of defence: a handler that fails in a way nobody foresaw.
+    With --debug, main() lets the error go on to the interpreter, which prints
+    its traceback and exits with status 1."""
+    from han_emu.cli import config
 
-    def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, env=environment(tmp_path),
-                              capture_output=True, text=True, timeout=QUICK)
+    def broken(args: object) -> int:
+        raise RuntimeError("something nobody foresaw\non two lines")
 
-    line = one_line_error(run("config", "example"), 1)
+    monkeypatch.setattr(config, "cmd_config_example", broken)
+    line = one_line_error(han_emu(tmp_path, "config", "example"), 1)
     assert line == ("han-emu config example: internal error: RuntimeError: something nobody foresaw on two lines "
                     "(run with --debug for the traceback)")
     for argv in (["--debug", "config", "example"], ["config", "example", "--debug"]):
-        debug = run(*argv)
-        assert debug.returncode == 1 and "Traceback" in debug.stderr and "RuntimeError" in debug.stderr
+        with pytest.raises(RuntimeError, match="something nobody foresaw"):
+            han_emu(tmp_path, *argv)
 

@@ -1,8 +1,11 @@
 """The meter's state is sacred: every case as a user meets it, on the command line.
 
-Each test runs ``han-emu`` as a subprocess in a scratch directory.  Errors are
-one line on stderr with a non-zero exit and never a traceback; what is not
-han-emu's is left byte for byte as it was; registers never decrease.
+Each test runs ``han-emu`` in a scratch directory: in the test's process
+(tests/support/command.py) where only its output and exit status matter, in a
+process of its own where another process holds the state or the command runs on
+a terminal.  Errors are one line on stderr with a non-zero exit and never a
+traceback; what is not han-emu's is left byte for byte as it was; registers
+never decrease.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from han_emu.han.config import load
 from han_emu.han.statefile import APPLICATION_ID
 from han_emu.han.store import StateStore
 from han_emu.meter.model import Channel, TwinMeter
+from tests.support.command import run_main
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = load(None).meter
@@ -30,8 +34,7 @@ ENV = dict(os.environ, PYTHONPATH=str(REPO))
 
 
 def han_emu(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "han_emu.cli.main", *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_main(args, cwd=cwd, timeout=timeout)
 
 
 def one_line_error(out: subprocess.CompletedProcess[str]) -> str:
@@ -197,7 +200,7 @@ def test_state_check_names_what_is_not_a_state_database(tmp_path: Path) -> None:
 
 def test_state_check_calls_a_damaged_database_corrupt(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    assert han_emu(tmp_path, "run", "--state", "m.db", "--simulate", "6h").returncode == 0
+    assert han_emu(tmp_path, "run", "--state", "m.db", "--simulate", "1h").returncode == 0
     ok = han_emu(tmp_path, "state", "check", "m.db")
     assert ok.returncode == 0 and ok.stdout.startswith("m.db: OK; meter HANEMU0000000001")
     data = bytearray(db.read_bytes())

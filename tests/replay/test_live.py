@@ -25,6 +25,7 @@ from han_emu.replay.capture import RawFrame, iter_records, zep_frame
 from han_emu.replay.live import StreamRecords, ZepListener
 from han_emu.replay.output import jsonl_line
 
+from ..support.command import run_main
 from ..support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,8 +108,8 @@ def lines_of(stream: IO[str]) -> list[str]:
 
 def replay_jsonl() -> list[dict]:
     """What ``han-emu replay --format jsonl`` prints for the capture: the reference."""
-    out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "replay", str(CAPTURE), "--keylog", str(KEYS),
-                          "--format", "jsonl"], capture_output=True, text=True, env=ENV, check=True, timeout=30)
+    out = run_main(["replay", str(CAPTURE), "--keylog", str(KEYS), "--format", "jsonl"], cwd=REPO, timeout=30)
+    assert out.returncode == 0, out.stderr
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
@@ -182,16 +183,14 @@ def test_a_port_in_use_is_one_error_line() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "sniff", "--zep", f"127.0.0.1:{port}"],
-                             capture_output=True, text=True, env=ENV, timeout=30)
+        out = run_main(["sniff", "--zep", f"127.0.0.1:{port}"], cwd=REPO, timeout=30)
     assert out.returncode == 2
     assert out.stderr.splitlines() == [f"han-emu sniff: cannot listen on 127.0.0.1:{port}: Address already in use"]
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:99999", "127.0.0.1:port"])
 def test_a_bad_address_is_one_error_line(address: str) -> None:
-    out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "sniff", "--zep", address],
-                         capture_output=True, text=True, env=ENV, timeout=30)
+    out = run_main(["sniff", "--zep", address], cwd=REPO, timeout=30)
     assert out.returncode == 2
     assert len(out.stderr.splitlines()) == 1 and address in out.stderr
 
@@ -281,10 +280,9 @@ def test_stream_records_follow_a_file_a_sniffer_is_still_writing(tmp_path: Path)
 
 
 def test_a_stream_that_is_not_a_capture_exits_1() -> None:
-    out = subprocess.run([sys.executable, "-m", "han_emu.cli.main", "sniff", "--pcap-stream", "-"], input=b"hello\n",
-                         capture_output=True, env=ENV, timeout=30)
+    out = run_main(["sniff", "--pcap-stream", "-"], cwd=REPO, stdin=b"hello\n", timeout=30)
     assert out.returncode == 1
-    assert b"not a pcap or pcapng file" in out.stderr
+    assert "not a pcap or pcapng file" in out.stderr
 
 
 # --- a key log that is still being written ---------------------------------------------------
