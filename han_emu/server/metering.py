@@ -128,6 +128,8 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
         "meter_serial_number": lambda: meter.settings.serial.encode(),
         "instantaneous_demand": demand,
         "max_number_of_periods_delivered": lambda: MAX_PERIODS,
+        # The export profile's period (MP184 R3) and the import one's: half hours.
+        "profile_interval_period": lambda: ProfileIntervalPeriod.Minutes_30,
         "active_register_tier_delivered": lambda: meter.active_tier(element, "import"),
     }
     reportable = ["current_summ_delivered", "current_summ_received", "instantaneous_demand",
