@@ -100,11 +100,10 @@ def _display(han: VirtualHan) -> SimDisplay:
 async def ihd_mp184(han: VirtualHan) -> None:
     ihd = _display(han)
     ep = han.config.endpoints.secondary
-    mpan = han.config.endpoints.export_mpan
     await ihd.ask(ep, METERING, _read([CURRENT_SUMMATION_RECEIVED, ACTIVE_REGISTER_TIER_RECEIVED,
                                        *EXPORT_TIER_REGISTERS]))
     await ihd.ask(ep, PRICE, _read(list(EXPORT_TIER_PRICES)))
-    await ihd.ask(ep, mpan.cluster_id, _read([mpan.attribute_id]))
+    await ihd.read_export_mpan(ep)  # manufacturer-specific: the code rides in the ZCL header
     await ihd.fetch_profile(ep, CONSUMPTION_RECEIVED, 4)
 
 

@@ -27,7 +27,7 @@ from typing import Final
 
 import zigpy.types as t
 from zigpy.zcl.clusters import smartenergy as zse
-from zigpy.zcl.foundation import CommandSchema, ZCLCommandDef
+from zigpy.zcl.foundation import CommandSchema, ZCLAttributeDef, ZCLCommandDef
 
 from clusters._families import add_attributes, attr
 
@@ -42,8 +42,21 @@ PREVIOUS_MONTHS: Final = range(2, 14)
 INVALID_INTERVAL: Final = 0xFFFFFF
 
 #: Provisional, not in the SE specification: where han-emu serves an element's
-#: export MPAN by default (MP184 R4).  See :mod:`clusters.mp184`.
+#: export MPAN by default (MP184 R4), a manufacturer-specific attribute.  See
+#: :mod:`clusters.mp184`.
 EXPORT_SITE_ID_ATTR: Final = 0xE307
+#: Provisional default manufacturer code of that attribute: 0xFFF1, a CSA test
+#: vendor id (assigned to no company), until a real code is chosen.
+EXPORT_SITE_ID_MANUFACTURER: Final = 0xFFF1
+
+
+def export_site_id_def(attr_id: int = EXPORT_SITE_ID_ATTR) -> ZCLAttributeDef:
+    """The export MPAN's attribute, shaped like SiteID 0x0307 (octet string of
+    up to 32 bytes) and manufacturer-specific: its id means something only in a
+    frame that carries the manufacturer code (the code comes with the binding,
+    :class:`clusters.mp184.ExportMpanHome`, as it is configurable)."""
+    return ZCLAttributeDef(id=attr_id, name="export_site_id", type=t.LimitedLVBytes(32),
+                           access="r", is_manufacturer_specific=True)
 
 
 class IntervalChannel(t.enum8):
@@ -208,7 +221,7 @@ def _generated_attributes() -> list:
         attr(0x0A13, "projected_bill_time_stamp_received", t.UTCTime),
         attr(0x0A14, "bill_received_trailing_digit", t.bitmap8),
         # Provisional MP184 R4 home of an element's export MPAN (not SE; see mp184.py)
-        attr(EXPORT_SITE_ID_ATTR, "export_site_id", t.LimitedLVBytes(32)),
+        export_site_id_def(),
     ]
     return out
 

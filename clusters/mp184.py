@@ -16,6 +16,7 @@ from typing import Final
 from clusters.ids import METERING, PRICE
 from clusters.metering import (
     EXPORT_SITE_ID_ATTR,
+    EXPORT_SITE_ID_MANUFACTURER,
     IntervalChannel,
     ProfileIntervalPeriod,
     previous_day_attr,
@@ -45,12 +46,28 @@ class ExportMpanHome:
     """The configurable ZCL home of an element's export MPAN (MP184 R4).
 
     Default (provisional, not in the SE spec): Metering attribute 0xE307
-    "ExportSiteID", an octet string shaped like SiteID 0x0307, on each element.
+    "ExportSiteID", an octet string shaped like SiteID 0x0307, on each element,
+    *manufacturer-specific* under ``manufacturer_code`` (default 0xFFF1, a CSA
+    test vendor id): a read must carry that code in its ZCL header, and the
+    same id without it is not the export MPAN.
     """
 
     cluster_id: int = METERING
     attribute_id: int = EXPORT_SITE_ID_ATTR
+    manufacturer_code: int = EXPORT_SITE_ID_MANUFACTURER
     provisional: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.manufacturer_code <= 0xFFFF:
+            raise ValueError(f"export MPAN manufacturer code {self.manufacturer_code} is not 16 bits")
+        if not 0 <= self.attribute_id <= 0xFFFF:
+            raise ValueError(f"export MPAN attribute id {self.attribute_id} is not 16 bits")
+
+    def matches(self, cluster_id: int, attribute_id: int, manufacturer: int | None) -> bool:
+        """Whether an attribute record (cluster, id, the frame's manufacturer
+        code) is this home: the decoder's, the readout's and the server's test."""
+        return (cluster_id, attribute_id, manufacturer) == (
+            self.cluster_id, self.attribute_id, self.manufacturer_code)
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,8 @@ class HanHome:
     parameters: tuple[tuple[str, int], ...] = ()
     provisional: bool = False
     note: str = ""
+    #: The manufacturer code a frame must carry for ``attribute_ids`` (None: standard ids).
+    manufacturer_code: int | None = None
 
 
 def mp184_table(endpoints: EndpointMap | None = None) -> tuple[HanHome, ...]:
@@ -127,8 +146,9 @@ def mp184_table(endpoints: EndpointMap | None = None) -> tuple[HanHome, ...]:
                 note="CurrentPartialProfileInterval start time / value received"),
         *(
             HanHome("R4", "export MPAN", role, rx, mpan.cluster_id, (mpan.attribute_id,),
-                    provisional=mpan.provisional,
-                    note="no standard ZCL home; octet string of the 13-digit MPAN core")
+                    provisional=mpan.provisional, manufacturer_code=mpan.manufacturer_code,
+                    note="no standard ZCL home; octet string of the 13-digit MPAN core, "
+                         f"manufacturer-specific (code 0x{mpan.manufacturer_code:04X})")
             for role in (Role.PRIMARY, Role.SECONDARY)
         ),
         HanHome("R5", "export data visible to IHD / PPMID / CAD", sec, rx, None,

@@ -267,10 +267,17 @@ def test_ihd_capture_carries_the_mp184_items(tshark: str) -> None:
                          capture_output=True, text=True, timeout=60, check=True).stdout
     seen = set(",".join(out.split()).split(","))
     for item in ["0x0001", "0x0021", "0x0101", "0x0103", "0x0105", "0x0107",  # R1, R2 registers
-                 "0x8410", "0x8420", "0x8430", "0x8440",  # R2 export prices
-                 "0xe307"]:  # R4 export MPAN (the configured home)
+                 "0x8410", "0x8420", "0x8430", "0x8440"]:  # R2 export prices
         assert item in seen, item
     assert "4" in seen  # R3: four export intervals delivered
+    # R4: the export MPAN, manufacturer-specific: tshark reads the code from the ZCL header.
+    out = subprocess.run([tshark, "-2", "-r", str(path), "-o", tshark_keys(keys),
+                          "-Y", "zbee_aps.src == 2 && zbee_zcl.ms == 1", "-T", "fields",
+                          "-e", "zbee_zcl.cmd.mc", "-e", "zbee_zcl.attr.id", "-e", "zbee_zcl.attr.ostr"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    mpan = ":".join(f"{b:02x}" for b in b"1200023305994")
+    # read at start-up and again with the MP184 items
+    assert out.split() == ["0xfff1", "0xe307", mpan] * 2
 
 
 # -- han-emu run --------------------------------------------------------------------------------

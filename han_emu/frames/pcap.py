@@ -11,7 +11,9 @@ their link type wants.
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,6 +199,26 @@ def _read_pcap(r: _Reader, head: bytes, le: bool, ns: bool) -> Iterator[CaptureR
         yield _record(linktype, data, rec.ts_sec + rec.ts_frac * scale, start)
 
 
+def ticks_to_seconds(ticks: int, unit: float) -> float:
+    """A pcapng timestamp (``ticks`` of ``unit`` seconds) as POSIX seconds,
+    with one rounding: ``ticks * unit`` rounds twice (the 64-bit count to a
+    float, then the product) and lands up to a few hundred ns off, so a time
+    written back and read again would drift.  Decimal units split exactly."""
+    per_second = _decimal_rate(unit)
+    if per_second:
+        sec, frac = divmod(ticks, per_second)
+        return sec + frac / per_second
+    return ticks * unit
+
+
+@functools.lru_cache(maxsize=16)
+def _decimal_rate(unit: float) -> int:
+    """Ticks a second of a decimal ``unit`` (10**-n), 0 for any other."""
+    per_second = round(1 / unit)
+    decimal = per_second > 1 and str(per_second).rstrip("0") == "1"
+    return per_second if decimal and abs(per_second * unit - 1) < 1e-12 else 0
+
+
 def _tsresol(options: Any) -> float:
     for opt in options:
         if opt.code == OPT_IF_TSRESOL and opt.length >= 1:
@@ -245,7 +267,7 @@ def _read_pcapng(r: _Reader, head: bytes) -> Iterator[CaptureRecord]:
                 if epb.interface >= len(interfaces):
                     raise CaptureError(start, f"packet on undeclared interface {epb.interface}")
                 linktype, unit = interfaces[epb.interface]
-                ts = ((epb.ts_high << 32) | epb.ts_low) * unit
+                ts = ticks_to_seconds((epb.ts_high << 32) | epb.ts_low, unit)
                 yield _record(linktype, bytes(epb.data), ts, start)
             elif btype == BLOCK_SPB:
                 if not interfaces:
@@ -265,8 +287,16 @@ def _check_length(offset: int, length: int, minimum: int) -> int:
 
 
 def _split_time(ts: float, per_second: int) -> tuple[int, int]:
-    ticks = round(ts * per_second)
+    ticks = _ticks(ts, per_second)
     return ticks // per_second, ticks % per_second
+
+
+def _ticks(ts: float, per_second: int) -> int:
+    """``ts`` in whole ticks, rounded from its exact value: ``ts * per_second``
+    in floating point is off by up to 128 ns at today's times, enough to move a
+    time read back from the file to the next float."""
+    sec = math.floor(ts)
+    return sec * per_second + round((ts - sec) * per_second)
 
 
 def _link_bytes(linktype: int, psdu: bytes, info: TapInfo) -> bytes:
@@ -318,7 +348,7 @@ class PcapngWriter:
     def write(self, psdu: bytes, timestamp: float, *, channel: int | None = None, page: int = 0,
               rssi: float | None = None, lqi: int | None = None) -> None:
         data = _link_bytes(self.linktype, psdu, TapInfo(FcsType.CRC16, channel, page if channel is not None else None, rssi, lqi))
-        ticks = round(timestamp * 1_000_000_000)
+        ticks = _ticks(timestamp, 1_000_000_000)
         self._block(BLOCK_EPB, _LE["epb"].build(dict(
             interface=0, ts_high=ticks >> 32, ts_low=ticks & 0xFFFFFFFF,
             captured_len=len(data), orig_len=len(data), data=data, options=b"",

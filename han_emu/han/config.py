@@ -46,12 +46,13 @@ class EndpointSettings:
     secondary: int = EndpointMap.secondary
     export_mpan_cluster: int = ExportMpanHome.cluster_id
     export_mpan_attribute: int = ExportMpanHome.attribute_id
+    export_mpan_manufacturer: int = ExportMpanHome.manufacturer_code
 
     def to_map(self) -> EndpointMap:
         return EndpointMap(
             self.primary,
             self.secondary,
-            ExportMpanHome(self.export_mpan_cluster, self.export_mpan_attribute),
+            ExportMpanHome(self.export_mpan_cluster, self.export_mpan_attribute, self.export_mpan_manufacturer),
         )
 
 
@@ -317,6 +318,9 @@ def parse(data: dict[str, Any]) -> Config:
             raise ConfigError(f"endpoints.{name}: an application endpoint is 1..240")
     if ep_settings.primary == ep_settings.secondary:
         raise ConfigError("endpoints.secondary: must differ from endpoints.primary")
+    for name in ("export_mpan_cluster", "export_mpan_attribute", "export_mpan_manufacturer"):
+        if not 0 <= getattr(ep_settings, name) <= 0xFFFF:
+            raise ConfigError(f"endpoints.{name}: a 16-bit value, 0x0000..0xFFFF")
     endpoints = ep_settings.to_map()
 
     state_tbl = _table(data.get("state", {}), "state")

@@ -498,6 +498,16 @@ class StateStore:
         core["time"] = float(now)
         core["interval_start"] = registers
         interval_start = math.floor(now / PERIOD) * PERIOD
+        # The interval in progress is measured from ``now`` on: partial unless
+        # ``now`` is its start; the marks and starts of later times go.
+        partial = [e for e in core.get("partial_ends", []) if e <= interval_start]
+        if now > interval_start:
+            partial.append(interval_start + PERIOD)
+        core["partial_ends"] = partial
+        core["measuring_since"] = float(now)
+        for key in ("first_reading", "tariff_since"):
+            if key in core:
+                core[key] = min(float(core[key]), float(now))
         today = local_datetime(now).date()
         try:
             self._db.execute("BEGIN IMMEDIATE")

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Mapping
 
-from han_emu.meter.gbtime import HALF_HOUR, local_datetime
+from han_emu.meter.gbtime import HALF_HOUR, local_datetime, local_midnight
 
 MINUTES_PER_DAY = 24 * 60
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -62,6 +62,8 @@ class SwitchingTable:
     #: Tier per half-hour slot: switches fall on half hours, so a slot's tier
     #: never changes and look-ups (hot in simulations) are memoised.
     _slots: dict[int, int] = field(default_factory=dict, compare=False, repr=False, hash=False)
+    #: Tier starts already found, by (half-hour slot, look-back floor).
+    _starts: dict[tuple[int, int], int] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def validate(self, where: str, tiers: int) -> None:
         for name, profile in self.day_profiles.items():
@@ -101,13 +103,32 @@ class SwitchingTable:
             t += HALF_HOUR
         return out
 
-    def current_start(self, ts: float, horizon_days: int = 8) -> int:
-        """When the tier active at ``ts`` became active (bounded look-back)."""
+    def current_start(self, ts: float, since: float) -> int:
+        """When the tier active at ``ts`` became active, looking back no
+        further than ``since`` (the tier cannot have started before the
+        tariff did: the answer is then ``since``'s half hour).
+
+        Whole local days whose day profile keeps the tier are stepped over at
+        once, so a flat tariff costs one step a day, not 48."""
+        floor = int(since // HALF_HOUR) * HALF_HOUR
+        key = (int(ts // HALF_HOUR), floor)
+        known = self._starts.get(key)
+        if known is not None:
+            return known
         tier = self.tier_at(ts)
         t = int(ts // HALF_HOUR) * HALF_HOUR
-        stop = ts - horizon_days * 86400
-        while t - HALF_HOUR > stop and self.tier_at(t - HALF_HOUR) == tier:
-            t -= HALF_HOUR
+        while t > floor:
+            day = local_datetime(t - HALF_HOUR).date()
+            name = self.special_days.get(day) or self.week[day.weekday()]
+            if all(switch_tier == tier for _, switch_tier in self.day_profiles[name].switches):
+                t = max(local_midnight(day), floor)  # the whole day kept the tier
+            elif self.tier_at(t - HALF_HOUR) == tier:
+                t -= HALF_HOUR
+            else:
+                break
+        if len(self._starts) > 4096:
+            self._starts.clear()
+        self._starts[key] = t
         return t
 
     @classmethod

@@ -118,14 +118,15 @@ class ZclIngest:
         el = self.readout.element(src_ep)
         el.updated = now
         if header.frame_control.is_general:
+            mfr = None if header.manufacturer is None else int(header.manufacturer)
             if header.command_id == GeneralCommand.Read_Attributes_rsp:
                 for attr_id, status, _type, value in read_response_records(body):
                     if status == Status.SUCCESS and value is not None:
-                        self.attribute(src_ep, cluster, attr_id, value, now)
+                        self.attribute(src_ep, cluster, attr_id, value, now, mfr)
             elif header.command_id == GeneralCommand.Report_Attributes:
                 for attr_id, _type, value in read_typed_records(body):
                     if value is not None:
-                        self.attribute(src_ep, cluster, attr_id, value, now)
+                        self.attribute(src_ep, cluster, attr_id, value, now, mfr)
             return
         if cluster == Metering.cluster_id and header.command_id == _PROFILE_RSP.id:
             channel = self._profile_requests.pop((dst, int(header.tsn)), None)
@@ -158,13 +159,17 @@ class ZclIngest:
             el.tariff_label[direction] = _text(info.tariff_label)
 
     # -- attributes --------------------------------------------------------------------------
-    def attribute(self, ep: int, cluster: int, attr_id: int, value: Any, now: float | None = None) -> None:
+    def attribute(self, ep: int, cluster: int, attr_id: int, value: Any, now: float | None = None,
+                  manufacturer: int | None = None) -> None:
+        """One attribute value; ``manufacturer`` is the code of a
+        manufacturer-specific frame (its ids are not the standard ones)."""
         el = self.readout.element(ep)
         el.updated = now
-        home = self.map.export_mpan
-        if cluster == home.cluster_id and attr_id == home.attribute_id:
+        if self.map.export_mpan.matches(cluster, attr_id, manufacturer):
             el.export_mpan = _text(value) or None
             return
+        if manufacturer is not None:
+            return  # another manufacturer's attribute: nothing a display knows
         if cluster == Metering.cluster_id:
             self._metering(el, Metering.attributes[attr_id].name if attr_id in Metering.attributes else "", value)
         elif cluster == Price.cluster_id and attr_id in Price.attributes:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Union
 
 from han_emu.frames.errors import FrameError
+from han_emu.frames.pcap import ticks_to_seconds
 from han_emu.frames.record import RawFrame
 from han_emu.frames.zep import ZEP_PORT, ZepType, ntp_to_posix, parse_zep
 
@@ -413,7 +414,7 @@ def _pcapng(s: _Stream) -> Iterator[RawFrame | CaptureProblem]:
             if linktype not in SUPPORTED_LINKTYPES:
                 yield CaptureProblem(index, start, f"frame {index}: unsupported link type {linktype}")
                 continue
-            out = _convert(index, linktype, data, ((hi << 32) | lo) * unit, start)
+            out = _convert(index, linktype, data, ticks_to_seconds((hi << 32) | lo, unit), start)
             if out is not None:
                 yield out
 

@@ -85,7 +85,7 @@ _UTC, _LOCAL, _PRICE = "utc", "local", "price"
 _PRICE_SETTINGS = {"price_trailing_digit": "digit", "currency": "currency", "unit_of_measure": "unit"}
 _UTC_SECONDS = {(TIME, "dst_start"), (TIME, "dst_end")}
 """Attributes ZCL types as plain uint32 that hold UTC seconds since 2000 all the same."""
-_ATTRS: dict[tuple[int, str], tuple[str, str | None, str | None]] = {}
+_ATTRS: dict[tuple[int, str, int | None], tuple[str, str | None, str | None]] = {}
 _FIELDS: dict[tuple[int, bool, int], dict[str, str]] = {}
 
 
@@ -97,20 +97,21 @@ def _kind_of(typ: Any) -> str | None:
     return None
 
 
-def _attr_info(cluster: int, aid: str) -> tuple[str, str | None, str | None]:
-    """(name, kind of value, Price setting it holds) of an attribute, worked out once."""
-    key = (cluster, aid)
+def _attr_info(cluster: int, aid: str, manufacturer: int | None = None) -> tuple[str, str | None, str | None]:
+    """(name, kind of value, Price setting it holds) of an attribute, worked
+    out once; ``manufacturer``: the frame's code (its ids are that vendor's)."""
+    key = (cluster, aid, manufacturer)
     info = _ATTRS.get(key)
     if info is None:
         number = int(aid, 16)
-        name = attribute_name(cluster, number) or aid
-        kind = _kind_of(attribute_type(cluster, number))
+        name = attribute_name(cluster, number, manufacturer) or aid
+        kind = _kind_of(attribute_type(cluster, number, manufacturer))
         setting = None
         if (cluster, name) in _UTC_SECONDS:
             kind = _UTC
         if cluster == PRICE:
             setting = _PRICE_SETTINGS.get(name.removeprefix("received_"))
-            if is_price_attribute(number):
+            if manufacturer is None and is_price_attribute(number):
                 kind = _PRICE
         info = _ATTRS[key] = (name, kind, setting)
     return info
@@ -164,11 +165,11 @@ def text_line(event: ZclEvent, prices: Prices | None = None) -> str:
     attrs = m.attributes or {}
     if money is not None:
         for aid, value in attrs.items():
-            setting = _attr_info(event.cluster, aid)[2]
+            setting = _attr_info(event.cluster, aid, m.manufacturer)[2]
             if setting is not None and isinstance(value, int):
                 money[setting] = value >> 4 if setting == "digit" else value
     for aid, value in attrs.items():
-        name, kind, setting = _attr_info(event.cluster, aid)
+        name, kind, setting = _attr_info(event.cluster, aid, m.manufacturer)
         if value is None and m.command_id == 0 and not m.cluster_specific:
             parts.append(name)
         elif setting == "digit" and isinstance(value, int):

@@ -19,11 +19,14 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 
 from clusters import SE_CLUSTERS
+from clusters.metering import export_site_id_def
+from clusters.mp184 import ExportMpanHome
 from clusters.zcl_header import FRAME_TYPE_MASK, SERVER_TO_CLIENT, read_header
 from clusters.zcl_values import ZclValueError
 from clusters.zcl_values import read_value as _read_raw
 
 _U16 = struct.Struct("<H")
+_DEFAULT_HOME = ExportMpanHome()
 
 
 class ZclDecodeError(ValueError):
@@ -419,19 +422,31 @@ def _general(cluster: int, fc: int, manufacturer: int | None, tsn: int, cmd: int
     return msg
 
 
-def attribute_name(cluster: int, attr_id: int) -> str | None:
-    """The attribute's name in ``clusters`` (None when unknown)."""
-    cls = SE_CLUSTERS.get(cluster)
-    if cls is None:
+def _attribute_def(cluster: int, attr_id: int, manufacturer: int | None, home: ExportMpanHome) -> Any:
+    """The ``clusters`` definition an attribute record means: a standard one
+    in a plain frame; in a manufacturer-specific frame only the export MPAN's
+    home (with its code), as every other vendor id space is unknown here."""
+    if manufacturer is not None and not home.matches(cluster, attr_id, manufacturer):
         return None
-    a = cls.attributes.get(attr_id)
+    if manufacturer is not None:
+        return export_site_id_def(attr_id)
+    cls = SE_CLUSTERS.get(cluster)
+    a = None if cls is None else cls.attributes.get(attr_id)
+    return None if a is None or a.is_manufacturer_specific else a
+
+
+def attribute_name(cluster: int, attr_id: int, manufacturer: int | None = None,
+                   home: ExportMpanHome = _DEFAULT_HOME) -> str | None:
+    """The attribute's name in ``clusters`` (None when unknown); ``manufacturer``
+    is the frame's manufacturer code, ``home`` where the export MPAN lives."""
+    a = _attribute_def(cluster, attr_id, manufacturer, home)
     return None if a is None else a.name
 
 
-def attribute_type(cluster: int, attr_id: int) -> type | None:
+def attribute_type(cluster: int, attr_id: int, manufacturer: int | None = None,
+                   home: ExportMpanHome = _DEFAULT_HOME) -> type | None:
     """The attribute's zigpy type in ``clusters`` (None when unknown)."""
-    cls = SE_CLUSTERS.get(cluster)
-    a = None if cls is None else cls.attributes.get(attr_id)
+    a = _attribute_def(cluster, attr_id, manufacturer, home)
     return None if a is None else a.type
 
 

@@ -157,10 +157,8 @@ class EsiServer:
         ep.add_server_cluster(Time, time_table(self.clock, self.clock.now()))
 
         home = self.map.export_mpan
-        export_attr = None
-        if home.cluster_id == Metering.cluster_id:
-            export_attr = Metering.attributes[home.attribute_id].name
-        ep.add_server_cluster(Metering, metering_table(meter, element, export_attr, self.ambient))
+        export_home = home if home.cluster_id == Metering.cluster_id else None
+        ep.add_server_cluster(Metering, metering_table(meter, element, export_home, self.ambient))
         logged = {"import", "export"}
         if meter.settings.mpans.of(element, "export") is None:
             logged.discard("export")

@@ -19,8 +19,10 @@ from clusters.metering import (
     PREVIOUS_WEEKS,
     ProfileIntervalPeriod,
     ProfileStatus,
+    export_site_id_def,
     get_profile_response,
 )
+from clusters.mp184 import ExportMpanHome
 from han_emu.meter.model import Channel, TwinMeter
 from han_emu.meter.profile import PERIOD
 from han_emu.server.attributes import AttributeTable
@@ -72,9 +74,10 @@ def _u24(value: int | None) -> int | None:
     return None if value is None else min(value, 0xFFFFFE)
 
 
-def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
+def metering_table(meter: TwinMeter, element: str, export_mpan: ExportMpanHome | None,
                    ambient_thresholds: AmbientThresholds | None = None) -> AttributeTable:
-    """Attribute getters for one element's Metering server."""
+    """Attribute getters for one element's Metering server; ``export_mpan``
+    (a Metering home) adds the export MPAN as a manufacturer-specific attribute."""
     el = meter.elements[element]
     thresholds = ambient_thresholds or AmbientThresholds()
     mpans = meter.settings.mpans
@@ -128,6 +131,8 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
         "meter_serial_number": lambda: meter.settings.serial.encode(),
         "instantaneous_demand": demand,
         "max_number_of_periods_delivered": lambda: MAX_PERIODS,
+        # The export profile's period (MP184 R3) and the import one's: half hours.
+        "profile_interval_period": lambda: ProfileIntervalPeriod.Minutes_30,
         "active_register_tier_delivered": lambda: meter.active_tier(element, "import"),
     }
     reportable = ["current_summ_delivered", "current_summ_received", "instantaneous_demand",
@@ -141,8 +146,6 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
         for n in range(1, len(el.export_tiers) + 1):
             getters[f"current_tier{n}_summ_received"] = tier("export", n)
             reportable.append(f"current_tier{n}_summ_received")
-    if export_mpan_attr is not None:
-        getters[export_mpan_attr] = lambda: (mpans.of(element, "export") or "").encode()
 
     for zcl_dir, direction in _DIRECTIONS.items():
         getters[f"currentday_consumption_{zcl_dir}"] = history("day", direction, 0)
@@ -160,7 +163,12 @@ def metering_table(meter: TwinMeter, element: str, export_mpan_attr: str | None,
         getters[f"cur_part_profile_int_start_time_{zcl_dir}"] = partial(direction, "start")
         getters[f"cur_part_profile_int_value_{zcl_dir}"] = partial(direction, "value")
         reportable.append(f"currentday_consumption_{zcl_dir}")
-    return AttributeTable.from_cluster(Metering, getters, reportable=reportable)
+    table = AttributeTable.from_cluster(Metering, getters, reportable=reportable)
+    if export_mpan is not None:  # MP184 R4: only a frame with the manufacturer code reaches it
+        table.bind(export_site_id_def(export_mpan.attribute_id),
+                   lambda: (mpans.of(element, "export") or "").encode(),
+                   manufacturer_code=export_mpan.manufacturer_code)
+    return table
 
 
 def profile_handler(meter: TwinMeter, element: str, logged: set[str]) -> Callable[[ZclRequest], list[ZclReply]]:

@@ -8,6 +8,7 @@ generation price and tier.  Prices are GBP scaled by the meter's trailing digit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -64,11 +65,24 @@ class ElementPrices:
         return self.meter.settings.scaled_price(pounds)
 
     def event_id(self, direction: str) -> int:
-        """IssuerEventID of the price now in force: the UTC start of its tier,
-        so it changes exactly when the published price does."""
-        tariff = self.tariff(direction)
-        assert tariff is not None
-        return tariff.switching.current_start(self.meter.time) & 0xFFFFFFFF
+        """IssuerEventID of a tariff's information (tariff, matrix, labels):
+        when the configured tariffs took effect, so it changes only when the
+        configuration does, not with every tier switch."""
+        return int(self.meter.tariff_since) & 0xFFFFFFFF
+
+    def price_event_id(self, at: float) -> int:
+        """IssuerEventID of the PublishPrice in force at ``at``: the UTC start
+        of the price it carries, i.e. the later of the import tier's and (on
+        an element with an export tariff) the generation tier's starts, never
+        before the tariffs took effect.  It changes exactly when the price,
+        tier or label published does, and grows with newer information."""
+        since = self.meter.tariff_since
+        starts = [since]
+        for direction in ("import", "export"):
+            tariff = self.tariff(direction)
+            if tariff is not None:
+                starts.append(tariff.switching.current_start(at, since))
+        return int(max(starts)) & 0xFFFFFFFF
 
     # -- attributes -----------------------------------------------------------
     def table(self) -> AttributeTable:
@@ -107,14 +121,11 @@ class ElementPrices:
         exp = self.tariff("export")
         assert imp is not None
         tier = imp.tier_at(at)
-        changes = imp.switching.changes(at, 1)
-        duration = DURATION_UNTIL_CHANGED
-        if changes:
-            duration = min(DURATION_UNTIL_CHANGED - 1, int((changes[0][0] - at) // 60))
+        duration = self._duration(at)
         fields: dict[str, Any] = dict(
             provider_id=PROVIDER_ID,
             rate_label=_label(f"Tier {tier}", 12),
-            issuer_event_id=imp.switching.current_start(at) & 0xFFFFFFFF,
+            issuer_event_id=self.price_event_id(at),
             current_time=posix_to_utctime(meter.time),
             unit_of_measure=0,
             currency=meter.settings.currency,
@@ -143,6 +154,31 @@ class ElementPrices:
             )
         return _CMD.publish_price.schema(**fields)
 
+    def _changes(self, at: float, count: int) -> list[int]:
+        """The next ``count`` times the published price changes after ``at``:
+        switches of the import tier or, on an element with an export tariff,
+        of the generation tier (PublishPrice carries both)."""
+        whens: set[int] = set()
+        for direction in ("import", "export"):
+            tariff = self.tariff(direction)
+            if tariff is not None:
+                whens.update(when for when, _tier in tariff.switching.changes(at, count))
+        return sorted(whens)[:count]
+
+    def _next_change(self, at: float) -> int | None:
+        changes = self._changes(at, 1)
+        return changes[0] if changes else None
+
+    def _duration(self, at: float) -> int:
+        """DurationInMinutes of the price in force at ``at``: whole minutes up
+        to the next change, rounded up so the price lasts until the next one
+        starts: a price rounded down would end up to 59 s before the next
+        PublishPrice's StartTime, leaving a display without a price."""
+        change = self._next_change(at)
+        if change is None:
+            return DURATION_UNTIL_CHANGED
+        return min(DURATION_UNTIL_CHANGED - 1, math.ceil((change - at) / 60))
+
     # -- handlers -------------------------------------------------------------
     def get_current_price(self, request: ZclRequest) -> list[ZclReply]:
         options = int(request.args.command_options) if request.args is not None else 0
@@ -152,12 +188,10 @@ class ElementPrices:
         return [ZclReply(_CMD.publish_price.id, self.publish_price())]
 
     def get_scheduled_prices(self, request: ZclRequest) -> list[ZclReply]:
-        imp = self.tariff("import")
-        assert imp is not None
         wanted = int(request.args.number_of_events) or 1
         start = max(self.meter.time, float(int(request.args.start_time) + ZCL_EPOCH_POSIX))
         replies = []
-        for when, _tier in imp.switching.changes(start, min(wanted, 16)):
+        for when in self._changes(start, min(wanted, 16)):
             if when - ZCL_EPOCH_POSIX >= UTCTIME_INVALID:
                 break  # past 2136: a start time UTCTime cannot carry
             replies.append(ZclReply(_CMD.publish_price.id, self.publish_price(when)))
@@ -170,11 +204,15 @@ class ElementPrices:
         self.state.acks.append((int(a.provider_id), int(a.issuer_event_id), int(a.price_ack_time)))
         return []
 
-    def _direction_of(self, tariff_type: int) -> str:
-        direction = {0: "import", 1: "export"}.get(tariff_type & 0x0F)
-        if direction is None or self.tariff(direction) is None:
+    def _directions_of(self, tariff_type: int) -> list[str]:
+        """The tariffs a GetTariffInformation TariffType asks for: 0 delivered,
+        1 received, 2 delivered and received (SE 1.4: each tariff of the
+        element in those directions gets its own PublishTariffInformation)."""
+        wanted = {0: ["import"], 1: ["export"], 2: ["import", "export"]}.get(tariff_type & 0x0F, [])
+        found = [d for d in wanted if self.tariff(d) is not None]
+        if not found:
             raise ZclError(Status.NOT_FOUND, f"no tariff of type {tariff_type} on the {self.element} element")
-        return direction
+        return found
 
     def _by_tariff_id(self, tariff_id: int) -> str:
         for direction in ("import", "export"):
@@ -185,11 +223,17 @@ class ElementPrices:
         raise ZclError(Status.NOT_FOUND, f"unknown IssuerTariffID {tariff_id}")
 
     def get_tariff_information(self, request: ZclRequest) -> list[ZclReply]:
-        direction = self._direction_of(int(request.args.tariff_type))
+        return [
+            ZclReply(_CMD.publish_tariff_information.id, self.tariff_information(direction))
+            for direction in self._directions_of(int(request.args.tariff_type))
+        ]
+
+    def tariff_information(self, direction: str) -> Any:
+        """PublishTariffInformation of one direction's tariff."""
         tariff = self.tariff(direction)
         assert tariff is not None
         digit = self.meter.settings.price_trailing_digit
-        payload = _CMD.publish_tariff_information.schema(
+        return _CMD.publish_tariff_information.schema(
             provider_id=PROVIDER_ID,
             issuer_event_id=self.event_id(direction),
             issuer_tariff_id=issuer_tariff_id(self.element, direction),
@@ -206,7 +250,6 @@ class ElementPrices:
             block_threshold_multiplier=1,
             block_threshold_divisor=1,
         )
-        return [ZclReply(_CMD.publish_tariff_information.id, payload)]
 
     def get_price_matrix(self, request: ZclRequest) -> list[ZclReply]:
         direction = self._by_tariff_id(int(request.args.issuer_tariff_id))

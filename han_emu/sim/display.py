@@ -67,17 +67,18 @@ _READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
 PAGE = 24
 
 
-def _read_frame(ids: Iterable[int]) -> bytes:
-    return _read_frame_for(tuple(int(a) for a in ids))
+def _read_frame(ids: Iterable[int], manufacturer: int | None = None) -> bytes:
+    return _read_frame_for(tuple(int(a) for a in ids), manufacturer)
 
 
 @functools.lru_cache(maxsize=256)
-def _read_frame_for(ids: tuple[int, ...]) -> bytes:
+def _read_frame_for(ids: tuple[int, ...], manufacturer: int | None = None) -> bytes:
     # The displays read the same few attribute sets all day: build each frame
     # once (the node puts its own TSN in on sending).
     schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes].schema
     payload = schema(attribute_ids=[t.uint16_t(a) for a in ids]).serialize()
-    return zcl_frame(0, foundation.GeneralCommand.Read_Attributes, payload, general=True)
+    return zcl_frame(0, foundation.GeneralCommand.Read_Attributes, payload, general=True,
+                     manufacturer=manufacturer)
 
 
 class SimDisplay(SimNode):
@@ -179,7 +180,7 @@ class SimDisplay(SimNode):
             return None
         # The node rewrote the TSN; the response carries the same one.
         sent = bytearray(data)
-        sent[1] = ZclHeader.deserialize(rsp.data.serialize())[0].tsn
+        sent[3 if sent[0] & 0x04 else 1] = ZclHeader.deserialize(rsp.data.serialize())[0].tsn
         assert self.nwk is not None
         self.ingest.frame(int(self.nwk), 1, self.esi_nwk, ep, cluster, bytes(sent), self.clock.now())
         self.ingest.packet(rsp, self.clock.now())
@@ -211,8 +212,8 @@ class SimDisplay(SimNode):
         for ep in self.esi_endpoints:
             await self.read(ep, Metering.cluster_id, [
                 _M.unit_of_measure.id, _M.multiplier.id, _M.divisor.id, _M.summation_formatting.id,
-                _M.metering_device_type.id, _M.site_id.id, _M.meter_serial_number.id,
-                self.map.export_mpan.attribute_id])
+                _M.metering_device_type.id, _M.site_id.id, _M.meter_serial_number.id])
+            await self.read_export_mpan(ep)
             await self.read_prices(ep)
             if self.settings.kind == "ppmid":  # the display that names the tariff
                 await self.read_tariff_labels(ep)
@@ -220,6 +221,13 @@ class SimDisplay(SimNode):
                 await self.configure_reporting(ep)
         if self.settings.full_log and self.mp184:
             await self.fetch_full_log(self.map.secondary, channel=1)
+
+    async def read_export_mpan(self, ep: int) -> None:
+        """MP184 R4: the export MPAN, a manufacturer-specific attribute, read
+        with its home's manufacturer code in the ZCL header."""
+        home = self.map.export_mpan
+        await self.ask(ep, home.cluster_id, _read_frame(
+            [home.attribute_id], manufacturer=home.manufacturer_code))
 
     def _mp184_on(self, ep: int) -> bool:
         """Whether this display reads ``ep``'s MP184 export items: always on the

@@ -17,6 +17,7 @@ from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 from clusters import SE_CLUSTERS, Price, names
 from clusters.ids import PRICE, SE_PROFILE_ID, ZDO_PROFILE_ID
 from clusters.price_text import price_text
+from han_emu.replay.zcl import attribute_name
 
 _MAX_ITEMS = 6
 PUBLISH_PRICE = Price.ClientCommandDefs.publish_price.id
@@ -71,11 +72,10 @@ def _value(value: Any) -> str:
     return str(raw)
 
 
-def _attr_name(cluster: int, attr: int) -> str:
-    cls = SE_CLUSTERS.get(cluster)
-    if cls is not None and attr in cls.attributes:
-        return cls.attributes[attr].name
-    return f"0x{attr:04X}"
+def _attr_name(cluster: int, attr: int, manufacturer: int | None = None) -> str:
+    """The attribute's name as the decoder gives it: a manufacturer-specific
+    frame's ids are that manufacturer's (only the export MPAN's are known)."""
+    return attribute_name(cluster, attr, manufacturer) or f"0x{attr:04X}"
 
 
 def _items(items: list[str]) -> str:
@@ -84,7 +84,7 @@ def _items(items: list[str]) -> str:
     return ", ".join(items)
 
 
-def _general(cluster: int, command: int, body: bytes) -> str:
+def _general(cluster: int, command: int, body: bytes, mfr: int | None = None) -> str:
     try:
         name = GeneralCommand(command).name
     except ValueError:
@@ -95,15 +95,15 @@ def _general(cluster: int, command: int, body: bytes) -> str:
     except Exception:
         return f"{name} (malformed)"
     if command == GeneralCommand.Read_Attributes:
-        return f"{name} " + _items([_attr_name(cluster, int(a)) for a in payload.attribute_ids])
+        return f"{name} " + _items([_attr_name(cluster, int(a), mfr) for a in payload.attribute_ids])
     if command == GeneralCommand.Read_Attributes_rsp:
         cells = []
         for rec in payload.status_records:
-            attr = _attr_name(cluster, int(rec.attrid))
+            attr = _attr_name(cluster, int(rec.attrid), mfr)
             cells.append(f"{attr}={_value(rec.value)}" if rec.status == Status.SUCCESS else f"{attr}:{rec.status.name}")
         return f"{name} " + _items(cells)
     if command == GeneralCommand.Report_Attributes:
-        return f"{name} " + _items([f"{_attr_name(cluster, int(r.attrid))}={_value(r.value)}"
+        return f"{name} " + _items([f"{_attr_name(cluster, int(r.attrid), mfr)}={_value(r.value)}"
                                     for r in payload.attribute_reports])
     if command == GeneralCommand.Default_Response:
         return f"{name} cmd 0x{int(payload.command_id):02X} {Status(payload.status).name}"
@@ -118,7 +118,8 @@ def describe_zcl(cluster: int, data: bytes) -> str:
         return f"not ZCL ({len(data)} bytes)"
     arrow = "->" if header.direction == Direction.Client_to_Server else "<-"
     if header.frame_control.is_general:
-        return f"{arrow} {_general(cluster, int(header.command_id), body)}"
+        mfr = None if header.manufacturer is None else int(header.manufacturer)
+        return f"{arrow} {_general(cluster, int(header.command_id), body, mfr)}"
     cls = SE_CLUSTERS.get(cluster)
     commands = {}
     if cls is not None:

@@ -93,6 +93,9 @@ def test_resync_brings_the_clock_back_and_registers_never_decrease(tmp_path: Pat
     back = store.load(SETTINGS)
     assert back is not None and back.time == now and back.readings() == ahead
     assert back.partial_interval(Channel.SECONDARY_EXPORT)[1] == 0  # the interval in progress starts afresh
+    # ... at ``now``, inside it: a partial interval (as the meter's first one was), nothing later marked.
+    assert back.partial_interval(Channel.SECONDARY_EXPORT)[0] == now
+    assert back.partial_ends() == [(START // 1800 + 1) * 1800, (now // 1800 + 1) * 1800]
     _consistent(back)
     back.resume(now + 7200)  # the next run, two hours later, and on
     back.set_flow(PRIMARY, Flow(import_w=500))

@@ -122,5 +122,8 @@ async def test_get_current_price_gives_the_tariff_in_force(served) -> None:
     assert tiers & 0x0F == tier and tiers >> 4 == import_tariff.tiers
     assert price == settings.scaled_price(import_tariff.price_of(tier))
     assert generation_price == settings.scaled_price(export_tariff.price_of(export_tier))
-    assert event == import_tariff.switching.current_start(meter.time) & 0xFFFFFFFF
+    # The start of the price in force: the later of the import and generation tiers' starts.
+    since = meter.tariff_since
+    starts = [t.switching.current_start(meter.time, since) for t in (import_tariff, export_tariff)]
+    assert event == max(since, *starts) & 0xFFFFFFFF
     assert duration > 0 and ratio == 0xFF

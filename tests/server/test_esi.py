@@ -80,9 +80,13 @@ def test_export_prices_r2() -> None:
 def test_export_mpan_r4_at_its_provisional_home() -> None:
     server, _, _ = build()
     mpan = b"1200023305994".hex()
-    assert ask(server, "00 14 00 07e3", ep=2) == [h(f"18 14 01 07e3 00 41 0d {mpan}")]
+    # Manufacturer-specific (frame control bit 2) under the home's code 0xFFF1.
+    assert ask(server, "04 f1ff 14 00 07e3", ep=2) == [h(f"1c f1ff 14 01 07e3 00 41 0d {mpan}")]
+    # Without the code the id is a standard one, which no ESI serves.
+    assert ask(server, "00 16 00 07e3", ep=2) == [h("18 16 01 07e3 86")]
     # The primary element serves its own export MPAN there, and SiteID is the import MPAN.
     assert ask(server, "00 15 00 0703", ep=1) == [h(f"18 15 01 0703 00 41 0d {b'1200023305967'.hex()}")]
+    assert ask(server, "04 f1ff 17 00 07e3", ep=1) == [h(f"1c f1ff 17 01 07e3 00 41 0d {b'1200023305976'.hex()}")]
 
 
 def test_get_profile_newest_three_export_intervals_r3() -> None:
