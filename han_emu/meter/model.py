@@ -17,6 +17,7 @@ from typing import Any
 
 from han_emu.meter.daily import DailyLog
 from han_emu.meter.gbtime import local_datetime
+from han_emu.meter.credit import CAUSE_GENERAL, PrepaymentAccount
 from han_emu.meter.profile import PERIOD, ProfileLog
 from han_emu.meter.settings import ELEMENTS, PRIMARY, SECONDARY, MeterSettings
 
@@ -111,6 +112,7 @@ class TwinMeter:
             self.elements[name] = Element(name, [0.0] * s.import_tariff.tiers, [0.0] * exports)
         self.profiles = tuple(ProfileLog(settings.profile_capacity) for _ in Channel)
         self.daily = DailyLog(settings.daily_capacity)
+        self.prepayment = {n: PrepaymentAccount.new(settings.element(n).prepayment, self.time) for n in ELEMENTS}
         self._interval_start = [0] * len(Channel)
         self._tiers: dict[str, tuple[int, int | None]] = {}
         self._retier()
@@ -156,7 +158,9 @@ class TwinMeter:
             dt = end - self.time
             for name, el in self.elements.items():
                 imp, exp = self._tiers[name]
+                before = el.import_wh
                 el.accumulate(dt, imp, exp)
+                self._charge(name, end, el.import_wh - before, imp)
             self.time = end
             if end == boundary:
                 self._close_interval(boundary)
@@ -182,9 +186,17 @@ class TwinMeter:
         self.time = float(now)
         for name, flow in flows.items():
             self.elements[name].flow = flow
+        for account in self.prepayment.values():  # nothing was used, nor charged, while down
+            account.time = max(account.time, self.time)
         self._record_day_if_missing()
 
     # -- internals -----------------------------------------------------------
+    def _charge(self, name: str, to: float, import_wh: float, tier: int) -> None:
+        """The element's prepayment account pays for ``import_wh`` at the live tier's price."""
+        tariff = self.settings.element(name).import_tariff
+        self.prepayment[name].charge(to, import_wh / 1000.0, float(tariff.price_of(tier)),
+                                     float(tariff.standing_charge))
+
     def _retier(self) -> None:
         for name in ELEMENTS:
             s = self.settings.element(name)
@@ -200,6 +212,8 @@ class TwinMeter:
         local = local_datetime(end)
         if local.hour == 0 and local.minute == 0:
             self.daily.record(local.date(), now)
+            for account in self.prepayment.values():
+                account.take_snapshot(end, CAUSE_GENERAL)
 
     def _record_day_if_missing(self) -> None:
         today = self.today()
@@ -208,9 +222,11 @@ class TwinMeter:
 
     # -- persistence support (pure: the store decides where this goes) ----
     def core_state(self) -> dict[str, Any]:
-        """Registers, clock and interval bookkeeping: everything but the logs."""
+        """Registers, clock, interval bookkeeping and the prepayment accounts:
+        everything but the profile and daily logs."""
         return {
             "time": self.time,
+            "prepayment": {name: account.state() for name, account in self.prepayment.items()},
             "interval_start": list(self._interval_start),
             "elements": {
                 name: {
@@ -267,6 +283,12 @@ class TwinMeter:
         for day, readings in daily_rows:
             meter.daily.record(day, tuple(readings))
         meter._interval_start = list(core["interval_start"])
+        saved = core.get("prepayment") or {}  # state from before prepayment: accounts start afresh
+        meter.prepayment = {
+            n: PrepaymentAccount.from_state(settings.element(n).prepayment, saved[n]) if n in saved
+            else PrepaymentAccount.new(settings.element(n).prepayment, meter.time)
+            for n in ELEMENTS
+        }
         meter._tiers = {}
         meter._retier()
         return meter
