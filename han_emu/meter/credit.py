@@ -312,6 +312,19 @@ class PrepaymentAccount:
         self.snapshots = (self.snapshots + [snap])[-SNAPSHOTS:]
         return snap
 
+    def summary(self) -> dict[str, Any]:
+        """Mode, balances and debt in GBP (to the HAN's 1e-5), for run summaries."""
+        return {
+            "mode": self.settings.mode,
+            "credit": round(self.credit, 5),
+            "emergency_credit": round(self.emergency_credit, 5),
+            "emergency_selected": self.emergency_selected,
+            "debt": round(self.accumulated_debt, 5),
+            "credit_status": self.status(),
+            "total_added": round(self.total_added, 5),
+            "top_ups": len(self.top_ups),
+        }
+
     # -- persistence (pure: the meter's core state carries it) --------------------------
     def state(self) -> dict[str, Any]:
         return {
