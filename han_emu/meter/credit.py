@@ -214,7 +214,7 @@ class PrepaymentAccount:
 
     @property
     def accumulated_debt(self) -> float:
-        return sum(d.amount for d in self.debts)
+        return sum((d.amount for d in self.debts), 0.0)
 
     @property
     def emergency_limit(self) -> float:
