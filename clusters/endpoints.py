@@ -16,6 +16,7 @@ from clusters.ids import (
     IDENTIFY,
     KEY_ESTABLISHMENT,
     METERING,
+    PREPAYMENT,
     PRICE,
     SE_PROFILE_ID,
     SUB_GHZ,
@@ -27,12 +28,12 @@ from clusters.mp184 import EndpointMap, Role
 def esi_simple_descriptor(
     endpoint: int, *, key_establishment: bool, sub_ghz: bool = False
 ) -> zdo_t.SimpleDescriptor:
-    """One ESI endpoint: servers Basic, Identify, Time, Metering, Price (+ KE, + Sub-GHz).
+    """One ESI endpoint: servers Basic, Identify, Time, Metering, Price, Prepayment (+ KE, + Sub-GHz).
 
     With Key Establishment the endpoint also lists it as an output (client) cluster,
     so the ESI can initiate CBKE as well as answer it.
     """
-    inputs = [BASIC, IDENTIFY, TIME, METERING, PRICE]
+    inputs = [BASIC, IDENTIFY, TIME, METERING, PRICE, PREPAYMENT]
     outputs: list[int] = []
     if key_establishment:
         inputs.append(KEY_ESTABLISHMENT)

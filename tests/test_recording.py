@@ -83,7 +83,8 @@ def _general(z: Zcl, body: bytes) -> None:
     elif z.command == GC.Read_Attributes_rsp:
         records = schema.deserialize(body)[0].status_records
         z.attr_ids = [int(r.attrid) for r in records]
-        z.values = [r.value.serialize()[1:] for r in records if r.status == foundation.Status.SUCCESS]
+        # None when every record failed (attributes not served): tshark then shows no value either
+        z.values = [r.value.serialize()[1:] for r in records if r.status == foundation.Status.SUCCESS] or None
     elif z.command == GC.Report_Attributes:
         reports = schema.deserialize(body)[0].attribute_reports
         z.attr_ids = [int(r.attrid) for r in reports]

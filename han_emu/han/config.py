@@ -1,5 +1,5 @@
 """The configuration file: one TOML document for MPANs, tariffs and switching
-tables, endpoints, scenario and state storage.
+tables, payment modes, endpoints, scenario and state storage.
 
 Every key is checked: an unknown key or a value of the wrong type is a
 :class:`ConfigError` whose message names the key, e.g.
@@ -18,6 +18,7 @@ from typing import Any
 
 from clusters.mp184 import EndpointMap, ExportMpanHome
 from han_emu.crypto.certsets import CertCheckError, CertificateSet
+from han_emu.meter.credit import DebtSettings, PrepaymentError, PrepaymentSettings
 from han_emu.meter.mpan import MpanError
 from han_emu.meter.scenario import ScenarioSettings
 from han_emu.meter.settings import (
@@ -271,7 +272,8 @@ def _dataclass_section(cls: type, data: Any, path: str) -> Any:
 
 def parse(data: dict[str, Any]) -> Config:
     """Check a parsed TOML document and build the configuration."""
-    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices", "cbke", "ihd"}, "")
+    _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "prepayment", "scenario", "state", "devices", "cbke",
+                       "ihd"}, "")
 
     meter_tbl = _table(data.get("meter", {}), "meter")
     _no_unknown(
@@ -288,6 +290,10 @@ def parse(data: dict[str, Any]) -> Config:
     _no_unknown(tariff_tbl, set(ELEMENTS), "tariff")
     primary = _element(tariff_tbl.get("primary", {}), "tariff.primary", default_primary(), False)
     secondary = _element(tariff_tbl.get("secondary", {}), "tariff.secondary", default_secondary(), True)
+    prepay_tbl = _table(data.get("prepayment", {}), "prepayment")
+    _no_unknown(prepay_tbl, set(ELEMENTS), "prepayment")
+    primary = replace(primary, prepayment=_prepayment(prepay_tbl.get("primary", {}), "prepayment.primary"))
+    secondary = replace(secondary, prepayment=_prepayment(prepay_tbl.get("secondary", {}), "prepayment.secondary"))
 
     settings = MeterSettings(
         serial=_str(meter_tbl.get("serial", MeterSettings.serial), "meter.serial"),
@@ -303,7 +309,7 @@ def parse(data: dict[str, Any]) -> Config:
     )
     try:
         settings = settings.validate()
-    except (MpanError, TariffError) as exc:
+    except (MpanError, TariffError, PrepaymentError) as exc:
         raise ConfigError(str(exc)) from None
 
     try:
@@ -380,6 +386,47 @@ def _ihd(data: Any) -> AmbientThresholds:
     if high <= medium:
         raise ConfigError(f"ihd.ambient_high_kw: must be above ihd.ambient_medium_kw ({medium}), got {high}")
     return AmbientThresholds(medium, high)
+
+
+_PREPAY_AMOUNTS = ("initial_credit", "emergency_credit_limit", "emergency_credit_threshold",
+                   "low_credit_warning", "top_up_amount")
+
+
+def _prepayment(data: Any, path: str) -> PrepaymentSettings:
+    """A ``[prepayment.<element>]`` table: the mode, amounts in GBP and up to three
+    ``[[prepayment.<element>.debts]]``."""
+    tbl = _table(data, path)
+    _no_unknown(tbl, {"mode", "debts", *_PREPAY_AMOUNTS}, path)
+    values: dict[str, Any] = {k: _decimal(tbl[k], f"{path}.{k}") for k in _PREPAY_AMOUNTS if k in tbl}
+    if "mode" in tbl:
+        values["mode"] = _str(tbl["mode"], f"{path}.mode")
+    if "debts" in tbl:
+        raw = tbl["debts"]
+        if not isinstance(raw, list):
+            raise ConfigError(f"{path}.debts: expected an array of tables ([[{path}.debts]])")
+        debts = []
+        for i, item in enumerate(raw):
+            where = f"{path}.debts[{i}]"
+            debt = _table(item, where)
+            _no_unknown(debt, {"label", "amount", "method", "rate", "frequency", "percentage"}, where)
+            for key in ("label", "amount"):
+                if key not in debt:
+                    raise ConfigError(f"{where}.{key}: required")
+            debts.append(DebtSettings(
+                label=_str(debt["label"], f"{where}.label"),
+                amount=_decimal(debt["amount"], f"{where}.amount"),
+                method=_str(debt.get("method", "time"), f"{where}.method"),
+                rate=_decimal(debt.get("rate", 0), f"{where}.rate"),
+                frequency=_str(debt.get("frequency", "day"), f"{where}.frequency"),
+                percentage=_decimal(debt.get("percentage", 0), f"{where}.percentage"),
+            ))
+        values["debts"] = tuple(debts)
+    settings = PrepaymentSettings(**values)
+    try:
+        settings.validate(path)
+    except PrepaymentError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings
 
 
 def with_state_path(config: Config, path: str | None) -> Config:

@@ -26,6 +26,10 @@ def summary_text(summary: Mapping[str, Any], wall_s: float) -> str:
                      summary.get("zdo_frames", {}), ZDO_PROFILE_ID)
     acks = ", ".join(f"{device} {n}" for device, n in summary["aps_acks"].items()) or "none"
     lines.append(f"APS acknowledgements: {acks}; undelivered frames: {summary['undelivered']}")
+    for element, p in summary.get("prepayment", {}).items():
+        lines.append(f"{element} element, {p['mode']} mode: credit {p['credit']:.2f} GBP, emergency credit "
+                     f"{p['emergency_credit']:.2f} GBP{' (selected)' if p['emergency_selected'] else ''}, "
+                     f"debt {p['debt']:.2f} GBP")
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import zigpy.types as t
 
 from clusters.ids import ZDO_PROFILE_ID
+from clusters.mp184 import Role
 from han_emu.crypto.certsets import certificate_set_for, eui64_to_cert, install_code_for
 from han_emu.meter.clock import Clock
 from han_emu.han.config import Config
@@ -115,6 +116,7 @@ class VirtualHan:
         self.listeners: list[Any] = []
         self.seed = seed
         self._rng = _random.Random(seed) if seed is not None else None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- the meter (stepped and saved by its runner) --------------------------------------
     @property
@@ -143,6 +145,7 @@ class VirtualHan:
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         protect()  # no key in the logs, whatever zigpy prints at DEBUG
+        self._loop = asyncio.get_running_loop()
         self.runner.clock = clock_for_loop()
         self.runner.drive()  # bring the meter up to the clock before anyone reads it
         rng = self._rng
@@ -270,6 +273,22 @@ class VirtualHan:
         for listener in self.listeners:
             listener(self, frame)
 
+    # -- the PPMID's keypad --------------------------------------------------------------------
+    def ppmid_key(self, key: str, element: str = "primary") -> asyncio.Task[Any] | None:
+        """What the PPMID's keys do, on ``element``'s ESI: "top_up" enters a fresh
+        lab UTRN (ConsumerTopUp), "emergency" selects emergency credit
+        (SelectAvailableEmergencyCredit).  Runs as a task on the HAN's loop
+        (call it there); None when there is no PPMID on the HAN yet."""
+        device = next((d for d in self.devices if d.settings.kind == "ppmid" and d.esi_endpoints), None)
+        if device is None or self._loop is None:
+            return None
+        ep = self.config.endpoints.endpoint(Role(element))
+        if key == "top_up":
+            return self._loop.create_task(device.top_up(ep), name=f"{device.name}-top-up")
+        if key == "emergency":
+            return self._loop.create_task(device.select_emergency_credit(ep), name=f"{device.name}-emergency")
+        raise ValueError(f"no PPMID key {key!r}")
+
     # -- results ----------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         frames: dict[str, dict[str, int]] = {}
@@ -285,6 +304,7 @@ class VirtualHan:
             "frames_per_device": self.traffic.per_device(),
             "aps_acks": dict(self.traffic.acks),
             "undelivered": self.traffic.failed,
+            "prepayment": {name: account.summary() for name, account in self.meter.prepayment.items()},
             "devices": {
                 d.name: {
                     "kind": d.settings.kind,

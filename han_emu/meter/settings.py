@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from han_emu.meter.daily import DEFAULT_DAYS
 from han_emu.meter.mpan import validate_mpan
+from han_emu.meter.credit import PrepaymentSettings
 from han_emu.meter.profile import THREE_MONTHS
 from han_emu.meter.tariff import DayProfile, SwitchingTable, Tariff, TariffError
 
@@ -40,10 +41,12 @@ class Mpans:
 @dataclass(frozen=True)
 class ElementSettings:
     """Tariffs of one element: import always; export TOU only where the meter
-    has export tier registers (the MP184 secondary element)."""
+    has export tier registers (the MP184 secondary element); and how the
+    element is paid for (credit or prepayment mode)."""
 
     import_tariff: Tariff
     export_tariff: Tariff | None = None
+    prepayment: PrepaymentSettings = field(default_factory=PrepaymentSettings)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class MeterSettings:
             el.import_tariff.validate(f"tariff.{name}.import")
             if el.export_tariff is not None:
                 el.export_tariff.validate(f"tariff.{name}.export")
+            el.prepayment.validate(f"prepayment.{name}")
         if self.profile_capacity < THREE_MONTHS:
             raise TariffError(
                 f"meter.profile_capacity: at least {THREE_MONTHS} half-hours (3 months) are required"

@@ -16,7 +16,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 
-from clusters import ZCL_EPOCH_POSIX, Metering, Price, Time, utctime_to_posix
+from clusters import ZCL_EPOCH_POSIX, Metering, Prepayment, Price, Time, utctime_to_posix
 from clusters.ids import SE_PROFILE_ID
 from clusters.metering import INVALID_INTERVAL, PROFILE_INTERVAL_SECONDS
 from clusters.mp184 import EndpointMap
@@ -38,6 +38,14 @@ _PROFILE_RSP = Metering.ClientCommandDefs.get_profile_response
 _PUBLISH_PRICE = Price.ClientCommandDefs.publish_price
 _TARIFF_INFO = Price.ClientCommandDefs.publish_tariff_information
 _TIME = Time.AttributeDefs.time.id
+_DEBT = re.compile(r"debt_(label|amount)(\d)$")
+_TOP_UP_RSP = Prepayment.ClientCommandDefs.consumer_top_up_response
+_PREPAY_FIELDS = {
+    "payment_control_configuration": "control", "credit_remaining": "credit",
+    "emergency_credit_remaining": "emergency_credit", "credit_status": "status", "accumulated_debt": "debt",
+    "low_credit_warning_level": "low_credit_warning", "emergency_credit_limit_allowance": "emergency_limit",
+    "emergency_credit_threshold": "emergency_threshold", "total_credit_added": "total_added",
+}
 _LOCAL_TIME = Time.AttributeDefs.local_time.id
 
 
@@ -152,6 +160,11 @@ class ZclIngest:
             info.generation_tier = None if p.generation_tier is None else int(p.generation_tier)
             el.price_trailing_digit = info.trailing_digit
             el.currency = info.currency
+        elif cluster == Prepayment.cluster_id and header.command_id == _TOP_UP_RSP.id:
+            rsp, _ = _TOP_UP_RSP.schema.deserialize(body)
+            el.prepayment.last_top_up = (int(rsp.result_type), int(rsp.top_up_value), int(rsp.credit_remaining))
+            if int(rsp.result_type) in (0x00, 0x10, 0x11, 0x12):  # accepted: the response carries the new credit
+                el.prepayment.credit = int(rsp.credit_remaining)
         elif cluster == Price.cluster_id and header.command_id == _TARIFF_INFO.id:
             info, _ = _TARIFF_INFO.schema.deserialize(body)
             received = info.tariff_type_charging_scheme.tariff_type == TariffTypeNibble.Received
@@ -174,6 +187,8 @@ class ZclIngest:
             self._metering(el, Metering.attributes[attr_id].name if attr_id in Metering.attributes else "", value)
         elif cluster == Price.cluster_id and attr_id in Price.attributes:
             self._price(el, Price.attributes[attr_id].name, value)
+        elif cluster == Prepayment.cluster_id and attr_id in Prepayment.attributes:
+            self._prepayment(el, Prepayment.attributes[attr_id].name, value)
         elif cluster == Time.cluster_id:
             if attr_id == _TIME:
                 self.readout.time_utc = utctime_to_posix(int(value))
@@ -216,6 +231,19 @@ class ZclIngest:
             else:
                 raw = int(value)
             el.partial[direction] = (start, raw)
+
+    def _prepayment(self, el, name: str, value: Any) -> None:
+        p = el.prepayment
+        if (where := _PREPAY_FIELDS.get(name)) is not None:
+            setattr(p, where, int(value))
+        elif m := _DEBT.match(name):
+            n = int(m.group(2))
+            label, amount = p.debts.get(n, (None, None))
+            if m.group(1) == "label":
+                label = _text(value)
+            else:
+                amount = int(value)
+            p.debts[n] = (label, amount)
 
     def _price(self, el, name: str, value: Any) -> None:
         if m := _PRICE.match(name):

@@ -34,6 +34,28 @@ class PriceInfo:
 
 
 @dataclass
+class PrepaymentInfo:
+    """What the Prepayment cluster told a display about one element (raw HAN
+    values: money in the meter's price trailing digit)."""
+
+    control: int | None = None  # PaymentControlConfiguration
+    credit: int | None = None
+    emergency_credit: int | None = None
+    status: int | None = None  # CreditStatus
+    debt: int | None = None  # AccumulatedDebt
+    low_credit_warning: int | None = None
+    emergency_limit: int | None = None
+    emergency_threshold: int | None = None
+    total_added: int | None = None
+    debts: dict[int, tuple[str | None, int | None]] = field(default_factory=dict)  # n -> (label, amount)
+    last_top_up: tuple[int, int, int] | None = None  # (result, value, credit) of the last ConsumerTopUpResponse
+
+    @property
+    def prepayment_mode(self) -> bool | None:
+        return None if self.control is None else bool(self.control & 0x0002)
+
+
+@dataclass
 class ElementReadout:
     """Everything a display knows about one element (one ESI endpoint)."""
 
@@ -59,6 +81,7 @@ class ElementReadout:
     partial: dict[str, tuple[int, int]] = field(default_factory=dict)  # dir -> (start posix, raw)
     profile: dict[int, dict[int, int | None]] = field(default_factory=dict)  # channel -> end -> raw
     current_price: PriceInfo = field(default_factory=PriceInfo)
+    prepayment: PrepaymentInfo = field(default_factory=PrepaymentInfo)
     updated: float | None = None
 
     # -- scaling -------------------------------------------------------------------
@@ -114,6 +137,26 @@ class ElementReadout:
             "mpan_export": self.export_mpan,
             "history": {f"{k}:{d}:{b}": num(self.kwh(v)) for (k, d, b), v in sorted(self.history.items())},
             "profile_intervals": {str(ch): len(v) for ch, v in self.profile.items()},
+            "prepayment": self.prepayment_json(),
+        }
+
+    def prepayment_json(self) -> dict[str, Any] | None:
+        """Credit, emergency credit and debt in GBP (None until the Prepayment cluster was read)."""
+        p = self.prepayment
+        if p.control is None and p.credit is None:
+            return None
+
+        def gbp(raw: int | None) -> float | None:
+            value = self.money(raw)
+            return None if value is None else float(value)
+
+        return {
+            "mode": None if p.prepayment_mode is None else ("prepayment" if p.prepayment_mode else "credit"),
+            "credit": gbp(p.credit),
+            "emergency_credit": gbp(p.emergency_credit),
+            "debt": gbp(p.debt),
+            "credit_status": p.status,
+            "debts": {str(n): {"label": label, "amount": gbp(amount)} for n, (label, amount) in sorted(p.debts.items())},
         }
 
 

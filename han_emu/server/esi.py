@@ -1,7 +1,7 @@
 """The twin ESME's two ESI endpoints, bound to the meter model.
 
 Each element gets an ESI endpoint (profile 0x0109, device 0x0500) serving
-Basic, Identify, Time, Metering and Price; the endpoint numbers and the export
+Basic, Identify, Time, Metering, Price and Prepayment; the endpoint numbers and the export
 MPAN's home come from the MP184 :class:`~clusters.mp184.EndpointMap`.  The
 server also watches the TOU tiers and publishes a new price to subscribed
 clients when a tier changes.
@@ -16,7 +16,7 @@ import zigpy.types as t
 from zigpy.zcl.clusters.general import Basic, Identify, Time
 from zigpy.zdo.types import SimpleDescriptor
 
-from clusters import Metering, Price, SubGhz, posix_to_utctime
+from clusters import Metering, Prepayment, Price, SubGhz, posix_to_utctime
 from clusters.utctime import UTCTIME_INVALID
 from clusters.mp184 import EndpointMap, Role
 from han_emu import __version__
@@ -30,6 +30,7 @@ from han_emu.server.endpoint import Endpoint
 from han_emu.server.engine import ZclServer
 from han_emu.server.key_establishment import KeyEstablishmentServer
 from han_emu.server.metering import AmbientThresholds, metering_table, profile_handler
+from han_emu.server.prepayment import ElementPrepayment
 from han_emu.server.price import ElementPrices, subscriber_address
 from han_emu.server.subghz import SubGhzServer
 
@@ -171,6 +172,10 @@ class EsiServer:
         for command_id, (handler, generates) in prices.handlers().items():
             ep.on_command(Price.cluster_id, command_id, handler, generates=generates)
         ep.declare_generated(Price.cluster_id, (Price.ClientCommandDefs.publish_price.id,))
+        prepayment = ElementPrepayment(meter, element)
+        ep.add_server_cluster(Prepayment, prepayment.table())
+        for command_id, (handler, generates) in prepayment.handlers().items():
+            ep.on_command(Prepayment.cluster_id, command_id, handler, generates=generates)
         if sub_ghz and self.sub_ghz is not None:
             ep.add_server_cluster(SubGhz)
             for command_id, (handler, generates) in self.sub_ghz.handlers().items():

@@ -4,7 +4,10 @@ It behaves like a real one: joins, finds the ESIs with Match_Desc, reads the
 clock from the Time cluster, reads what it shows (with configured reporting
 where it wants it), polls demand and registers on its schedule, asks for
 prices, fetches the day's half-hourly profile, and keeps a readout model of
-everything it received, for both elements.
+everything it received, for both elements.  A PPMID also reads each ESI's
+Prepayment cluster (credit, emergency credit, debt) and can send what its
+keypad would: a top-up (ConsumerTopUp with a UTRN) and the selection of
+emergency credit.
 
 On a sub-GHz HAN it obeys the hub's Sub-GHz cluster: after Suspend ZCL
 Messages it sends no ZCL request until the period is over (a period of 0
@@ -26,8 +29,9 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 import zigpy.zdo.types as zdo_t
 
-from clusters import Metering, Price, SubGhz, Time
+from clusters import Metering, Prepayment, Price, SubGhz, Time, posix_to_utctime
 from clusters.ids import IHD_DEVICE_ID, KEY_ESTABLISHMENT, MESSAGING, PHYSICAL_DEVICE_ID, PPMID_DEVICE_ID
+from clusters.prepayment import OriginatingDevice, ResultType, debt_attr
 from clusters.metering import (
     PREVIOUS_DAYS,
     PREVIOUS_MONTHS,
@@ -45,6 +49,7 @@ from clusters.price import tier_block_price_attr
 from clusters.zcl_header import ZclHeader
 from han_emu.air.accounting import HUB_NWK
 from han_emu.crypto.certsets import CertificateSet
+from han_emu.meter.credit import lab_utrn
 from han_emu.meter.clock import Clock
 from han_emu.radio.virtual.cbke_client import join_smart_energy
 from han_emu.radio.virtual.medium import VirtualAir
@@ -59,6 +64,14 @@ _CLIENTS = (Metering.cluster_id, Price.cluster_id, Time.cluster_id, MESSAGING, K
 _M = Metering.AttributeDefs
 _P = Price.AttributeDefs
 _T = Time.AttributeDefs
+_PP = Prepayment.AttributeDefs
+#: What a PPMID shows of each element's prepayment: the information set and debts 1..3.
+_PREPAY_READ = [_PP.payment_control_configuration.id, _PP.credit_remaining.id, _PP.emergency_credit_remaining.id,
+                _PP.credit_status.id, _PP.accumulated_debt.id, _PP.low_credit_warning_level.id,
+                _PP.emergency_credit_limit_allowance.id, _PP.emergency_credit_threshold.id, _PP.total_credit_added.id,
+                *(debt_attr(n, offset) for n in (1, 2, 3) for offset in (0, 1))]
+_TOP_UP = Prepayment.ServerCommandDefs.consumer_top_up
+_SELECT_EC = Prepayment.ServerCommandDefs.select_available_emergency_credit
 _GET_PROFILE = Metering.ServerCommandDefs.get_profile
 _GET_CURRENT_PRICE = Price.ServerCommandDefs.get_current_price.id
 _SUSPEND = SubGhz.ClientCommandDefs.suspend_zcl_messages.id
@@ -96,8 +109,9 @@ class SimDisplay(SimNode):
         mp184: bool = True,
     ) -> None:
         device_id = _DEVICE_IDS[settings.kind]
+        clients = _CLIENTS + ((Prepayment.cluster_id,) if settings.kind == "ppmid" else ())
         super().__init__(
-            air, ieee, [se_endpoint(device_id, endpoint=1, clients=_CLIENTS)],
+            air, ieee, [se_endpoint(device_id, endpoint=1, clients=clients)],
             name=settings.name or settings.kind.upper(),
         )
         self.settings = settings
@@ -122,6 +136,7 @@ class SimDisplay(SimNode):
         self._install_code: bytes | None = None
         self._random: Callable[[int], bytes] | None = None
         self.key_established = False
+        self.top_ups = 0  # keypad entries made, for fresh UTRNs
 
     def use_cbke(self, certs: CertificateSet, install_code: bytes,
                  random: Callable[[int], bytes] | None = None) -> None:
@@ -215,8 +230,9 @@ class SimDisplay(SimNode):
                 _M.metering_device_type.id, _M.site_id.id, _M.meter_serial_number.id])
             await self.read_export_mpan(ep)
             await self.read_prices(ep)
-            if self.settings.kind == "ppmid":  # the display that names the tariff
+            if self.settings.kind == "ppmid":  # the display that names the tariff and shows credit
                 await self.read_tariff_labels(ep)
+                await self.read_prepayment(ep)
             if self.settings.report:
                 await self.configure_reporting(ep)
         if self.settings.full_log and self.mp184:
@@ -276,6 +292,45 @@ class SimDisplay(SimNode):
         if ep == self.map.secondary and self.mp184:
             ids.append(_P.received_tariff_label.id)
         await self.read(ep, Price.cluster_id, ids)
+
+    async def read_prepayment(self, ep: int) -> None:
+        """Credit, emergency credit, status and debts of ``ep``'s element."""
+        await self.read(ep, Prepayment.cluster_id, _PREPAY_READ)
+
+    async def _prepayment_all(self) -> None:
+        for ep in self.esi_endpoints:
+            await self.read_prepayment(ep)
+
+    async def top_up(self, ep: int, code: str | None = None) -> ResultType | None:
+        """Enter a UTRN on the keypad: ConsumerTopUp to ``ep``'s element (a
+        fresh lab UTRN unless ``code`` is given), then read the credit again.
+        Returns the ESI's result, None if no response came."""
+        if code is None:
+            self.top_ups += 1
+            code = lab_utrn(int(self.clock.now()) * 1000 + self.top_ups % 1000)
+        body = _TOP_UP.schema(originating_device=OriginatingDevice.In_Home_Display,
+                              top_up_code=code.encode("ascii", errors="replace")).serialize()
+        rsp = await self.ask(ep, Prepayment.cluster_id, zcl_frame(0, _TOP_UP.id, body))
+        await self.read_prepayment(ep)
+        if rsp is None:
+            return None
+        header, payload = ZclHeader.deserialize(rsp.data.serialize())
+        if header.frame_control.is_general:  # a Default Response: refused outright
+            return None
+        result, _ = Prepayment.ClientCommandDefs.consumer_top_up_response.schema.deserialize(payload)
+        return ResultType(result.result_type)
+
+    async def select_emergency_credit(self, ep: int) -> bool:
+        """Press "select emergency credit": SelectAvailableEmergencyCredit to
+        ``ep``'s element; True when the ESI accepted it."""
+        body = _SELECT_EC.schema(command_issue_date_time=posix_to_utctime(self.clock.now()),
+                                 originating_device=OriginatingDevice.In_Home_Display).serialize()
+        rsp = await self.ask(ep, Prepayment.cluster_id, zcl_frame(0, _SELECT_EC.id, body))
+        await self.read_prepayment(ep)
+        if rsp is None:
+            return False
+        header, payload = ZclHeader.deserialize(rsp.data.serialize())
+        return bool(header.frame_control.is_general and payload[1:2] == b"\x00")
 
     async def bind_prices(self) -> None:
         """Ask the ESI to bind each of its Price clusters to this display:
@@ -375,6 +430,8 @@ class SimDisplay(SimNode):
             (s.history_s, self.read_history),
             (s.time_s, self.read_time),
         ]
+        if s.kind == "ppmid":  # credit on the registers' schedule
+            jobs.append((s.registers_s, self._prepayment_all))
         loop = asyncio.get_running_loop()
         self._tasks_running = [
             loop.create_task(self._every(period, job), name=f"{self.name}-{job.__name__}")

@@ -76,7 +76,7 @@ class Controls(Protocol):
 
 
 #: The dashboard's actions that need a source's controls, and what each asks of them.
-CONTROL_ACTIONS = ("pause", "speed", "scenario", "record")
+CONTROL_ACTIONS = ("pause", "speed", "scenario", "record", "top_up", "emergency")
 
 
 def offers(controls: Controls | None, action: str) -> bool:
@@ -85,7 +85,9 @@ def offers(controls: Controls | None, action: str) -> bool:
 
     Optional flags a controls object may set: ``can_pause`` (False on the wall
     clock of a stick: no pause and no speed) and ``can_change_speed`` (False
-    on a live sniffer, which may hold its display but hears at the air's pace).
+    on a live sniffer, which may hold its display but hears at the air's pace);
+    the PPMID keys (``top_up``, ``emergency``) need a ``ppmid_key(key) -> bool``
+    method (a HAN with a simulated PPMID).
     """
     if action not in CONTROL_ACTIONS:
         return True
@@ -98,6 +100,8 @@ def offers(controls: Controls | None, action: str) -> bool:
         return bool(getattr(controls, "can_change_speed", can_pause))
     if action == "scenario":
         return bool(controls.scenarios)
+    if action in ("top_up", "emergency"):
+        return callable(getattr(controls, "ppmid_key", None))
     return bool(controls.can_record)
 
 

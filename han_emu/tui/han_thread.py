@@ -306,6 +306,15 @@ class HanRunner(ScenarioChoice):
         self.call(self.recorder.stop)
         self._recording = None
 
+    def ppmid_key(self, key: str) -> bool:
+        """Press the simulated PPMID's ``key`` ("top_up" or "emergency") for the
+        primary element: the PPMID sends the command over the virtual air.
+        False when the HAN has no PPMID that has found the ESI."""
+        han = self.han
+        if han is None:
+            return False
+        return self.call(lambda: han.ppmid_key(key)) is not None
+
     def set_ledger(self, ledger: AirtimeLedger | None) -> None:
         """Show this duty-cycle ledger's gauges on the HAN screen."""
         self._ledger = ledger

@@ -19,8 +19,10 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
+from clusters.prepayment import CreditStatus, ResultType
 from clusters.price import DURATION_UNTIL_CHANGED
 from han_emu.tui import fmt, views
+from han_emu.tui.controls import offers
 from han_emu.tui.framelog import LoggedFrame, hexdump
 from han_emu.tui.widgets import KeyFooter, Panel, ProgressLine, StatusBar
 
@@ -211,16 +213,34 @@ def mpan_line(readout: Readout) -> Table:
 
 
 # -- PPMID ----------------------------------------------------------------------------------
-PREPAYMENT_ABSENT = (
-    "Prepayment: this meter model runs in credit mode and holds no prepayment data "
-    "(no credit, debt or emergency credit), so none is shown."
-)
-
-
 class PpmidScreen(DashScreen):
-    """The PPMID's tariff and price view, from the simulated PPMID's readout."""
+    """The PPMID's tariff, price and credit view, from the simulated PPMID's
+    readout; its keys top up (a lab UTRN, ConsumerTopUp) and select emergency
+    credit through the PPMID, on the primary element."""
 
     TITLE = "PPMID"
+    BINDINGS = [
+        Binding("t", "top_up", "Top up"),
+        Binding("e", "emergency", "Emergency credit"),
+    ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return offers(getattr(self.app, "controls", None), action)
+
+    def _press(self, key: str, done: str) -> None:
+        controls = getattr(self.app, "controls", None)
+        if controls is None or not offers(controls, key):  # not offered: see check_action
+            return
+        if controls.ppmid_key(key):
+            self.app.notify(done)
+        else:
+            self.app.notify("No PPMID on this HAN has found the ESI yet", severity="warning")
+
+    def action_top_up(self) -> None:
+        self._press("top_up", "PPMID: UTRN entered (ConsumerTopUp to the primary ESI)")
+
+    def action_emergency(self) -> None:
+        self._press("emergency", "PPMID: emergency credit asked for (SelectAvailableEmergencyCredit)")
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="ppmid"):
@@ -232,8 +252,8 @@ class PpmidScreen(DashScreen):
 
     def show_data(self, snapshot: Snapshot) -> None:
         found = snapshot.display("ppmid")
-        self.query_one("#prepay", Panel).update(Text(PREPAYMENT_ABSENT))
         if found is None:
+            self.query_one("#prepay", Panel).update(Text(NO_DATA, style="dim"))
             return
         name, readout = found
         self.sub_title = f"as the {name} sees it"
@@ -241,6 +261,52 @@ class PpmidScreen(DashScreen):
         self.query_one("#tariff", Panel).update(tariff_table(pri, views.IMPORT))
         self.query_one("#export-tariff", Panel).update(tariff_table(sec, views.EXPORT))
         self.query_one("#current-price", Panel).update(current_price(readout))
+        self.query_one("#prepay", Panel).update(prepayment_table(readout))
+
+
+#: CreditStatus bits as a PPMID words them, most telling first.
+_STATUS_WORDS = (
+    (CreditStatus.Credit_Exhausted, "credit exhausted", "bold red"),
+    (CreditStatus.Emergency_Credit_In_Use, "emergency credit in use", "bold yellow"),
+    (CreditStatus.Emergency_Credit_Selected, "emergency credit selected", "yellow"),
+    (CreditStatus.Emergency_Credit_Available, "emergency credit available (e)", "yellow"),
+    (CreditStatus.Low_Credit, "low credit", "yellow"),
+    (CreditStatus.Credit_OK, "credit OK", "green"),
+)
+
+
+def credit_status_text(bits: int | None) -> Text:
+    if bits is None:
+        return Text(fmt.DASH)
+    words = [Text(word, style=style) for bit, word, style in _STATUS_WORDS if bits & bit]
+    return Text(", ").join(words) if words else Text(f"0x{bits:02X}")
+
+
+def prepayment_table(readout: Readout) -> Table | Text:
+    """Credit, emergency credit and debt of each element (Prepayment cluster)."""
+    table = _grid("Element", "Mode", "Credit", "Emergency credit", "Debt", "Status",
+                  wrap=("Emergency credit", "Status"))
+    for el in sorted(readout.elements.values(), key=lambda e: e.endpoint):
+        p = el.prepayment
+        if p.control is None and p.credit is None:
+            table.add_row(el.role, NO_DATA, "", "", "", "")
+            continue
+        mode = fmt.DASH if p.prepayment_mode is None else ("prepayment" if p.prepayment_mode else "credit")
+        debts = "; ".join(f"{label or f'#{n}'} {fmt.gbp(el.money(amount))}" for n, (label, amount)
+                          in sorted(p.debts.items()) if amount is not None)
+        debt = fmt.gbp(el.money(p.debt)) + (f" ({debts})" if debts else "")
+        table.add_row(el.role, mode, fmt.gbp(el.money(p.credit)), fmt.gbp(el.money(p.emergency_credit)), debt,
+                      credit_status_text(p.status))
+    if not table.rows:
+        return Text(NO_DATA, style="dim")
+    lines: list = [table]
+    for el in sorted(readout.elements.values(), key=lambda e: e.endpoint):
+        if (last := el.prepayment.last_top_up) is not None:
+            result, value, credit = last
+            name = ResultType(result).name.replace("_", " ") if result in ResultType._value2member_map_ else hex(result)
+            lines.append(Text(f"Last top-up ({el.role}): {name}, {fmt.gbp(el.money(value))}, "
+                              f"credit then {fmt.gbp(el.money(credit))}"))
+    return Group(*lines)
 
 
 def tariff_table(el, direction: str) -> Group | Text:

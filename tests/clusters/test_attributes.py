@@ -7,7 +7,7 @@ import zigpy.zcl
 from zigpy.zcl.clusters import smartenergy as zse
 from zigpy.zcl.foundation import DataTypeId
 
-from clusters import SE_CLUSTERS, Basic, Identify, KeyEstablishment, Metering, Price, SubGhz, Time, ids
+from clusters import SE_CLUSTERS, Basic, Identify, KeyEstablishment, Metering, Prepayment, Price, SubGhz, Time, ids
 from clusters.metering import (
     block_summation_attr,
     previous_day_attr,
@@ -180,6 +180,7 @@ def test_cluster_classes_carry_the_ids_module_names() -> None:
     named = {
         Basic: ids.BASIC, Identify: ids.IDENTIFY, Time: ids.TIME, Price: ids.PRICE,
         Metering: ids.METERING, SubGhz: ids.SUB_GHZ, KeyEstablishment: ids.KEY_ESTABLISHMENT,
+        Prepayment: ids.PREPAYMENT,
     }
     assert set(named) == set(SE_CLUSTERS.values())
     for cls, cluster_id in named.items():

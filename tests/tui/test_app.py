@@ -18,7 +18,7 @@ from han_emu.tui import DashboardApp
 from han_emu.tui.controls import SPEEDS
 from han_emu.tui.framelog import hexdump
 from han_emu.tui.help import HelpScreen
-from han_emu.tui.screens import PREPAYMENT_ABSENT, HanScreen, IhdScreen, PpmidScreen
+from han_emu.tui.screens import HanScreen, IhdScreen, PpmidScreen
 
 from ..support.waiting import wait_until_async
 from .helpers import SIZE, frozen_runner
@@ -93,7 +93,8 @@ async def test_screens_switch_with_keys_and_help_lists_them(still_han) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         assert isinstance(app.screen, PpmidScreen)
-        assert squash(PREPAYMENT_ABSENT) == squash(text_of(app, "#prepay"))
+        prepay = squash(text_of(app, "#prepay"))  # the default meter runs both elements in credit mode
+        assert "primary credit £10.00 £5.00 £0.00 credit OK" in prepay
         tariff = text_of(app, "#tariff")
         assert "£0.2850/kWh" in tariff and "£0.1350/kWh" in tariff and "£0.5320/day" in tariff
         await pilot.press("3")
