@@ -17,6 +17,7 @@ from typing import Any
 
 from han_emu.meter.daily import DailyLog
 from han_emu.meter.gbtime import local_datetime
+from han_emu.meter.messages import MessageBoard
 from han_emu.meter.profile import PERIOD, ProfileLog
 from han_emu.meter.settings import ELEMENTS, PRIMARY, SECONDARY, MeterSettings
 
@@ -113,6 +114,8 @@ class TwinMeter:
         self.daily = DailyLog(settings.daily_capacity)
         self._interval_start = [0] * len(Channel)
         self._tiers: dict[str, tuple[int, int | None]] = {}
+        #: Text messages for the displays (the Messaging cluster's), saved with the meter.
+        self.messages = MessageBoard()
         self._retier()
         self._record_day_if_missing()
 
@@ -208,7 +211,7 @@ class TwinMeter:
 
     # -- persistence support (pure: the store decides where this goes) ----
     def core_state(self) -> dict[str, Any]:
-        """Registers, clock and interval bookkeeping: everything but the logs."""
+        """Registers, clock, interval bookkeeping and messages: everything but the logs."""
         return {
             "time": self.time,
             "interval_start": list(self._interval_start),
@@ -223,6 +226,7 @@ class TwinMeter:
                 }
                 for name, el in self.elements.items()
             },
+            "messages": self.messages.to_state(),
         }
 
     @classmethod
@@ -267,6 +271,7 @@ class TwinMeter:
         for day, readings in daily_rows:
             meter.daily.record(day, tuple(readings))
         meter._interval_start = list(core["interval_start"])
+        meter.messages = MessageBoard.from_state(core.get("messages"))  # absent before messages
         meter._tiers = {}
         meter._retier()
         return meter
