@@ -98,7 +98,7 @@ class MessageBoard:
         self.pending = []
         keys = set()
         for item in items:
-            start = item.start(anchor)
+            start = float(int(item.start(anchor)))  # whole seconds, as UTCTime carries them
             key = self._key(start, item.text)
             keys.add(key)
             if key not in self.delivered:
