@@ -1,4 +1,4 @@
-"""What the dashboard's keys operate: pause, speed, scenario, recording.
+"""What the dashboard's keys operate: pause, speed, scenario, recording, messages.
 
 The app talks to a :class:`Controls` object and never to a loop or a meter,
 so a source without them (a capture replay has no scenario) simply offers
@@ -76,7 +76,7 @@ class Controls(Protocol):
 
 
 #: The dashboard's actions that need a source's controls, and what each asks of them.
-CONTROL_ACTIONS = ("pause", "speed", "scenario", "record")
+CONTROL_ACTIONS = ("pause", "speed", "scenario", "record", "message")
 
 
 def offers(controls: Controls | None, action: str) -> bool:
@@ -86,6 +86,8 @@ def offers(controls: Controls | None, action: str) -> bool:
     Optional flags a controls object may set: ``can_pause`` (False on the wall
     clock of a stick: no pause and no speed) and ``can_change_speed`` (False
     on a live sniffer, which may hold its display but hears at the air's pace).
+    The message key needs ``send_message(text, confirm=...)``, which only a
+    source that serves the ESI (the virtual HAN, a stick) has.
     """
     if action not in CONTROL_ACTIONS:
         return True
@@ -98,6 +100,8 @@ def offers(controls: Controls | None, action: str) -> bool:
         return bool(getattr(controls, "can_change_speed", can_pause))
     if action == "scenario":
         return bool(controls.scenarios)
+    if action == "message":
+        return callable(getattr(controls, "send_message", None))
     return bool(controls.can_record)
 
 
