@@ -13,6 +13,7 @@ from zigpy.zcl import Cluster
 from zigpy.zcl.clusters.general import Basic, Identify, Time
 
 from clusters.key_establishment import KeyEstablishment
+from clusters.messaging import Messaging
 from clusters.metering import Metering
 from clusters.prepayment import Prepayment
 from clusters.price import Price
@@ -21,7 +22,7 @@ from clusters.utctime import ZCL_EPOCH_POSIX, posix_to_utctime, utctime_to_posix
 
 SE_CLUSTERS: Final[dict[int, type[Cluster]]] = {
     cls.cluster_id: cls
-    for cls in (Basic, Identify, Time, Price, Metering, Prepayment, SubGhz, KeyEstablishment)
+    for cls in (Basic, Identify, Time, Price, Metering, Messaging, Prepayment, SubGhz, KeyEstablishment)
 }
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Basic",
     "Identify",
     "KeyEstablishment",
+    "Messaging",
     "Metering",
     "Prepayment",
     "Price",

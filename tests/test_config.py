@@ -89,3 +89,47 @@ def test_cbke_key_that_does_not_belong_is_named() -> None:
 def test_cbke_missing_field_is_named() -> None:
     with pytest.raises(ConfigError, match=r"^cbke\.suite1\.private_key: required"):
         loads(ANNEX_C_V)
+
+
+def test_messages_and_basic_tables() -> None:
+    from han_emu.meter.messages import ScheduledMessage
+    from han_emu.server.basic import BasicInfo
+
+    c = loads("""
+[basic]
+manufacturer = "Acme"
+model = "E470 Twin"
+date_code = "20250102"
+hardware_version = 4
+
+[[messages]]
+at = "+2h"
+text = "Your supplier will visit on Monday"
+duration_min = 60
+confirm = true
+
+[[messages]]
+at = "+1h30m"
+text = "Half past"
+importance = "critical"
+
+[[messages]]
+at = 2026-07-01T09:00:00Z
+text = "July prices"
+""")
+    assert c.basic == BasicInfo(manufacturer="Acme", model="E470 Twin", date_code="20250102", hardware_version=4)
+    assert c.messages == (
+        ScheduledMessage("Your supplier will visit on Monday", after_s=7200.0, duration_min=60, confirm=True),
+        ScheduledMessage("Half past", after_s=5400.0, importance="critical"),
+        ScheduledMessage("July prices", at=1782896400.0),
+    )
+    assert loads("").messages == () and loads("").basic == BasicInfo()
+
+
+def test_example_messages_load_when_uncommented() -> None:
+    import re
+
+    text = re.sub(r"^# (\[\[messages\]\]|at =|text =|duration_min =|confirm =|importance =)", r"\1",
+                  example_text(), flags=re.M)
+    (message,) = loads(text).messages
+    assert (message.after_s, message.duration_min, message.confirm) == (7200.0, 60, True)

@@ -1,5 +1,6 @@
 """The configuration file: one TOML document for MPANs, tariffs and switching
-tables, payment modes, endpoints, scenario and state storage.
+tables, payment modes, endpoints, scenario, state storage, the Basic cluster's
+identity and scheduled messages.
 
 Every key is checked: an unknown key or a value of the wrong type is a
 :class:`ConfigError` whose message names the key, e.g.
@@ -8,6 +9,7 @@ Every key is checked: an unknown key or a value of the wrong type is a
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone
@@ -16,9 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from clusters.messaging import MAX_MESSAGE_BYTES
 from clusters.mp184 import EndpointMap, ExportMpanHome
 from han_emu.crypto.certsets import CertCheckError, CertificateSet
 from han_emu.meter.credit import DebtSettings, PrepaymentError, PrepaymentSettings
+from han_emu.meter.messages import IMPORTANCES, ScheduledMessage
 from han_emu.meter.mpan import MpanError
 from han_emu.meter.scenario import ScenarioSettings
 from han_emu.meter.settings import (
@@ -30,6 +34,7 @@ from han_emu.meter.settings import (
     default_secondary,
 )
 from han_emu.meter.tariff import WEEKDAYS, DayProfile, SwitchingTable, Tariff, TariffError
+from han_emu.server.basic import BasicInfo
 from han_emu.server.metering import AmbientThresholds
 from han_emu.sim.schedule import DeviceSettings, default_devices
 
@@ -70,6 +75,10 @@ class Config:
     #: The ``[ihd]`` table: ambient consumption thresholds shared by the ESI's
     #: indicator and the dashboard's IHD screen.
     ihd: AmbientThresholds = field(default_factory=AmbientThresholds)
+    #: The ``[basic]`` table: what the ESI's Basic cluster says about the meter.
+    basic: BasicInfo = field(default_factory=BasicInfo)
+    #: The ``[[messages]]`` tables: text messages the ESI sends the displays.
+    messages: tuple[ScheduledMessage, ...] = ()
 
 
 def example_text() -> str:
@@ -273,7 +282,7 @@ def _dataclass_section(cls: type, data: Any, path: str) -> Any:
 def parse(data: dict[str, Any]) -> Config:
     """Check a parsed TOML document and build the configuration."""
     _no_unknown(data, {"meter", "mpan", "endpoints", "tariff", "prepayment", "scenario", "state", "devices", "cbke",
-                       "ihd"}, "")
+                       "ihd", "basic", "messages"}, "")
 
     meter_tbl = _table(data.get("meter", {}), "meter")
     _no_unknown(
@@ -371,7 +380,71 @@ def parse(data: dict[str, Any]) -> Config:
         if not cert_sets[-1].key_matches:
             raise ConfigError(f"{where}.private_key: does not belong to the certificate")
     return Config(settings, scenario, endpoints, state_path, start, devices, tuple(cert_sets),
-                  ihd=_ihd(data.get("ihd", {})))
+                  ihd=_ihd(data.get("ihd", {})), basic=_basic(data.get("basic", {})),
+                  messages=_messages(data.get("messages", [])))
+
+
+def _basic(data: Any) -> BasicInfo:
+    """The ``[basic]`` table: the identity the ESI's Basic cluster gives the meter."""
+    tbl = _table(data, "basic")
+    _no_unknown(tbl, {f.name for f in fields(BasicInfo)}, "basic")
+    info = _dataclass_section(BasicInfo, tbl, "basic")
+    try:
+        return info.validate("basic")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+_SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)")
+_UNIT_S = {"d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0}
+
+
+def _after(text: str, path: str) -> float:
+    """``+2h``, ``+90s``, ``+1h30m``, ``+1d``: seconds from the run's start."""
+    body = text[1:].replace(" ", "")
+    spans = list(_SPAN.finditer(body))
+    if not body or "".join(m.group(0) for m in spans) != body:
+        raise ConfigError(f"{path}: expected \"+\" and a span such as \"+2h\", \"+90s\" or \"+1h30m\" "
+                          f"(units d, h, m or min, s), got {text!r}")
+    return sum(float(m.group(1)) * _UNIT_S[m.group(2)] for m in spans)
+
+
+def _messages(data: Any) -> tuple[ScheduledMessage, ...]:
+    """The ``[[messages]]`` tables: when (``at``), what (``text``), how long
+    (``duration_min``; none: until changed), ``confirm`` and ``importance``."""
+    if not isinstance(data, list):
+        raise ConfigError("messages: expected an array of tables ([[messages]])")
+    out = []
+    for i, raw in enumerate(data):
+        where = f"messages[{i}]"
+        tbl = _table(raw, where)
+        _no_unknown(tbl, {"at", "text", "duration_min", "confirm", "importance"}, where)
+        for key in ("at", "text"):
+            if key not in tbl:
+                raise ConfigError(f"{where}.{key}: required")
+        at_raw = tbl["at"]
+        at = after = None
+        if isinstance(at_raw, str) and at_raw.strip().startswith("+"):
+            after = _after(at_raw.strip(), f"{where}.at")
+        else:
+            at = _timestamp(at_raw, f"{where}.at")
+        text = _str(tbl["text"], f"{where}.text")
+        size = len(text.encode("utf-8"))
+        if not text.strip() or size > MAX_MESSAGE_BYTES:
+            raise ConfigError(f"{where}.text: 1..{MAX_MESSAGE_BYTES} bytes of UTF-8 (one frame), got {size}")
+        duration = None
+        if "duration_min" in tbl:
+            duration = _int(tbl["duration_min"], f"{where}.duration_min")
+            if not 1 <= duration <= 0xFFFE:
+                raise ConfigError(f"{where}.duration_min: 1..65534 minutes (leave it out: until changed), "
+                                  f"got {duration}")
+        importance = _str(tbl.get("importance", "medium"), f"{where}.importance")
+        if importance not in IMPORTANCES:
+            raise ConfigError(f"{where}.importance: one of {', '.join(IMPORTANCES)}, got {importance!r}")
+        out.append(ScheduledMessage(text=text, at=at, after_s=after, duration_min=duration,
+                                    confirm=_bool(tbl.get("confirm", False), f"{where}.confirm"),
+                                    importance=importance))
+    return tuple(out)
 
 
 def _ihd(data: Any) -> AmbientThresholds:

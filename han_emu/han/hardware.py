@@ -112,6 +112,7 @@ class HardwareHan:
         self.request_timeout = request_timeout
         self.report = report or LOGGER.warning
         self.server: Any = None  # the EsiServer, behind a ServerTap
+        self.esi: EsiServer | None = None  # the same server, for the dashboard's message key
         #: Called as (packet, incoming) for every packet the ESI takes or makes.
         self.packet_listeners: list[Callable[[t.ZigbeePacket, bool], None]] = []
         #: The emulator's own airtime accounting of the frames it serves (the
@@ -176,7 +177,9 @@ class HardwareHan:
         esi = EsiServer(self.meter, self.clock, self.config.endpoints,
                         accept_unencrypted=self.accept_unencrypted, identities=identities,
                         ieee_of=self._ieee_of, on_key=self._on_cbke_key,
-                        bound=lambda ep, cluster: self.bindings.destinations(ep, cluster, self._nwk_of))
+                        bound=lambda ep, cluster: self.bindings.destinations(ep, cluster, self._nwk_of),
+                        basic=self.config.basic, messages=self.config.messages)
+        self.esi = esi
         # The stick carries a tap: the emulator's own airtime accounting (and
         # any other observer in packet_listeners) sees every frame it serves.
         self.server = ServerTap(esi, self._on_packet)
@@ -184,6 +187,15 @@ class HardwareHan:
         if identities and self.cbke_mode == "software":
             self._check_certificates(identities)
         self.runner.start()
+
+    def send_message(self, text: str, **options: Any) -> Any:
+        """A message to the displays now (see :meth:`EsiServer.send_message`)."""
+        if self.esi is None:
+            raise RuntimeError("the ESI is not serving yet")
+        message = self.esi.send_message(text, **options)
+        if self.app is not None:
+            self.app.wake_server()
+        return message
 
     async def stop(self) -> None:
         self._stopping = True

@@ -1,4 +1,5 @@
-"""The text a simulated run ends with: when it got to, and what went on the air.
+"""The text a simulated run ends with: when it got to, what went on the air, and
+the last message the meter sent the displays.
 
 Made from :meth:`VirtualHan.summary` (the same dict ``--summary-json`` writes),
 with times as ISO dates and every cluster named beside its id; ZCL clusters and
@@ -30,7 +31,22 @@ def summary_text(summary: Mapping[str, Any], wall_s: float) -> str:
         lines.append(f"{element} element, {p['mode']} mode: credit {p['credit']:.2f} GBP, emergency credit "
                      f"{p['emergency_credit']:.2f} GBP{' (selected)' if p['emergency_selected'] else ''}, "
                      f"debt {p['debt']:.2f} GBP")
+    lines.append(_message(summary.get("message")))
     return "\n".join(lines) + "\n"
+
+
+def _message(message: Mapping[str, Any] | None) -> str:
+    """The meter's last message and whether a display confirmed it."""
+    if not message:
+        return "last message: none"
+    line = f"last message: #{message['id']} {message['text']!r} from {iso_utc(message['start'])}"
+    if message.get("cancelled"):
+        line += ", cancelled"
+    if message.get("confirmed_at") is not None:
+        line += f", confirmed by {message.get('confirmed_by')} at {iso_utc(message['confirmed_at'])}"
+    elif message.get("confirm"):
+        line += ", not confirmed yet"
+    return line
 
 
 def _frames(title: str, by_device: Mapping[str, Mapping[str, int]], profile: int) -> list[str]:

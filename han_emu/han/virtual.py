@@ -170,7 +170,8 @@ class VirtualHan:
                                 ieee_of=self.app.ieee_of, on_key=self._install_key,
                                 sub_ghz=self.sub_ghz, ambient=self.config.ihd,
                                 bound=self.app.bound_destinations,
-                                random=None if rng is None else rng.randbytes)
+                                random=None if rng is None else rng.randbytes,
+                                basic=self.config.basic, messages=self.config.messages)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         info = self.app.state.network_info
@@ -192,6 +193,14 @@ class VirtualHan:
                                 random=None if rng is None else rng.randbytes)
             await device.start()
             device.run()
+
+    def send_message(self, text: str, **options: Any) -> Any:
+        """A message to the displays now (see :meth:`EsiServer.send_message`)."""
+        if self.server is None or self.app is None:
+            raise RuntimeError("the virtual HAN is not running")
+        message = self.server.send_message(text, **options)
+        self.app.wake_server()
+        return message
 
     def _install_key(self, ieee, key) -> None:
         """A CBKE-derived link key: kept out of the logs, then installed."""
@@ -305,6 +314,8 @@ class VirtualHan:
             "aps_acks": dict(self.traffic.acks),
             "undelivered": self.traffic.failed,
             "prepayment": {name: account.summary() for name, account in self.meter.prepayment.items()},
+            "message": self.meter.messages.to_state()["current"],
+            "message_confirmations": self.meter.messages.to_state()["confirmations"],
             "devices": {
                 d.name: {
                     "kind": d.settings.kind,

@@ -18,6 +18,7 @@ from typing import Any
 from han_emu.meter.daily import DailyLog
 from han_emu.meter.gbtime import local_datetime
 from han_emu.meter.credit import CAUSE_GENERAL, PrepaymentAccount
+from han_emu.meter.messages import MessageBoard
 from han_emu.meter.profile import PERIOD, ProfileLog
 from han_emu.meter.settings import ELEMENTS, PRIMARY, SECONDARY, MeterSettings
 
@@ -115,6 +116,8 @@ class TwinMeter:
         self.prepayment = {n: PrepaymentAccount.new(settings.element(n).prepayment, self.time) for n in ELEMENTS}
         self._interval_start = [0] * len(Channel)
         self._tiers: dict[str, tuple[int, int | None]] = {}
+        #: Text messages for the displays (the Messaging cluster's), saved with the meter.
+        self.messages = MessageBoard()
         self._retier()
         self._record_day_if_missing()
 
@@ -222,8 +225,8 @@ class TwinMeter:
 
     # -- persistence support (pure: the store decides where this goes) ----
     def core_state(self) -> dict[str, Any]:
-        """Registers, clock, interval bookkeeping and the prepayment accounts:
-        everything but the profile and daily logs."""
+        """Registers, clock, interval bookkeeping, the prepayment accounts and
+        messages: everything but the profile and daily logs."""
         return {
             "time": self.time,
             "prepayment": {name: account.state() for name, account in self.prepayment.items()},
@@ -239,6 +242,7 @@ class TwinMeter:
                 }
                 for name, el in self.elements.items()
             },
+            "messages": self.messages.to_state(),
         }
 
     @classmethod
@@ -289,6 +293,7 @@ class TwinMeter:
             else PrepaymentAccount.new(settings.element(n).prepayment, meter.time)
             for n in ELEMENTS
         }
+        meter.messages = MessageBoard.from_state(core.get("messages"))  # absent before messages
         meter._tiers = {}
         meter._retier()
         return meter

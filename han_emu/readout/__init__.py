@@ -2,6 +2,6 @@
 (the simulated IHD, a hardware coordinator, a capture replay)."""
 
 from han_emu.readout.ingest import ZclIngest
-from han_emu.readout.model import ElementReadout, Readout
+from han_emu.readout.model import ElementReadout, MessageInfo, Readout
 
-__all__ = ["ElementReadout", "Readout", "ZclIngest"]
+__all__ = ["ElementReadout", "MessageInfo", "Readout", "ZclIngest"]

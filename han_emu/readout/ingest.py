@@ -16,14 +16,16 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 
-from clusters import ZCL_EPOCH_POSIX, Metering, Prepayment, Price, Time, utctime_to_posix
+from clusters import ZCL_EPOCH_POSIX, Messaging, Metering, Prepayment, Price, Time, utctime_to_posix
 from clusters.ids import SE_PROFILE_ID
+from clusters.messaging import DURATION_UNTIL_CHANGED, START_NOW, ExtendedMessageControl
 from clusters.metering import INVALID_INTERVAL, PROFILE_INTERVAL_SECONDS
 from clusters.mp184 import EndpointMap
 from clusters.price import TariffTypeNibble
 from clusters.zcl_header import ZclHeader
 from clusters.zcl_values import read_response_records, read_typed_records
-from han_emu.readout.model import Readout
+from han_emu.meter.messages import IMPORTANCES
+from han_emu.readout.model import MessageInfo, Readout
 
 LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ _GET_PROFILE = Metering.ServerCommandDefs.get_profile
 _PROFILE_RSP = Metering.ClientCommandDefs.get_profile_response
 _PUBLISH_PRICE = Price.ClientCommandDefs.publish_price
 _TARIFF_INFO = Price.ClientCommandDefs.publish_tariff_information
+_DISPLAY_MESSAGE = Messaging.ClientCommandDefs.display_message
+_CANCEL_MESSAGE = Messaging.ClientCommandDefs.cancel_message
+_CONFIRM_MESSAGE = Messaging.ServerCommandDefs.message_confirmation
 _TIME = Time.AttributeDefs.time.id
 _DEBT = re.compile(r"debt_(label|amount)(\d)$")
 _TOP_UP_RSP = Prepayment.ClientCommandDefs.consumer_top_up_response
@@ -106,13 +111,49 @@ class ZclIngest:
             return
         self.frames += 1
         try:
-            if header.direction == Direction.Client_to_Server:
+            if cluster == Messaging.cluster_id and header.frame_control.is_cluster:
+                self._message(header, body, now)
+            elif header.direction == Direction.Client_to_Server:
                 self._request(src, cluster, header, body)
             else:
                 self._response(src, src_ep, dst, cluster, header, body, now)
         except Exception as exc:  # a malformed payload never breaks the readout
             self.errors += 1
             LOGGER.debug("cannot apply ZCL frame on 0x%04X: %s (%s)", cluster, data.hex(), exc)
+
+    # -- Messaging: the ESI's message, a display's confirmation ----------------------------
+    def _message(self, header: ZclHeader, body: bytes, now: float | None) -> None:
+        held = self.readout.message
+        if header.direction == Direction.Client_to_Server:
+            if header.command_id == _CONFIRM_MESSAGE.id:
+                confirmation, _ = _CONFIRM_MESSAGE.schema.deserialize(body)
+                if held is not None and held.id == int(confirmation.message_id):
+                    held.confirmed = True
+                    held.confirmed_at = utctime_to_posix(int(confirmation.confirmation_time))
+            return
+        if header.command_id == _DISPLAY_MESSAGE.id:
+            m, _ = _DISPLAY_MESSAGE.schema.deserialize(body)
+            control = m.message_control
+            start = int(m.start_time)
+            duration = int(m.duration_in_minutes)
+            ext = m.extended_message_control
+            confirmed = ext is not None and bool(ext & ExtendedMessageControl.Confirmed)
+            same = held is not None and held.id == int(m.message_id)
+            message = MessageInfo(
+                id=int(m.message_id), text=str(m.message),
+                start=None if start == START_NOW else utctime_to_posix(start),
+                duration_min=None if duration == DURATION_UNTIL_CHANGED else duration,
+                importance=IMPORTANCES[int(control.importance)],
+                confirm_required=bool(control.confirmation_required),
+                received_at=held.received_at if same and held is not None else now,
+                confirmed=confirmed or (same and held is not None and held.confirmed),
+                confirmed_at=held.confirmed_at if same and held is not None else None,
+            )
+            self.readout.message = message
+        elif header.command_id == _CANCEL_MESSAGE.id:
+            cancel, _ = _CANCEL_MESSAGE.schema.deserialize(body)
+            if held is not None and held.id == int(cancel.message_id):
+                held.cancelled = True
 
     # -- requests (only what responses need) ----------------------------------------------
     def _request(self, src: int, cluster: int, header: ZclHeader, body: bytes) -> None:

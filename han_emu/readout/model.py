@@ -56,6 +56,45 @@ class PrepaymentInfo:
 
 
 @dataclass
+class MessageInfo:
+    """The last text message from the ESI (Messaging DisplayMessage), as a display holds it."""
+
+    id: int
+    text: str
+    start: float | None  # None: "now", i.e. when it arrived
+    duration_min: int | None  # None: until changed
+    importance: str
+    confirm_required: bool
+    received_at: float | None = None
+    confirmed: bool = False
+    confirmed_at: float | None = None
+    cancelled: bool = False
+
+    @property
+    def begins(self) -> float | None:
+        """When it took effect (its start time, or its arrival for "now")."""
+        return self.start if self.start is not None else self.received_at
+
+    def showing(self, now: float | None) -> bool:
+        """Whether a display shows it at ``now``: not cancelled, started, not expired."""
+        if self.cancelled:
+            return False
+        begins = self.begins
+        if now is None or begins is None:
+            return True
+        if now < begins:
+            return False
+        return self.duration_min is None or now < begins + 60.0 * self.duration_min
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "text": self.text, "start": self.begins, "duration_min": self.duration_min,
+            "importance": self.importance, "confirm_required": self.confirm_required,
+            "confirmed": self.confirmed, "confirmed_at": self.confirmed_at, "cancelled": self.cancelled,
+        }
+
+
+@dataclass
 class ElementReadout:
     """Everything a display knows about one element (one ESI endpoint)."""
 
@@ -169,6 +208,7 @@ class Readout:
     time_utc: float | None = None  # from the Time cluster
     time_local_offset: int | None = None
     time_read_at: float | None = None  # local clock when Time was read
+    message: MessageInfo | None = None  # the last Messaging DisplayMessage
 
     def element(self, endpoint: int) -> ElementReadout:
         el = self.elements.get(endpoint)
@@ -186,5 +226,6 @@ class Readout:
     def to_json(self) -> dict[str, Any]:
         return {
             "time_utc": self.time_utc,
+            "message": None if self.message is None else self.message.to_json(),
             "elements": {el.role if el.role != "unknown" else str(ep): el.to_json() for ep, el in self.elements.items()},
         }

@@ -1,10 +1,11 @@
 """The twin ESME's two ESI endpoints, bound to the meter model.
 
 Each element gets an ESI endpoint (profile 0x0109, device 0x0500) serving
-Basic, Identify, Time, Metering, Price and Prepayment; the endpoint numbers and the export
-MPAN's home come from the MP184 :class:`~clusters.mp184.EndpointMap`.  The
-server also watches the TOU tiers and publishes a new price to subscribed
-clients when a tier changes.
+Basic, Identify, Time, Metering, Price and Prepayment (the primary also Messaging); the
+endpoint numbers and the export MPAN's home come from the MP184
+:class:`~clusters.mp184.EndpointMap`.  The server also watches the TOU tiers
+and publishes a new price to subscribed clients when a tier changes, and
+pushes the meter's messages (DisplayMessage, CancelMessage) to the displays.
 """
 
 from __future__ import annotations
@@ -16,19 +17,21 @@ import zigpy.types as t
 from zigpy.zcl.clusters.general import Basic, Identify, Time
 from zigpy.zdo.types import SimpleDescriptor
 
-from clusters import Metering, Prepayment, Price, SubGhz, posix_to_utctime
+from clusters import Messaging, Metering, Prepayment, Price, SubGhz, posix_to_utctime
 from clusters.utctime import UTCTIME_INVALID
 from clusters.mp184 import EndpointMap, Role
-from han_emu import __version__
 from han_emu.meter.clock import Clock
 from han_emu.meter.gbtime import BST_SHIFT, HALF_HOUR, bst_window, utc_offset
+from han_emu.meter.messages import Message, ScheduledMessage
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.settings import ELEMENTS, PRIMARY
 from han_emu.crypto.certsets import CertificateSet
 from han_emu.server.attributes import AttributeTable
+from han_emu.server.basic import BasicInfo, basic_table
 from han_emu.server.endpoint import Endpoint
 from han_emu.server.engine import ZclServer
 from han_emu.server.key_establishment import KeyEstablishmentServer
+from han_emu.server.messaging import MessagingServer, cancel_message, display_message
 from han_emu.server.metering import AmbientThresholds, metering_table, profile_handler
 from han_emu.server.prepayment import ElementPrepayment
 from han_emu.server.price import ElementPrices, subscriber_address
@@ -68,20 +71,6 @@ def time_table(clock: Clock, started: float) -> AttributeTable:
     return AttributeTable.from_cluster(Time, getters)
 
 
-def basic_table(meter: TwinMeter, element: str) -> AttributeTable:
-    return AttributeTable.from_cluster(
-        Basic,
-        {
-            "zcl_version": lambda: 1,
-            "power_source": lambda: Basic.PowerSource.Mains_single_phase,
-            "manufacturer": lambda: "han-emu",
-            "model": lambda: f"Twin ESME ({element})",
-            "sw_build_id": lambda: __version__,
-            "date_code": lambda: "20261128",
-        },
-    )
-
-
 class EsiServer:
     """Both ESIs of the twin meter, as one PacketServer."""
 
@@ -99,6 +88,8 @@ class EsiServer:
         ambient: AmbientThresholds | None = None,
         bound: Callable[[int, int], Iterable[tuple[int, int]]] | None = None,
         random: Callable[[int], bytes] | None = None,
+        basic: BasicInfo | None = None,
+        messages: Sequence[ScheduledMessage] = (),
     ) -> None:
         """With ``identities`` (certificate sets) the primary ESI runs CBKE as a
         Smart Energy trust centre and refuses SE requests from devices that have
@@ -110,7 +101,9 @@ class EsiServer:
         cluster of an ESI endpoint: clients bound to Price get PublishPrice
         on a tier change as clients that asked with the receiver-on bit do;
         ``random`` is where CBKE's ephemeral keys come from (the operating
-        system's randomness unless a seeded run asks otherwise)."""
+        system's randomness unless a seeded run asks otherwise); ``basic``: what
+        the Basic cluster says about the meter; ``messages``: the configured
+        messages, scheduled from now (the run's start)."""
         self.meter = meter
         self.bound = bound
         self.ambient = ambient or AmbientThresholds()
@@ -118,6 +111,9 @@ class EsiServer:
         self.map = endpoints or EndpointMap()
         self.prices: dict[str, ElementPrices] = {}
         self._identify: dict[int, int] = {}
+        self.basic = basic
+        self.messaging = MessagingServer(meter, clock)
+        meter.messages.schedule(messages, clock.now())
         # On a sub-GHz PHY the hub serves the Sub-GHz cluster (duty-cycle throttling).
         self.sub_ghz: SubGhzServer | None = SubGhzServer(clock) if sub_ghz else None
         eps = [self._endpoint(name, sub_ghz) for name in ELEMENTS]
@@ -144,7 +140,7 @@ class EsiServer:
     def _endpoint(self, element: str, sub_ghz: bool) -> Endpoint:
         meter = self.meter
         ep = Endpoint(self.endpoint_of(element))
-        ep.add_server_cluster(Basic, basic_table(meter, element))
+        ep.add_server_cluster(Basic, basic_table(self.basic))
         ep_id = ep.id
         self._identify[ep_id] = 0
         ep.add_server_cluster(
@@ -176,6 +172,12 @@ class EsiServer:
         ep.add_server_cluster(Prepayment, prepayment.table())
         for command_id, (handler, generates) in prepayment.handlers().items():
             ep.on_command(Prepayment.cluster_id, command_id, handler, generates=generates)
+        if element == PRIMARY:  # PROVISIONAL: messages from the primary ESI only
+            ep.add_server_cluster(Messaging)
+            for command_id, (handler, generates) in self.messaging.handlers().items():
+                ep.on_command(Messaging.cluster_id, command_id, handler, generates=generates)
+            ep.declare_generated(Messaging.cluster_id, (Messaging.ClientCommandDefs.display_message.id,
+                                                        Messaging.ClientCommandDefs.cancel_message.id))
         if sub_ghz and self.sub_ghz is not None:
             ep.add_server_cluster(SubGhz)
             for command_id, (handler, generates) in self.sub_ghz.handlers().items():
@@ -211,6 +213,44 @@ class EsiServer:
             out.update(self.bound(self.endpoint_of(element), Price.cluster_id))
         return out
 
+    # -- messages -----------------------------------------------------------------
+    def message_subscribers(self) -> set[tuple[int, int]]:
+        """Displays that get DisplayMessage and CancelMessage pushed: clients that
+        asked GetLastMessage, destinations bound to the primary ESI's Messaging
+        cluster, and the primary's price subscribers (displays that asked to be
+        pushed to); each once."""
+        primary = self.endpoint_of(PRIMARY)
+        out = set(self.messaging.subscribers) | self.price_subscribers(PRIMARY)
+        if self.bound is not None:
+            out.update(self.bound(primary, Messaging.cluster_id))
+        return out
+
+    def _push_message(self, command_id: int, payload: Any) -> None:
+        for nwk, dst_ep in sorted(self.message_subscribers()):
+            self.zcl.send(self.endpoint_of(PRIMARY), Messaging.cluster_id, command_id, payload,
+                          subscriber_address(nwk), dst_ep)
+
+    def send_message(self, text: str, *, duration_min: int | None = None, confirm: bool = False,
+                     importance: str = "medium") -> Message:
+        """A new message from now, pushed to the displays at once (the dashboard's key)."""
+        message = self.meter.messages.compose(text, self.clock.now(), duration_min=duration_min,
+                                              confirm=confirm, importance=importance)
+        LOGGER.info("message %d to %d display(s): %r", message.id, len(self.message_subscribers()), text)
+        self._push_message(Messaging.ClientCommandDefs.display_message.id, display_message(message))
+        return message
+
+    def cancel_message(self) -> Message | None:
+        """Withdraw the message in force (CancelMessage to the displays)."""
+        message = self.meter.messages.cancel(self.clock.now())
+        if message is not None:
+            self._push_message(Messaging.ClientCommandDefs.cancel_message.id, cancel_message(message))
+        return message
+
+    def _publish_due_messages(self) -> None:
+        for message in self.meter.messages.due(self.clock.now()):
+            LOGGER.info("scheduled message %d due: %r", message.id, message.text)
+            self._push_message(Messaging.ClientCommandDefs.display_message.id, display_message(message))
+
     # -- PacketServer ---------------------------------------------------------------
     def descriptors(self) -> Sequence[SimpleDescriptor]:
         return self.zcl.descriptors()
@@ -231,6 +271,7 @@ class EsiServer:
     def due(self) -> list[t.ZigbeePacket]:
         self._changed = False
         self._publish_on_tier_change()
+        self._publish_due_messages()
         return self.zcl.due()
 
     def next_due(self) -> float | None:
@@ -240,4 +281,5 @@ class EsiServer:
             return self.clock.now()
         boundary = (self.clock.now() // HALF_HOUR + 1) * HALF_HOUR + 1.0
         engine = self.zcl.next_due()
-        return boundary if engine is None else min(engine, boundary)
+        message = self.meter.messages.next_due()
+        return min(due for due in (boundary, engine, message) if due is not None)

@@ -7,7 +7,10 @@ prices, fetches the day's half-hourly profile, and keeps a readout model of
 everything it received, for both elements.  A PPMID also reads each ESI's
 Prepayment cluster (credit, emergency credit, debt) and can send what its
 keypad would: a top-up (ConsumerTopUp with a UTRN) and the selection of
-emergency credit.
+emergency credit.  An IHD or PPMID also asks the primary
+ESI for its last message at start (GetLastMessage), shows what the ESI pushes
+(DisplayMessage, CancelMessage) and confirms a message that asks for it
+(MessageConfirmation).
 
 On a sub-GHz HAN it obeys the hub's Sub-GHz cluster: after Suspend ZCL
 Messages it sends no ZCL request until the period is over (a period of 0
@@ -29,7 +32,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 import zigpy.zdo.types as zdo_t
 
-from clusters import Metering, Prepayment, Price, SubGhz, Time, posix_to_utctime
+from clusters import Messaging, Metering, Prepayment, Price, SubGhz, Time, posix_to_utctime
 from clusters.ids import IHD_DEVICE_ID, KEY_ESTABLISHMENT, MESSAGING, PHYSICAL_DEVICE_ID, PPMID_DEVICE_ID
 from clusters.prepayment import OriginatingDevice, ResultType, debt_attr
 from clusters.metering import (
@@ -75,6 +78,9 @@ _SELECT_EC = Prepayment.ServerCommandDefs.select_available_emergency_credit
 _GET_PROFILE = Metering.ServerCommandDefs.get_profile
 _GET_CURRENT_PRICE = Price.ServerCommandDefs.get_current_price.id
 _SUSPEND = SubGhz.ClientCommandDefs.suspend_zcl_messages.id
+_DISPLAY_MESSAGE = Messaging.ClientCommandDefs.display_message
+_GET_LAST_MESSAGE = Messaging.ServerCommandDefs.get_last_message.id
+_CONFIRM_MESSAGE = Messaging.ServerCommandDefs.message_confirmation
 _PROFILE_GOING = (ProfileStatus.Success, ProfileStatus.More_Periods_Requested_Than_Can_Be_Returned)
 _READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
 PAGE = 24
@@ -130,7 +136,10 @@ class SimDisplay(SimNode):
         self.requests: Counter[int] = Counter()  # per cluster
         self.failures = 0
         self.handlers.append(self._suspend_zcl_messages)
+        self.handlers.append(self._message_pushed)
         self.handlers.append(self._unsolicited)
+        self.confirmed_messages: set[int] = set()
+        """Ids of the messages this display has confirmed."""
         self._tasks_running: list[asyncio.Task[None]] = []
         self._certs: CertificateSet | None = None
         self._install_code: bytes | None = None
@@ -175,6 +184,50 @@ class SimDisplay(SimNode):
     async def _obey_suspension(self) -> None:
         while (left := self.suspended_until - self.clock.now()) > 0:
             await asyncio.sleep(left)
+
+    # -- Messaging ----------------------------------------------------------------------------
+    @property
+    def shows_messages(self) -> bool:
+        """IHDs and PPMIDs show the supplier's messages; a CAD does not."""
+        return self.settings.kind in ("ihd", "ppmid")
+
+    def _message_pushed(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
+        """A DisplayMessage from the ESI: confirm it if asked (the readout takes
+        it in the next handler)."""
+        header = frame.header
+        if (int(frame.packet.cluster_id) == Messaging.cluster_id and header.frame_control.is_cluster
+                and header.direction == foundation.Direction.Server_to_Client
+                and header.command_id == _DISPLAY_MESSAGE.id and self.shows_messages):
+            self._spawn(self._confirm_if_asked(int(frame.packet.src_ep or 0), frame.payload))
+        return None
+
+    async def get_last_message(self) -> None:
+        """GetLastMessage to the primary ESI (NOT_FOUND when it has none)."""
+        ep = self.map.primary
+        if ep not in self.esi_endpoints:
+            return
+        rsp = await self.ask(ep, Messaging.cluster_id, zcl_frame(0, _GET_LAST_MESSAGE))
+        if rsp is None:
+            return
+        header, payload = ZclHeader.deserialize(rsp.data.serialize())
+        if header.frame_control.is_cluster and header.command_id == _DISPLAY_MESSAGE.id:
+            await self._confirm_if_asked(ep, payload)
+
+    async def _confirm_if_asked(self, ep: int, payload: bytes) -> None:
+        try:
+            message, _ = _DISPLAY_MESSAGE.schema.deserialize(payload)
+        except ValueError:
+            return
+        message_id = int(message.message_id)
+        ext = message.extended_message_control
+        if (not message.message_control.confirmation_required or message_id in self.confirmed_messages
+                or (ext is not None and int(ext) & 0x01)):
+            return
+        self.confirmed_messages.add(message_id)
+        body = _CONFIRM_MESSAGE.schema(message_id=message_id,
+                                       confirmation_time=posix_to_utctime(self.clock.now())).serialize()
+        LOGGER.info("%s: confirming message %d", self.name, message_id)
+        await self.ask(ep, Messaging.cluster_id, zcl_frame(0, _CONFIRM_MESSAGE.id, body))
 
     # -- plumbing ---------------------------------------------------------------------------
     def _unsolicited(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
@@ -235,6 +288,8 @@ class SimDisplay(SimNode):
                 await self.read_prepayment(ep)
             if self.settings.report:
                 await self.configure_reporting(ep)
+        if self.shows_messages:
+            await self.get_last_message()
         if self.settings.full_log and self.mp184:
             await self.fetch_full_log(self.map.secondary, channel=1)
 

@@ -11,6 +11,7 @@ from textual.binding import Binding
 
 from han_emu.tui.controls import Controls, next_speed, offers
 from han_emu.tui.help import HelpScreen
+from han_emu.tui.message_dialog import ComposedMessage, MessageDialog
 from han_emu.tui.screens import DashScreen, HanScreen, IhdScreen, PpmidScreen
 from han_emu.tui.source import DashboardSource, Snapshot, VirtualHanSource
 from han_emu.tui.views import AmbientThresholds
@@ -49,6 +50,7 @@ class DashboardApp(App[None]):
         Binding("minus,underscore", "speed(-1)", "Slower", key_display="-"),
         Binding("s", "scenario", "Scenario"),
         Binding("r", "record", "Record"),
+        Binding("m", "message", "Message"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -177,6 +179,25 @@ class DashboardApp(App[None]):
             c.stop_recording()
             self.notify("Recording stopped")
         self._show()
+
+    def action_message(self) -> None:
+        """Compose a message; Enter sends it to the displays at once."""
+        c = self.controls
+        if c is None or not offers(c, "message") or isinstance(self.screen, MessageDialog):
+            return
+        self.push_screen(MessageDialog(), self._send_message)
+
+    def _send_message(self, composed: ComposedMessage | None) -> None:
+        c = self.controls
+        if composed is None or c is None:
+            return
+        try:
+            message = c.send_message(composed.text, confirm=composed.confirm)  # type: ignore[attr-defined]
+        except (RuntimeError, ValueError, TimeoutError) as exc:
+            self.notify(f"Message not sent: {exc}", severity="error")
+            return
+        self.notify(f"Message #{message.id} sent to the displays")
+        self.refresh_data()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -1,4 +1,4 @@
-"""What the dashboard's keys operate: pause, speed, scenario, recording.
+"""What the dashboard's keys operate: pause, speed, scenario, recording, messages.
 
 The app talks to a :class:`Controls` object and never to a loop or a meter,
 so a source without them (a capture replay has no scenario) simply offers
@@ -76,7 +76,7 @@ class Controls(Protocol):
 
 
 #: The dashboard's actions that need a source's controls, and what each asks of them.
-CONTROL_ACTIONS = ("pause", "speed", "scenario", "record", "top_up", "emergency")
+CONTROL_ACTIONS = ("pause", "speed", "scenario", "record", "top_up", "emergency", "message")
 
 
 def offers(controls: Controls | None, action: str) -> bool:
@@ -88,6 +88,8 @@ def offers(controls: Controls | None, action: str) -> bool:
     on a live sniffer, which may hold its display but hears at the air's pace);
     the PPMID keys (``top_up``, ``emergency``) need a ``ppmid_key(key) -> bool``
     method (a HAN with a simulated PPMID).
+    The message key needs ``send_message(text, confirm=...)``, which only a
+    source that serves the ESI (the virtual HAN, a stick) has.
     """
     if action not in CONTROL_ACTIONS:
         return True
@@ -102,6 +104,8 @@ def offers(controls: Controls | None, action: str) -> bool:
         return bool(controls.scenarios)
     if action in ("top_up", "emergency"):
         return callable(getattr(controls, "ppmid_key", None))
+    if action == "message":
+        return callable(getattr(controls, "send_message", None))
     return bool(controls.can_record)
 
 

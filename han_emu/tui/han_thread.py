@@ -314,6 +314,12 @@ class HanRunner(ScenarioChoice):
         if han is None:
             return False
         return self.call(lambda: han.ppmid_key(key)) is not None
+    def send_message(self, text: str, *, confirm: bool = False) -> Any:
+        """A message from the ESI to the displays, now (the dashboard's message key)."""
+        han = self.han
+        if han is None:
+            raise RuntimeError("the virtual HAN is not running")
+        return self.call(lambda: han.send_message(text, confirm=confirm))
 
     def set_ledger(self, ledger: AirtimeLedger | None) -> None:
         """Show this duty-cycle ledger's gauges on the HAN screen."""

@@ -251,6 +251,11 @@ class HardwareControls(ScenarioChoice):
         self.han.scenario.settings = self._variants[name].validate()
         self._scenario = name
 
+    # -- messages -----------------------------------------------------------------------------
+    def send_message(self, text: str, *, confirm: bool = False) -> Any:
+        """A message from the ESI to the displays, now (the message key)."""
+        return self.han.send_message(text, confirm=confirm)
+
     # -- recording ----------------------------------------------------------------------------
     @property
     def recording(self) -> str | None:

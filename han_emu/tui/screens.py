@@ -105,6 +105,7 @@ class IhdScreen(DashScreen):
             with Horizontal(classes="row"):
                 yield Panel("Now", id="now")
                 yield Panel("Secondary export (MP184)", id="export")
+            yield Panel("Message", id="message")
             yield Panel("Consumption and cost", id="periods")
             with Horizontal(classes="row", id="history"):
                 yield Panel("Previous days", id="days")
@@ -125,6 +126,7 @@ class IhdScreen(DashScreen):
         thresholds = getattr(self.app, "thresholds", views.AmbientThresholds())
         self.query_one("#now", Panel).update(now_panel(readout, now, thresholds))
         self.query_one("#export", Panel).update(export_panel(readout))
+        self.query_one("#message", Panel).update(message_panel(readout, now))
         self.query_one("#periods", Panel).update(periods_table(views.current_periods(readout, now)))
         for kind, widget in (("day", "#days"), ("week", "#weeks"), ("month", "#months")):
             self.query_one(widget, Panel).update(periods_table(views.history(readout, kind, now), compact=True))
@@ -148,6 +150,25 @@ def now_panel(readout: Readout, now: float | None, thresholds: views.AmbientThre
     table.add_row("Export secondary", Text(fmt.kw(sec.export_kw() if sec else None), style="bold"))
     table.add_row("Clock", fmt.gb_local(views.clock_now(readout, now)))
     return table
+
+
+_IMPORTANCE_STYLE = {"high": "bold yellow", "critical": "bold red"}
+
+
+def message_panel(readout: Readout, now: float | None) -> Text:
+    """The last message from the ESI, as an IHD shows it: the text, then when,
+    how long, and whether it asked for (and got) a confirmation."""
+    m = readout.message
+    if m is None:
+        return Text("no message", style="dim")
+    showing = m.showing(now)
+    text = Text(m.text, style=_IMPORTANCE_STYLE.get(m.importance, "bold") if showing else "dim")
+    state = "cancelled" if m.cancelled else ("shown" if showing else "not shown now")
+    until = "until changed" if m.duration_min is None else f"for {m.duration_min} min"
+    details = [f"#{m.id}", f"{m.importance} importance", f"from {fmt.gb_local(m.begins)}", until, state]
+    if m.confirm_required:
+        details.append(f"confirmed {fmt.gb_local(m.confirmed_at)}" if m.confirmed else "awaiting confirmation")
+    return Text.assemble(text, "\n", (" · ".join(details), "dim"))
 
 
 def export_panel(readout: Readout) -> Group:

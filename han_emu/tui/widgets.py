@@ -30,13 +30,13 @@ class KeyFooter(Footer):
     """The keys, at the foot of each screen.
 
     Narrower than :data:`NARROW_WIDTH` columns, it is compact and leaves out
-    the keys of :data:`NARROW_HIDDEN` (speed, scenario, record): they still
+    the keys of :data:`NARROW_HIDDEN` (speed, scenario, record, message): they still
     work, and the help (``?``) lists them, but the keys that move between
     screens, pause, help and quit then fit on one line instead of being cut.
     """
 
     NARROW_WIDTH = 100
-    NARROW_HIDDEN = frozenset({"speed(1)", "speed(-1)", "scenario", "record"})
+    NARROW_HIDDEN = frozenset({"speed(1)", "speed(-1)", "scenario", "record", "message"})
 
     narrow: reactive[bool] = reactive(False, recompose=True)
 

@@ -7,7 +7,8 @@ import zigpy.zcl
 from zigpy.zcl.clusters import smartenergy as zse
 from zigpy.zcl.foundation import DataTypeId
 
-from clusters import SE_CLUSTERS, Basic, Identify, KeyEstablishment, Metering, Prepayment, Price, SubGhz, Time, ids
+from clusters import (SE_CLUSTERS, Basic, Identify, KeyEstablishment, Messaging, Metering, Prepayment, Price, SubGhz,
+                      Time, ids)
 from clusters.metering import (
     block_summation_attr,
     previous_day_attr,
@@ -179,16 +180,16 @@ def test_cluster_classes_carry_the_ids_module_names() -> None:
     """clusters/ids.py is the one home of each id: every registered class agrees with it."""
     named = {
         Basic: ids.BASIC, Identify: ids.IDENTIFY, Time: ids.TIME, Price: ids.PRICE,
-        Metering: ids.METERING, SubGhz: ids.SUB_GHZ, KeyEstablishment: ids.KEY_ESTABLISHMENT,
-        Prepayment: ids.PREPAYMENT,
+        Metering: ids.METERING, Messaging: ids.MESSAGING, SubGhz: ids.SUB_GHZ,
+        KeyEstablishment: ids.KEY_ESTABLISHMENT, Prepayment: ids.PREPAYMENT,
     }
     assert set(named) == set(SE_CLUSTERS.values())
     for cls, cluster_id in named.items():
         assert cls.cluster_id == cluster_id, cls.__name__
         assert SE_CLUSTERS[cluster_id] is cls
     # the spec's numbers, checked once against the names
-    assert (ids.SE_PROFILE_ID, ids.PRICE, ids.METERING, ids.SUB_GHZ, ids.KEY_ESTABLISHMENT) == (
-        0x0109, 0x0700, 0x0702, 0x070B, 0x0800)
+    assert (ids.SE_PROFILE_ID, ids.PRICE, ids.METERING, ids.MESSAGING, ids.SUB_GHZ, ids.KEY_ESTABLISHMENT) == (
+        0x0109, 0x0700, 0x0702, 0x0703, 0x070B, 0x0800)
 
 
 def test_subghz_and_key_establishment_attributes() -> None:

@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 from zigpy.zcl.clusters import smartenergy as zse
 
-from clusters import KeyEstablishment, Metering, Price, SubGhz
+from clusters import KeyEstablishment, Messaging, Metering, Price, SubGhz
+from clusters.messaging import (
+    ExtendedMessageControl,
+    Importance,
+    MessageConfirmationControl,
+    Transmission,
+    message_control,
+)
 from clusters.key_establishment import KeyEstablishmentSuite, Mac, TerminateStatus
 from clusters.metering import IntervalChannel, ProfileIntervalPeriod, ProfileStatus
 from clusters.price import (
@@ -301,6 +308,31 @@ CASES = [
     # ---------------- Sub-GHz ----------------
     (SubGhz, "to_server", "get_suspend_zcl_messages_status", dict(), ""),
     (SubGhz, "to_client", "suspend_zcl_messages", dict(period=30), "1e"),
+    # ---------------- Messaging, client -> server ----------------
+    (Messaging, "to_server", "get_last_message", dict(), ""),
+    # MessageID, ConfirmationTime (UTC) only: the SE 1.1 form
+    (Messaging, "to_server", "message_confirmation",
+     dict(message_id=0x01020304, confirmation_time=0x2A3B4C5D), "04030201 5d4c3b2a"),
+    (Messaging, "to_server", "get_message_cancellation",
+     dict(earliest_implementation_time=0x2A3B4C5D), "5d4c3b2a"),
+    # ---------------- Messaging, server -> client ----------------
+    # MessageControl 0x88: bit 7 confirmation required, importance High (0b10 in bits 2-3);
+    # start 0 = now; 60 min; "£5" is 3 UTF-8 bytes (the length byte counts bytes);
+    # ExtendedMessageControl 0x01: confirmed.
+    (Messaging, "to_client", "display_message",
+     dict(message_id=7, message_control=message_control(importance=Importance.High, confirm=True),
+          start_time=0, duration_in_minutes=60, message="£5",
+          extended_message_control=ExtendedMessageControl.Confirmed),
+     "07000000 88 00000000 3c00 03c2a335 01"),
+    # importance Critical (0x0C), Normal and Inter-PAN (0x01), until changed, no extended control
+    (Messaging, "to_client", "display_protected_message",
+     dict(message_id=0xFFFFFFFE,
+          message_control=message_control(importance=Importance.Critical,
+                                          transmission=Transmission.Normal_And_Interpan),
+          start_time=0x2A3B4C5D, duration_in_minutes=0xFFFF, message="PIN"),
+     "feffffff 0d 5d4c3b2a ffff 0350494e"),
+    (Messaging, "to_client", "cancel_message", dict(message_id=7, message_control=0), "07000000 00"),
+    (Messaging, "to_client", "cancel_all_messages", dict(implementation_date_time=0), "00000000"),
     # ---------------- Key Establishment (Annex C suite-1 material) ----------------
     (KeyEstablishment, "to_server", "initiate_key_establishment_request",
      dict(key_establishment_suite=KeyEstablishmentSuite.CBKE_ECMQV_163K1,
@@ -363,11 +395,30 @@ def test_parse_golden_bytes_gives_fields(case) -> None:
 
 def test_every_command_has_a_golden_case() -> None:
     covered = {(c[0], c[1], c[2]) for c in CASES}
-    for cluster in (Metering, Price, SubGhz, KeyEstablishment):
+    for cluster in (Metering, Price, Messaging, SubGhz, KeyEstablishment):
         for direction, defs in (("to_server", cluster.ServerCommandDefs),
                                 ("to_client", cluster.ClientCommandDefs)):
             for cmd in defs:
                 assert (cluster, direction, cmd.name) in covered, (cluster.__name__, cmd.name)
+
+
+def test_message_confirmation_with_the_enhanced_tail() -> None:
+    # SE 1.2+: MessageConfirmationControl (0x02: yes) and a MessageResponse octet string.
+    schema = Messaging.ServerCommandDefs.message_confirmation.schema
+    golden = bytes.fromhex("04030201 5d4c3b2a 02 026f6b")
+    built = schema(message_id=0x01020304, confirmation_time=0x2A3B4C5D,
+                   message_confirmation_control=MessageConfirmationControl.Yes, message_response=b"ok")
+    assert built.serialize() == golden
+    parsed, rest = schema.deserialize(golden)
+    assert rest == b"" and parsed.message_response == b"ok"
+    assert parsed.message_confirmation_control == MessageConfirmationControl.Yes
+
+
+def test_message_text_length_counts_utf8_bytes() -> None:
+    schema = Messaging.ClientCommandDefs.display_message.schema
+    parsed, _ = schema.deserialize(bytes.fromhex("07000000 88 00000000 3c00 03c2a335"))
+    assert parsed.message == "£5" and parsed.extended_message_control is None
+    assert parsed.message_control.confirmation_required == 1 and parsed.message_control.importance == Importance.High
 
 
 def test_publish_price_tail_parses_field_by_field() -> None:

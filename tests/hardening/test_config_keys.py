@@ -66,6 +66,30 @@ CASES = [
     ("[cbke]\nsuite3 = {}\n", "cbke.suite3: unknown key"),
     ("[cbke.suite1]\nbogus = 1\n", "cbke.suite1.bogus: unknown key"),
     ("[cbke.suite1]\nca = 5\ncertificate = 'x'\nprivate_key = 'y'\n", "cbke.suite1.ca: expected a string"),
+    # [basic]
+    ("[basic]\nbogus = 1\n", "basic.bogus: unknown key"),
+    ("[basic]\nmanufacturer = 5\n", "basic.manufacturer: expected a string"),
+    ("[basic]\nmodel = '" + "x" * 33 + "'\n", "basic.model: 1..32 printable characters"),
+    ("[basic]\ndate_code = 'June 2026'\n", "basic.date_code: starts with the date as YYYYMMDD"),
+    ("[basic]\nhardware_version = 256\n", "basic.hardware_version: 0..255"),
+    ("[basic]\nstack_version = 'two'\n", "basic.stack_version: expected an integer"),
+    # [[messages]]
+    ("messages = 5\n", "messages: expected an array of tables"),
+    ("[[messages]]\ntext = 'x'\n", r"messages\[0\].at: required"),
+    ("[[messages]]\nat = '+1h'\n", r"messages\[0\].text: required"),
+    ("[[messages]]\nat = '+1h'\ntext = 'x'\nbogus = 1\n", r"messages\[0\].bogus: unknown key"),
+    ("[[messages]]\nat = '+2 hours'\ntext = 'x'\n", r"messages\[0\].at: expected \"\+\" and a span"),
+    ("[[messages]]\nat = 'soon'\ntext = 'x'\n", r"messages\[0\].at: expected a date-time"),
+    ("[[messages]]\nat = '+1h'\ntext = 5\n", r"messages\[0\].text: expected a string"),
+    ("[[messages]]\nat = '+1h'\ntext = '" + "£" * 34 + "'\n", r"messages\[0\].text: 1..66 bytes"),
+    ("[[messages]]\nat = '+1h'\ntext = ' '\n", r"messages\[0\].text: 1..66 bytes"),
+    ("[[messages]]\nat = '+1h'\ntext = 'x'\nduration_min = 0\n", r"messages\[0\].duration_min: 1..65534"),
+    ("[[messages]]\nat = '+1h'\ntext = 'x'\nduration_min = '1h'\n",
+     r"messages\[0\].duration_min: expected an integer"),
+    ("[[messages]]\nat = '+1h'\ntext = 'x'\nconfirm = 'yes'\n", r"messages\[0\].confirm: expected true or false"),
+    ("[[messages]]\nat = '+1h'\ntext = 'x'\nimportance = 'urgent'\n", r"messages\[0\].importance: one of low"),
+    ("[[messages]]\nat = '+1h'\ntext = 'a'\n[[messages]]\nat = 5\ntext = 'b'\n",
+     r"messages\[1\].at: expected a date-time"),
 ]
 
 
@@ -77,4 +101,5 @@ def test_error_names_the_key(text: str, message: str) -> None:
 
 def test_every_section_is_covered() -> None:
     sections = {m.split(":")[0].split(".")[0].split("[")[0].rstrip("\\") for _, m in CASES}
-    assert sections == {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices", "cbke"}
+    assert sections == {"meter", "mpan", "endpoints", "tariff", "scenario", "state", "devices", "cbke", "basic",
+                        "messages"}
