@@ -23,6 +23,7 @@ from clusters.mp184 import EndpointMap
 from clusters.price import TariffTypeNibble
 from clusters.zcl_header import ZclHeader
 from clusters.zcl_values import read_response_records, read_typed_records
+from han_emu.readout.costs import note_tier_reading
 from han_emu.readout.model import Readout
 
 LOGGER = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ _PROFILE_RSP = Metering.ClientCommandDefs.get_profile_response
 _PUBLISH_PRICE = Price.ClientCommandDefs.publish_price
 _TARIFF_INFO = Price.ClientCommandDefs.publish_tariff_information
 _TIME = Time.AttributeDefs.time.id
+_IMPORT_TIER_IDS = frozenset(
+    a.id for a in Metering.attributes.values() if (m := _TIER.match(a.name)) and m.group(2) == "delivered")
 _LOCAL_TIME = Time.AttributeDefs.local_time.id
 
 
@@ -118,14 +121,19 @@ class ZclIngest:
         el = self.readout.element(src_ep)
         el.updated = now
         if header.frame_control.is_general:
+            applied: list[int] = []
             if header.command_id == GeneralCommand.Read_Attributes_rsp:
                 for attr_id, status, _type, value in read_response_records(body):
                     if status == Status.SUCCESS and value is not None:
                         self.attribute(src_ep, cluster, attr_id, value, now)
+                        applied.append(attr_id)
             elif header.command_id == GeneralCommand.Report_Attributes:
                 for attr_id, _type, value in read_typed_records(body):
                     if value is not None:
                         self.attribute(src_ep, cluster, attr_id, value, now)
+                        applied.append(attr_id)
+            if cluster == Metering.cluster_id and _IMPORT_TIER_IDS.intersection(applied):
+                note_tier_reading(self.readout, el, now)  # after the whole frame: all its tiers at once
             return
         if cluster == Metering.cluster_id and header.command_id == _PROFILE_RSP.id:
             channel = self._profile_requests.pop((dst, int(header.tsn)), None)
@@ -151,11 +159,31 @@ class ZclIngest:
             info.generation_tier = None if p.generation_tier is None else int(p.generation_tier)
             el.price_trailing_digit = info.trailing_digit
             el.currency = info.currency
+            self._price_in_force(el, p)
         elif cluster == Price.cluster_id and header.command_id == _TARIFF_INFO.id:
             info, _ = _TARIFF_INFO.schema.deserialize(body)
             received = info.tariff_type_charging_scheme.tariff_type == TariffTypeNibble.Received
             direction = "received" if received else "delivered"
             el.tariff_label[direction] = _text(info.tariff_label)
+
+    @staticmethod
+    def _price_in_force(el, p: Any) -> None:
+        """A PublishPrice in force now (start 0, or not after its CurrentTime)
+        sets the element's active tier and that tier's price at once, so the
+        cost per hour follows a pushed price without waiting for the next
+        register read; its generation price does the same for the received
+        (export) tier.  A scheduled price (a later start) changes nothing yet."""
+        start = int(p.start_time)
+        if start not in (0, 0xFFFFFFFF) and start > int(p.current_time):
+            return
+        tier = int(p.price_trailing_digit_and_price_tier.price_tier)
+        if tier:  # 0: the price of no tier
+            el.active_tier["delivered"] = tier
+            el.prices[("delivered", tier)] = int(p.price)
+        gen_tier = None if p.generation_tier is None else int(p.generation_tier)
+        if gen_tier and p.generation_price is not None and int(p.generation_price) != 0xFFFFFFFF:
+            el.active_tier["received"] = gen_tier
+            el.prices[("received", gen_tier)] = int(p.generation_price)
 
     # -- attributes --------------------------------------------------------------------------
     def attribute(self, ep: int, cluster: int, attr_id: int, value: Any, now: float | None = None) -> None:
