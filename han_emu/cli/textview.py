@@ -12,6 +12,7 @@ from typing import Any
 from han_emu.meter.gbtime import local_datetime
 from han_emu.meter.model import Channel, TwinMeter
 from han_emu.meter.settings import ELEMENTS
+from han_emu.readout import costs
 
 
 def _kwh(wh: float | int | None) -> str:
@@ -81,6 +82,10 @@ def render_readout(name: str, readout) -> str:
             lines.append("            " + "  ".join(cells))
         if el.export_mpan or el.site_id:
             lines.append(f"            MPAN import {el.site_id or '-'}  export {el.export_mpan or '-'}")
+    imp, cost = costs.import_now(readout), costs.cost_now(readout)
+    lines.append(f"  premises  import {_fmt(imp.total, '.3f', ' kW')} (primary {_fmt(imp.primary, '.3f')}"
+                 f" + secondary {_fmt(imp.secondary, '.3f')})  £/h {_fmt(cost.total, '.3f')}"
+                 f" ({_fmt(cost.primary, '.3f')} + {_fmt(cost.secondary, '.3f')})")
     return "\n".join(lines)
 
 

@@ -321,7 +321,7 @@ class VirtualHan:
                     "kind": d.settings.kind,
                     "requests": {f"0x{c:04X}": n for c, n in sorted(d.requests.items())},
                     "failures": d.failures,
-                    "readout": d.readout.to_json(),
+                    "readout": d.readout.to_json(now=self.meter.time, ambient=self.config.ihd),
                 }
                 for d in self.devices
             },

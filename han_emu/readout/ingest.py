@@ -26,6 +26,8 @@ from clusters.zcl_header import ZclHeader
 from clusters.zcl_values import read_response_records, read_typed_records
 from han_emu.meter.messages import IMPORTANCES
 from han_emu.readout.model import MessageInfo, Readout
+from han_emu.readout.costs import note_tier_reading
+from han_emu.readout.model import Readout
 
 LOGGER = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ _PREPAY_FIELDS = {
     "low_credit_warning_level": "low_credit_warning", "emergency_credit_limit_allowance": "emergency_limit",
     "emergency_credit_threshold": "emergency_threshold", "total_credit_added": "total_added",
 }
+_IMPORT_TIER_IDS = frozenset(
+    a.id for a in Metering.attributes.values() if (m := _TIER.match(a.name)) and m.group(2) == "delivered")
 _LOCAL_TIME = Time.AttributeDefs.local_time.id
 
 
@@ -168,14 +172,19 @@ class ZclIngest:
         el.updated = now
         if header.frame_control.is_general:
             mfr = None if header.manufacturer is None else int(header.manufacturer)
+            applied: list[int] = []
             if header.command_id == GeneralCommand.Read_Attributes_rsp:
                 for attr_id, status, _type, value in read_response_records(body):
                     if status == Status.SUCCESS and value is not None:
                         self.attribute(src_ep, cluster, attr_id, value, now, mfr)
+                        applied.append(attr_id)
             elif header.command_id == GeneralCommand.Report_Attributes:
                 for attr_id, _type, value in read_typed_records(body):
                     if value is not None:
                         self.attribute(src_ep, cluster, attr_id, value, now, mfr)
+                        applied.append(attr_id)
+            if cluster == Metering.cluster_id and mfr is None and _IMPORT_TIER_IDS.intersection(applied):
+                note_tier_reading(self.readout, el, now)  # after the whole frame: all its tiers at once
             return
         if cluster == Metering.cluster_id and header.command_id == _PROFILE_RSP.id:
             channel = self._profile_requests.pop((dst, int(header.tsn)), None)
@@ -201,6 +210,7 @@ class ZclIngest:
             info.generation_tier = None if p.generation_tier is None else int(p.generation_tier)
             el.price_trailing_digit = info.trailing_digit
             el.currency = info.currency
+            self._price_in_force(el, p)
         elif cluster == Prepayment.cluster_id and header.command_id == _TOP_UP_RSP.id:
             rsp, _ = _TOP_UP_RSP.schema.deserialize(body)
             el.prepayment.last_top_up = (int(rsp.result_type), int(rsp.top_up_value), int(rsp.credit_remaining))
@@ -211,6 +221,25 @@ class ZclIngest:
             received = info.tariff_type_charging_scheme.tariff_type == TariffTypeNibble.Received
             direction = "received" if received else "delivered"
             el.tariff_label[direction] = _text(info.tariff_label)
+
+    @staticmethod
+    def _price_in_force(el, p: Any) -> None:
+        """A PublishPrice in force now (start 0, or not after its CurrentTime)
+        sets the element's active tier and that tier's price at once, so the
+        cost per hour follows a pushed price without waiting for the next
+        register read; its generation price does the same for the received
+        (export) tier.  A scheduled price (a later start) changes nothing yet."""
+        start = int(p.start_time)
+        if start not in (0, 0xFFFFFFFF) and start > int(p.current_time):
+            return
+        tier = int(p.price_trailing_digit_and_price_tier.price_tier)
+        if tier:  # 0: the price of no tier
+            el.active_tier["delivered"] = tier
+            el.prices[("delivered", tier)] = int(p.price)
+        gen_tier = None if p.generation_tier is None else int(p.generation_tier)
+        if gen_tier and p.generation_price is not None and int(p.generation_price) != 0xFFFFFFFF:
+            el.active_tier["received"] = gen_tier
+            el.prices[("received", gen_tier)] = int(p.generation_price)
 
     # -- attributes --------------------------------------------------------------------------
     def attribute(self, ep: int, cluster: int, attr_id: int, value: Any, now: float | None = None,

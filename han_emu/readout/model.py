@@ -8,10 +8,12 @@ meter model exactly when both use the same units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from clusters.metering import PREVIOUS_DAYS, PREVIOUS_MONTHS, PREVIOUS_WEEKS
+from han_emu.readout.costs import Classifier, TierMark, premises_json
 
 #: History kinds a SMETS2 IHD keeps, with how far back the Metering cluster
 #: goes: 8 previous days, 5 previous weeks, 13 previous months.
@@ -118,6 +120,7 @@ class ElementReadout:
     tariff_label: dict[str, str] = field(default_factory=dict)
     history: dict[tuple[str, str, int], int | None] = field(default_factory=dict)  # (kind, dir, back)
     partial: dict[str, tuple[int, int]] = field(default_factory=dict)  # dir -> (start posix, raw)
+    day_marks: dict[date, TierMark] = field(default_factory=dict)  # import tiers at each local midnight seen
     profile: dict[int, dict[int, int | None]] = field(default_factory=dict)  # channel -> end -> raw
     current_price: PriceInfo = field(default_factory=PriceInfo)
     prepayment: PrepaymentInfo = field(default_factory=PrepaymentInfo)
@@ -223,9 +226,12 @@ class Readout:
                 return el
         return None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, now: float | None = None, ambient: Classifier | None = None) -> dict[str, Any]:
+        """Every element, and the premises (both elements, with the split) as
+        the display's clock stands at ``now`` (see ``costs``)."""
         return {
             "time_utc": self.time_utc,
             "message": None if self.message is None else self.message.to_json(),
             "elements": {el.role if el.role != "unknown" else str(ep): el.to_json() for ep, el in self.elements.items()},
+            "premises": premises_json(self, now, ambient, HISTORY_DEPTH),
         }

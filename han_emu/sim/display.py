@@ -26,6 +26,7 @@ import asyncio
 import functools
 import logging
 from collections import Counter
+from datetime import date, timedelta
 from typing import Callable, Iterable
 
 import zigpy.types as t
@@ -54,10 +55,12 @@ from han_emu.air.accounting import HUB_NWK
 from han_emu.crypto.certsets import CertificateSet
 from han_emu.meter.credit import lab_utrn
 from han_emu.meter.clock import Clock
+from han_emu.meter.gbtime import local_datetime, local_midnight
 from han_emu.radio.virtual.cbke_client import join_smart_energy
 from han_emu.radio.virtual.medium import VirtualAir
 from han_emu.radio.virtual.node import FrameHandler, SimNode, ZclFrame, se_endpoint, zcl_frame
 from han_emu.readout import Readout, ZclIngest
+from han_emu.readout.costs import han_clock
 from han_emu.sim.schedule import DeviceSettings
 
 LOGGER = logging.getLogger(__name__)
@@ -83,6 +86,9 @@ _GET_LAST_MESSAGE = Messaging.ServerCommandDefs.get_last_message.id
 _CONFIRM_MESSAGE = Messaging.ServerCommandDefs.message_confirmation
 _PROFILE_GOING = (ProfileStatus.Success, ProfileStatus.More_Periods_Requested_Than_Can_Be_Returned)
 _READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
+#: The whole history is read this long after each GB local midnight, when the
+#: meter has moved its days, weeks and months on.
+HISTORY_AFTER_MIDNIGHT_S = 120.0
 PAGE = 24
 
 
@@ -146,6 +152,7 @@ class SimDisplay(SimNode):
         self._random: Callable[[int], bytes] | None = None
         self.key_established = False
         self.top_ups = 0  # keypad entries made, for fresh UTRNs
+        self._history_day: date | None = None  # the GB local day of the last whole-history read
 
     def use_cbke(self, certs: CertificateSet, install_code: bytes,
                  random: Callable[[int], bytes] | None = None) -> None:
@@ -420,6 +427,40 @@ class SimDisplay(SimNode):
                 ids += [previous_month_attr(n, received) for n in PREVIOUS_MONTHS]
                 await self.read(ep, Metering.cluster_id, ids)
 
+    # -- history cadence: the previous periods once a day, the current ones hourly ---------
+    async def read_current_periods(self) -> None:
+        """This week's and this month's consumption (MP184 R6: and export on the
+        secondary), the history figures that change during the day."""
+        for ep in self.esi_endpoints:
+            ids = []
+            for received in (False, True) if self._mp184_on(ep) else (False,):
+                ids += [previous_week_attr(0, received), previous_month_attr(0, received)]
+            await self.read(ep, Metering.cluster_id, ids)
+
+    def _han_day(self) -> date:
+        """The GB local day on the display's clock (the Time cluster's, once read)."""
+        t = han_clock(self.readout, self.clock.now())
+        return local_datetime(self.clock.now() if t is None else t).date()
+
+    async def poll_history(self) -> None:
+        """The whole history (8 days, 5 weeks, 13 months) at start and on the
+        first poll of each GB local day; the current week and month otherwise.
+        The previous periods change only at midnight, so reading them hourly
+        would repeat the same 56 values on the air all day."""
+        day = self._han_day()
+        if day != self._history_day:
+            await self.read_history()
+            self._history_day = day
+        else:
+            await self.read_current_periods()
+
+    def _to_history_day(self) -> float:
+        """Seconds to :data:`HISTORY_AFTER_MIDNIGHT_S` past the next GB local midnight."""
+        t = han_clock(self.readout, self.clock.now())
+        t = self.clock.now() if t is None else t
+        midnight = local_midnight(local_datetime(t).date() + timedelta(days=1))
+        return max(1.0, midnight + HISTORY_AFTER_MIDNIGHT_S - t)
+
     async def configure_reporting(self, ep: int) -> None:
         schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Configure_Reporting].schema
         records = []
@@ -482,14 +523,15 @@ class SimDisplay(SimNode):
             (s.registers_s, self.read_registers),
             (s.prices_s, self._prices_all),
             (s.profile_s, self.fetch_day_profile),
-            (s.history_s, self.read_history),
+            (s.history_s, self.poll_history),
             (s.time_s, self.read_time),
         ]
         if s.kind == "ppmid":  # credit on the registers' schedule
             jobs.append((s.registers_s, self._prepayment_all))
         loop = asyncio.get_running_loop()
         self._tasks_running = [
-            loop.create_task(self._every(period, job), name=f"{self.name}-{job.__name__}")
+            loop.create_task(self._every(period, job, self._to_history_day if job == self.poll_history else None),
+                             name=f"{self.name}-{job.__name__}")
             for period, job in jobs if period > 0
         ]
         return self._tasks_running
@@ -498,7 +540,9 @@ class SimDisplay(SimNode):
         for ep in self.esi_endpoints:
             await self.read_prices(ep)
 
-    async def _every(self, period: float, job) -> None:
+    async def _every(self, period: float, job, due: Callable[[], float] | None = None) -> None:
+        """Run ``job`` every ``period`` seconds, or sooner when ``due()`` (seconds
+        to the next time it must run) says so."""
         while True:
             try:
                 await job()
@@ -506,7 +550,7 @@ class SimDisplay(SimNode):
                 raise
             except Exception:
                 LOGGER.exception("%s: %s failed", self.name, job.__name__)
-            await asyncio.sleep(period)
+            await asyncio.sleep(period if due is None else min(period, due()))
 
     async def stop(self) -> None:
         for task in self._tasks_running:

@@ -18,7 +18,10 @@ class DeviceSettings:
 
     Defaults follow SMETS2 practice: an IHD refreshes electricity at least
     every 10 s, reads prices and tiers every minute, fetches the day's
-    half-hourly profile every half hour and history hourly.
+    half-hourly profile every half hour, and reads this week's and this
+    month's consumption every ``history_s`` and the whole history (8 days,
+    5 weeks, 13 months) at start and just after each GB local midnight,
+    when the meter has moved its periods on.
     """
 
     kind: str = "ihd"

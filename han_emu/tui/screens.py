@@ -7,6 +7,8 @@ every figure comes from a display's readout or the source's traffic, through
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -21,6 +23,8 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from clusters.prepayment import CreditStatus, ResultType
 from clusters.price import DURATION_UNTIL_CHANGED
+from han_emu.readout import costs
+from han_emu.readout.costs import Split
 from han_emu.tui import fmt, views
 from han_emu.tui.controls import offers
 from han_emu.tui.framelog import LoggedFrame, hexdump
@@ -127,7 +131,7 @@ class IhdScreen(DashScreen):
         self.query_one("#now", Panel).update(now_panel(readout, now, thresholds))
         self.query_one("#export", Panel).update(export_panel(readout))
         self.query_one("#message", Panel).update(message_panel(readout, now))
-        self.query_one("#periods", Panel).update(periods_table(views.current_periods(readout, now)))
+        self.query_one("#periods", Panel).update(periods_panel(views.current_periods(readout, now)))
         for kind, widget in (("day", "#days"), ("week", "#weeks"), ("month", "#months")):
             self.query_one(widget, Panel).update(periods_table(views.history(readout, kind, now), compact=True))
         profile = self.query_one("#profile", Panel)
@@ -139,10 +143,12 @@ def now_panel(readout: Readout, now: float | None, thresholds: views.AmbientThre
     pri, sec = readout.by_role("primary"), readout.by_role("secondary")
     table = _grid("", "")
     table.show_header = False
-    imp = pri.import_kw() if pri else None
-    table.add_row("Import now", Text(fmt.kw(imp), style="bold"))
-    table.add_row("Cost now", fmt.gbp(pri.cost_per_hour() if pri else None) + "/h")
-    level = thresholds.level(imp)
+    imp, cost = costs.import_now(readout), costs.cost_now(readout)
+    table.add_row("Import now", Text(fmt.kw(imp.total), style="bold"))
+    table.add_row(Text("  primary + secondary", style="dim"), split_cell(imp, _n, " kW"))
+    table.add_row("Cost now", fmt.gbp(cost.total) + "/h")
+    table.add_row(Text("  primary + secondary", style="dim"), split_cell(cost, fmt.gbp, "/h"))
+    level = thresholds.level(imp.total)  # the premises' import: both elements
     table.add_row("Ambient", Text(level or fmt.DASH, style=_AMBIENT_STYLE.get(level or "", "")))
     tier = pri.active_tier.get(views.IMPORT) if pri else None
     table.add_row("Import tier", f"{tier if tier is not None else fmt.DASH} @ {fmt.price(pri.price_now() if pri else None)}")
@@ -186,14 +192,38 @@ def export_panel(readout: Readout) -> Group:
     return Group(head, table)
 
 
+def split_cell(value: Split, show: Callable[[Decimal | None], str], unit: str = "") -> Text:
+    """A figure's two parts, primary first: "0.345 + 2.000 kW"."""
+    if value.primary is None and value.secondary is None:
+        return Text(fmt.DASH, style="dim")
+    return Text(f"{show(value.primary)} + {show(value.secondary)}{unit}", style="dim")
+
+
 def periods_table(rows: list[views.PeriodRow], compact: bool = False) -> Table:
+    """Import of both elements (the full table adds the split), the cost of
+    both, and the secondary element's export."""
     table = _grid("", "Import", "Cost", "Export") if compact else \
-        _grid("Period", "Import", "Cost (incl. standing)", "Secondary export")
+        _grid("Period", "Import", "primary + secondary", "Cost (incl. standing)", "Secondary export",
+              wrap=("primary + secondary", "Cost (incl. standing)", "Secondary export"))
     for row in rows:
         if compact:
             table.add_row(row.label, _n(row.import_kwh), fmt.gbp(row.cost), _n(row.export_kwh))
         else:
-            table.add_row(row.label, fmt.kwh(row.import_kwh), fmt.gbp(row.cost), fmt.kwh(row.export_kwh))
+            table.add_row(row.label, fmt.kwh(row.import_kwh), split_cell(row.import_split, _n),
+                          fmt.gbp(row.cost), fmt.kwh(row.export_kwh))
+    return table
+
+
+COST_NOTE = ("Cost: each tier's register at the period's end less at its start, at that tier's price, "
+             "plus the standing charge a day; a dash until the display has read the registers "
+             "just after the period's first midnight.")
+
+
+def periods_panel(rows: list[views.PeriodRow]) -> Table | Group:
+    """The current periods, with a note when a cost cannot be known yet."""
+    table = periods_table(rows)
+    if any(row.cost is None and row.import_kwh is not None for row in rows):
+        return Group(table, Text(COST_NOTE, style="dim"))
     return table
 
 

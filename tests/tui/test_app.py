@@ -65,16 +65,19 @@ async def test_ihd_shows_the_meter_as_the_ihd_received_it(still_han) -> None:
         assert "Ambient" in now and "Low" in now  # importing nothing while PV covers the load
         # The clock from the Time cluster, in GB local time.
         assert local_datetime(han.clock.now()).strftime("%H:%M") in now and "BST" in now
-        # Today's consumption and the secondary element's export today.
+        # Today's consumption of both elements (with the split) and the secondary element's export today.
         today = meter.today()
         periods = text_of(app, "#periods")
         imp_today = meter.daily.day(today, Channel.PRIMARY_IMPORT, meter.reading(Channel.PRIMARY_IMPORT))
+        sec_today = meter.daily.day(today, Channel.SECONDARY_IMPORT, meter.reading(Channel.SECONDARY_IMPORT))
         exp_today = meter.daily.day(today, Channel.SECONDARY_EXPORT, meter.reading(Channel.SECONDARY_EXPORT))
-        assert kwh(imp_today) in periods and kwh(exp_today) in periods
+        assert kwh(imp_today + sec_today) in periods and kwh(exp_today) in periods
+        assert f"{kwh(imp_today).split()[0]} + {kwh(sec_today).split()[0]}" in periods
         # History: the eighth previous day, the fifth previous week, the thirteenth month back (absent).
         days = text_of(app, "#days")
         back8 = meter.daily.day(today, Channel.PRIMARY_IMPORT, 0, 8)
-        assert back8 is not None and f"{Decimal(back8) / 1000:.3f}" in days
+        sec8 = meter.daily.day(today, Channel.SECONDARY_IMPORT, 0, 8)
+        assert back8 is not None and sec8 is not None and f"{Decimal(back8 + sec8) / 1000:.3f}" in days
         weeks = text_of(app, "#weeks")
         w5 = meter.daily.week(today, Channel.SECONDARY_EXPORT, 0, 5)
         assert w5 is not None and f"{Decimal(w5) / 1000:.3f}" in weeks
