@@ -18,6 +18,7 @@ from typing import Any
 
 from clusters.mp184 import EndpointMap, ExportMpanHome
 from han_emu.crypto.certsets import CertCheckError, CertificateSet
+from han_emu.meter.clock import parse_duration
 from han_emu.meter.mpan import MpanError
 from han_emu.meter.scenario import ScenarioSettings
 from han_emu.meter.settings import (
@@ -28,6 +29,7 @@ from han_emu.meter.settings import (
     default_primary,
     default_secondary,
 )
+from han_emu.meter.simulate import check_backfill
 from han_emu.meter.tariff import WEEKDAYS, DayProfile, SwitchingTable, Tariff, TariffError
 from han_emu.server.metering import AmbientThresholds
 from han_emu.sim.schedule import DeviceSettings, default_devices
@@ -68,6 +70,9 @@ class Config:
     #: The ``[ihd]`` table: ambient consumption thresholds shared by the ESI's
     #: indicator and the dashboard's IHD screen.
     ihd: AmbientThresholds = field(default_factory=AmbientThresholds)
+    #: ``[meter] backfill``: seconds of history the meter runs its scenario
+    #: over before it serves, when it has none yet (None: no backfill).
+    backfill: float | None = None
 
 
 def example_text() -> str:
@@ -275,7 +280,7 @@ def parse(data: dict[str, Any]) -> Config:
     meter_tbl = _table(data.get("meter", {}), "meter")
     _no_unknown(
         meter_tbl,
-        {"serial", "profile_capacity", "daily_capacity", "start", "price_trailing_digit"},
+        {"serial", "profile_capacity", "daily_capacity", "start", "price_trailing_digit", "backfill"},
         "meter",
     )
     mpan_tbl = _table(data.get("mpan", {}), "mpan")
@@ -360,8 +365,25 @@ def parse(data: dict[str, Any]) -> Config:
             raise ConfigError(f"{where}: {exc}") from None
         if not cert_sets[-1].key_matches:
             raise ConfigError(f"{where}.private_key: does not belong to the certificate")
+    backfill = _backfill(meter_tbl["backfill"], settings) if "backfill" in meter_tbl else None
     return Config(settings, scenario, endpoints, state_path, start, devices, tuple(cert_sets),
-                  ihd=_ihd(data.get("ihd", {})))
+                  ihd=_ihd(data.get("ihd", {})), backfill=backfill)
+
+
+def _backfill(value: Any, settings: MeterSettings) -> float:
+    """``meter.backfill``: a duration as the command line writes it ("400d"), or seconds."""
+    path = "meter.backfill"
+    try:
+        if isinstance(value, str):
+            return check_backfill(parse_duration(value), settings)
+        seconds = _number(value, path)
+        if not 0 < seconds < float("inf"):
+            raise ValueError(f"{value!r}: a duration must be more than zero (and finite)")
+        return check_backfill(seconds, settings)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _ihd(data: Any) -> AmbientThresholds:
