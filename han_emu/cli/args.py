@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any, NoReturn
 
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY, KeyTextError, parse_key
 from han_emu.frames.zep import ZEP_PORT
+from han_emu.meter.clock import parse_duration
 
 MAX_SPEED = 3600
 """The fastest virtual time or replay runs against the wall clock (seconds per second)."""
@@ -35,7 +35,6 @@ EXIT_INTERRUPTED = 130
 command stopped by Ctrl-C still says what it had done so far."""
 
 LISTEN_ANY = "0.0.0.0"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EUI64_EXAMPLE = "00:0d:6f:00:0a:bc:de:f1"
 
 
@@ -103,16 +102,12 @@ def _fail(message: str) -> NoReturn:
 
 
 def duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``15m``, ``24h`` or ``3d``; more than zero."""
-    clean = text.strip().lower()
-    scale = _UNITS.get(clean[-1:])
+    """Seconds from ``90``, ``90s``, ``15m``, ``24h`` or ``3d``; more than zero
+    (:func:`~han_emu.meter.clock.parse_duration`, which the configuration uses too)."""
     try:
-        value = float(clean[:-1] if scale else clean) * (scale or 1)
-    except ValueError:
-        _fail(f"not a duration: {text!r} (try 90, 90s, 15m, 24h or 3d)")
-    if not 0 < value < math.inf:
-        _fail(f"{text!r}: a duration must be more than zero (and finite)")
-    return value
+        return parse_duration(text)
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def speed(text: str) -> float:
@@ -258,6 +253,11 @@ def install_code(text: str) -> tuple[str, bytes]:
 def warn(line: str) -> None:
     """One warning line on stderr, as every command words them."""
     print(f"han-emu: warning: {line}", file=sys.stderr, flush=True)
+
+
+def inform(line: str) -> None:
+    """One line on stderr saying what a command did on its own (not a warning)."""
+    print(f"han-emu: {line}", file=sys.stderr, flush=True)
 
 
 # -- files ------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from han_emu.cli.args import (
     add_output,
     check_output,
     duration,
+    inform,
     speed,
     warn,
     zep_address,
@@ -36,9 +37,11 @@ from han_emu.cli.stick import add_network_options, add_radio_options, network_se
 from han_emu.cli.textview import render_readout, show_live
 from han_emu.han.config import Config, load
 from han_emu.han.summary import summary_text
+from han_emu.meter.simulate import check_backfill
 
 if TYPE_CHECKING:
     from han_emu.han.virtual import VirtualHan
+    from han_emu.meter.model import TwinMeter
     from han_emu.radio.backend import NetworkSettings, RadioSpec
     from han_emu.meter.recorded import RecordedScenario
     from han_emu.tui.controls import RecordingHook
@@ -57,6 +60,12 @@ def add_run_command(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument("--no-tui", action="store_true", help="plain text output")
     run.add_argument("--simulate", type=duration, metavar="DURATION",
                      help="run this long (e.g. 24h) in virtual time, as fast as possible, then print a summary")
+    run.add_argument("--backfill", type=duration, metavar="DURATION",
+                     help="before serving, run the meter's scenario over this much past (e.g. 400d) in virtual "
+                          "time, so displays have days, weeks, months and profiles at once; the meter's first "
+                          "reading is that long before the run's start (overrides [meter] backfill). A meter "
+                          "whose state database has history is kept: it continues from its last reading, the "
+                          "time since filled by the scenario (give a new --state to backfill from scratch)")
     add_output(run, "--summary-json", metavar="FILE", help="with --simulate: write the summary as JSON")
     run.add_argument("--seed", type=int, metavar="N",
                      help="virtual HAN: draw the network key, PAN ids, addresses and CBKE's ephemeral keys from a "
@@ -103,6 +112,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         check_output(keys_path_for(args.pcap), "--pcap (its key log)", use=KEEP, force=args.force)
     config = load(args.config)
+    if args.backfill is not None:
+        try:
+            check_backfill(args.backfill, config.meter)
+        except ValueError as exc:
+            raise OptionError(f"--backfill: {exc}") from None
+    else:
+        args.backfill = None if args.scenario_from else config.backfill  # a capture is its own history
     if spec.hardware:
         return run_on_stick(args, config, spec, network)
     return run_virtual(args, config, network)
@@ -144,6 +160,9 @@ def refuse_ignored(args: argparse.Namespace, spec: RadioSpec, *, interactive: bo
     elif args.state not in (None, "none"):
         raise OptionError("--scenario-from drives a fresh meter from the capture and keeps no state "
                           "(leave out --state)")
+    elif args.backfill is not None:
+        raise OptionError("--backfill runs the configured scenario over the past; --scenario-from drives the "
+                          "meter from a capture (leave out one)")
     if args.pcap is None:
         if args.pcapng:
             raise OptionError("--pcapng sets the format of the --pcap file: give --pcap FILE")
@@ -171,7 +190,7 @@ def run_virtual(args: argparse.Namespace, config: Config, network: NetworkSettin
         meter, store = scenario.new_meter(config.meter), None
         start = meter.time if own_time else start
     else:
-        meter, store = open_meter(config, state, start, warn=warn)
+        meter, store = open_meter(config, state, start, warn=warn, backfill=args.backfill, inform=inform)
     start = max(meter.time, start)
     ahead = (simulate and start + simulate > now + 60) or (not simulate and args.speed != 1.0)
     if store is not None and ahead:  # asked for on purpose: said once, and the next run says it again
@@ -200,8 +219,9 @@ def run_virtual(args: argparse.Namespace, config: Config, network: NetworkSettin
             if held is not None:
                 held.retain()
             store.close()
-        try:
-            return _dashboard(config, state, start, args, recording, scenario, network)
+        try:  # a meter kept nowhere (--state none) is handed over as it is, backfilled or not
+            return _dashboard(config, state, start, args, recording, scenario, network,
+                              meter if store is None and scenario is None else None)
         finally:
             if held is not None:
                 held.release()
@@ -262,8 +282,11 @@ def run_virtual(args: argparse.Namespace, config: Config, network: NetworkSettin
 
 def _dashboard(config: Config, state: str | None, start: float, args: argparse.Namespace,
                recorder: RecordingHook | None, scenario: RecordedScenario | None = None,
-               network: NetworkSettings | None = None) -> int:
+               network: NetworkSettings | None = None, opened: TwinMeter | None = None) -> int:
     """The Textual dashboard on a terminal: the HAN (and its store) live in a thread of their own.
+
+    ``opened``: the meter to serve when the run keeps no state (the HAN opens a
+    stored one itself, on its thread, as :func:`run_virtual` left it).
 
     The record key drives ``recorder``; the HAN screen's gauges show the live
     airtime accounting (the figures ``--status-json`` writes).  What goes
@@ -284,6 +307,8 @@ def _dashboard(config: Config, state: str | None, start: float, args: argparse.N
     def make_han() -> VirtualHan:
         if scenario is not None:  # --scenario-from: a fresh meter driven by the capture
             meter, store = scenario.new_meter(config.meter), None
+        elif opened is not None:
+            meter, store = opened, None
         else:
             meter, store = open_meter(config, state, start, warn=lambda line: None)  # warned already
         han = VirtualHan(config, meter, store=store, devices=config.devices,

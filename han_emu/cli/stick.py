@@ -23,6 +23,7 @@ from han_emu.cli.args import (
     add_input,
     add_output,
     eui64_key,
+    inform,
     install_code,
     permit_seconds,
     warn,
@@ -97,10 +98,12 @@ def _error(message: str) -> int:
 
 
 def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Body, *, state: str | None,
-             keylog: str | None, accept_unencrypted: bool = False, start: bool = True) -> int:
+             keylog: str | None, accept_unencrypted: bool = False, start: bool = True,
+             backfill: float | None = None) -> int:
     """Run ``body(han)`` on a HardwareHan over the stick ``spec``; radio problems end in one line and exit code 3.
 
-    ``start=False``: ``body`` starts the HAN itself (the dashboard does, to show the start's steps)."""
+    ``start=False``: ``body`` starts the HAN itself (the dashboard does, to show the start's steps);
+    ``backfill``: seconds of history the meter is given before it serves (``--backfill``)."""
     from han_emu.frames.keylog import KeyLog
     from han_emu.han.hardware import HardwareHan
     from han_emu.radio.backend import RadioError
@@ -109,7 +112,7 @@ def on_stick(spec: RadioSpec, network: NetworkSettings, config: Config, body: Bo
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("zigpy", "zigpy_znp", "bellows", "serialx"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    meter, store = open_meter(config, state, time.time(), warn=warn)
+    meter, store = open_meter(config, state, time.time(), warn=warn, backfill=backfill, inform=inform)
     keys = KeyLog(keylog) if keylog else None
 
     def report(line: str) -> None:
@@ -180,7 +183,8 @@ def run_on_stick(args: argparse.Namespace, config: Config, spec: RadioSpec, netw
 
     try:
         return on_stick(spec, network, config, body, state=args.state, keylog=args.keylog,
-                        accept_unencrypted=args.lab_accept_unencrypted, start=not interactive)
+                        accept_unencrypted=args.lab_accept_unencrypted, start=not interactive,
+                        backfill=args.backfill)
     finally:
         recording.close()  # also when the stick never came up
 
@@ -261,4 +265,6 @@ def cmd_permit(args: argparse.Namespace) -> int:
         print(f"{ieee} did not join", flush=True)
         return 1  # scripts can tell: see the exit status in --help
 
-    return on_stick(spec, NetworkSettings(), config, body, state=args.state, keylog=args.keylog)
+    # A new meter gets its configured history here too, or a later run would find it without any.
+    return on_stick(spec, NetworkSettings(), config, body, state=args.state, keylog=args.keylog,
+                    backfill=config.backfill)

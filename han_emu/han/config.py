@@ -23,6 +23,7 @@ from clusters.mp184 import EndpointMap, ExportMpanHome
 from han_emu.crypto.certsets import CertCheckError, CertificateSet
 from han_emu.meter.credit import DebtSettings, PrepaymentError, PrepaymentSettings
 from han_emu.meter.messages import IMPORTANCES, ScheduledMessage
+from han_emu.meter.clock import parse_duration
 from han_emu.meter.mpan import MpanError
 from han_emu.meter.scenario import ScenarioSettings
 from han_emu.meter.settings import (
@@ -33,6 +34,7 @@ from han_emu.meter.settings import (
     default_primary,
     default_secondary,
 )
+from han_emu.meter.simulate import check_backfill
 from han_emu.meter.tariff import WEEKDAYS, DayProfile, SwitchingTable, Tariff, TariffError
 from han_emu.server.basic import BasicInfo
 from han_emu.server.metering import AmbientThresholds
@@ -79,6 +81,9 @@ class Config:
     basic: BasicInfo = field(default_factory=BasicInfo)
     #: The ``[[messages]]`` tables: text messages the ESI sends the displays.
     messages: tuple[ScheduledMessage, ...] = ()
+    #: ``[meter] backfill``: seconds of history the meter runs its scenario
+    #: over before it serves, when it has none yet (None: no backfill).
+    backfill: float | None = None
 
 
 def example_text() -> str:
@@ -287,7 +292,7 @@ def parse(data: dict[str, Any]) -> Config:
     meter_tbl = _table(data.get("meter", {}), "meter")
     _no_unknown(
         meter_tbl,
-        {"serial", "profile_capacity", "daily_capacity", "start", "price_trailing_digit"},
+        {"serial", "profile_capacity", "daily_capacity", "start", "price_trailing_digit", "backfill"},
         "meter",
     )
     mpan_tbl = _table(data.get("mpan", {}), "mpan")
@@ -379,9 +384,10 @@ def parse(data: dict[str, Any]) -> Config:
             raise ConfigError(f"{where}: {exc}") from None
         if not cert_sets[-1].key_matches:
             raise ConfigError(f"{where}.private_key: does not belong to the certificate")
+    backfill = _backfill(meter_tbl["backfill"], settings) if "backfill" in meter_tbl else None
     return Config(settings, scenario, endpoints, state_path, start, devices, tuple(cert_sets),
                   ihd=_ihd(data.get("ihd", {})), basic=_basic(data.get("basic", {})),
-                  messages=_messages(data.get("messages", [])))
+                  messages=_messages(data.get("messages", [])), backfill=backfill)
 
 
 def _basic(data: Any) -> BasicInfo:
@@ -445,6 +451,22 @@ def _messages(data: Any) -> tuple[ScheduledMessage, ...]:
                                     confirm=_bool(tbl.get("confirm", False), f"{where}.confirm"),
                                     importance=importance))
     return tuple(out)
+
+
+def _backfill(value: Any, settings: MeterSettings) -> float:
+    """``meter.backfill``: a duration as the command line writes it ("400d"), or seconds."""
+    path = "meter.backfill"
+    try:
+        if isinstance(value, str):
+            return check_backfill(parse_duration(value), settings)
+        seconds = _number(value, path)
+        if not 0 < seconds < float("inf"):
+            raise ValueError(f"{value!r}: a duration must be more than zero (and finite)")
+        return check_backfill(seconds, settings)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _ihd(data: Any) -> AmbientThresholds:

@@ -5,7 +5,8 @@ the HAN after each step (so the ESI can report what changed), saves the meter
 (and whatever the HAN keeps beside it) every ``save_every_s`` and once more at
 stop.  A store that stops working never stops the meter: the first failed save
 is logged as an error, the first good one after it as a warning, and saving is
-retried in between.  :func:`open_meter` is where a run's meter comes from.
+retried in between.  :func:`open_meter` is where a run's meter comes from,
+:func:`backfill_meter` gives it its history first (``--backfill``).
 
 A live run serves the wall clock, and the state database keeps only that
 meter: when a live run is sped up, :meth:`MeterRunner.detach_store` saves a
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,9 @@ from han_emu.han.config import Config
 from han_emu.han.store import StateStore, StoreError, default_state_path
 from han_emu.meter.clock import Clock
 from han_emu.meter.model import TwinMeter
-from han_emu.meter.simulate import step
+from han_emu.meter.gbtime import iso_gb
+from han_emu.meter.scenario import Scenario
+from han_emu.meter.simulate import backfill, step
 
 LOGGER = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ def open_meter(
     now: float,
     *,
     warn: Callable[[str], None] | None = None,
+    backfill: float | None = None,
+    inform: Callable[[str], None] | None = None,
 ) -> tuple[TwinMeter, StateStore | None]:
     """The meter a run starts from, and the store that keeps it.
 
@@ -70,6 +76,10 @@ def open_meter(
     meter starts there.  A saved meter clock ahead of ``now`` (a sped-up or
     simulated run saved it) is kept, never wound back here, and reported
     through ``warn`` (default: a logged warning) with the way to resynchronise.
+
+    ``backfill`` (seconds): the meter runs its configured scenario over the
+    past up to ``now`` before it is served (:func:`backfill_meter`); what was
+    done is said in one line through ``inform`` (default: logged).
     """
     store = None
     meter = None
@@ -85,14 +95,68 @@ def open_meter(
         except BaseException:
             store.close()
             raise
-    if meter is None:
-        meter = TwinMeter(config.meter, now)
-    else:
+    if meter is not None:
         assert store is not None
         if meter.time - now > CLOCK_SLACK_S:
             (warn or LOGGER.warning)(clock_ahead_note(store.path, meter.time - now))
+    if backfill:
+        try:
+            meter = backfill_meter(config, meter, now, backfill, store=store, inform=inform)
+        except BaseException:
+            if store is not None:
+                store.close()
+            raise
+    elif meter is None:
+        meter = TwinMeter(config.meter, now)
+    else:
         meter.resume(now)
     return meter, store
+
+
+def backfill_meter(
+    config: Config,
+    meter: TwinMeter | None,
+    now: float,
+    seconds: float,
+    *,
+    store: StateStore | None = None,
+    inform: Callable[[str], None] | None = None,
+) -> TwinMeter:
+    """A meter with ``seconds`` of history up to ``now``, the scenario run over it in virtual time.
+
+    Without a saved meter (``meter`` None) a new one starts ``seconds``
+    before ``now``: its first reading is there.  A meter that has history
+    already is never rewritten: it continues from its last reading, the
+    scenario filling the time since (at most the last ``seconds``; anything
+    earlier is a gap, as after any downtime).  The result is saved to
+    ``store`` in one transaction; ``inform`` hears one line saying what was done."""
+    say = inform or LOGGER.info
+    first = now - seconds
+    wall0 = time.monotonic()
+    scenario = Scenario(config.scenario)
+    if meter is None:
+        meter = TwinMeter(config.meter, first)
+        backfill(meter, scenario, now)
+        line = (f"backfill: {describe_span(seconds)} of history filled in {{:.1f}} s; "
+                f"the meter's first reading is at {iso_gb(first)}")
+    else:
+        where = f"state database {store.path}" if store is not None else "the saved state"
+        last = meter.time
+        if last >= now:
+            say(f"backfill: {where} already holds this meter's history, up to {iso_gb(last)}: "
+                "nothing to fill (a new --state backfills from scratch)")
+            return meter
+        if last < first:
+            meter.resume(first)  # the meter was off before the backfill's reach: a gap, as after downtime
+        backfill(meter, scenario, now)
+        gap = f"; the {describe_span(first - last)} before {iso_gb(first)} stay unmeasured" if last < first else ""
+        line = (f"backfill: {where} already holds this meter's history: continuing from its last reading at "
+                f"{iso_gb(last)}, {describe_span(now - max(last, first))} filled in {{:.1f}} s{gap} "
+                "(a new --state backfills from scratch)")
+    if store is not None:
+        store.save(meter)  # the whole history in one transaction
+    say(line.format(time.monotonic() - wall0))
+    return meter
 
 
 class MeterRunner:

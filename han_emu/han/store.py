@@ -425,11 +425,11 @@ class StateStore:
                 self._db.execute(
                     "DELETE FROM profile WHERE channel = ? AND end_time < ?", (int(ch), oldest)
                 )
-            for day, readings in meter.daily.items():
-                if self._saved_day is None or day > self._saved_day:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO daily VALUES (?, ?)", (day.isoformat(), json.dumps(readings))
-                    )
+            self._db.executemany(  # one statement for a backfill's hundreds of days
+                "INSERT OR REPLACE INTO daily VALUES (?, ?)",
+                [(day.isoformat(), json.dumps(readings)) for day, readings in meter.daily.items()
+                 if self._saved_day is None or day > self._saved_day],
+            )
             days = meter.daily.items()
             if days:
                 oldest_day = days[0][0]

@@ -7,8 +7,27 @@ half-hourly data take seconds.  Times are POSIX seconds (UTC) as floats.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol, runtime_checkable
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``15m``, ``24h`` or ``3d``; more than zero.
+
+    The one reading of a duration, for the command line and the configuration
+    alike; ValueError says what is wrong in one line."""
+    clean = text.strip().lower()
+    scale = _UNITS.get(clean[-1:])
+    try:
+        value = float(clean[:-1] if scale else clean) * (scale or 1)
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r} (try 90, 90s, 15m, 24h or 3d)") from None
+    if not 0 < value < math.inf:
+        raise ValueError(f"{text!r}: a duration must be more than zero (and finite)")
+    return value
 
 
 @runtime_checkable

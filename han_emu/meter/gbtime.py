@@ -9,6 +9,7 @@ than taken from the system's time-zone database so the meter stays pure.
 from __future__ import annotations
 
 import calendar
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 
 BST_SHIFT = 3600
@@ -22,8 +23,10 @@ def _last_sunday(year: int, month: int) -> int:
     return last - (weekday + 1) % 7
 
 
+@lru_cache(maxsize=64)
 def bst_window(year: int) -> tuple[int, int]:
-    """POSIX seconds of the start and end of BST in ``year``."""
+    """POSIX seconds of the start and end of BST in ``year`` (cached: every
+    local time asks, and a year of scenario steps asks it a hundred thousand times)."""
     start = datetime(year, 3, _last_sunday(year, 3), 1, tzinfo=timezone.utc)
     end = datetime(year, 10, _last_sunday(year, 10), 1, tzinfo=timezone.utc)
     return int(start.timestamp()), int(end.timestamp())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from han_emu.meter.gbtime import local_datetime
 from han_emu.meter.model import Flow
@@ -65,9 +66,10 @@ class Scenario:
         self._battery_w = 0.0  # + charging, - discharging
 
     # -- the sources ---------------------------------------------------------
-    def house_load_w(self, ts: float) -> float:
+    def house_load_w(self, ts: float, local: datetime | None = None) -> float:
+        """``local``: ``ts`` as GB local time, if the caller has it already."""
         s = self.settings
-        local = local_datetime(ts)
+        local = local or local_datetime(ts)
         hour = local.hour + local.minute / 60.0
         morning = math.exp(-((hour - 7.5) ** 2) / 1.5)
         evening = math.exp(-((hour - 18.5) ** 2) / 4.0)
@@ -77,9 +79,9 @@ class Scenario:
         jitter = 0.85 + 0.3 * _noise(s.seed, slot, 2)
         return (s.house_base_w + s.house_peak_w * shape) * jitter + appliance
 
-    def solar_fraction(self, ts: float) -> float:
+    def solar_fraction(self, ts: float, local: datetime | None = None) -> float:
         """PV output as a fraction of peak: season, daylight and cloud."""
-        day_of_year = local_datetime(ts).timetuple().tm_yday
+        day_of_year = (local or local_datetime(ts)).timetuple().tm_yday
         season = math.cos(2 * math.pi * (day_of_year - 172) / 365.0)  # 1 at midsummer
         day_length = 12.25 + 4.25 * season  # hours of daylight in southern England
         solar_noon = 12 * 3600.0  # UTC
@@ -102,11 +104,12 @@ class Scenario:
             self.battery_wh = min(cap, max(0.0, self.battery_wh + self._battery_w * dt_h))
         self._last = ts
 
-        sun = self.solar_fraction(ts)
+        local = local_datetime(ts)  # once: a backfill asks for a year of steps
+        sun = self.solar_fraction(ts, local)
         pv2 = s.secondary_pv_kwp * 1000.0 * sun
         pv1 = s.primary_pv_kwp * 1000.0 * sun
-        load = self.house_load_w(ts)
-        hour = local_datetime(ts).hour
+        load = self.house_load_w(ts, local)
+        hour = local.hour
 
         cap = s.battery_kwh * 1000.0
         room = cap - self.battery_wh
