@@ -18,6 +18,7 @@ a restart is recognised instead of refused.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable
@@ -75,8 +76,8 @@ class HardwareCoordinator(ServerHost):
         #: requests, served only to devices that completed CBKE)?  Only such
         #: frames from an unknown sender wait for an IEEE_addr_req's answer.
         self.identify_sender: Callable[[t.ZigbeePacket], bool] | None = None
-        #: NWK addresses this host sent an IEEE_addr_req for, in order.
-        self.address_requests: list[int] = []
+        #: NWK addresses this host sent an IEEE_addr_req for, latest last.
+        self.address_requests: collections.deque[int] = collections.deque(maxlen=100)
         self._waiting: dict[int, list[t.ZigbeePacket]] = {}
         self._address_answers: dict[int, list[asyncio.Future[t.EUI64]]] = {}
         self._unanswered: dict[int, float] = {}

@@ -106,7 +106,7 @@ async def test_a_display_that_did_cbke_is_served_after_the_host_and_the_stick_re
             reply = await stick.ask(2, METERING, READ_AGAIN, src_ieee=None)
             assert reply.data[:7] == READ_ANSWERED and reply.aps_encrypted
             assert refusals(sent) == []
-            assert han.app.address_requests == []  # it knew the display without asking
+            assert not han.app.address_requests  # it knew the display without asking
         finally:
             await han.stop()
             store.close()
@@ -161,7 +161,7 @@ async def test_an_unknown_sender_is_asked_its_ieee_address_then_refused_at_its_o
             # Under APS security the refusal is APS-secured too; known now, not asked again.
             reply = await stick.ask(2, METERING, READ_AGAIN)
             assert reply.data == NOT_AUTHORIZED_AGAIN and reply.aps_encrypted
-            assert han.app.address_requests == [IHD_NWK]
+            assert list(han.app.address_requests) == [IHD_NWK]
         finally:
             await han.stop()
 
