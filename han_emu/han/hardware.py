@@ -6,6 +6,11 @@ scenario drives on the wall clock.  A stick unplugged or reset mid-run does
 not stop the meter: it keeps advancing and being saved while the link is
 retried with exponential backoff, and the same ESI server (subscriptions,
 reporting configuration) carries on when the stick comes back.
+
+A real stick keeps its displays and their link keys across a reset or a
+replug, so a display never joins again nor redoes CBKE by itself.  The host
+therefore keeps, with the meter's state, who is at which NWK address and
+which devices completed CBKE, and restores both at every start.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 import zigpy.types as t
 
+from clusters.ids import KEY_ESTABLISHMENT
 from han_emu.frames.keylog import KeyLog
 from han_emu.meter.clock import Clock, WallClock
 from han_emu.han.config import Config
@@ -32,6 +38,7 @@ from han_emu.radio.backend import (
     start_radio,
 )
 from han_emu.air.accounting import BAND_2400, AirAccounting
+from han_emu.radio.addresses import AddressBook
 from han_emu.server.bindings import BindingTable
 from han_emu.server.esi import EsiServer
 from han_emu.server.observed import ServerTap
@@ -40,6 +47,8 @@ from han_emu.han.store import StateStore
 
 LOGGER = logging.getLogger(__name__)
 BINDINGS_KEY = "bindings"  # the stick's binding table, in the state database's meta table
+ADDRESSES_KEY = "addresses"  # NWK -> IEEE of the devices on the stick's network (meta table)
+AUTHORISED_KEY = "cbke_authorised"  # IEEE addresses that completed CBKE (meta table)
 
 #: Link states, in the order a run normally goes through them.
 CONNECTING, UP, DOWN, STOPPED = "connecting", "up", "down", "stopped"
@@ -134,6 +143,11 @@ class HardwareHan:
         #: Bind requests it hands the host; kept with the meter).
         self.bindings = BindingTable()
         self.extra_keylogs: list[KeyLog] = []
+        #: NWK <-> IEEE of the devices on the network, kept with the meter.
+        self.addresses = AddressBook(on_change=self._save_addresses)
+        #: Devices that completed CBKE (on the NCP or in software), kept with the meter.
+        self.authorised: dict[bytes, t.EUI64] = {}
+        self._authorised_saved: frozenset[bytes] = frozenset()
 
     # -- the meter (stepped and saved by its runner) --------------------------------------
     @property
@@ -160,6 +174,7 @@ class HardwareHan:
         return self.runner.saves
 
     def _meter_changed(self) -> None:
+        self._sync_ncp_authorised()
         if self.server is not None:
             self.server.meter_changed()
         if self.app is not None and self.is_up:
@@ -174,12 +189,18 @@ class HardwareHan:
         # scheme's CA, never the built-in test CA.
         identities = list(self.config.cbke) or None
         self._restore_bindings()
+        self._restore_addresses()
+        self._restore_authorised()
         esi = EsiServer(self.meter, self.clock, self.config.endpoints,
                         accept_unencrypted=self.accept_unencrypted, identities=identities,
                         ieee_of=self._ieee_of, on_key=self._on_cbke_key,
                         bound=lambda ep, cluster: self.bindings.destinations(ep, cluster, self._nwk_of),
                         basic=self.config.basic, messages=self.config.messages)
         self.esi = esi
+        if esi.key_establishment is not None:
+            for ieee in self.authorised.values():
+                esi.key_establishment.authorise(ieee)
+            esi.key_establishment.on_revoke = self._revoked
         # The stick carries a tap: the emulator's own airtime accounting (and
         # any other observer in packet_listeners) sees every frame it serves.
         self.server = ServerTap(esi, self._on_packet)
@@ -263,23 +284,82 @@ class HardwareHan:
             LOGGER.error("state database: the saved binding table is unreadable (%s); starting without it", exc)
 
     def _nwk_of(self, ieee: t.EUI64) -> int | None:
-        app = self.app
-        if app is None:
-            return None
+        return self.app.nwk_of(ieee) if self.app is not None else self.addresses.nwk_of(ieee)
+
+    # -- who is who, kept with the meter -------------------------------------------------------
+    def _save_addresses(self) -> None:
+        self.runner.save_meta(ADDRESSES_KEY, json.dumps(self.addresses.to_json()))
+
+    def _restore_addresses(self) -> None:
+        if self.store is None or (text := self.store.meta(ADDRESSES_KEY)) is None:
+            return
         try:
-            return int(app.get_device(ieee=ieee).nwk)
-        except KeyError:
-            return None
+            self.addresses.restore(json.loads(text))
+        except ValueError as exc:
+            LOGGER.error("state database: the saved address map is unreadable (%s); starting without it", exc)
+
+    def _restore_authorised(self) -> None:
+        if self.store is None or (text := self.store.meta(AUTHORISED_KEY)) is None:
+            return
+        try:
+            data = json.loads(text)
+            if not isinstance(data, list):
+                raise ValueError("not a list")
+            devices = [t.EUI64.convert(item) for item in data]
+        except (TypeError, ValueError) as exc:
+            LOGGER.error("state database: the saved CBKE-authorised devices are unreadable (%s); "
+                         "they must redo key establishment", exc)
+            return
+        self.authorised = {bytes(ieee): ieee for ieee in devices}
+        self._authorised_saved = frozenset(self.authorised)
+        if devices:
+            LOGGER.info("%d device(s) authorised by an earlier CBKE", len(devices))
+
+    def _authorise(self, ieee: t.EUI64, authorised: bool = True) -> None:
+        ieee = t.EUI64(ieee)
+        if authorised:
+            self.authorised[bytes(ieee)] = ieee
+        else:
+            self.authorised.pop(bytes(ieee), None)
+        if frozenset(self.authorised) != self._authorised_saved:
+            data = sorted(str(i) for i in self.authorised.values())
+            if self.runner.save_meta(AUTHORISED_KEY, json.dumps(data)):
+                self._authorised_saved = frozenset(self.authorised)
+
+    def _revoked(self, ieee: t.EUI64) -> None:
+        """The partner rejected our key confirmation: its CBKE key is void."""
+        self._authorise(ieee, False)
+
+    def _sync_ncp_authorised(self) -> None:
+        """The NCP's CBKE withdraws a device whose partner rejects its MACV
+        without telling the host: follow it."""
+        cbke = getattr(self.app, "ncp_cbke", None)
+        if cbke is None:
+            return
+        for ieee in list(self.authorised.values()):
+            if ieee not in cbke.authorised:
+                self._authorise(ieee, False)
+
+    def _needs_identity(self, packet: t.ZigbeePacket) -> bool:
+        """Would the ESI judge ``packet`` by who sent it?  (Then an unknown
+        sender is asked for its IEEE address first.)"""
+        server = self.server
+        if server is None:
+            return False
+        if int(packet.cluster_id) == KEY_ESTABLISHMENT:
+            return server.key_establishment is not None
+        return bool(server.zcl.encryption.judges_sender(int(packet.cluster_id)))
 
     # -- key establishment ------------------------------------------------------------------
     def _ieee_of(self, nwk: int) -> t.EUI64 | None:
-        return None if self.app is None else self.app.ieee_of(nwk)
+        return self.app.ieee_of(nwk) if self.app is not None else self.addresses.ieee_of(nwk)
 
     def _on_cbke_key(self, ieee: t.EUI64, key: bytes) -> None:
         """CBKE agreed a link key with ``ieee``: log it, and hand it to the stick
         (which must use it for that device's APS frames from now on)."""
         if self.keylog is not None:
             self.keylog.add(bytes(key), f"CBKE link key {ieee}")
+        self._authorise(ieee)
         if self.app is None:
             return
         task = asyncio.get_running_loop().create_task(self._install_key(ieee, key))
@@ -310,6 +390,7 @@ class HardwareHan:
         """zigpy's listener event: the stick ran CBKE itself and stored the key."""
         if self.server is not None and self.server.key_establishment is not None:
             self.server.key_establishment.authorise(ieee)
+        self._authorise(ieee)
         if self.keylog is not None and key is not None:
             self.keylog.add(bytes(key), f"CBKE link key {ieee}")
         self.report(f"CBKE with {ieee} done on the coordinator's own CBKE library")
@@ -346,10 +427,12 @@ class HardwareHan:
             startup_timeout=self.startup_timeout,
             request_timeout=self.request_timeout,
             on_step=self._on_step,
+            addresses=self.addresses,
         )
         self.app = app
         app.add_listener(self)
         app.host_observers.append(self._observe)
+        app.identify_sender = self._needs_identity
         info = app.state.network_info
         LOGGER.info("%s up: channel %s, PAN 0x%04X, extended PAN %s", self.radio.describe(),
                     info.channel, info.pan_id, info.extended_pan_id)
@@ -359,6 +442,8 @@ class HardwareHan:
                 # The stick's CBKE stands in for the software one: SE requests
                 # need a sender that completed it there.
                 self.server.zcl.encryption.authorised = self._ncp_sender_authorised
+            # The stick kept the keys of devices that did CBKE before this start.
+            app.ncp_cbke.authorised.update(self.authorised.values())
             suites = ", ".join(str(s.number) for s in sorted(app.ncp_cbke.certificates))
             LOGGER.info("CBKE runs on the coordinator (suite %s)", suites)
         self._set_state(UP)

@@ -244,10 +244,13 @@ async def start_radio(
     startup_timeout: float | None = None,
     request_timeout: float | None = None,
     on_step: Callable[[str], None] | None = None,
+    addresses: Any = None,
 ) -> Any:
     """Connect to the stick, resume its network (or form one with
     ``network``), register the server's endpoints and start carrying it.
-    ``on_step`` hears each step as it begins (see :mod:`han_emu.radio.coordinator`).
+    ``on_step`` hears each step as it begins (see :mod:`han_emu.radio.coordinator`);
+    ``addresses`` (an :class:`~han_emu.radio.addresses.AddressBook`) is the
+    NWK <-> IEEE map the coordinator keeps, e.g. one saved with the meter.
 
     Returns the running ControllerApplication; raises :class:`RadioError`.
     """
@@ -264,6 +267,8 @@ async def start_radio(
     if server is not None:
         app.attach_server(server, clock)
     app.on_step = on_step
+    if addresses is not None:
+        app.addresses = addresses
     try:
         async with asyncio.timeout(startup_timeout):
             await app.startup(auto_form=auto_form)
@@ -273,6 +278,8 @@ async def start_radio(
                 if server is not None:
                     app.attach_server(server, clock)
                 app.on_step = on_step
+                if addresses is not None:
+                    app.addresses = addresses
                 await app.startup(auto_form=False)
     except asyncio.CancelledError:
         await _quiet_shutdown(app)

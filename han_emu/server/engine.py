@@ -43,6 +43,24 @@ TX_OPTIONS = t.TransmitOptions.APS_Encryption | t.TransmitOptions.ACK
 PLAIN_TX_OPTIONS = t.TransmitOptions.ACK
 
 
+def refusal_security(request: t.ZigbeePacket, options: t.TransmitOptions) -> t.TransmitOptions:
+    """A refusal goes out at the request's own security level.
+
+    A display that sent its request under network security only has no APS
+    link key with us (it has not done CBKE, or lost the key), so a refusal
+    APS-encrypted under whatever key the coordinator holds for it would be
+    dropped unread.  The radio libraries carry the request's level in
+    ``tx_options`` both ways: bellows sets ``TransmitOptions.APS_Encryption``
+    from ``APS_OPTION_ENCRYPTION`` of the incoming APS frame and the reverse
+    when sending (``bellows/zigbee/application.py``); zigpy-znp from
+    ``AF.IncomingMsg.SecurityUse`` and into ``TransmitOptions.ENABLE_SECURITY``
+    (``zigpy_znp/zigbee/application.py``).
+    """
+    if t.TransmitOptions.APS_Encryption in request.tx_options:
+        return options | t.TransmitOptions.APS_Encryption
+    return options & ~t.TransmitOptions.APS_Encryption
+
+
 class ZclServer(GeneralCommands):
     """A Smart Energy ZCL server hosted on the coordinator's own endpoints."""
 
@@ -216,7 +234,10 @@ class ZclServer(GeneralCommands):
                 "the sender has not completed key establishment"
                 if encrypted else "APS encryption is required",
             )
-            return self._default_response(ctx, Status.NOT_AUTHORIZED)
+            return [
+                refusal.replace(tx_options=refusal_security(packet, refusal.tx_options))
+                for refusal in self._default_response(ctx, Status.NOT_AUTHORIZED)
+            ]
         if ctx.side is None:
             return self._default_response(ctx, Status.UNSUPPORTED_CLUSTER)
         mfr = ctx.manufacturer

@@ -76,6 +76,11 @@ class EncryptionRule:
         self.accept_unencrypted = accept_unencrypted
         self.authorised = authorised
 
+    def judges_sender(self, cluster_id: int) -> bool:
+        """True when a frame on ``cluster_id`` is served only to authorised
+        senders, so the sender's identity must be known to serve it."""
+        return cluster_id in self.clusters and not self.accept_unencrypted and self.authorised is not None
+
     def refuses(self, cluster_id: int, encrypted: bool, sender: Any = None) -> bool:
         if cluster_id not in self.clusters or self.accept_unencrypted:
             return False

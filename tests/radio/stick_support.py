@@ -92,11 +92,17 @@ class Stick:
 
     async def _next(self) -> Sent:
         if self.kind == "znp":
-            f = await self.fake.frames.get()
-            return Sent(int(f.dst_addr), f.src_endpoint, f.dst_endpoint, f.profile_id, f.cluster_id,
-                        f.aps_encrypted, bytes(f.data))
-        m = await self.fake.sent()
-        return Sent(m.destination, m.src_ep, m.dst_ep, m.profile_id, m.cluster_id, m.encrypted, m.data)
+            return _znp_sent(await self.fake.frames.get())
+        return _ezsp_sent(await self.fake.sent())
+
+    def record(self) -> list[Sent]:
+        """Every frame the host transmits from now on, kept in the list returned."""
+        out: list[Sent] = []
+        if self.kind == "znp":
+            self.fake.add_frame_listener(lambda f: out.append(_znp_sent(f)))
+        else:
+            self.fake.add_send_listener(lambda m: out.append(_ezsp_sent(m)))
+        return out
 
     async def ask(self, dst_ep: int, cluster: int, data: bytes, **kwargs: Any) -> Sent:
         """Inject a request and return the reply of the same cluster."""
@@ -119,8 +125,48 @@ class Stick:
         return self.fake.link_key(ieee)
 
 
+def _znp_sent(f: Any) -> Sent:
+    return Sent(int(f.dst_addr), f.src_endpoint, f.dst_endpoint, f.profile_id, f.cluster_id,
+                f.aps_encrypted, bytes(f.data))
+
+
+def _ezsp_sent(m: Any) -> Sent:
+    return Sent(m.destination, m.src_ep, m.dst_ep, m.profile_id, m.cluster_id, m.encrypted, m.data)
+
+
 def quick_ezsp_reset(monkeypatch: Any) -> None:
     """bellows waits 2 s for a spontaneous RSTACK on socket:// before resetting."""
     import bellows.ezsp
 
     monkeypatch.setattr(bellows.ezsp, "NETWORK_COORDINATOR_STARTUP_RESET_WAIT", 0.05)
+
+
+def display_zdo(nwk: int = IHD_NWK, ieee: t.EUI64 = IHD_IEEE) -> Any:
+    """The ZDO answerer of an IHD: a battery display polling as a sleepy end
+    device, one Smart Energy endpoint (what the virtual displays answer with)."""
+    import zigpy.zdo.types as zdo_t
+
+    from han_emu.radio.zdo_answers import ZdoAnswerer, node_descriptor
+
+    return ZdoAnswerer(
+        ieee=lambda: t.EUI64(ieee),
+        nwk=lambda: t.NWK(nwk),
+        descriptor=node_descriptor(zdo_t.LogicalType.EndDevice, mains_powered=False, rx_on_when_idle=False),
+        endpoints={IHD_EP: zdo_t.SimpleDescriptor(endpoint=IHD_EP, profile=SE, device_type=0x0507,
+                                                  device_version=0, input_clusters=[0x0000],
+                                                  output_clusters=[0x0700, 0x0702, 0x0800])},
+    )
+
+
+def answer_zdo(stick: Stick, request: Sent, answerer: Any, src_nwk: int = IHD_NWK) -> bool:
+    """Let ``answerer`` (a device's ZDO) answer a ZDO request the host sent it,
+    heard back by the stick; False when the device sends no answer."""
+    reply = answerer.reply_to(request.cluster_id, request.data)
+    if reply is None:
+        return False
+    if stick.kind == "znp":
+        stick.fake.inject_zdo(src_nwk, int(reply.command), reply.tsn, reply.body())
+    else:
+        stick.fake.inject_incoming(src_nwk, None, 0, 0, 0x0000, int(reply.command), reply.frame(),
+                                   encrypted=False)
+    return True

@@ -172,7 +172,8 @@ def test_unencrypted_se_request_refused(server: ZclServer, caplog: pytest.LogCap
     with caplog.at_level(logging.WARNING, logger="han_emu.server.engine"):
         (reply,) = server.handle(request("10 30 00 0000", encrypted=False))
     assert frame(reply) == h("18 30 0b 00 7e")  # NOT_AUTHORIZED, despite the disable bit
-    assert reply.tx_options == t.TransmitOptions.APS_Encryption | t.TransmitOptions.ACK
+    # At the request's own security level: the sender may hold no APS key to read it with.
+    assert reply.tx_options == t.TransmitOptions.ACK
     assert "APS encryption is required" in caplog.text and "0x0702" in caplog.text
     # Price too (the whole 0x07xx block), even for clusters this endpoint lacks
     (reply,) = server.handle(request("01 31 00 00", PRICE, encrypted=False))

@@ -361,6 +361,8 @@ def test_se_requests_need_completed_cbke_once_guarded() -> None:
     b.kes.guard(b.zcl)
     (reply,) = b.zcl.handle(request(READ_SUMMATION.format(tsn="02"), METERING))
     assert frame(reply) == h("18 02 0b 00 7e")  # Default Response NOT_AUTHORIZED
+    # ... APS-secured, as the request was (under the key the device joined with)
+    assert t.TransmitOptions.APS_Encryption in reply.tx_options
     for tsn, step in enumerate([INITIATE_U, EPHEMERAL_U, CONFIRM_U], start=3):
         one(b, ke(step, tsn))
     (reply,) = b.zcl.handle(request(READ_SUMMATION.format(tsn="07"), METERING))

@@ -113,7 +113,6 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.duty_cycle = NcpDutyCycle()
-        self._new_key_entries = 0
         #: Key establishment on the NCP, when its image can (None: software CBKE or none).
         self.ncp_cbke: NcpKeyEstablishment | None = None
         self._cbke_tasks: set[asyncio.Task[None]] = set()
@@ -278,19 +277,59 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
 
     async def _store_link_key(self, ieee: t.EUI64, key: t.KeyData) -> bool:
         """Put ``key`` in the NCP's APS key table: the device's own entry if it
-        has one, else the first index after the keys the NCP held at startup."""
+        has one, else the first free entry (:meth:`free_key_slot`).
+
+        Before EZSP v13 ``addOrUpdateKeyTableEntry`` lets the stack pick the
+        entry itself; from v13 ``importLinkKey`` takes the index from the host.
+        A full table raises :class:`KeyTableFull`, naming its size.
+        """
         ezsp = self._ezsp
         if ezsp.ezsp_version < 13:
             (status,) = await ezsp.addOrUpdateKeyTableEntry(address=ieee, linkKey=True, keyData=key)
+            if t.uint8_t(status) == bt.EmberStatus.TABLE_FULL:
+                raise KeyTableFull(await self.key_table_size())
             return t.uint8_t(status) == bt.EmberStatus.SUCCESS
         (index,) = await ezsp.findKeyTableEntry(address=ieee, linkKey=True)
         if index == 0xFF:
-            info = self.state.network_info
-            taken = len(info.key_table) if info is not None else 0
-            index = taken + self._new_key_entries
-            self._new_key_entries += 1
+            index = await self.free_key_slot()
         (status,) = await ezsp.importLinkKey(index=index, address=ieee, key=key)
         return bt.sl_Status.from_ember_status(status) == bt.sl_Status.OK
+
+    async def key_table_size(self) -> int:
+        """CONFIG_KEY_TABLE_SIZE as the NCP has it (bellows asks for at least 4)."""
+        (_status, size) = await self._ezsp.getConfigurationValue(configId=bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE)
+        return int(size)
+
+    async def free_key_slot(self) -> int:
+        """The first entry of the NCP's key table that holds no key.
+
+        Read as bellows reads the table for a backup (``read_link_keys`` in
+        ``bellows/ezsp/v13/__init__.py``): CONFIG_KEY_TABLE_SIZE entries,
+        ``exportLinkKeyByIndex`` each, SL_STATUS_OK for an entry in use.  An
+        entry answering SL_STATUS_NOT_FOUND is free; any other status (a key
+        the NCP will not export) is left alone.  Counting the keys instead
+        would overwrite another display's key wherever the table has a gap.
+        """
+        size = await self.key_table_size()
+        for index in range(size):
+            *_, status = await self._ezsp.exportLinkKeyByIndex(index=index)
+            status = bt.sl_Status.from_ember_status(status)
+            if status == bt.sl_Status.NOT_FOUND:
+                return index
+            if status == bt.sl_Status.INVALID_INDEX:
+                break
+        raise KeyTableFull(size)
+
+
+class KeyTableFull(Exception):
+    """Every entry of the NCP's link-key table holds another device's key."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(
+            f"the NCP's link-key table is full (all {size} entries hold other devices' keys); "
+            "remove a device or use an NCP image with a bigger key table"
+        )
 
 
 def _per_device(array: bytes) -> dict[int, int]:

@@ -174,9 +174,8 @@ class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
         ZDO_SEC_ADD_LINK_KEY (MT_ZDO_EXTENSIONS).  A build with neither
         leaves the host no way in: :class:`LinkKeyUnsupported` says so.
         """
-        try:
-            nwk = self.get_device(ieee=ieee).nwk
-        except KeyError:
+        nwk = self.nwk_of(ieee)
+        if nwk is None:
             nwk = 0xFFFE  # unknown: Z-Stack keys the entry by IEEE
         for command in (c.ZDO.SetLinkKey, c.ZDO.SecAddLinkKey):
             try:
