@@ -5,10 +5,15 @@ advances the meter to a later time.  The meter splits every advance at
 half-hour boundaries, where it closes a profile interval on every channel,
 re-evaluates the active TOU tiers (switching tables change tier only on half
 hours) and, at GB local midnight, writes the daily read log.
+
+An interval the meter did not measure whole (it started, or resumed after
+downtime, inside it) is logged as *partial*: its value is what was measured,
+and :meth:`TwinMeter.interval_partial` tells it from a complete one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,7 +21,7 @@ from enum import IntEnum
 from typing import Any
 
 from han_emu.meter.daily import DailyLog
-from han_emu.meter.gbtime import local_datetime
+from han_emu.meter.gbtime import local_datetime, local_midnight
 from han_emu.meter.credit import CAUSE_GENERAL, PrepaymentAccount
 from han_emu.meter.messages import MessageBoard
 from han_emu.meter.profile import PERIOD, ProfileLog
@@ -112,9 +117,19 @@ class TwinMeter:
             exports = s.export_tariff.tiers if s.export_tariff else 0
             self.elements[name] = Element(name, [0.0] * s.import_tariff.tiers, [0.0] * exports)
         self.profiles = tuple(ProfileLog(settings.profile_capacity) for _ in Channel)
-        self.daily = DailyLog(settings.daily_capacity)
+        #: When the meter took its first reading: history and prices start there.
+        self.first_reading = self.time
+        #: When the configured tariffs took effect (the first reading, or the
+        #: restart that found them changed): the IssuerEventIDs of tariff
+        #: information count from it.
+        self.tariff_since = self.time
+        self.daily = DailyLog(settings.daily_capacity, local_datetime(self.time).date())
         self.prepayment = {n: PrepaymentAccount.new(settings.element(n).prepayment, self.time) for n in ELEMENTS}
         self._interval_start = [0] * len(Channel)
+        self._partial_ends: set[int] = set()
+        self._measuring_since = self.time
+        if self.time % PERIOD:
+            self._partial_ends.add(self._next_boundary())
         self._tiers: dict[str, tuple[int, int | None]] = {}
         #: Text messages for the displays (the Messaging cluster's), saved with the meter.
         self.messages = MessageBoard()
@@ -138,11 +153,30 @@ class TwinMeter:
         return s.import_tariff if direction == "import" else s.export_tariff
 
     def partial_interval(self, channel: Channel) -> tuple[int, int]:
-        """(start time, value so far) of the interval in progress."""
+        """(start time, value so far) of the interval in progress.  The start
+        is when measuring began when that was inside the interval (the meter
+        started or came back then), so the value is never taken for a whole
+        interval's."""
         start = int(self.time // PERIOD * PERIOD)
         if start == self.time:  # exactly on a boundary: the new interval is empty
             return start, 0
-        return start, self.reading(channel) - self._interval_start[channel]
+        return max(start, int(self._measuring_since)), self.reading(channel) - self._interval_start[channel]
+
+    def interval_partial(self, end: int) -> bool:
+        """True if the interval ending at ``end`` was (or is being) measured
+        only in part: the meter started or resumed inside it."""
+        return end in self._partial_ends
+
+    def partial_ends(self) -> list[int]:
+        """End times of the partial intervals still in the profile log (and
+        of the one in progress, if partial), ascending."""
+        return sorted(self._partial_ends)
+
+    def daily_row(self) -> tuple[int, ...]:
+        """What the daily read log records: the four channels' registers, then
+        every element's export TOU registers (MP184 R6), whole Wh."""
+        tiers = tuple(int(x) for name in ELEMENTS for x in self.elements[name].export_tiers)
+        return self.readings() + tiers
 
     def today(self) -> date:
         return local_datetime(self.time).date()
@@ -176,7 +210,8 @@ class TwinMeter:
         flows = {n: e.flow for n, e in self.elements.items()}
         for el in self.elements.values():
             el.flow = Flow()
-        boundary = (math.floor(self.time / PERIOD) + 1) * PERIOD
+        boundary = self._next_boundary()
+        self._partial_ends.add(boundary)  # the gap cut into the interval in progress
         if now >= boundary:
             self.time = boundary
             self._close_interval(boundary)  # the part measured before the gap
@@ -186,6 +221,9 @@ class TwinMeter:
                     p.append(last, None)
                 self.time = last
                 self._retier()
+            self._measuring_since = float(now)
+            if now % PERIOD:
+                self._partial_ends.add(self._next_boundary(now))
         self.time = float(now)
         for name, flow in flows.items():
             self.elements[name].flow = flow
@@ -194,6 +232,9 @@ class TwinMeter:
         self._record_day_if_missing()
 
     # -- internals -----------------------------------------------------------
+    def _next_boundary(self, at: float | None = None) -> int:
+        """End of the interval ``at`` (default: now) falls in."""
+        return int((math.floor((self.time if at is None else at) / PERIOD) + 1) * PERIOD)
     def _charge(self, name: str, to: float, import_wh: float, tier: int) -> None:
         """The element's prepayment account pays for ``import_wh`` at the live tier's price."""
         tariff = self.settings.element(name).import_tariff
@@ -212,16 +253,26 @@ class TwinMeter:
             self.profiles[ch].append(end, now[ch] - self._interval_start[ch])
         self._interval_start = list(now)
         self._retier()
+        if self._partial_ends:
+            oldest = self.profiles[0].oldest_end or end
+            self._partial_ends = {e for e in self._partial_ends if e >= oldest}
         local = local_datetime(end)
         if local.hour == 0 and local.minute == 0:
-            self.daily.record(local.date(), now)
+            self.daily.record(local.date(), self.daily_row())
             for account in self.prepayment.values():
                 account.take_snapshot(end, CAUSE_GENERAL)
 
     def _record_day_if_missing(self) -> None:
         today = self.today()
         if self.daily.reading(today, 0) is None:
-            self.daily.record(today, self.readings())
+            self.daily.record(today, self.daily_row())
+
+    def tariff_fingerprint(self) -> str:
+        """A digest of every configured tariff: a restart that finds it
+        changed starts the tariffs' IssuerEventIDs afresh."""
+        text = repr([(self.settings.element(n).import_tariff, self.settings.element(n).export_tariff)
+                     for n in ELEMENTS])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     # -- persistence support (pure: the store decides where this goes) ----
     def core_state(self) -> dict[str, Any]:
@@ -229,7 +280,13 @@ class TwinMeter:
         messages: everything but the profile and daily logs."""
         return {
             "time": self.time,
+            "first_reading": self.first_reading,
+            "tariff_since": self.tariff_since,
+            "tariffs": self.tariff_fingerprint(),
+            "measuring_since": self._measuring_since,
+            "partial_ends": self.partial_ends(),
             "prepayment": {name: account.state() for name, account in self.prepayment.items()},
+            "messages": self.messages.to_state(),
             "interval_start": list(self._interval_start),
             "elements": {
                 name: {
@@ -242,7 +299,6 @@ class TwinMeter:
                 }
                 for name, el in self.elements.items()
             },
-            "messages": self.messages.to_state(),
         }
 
     @classmethod
@@ -283,17 +339,32 @@ class TwinMeter:
         meter.profiles = tuple(ProfileLog(settings.profile_capacity) for _ in Channel)
         for channel, end, value in profile_rows:
             meter.profiles[channel].append(end, value)
+        # State saved before the first reading was kept: the oldest day of a
+        # log that never overflowed is the first reading's.
+        first = core.get("first_reading")
         meter.daily = DailyLog(settings.daily_capacity)
         for day, readings in daily_rows:
             meter.daily.record(day, tuple(readings))
+        if first is not None:
+            meter.daily.first_day = local_datetime(float(first)).date()
+        elif daily_rows and len(daily_rows) < settings.daily_capacity:
+            meter.daily.first_day = daily_rows[0][0]
+        if first is None:
+            first = local_midnight(daily_rows[0][0]) if daily_rows else meter.time
+        meter.first_reading = float(first)
+        meter.tariff_since = float(core.get("tariff_since", meter.first_reading))
+        if core.get("tariffs") != meter.tariff_fingerprint():
+            meter.tariff_since = max(meter.tariff_since, math.ceil(meter.time))  # the tariffs changed
+        meter._measuring_since = float(core.get("measuring_since", meter.first_reading))
+        meter._partial_ends = {int(e) for e in core.get("partial_ends", ())}
         meter._interval_start = list(core["interval_start"])
         saved = core.get("prepayment") or {}  # state from before prepayment: accounts start afresh
+        meter.messages = MessageBoard.from_state(core.get("messages"))  # absent before messages
         meter.prepayment = {
             n: PrepaymentAccount.from_state(settings.element(n).prepayment, saved[n]) if n in saved
             else PrepaymentAccount.new(settings.element(n).prepayment, meter.time)
             for n in ELEMENTS
         }
-        meter.messages = MessageBoard.from_state(core.get("messages"))  # absent before messages
         meter._tiers = {}
         meter._retier()
         return meter

@@ -87,11 +87,14 @@ def test_esi_simple_descriptors() -> None:
         assert (d.profile, d.device_type) == (SE_PROFILE_ID, ESI_DEVICE_ID) == (0x0109, 0x0500)
         assert {0x0000, 0x0003, 0x000A, 0x0700, 0x0702, 0x070B} <= set(d.input_clusters)
     assert 0x0800 in primary.input_clusters and 0x0800 not in secondary.input_clusters
+    # Messaging (provisional): the primary ESI only; Prepayment on both
+    assert 0x0703 in primary.input_clusters and 0x0703 not in secondary.input_clusters
+    assert 0x0705 in primary.input_clusters and 0x0705 in secondary.input_clusters
     plain = esi_simple_descriptors()[Role.PRIMARY]
     assert 0x070B not in plain.input_clusters
     # the descriptor serializes as ZDO expects: endpoint, profile, device, version, lists
     assert plain.serialize() == bytes.fromhex(
-        "01 0901 0005 00 07 0000 0300 0a00 0207 0007 0507 0008 01 0008")
+        "01 0901 0005 00 08 0000 0300 0a00 0207 0007 0307 0507 0008 01 0008")
 
 
 def test_key_establishment_sizes() -> None:
