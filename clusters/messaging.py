@@ -50,10 +50,26 @@ class Utf8String(t.CharacterString):
     def serialize(self) -> bytes:
         if self.invalid:
             return b"\xff"
-        data = self.encode("utf-8")
+        data = self.encode("utf-8", errors="surrogateescape")
         if len(data) >= 0xFF:
             raise ValueError("string is too long (a ZCL character string holds at most 254 bytes)")
         return bytes([len(data)]) + data
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> tuple["Utf8String", bytes]:
+        """Every byte kept: a NUL or a byte that is not UTF-8 survives a round trip
+        (zigpy's reading stops at the first NUL and replaces bad bytes)."""
+        if not data:
+            raise ValueError("Data is too short")
+        length = data[0]
+        if length == 0xFF:
+            return cls("", invalid=True), data[1:]
+        if len(data) < 1 + length:
+            raise ValueError("Data is too short")
+        raw = data[1 : 1 + length]
+        text = cls(raw.decode("utf-8", errors="surrogateescape"))
+        text.raw = raw
+        return text, data[1 + length :]
 
 
 class Transmission(t.enum2):

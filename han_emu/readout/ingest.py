@@ -144,7 +144,8 @@ class ZclIngest:
             confirmed = ext is not None and bool(ext & ExtendedMessageControl.Confirmed)
             same = held is not None and held.id == int(m.message_id)
             message = MessageInfo(
-                id=int(m.message_id), text=str(m.message),
+                id=int(m.message_id),
+                text=str(m.message).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
                 start=None if start == START_NOW else utctime_to_posix(start),
                 duration_min=None if duration == DURATION_UNTIL_CHANGED else duration,
                 importance=IMPORTANCES[int(control.importance)],

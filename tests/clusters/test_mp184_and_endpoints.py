@@ -94,7 +94,7 @@ def test_esi_simple_descriptors() -> None:
     assert 0x070B not in plain.input_clusters
     # the descriptor serializes as ZDO expects: endpoint, profile, device, version, lists
     assert plain.serialize() == bytes.fromhex(
-        "01 0901 0005 00 08 0000 0300 0a00 0207 0007 0307 0507 0008 01 0008")
+        "01 0901 0005 00 08 0000 0300 0a00 0207 0007 0507 0307 0008 01 0008")
 
 
 def test_key_establishment_sizes() -> None:
