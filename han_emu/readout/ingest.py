@@ -16,7 +16,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.foundation import Direction, GeneralCommand, Status
 
-from clusters import ZCL_EPOCH_POSIX, Messaging, Metering, Prepayment, Price, Time, utctime_to_posix
+from clusters import ZCL_EPOCH_POSIX, Basic, Messaging, Metering, Prepayment, Price, Time, utctime_to_posix
 from clusters.ids import SE_PROFILE_ID
 from clusters.messaging import DURATION_UNTIL_CHANGED, START_NOW, ExtendedMessageControl
 from clusters.metering import INVALID_INTERVAL, PROFILE_INTERVAL_SECONDS
@@ -260,6 +260,9 @@ class ZclIngest:
             self._price(el, Price.attributes[attr_id].name, value)
         elif cluster == Prepayment.cluster_id and attr_id in Prepayment.attributes:
             self._prepayment(el, Prepayment.attributes[attr_id].name, value)
+        elif cluster == Basic.cluster_id and attr_id in Basic.attributes:
+            self.readout.basic[Basic.attributes[attr_id].name] = (
+                _text(value) if isinstance(value, (str, bytes)) else getattr(value, "name", None) or int(value))
         elif cluster == Time.cluster_id:
             if attr_id == _TIME:
                 self.readout.time_utc = utctime_to_posix(int(value))

@@ -212,6 +212,8 @@ class Readout:
     time_local_offset: int | None = None
     time_read_at: float | None = None  # local clock when Time was read
     message: MessageInfo | None = None  # the last Messaging DisplayMessage
+    #: The meter's Basic cluster as read (attribute name -> value): manufacturer, model, versions...
+    basic: dict[str, Any] = field(default_factory=dict)
 
     def element(self, endpoint: int) -> ElementReadout:
         el = self.elements.get(endpoint)
@@ -232,6 +234,7 @@ class Readout:
         return {
             "time_utc": self.time_utc,
             "message": None if self.message is None else self.message.to_json(),
+            "basic": dict(self.basic),
             "elements": {el.role if el.role != "unknown" else str(ep): el.to_json() for ep, el in self.elements.items()},
             "premises": premises_json(self, now, ambient, HISTORY_DEPTH),
         }

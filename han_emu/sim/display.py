@@ -33,7 +33,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 import zigpy.zdo.types as zdo_t
 
-from clusters import Messaging, Metering, Prepayment, Price, SubGhz, Time, posix_to_utctime
+from clusters import Basic, Messaging, Metering, Prepayment, Price, SubGhz, Time, posix_to_utctime
 from clusters.ids import IHD_DEVICE_ID, KEY_ESTABLISHMENT, MESSAGING, PHYSICAL_DEVICE_ID, PPMID_DEVICE_ID
 from clusters.prepayment import OriginatingDevice, ResultType, debt_attr
 from clusters.metering import (
@@ -70,6 +70,7 @@ _CLIENTS = (Metering.cluster_id, Price.cluster_id, Time.cluster_id, MESSAGING, K
 _M = Metering.AttributeDefs
 _P = Price.AttributeDefs
 _T = Time.AttributeDefs
+_B = Basic.AttributeDefs
 _PP = Prepayment.AttributeDefs
 #: What a PPMID shows of each element's prepayment: the information set and debts 1..3.
 _PREPAY_READ = [_PP.payment_control_configuration.id, _PP.credit_remaining.id, _PP.emergency_credit_remaining.id,
@@ -284,6 +285,8 @@ class SimDisplay(SimNode):
         if self.settings.bind_price:
             await self.bind_prices()
         await self.read_time()
+        if self.settings.kind == "ihd":
+            await self.read_basic()
         for ep in self.esi_endpoints:
             await self.read(ep, Metering.cluster_id, [
                 _M.unit_of_measure.id, _M.multiplier.id, _M.divisor.id, _M.summation_formatting.id,
@@ -311,6 +314,14 @@ class SimDisplay(SimNode):
         """Whether this display reads ``ep``'s MP184 export items: always on the
         primary, on the secondary only when the display knows MP184."""
         return ep != self.map.secondary or self.mp184
+
+    async def read_basic(self) -> None:
+        """The meter's identity, as a GB IHD shows it on its 'about the meter' page:
+        the Basic cluster of the primary ESI (versions, manufacturer, model, date
+        code, power source)."""
+        await self.read(self.esi_endpoints[0], Basic.cluster_id, [
+            _B.zcl_version.id, _B.app_version.id, _B.stack_version.id, _B.hw_version.id,
+            _B.manufacturer.id, _B.model.id, _B.date_code.id, _B.power_source.id])
 
     async def read_time(self) -> None:
         await self.read(self.esi_endpoints[0], Time.cluster_id, [

@@ -155,6 +155,10 @@ def now_panel(readout: Readout, now: float | None, thresholds: views.AmbientThre
     table.add_row("Export primary", fmt.kw(pri.export_kw() if pri else None))
     table.add_row("Export secondary", Text(fmt.kw(sec.export_kw() if sec else None), style="bold"))
     table.add_row("Clock", fmt.gb_local(views.clock_now(readout, now)))
+    basic = readout.basic
+    if basic:
+        who = " ".join(str(basic[k]) for k in ("manufacturer", "model") if basic.get(k)) or fmt.DASH
+        table.add_row("Meter", f"{who} ({basic['date_code']})" if basic.get("date_code") else who)
     return table
 
 

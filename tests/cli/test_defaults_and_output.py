@@ -186,10 +186,10 @@ def test_sniff_takes_the_phy_from_the_stream(tmp_path: Path) -> None:
     stream = CAPTURE.read_bytes()
     auto = han_emu("sniff", "--pcap-stream", "-", "--phy", "auto", "--keylog", str(KEYS), cwd=tmp_path, stdin=stream)
     assert auto.code == 0, auto.err
-    assert "airtime on 2.4 GHz O-QPSK (from the capture) (197 frames):" in auto.out
+    assert "airtime on 2.4 GHz O-QPSK (from the capture) (213 frames):" in auto.out
     assert "page 0 ch 15" in auto.out
     named = han_emu("sniff", "--pcap-stream", "-", "--phy", "gb868", cwd=tmp_path, stdin=stream)
-    assert "airtime on GB-868 2-FSK (197 frames):" in named.out
+    assert "airtime on GB-868 2-FSK (213 frames):" in named.out
     plain = pcap_bytes(conversation_psdus(), 195)
     jsonl = han_emu("sniff", "--pcap-stream", "-", "--phy", "auto", "--format", "jsonl", cwd=tmp_path, stdin=plain)
     report = next(json.loads(line)["dutycycle"] for line in jsonl.out.splitlines() if '"dutycycle"' in line)
