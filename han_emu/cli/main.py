@@ -11,6 +11,7 @@ Ctrl-C in exit status 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -86,12 +87,10 @@ def _one_line(exc: Exception) -> str:
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's last flush does not complain about the pipe."""
-    try:
+    with contextlib.suppress(OSError, ValueError):  # no stdout left to point anywhere: nothing to do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 if __name__ == "__main__":
