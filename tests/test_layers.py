@@ -4,7 +4,7 @@ lives in a layer folder, modules stay small, and the Smart Energy ids have one h
 Layers, bottom to top (docs/architecture.md draws them)::
 
     clusters < meter < crypto < readout < frames < air < server < radio
-             < sim < replay < han < study < tui < cli
+             < sim < replay < han < conform < study < tui < cli
 
 A module imports from its own layer or lower ones, inside functions and under
 ``TYPE_CHECKING`` too (a lazy import is still a dependency).  A project module
@@ -31,7 +31,7 @@ PACKAGES = ("han_emu", "clusters")
 
 LAYERS: tuple[str, ...] = (
     "clusters", "meter", "crypto", "readout",
-    "frames", "air", "server", "radio", "sim", "replay", "han", "study", "tui", "cli",
+    "frames", "air", "server", "radio", "sim", "replay", "han", "conform", "study", "tui", "cli",
 )
 #: ``python -m han_emu`` starts the command line: above every layer.
 MAIN = "__main__"
