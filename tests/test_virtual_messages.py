@@ -95,3 +95,20 @@ def test_a_composed_message_reaches_the_displays_at_once() -> None:
     assert shown is not None and (shown.text, shown.confirm_required, shown.confirmed) == (
         "Meter reading due", False, False)
     assert han.meter.messages.confirmations == []
+
+
+def test_cancel_all_messages_clears_the_displays() -> None:
+    config = loads("")
+    meter = TwinMeter(config.meter, START)
+
+    async def compose_then_cancel(han: VirtualHan) -> None:
+        han.send_message("Meter reading due", confirm=False)
+        await han.run_for(5)
+        han.server.cancel_all_messages()
+        await han.run_for(5)
+
+    han = run_han(config, None, meter, 30, then=compose_then_cancel)
+    shown = han.devices[0].readout.message
+    assert shown is not None and shown.text == "Meter reading due" and shown.cancelled
+    assert han.meter.messages.in_force(han.clock.now()) is None
+    assert han.meter.messages.cancelled_all_at is not None

@@ -86,6 +86,9 @@ class MessageBoard:
     confirmations: list[Confirmation] = field(default_factory=list)
     delivered: set[str] = field(default_factory=set)
     pending: list[tuple[float, str, ScheduledMessage]] = field(default_factory=list)
+    #: When the meter last cancelled every message (CancelAllMessages), for
+    #: GetMessageCancellation; None: never.
+    cancelled_all_at: float | None = None
 
     # -- scheduling ---------------------------------------------------------------
     @staticmethod
@@ -150,6 +153,20 @@ class MessageBoard:
             message.cancelled = True
         return message
 
+    def cancel_all(self, now: float) -> Message | None:
+        """Withdraw every message from ``now`` (CancelAllMessages) and remember
+        when, so a display that was away can ask for it; returns the message
+        that was in force, if any."""
+        message = self.cancel(now)
+        self.cancelled_all_at = float(int(now))  # whole seconds, as UTCTime carries them
+        return message
+
+    def cancellation_since(self, earliest: float) -> float | None:
+        """The CancelAllMessages held with an implementation time at or after
+        ``earliest`` (SE 1.4 D.5.2.3.3: the server holds the last one), or None."""
+        at = self.cancelled_all_at
+        return at if at is not None and at >= earliest else None
+
     def confirm(self, message_id: int, confirmed_at: float, received_at: float, by: str) -> Confirmation:
         """Record a MessageConfirmation; it confirms the current message when the ids match."""
         current = self.current
@@ -169,6 +186,7 @@ class MessageBoard:
             "next_id": self.next_id,
             "confirmations": [asdict(c) for c in self.confirmations],
             "delivered": sorted(self.delivered),
+            "cancelled_all_at": self.cancelled_all_at,
         }
 
     @classmethod
@@ -183,6 +201,7 @@ class MessageBoard:
             next_id=int(state.get("next_id", 1)),
             confirmations=[Confirmation(**c) for c in state.get("confirmations", [])],
             delivered={str(k) for k in state.get("delivered", [])},
+            cancelled_all_at=None if state.get("cancelled_all_at") is None else float(state["cancelled_all_at"]),
         )
         if board.current is not None:
             board.current = replace(board.current, start=float(board.current.start))

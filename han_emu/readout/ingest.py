@@ -43,6 +43,7 @@ _PUBLISH_PRICE = Price.ClientCommandDefs.publish_price
 _TARIFF_INFO = Price.ClientCommandDefs.publish_tariff_information
 _DISPLAY_MESSAGE = Messaging.ClientCommandDefs.display_message
 _CANCEL_MESSAGE = Messaging.ClientCommandDefs.cancel_message
+_CANCEL_ALL = Messaging.ClientCommandDefs.cancel_all_messages
 _CONFIRM_MESSAGE = Messaging.ServerCommandDefs.message_confirmation
 _TIME = Time.AttributeDefs.time.id
 _DEBT = re.compile(r"debt_(label|amount)(\d)$")
@@ -158,6 +159,12 @@ class ZclIngest:
         elif header.command_id == _CANCEL_MESSAGE.id:
             cancel, _ = _CANCEL_MESSAGE.schema.deserialize(body)
             if held is not None and held.id == int(cancel.message_id):
+                held.cancelled = True
+        elif header.command_id == _CANCEL_ALL.id:
+            cancel_all, _ = _CANCEL_ALL.schema.deserialize(body)
+            at = int(cancel_all.implementation_date_time)
+            # 0x00000000 means now; a message that starts after the time stays
+            if held is not None and (at == START_NOW or held.start is None or held.start <= utctime_to_posix(at)):
                 held.cancelled = True
 
     # -- requests (only what responses need) ----------------------------------------------

@@ -31,7 +31,7 @@ from han_emu.server.basic import BasicInfo, basic_table
 from han_emu.server.endpoint import Endpoint
 from han_emu.server.engine import ZclServer
 from han_emu.server.key_establishment import KeyEstablishmentServer
-from han_emu.server.messaging import MessagingServer, cancel_message, display_message
+from han_emu.server.messaging import MessagingServer, cancel_all_messages, cancel_message, display_message
 from han_emu.server.metering import AmbientThresholds, metering_table, profile_handler
 from han_emu.server.prepayment import ElementPrepayment
 from han_emu.server.price import ElementPrices, subscriber_address
@@ -177,7 +177,8 @@ class EsiServer:
             for command_id, (handler, generates) in self.messaging.handlers().items():
                 ep.on_command(Messaging.cluster_id, command_id, handler, generates=generates)
             ep.declare_generated(Messaging.cluster_id, (Messaging.ClientCommandDefs.display_message.id,
-                                                        Messaging.ClientCommandDefs.cancel_message.id))
+                                                        Messaging.ClientCommandDefs.cancel_message.id,
+                                                        Messaging.ClientCommandDefs.cancel_all_messages.id))
         if sub_ghz and self.sub_ghz is not None:
             ep.add_server_cluster(SubGhz)
             for command_id, (handler, generates) in self.sub_ghz.handlers().items():
@@ -244,6 +245,15 @@ class EsiServer:
         message = self.meter.messages.cancel(self.clock.now())
         if message is not None:
             self._push_message(Messaging.ClientCommandDefs.cancel_message.id, cancel_message(message))
+        return message
+
+    def cancel_all_messages(self) -> Message | None:
+        """Withdraw every message from now (CancelAllMessages to the displays);
+        the meter keeps the time for GetMessageCancellation."""
+        message = self.meter.messages.cancel_all(self.clock.now())
+        at = self.meter.messages.cancelled_all_at
+        assert at is not None
+        self._push_message(Messaging.ClientCommandDefs.cancel_all_messages.id, cancel_all_messages(at))
         return message
 
     def _publish_due_messages(self) -> None:

@@ -5,7 +5,9 @@ remaining duration, the confirmed bit in ExtendedMessageControl once a display
 confirmed it), or a Default Response NOT_FOUND when there is none.
 MessageConfirmation is recorded on the board (and logged) with the display's
 confirmation time.  A client that asks GetLastMessage is remembered as a
-display to push new messages to.
+display to push new messages to.  GetMessageCancellation is answered with the
+CancelAllMessages the meter holds, when its implementation time is at or after
+the one asked for (SE 1.4 D.5.2.3.3), else a Default Response NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ def cancel_message(message: Message) -> Any:
     return _CMD.cancel_message.schema(message_id=message.id, message_control=0)
 
 
+def cancel_all_messages(at: float) -> Any:
+    """The CancelAllMessages payload: from when every message is withdrawn."""
+    return _CMD.cancel_all_messages.schema(implementation_date_time=posix_to_utctime(at))
+
+
 class MessagingServer:
     """Messaging on one ESI endpoint: the handlers and the displays heard from."""
 
@@ -89,9 +96,17 @@ class MessagingServer:
             LOGGER.warning("%s confirmed message %d, which is not the message in force", by, record.message_id)
         return []
 
+    def get_message_cancellation(self, request: ZclRequest) -> list[ZclReply]:
+        earliest = int(request.args.earliest_implementation_time)
+        at = self.meter.messages.cancellation_since(utctime_to_posix(earliest) if earliest else 0.0)
+        if at is None:
+            raise ZclError(Status.NOT_FOUND, "no CancelAllMessages at or after that time")
+        return [ZclReply(_CMD.cancel_all_messages.id, cancel_all_messages(at))]
+
     def handlers(self) -> dict[int, tuple[Callable[[ZclRequest], list[ZclReply]], tuple[int, ...]]]:
         """Command id -> (handler, ids it may answer with)."""
         return {
             _REQ.get_last_message.id: (self.get_last_message, (_CMD.display_message.id,)),
             _REQ.message_confirmation.id: (self.message_confirmation, ()),
+            _REQ.get_message_cancellation.id: (self.get_message_cancellation, (_CMD.cancel_all_messages.id,)),
         }

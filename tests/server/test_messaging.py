@@ -142,3 +142,29 @@ def test_basic_attributes_read_back() -> None:
             "0700 00 30 01"  # PowerSource enum8: mains single phase
             f"0040 00 42 {len(build_id):02x} {build_id.hex()}"  # SWBuildID
         )]
+
+
+def test_cancel_all_messages_is_pushed_and_held_for_get_message_cancellation() -> None:
+    server, meter, clock = build()
+    # GetMessageCancellation 0x02, earliest implementation time 0 (any): none held -> NOT_FOUND
+    assert ask(server, "01 10 02 00000000") == [h("18 10 0b 02 8b")]
+    ask(server, "01 11 00")  # the IHD asks GetLastMessage and is remembered
+    meter.messages.compose("Visit on Monday", START)
+    clock.set(START + 120)
+    assert server.cancel_all_messages() is not None
+    # CancelAllMessages 0x03: implementation time = when the meter cancelled
+    assert [frame(p)[4:] for p in server.due()] == [h("03" + utc_hex(START + 120))]
+    assert ask(server, "01 12 00") == [h("18 12 0b 00 8b")]  # nothing in force any more
+    # held: asked from before or at that time -> CancelAllMessages; from after -> NOT_FOUND
+    assert ask(server, "01 13 02" + utc_hex(START)) == [h("19 13 03" + utc_hex(START + 120))]
+    assert ask(server, "01 14 02" + utc_hex(START + 120)) == [h("19 14 03" + utc_hex(START + 120))]
+    assert ask(server, "01 15 02" + utc_hex(START + 121)) == [h("18 15 0b 02 8b")]
+
+
+def test_the_cancellation_survives_a_restart() -> None:
+    server, meter, clock = build()
+    clock.set(START + 60)
+    server.cancel_all_messages()
+    again = type(meter.messages).from_state(meter.messages.to_state())
+    assert again.cancellation_since(START) == START + 60
+    assert type(meter.messages).from_state({"current": None, "next_id": 3}).cancelled_all_at is None

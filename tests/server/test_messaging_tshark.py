@@ -57,8 +57,14 @@ def conversation() -> list[tuple[bytes, bool]]:
     answer = ask(get_last)
     server.cancel_message()
     cancelled = [p.data.serialize() for p in server.due()]
+    clock.set(START + 50)
+    server.cancel_all_messages()
+    cancelled_all = [p.data.serialize() for p in server.due()]
+    get_cancellation = "01 23 02" + utc_hex(START)
+    held = ask(get_cancellation)
     return [(pushed[0], True), (bytes.fromhex(confirm.replace(" ", "")), False),
-            (bytes.fromhex(get_last.replace(" ", "")), False), (answer[0], True), (cancelled[0], True)]
+            (bytes.fromhex(get_last.replace(" ", "")), False), (answer[0], True), (cancelled[0], True),
+            (cancelled_all[0], True), (bytes.fromhex(get_cancellation.replace(" ", "")), False), (held[0], True)]
 
 
 @pytest.mark.tshark
@@ -78,12 +84,13 @@ def test_tshark_decodes_our_messaging_frames(tshark: str, tmp_path: Path) -> Non
               "zbee_zcl_se.msg.message.ctrl", "zbee_zcl_se.msg.message.ctrl.importance",
               "zbee_zcl_se.msg.message.ctrl.confirm", "zbee_zcl_se.msg.message.start_time",
               "zbee_zcl_se.msg.message.duration", "zbee_zcl_se.msg.message",
-              "zbee_zcl_se.msg.message.ext.ctrl.status", "zbee_zcl_se.msg.message.confirm_time"]
+              "zbee_zcl_se.msg.message.ext.ctrl.status", "zbee_zcl_se.msg.message.confirm_time",
+              "zbee_zcl_se.msg.impl_time", "zbee_zcl_se.msg.earliest_impl_time"]
     out = subprocess.run([*base, "-T", "json", *[x for f in fields for x in ("-e", f)]],
                          capture_output=True, text=True, timeout=60, check=True).stdout
     rows = [pkt["_source"]["layers"] for pkt in json.loads(out)]
-    assert len(rows) == 5
-    display, confirmation, get_last, answer, cancel = rows
+    assert len(rows) == 8
+    display, confirmation, get_last, answer, cancel, cancel_all, get_cancellation, held = rows
     for row in (display, answer):
         assert row["zbee_zcl_se.msg.cmd.srv_tx.id"] == ["0x00"]  # Display Message
         assert row["zbee_zcl_se.msg.message.id"] == ["0x00000001"]
@@ -102,3 +109,8 @@ def test_tshark_decodes_our_messaging_frames(tshark: str, tmp_path: Path) -> Non
     assert cancel["zbee_zcl_se.msg.cmd.srv_tx.id"] == ["0x01"]  # Cancel Message
     assert cancel["zbee_zcl_se.msg.message.id"] == ["0x00000001"]
     assert cancel["zbee_zcl_se.msg.message.ctrl"] == ["0x00"]
+    for row in (cancel_all, held):
+        assert row["zbee_zcl_se.msg.cmd.srv_tx.id"] == ["0x03"]  # Cancel All Messages
+        assert row["zbee_zcl_se.msg.impl_time"][0].startswith("Jun  1, 2026 10:00:50")
+    assert get_cancellation["zbee_zcl_se.msg.cmd.srv_rx.id"] == ["0x02"]  # Get Message Cancellation
+    assert get_cancellation["zbee_zcl_se.msg.earliest_impl_time"][0].startswith("Jun  1, 2026 10:00:00")
