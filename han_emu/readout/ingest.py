@@ -25,9 +25,8 @@ from clusters.price import TariffTypeNibble
 from clusters.zcl_header import ZclHeader
 from clusters.zcl_values import read_response_records, read_typed_records
 from han_emu.meter.messages import IMPORTANCES
-from han_emu.readout.model import MessageInfo, Readout
 from han_emu.readout.costs import note_tier_reading
-from han_emu.readout.model import Readout
+from han_emu.readout.model import ElementReadout, MessageInfo, PriceInfo, Readout
 
 LOGGER = logging.getLogger(__name__)
 
@@ -115,6 +114,8 @@ class ZclIngest:
             self.errors += 1
             return
         self.frames += 1
+        if now is not None:
+            self._start_scheduled_prices(now)
         try:
             if cluster == Messaging.cluster_id and header.frame_control.is_cluster:
                 self._message(header, body, now)
@@ -206,19 +207,25 @@ class ZclIngest:
                 intervals[int(end - i * period)] = None if int(value) == INVALID_INTERVAL else int(value)
         elif cluster == Price.cluster_id and header.command_id == _PUBLISH_PRICE.id:
             p, _ = _PUBLISH_PRICE.schema.deserialize(body)
-            info = el.current_price
-            info.price = int(p.price)
-            info.tier = int(p.price_trailing_digit_and_price_tier.price_tier)
-            info.trailing_digit = int(p.price_trailing_digit_and_price_tier.trailing_digit)
-            info.tiers = int(p.number_of_price_tiers_and_register_tier.number_of_price_tiers)
-            info.currency = int(p.currency)
-            info.duration_minutes = int(p.duration_in_minutes)
-            info.label = _text(p.rate_label)
-            info.generation_price = None if p.generation_price is None else int(p.generation_price)
-            info.generation_tier = None if p.generation_tier is None else int(p.generation_tier)
+            start = int(p.start_time)
+            info = PriceInfo(
+                price=int(p.price),
+                tier=int(p.price_trailing_digit_and_price_tier.price_tier),
+                trailing_digit=int(p.price_trailing_digit_and_price_tier.trailing_digit),
+                tiers=int(p.number_of_price_tiers_and_register_tier.number_of_price_tiers),
+                currency=int(p.currency),
+                duration_minutes=int(p.duration_in_minutes),
+                label=_text(p.rate_label),
+                generation_price=None if p.generation_price is None else int(p.generation_price),
+                generation_tier=None if p.generation_tier is None else int(p.generation_tier),
+                start=None if start in (0, 0xFFFFFFFF) else utctime_to_posix(start),
+            )
             el.price_trailing_digit = info.trailing_digit
             el.currency = info.currency
-            self._price_in_force(el, p)
+            if start not in (0, 0xFFFFFFFF) and start > int(p.current_time):
+                el.next_price = info  # scheduled: in force once it starts
+            else:
+                self._price_in_force(el, info)
         elif cluster == Prepayment.cluster_id and header.command_id == _TOP_UP_RSP.id:
             rsp, _ = _TOP_UP_RSP.schema.deserialize(body)
             el.prepayment.last_top_up = (int(rsp.result_type), int(rsp.top_up_value), int(rsp.credit_remaining))
@@ -231,23 +238,29 @@ class ZclIngest:
             el.tariff_label[direction] = _text(info.tariff_label)
 
     @staticmethod
-    def _price_in_force(el, p: Any) -> None:
-        """A PublishPrice in force now (start 0, or not after its CurrentTime)
-        sets the element's active tier and that tier's price at once, so the
-        cost per hour follows a pushed price without waiting for the next
-        register read; its generation price does the same for the received
-        (export) tier.  A scheduled price (a later start) changes nothing yet."""
-        start = int(p.start_time)
-        if start not in (0, 0xFFFFFFFF) and start > int(p.current_time):
-            return
-        tier = int(p.price_trailing_digit_and_price_tier.price_tier)
-        if tier:  # 0: the price of no tier
-            el.active_tier["delivered"] = tier
-            el.prices[("delivered", tier)] = int(p.price)
-        gen_tier = None if p.generation_tier is None else int(p.generation_tier)
-        if gen_tier and p.generation_price is not None and int(p.generation_price) != 0xFFFFFFFF:
+    def _price_in_force(el: ElementReadout, info: PriceInfo) -> None:
+        """A PublishPrice in force now becomes the element's current price and
+        sets its active tier and that tier's price at once, so the cost per
+        hour follows a pushed price without waiting for the next register
+        read; its generation price does the same for the received (export)
+        tier.  A scheduled price (a later start) waits in ``next_price``."""
+        el.current_price = info
+        if info.tier:  # 0: the price of no tier
+            el.active_tier["delivered"] = info.tier
+            if info.price is not None:
+                el.prices[("delivered", info.tier)] = info.price
+        gen_tier, gen_price = info.generation_tier, info.generation_price
+        if gen_tier and gen_price is not None and gen_price != 0xFFFFFFFF:
             el.active_tier["received"] = gen_tier
-            el.prices[("received", gen_tier)] = int(p.generation_price)
+            el.prices[("received", gen_tier)] = gen_price
+
+    def _start_scheduled_prices(self, now: float) -> None:
+        """A scheduled price whose start has come is the price in force."""
+        for el in self.readout.elements.values():
+            scheduled = el.next_price
+            if scheduled is not None and scheduled.start is not None and scheduled.start <= now:
+                el.next_price = None
+                self._price_in_force(el, scheduled)
 
     # -- attributes --------------------------------------------------------------------------
     def attribute(self, ep: int, cluster: int, attr_id: int, value: Any, now: float | None = None,

@@ -22,7 +22,7 @@ HISTORY_DEPTH = {"day": PREVIOUS_DAYS[-1], "week": PREVIOUS_WEEKS[-1], "month": 
 
 @dataclass
 class PriceInfo:
-    """The last PublishPrice received."""
+    """A PublishPrice received: the one in force, or one scheduled to start later."""
 
     price: int | None = None
     tier: int | None = None
@@ -33,6 +33,7 @@ class PriceInfo:
     generation_tier: int | None = None
     duration_minutes: int | None = None
     label: str | None = None
+    start: float | None = None  # POSIX; None: in force from when it came
 
 
 @dataclass
@@ -123,6 +124,7 @@ class ElementReadout:
     day_marks: dict[date, TierMark] = field(default_factory=dict)  # import tiers at each local midnight seen
     profile: dict[int, dict[int, int | None]] = field(default_factory=dict)  # channel -> end -> raw
     current_price: PriceInfo = field(default_factory=PriceInfo)
+    next_price: PriceInfo | None = None  # a PublishPrice with a later start, until it starts
     prepayment: PrepaymentInfo = field(default_factory=PrepaymentInfo)
     updated: float | None = None
 

@@ -200,6 +200,24 @@ def test_a_pushed_price_changes_the_cost_per_hour_at_once() -> None:
     assert cost_now(readout).primary == Decimal("0.345") * Decimal("0.1390")
 
 
+def test_a_scheduled_price_is_not_the_current_price_until_it_starts() -> None:
+    readout = both_elements()
+    ingest = ZclIngest(readout)
+    pri = readout.by_role("primary")
+    assert pri is not None
+    now = at(2026, 1, 14, 18, 0, 30)
+    feed(ingest, PRIMARY, PRICE, publish_price(1, 2850, now), now)
+    feed(ingest, PRIMARY, PRICE, publish_price(2, 1400, now, start=int(now) - ZCL_EPOCH + 3600), now)
+    # The panels show the price in force, not the one an hour ahead.
+    assert (pri.current_price.tier, pri.current_price.price) == (1, 2850)
+    assert pri.next_price is not None and pri.next_price.start == now + 3600
+    feed(ingest, PRIMARY, PRICE, publish_price(1, 2850, now + 3599), now + 3599)  # any frame: time passes
+    assert pri.current_price.price == 2850 and pri.next_price is not None
+    tiers(ingest, PRIMARY, 1_004_500, 505_000, now + 3600)  # the next frame after its start
+    assert (pri.current_price.tier, pri.current_price.price) == (2, 1400) and pri.next_price is None
+    assert pri.active_tier["delivered"] == 2 and pri.price_now() == Decimal("0.1400")
+
+
 def test_a_pushed_generation_price_sets_the_export_tier() -> None:
     readout = both_elements()
     ingest = ZclIngest(readout)
