@@ -312,3 +312,25 @@ def test_the_help_says_it_is_read_only(capsys: pytest.CaptureFixture[str]) -> No
     text = " ".join(capsys.readouterr().out.split())
     assert "Read only" in text and "never forms" in text
 
+
+
+# ------------------------------------------------------------------------- flow control
+@pytest.mark.parametrize(("radio", "flow", "firmware", "effective", "fix"), [
+    ("ezsp:/dev/ttyUSB0", None, "hardware", "software", "add --flow-control hardware"),  # bellows: XON/XOFF
+    ("ezsp:/dev/ttyUSB0", "hardware", "hardware", "hardware", None),
+    ("znp:/dev/ttyUSB0", None, None, "none", None),  # Z-Stack does not say: nothing to compare
+])
+def test_flow_control_is_compared_with_what_the_firmware_reports(
+    radio: str, flow: str | None, firmware: str | None, effective: str, fix: str | None,
+) -> None:
+    from han_emu.radio.backend import parse_radio
+    from han_emu.radio.doctor.ezsp_probe import BELLOWS_FLOW_CONTROL
+    from han_emu.radio.doctor.findings import Findings, flow_control_section
+    from han_emu.radio.doctor.znp_probe import ZNP_FLOW_CONTROL
+
+    spec = parse_radio(radio, flow_control=flow)
+    findings = Findings(radio=spec.describe())
+    default = BELLOWS_FLOW_CONTROL if spec.kind == "ezsp" else ZNP_FLOW_CONTROL
+    section = flow_control_section(spec, library_default=default, firmware=firmware, findings=findings)
+    assert section["effective"] == effective and section["firmware"] == firmware
+    assert [p.fix for p in findings.problems] == ([fix] if fix else [])
