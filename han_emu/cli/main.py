@@ -19,6 +19,7 @@ from han_emu import __version__
 from han_emu.cli.args import EXIT_INTERRUPTED, CommandParser, OptionError, check_files, command_prog, debugging
 from han_emu.cli.certs import add_cbke_commands, add_cert_commands
 from han_emu.cli.config import add_config_commands
+from han_emu.cli.doctor import add_doctor_command
 from han_emu.cli.dutycycle import add_dutycycle_command
 from han_emu.cli.fakencp import add_fake_ncp_command
 from han_emu.cli.replay import add_replay_command
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_command(sub)
     add_permit_command(sub)
+    add_doctor_command(sub)
     add_fake_ncp_command(sub)
     add_config_commands(sub)
     add_cert_commands(sub)

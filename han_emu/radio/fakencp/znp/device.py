@@ -160,8 +160,12 @@ class FakeZStack(SecurityNv):
         }
         if key_management:
             self._handlers[c.ZDO.SetLinkKey.Req] = self._zdo_add_link_key
+            self._handlers[c.ZDO.GetLinkKey.Req] = lambda req: [req.Rsp(**dict(zip(
+                ("Status", "IEEE", "LinkKeyData"), self.get_link_key(req.IEEE))))]
         if zdo_extensions:
             self._handlers[c.ZDO.SecAddLinkKey.Req] = self._zdo_add_link_key
+            # No APS groups on the emulated coordinator (MT_ZdoExtCountAllGroups).
+            self._handlers[c.ZDO.ExtCountAllGroups.Req] = lambda req: [req.Rsp(GroupCount=0)]
 
     # ------------------------------------------------------------------ API
     @property

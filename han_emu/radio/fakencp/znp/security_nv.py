@@ -80,6 +80,14 @@ class SecurityNv:
         self.nvram.set((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, int(row.LinkKeyNvId)), pack(entry))
         return t.Status.SUCCESS
 
+    def get_link_key(self, ieee: t.EUI64) -> tuple[t.Status, t.EUI64, t.KeyData]:
+        """ZDO_GET_LINK_KEY (MT_ZdoGetLinkKey): the partner's key from the APS
+        key table; an unknown partner gets a failure with the rest all 0xFF."""
+        key = self.link_keys.get(t.EUI64(ieee))
+        if key is None:
+            return t.Status.NWK_UNKNOWN_DEVICE, t.EUI64([0xFF] * 8), t.KeyData([0xFF] * 16)
+        return t.Status.SUCCESS, t.EUI64(ieee), key
+
     @property
     def link_keys(self) -> dict[t.EUI64, t.KeyData]:
         """The CBKE-authenticated link keys in NV, by partner."""
