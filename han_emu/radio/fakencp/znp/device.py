@@ -37,7 +37,7 @@ from han_emu.radio.fakencp.znp.nvram import (
     unformed_nib,
     unpack,
 )
-from han_emu.radio.fakencp.znp.firmware import ZStackImage, firmware_image
+from han_emu.radio.fakencp.znp.zstack_images import ZStackImage, firmware_image
 from han_emu.radio.fakencp.znp.security_nv import SecurityNv
 from han_emu.radio.fakencp.znp.tc_keys import TrustCentreKeys
 from han_emu.radio.zdo_answers import ZDO_ENDPOINT, zdo_body
@@ -85,7 +85,7 @@ Reply = list[t.CommandBase]
 
 class FakeZStack(SecurityNv, TrustCentreKeys):
     """A Z-Stack 3.30 coordinator with its NV memory, running ``image``
-    (:mod:`.firmware`: its table sizes and version reply).
+    (:mod:`.zstack_images`: its table sizes and version reply).
 
     ``on_frame`` is called with every :class:`OutgoingFrame` (ZDO ones
     included); ``confirm_status`` may pick the ``AF.DataConfirm`` status of a

@@ -22,7 +22,7 @@ import zigpy_znp.const as const
 import zigpy_znp.types as t
 from zigpy_znp.types.nvids import ExNvIds, NvSysIds, OsalNvIds
 
-from han_emu.radio.fakencp.znp.firmware import ZStackImage, firmware_image
+from han_emu.radio.fakencp.znp.zstack_images import ZStackImage, firmware_image
 
 NvKey = tuple[int, int, int]
 
@@ -31,7 +31,7 @@ ALIGN_STRUCTS: Final = True
 
 FORMAT: Final = "han-emu-znp-nvram/1"
 
-# Table sizes are the firmware image's (:mod:`.firmware`).
+# Table sizes are the firmware image's (:mod:`.zstack_images`).
 NWK_SEC_MATERIAL_ENTRIES: Final = 2
 #: sizeof(nvDeviceListHdr_t) and of an aligned ZDSecMgrEntry_t {ami, keyNvId,
 #: authenticateOption}: the APS link-key table item is a header and a fixed

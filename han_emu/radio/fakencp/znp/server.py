@@ -29,7 +29,7 @@ from zigpy_znp.frames import GeneralFrame, TransportFrame
 
 from han_emu.radio.fakencp.znp.af_frames import OutgoingFrame, RegisteredEndpoint
 from han_emu.radio.fakencp.znp.device import FakeZStack
-from han_emu.radio.fakencp.znp.firmware import DEFAULT_FIRMWARE, FIRMWARE_IMAGES
+from han_emu.radio.fakencp.znp.zstack_images import DEFAULT_FIRMWARE, FIRMWARE_IMAGES
 from han_emu.radio.fakencp.znp.nvram import ALIGN_STRUCTS, ZnpNvram
 
 LOGGER = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ SOF = int(TransportFrame.SOF)
 MAX_PAYLOAD = 250
 FRAME_QUEUE_SIZE = 1024
 
-#: The firmware images ``--firmware`` offers, name -> what it is (:mod:`.firmware`).
+#: The firmware images ``--firmware`` offers, name -> what it is (:mod:`.zstack_images`).
 FIRMWARES: dict[str, str] = {name: image.description for name, image in FIRMWARE_IMAGES.items()}
 
 

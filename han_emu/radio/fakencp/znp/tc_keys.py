@@ -41,7 +41,7 @@ import zigpy_znp.types as t
 from zigpy_znp.types.nvids import ExNvIds, NvSysIds, OsalNvIds
 from zigpy_znp.znp.security import compute_key
 
-from han_emu.radio.fakencp.znp.firmware import ZStackImage
+from han_emu.radio.fakencp.znp.zstack_images import ZStackImage
 from han_emu.radio.fakencp.znp.nvram import EMPTY_TCLK_ENTRY, ZnpNvram, pack, unpack
 
 LOGGER = logging.getLogger(__name__)
