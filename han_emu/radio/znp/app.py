@@ -150,6 +150,7 @@ class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
         opened, and restoring is left to a background task.
         """
         node = t.EUI64(node)
+        await self._warn_if_no_address_room()
         await self._znp.request(
             c.AppConfig.BDBAddInstallCode.Req(
                 InstallCodeFormat=c.app_config.InstallCodeFormat.KeyDerivedFromInstallCode,
@@ -304,6 +305,18 @@ class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
         entries = [e async for e in self._znp.nvram.read_table(item_id=ExNvIds.ADDRMGR, item_type=znp_t.AddrMgrEntry)]
         empty = (t.EUI64([0xFF] * 8), t.EUI64([0] * 8))
         return len(entries), sum(e.extAddr in empty for e in entries)
+
+    async def _warn_if_no_address_room(self) -> None:
+        """A display the address manager cannot hold joins, but Z-Stack then
+        cannot decrypt its APS-secured frames: say so before opening."""
+        try:
+            size, free = await self.address_table_size()
+        except Exception as exc:  # a table the firmware will not show is no reason to stop
+            LOGGER.debug("Could not read the address manager: %r", exc)
+            return
+        if size and free == 0:
+            LOGGER.warning("The coordinator's address manager is full (%d entries): a new display "
+                           "would join but its encrypted requests would be lost; remove a device first", size)
 
     # -- the endpoint table ------------------------------------------------------------------
     async def start_network(self, *args: Any, **kwargs: Any) -> None:
