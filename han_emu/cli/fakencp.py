@@ -41,6 +41,9 @@ def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
     add_output(parser, "--state", metavar="FILE", use=UPDATE,
                help="keep the NCP's non-volatile memory (network, keys) in this JSON file")
     parser.add_argument("--duration", type=duration, help="stop after this many seconds (or 15m, 2h ...)")
+    parser.add_argument("--firmware", metavar="NAME",
+                        help="the firmware image to emulate (its table sizes and version replies); "
+                        "`--firmware list` names each protocol's choices")
     parser.add_argument("--cbke-test-certificates", action="store_true",
                         help="ezsp only: act as a Smart Energy NCP image (CBKE/ECC libraries) holding "
                         "test-CA certificates for its own EUI-64, so CBKE runs on the NCP")
@@ -48,8 +51,18 @@ def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def firmwares(protocol: str) -> dict[str, str]:
+    """The emulator module's ``FIRMWARES`` (name -> description); empty when it has none."""
+    try:
+        module = importlib.import_module(PROTOCOLS[protocol][0])
+    except ImportError:
+        return {}
+    return dict(getattr(module, "FIRMWARES", {}) or {})
+
+
 async def serve(
-    protocol: str, host: str, port: int, state: str | None, *, cbke_test_certificates: bool = False
+    protocol: str, host: str, port: int, state: str | None, *, cbke_test_certificates: bool = False,
+    firmware: str | None = None,
 ) -> Any:
     """Start the emulator for ``protocol``; returns the running server."""
     module_name, function, _ = PROTOCOLS[protocol]
@@ -58,6 +71,8 @@ async def serve(
     except ImportError:
         raise RuntimeError(f"the {protocol} emulator is not part of this build") from None
     extra: dict[str, Any] = {}
+    if firmware is not None:
+        extra["firmware"] = firmware
     if protocol == "ezsp":
         # Announce a power-on reset to each new connection, as zigbeed does:
         # bellows then starts at once instead of waiting to reset the NCP.
@@ -73,7 +88,7 @@ async def _run(args: argparse.Namespace) -> int:
     name = PROTOCOLS[args.protocol][2]
     try:
         server = await serve(args.protocol, host, port, args.state,
-                             cbke_test_certificates=args.cbke_test_certificates)
+                             cbke_test_certificates=args.cbke_test_certificates, firmware=args.firmware)
     except OSError as exc:
         print(f"han-emu: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -116,6 +131,15 @@ async def _run(args: argparse.Namespace) -> int:
 def cmd_fake_ncp(args: argparse.Namespace) -> int:
     if args.cbke_test_certificates and args.protocol != "ezsp":
         raise OptionError("--cbke-test-certificates: only the ezsp emulator has CBKE libraries")
+    if args.firmware is not None:
+        choices = firmwares(args.protocol)
+        if args.firmware == "list":
+            for name, what in sorted(choices.items()):
+                print(f"{name}: {what}")
+            return 0
+        if args.firmware not in choices:
+            names = ", ".join(sorted(choices)) or "none"
+            raise OptionError(f"--firmware {args.firmware}: not a {args.protocol} firmware (choose from {names})")
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:

@@ -65,7 +65,7 @@ def test_ping_response_golden_build() -> None:
 
 def test_incoming_msg_golden_build() -> None:
     data = bytes.fromhex("08 2A 01 00 00 00 25 10 27 00 00 00 00")  # ZCL read-attributes rsp
-    cmd = FakeZStack().incoming_message(
+    cmd = _started_device(2).incoming_message(
         src_nwk=0x4A31, src_ep=1, dst_ep=2, cluster_id=0x0702, data=data, lqi=200, encrypted=True
     )
     expected = mt(
@@ -179,7 +179,7 @@ def test_zdo_active_ep_request_to_the_coordinator_golden() -> None:
 
 
 def test_incoming_message_size_limit() -> None:
-    device = FakeZStack()
+    device = _started_device(2)
     biggest = device.incoming_message(src_nwk=1, src_ep=1, dst_ep=2, cluster_id=6, data=bytes(230))
     assert len(encode(biggest)) == 255
     with pytest.raises(ValueError):

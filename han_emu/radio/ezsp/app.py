@@ -39,6 +39,7 @@ from han_emu.air.dutycycle import HOUR_S, per_hour_text
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 from han_emu.radio.ezsp.ncp_cbke import NcpKeyEstablishment, probe_ncp_cbke
+from han_emu.radio.key_table import KeyTableFull
 
 LOGGER = logging.getLogger(__name__)
 
@@ -319,17 +320,6 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
             if status == bt.sl_Status.INVALID_INDEX:
                 break
         raise KeyTableFull(size)
-
-
-class KeyTableFull(Exception):
-    """Every entry of the NCP's link-key table holds another device's key."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        super().__init__(
-            f"the NCP's link-key table is full (all {size} entries hold other devices' keys); "
-            "remove a device or use an NCP image with a bigger key table"
-        )
 
 
 def _per_device(array: bytes) -> dict[int, int]:

@@ -37,7 +37,9 @@ from han_emu.radio.fakencp.znp.nvram import (
     unformed_nib,
     unpack,
 )
+from han_emu.radio.fakencp.znp.zstack_images import ZStackImage, firmware_image
 from han_emu.radio.fakencp.znp.security_nv import SecurityNv
+from han_emu.radio.fakencp.znp.tc_keys import TrustCentreKeys
 from han_emu.radio.zdo_answers import ZDO_ENDPOINT, zdo_body
 
 LOGGER = logging.getLogger(__name__)
@@ -61,14 +63,6 @@ SUPPORTED_SUBSYSTEMS = frozenset(
         t.Subsystem.ZGP,
     }
 )
-VERSION = {
-    "TransportRev": 2,
-    "ProductId": 1,
-    "MajorRel": 2,
-    "MinorRel": 7,
-    "MaintRel": 1,
-}
-CODE_REVISION = 20220219
 # An MT frame carries at most 250 payload bytes; AF.IncomingMsg spends 20 on its fields.
 MAX_INCOMING_DATA = 250 - 20
 ASSOCIATED_DEVICE_SIZE = 36  # sizeof(associated_devices_t) with padding on CC26x2
@@ -89,8 +83,9 @@ class _RunState:
 Reply = list[t.CommandBase]
 
 
-class FakeZStack(SecurityNv):
-    """A Z-Stack 3.30 coordinator with its NV memory.
+class FakeZStack(SecurityNv, TrustCentreKeys):
+    """A Z-Stack 3.30 coordinator with its NV memory, running ``image``
+    (:mod:`.zstack_images`: its table sizes and version reply).
 
     ``on_frame`` is called with every :class:`OutgoingFrame` (ZDO ones
     included); ``confirm_status`` may pick the ``AF.DataConfirm`` status of a
@@ -105,12 +100,17 @@ class FakeZStack(SecurityNv):
         rng: random.Random | None = None,
         key_management: bool = True,
         zdo_extensions: bool = True,
+        image: ZStackImage | str | None = None,
     ) -> None:
         """``key_management`` and ``zdo_extensions`` say whether the image was
         built with MT_SYS_KEY_MANAGEMENT (ZDO_SET_LINK_KEY) and MT_ZDO_EXTENSIONS
         (ZDO_SEC_ADD_LINK_KEY), the two ways a host can install a link key;
         the common coordinator images have both."""
         self._rng = rng or random.Random()
+        self.image = image if isinstance(image, ZStackImage) else firmware_image(image)
+        #: Seconds a joiner has for the Zigbee 3.0 key exchange (bdbTrustCenterNodeJoinTimeout).
+        self.node_join_timeout = self.image.node_join_timeout_s
+        self._tc_reset()
         self.hardware_ieee = ieee or t.EUI64(self._rng.randbytes(8))
         if nvram is None:
             nvram = ZnpNvram(self._factory())
@@ -143,9 +143,9 @@ class FakeZStack(SecurityNv):
             c.UTIL.LEDControl.Req: self._led_control,
             c.AppConfig.BDBSetChannel.Req: self._bdb_set_channel,
             c.AppConfig.BDBStartCommissioning.Req: self._bdb_start_commissioning,
-            c.AppConfig.BDBSetTcRequireKeyExchange.Req: self._status_success,
+            c.AppConfig.BDBSetTcRequireKeyExchange.Req: self._set_require_key_exchange,
             c.AppConfig.BDBSetJoinUsesInstallCodeKey.Req: self._status_success,
-            c.AppConfig.BDBAddInstallCode.Req: self._status_success,
+            c.AppConfig.BDBAddInstallCode.Req: self._add_install_code,
             c.AppConfig.SetAllowRejoinTCPolicy.Req: self._status_success,
             c.AF.Register.Req: self._af_register,
             c.AF.Delete.Req: self._af_delete,
@@ -223,7 +223,7 @@ class FakeZStack(SecurityNv):
         return [c.RPCError.CommandNotRecognized.Rsp(ErrorCode=code, RequestHeader=header)]
 
     def boot_indication(self) -> t.CommandBase:
-        return c.SYS.ResetInd.Callback(Reason=t.ResetReason.PowerUp, **VERSION)
+        return c.SYS.ResetInd.Callback(Reason=t.ResetReason.PowerUp, **self.image.version)
 
     def incoming_message(
         self,
@@ -240,12 +240,24 @@ class FakeZStack(SecurityNv):
         broadcast: bool = False,
         timestamp: int = 0,
         radius: int = 0,
-    ) -> t.CommandBase:
-        """An ``AF.IncomingMsg`` as the chip reports a frame received over the air.
+        profile_id: int | None = None,
+    ) -> t.CommandBase | None:
+        """An ``AF.IncomingMsg`` as the chip reports a frame received over the
+        air, or None when the chip drops it.
 
-        The TSN defaults to the ZCL sequence number of ``data``; Z-Stack copies it
-        from the ZCL header too.
+        ``afIncomingData`` (``source/ti/zstack/stack/af/af.c`` of the TI
+        SimpleLink SDK) hands a frame only to a registered endpoint
+        (``afFindEndPointDesc``) whose simple descriptor has the frame's
+        profile (or the wildcard profile 0xFFFF); anything else is dropped
+        without a word to the host.  ``profile_id`` None means the sender used
+        the endpoint's own profile.  The TSN defaults to the ZCL sequence
+        number of ``data``; Z-Stack copies it from the ZCL header too.
         """
+        registered = self._run.endpoints.get(dst_ep)
+        if dst_ep != 0xFF and (registered is None or profile_id not in (None, 0xFFFF, registered.profile_id)):
+            LOGGER.info("Dropped a frame for endpoint %d (profile %s): not in the endpoint table",
+                        dst_ep, "?" if profile_id is None else f"0x{profile_id:04X}")
+            return None
         if len(data) > MAX_INCOMING_DATA:
             raise ValueError(
                 f"{len(data)} bytes do not fit one AF.IncomingMsg (max {MAX_INCOMING_DATA})"
@@ -271,10 +283,23 @@ class FakeZStack(SecurityNv):
     def device_join(self, nwk: int, ieee: t.EUI64, *, capabilities: int = 0x80) -> Reply:
         """Callbacks of a device joining directly and announcing itself.
 
-        The device is also entered in the address manager table, as the trust
-        center does, so a network backup lists it.
+        The trust centre's part follows ``ZDSecMgrDeviceJoinDirect`` and
+        ``ZDSecMgrDeviceJoin`` (``zd_sec_mgr.c``): a VERIFIED trust-centre
+        entry starts again as DEFAULT, the device goes into the address
+        manager (a full table is not fatal to the join: the result of
+        ``ZDSecMgrAddrStore`` is not checked there), the network key is sent
+        secured with the device's trust-centre link key, and the device joins
+        the list of devices that must do the Zigbee 3.0 key exchange in time.
         """
+        ieee = t.EUI64(ieee)
+        index, entry = self.tclk_entry(ieee)
+        if entry is not None and index is not None and entry.keyAttributes == t.KeyAttributes.VERIFIED_KEY:
+            shift = (int(entry.SeedShift_IcIndex) + 1) & 0x0F
+            self._write_tclk(index, entry.replace(keyAttributes=t.KeyAttributes.DEFAULT_KEY,
+                                                  SeedShift_IcIndex=shift, txFrmCntr=0, rxFrmCntr=0))
         self._addrmgr_add(nwk, ieee, t.AddrMgrUserType.Assoc | t.AddrMgrUserType.Security)
+        self.send_network_key(ieee, "join")
+        self.tc_add_joining_device(ieee, COORDINATOR_NWK)
         annce = zdo_body(zdo_t.ZDOCmd.Device_annce, [nwk, ieee, capabilities])
         return [
             c.ZDO.TCDevInd.Callback(SrcNwk=nwk, SrcIEEE=ieee, ParentNwk=COORDINATOR_NWK),
@@ -290,9 +315,10 @@ class FakeZStack(SecurityNv):
             ),
         ]
 
-    def learn_address(self, nwk: int, ieee: t.EUI64) -> None:
-        """Remember a node's address pair, as the stack does on any frame that carries both."""
-        self._addrmgr_add(nwk, t.EUI64(ieee), t.AddrMgrUserType.Security)
+    def learn_address(self, nwk: int, ieee: t.EUI64) -> bool:
+        """Remember a node's address pair, as the stack does on any frame that
+        carries both; False when the address manager has no room."""
+        return self._addrmgr_add(nwk, t.EUI64(ieee), t.AddrMgrUserType.Security) is not None
 
     def zdo_message(
         self, *, src_nwk: int, cluster_id: int, tsn: int, payload: bytes, broadcast: bool = False
@@ -317,6 +343,7 @@ class FakeZStack(SecurityNv):
     def _factory(self) -> dict:
         return factory_items(
             self.hardware_ieee,
+            image=self.image,
             tclk_seed=self._rng.randbytes(16),
             precfg_key=self._rng.randbytes(16),
         )
@@ -325,14 +352,11 @@ class FakeZStack(SecurityNv):
         return [c.SYS.Ping.Rsp(Capabilities=CAPABILITIES)]
 
     def _version(self, req: Any) -> Reply:
-        return [
-            c.SYS.Version.Rsp(
-                **VERSION,
-                CodeRevision=CODE_REVISION,
-                BootloaderBuildType=c.sys.BootloaderBuildType.NON_BOOTLOADER_BUILD,
-                BootloaderRevision=0xFFFFFFFF,
-            )
-        ]
+        reply = self.image.version_reply()
+        if "CodeRevision" in reply:
+            reply.update(BootloaderBuildType=c.sys.BootloaderBuildType.NON_BOOTLOADER_BUILD,
+                         BootloaderRevision=0xFFFFFFFF)
+        return [c.SYS.Version.Rsp(**reply)]
 
     def _reset_req(self, req: Any) -> Reply:
         options = self.nvram.osal_get(OsalNvIds.STARTUP_OPTION, t.StartupOptions)
@@ -346,6 +370,7 @@ class FakeZStack(SecurityNv):
         if self.nvram.osal(OsalNvIds.EXTADDR) is None:
             self.nvram.osal_set(OsalNvIds.EXTADDR, self.hardware_ieee)
         self._run = _RunState()
+        self._tc_reset()
         return [self.boot_indication()]
 
     def _set_tx_power(self, req: Any) -> Reply:

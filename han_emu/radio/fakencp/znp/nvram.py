@@ -22,6 +22,8 @@ import zigpy_znp.const as const
 import zigpy_znp.types as t
 from zigpy_znp.types.nvids import ExNvIds, NvSysIds, OsalNvIds
 
+from han_emu.radio.fakencp.znp.zstack_images import ZStackImage, firmware_image
+
 NvKey = tuple[int, int, int]
 
 ALIGN_STRUCTS: Final = True
@@ -29,13 +31,13 @@ ALIGN_STRUCTS: Final = True
 
 FORMAT: Final = "han-emu-znp-nvram/1"
 
-# Table sizes: big enough for a home area network, small enough that the host
-# walks them quickly when it rewrites them during formation.
-ADDRMGR_ENTRIES: Final = 32
-TCLK_ENTRIES: Final = 16
-APS_KEY_DATA_ENTRIES: Final = 16
-APS_LINK_KEY_SLOTS: Final = 16
+# Table sizes are the firmware image's (:mod:`.zstack_images`).
 NWK_SEC_MATERIAL_ENTRIES: Final = 2
+#: sizeof(nvDeviceListHdr_t) and of an aligned ZDSecMgrEntry_t {ami, keyNvId,
+#: authenticateOption}: the APS link-key table item is a header and a fixed
+#: number of entries (``ZDSecMgrInitNV`` in ``zd_sec_mgr.c``).
+APS_LINK_KEY_HEADER: Final = 2
+APS_LINK_KEY_ENTRY: Final = 6
 
 DEFAULT_BDB_PRIMARY_CHANNELS: Final = t.Channels.from_channel_list([11, 15, 20, 25])
 ALL_CHANNELS: Final = t.Channels.ALL_CHANNELS
@@ -137,8 +139,15 @@ EMPTY_SEC_MATERIAL: Final = t.NwkSecMaterialDesc(
 )
 
 
-def factory_items(ieee: t.EUI64, *, tclk_seed: bytes, precfg_key: bytes) -> dict[NvKey, bytes]:
-    """NV content of a coordinator straight after a factory reset."""
+def factory_items(
+    ieee: t.EUI64, *, tclk_seed: bytes, precfg_key: bytes, image: ZStackImage | None = None
+) -> dict[NvKey, bytes]:
+    """NV content of a coordinator straight after a factory reset, with the
+    table sizes of ``image``: every entry of a table exists, empty ones
+    included, as ``APSME_TCLinkKeyInit``, ``ZDSecMgrApsLinkKeyInit`` and the
+    address manager create them."""
+    if image is None:
+        image = firmware_image(None)
     osal: dict[int, Any] = {
         OsalNvIds.EXTADDR: ieee,
         OsalNvIds.STARTUP_OPTION: t.StartupOptions.NONE,
@@ -160,15 +169,15 @@ def factory_items(ieee: t.EUI64, *, tclk_seed: bytes, precfg_key: bytes) -> dict
         OsalNvIds.NWK_CHILD_AGE_ENABLE: t.Bool.true,
         OsalNvIds.BCAST_DELIVERY_TIME: t.uint8_t(30),
         OsalNvIds.ZDO_DIRECT_CB: t.Bool.false,
-        # Entry count (uint16) followed by room for the fixed number of slots.
-        OsalNvIds.APS_LINK_KEY_TABLE: bytes(2 + 6 * APS_LINK_KEY_SLOTS),
+        # Entry count (uint16) followed by the fixed number of entries, all zero.
+        OsalNvIds.APS_LINK_KEY_TABLE: bytes(APS_LINK_KEY_HEADER + APS_LINK_KEY_ENTRY * image.aps_link_keys),
     }
     items = {osal_key(nv_id): pack(value) for nv_id, value in osal.items()}
 
     tables: dict[int, tuple[int, Any]] = {
-        ExNvIds.ADDRMGR: (ADDRMGR_ENTRIES, const.EMPTY_ADDR_MGR_ENTRY_ZSTACK3),
-        ExNvIds.TCLK_TABLE: (TCLK_ENTRIES, EMPTY_TCLK_ENTRY),
-        ExNvIds.APS_KEY_DATA_TABLE: (APS_KEY_DATA_ENTRIES, EMPTY_APS_KEY_DATA),
+        ExNvIds.ADDRMGR: (image.address_manager, const.EMPTY_ADDR_MGR_ENTRY_ZSTACK3),
+        ExNvIds.TCLK_TABLE: (image.tc_link_keys, EMPTY_TCLK_ENTRY),
+        ExNvIds.APS_KEY_DATA_TABLE: (image.aps_link_keys, EMPTY_APS_KEY_DATA),
     }
     for item_id, (count, fill) in tables.items():
         for sub_id in range(count):

@@ -1,6 +1,7 @@
 """The trust centre's security tables in the emulated Z-Stack's NV memory:
-the address manager, the APS link-key table with its key data (what
-``ZDSecMgrAddLinkKey`` writes), and the outgoing NWK frame counter in the
+the address manager, the APS (application) link-key table with its key data
+(what ``ZDSecMgrAddLinkKey`` writes; the trust-centre table is
+:mod:`.tc_keys`), and the outgoing NWK frame counter in the
 network security material table.
 
 Every change goes straight to NV, as the firmware writes these tables, so a
@@ -14,11 +15,17 @@ import logging
 import zigpy_znp.types as t
 from zigpy_znp.types.nvids import ExNvIds, NvSysIds, OsalNvIds
 
-from han_emu.radio.fakencp.znp.nvram import ADDRMGR_ENTRIES, APS_KEY_DATA_ENTRIES, ZnpNvram, pack, unpack
+from han_emu.radio.fakencp.znp.nvram import APS_LINK_KEY_ENTRY, APS_LINK_KEY_HEADER, ZnpNvram, pack, unpack
 
 LOGGER = logging.getLogger(__name__)
 
 _SEC_MATERIAL = (NvSysIds.ZSTACK, ExNvIds.NWK_SEC_MATERIAL_TABLE, 0)
+INVALID_NODE_ADDR = 0xFFFE
+SEC_NO_KEY_NV_ID = 0xFFFF  # ZCD_NV_INVALID_INDEX (ssp.h); its value is not in the public headers read
+_FREE_APS_ENTRY = t.APSLinkKeyTableEntry(
+    AddressManagerIndex=INVALID_NODE_ADDR, LinkKeyNvId=SEC_NO_KEY_NV_ID,
+    AuthenticationState=t.AuthenticationOption.NotAuthenticated,
+)
 RESTART_MARGIN = 1024
 """Added to the NV frame counter after a power cycle (see :meth:`SecurityNv.restore_margin`)."""
 
@@ -53,31 +60,30 @@ class SecurityNv:
 
     # ------------------------------------------------ link keys and addresses
     def add_link_key(self, nwk: int, ieee: t.EUI64, key: t.KeyData) -> t.Status:
-        """ZDSecMgrAddLinkKey: the partner's address manager entry, its APS key
-        data, and a link-key table row marked as authenticated by CBKE."""
+        """``ZDSecMgrAddLinkKey`` (``zd_sec_mgr.c``): the partner's address
+        manager entry, then its entry in the APS link-key table (the one it
+        has, else the first whose ``ami`` is INVALID_NODE_ADDR), the key in
+        the APS key data item of the same index (``ZDSecMgrLinkKeySet`` sets
+        ``keyNvId`` to the entry's index) and the entry marked as
+        authenticated by CBKE.  A full table answers ZBufferFull, a full
+        address manager ZFailure.  The trust-centre link-key table is not
+        touched: that is :class:`~.tc_keys.TrustCentreKeys`."""
         ami = self._addrmgr_add(nwk, ieee, t.AddrMgrUserType.Security)
         if ami is None:
             return t.Status.FAILURE
-        raw = self.nvram.osal(OsalNvIds.APS_LINK_KEY_TABLE) or b""
-        table = unpack(raw, t.APSLinkKeyTable) if raw else t.APSLinkKeyTable()
-        rows = list(table)
-        row = next((r for r in rows if r.AddressManagerIndex == ami), None)
-        if row is None:
-            used = {int(r.LinkKeyNvId) for r in rows}
-            free = next((i for i in range(APS_KEY_DATA_ENTRIES) if i not in used), None)
-            if free is None:
-                return t.Status.NV_OPER_FAILED
-            row = t.APSLinkKeyTableEntry(
-                AddressManagerIndex=ami, LinkKeyNvId=free,
-                AuthenticationState=t.AuthenticationOption.AuthenticatedCBCK,
-            )
-            rows.append(row)
-            packed = pack(t.APSLinkKeyTable(rows))
-            if len(packed) > len(raw):
-                return t.Status.NV_OPER_FAILED
-            self.nvram.osal_set(OsalNvIds.APS_LINK_KEY_TABLE, packed.ljust(len(raw), b"\x00"))
+        entries = self.aps_link_key_entries()
+        index = next((i for i, e in enumerate(entries) if e is not None and e.AddressManagerIndex == ami), None)
+        if index is None:
+            index = next((i for i, e in enumerate(entries) if e is None), None)
+            if index is None:
+                return t.Status.BUFFER_FULL
+        entries[index] = t.APSLinkKeyTableEntry(
+            AddressManagerIndex=ami, LinkKeyNvId=index,
+            AuthenticationState=t.AuthenticationOption.AuthenticatedCBCK,
+        )
         entry = t.APSKeyDataTableEntry(Key=key, TxFrameCounter=0, RxFrameCounter=0)
-        self.nvram.set((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, int(row.LinkKeyNvId)), pack(entry))
+        self.nvram.set((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, index), pack(entry))
+        self._write_aps_link_key_table(entries)
         return t.Status.SUCCESS
 
     def get_link_key(self, ieee: t.EUI64) -> tuple[t.Status, t.EUI64, t.KeyData]:
@@ -89,30 +95,72 @@ class SecurityNv:
         return t.Status.SUCCESS, t.EUI64(ieee), key
 
     @property
+    def aps_link_key_capacity(self) -> int:
+        """``gZDSECMGR_ENTRY_MAX``: entries of the APS link-key table item."""
+        raw = self.nvram.osal(OsalNvIds.APS_LINK_KEY_TABLE) or b""
+        return max(0, (len(raw) - APS_LINK_KEY_HEADER) // APS_LINK_KEY_ENTRY)
+
+    def aps_link_key_entries(self) -> list[t.APSLinkKeyTableEntry | None]:
+        """The table as the firmware holds it in RAM, None for a free entry.
+
+        ``ZDSecMgrRestoreFromNV`` loads every entry when the header's count
+        is not zero, and a free entry is one whose ``ami`` is INVALID_NODE_ADDR
+        (``ZDSecMgrEntryNew``); with a zero count nothing is loaded and every
+        entry is free."""
+        raw = self.nvram.osal(OsalNvIds.APS_LINK_KEY_TABLE) or b""
+        size = self.aps_link_key_capacity
+        if size == 0 or int.from_bytes(raw[:APS_LINK_KEY_HEADER], "little") == 0:
+            return [None] * size
+        out: list[t.APSLinkKeyTableEntry | None] = []
+        for i in range(size):
+            at = APS_LINK_KEY_HEADER + i * APS_LINK_KEY_ENTRY
+            entry = unpack(raw[at:at + APS_LINK_KEY_ENTRY], t.APSLinkKeyTableEntry)
+            out.append(None if entry.AddressManagerIndex == INVALID_NODE_ADDR else entry)
+        return out
+
+    def _write_aps_link_key_table(self, entries: list[t.APSLinkKeyTableEntry | None]) -> None:
+        """``ZDSecMgrWriteNV``: the count of valid entries, then every entry in
+        place, free ones as INVALID_NODE_ADDR / SEC_NO_KEY_NV_ID."""
+        count = sum(e is not None for e in entries)
+        body = b"".join(pack(e if e is not None else _FREE_APS_ENTRY) for e in entries)
+        self.nvram.osal_set(OsalNvIds.APS_LINK_KEY_TABLE, count.to_bytes(APS_LINK_KEY_HEADER, "little") + body)
+
+    @property
     def link_keys(self) -> dict[t.EUI64, t.KeyData]:
-        """The CBKE-authenticated link keys in NV, by partner."""
-        raw = self.nvram.osal(OsalNvIds.APS_LINK_KEY_TABLE)
-        if not raw:
-            return {}
+        """The CBKE-authenticated APS link keys in NV, by partner."""
         out: dict[t.EUI64, t.KeyData] = {}
-        for row in unpack(raw, t.APSLinkKeyTable):
-            if row.AuthenticationState != t.AuthenticationOption.AuthenticatedCBCK:
+        for entry in self.aps_link_key_entries():
+            if entry is None or entry.AuthenticationState != t.AuthenticationOption.AuthenticatedCBCK:
                 continue
-            addr = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, int(row.AddressManagerIndex)))
-            data = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, int(row.LinkKeyNvId)))
+            addr = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, int(entry.AddressManagerIndex)))
+            data = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.APS_KEY_DATA_TABLE, int(entry.LinkKeyNvId)))
             if addr is None or data is None:
                 continue
             out[unpack(addr, t.AddrMgrEntry).extAddr] = unpack(data, t.APSKeyDataTableEntry).Key
         return out
 
+    @property
+    def address_manager_capacity(self) -> int:
+        """``NWK_MAX_ADDRESSES``: entries of the address manager table."""
+        return len(self.nvram.table(ExNvIds.ADDRMGR))
+
+    def addrmgr_ieee(self, nwk: int) -> t.EUI64 | None:
+        """Who the address manager places at ``nwk``."""
+        for raw in self.nvram.table(ExNvIds.ADDRMGR):
+            entry = unpack(raw, t.AddrMgrEntry)
+            if entry.nwkAddr == nwk and entry.extAddr not in (t.EUI64([0xFF] * 8), t.EUI64([0] * 8)):
+                return entry.extAddr
+        return None
+
+    def address_manager_free(self) -> int:
+        """Address manager entries holding nobody."""
+        empty = (t.EUI64([0xFF] * 8), t.EUI64([0] * 8))
+        return sum(unpack(raw, t.AddrMgrEntry).extAddr in empty for raw in self.nvram.table(ExNvIds.ADDRMGR))
 
     def _addrmgr_add(self, nwk: int, ieee: t.EUI64, kind: t.AddrMgrUserType) -> int | None:
         empty = (t.EUI64([0xFF] * 8), t.EUI64([0] * 8))
         free = None
-        for sub_id in range(ADDRMGR_ENTRIES):
-            raw = self.nvram.read((NvSysIds.ZSTACK, ExNvIds.ADDRMGR, sub_id))
-            if raw is None:
-                break
+        for sub_id, raw in enumerate(self.nvram.table(ExNvIds.ADDRMGR)):
             entry = unpack(raw, t.AddrMgrEntry)
             if entry.extAddr == ieee:
                 if entry.nwkAddr == nwk and entry.type & kind == kind:

@@ -29,6 +29,7 @@ from zigpy_znp.frames import GeneralFrame, TransportFrame
 
 from han_emu.radio.fakencp.znp.af_frames import OutgoingFrame, RegisteredEndpoint
 from han_emu.radio.fakencp.znp.device import FakeZStack
+from han_emu.radio.fakencp.znp.zstack_images import DEFAULT_FIRMWARE, FIRMWARE_IMAGES
 from han_emu.radio.fakencp.znp.nvram import ALIGN_STRUCTS, ZnpNvram
 
 LOGGER = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ LOGGER = logging.getLogger(__name__)
 SOF = int(TransportFrame.SOF)
 MAX_PAYLOAD = 250
 FRAME_QUEUE_SIZE = 1024
+
+#: The firmware images ``--firmware`` offers, name -> what it is (:mod:`.zstack_images`).
+FIRMWARES: dict[str, str] = {name: image.description for name, image in FIRMWARE_IMAGES.items()}
 
 
 def encode(command: t.CommandBase) -> bytes:
@@ -138,6 +142,7 @@ class FakeZnpServer:
         state_path: str | os.PathLike[str] | None = None,
         device: FakeZStack | None = None,
         save_delay: float = 0.25,
+        firmware: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -146,7 +151,7 @@ class FakeZnpServer:
             nvram = None
             if self.state_path is not None and self.state_path.exists():
                 nvram = ZnpNvram.load(self.state_path)
-            device = FakeZStack(nvram)
+            device = FakeZStack(nvram, image=firmware or DEFAULT_FIRMWARE)
         self.device = device
         self.device.on_frame = self._on_frame
         self.frames: asyncio.Queue[OutgoingFrame] = asyncio.Queue(FRAME_QUEUE_SIZE)
@@ -155,6 +160,7 @@ class FakeZnpServer:
         self._server: asyncio.Server | None = None
         self._save_delay = save_delay
         self._save_handle: asyncio.TimerHandle | None = None
+        self._join_timers: dict[t.EUI64, asyncio.TimerHandle] = {}
         loaded = self.state_path is not None and self.state_path.exists()
         self._saved_version = self.device.nvram.version if loaded else -1
         if loaded:  # a power cycle: carry on above the saved counter, and say so in NV at once
@@ -181,6 +187,9 @@ class FakeZnpServer:
         if self._save_handle is not None:
             self._save_handle.cancel()
             self._save_handle = None
+        for timer in self._join_timers.values():
+            timer.cancel()
+        self._join_timers.clear()
         self.save()
 
     async def __aenter__(self) -> FakeZnpServer:
@@ -232,34 +241,61 @@ class FakeZnpServer:
         tsn: int | None = None,
         group_id: int = 0x0000,
         broadcast: bool = False,
-    ) -> None:
-        """Deliver ``data`` (a ZCL frame) to the host as received over the air.
+        profile_id: int | None = None,
+    ) -> bool:
+        """Deliver ``data`` (a ZCL frame) to the host as received over the
+        air; False when the chip drops it.
 
         Z-Stack reports no source IEEE in ``AF.IncomingMsg``; when given, the
         pair is kept in the address manager, as the stack learns it on joins.
+        An APS-secured frame from a sender the address manager cannot place
+        is dropped: the APS layer finds the sender's key and nonce by its IEEE
+        address (``APSME_LookupExtAddr`` in ``APSME_TCLinkKeySync``,
+        ``zd_sec_mgr.c``), so with the table full such frames are lost.
+        ``profile_id`` is the APS profile the sender used (None: the
+        endpoint's own); see :meth:`FakeZStack.incoming_message`.
         """
         if src_ieee is not None:
             self.device.learn_address(src_nwk, src_ieee)
-        self._broadcast(
-            [
-                self.device.incoming_message(
-                    src_nwk=src_nwk,
-                    src_ep=src_ep,
-                    dst_ep=dst_ep,
-                    cluster_id=cluster_id,
-                    data=data,
-                    tsn=tsn,
-                    lqi=lqi,
-                    encrypted=encrypted,
-                    group_id=group_id,
-                    broadcast=broadcast,
-                )
-            ]
+        if encrypted and self.device.addrmgr_ieee(src_nwk) is None:
+            LOGGER.info("Dropped an APS-secured frame from 0x%04X: not in the address manager", src_nwk)
+            return False
+        message = self.device.incoming_message(
+            src_nwk=src_nwk, src_ep=src_ep, dst_ep=dst_ep, cluster_id=cluster_id, data=data,
+            tsn=tsn, lqi=lqi, encrypted=encrypted, group_id=group_id, broadcast=broadcast,
+            profile_id=profile_id,
         )
+        if message is None:
+            return False
+        self._broadcast([message])
+        return True
 
     def inject_device_join(self, nwk: int, ieee: t.EUI64, *, capabilities: int = 0x80) -> None:
-        """A node joins through the coordinator and announces itself."""
-        self._broadcast(self.device.device_join(nwk, t.EUI64(ieee), capabilities=capabilities))
+        """A node joins through the coordinator and announces itself; unless it
+        does the Zigbee 3.0 key exchange (:meth:`inject_key_exchange`) in
+        ``device.node_join_timeout`` seconds, the trust centre may remove it
+        (:meth:`FakeZStack.join_timeout`)."""
+        ieee = t.EUI64(ieee)
+        self._broadcast(self.device.device_join(nwk, ieee, capabilities=capabilities))
+        if ieee in self.device.joining:
+            old = self._join_timers.pop(ieee, None)
+            if old is not None:
+                old.cancel()
+            self._join_timers[ieee] = asyncio.get_running_loop().call_later(
+                self.device.node_join_timeout, self._join_expired, nwk, ieee)
+
+    def inject_key_exchange(self, ieee: t.EUI64) -> t.KeyData:
+        """The node does the Zigbee 3.0 trust-centre key request and verification."""
+        timer = self._join_timers.pop(t.EUI64(ieee), None)
+        if timer is not None:
+            timer.cancel()
+        key = self.device.zigbee3_key_exchange(t.EUI64(ieee))
+        self._schedule_save()
+        return key
+
+    def _join_expired(self, nwk: int, ieee: t.EUI64) -> None:
+        self._join_timers.pop(ieee, None)
+        self._broadcast(self.device.join_timeout(ieee, nwk))
 
     def inject_zdo(
         self, src_nwk: int, cluster_id: int, tsn: int, payload: bytes, *, broadcast: bool = False
@@ -331,15 +367,19 @@ class FakeZnpServer:
 
 
 async def serve_znp(
-    host: str, port: int, *, state_path: str | None = None
+    host: str, port: int, *, state_path: str | None = None, firmware: str | None = None
 ) -> FakeZnpServer:
-    """Start an emulated Z-Stack NCP on ``host:port`` (0 picks a free port)."""
-    server = FakeZnpServer(host, port, state_path=state_path)
+    """Start an emulated Z-Stack NCP on ``host:port`` (0 picks a free port)
+    running ``firmware`` (a key of :data:`FIRMWARES`; ValueError otherwise)."""
+    if firmware is not None and firmware not in FIRMWARES:
+        raise ValueError(f"unknown Z-Stack firmware {firmware!r} (choose from {', '.join(sorted(FIRMWARES))})")
+    server = FakeZnpServer(host, port, state_path=state_path, firmware=firmware)
     await server.start()
     return server
 
 
 __all__ = [
+    "FIRMWARES",
     "FakeZnpServer",
     "FakeZStack",
     "MtStreamDecoder",
