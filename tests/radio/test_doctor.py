@@ -99,9 +99,7 @@ def held_network(stick: Stick) -> dict[str, Any]:
 def firmware_of(stick: Stick) -> tuple[str, str]:
     """(stack name, a piece of the firmware summary) as the emulation reports itself."""
     if stick.kind == "znp":
-        from han_emu.radio.fakencp.znp.device import CODE_REVISION
-
-        return "Z-Stack", f"build {CODE_REVISION}"
+        return "Z-Stack", f"build {stick.fake.device.image.code_revision}"
     ncp = stick.fake.ncp
     return "EmberZNet", ".".join(map(str, ncp.STACK_VERSION)) + f" build {ncp.STACK_BUILD}"
 
