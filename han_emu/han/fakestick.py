@@ -109,7 +109,8 @@ class StickDisplays:
     def __init__(self, server: Any, kinds: Sequence[str], codes: Sequence[InstallCode], *,
                  memory: str | os.PathLike[str] | None = None, clock: Clock | None = None,
                  endpoints: EndpointMap | None = None, cbke: bool = True,
-                 settings: Sequence[DeviceSettings] | None = None, retry_s: float = RETRY_S) -> None:
+                 settings: Sequence[DeviceSettings] | None = None, retry_s: float = RETRY_S,
+                 request_timeout: float | None = None) -> None:
         if len(codes) != len(kinds):
             raise ValueError(f"{len(codes)} install code(s) for {len(kinds)} display(s)")
         self.server = server
@@ -121,6 +122,7 @@ class StickDisplays:
         self.cbke = cbke
         self.settings = list(settings) if settings is not None else settings_for(self.kinds)
         self.retry_s = retry_s
+        self.request_timeout = request_timeout
         self.air: VirtualAir | None = None
         self.radio: StickAir | None = None
         self.devices: list[StickDisplay] = []
@@ -136,6 +138,8 @@ class StickDisplays:
             device = StickDisplay(self.air, code.eui64, settings, self.clock, self.endpoints,
                                   install_code=code.code, certificates=certs, memory=self.memory,
                                   retry_s=self.retry_s)
+            if self.request_timeout is not None:
+                device.request_timeout = self.request_timeout
             self.devices.append(device)
         loop = asyncio.get_running_loop()
         self._lives = [loop.create_task(self._live(d), name=f"{d.name}-live") for d in self.devices]

@@ -64,6 +64,8 @@ class DisplayMemory:
             raise ValueError("not a display memory file")
         out = {}
         for ieee, entry in data["displays"].items():
+            if not isinstance(entry, dict):
+                raise ValueError(f"display {ieee}: not an object")
             nwk, key = entry.get("nwk"), entry.get("link_key")
             if not isinstance(nwk, int) or not 0 < nwk < 0xFFF8 or not isinstance(key, str) or len(
                     bytes.fromhex(key)) != 16:
