@@ -96,6 +96,15 @@ async def serve(
 async def _run(args: argparse.Namespace) -> int:
     host, port = args.listen
     name = PROTOCOLS[args.protocol][2]
+    codes = None
+    if args.displays:  # the codes file first: it exists once the stick says it listens
+        from han_emu.han.fakestick import display_codes
+
+        try:
+            codes = display_codes(args.displays, args.codes_file)
+        except (OSError, ValueError) as exc:
+            print(f"han-emu: --codes-file {args.codes_file}: {exc}", file=sys.stderr)
+            return 1
     try:
         server = await serve(args.protocol, host, port, args.state,
                              cbke_test_certificates=args.cbke_test_certificates)
@@ -115,9 +124,9 @@ async def _run(args: argparse.Namespace) -> int:
     print(f"Emulated {name} listening on {server.url}", flush=True)
     print(f"  try: han-emu run --radio {args.protocol}:{server.url}", flush=True)
     displays = None
-    if args.displays:
+    if codes is not None:
         try:
-            displays = await _start_displays(args, server)
+            displays = await _start_displays(args, server, codes)
         except (OSError, ValueError) as exc:
             await server.close()
             print(f"han-emu: {exc}", file=sys.stderr)
@@ -150,16 +159,12 @@ async def _run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if signal.SIGINT in stopped_by else 0
 
 
-async def _start_displays(args: argparse.Namespace, server: Any) -> Any:
+async def _start_displays(args: argparse.Namespace, server: Any, codes: list[Any]) -> Any:
     """Put the simulated displays on the stick's air; OSError or ValueError say what is wrong."""
     import zigpy.types as zt
 
-    from han_emu.han.fakestick import StickDisplays, display_codes, host_config_text
+    from han_emu.han.fakestick import StickDisplays, host_config_text
 
-    try:
-        codes = display_codes(args.displays, args.codes_file)
-    except ValueError as exc:
-        raise ValueError(f"--codes-file {args.codes_file}: {exc}") from None
     ieee = zt.EUI64(server.device.ieee if args.protocol == "znp" else server.tokens.eui64)
     if args.host_config:
         with open(args.host_config, "w", encoding="utf-8") as out:

@@ -53,6 +53,14 @@ def parse_eui64(text: str) -> str:
         raise ValueError(f"{text!r} is not an EUI-64 (eight hex bytes, e.g. 00:0d:6f:00:0a:bc:de:f1)") from None
 
 
+def _is_eui64(text: str) -> bool:
+    try:
+        parse_eui64(text)
+    except ValueError:
+        return False
+    return True
+
+
 def check_install_code(code: bytes) -> bytes:
     """``code`` if it is a whole install code with a good CRC; ValueError says what is wrong."""
     body = len(code) - 2
@@ -77,7 +85,7 @@ def parse_install_codes(text: str) -> list[InstallCode]:
             continue
         ieee_text, sep, code_text = line.rpartition(":")
         try:
-            if not sep or not ieee_text:
+            if not sep or not ieee_text or _is_eui64(line):
                 raise ValueError("expected EUI64:INSTALLCODE, e.g. 00:0d:6f:00:0a:bc:de:f1:"
                                  "83FED3407A939723A5C639B26916D505C3B5")
             ieee = parse_eui64(ieee_text)
