@@ -26,7 +26,7 @@ INSTALL_CODE = "83FED3407A939723A5C639B26916D505C3B5"
     (["run", "--zep", "localhost:notaport"], "han-emu run", "argument --zep: 'localhost:notaport': port"),
     (["run", "--no-such-option"], "han-emu run", "unrecognized arguments: --no-such-option"),
     (["permit", "--link-key", f"{IEEE}:00"], "han-emu permit", "argument --link-key: a Zigbee link key is 16 bytes"),
-    (["permit", "--radio", "znp:/dev/null"], "han-emu permit", "one of the arguments --install-code --link-key"),
+    (["permit", "--radio", "znp:/dev/null"], "han-emu permit", "one of the arguments --install-code --install-codes --link-key"),
     (["replay", "x.pcap", "--key", "zz"], "han-emu replay", "argument --key: key is not hex: 'zz'"),
     (["sniff", "--zep", "127.0.0.1:99999"], "han-emu sniff", "port 99999 is out of range 0-65535"),
     (["dutycycle", "--simulate", "0h"], "han-emu dutycycle", "a duration must be more than zero"),

@@ -23,6 +23,7 @@ ROLE_NAMES: dict[str, str] = {
     "local_zdo": "the ZDO requests one emulated NCP answers itself, in its own wire form (fakencp/ezsp, fakencp/znp)",
     "server": "the TCP server of one emulated NCP (fakencp/ezsp, fakencp/znp)",
     "dutycycle": "duty cycle as its layer sees it: the ledgers (air), a replayed capture's (replay)",
+    "onair": "one emulated NCP's radio side on a virtual air (fakencp/ezsp, fakencp/znp)",
     "model": "the layer's data model: the twin-element meter (meter), what a display holds (readout)",
     "recording": "recording a HAN to a capture: the recorder (han), the dashboard's record key (tui)",
     "scenario": "a meter scenario: the simulated household (meter), one read from a capture (replay)",

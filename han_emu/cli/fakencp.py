@@ -6,6 +6,10 @@ Anyone can try the hardware path without a stick: start
 line printed on stdout names the serial URL to use (with the port the system
 picked when the given port is 0).  It serves until ``--duration`` passes or
 it is stopped: SIGTERM ends it with exit status 0, Ctrl-C with 130.
+
+With ``--displays ihd,ppmid --codes-file FILE`` simulated displays live on the
+emulated stick's air: they join when ``han-emu permit --install-codes FILE``
+opens the network, run CBKE and poll the meter (:mod:`han_emu.han.fakestick`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import signal
 import sys
 from typing import Any
 
-from han_emu.cli.args import EXIT_INTERRUPTED, UPDATE, OptionError, add_output, duration, endpoint
+from han_emu.cli.args import EXIT_INTERRUPTED, UPDATE, OptionError, add_output, duration, endpoint, inform
 
 #: Protocol -> (module, serve function, what it is called).
 PROTOCOLS = {
@@ -47,6 +51,18 @@ def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--cbke-test-certificates", action="store_true",
                         help="ezsp only: act as a Smart Energy NCP image (CBKE/ECC libraries) holding "
                         "test-CA certificates for its own EUI-64, so CBKE runs on the NCP")
+    parser.add_argument("--displays", type=_kinds, metavar="ihd,ppmid[,cad]",
+                        help="simulated displays on the stick's air: they join when the network is opened to "
+                        "their install codes, run CBKE and poll the meter")
+    add_output(parser, "--codes-file", metavar="FILE", use=UPDATE,
+               help="with --displays: one EUI64:INSTALLCODE line per display, for `han-emu permit "
+               "--install-codes FILE`; an existing file is read (the same displays), never overwritten")
+    add_output(parser, "--displays-state", metavar="FILE", use=UPDATE,
+               help="with --displays: the displays' own memory (network address, link key), so that after a "
+               "restart they carry on without joining again; without it they forget their network at exit")
+    add_output(parser, "--host-config", metavar="FILE",
+               help="with --displays: write a han-emu configuration whose [cbke] certificates (built-in test CA) "
+               "name this stick, for `permit` and `run --config FILE` to run CBKE with the displays")
     parser.set_defaults(handler=cmd_fake_ncp)
     return parser
 
@@ -58,6 +74,15 @@ def firmwares(protocol: str) -> dict[str, str]:
     except ImportError:
         return {}
     return dict(getattr(module, "FIRMWARES", {}) or {})
+
+
+def _kinds(text: str) -> list[str]:
+    from han_emu.han.fakestick import parse_kinds
+
+    try:
+        return parse_kinds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 async def serve(
@@ -86,6 +111,15 @@ async def serve(
 async def _run(args: argparse.Namespace) -> int:
     host, port = args.listen
     name = PROTOCOLS[args.protocol][2]
+    codes = None
+    if args.displays:  # the codes file first: it exists once the stick says it listens
+        from han_emu.han.fakestick import display_codes
+
+        try:
+            codes = display_codes(args.displays, args.codes_file)
+        except (OSError, ValueError) as exc:
+            print(f"han-emu: --codes-file {args.codes_file}: {exc}", file=sys.stderr)
+            return 1
     try:
         server = await serve(args.protocol, host, port, args.state,
                              cbke_test_certificates=args.cbke_test_certificates, firmware=args.firmware)
@@ -104,6 +138,14 @@ async def _run(args: argparse.Namespace) -> int:
         return 1
     print(f"Emulated {name} listening on {server.url}", flush=True)
     print(f"  try: han-emu run --radio {args.protocol}:{server.url}", flush=True)
+    displays = None
+    if codes is not None:
+        try:
+            displays = await _start_displays(args, server, codes)
+        except (OSError, ValueError) as exc:
+            await server.close()
+            print(f"han-emu: {exc}", file=sys.stderr)
+            return 1
     stop = asyncio.Event()
     stopped_by: list[int] = []
     loop = asyncio.get_running_loop()
@@ -123,9 +165,37 @@ async def _run(args: argparse.Namespace) -> int:
     except TimeoutError:
         pass
     finally:
+        if displays is not None:
+            await displays.stop()
+            for line in displays.describe():
+                print(f"  {line}", flush=True)
         await server.close()
     print("Emulated NCP stopped", flush=True)
     return EXIT_INTERRUPTED if signal.SIGINT in stopped_by else 0
+
+
+async def _start_displays(args: argparse.Namespace, server: Any, codes: list[Any]) -> Any:
+    """Put the simulated displays on the stick's air; OSError or ValueError say what is wrong."""
+    import zigpy.types as zt
+
+    from han_emu.han.fakestick import StickDisplays, host_config_text
+
+    ieee = zt.EUI64(server.device.ieee if args.protocol == "znp" else server.tokens.eui64)
+    if args.host_config:
+        with open(args.host_config, "w", encoding="utf-8") as out:
+            out.write(host_config_text(ieee))
+    try:
+        displays = StickDisplays(server, args.displays, codes, memory=args.displays_state)
+    except ValueError as exc:
+        raise ValueError(f"--displays-state {args.displays_state}: not a display memory file ({exc})") from None
+    await displays.start()
+    names = ", ".join(f"{d.name} {d.ieee}" for d in displays.devices)
+    print(f"Simulated displays: {names}", flush=True)
+    print(f"  admit them: han-emu permit --radio {args.protocol}:{server.url} --install-codes {args.codes_file}"
+          + (f" --config {args.host_config}" if args.host_config else ""), flush=True)
+    if args.state and not args.displays_state:
+        inform("the displays forget their network at exit (--displays-state FILE keeps it)")
+    return displays
 
 
 def cmd_fake_ncp(args: argparse.Namespace) -> int:
@@ -140,6 +210,12 @@ def cmd_fake_ncp(args: argparse.Namespace) -> int:
         if args.firmware not in choices:
             names = ", ".join(sorted(choices)) or "none"
             raise OptionError(f"--firmware {args.firmware}: not a {args.protocol} firmware (choose from {names})")
+    given = [o for o, v in (("--codes-file", args.codes_file), ("--displays-state", args.displays_state),
+                            ("--host-config", args.host_config)) if v]
+    if given and not args.displays:
+        raise OptionError(f"{given[0]} goes with --displays (the simulated displays it is for)")
+    if args.displays and not args.codes_file:
+        raise OptionError("--displays needs --codes-file FILE (where their install codes go, for `permit`)")
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:

@@ -216,10 +216,11 @@ async def _dashboard(han: HardwareHan, config: Config, *, duration: float | None
 
 
 def add_permit_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``permit --radio znp:PORT|ezsp:PORT (--install-code EUI64:CODE | --link-key EUI64:KEY)``."""
+    """Register ``permit --radio znp:PORT|ezsp:PORT (--install-code EUI64:CODE | --install-codes FILE |
+    --link-key EUI64:KEY)``."""
     permit = subparsers.add_parser(
-        "permit", help="let one device join a coordinator stick (install code or lab link key)",
-        epilog="exit status: 0 the device joined, 1 it did not join while joining was open, "
+        "permit", help="let devices join a coordinator stick (install codes or lab link key)",
+        epilog="exit status: 0 the device(s) joined, 1 one did not join while joining was open, "
                "2 bad arguments, 3 the stick failed")
     add_input(permit, "--config", "-c", help="configuration file (TOML)")
     permit.add_argument("--state", help="state database (as for run)")
@@ -227,6 +228,9 @@ def add_permit_command(subparsers: Any) -> argparse.ArgumentParser:
     who = permit.add_mutually_exclusive_group(required=True)
     who.add_argument("--install-code", type=install_code, metavar="EUI64:CODE",
                      help="the device's EUI-64 and install code (hex, with its CRC)")
+    who.add_argument("--install-codes", metavar="FILE",
+                     help="every device in FILE, one EUI64:INSTALLCODE line each ('#' starts a comment), as "
+                     "`han-emu fake-ncp --codes-file` writes it; returns once all have joined (and done CBKE)")
     who.add_argument("--link-key", type=eui64_key, metavar="EUI64:KEY",
                      help="LAB ONLY: the device's EUI-64 and a pre-configured 16-byte link key (hex)")
     permit.add_argument("--duration", type=permit_seconds, default=180, metavar="S",
@@ -245,9 +249,12 @@ def cmd_permit(args: argparse.Namespace) -> int:
     spec = radio_spec(args)
     if not spec.hardware:
         raise OptionError("permit needs a stick: --radio znp:PORT or ezsp:PORT")
+    codes = _install_codes(args.install_codes) if args.install_codes else None
     config = load(args.config)
 
     async def body(han: HardwareHan) -> int:
+        if codes is not None:
+            return await _admit_all(han, codes, args.duration, args.install_codes)
         ieee, secret = args.install_code or args.link_key
         if args.install_code:
             key = await han.permit_install_code(zt.EUI64.convert(ieee), secret, args.duration)
@@ -268,3 +275,52 @@ def cmd_permit(args: argparse.Namespace) -> int:
     # A new meter gets its configured history here too, or a later run would find it without any.
     return on_stick(spec, NetworkSettings(), config, body, state=args.state, keylog=args.keylog,
                     backfill=config.backfill)
+
+
+def _install_codes(path: str) -> list[Any]:
+    """The devices of an install-code file; OptionError names the file and the bad line."""
+    from han_emu.cli.args import check_input
+    from han_emu.crypto.installcodes import InstallCodeError, parse_install_codes
+
+    check_input(path, "--install-codes")
+    try:
+        with open(path, encoding="utf-8") as src:
+            codes = parse_install_codes(src.read())
+    except UnicodeDecodeError:
+        raise OptionError(f"--install-codes {path}: not a text file") from None
+    except OSError as exc:
+        raise OptionError(f"--install-codes {path}: cannot be read ({exc.strerror or exc})") from None
+    except InstallCodeError as exc:
+        raise OptionError(f"--install-codes {path}: {exc}") from None
+    if not codes:
+        raise OptionError(f"--install-codes {path}: no EUI64:INSTALLCODE line in it")
+    return codes
+
+
+async def _admit_all(han: HardwareHan, codes: list[Any], seconds: int, path: str) -> int:
+    """Open the network to every device of an install-code file; done when each
+    has joined and, where the host runs CBKE, completed it (or when joining closes)."""
+    import zigpy.types as zt
+
+    wanted = {zt.EUI64.convert(code.eui64): code for code in codes}
+    for ieee, code in wanted.items():
+        await han.permit_install_code(ieee, code.code, seconds)
+    print(f"joining open for {len(wanted)} device(s) of {path} for {seconds} s", flush=True)
+
+    def missing() -> list[zt.EUI64]:
+        if han.cbke_mode is not None:  # done once its CBKE is
+            return [i for i in wanted if bytes(i) not in han.authorised]
+        joined = {j[1] for j in han.joined}
+        return [i for i in wanted if i not in joined]
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while missing() and loop.time() < until:
+        await asyncio.sleep(0.2)
+    for ieee in wanted:
+        if ieee not in missing():
+            print(f"joined: {ieee}" + (", CBKE done" if bytes(ieee) in han.authorised else ""), flush=True)
+    left = missing()
+    for ieee in left:
+        print(f"{ieee} did not {'join' if ieee not in {j[1] for j in han.joined} else 'complete CBKE'}", flush=True)
+    return 1 if left else 0

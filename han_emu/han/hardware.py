@@ -43,6 +43,7 @@ from han_emu.server.bindings import BindingTable
 from han_emu.server.esi import EsiServer
 from han_emu.server.observed import ServerTap
 from han_emu.han.runner import MeterRunner
+from han_emu.han.served import ServedRequests
 from han_emu.han.store import StateStore
 
 LOGGER = logging.getLogger(__name__)
@@ -127,6 +128,8 @@ class HardwareHan:
         #: The emulator's own airtime accounting of the frames it serves (the
         #: stick's PHY is 2.4 GHz: measured, beside the NCP's own duty-cycle view).
         self.accounting = AirAccounting(esme_leg=False)
+        #: Each device's requests, answers, refusals and last frame (``--status-json``).
+        self.served = ServedRequests()
         self.app: Any = None
         self.link = LinkStatus()
         #: Told each step of the stick's start as it begins (also kept in ``link.step``).
@@ -556,6 +559,7 @@ class HardwareHan:
     # -- observing the frames served ------------------------------------------------------------
     def _on_packet(self, packet: t.ZigbeePacket, incoming: bool) -> None:
         self._account(packet, incoming)
+        self.served.observe(packet, incoming, self.clock.now())
         for listener in list(self.packet_listeners):
             try:
                 listener(packet, incoming)

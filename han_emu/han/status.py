@@ -65,7 +65,8 @@ def wire_throttling(acct: AirAccounting, han: Any) -> Callable[[], None]:
 
 
 class StatusFile:
-    """Keeps a JSON file with each device's airtime and duty-cycle state up to date.
+    """Keeps a JSON file with each device's airtime and duty-cycle state up to date
+    (on a stick, also its ``requests``, ``answered``, ``refused`` and ``last_seen``).
 
     Created before the HAN starts (it joins ``han.listeners``); :meth:`start`
     once it runs, :meth:`stop` at the end (which writes a last time).  The
@@ -105,6 +106,9 @@ class StatusFile:
     def write(self) -> None:
         now = self.han.clock.now() if self.han.clock is not None else None
         data = self.accounting.to_json(now)
+        served = getattr(self.han, "served", None)  # a stick's HAN: each display's requests
+        if served is not None:
+            served.merge_into(data["devices"])
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

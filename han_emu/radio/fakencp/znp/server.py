@@ -156,6 +156,9 @@ class FakeZnpServer:
         self.device.on_frame = self._on_frame
         self.frames: asyncio.Queue[OutgoingFrame] = asyncio.Queue(FRAME_QUEUE_SIZE)
         self._listeners: list[Callable[[OutgoingFrame], None]] = []
+        #: Told every host request once the device has answered it (the radio
+        #: side on an air follows permits and install codes through it).
+        self.request_listeners: list[Callable[[t.CommandBase], None]] = []
         self._connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._save_delay = save_delay
@@ -332,6 +335,11 @@ class FakeZnpServer:
                     reply = self.device.not_recognized(
                         frame.header, c.rpc_error.ErrorCode.InvalidParameter
                     )
+                for listener in list(self.request_listeners):
+                    try:
+                        listener(request)
+                    except Exception:
+                        LOGGER.exception("Request listener failed on %s", request)
         self._schedule_save()
         return reply
 

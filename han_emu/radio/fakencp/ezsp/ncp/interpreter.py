@@ -103,6 +103,9 @@ class EzspNcpBase:
         self.duty_cycle = DutyCycle()
         self.endpoint_log: list[Endpoint] = []
         self.send_listeners: list[Callable[[SentMessage], None]] = []
+        #: Told (name, parameters) of every command the NCP answered (the radio
+        #: side on an air follows transient keys through it).
+        self.command_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.unreachable: set[int] = set()
         self.unknown_commands: list[int] = []
         self.address_book: dict[int, bt.EUI64] = {}
@@ -158,6 +161,11 @@ class EzspNcpBase:
             self._invalid(command, EzspStatus.ERROR_INVALID_VALUE)
             return
         self._emit(build_response(command.sequence, self.COMMANDS[name][0], response))
+        for listener in list(self.command_listeners):
+            try:
+                listener(name, args)
+            except Exception:  # noqa: BLE001 - a listener must not break the NCP
+                _LOGGER.exception("command listener failed on %s", name)
         for cb_name, fields in deferred:
             self.callback(cb_name, **fields)
         self.persist()
