@@ -16,10 +16,15 @@ import bellows.types as bt
 import pytest
 import zigpy.types as t
 
+from han_emu.crypto.cbke import State, Suite
 from han_emu.crypto.certsets import TestCA, eui64_to_cert
+from han_emu.radio.fakencp.ezsp.server import FIRMWARES
 
 from .stick_support import IHD_IEEE, IHD_NWK, STICK_IEEE, Stick, answer_zdo, display_zdo, quick_ezsp_reset
-from .test_stick_cbke import METERING, READ_RECEIVED, join, start_han
+from .test_stick_cbke import (
+    METERING, NOT_AUTHORIZED, READ_AGAIN, READ_ANSWERED, READ_RECEIVED, exchange, ihd_initiator, join, start_han,
+    until,
+)
 
 MATCH_DESC_REQ, MATCH_DESC_RSP = 0x0006, 0x8006
 DESCRIPTOR_REQUESTS = {0x0002: "Node_Desc_req", 0x0004: "Simple_Desc_req", 0x0005: "Active_EP_req"}
@@ -153,3 +158,30 @@ async def test_the_trust_centre_policy_is_restored_after_a_permit_window() -> No
         finally:
             await han.stop()
 
+
+
+# ------------------------------------------------------------------------ firmwares
+@pytest.mark.parametrize("mode", ["ncp", "software"])
+@pytest.mark.parametrize("firmware", sorted(FIRMWARES))
+async def test_cbke_and_a_read_on_each_firmware(firmware: str, mode: str) -> None:
+    """``fake-ncp --firmware``: the host runs CBKE (on the NCP's own library, or
+    in software with the key put into the NCP's key table) and serves a read."""
+    suite = Suite.SUITE_2 if mode == "ncp" else Suite.SUITE_1
+    stick_cert = TestCA.builtin(suite).issue(eui64_to_cert(STICK_IEEE))
+    ncp_certs = [stick_cert] if mode == "ncp" else None
+    async with Stick("ezsp", cbke=ncp_certs, firmware=firmware) as stick:
+        han, _ = await start_han(stick, () if mode == "ncp" else (stick_cert,))
+        try:
+            assert stick.fake.ncp.PROTOCOL_VERSION == han.app._ezsp.ezsp_version
+            assert han.cbke_mode == mode
+            await join(stick, han)
+            assert (await stick.ask(2, METERING, READ_RECEIVED)).data == NOT_AUTHORIZED
+            initiator = ihd_initiator(suite, stick_cert)
+            await exchange(stick, initiator)
+            assert initiator.state is State.SUCCEEDED
+            await until(lambda: stick.link_key(IHD_IEEE) == initiator.key_data, timeout=10)
+            await until(lambda: IHD_IEEE in han.app.link_keys, timeout=10)
+            reply = await stick.ask(2, METERING, READ_AGAIN)
+            assert reply.data[:7] == READ_ANSWERED and reply.aps_encrypted
+        finally:
+            await han.stop()

@@ -241,7 +241,7 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
         try:
             (index,) = await self._ezsp.findKeyTableEntry(address=ieee, linkKey=True)
             if index != 0xFF:
-                _eui, plain, _meta, status = await self._ezsp.exportLinkKeyByIndex(index=index)
+                status, _eui, plain = await export_link_key(self._ezsp, index)
                 if status == bt.sl_Status.OK:
                     key = bytes(plain)
         except Exception as exc:  # older firmware, or keys kept in a secure vault
@@ -311,7 +311,8 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
 
     async def _duty_cycle_limits(self) -> tuple[int, int, int] | None:
         protocol = self._ezsp._protocol
-        rx = {"status": bt.EmberStatus, "limits": DutyCycleLimits}
+        # EZSP v14 made every status an sl_status_t (4 bytes).
+        rx = {"status": bt.sl_Status if self._ezsp.ezsp_version >= 14 else bt.EmberStatus, "limits": DutyCycleLimits}
         # Read with the stack's layout (see the module docstring), on this
         # connection's protocol object only.
         protocol.COMMANDS = {**protocol.COMMANDS, "getDutyCycleLimits": (GET_DUTY_CYCLE_LIMITS, {}, rx)}
@@ -362,13 +363,26 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
         """
         size = await self.key_table_size()
         for index in range(size):
-            *_, status = await self._ezsp.exportLinkKeyByIndex(index=index)
-            status = bt.sl_Status.from_ember_status(status)
+            status, _eui, _key = await export_link_key(self._ezsp, index)
             if status == bt.sl_Status.NOT_FOUND:
                 return index
             if status == bt.sl_Status.INVALID_INDEX:
                 break
         raise KeyTableFull(size)
+
+
+async def export_link_key(ezsp: Any, index: int) -> tuple[bt.sl_Status, t.EUI64, bytes]:
+    """(status, partner, key) of key-table entry ``index``.  EZSP v14 answers
+    exportLinkKeyByIndex with (status, context, key, metadata), the partner
+    inside the context; v13 with (EUI-64, key, metadata, status)
+    (``bellows/ezsp/v13/commands.py``, ``bellows/ezsp/v14/commands.py``)."""
+    answer = await ezsp.exportLinkKeyByIndex(index=index)
+    if ezsp.ezsp_version >= 14:
+        status, context, plain, _meta = answer
+        eui64 = context.eui64
+    else:
+        eui64, plain, _meta, status = answer
+    return bt.sl_Status.from_ember_status(status), t.EUI64(eui64), bytes(plain)
 
 
 class KeyTableFull(Exception):

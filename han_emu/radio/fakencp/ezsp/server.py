@@ -28,10 +28,11 @@ from han_emu.crypto.certsets import CertificateSet, TestCA, eui64_to_cert
 from han_emu.crypto.cbke import Suite
 
 from han_emu.radio.fakencp.ezsp.cbke_library import NcpCbkeLibrary
-from han_emu.radio.fakencp.ezsp.ncp import EzspNcp, SentMessage
+from han_emu.radio.fakencp.ezsp.firmwares import FIRMWARES, ncp_class
+from han_emu.radio.fakencp.ezsp.ncp import SentMessage
 from han_emu.radio.fakencp.ezsp.state import DutyCycle, Endpoint, Tokens
 
-__all__ = ["FakeEzspServer", "SentMessage", "Endpoint", "serve_ezsp"]
+__all__ = ["FIRMWARES", "FakeEzspServer", "SentMessage", "Endpoint", "serve_ezsp"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,10 +52,12 @@ class FakeEzspServer:
         t_rx_ack: float = 1.6,
         cbke: Iterable[CertificateSet] | None = None,
         cbke_random: Callable[[int], bytes] | None = None,
+        firmware: str | None = None,
     ) -> None:
         """``cbke`` gives the NCP a Smart Energy image: the CBKE and ECC
         libraries of each certificate set's suite, holding that certificate
-        (whose subject should be this NCP's EUI-64)."""
+        (whose subject should be this NCP's EUI-64).  ``firmware`` names the
+        image (:data:`FIRMWARES`; ValueError for another name)."""
         self.host = host
         self.requested_port = port
         self.state_path = state_path
@@ -64,7 +67,7 @@ class FakeEzspServer:
         if eui64 is not None:
             tokens.eui64 = bt.EUI64(eui64)
         library = NcpCbkeLibrary(cbke or (), **({"random": cbke_random} if cbke_random else {}))
-        self.ncp = EzspNcp(self._to_host, tokens=tokens, on_tokens_changed=self._save_tokens, cbke=library)
+        self.ncp = ncp_class(firmware)(self._to_host, tokens=tokens, on_tokens_changed=self._save_tokens, cbke=library)
         self.ncp.send_listeners.append(self._queue_sent)
         self._sent: asyncio.Queue[SentMessage] = asyncio.Queue()
         self._server: asyncio.Server | None = None
@@ -365,6 +368,7 @@ async def serve_ezsp(
     state_path: str | None = None,
     rstack_on_connect: float | None = None,
     cbke_test_certificates: bool = False,
+    firmware: str | None = None,
 ) -> FakeEzspServer:
     """Start an emulated EZSP NCP on ``host:port``; close it with ``await server.close()``.
 
@@ -375,8 +379,10 @@ async def serve_ezsp(
     0.1 s or more: bellows treats an RSTACK that arrives before it listens as a
     failure.  ``cbke_test_certificates`` makes it a Smart Energy image holding
     certificates for its EUI-64 from the built-in test CA (suites 1 and 2).
+    ``firmware`` is one of :data:`FIRMWARES` (default: EZSP v13).
     """
-    server = FakeEzspServer(host, port, state_path=state_path, rstack_on_connect=rstack_on_connect)
+    server = FakeEzspServer(host, port, state_path=state_path, rstack_on_connect=rstack_on_connect,
+                            firmware=firmware)
     if cbke_test_certificates:
         subject = eui64_to_cert(server.tokens.eui64)
         server.ncp.cbke.identities.update(

@@ -152,7 +152,8 @@ class EzspNcpBase:
         self._deferred = deferred
         try:
             result = handler(**args)
-            response = serialize(self.COMMANDS[name][2], result or {})
+            schema = self.COMMANDS[name][2]
+            response = serialize(schema, self.wire_fields(schema, result or {}))
         except Exception:  # noqa: BLE001 - answer like firmware, never drop the link
             _LOGGER.exception("handler for %s failed", name)
             self._invalid(command, EzspStatus.ERROR_INVALID_VALUE)
@@ -165,7 +166,7 @@ class EzspNcpBase:
     def callback(self, name: str, **fields: Any) -> None:
         """Send an asynchronous callback to the host."""
         frame_id, _, schema = self.COMMANDS[name]
-        self._emit(build_callback(self._last_seq, frame_id, serialize(schema, fields)))
+        self._emit(build_callback(self._last_seq, frame_id, serialize(schema, self.wire_fields(schema, fields))))
 
     def persist(self) -> None:
         """Report changed tokens (the server writes them to its state file)."""
@@ -178,6 +179,11 @@ class EzspNcpBase:
     @property
     def network_up(self) -> bool:
         return self.ram.network_up
+
+    def wire_fields(self, schema: Any, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields as this protocol version puts them on the wire (a later
+        version turns the stack's statuses into ``sl_Status``)."""
+        return fields
 
     # -- helpers for the frame sections --------------------------------------------
     def _later(self, name: str, **fields: Any) -> None:
@@ -215,7 +221,8 @@ class EzspNcpBase:
 
     def _invalid(self, command: Command, status: bt.EzspStatus) -> None:
         frame_id, _, schema = self.COMMANDS["invalidCommand"]
-        self._emit(build_response(command.sequence, frame_id, serialize(schema, {"status": status})))
+        fields = self.wire_fields(schema, {"status": status})
+        self._emit(build_response(command.sequence, frame_id, serialize(schema, fields)))
 
     def _version(self, command: Command) -> None:
         frame_id, _, rx = self.COMMANDS["version"]
