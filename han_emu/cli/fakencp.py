@@ -44,12 +44,26 @@ def add_fake_ncp_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--cbke-test-certificates", action="store_true",
                         help="ezsp only: act as a Smart Energy NCP image (CBKE/ECC libraries) holding "
                         "test-CA certificates for its own EUI-64, so CBKE runs on the NCP")
+    parser.add_argument("--firmware", metavar="NAME",
+                        help="the firmware image to emulate (each protocol's FIRMWARES; ezsp: "
+                        "v13 = EmberZNet 7.3, v14 = EmberZNet 7.4; default: the first)")
     parser.set_defaults(handler=cmd_fake_ncp)
     return parser
 
 
+def firmwares(protocol: str) -> dict[str, str]:
+    """The firmware images the ``protocol`` emulator offers (name -> description)."""
+    module_name = PROTOCOLS[protocol][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return {}
+    return dict(getattr(module, "FIRMWARES", {}))
+
+
 async def serve(
-    protocol: str, host: str, port: int, state: str | None, *, cbke_test_certificates: bool = False
+    protocol: str, host: str, port: int, state: str | None, *, cbke_test_certificates: bool = False,
+    firmware: str | None = None,
 ) -> Any:
     """Start the emulator for ``protocol``; returns the running server."""
     module_name, function, _ = PROTOCOLS[protocol]
@@ -65,6 +79,8 @@ async def serve(
         extra["cbke_test_certificates"] = cbke_test_certificates
     elif cbke_test_certificates:
         raise ValueError("--cbke-test-certificates: only the ezsp emulator has CBKE libraries")
+    if firmware is not None:
+        extra["firmware"] = firmware
     return await getattr(module, function)(host, port, state_path=state, **extra)
 
 
@@ -73,7 +89,7 @@ async def _run(args: argparse.Namespace) -> int:
     name = PROTOCOLS[args.protocol][2]
     try:
         server = await serve(args.protocol, host, port, args.state,
-                             cbke_test_certificates=args.cbke_test_certificates)
+                             cbke_test_certificates=args.cbke_test_certificates, firmware=args.firmware)
     except OSError as exc:
         print(f"han-emu: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -116,6 +132,12 @@ async def _run(args: argparse.Namespace) -> int:
 def cmd_fake_ncp(args: argparse.Namespace) -> int:
     if args.cbke_test_certificates and args.protocol != "ezsp":
         raise OptionError("--cbke-test-certificates: only the ezsp emulator has CBKE libraries")
+    if args.firmware is not None:
+        offered = firmwares(args.protocol)
+        if args.firmware.lower() not in offered:
+            choices = ", ".join(offered) or "none in this build"
+            raise OptionError(f"--firmware {args.firmware}: the {args.protocol} emulator offers {choices}")
+        args.firmware = args.firmware.lower()
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:

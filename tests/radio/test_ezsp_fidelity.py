@@ -185,3 +185,60 @@ async def test_cbke_and_a_read_on_each_firmware(firmware: str, mode: str) -> Non
             assert reply.data[:7] == READ_ANSWERED and reply.aps_encrypted
         finally:
             await han.stop()
+
+
+async def test_fake_ncp_firmware_option(capsys) -> None:
+    """``han-emu fake-ncp --protocol ezsp --firmware NAME``: each name serves
+    its protocol version; another name is one line and exit status 2."""
+    from han_emu.cli.fakencp import firmwares, serve
+    from han_emu.cli.main import main
+
+    assert set(firmwares("ezsp")) == {"v13", "v14"} and all(firmwares("ezsp").values())
+    for name, version in (("v13", 13), ("v14", 14)):
+        server = await serve("ezsp", "127.0.0.1", 0, None, firmware=name)
+        try:
+            assert server.ncp.PROTOCOL_VERSION == version
+        finally:
+            await server.close()
+    assert await asyncio.to_thread(main, ["fake-ncp", "--protocol", "ezsp", "--firmware", "v99"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "--firmware v99" in line and "v13, v14" in line
+
+
+# ------------------------------------------------------------------------ key table
+def test_the_key_table_keeps_its_entries_and_gaps_across_resets_and_restarts(tmp_path) -> None:
+    from han_emu.radio.fakencp.ezsp.server import FakeEzspServer
+
+    nv = tmp_path / "ncp.json"
+    fake = FakeEzspServer(state_path=nv)
+    ncp = fake.ncp
+    size = ncp.config_value(bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE)
+    assert size == ncp.KEY_TABLE_SIZE == 12
+    # The host cannot grow a table sized at build time.
+    assert ncp.cmd_setConfigurationValue(bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE, 20)["status"] != 0
+    a, c = bt.EUI64.convert("00:0d:6f:00:00:00:00:0a"), bt.EUI64.convert("00:0d:6f:00:00:00:00:0c")
+    assert ncp.cmd_importLinkKey(0, a, bt.KeyData(bytes(16)))["status"] == bt.sl_Status.OK
+    assert ncp.cmd_importLinkKey(3, c, bt.KeyData(bytes(range(16))))["status"] == bt.sl_Status.OK
+    assert ncp.cmd_importLinkKey(size, c, bt.KeyData(bytes(16)))["status"] == bt.sl_Status.INVALID_INDEX
+    ncp.persist()
+    ncp.reset()
+    again = FakeEzspServer(state_path=nv).ncp
+    for table in (ncp, again):
+        assert [table.cmd_exportLinkKeyByIndex(i)["status"] for i in range(4)] == [
+            bt.sl_Status.OK, bt.sl_Status.NOT_FOUND, bt.sl_Status.NOT_FOUND, bt.sl_Status.OK]
+        assert table.cmd_exportLinkKeyByIndex(3)["eui64"] == c
+    # The free entry for a fourth display is the first gap.
+    assert again.store_link_key(bt.EUI64.convert("00:0d:6f:00:00:00:00:0e"), bytes(16)) == 1
+
+
+async def test_v14_reads_the_trust_centre_cache_after_the_address_table() -> None:
+    from han_emu.radio.fakencp.ezsp.server import FakeEzspServer
+
+    fake = FakeEzspServer(firmware="v14")
+    fake.ncp.ram.network_up = True
+    size = fake.ncp.config_value(bt.EzspConfigId.CONFIG_ADDRESS_TABLE_SIZE)
+    for nwk, ieee in displays(2):
+        fake.inject_device_join(nwk, ieee, parent=ROUTER_NWK)
+    answers = [fake.ncp.cmd_getAddressTableInfo(i) for i in range(size, size + 3)]
+    assert [(a["nwk"], a["eui64"]) for a in answers[:2]] == displays(2)
+    assert answers[2]["status"] == bt.sl_Status.INVALID_INDEX

@@ -60,7 +60,7 @@ DEFAULT_CONFIG: dict[bt.EzspConfigId, int] = {
     bt.EzspConfigId.CONFIG_MAX_END_DEVICE_CHILDREN: 32,
     bt.EzspConfigId.CONFIG_INDIRECT_TRANSMISSION_TIMEOUT: 7680,
     bt.EzspConfigId.CONFIG_END_DEVICE_POLL_TIMEOUT: 8,
-    bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE: 12,
+    bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE: 12,  # EzspNcpBase.KEY_TABLE_SIZE
     bt.EzspConfigId.CONFIG_TRUST_CENTER_ADDRESS_CACHE_SIZE: 2,
     bt.EzspConfigId.CONFIG_SOURCE_ROUTE_TABLE_SIZE: 200,
     bt.EzspConfigId.CONFIG_SUPPORTED_NETWORKS: 1,
@@ -81,6 +81,11 @@ class EzspNcpBase:
     STACK_VERSION: ClassVar[tuple[int, int, int, int]]
     STACK_BUILD: ClassVar[int] = 0
     COMMANDS: ClassVar[dict[str, CommandSpec]] = {}
+    #: Link-key table entries, fixed when the image is built: the table is
+    #: kept in tokens (NV), so its entries and the gaps between them survive
+    #: resets.  12 is SL_ZIGBEE_KEY_TABLE_SIZE in Nabu Casa's and SMLIGHT's
+    #: NCP builds (NabuCasa/silabs-firmware-builder manifests).
+    KEY_TABLE_SIZE: ClassVar[int] = 12
     #: Parameters a plain schema cannot parse, by command name.
     PARAMETER_PARSERS: ClassVar[dict[str, Callable[[bytes], dict[str, Any]]]] = {}
 
