@@ -105,6 +105,8 @@ async def serve(
         extra["cbke_test_certificates"] = cbke_test_certificates
     elif cbke_test_certificates:
         raise ValueError("--cbke-test-certificates: only the ezsp emulator has CBKE libraries")
+    if firmware is not None:
+        extra["firmware"] = firmware
     return await getattr(module, function)(host, port, state_path=state, **extra)
 
 

@@ -50,15 +50,15 @@ class Stick:
         cbke: Iterable[CertificateSet] | None = None,
         cbke_random: Any = None,
         key_management: bool = True,
-        image: str | None = None,
+        firmware: str | None = None,
     ) -> None:
         self.kind = kind
         if kind == "znp":
             device = FakeZStack(ieee=STICK_IEEE, key_management=key_management, zdo_extensions=key_management,
-                                image=image)
+                                image=firmware)
             self.fake: Any = FakeZnpServer(device=device)
         else:
-            self.fake = FakeEzspServer(eui64=STICK_IEEE, cbke=cbke, cbke_random=cbke_random)
+            self.fake = FakeEzspServer(eui64=STICK_IEEE, cbke=cbke, cbke_random=cbke_random, firmware=firmware)
 
     async def __aenter__(self) -> Stick:
         await self.fake.start()

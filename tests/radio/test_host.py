@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import pytest
 import zigpy.types as t
@@ -129,7 +128,8 @@ def test_due_packets_are_sent_when_they_fall_due() -> None:
     run_virtual(main(), EPOCH)
 
 
-def test_a_day_of_periodic_reads_runs_in_well_under_a_few_seconds() -> None:
+def test_a_day_of_periodic_reads_runs_in_virtual_time() -> None:
+    """A whole virtual day of reads completes (its speed is measured in benchmarks/, not here)."""
     async def main() -> tuple[int, float]:
         air = VirtualAir()
         clock = clock_for_loop()
@@ -151,12 +151,9 @@ def test_a_day_of_periodic_reads_runs_in_well_under_a_few_seconds() -> None:
             await app.shutdown()
         return reads, clock.now() - start
 
-    wall = time.perf_counter()
     reads, span = run_virtual(main(), EPOCH)
-    elapsed = time.perf_counter() - wall
     assert reads == 1440
     assert span >= 86_400
-    assert elapsed < 3.0
 
 
 def test_listener_sees_every_packet_the_nodes_receive() -> None:

@@ -75,7 +75,7 @@ def test_fake_ncp_refuses_an_unknown_firmware_in_one_line(capsys) -> None:
 
 
 async def test_zigpy_znp_sees_the_sdk_image_as_3_30_without_a_revision() -> None:
-    async with Stick("znp", image="zstack-3.30") as stick:
+    async with Stick("znp", firmware="zstack-3.30") as stick:
         han, _ = await start_han(stick)
         try:
             app = han.app

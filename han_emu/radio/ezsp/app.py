@@ -29,6 +29,7 @@ from typing import Any
 
 import bellows.config as bconf
 import bellows.types as bt
+import zigpy.config as zconf
 import zigpy.types as t
 from bellows.zigbee.application import ControllerApplication
 
@@ -38,8 +39,11 @@ from clusters.ids import KEY_ESTABLISHMENT, SE_PROFILE_ID
 from han_emu.air.dutycycle import HOUR_S, per_hour_text
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
+from han_emu.radio.ezsp import sticks
+from han_emu.radio.ezsp.joining import JoinPolicyRestore, QuietJoins
 from han_emu.radio.ezsp.ncp_cbke import NcpKeyEstablishment, probe_ncp_cbke
 from han_emu.radio.key_table import KeyTableFull
+from han_emu.radio.ezsp.stack_zdo import StackAnswersMatchDesc
 
 LOGGER = logging.getLogger(__name__)
 
@@ -60,11 +64,21 @@ class DutyCycleLimits(bt.EzspStruct):
 
 
 def radio_config(spec: RadioSpec, *, request_timeout: float) -> dict[str, Any]:
-    """bellows settings for ``spec`` (bellows' command timeouts are fixed)."""
-    config: dict[str, Any] = {}
+    """bellows settings for ``spec`` (bellows' command timeouts are fixed):
+    serial defaults by stick type and table sizes for the displays
+    (:mod:`han_emu.radio.ezsp.sticks`)."""
+    config: dict[str, Any] = {bconf.CONF_EZSP_CONFIG: sticks.ezsp_config()}
     if spec.networked:
         # No reader thread needed behind a socket.
         config[bconf.CONF_USE_THREAD] = False
+    elif spec.port is not None:
+        serial = sticks.serial_defaults(spec.port, spec.flow_control, spec.baudrate)
+        device: dict[str, Any] = {zconf.CONF_DEVICE_PATH: spec.port}
+        if "baudrate" in serial:
+            device[zconf.CONF_DEVICE_BAUDRATE] = serial["baudrate"]
+        if "flow_control" in serial:
+            device[zconf.CONF_DEVICE_FLOW_CONTROL] = serial["flow_control"]
+        config[zconf.CONF_DEVICE] = device
     return config
 
 
@@ -108,8 +122,14 @@ def hundredths_to_seconds(value: int) -> float:
     return round(value * HOUR_S / 10_000, 6)
 
 
-class EzspCoordinator(HardwareCoordinator, ControllerApplication):
-    """An EmberZNet coordinator carrying a packet server."""
+class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, JoinPolicyRestore,
+                      ControllerApplication):
+    """An EmberZNet coordinator carrying a packet server.
+
+    The mixins allow for what the stick does itself: it answers Match_Desc
+    (:mod:`.stack_zdo`); zigpy's interview of joining displays and bellows'
+    lasting install-code join policy are left out (:mod:`.joining`).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,6 +137,36 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
         #: Key establishment on the NCP, when its image can (None: software CBKE or none).
         self.ncp_cbke: NcpKeyEstablishment | None = None
         self._cbke_tasks: set[asyncio.Task[None]] = set()
+
+    async def initialize(self, *, auto_form: bool = False) -> None:
+        await super().initialize(auto_form=auto_form)
+        await self.check_tables()
+
+    async def check_tables(self) -> list[str]:
+        """Say (and return) what of the NCP's set-up falls short for the HAN:
+        a trust-centre address cache the image would not grow, a flow control
+        other than the one the firmware reports (:mod:`.sticks`)."""
+        problems: list[str] = []
+        try:
+            status, size = await self._ezsp.getConfigurationValue(
+                configId=bt.EzspConfigId.CONFIG_TRUST_CENTER_ADDRESS_CACHE_SIZE)
+        except Exception as exc:  # an old image without the value: nothing to say
+            LOGGER.debug("CONFIG_TRUST_CENTER_ADDRESS_CACHE_SIZE unreadable: %r", exc)
+        else:
+            if bt.sl_Status.from_ember_status(status) == bt.sl_Status.OK and size < sticks.TRUST_CENTRE_ADDRESS_CACHE:
+                problems.append(
+                    f"the NCP keeps only {int(size)} trust-centre address cache entries "
+                    f"(asked for {sticks.TRUST_CENTRE_ADDRESS_CACHE}): encrypted frames from displays behind "
+                    "a router may be dropped; use an image built with a bigger cache")
+        device = self.config[zconf.CONF_DEVICE]
+        info = self.state.network_info
+        reported = ((info.metadata or {}).get("ezsp") or {}).get("flow_control") if info is not None else None
+        mismatch = sticks.flow_control_mismatch(device.get(zconf.CONF_DEVICE_FLOW_CONTROL), reported)
+        if mismatch is not None and not str(device.get(zconf.CONF_DEVICE_PATH, "")).startswith("socket://"):
+            problems.append(mismatch)
+        for problem in problems:
+            LOGGER.warning("%s", problem)
+        return problems
 
     # -- CBKE on the NCP ---------------------------------------------------------------
     async def register_endpoints(self) -> None:
@@ -192,7 +242,7 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
         try:
             (index,) = await self._ezsp.findKeyTableEntry(address=ieee, linkKey=True)
             if index != 0xFF:
-                _eui, plain, _meta, status = await self._ezsp.exportLinkKeyByIndex(index=index)
+                status, _eui, plain = await export_link_key(self._ezsp, index)
                 if status == bt.sl_Status.OK:
                     key = bytes(plain)
         except Exception as exc:  # older firmware, or keys kept in a secure vault
@@ -262,7 +312,8 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
 
     async def _duty_cycle_limits(self) -> tuple[int, int, int] | None:
         protocol = self._ezsp._protocol
-        rx = {"status": bt.EmberStatus, "limits": DutyCycleLimits}
+        # EZSP v14 made every status an sl_status_t (4 bytes).
+        rx = {"status": bt.sl_Status if self._ezsp.ezsp_version >= 14 else bt.EmberStatus, "limits": DutyCycleLimits}
         # Read with the stack's layout (see the module docstring), on this
         # connection's protocol object only.
         protocol.COMMANDS = {**protocol.COMMANDS, "getDutyCycleLimits": (GET_DUTY_CYCLE_LIMITS, {}, rx)}
@@ -313,13 +364,26 @@ class EzspCoordinator(HardwareCoordinator, ControllerApplication):
         """
         size = await self.key_table_size()
         for index in range(size):
-            *_, status = await self._ezsp.exportLinkKeyByIndex(index=index)
-            status = bt.sl_Status.from_ember_status(status)
+            status, _eui, _key = await export_link_key(self._ezsp, index)
             if status == bt.sl_Status.NOT_FOUND:
                 return index
             if status == bt.sl_Status.INVALID_INDEX:
                 break
         raise KeyTableFull(size)
+
+
+async def export_link_key(ezsp: Any, index: int) -> tuple[bt.sl_Status, t.EUI64, bytes]:
+    """(status, partner, key) of key-table entry ``index``.  EZSP v14 answers
+    exportLinkKeyByIndex with (status, context, key, metadata), the partner
+    inside the context; v13 with (EUI-64, key, metadata, status)
+    (``bellows/ezsp/v13/commands.py``, ``bellows/ezsp/v14/commands.py``)."""
+    answer = await ezsp.exportLinkKeyByIndex(index=index)
+    if ezsp.ezsp_version >= 14:
+        status, context, plain, _meta = answer
+        eui64 = context.eui64
+    else:
+        eui64, plain, _meta, status = answer
+    return bt.sl_Status.from_ember_status(status), t.EUI64(eui64), bytes(plain)
 
 
 def _per_device(array: bytes) -> dict[int, int]:

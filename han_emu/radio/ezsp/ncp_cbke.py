@@ -81,7 +81,16 @@ HANDLER_TIMEOUT = 20.0
 EXCHANGE_TIMEOUT = 30.0
 WAIT_TIME = 10
 
-_OK = (bt.EmberStatus.SUCCESS, bt.EmberStatus.OPERATION_IN_PROGRESS)
+_OK = (bt.sl_Status.OK, bt.sl_Status.IN_PROGRESS)
+
+
+def sl_status(status: Any) -> bt.sl_Status:
+    """A status as ``sl_Status``: EZSP v14 and later send those, earlier
+    versions an EmberStatus byte (a v14 IN_PROGRESS read as an EmberStatus
+    byte would be INCOMPATIBLE_STATIC_MEMORY_DEFINITIONS)."""
+    if isinstance(status, bt.sl_Status):
+        return status
+    return bt.sl_Status.from_ember_status(bt.EmberStatus(t.uint8_t(status)))
 
 
 async def probe_ncp_cbke(ezsp: Any) -> dict[Suite, bytes]:
@@ -99,7 +108,7 @@ async def probe_ncp_cbke(ezsp: Any) -> dict[Suite, bytes]:
             LOGGER.debug("No NCP CBKE for suite %d: %r", suite.number, exc)
             continue
         raw = bytes(cert)
-        if t.uint8_t(status) != bt.EmberStatus.SUCCESS or raw in (bytes(len(raw)), b"\xff" * len(raw)):
+        if sl_status(status) != bt.sl_Status.OK or raw in (bytes(len(raw)), b"\xff" * len(raw)):
             LOGGER.debug("The NCP has the suite-%d libraries but no certificate", suite.number)
             continue
         found[suite] = raw
@@ -170,21 +179,21 @@ class NcpKeyEstablishment:
         self._waiting[handler] = future
         try:
             (status,) = await getattr(self.ezsp(), command)(**kwargs)
-            if t.uint8_t(status) not in _OK:
-                raise NcpCbkeError(f"{command}: {bt.EmberStatus(t.uint8_t(status)).name}")
+            if sl_status(status) not in _OK:
+                raise NcpCbkeError(f"{command}: {sl_status(status).name}")
             async with asyncio.timeout(self.handler_timeout):
                 args = await future
         except TimeoutError:
             raise NcpCbkeError(f"{handler} did not come") from None
         finally:
             self._waiting.pop(handler, None)
-        if t.uint8_t(args[0]) != bt.EmberStatus.SUCCESS:
+        if sl_status(args[0]) != bt.sl_Status.OK:
             raise NcpCbkeError(f"{handler}: status {args[0]!r}")
         return args[1:]
 
     async def _clear(self, suite: Suite, store: bool) -> None:
         (status,) = await getattr(self.ezsp(), SUITE_COMMANDS[suite]["clear"])(storeLinkKey=store)
-        if t.uint8_t(status) != bt.EmberStatus.SUCCESS:
+        if sl_status(status) != bt.sl_Status.OK:
             raise NcpCbkeError(f"{SUITE_COMMANDS[suite]['clear']}: status {status!r}")
 
     # -- the cluster -------------------------------------------------------------

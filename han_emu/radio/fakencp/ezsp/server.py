@@ -22,15 +22,17 @@ import bellows.types as bt
 import zigpy.types as zt
 
 from clusters.ids import ZDO_PROFILE_ID
+from han_emu.radio.fakencp.ezsp import local_zdo
 from han_emu.radio.fakencp.ezsp.ash import AshNcp
 from han_emu.crypto.certsets import CertificateSet, TestCA, eui64_to_cert
 from han_emu.crypto.cbke import Suite
 
 from han_emu.radio.fakencp.ezsp.cbke_library import NcpCbkeLibrary
-from han_emu.radio.fakencp.ezsp.ncp import EzspNcp, SentMessage
+from han_emu.radio.fakencp.ezsp.firmwares import FIRMWARES, ncp_class
+from han_emu.radio.fakencp.ezsp.ncp import SentMessage
 from han_emu.radio.fakencp.ezsp.state import DutyCycle, Endpoint, Tokens
 
-__all__ = ["FakeEzspServer", "SentMessage", "Endpoint", "serve_ezsp"]
+__all__ = ["FIRMWARES", "FakeEzspServer", "SentMessage", "Endpoint", "serve_ezsp"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,10 +52,12 @@ class FakeEzspServer:
         t_rx_ack: float = 1.6,
         cbke: Iterable[CertificateSet] | None = None,
         cbke_random: Callable[[int], bytes] | None = None,
+        firmware: str | None = None,
     ) -> None:
         """``cbke`` gives the NCP a Smart Energy image: the CBKE and ECC
         libraries of each certificate set's suite, holding that certificate
-        (whose subject should be this NCP's EUI-64)."""
+        (whose subject should be this NCP's EUI-64).  ``firmware`` names the
+        image (:data:`FIRMWARES`; ValueError for another name)."""
         self.host = host
         self.requested_port = port
         self.state_path = state_path
@@ -63,13 +67,15 @@ class FakeEzspServer:
         if eui64 is not None:
             tokens.eui64 = bt.EUI64(eui64)
         library = NcpCbkeLibrary(cbke or (), **({"random": cbke_random} if cbke_random else {}))
-        self.ncp = EzspNcp(self._to_host, tokens=tokens, on_tokens_changed=self._save_tokens, cbke=library)
+        self.ncp = ncp_class(firmware)(self._to_host, tokens=tokens, on_tokens_changed=self._save_tokens, cbke=library)
         self.ncp.send_listeners.append(self._queue_sent)
         self._sent: asyncio.Queue[SentMessage] = asyncio.Queue()
         self._server: asyncio.Server | None = None
         self.link: AshNcp | None = None
         self.connections = 0
         self._rx_seq = 0
+        #: (NWK, cluster, payload) of encrypted frames the NCP could not take.
+        self.dropped: list[tuple[int, int, bytes]] = []
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -204,13 +210,30 @@ class FakeEzspServer:
         aps_sequence: int | None = None,
         broadcast: bool = False,
     ) -> None:
-        """Deliver an APS frame "heard on air" to the host (incomingMessageHandler)."""
+        """Deliver an APS frame "heard on air" to the host (incomingMessageHandler).
+
+        ``src_ieee`` is the sender's EUI-64 when the frame carries it (NWK
+        header or APS extended nonce); None when it does not, and the NCP then
+        looks the sender up in its own tables (:mod:`.address_cache`): an
+        encrypted frame from a sender it holds no EUI-64 for is dropped, and
+        listed in :attr:`dropped`.  A ZDO request is answered on air by the
+        stack where it handles it, and reaches the host as
+        CONFIG_APPLICATION_ZDO_FLAGS says (:func:`.local_zdo.route`).
+        """
         self._require_network()
         if src_ieee is not None:
             self.ncp.address_book[int(src_nwk)] = bt.EUI64(src_ieee)
-        if profile_id == ZDO_PROFILE_ID and dst_ep == 0 and not broadcast:
-            self._answer_zdo(src_nwk, cluster_id, bytes(data))
         options = bt.EmberApsOption.APS_OPTION_NONE
+        if profile_id == ZDO_PROFILE_ID and dst_ep == 0:
+            self._answer_zdo(src_nwk, cluster_id, bytes(data), broadcast=broadcast)
+            to_host, extra = local_zdo.route(cluster_id, self.ncp.zdo_flags)
+            if not to_host:
+                return
+            options |= extra
+        if encrypted and src_ieee is None and self.ncp.sender_eui64(int(src_nwk)) is None:
+            _LOGGER.info("dropped an encrypted frame from 0x%04X: no EUI-64 for it", src_nwk)
+            self.dropped.append((int(src_nwk), int(cluster_id), bytes(data)))
+            return
         if encrypted:
             options |= bt.EmberApsOption.APS_OPTION_ENCRYPTION
         if aps_sequence is None:
@@ -224,26 +247,23 @@ class FakeEzspServer:
             groupId=0,
             sequence=aps_sequence,
         )
-        self.ncp.callback(
-            "incomingMessageHandler",
-            type=(
+        self.ncp.incoming_message(
+            (
                 bt.EmberIncomingMessageType.INCOMING_BROADCAST
                 if broadcast
                 else bt.EmberIncomingMessageType.INCOMING_UNICAST
             ),
-            apsFrame=aps,
-            lastHopLqi=lqi,
-            lastHopRssi=rssi,
-            sender=src_nwk,
-            bindingIndex=0xFF,
-            addressIndex=0xFF,
-            messageContents=bytes(data),
+            aps,
+            lqi,
+            rssi,
+            int(src_nwk),
+            bytes(data),
         )
 
-    def _answer_zdo(self, src_nwk: int, cluster_id: int, data: bytes) -> None:
+    def _answer_zdo(self, src_nwk: int, cluster_id: int, data: bytes, *, broadcast: bool = False) -> None:
         """Discovery requests about the coordinator are answered by the stack
         itself, on air, from its endpoint table (the host also sees them)."""
-        answer = self.ncp.zdo_answer(cluster_id, data)
+        answer = self.ncp.zdo_answer(cluster_id, data, broadcast=broadcast)
         if answer is None:
             return
         cluster, payload = answer
@@ -270,13 +290,18 @@ class FakeEzspServer:
         *,
         end_device: bool = True,
         secured_rejoin: bool = False,
+        parent: int | None = None,
     ) -> None:
-        """A device joins through the coordinator: childJoinHandler (for an end
-        device, which becomes our child) then trustCenterJoinHandler."""
+        """A device joins: childJoinHandler (for an end device joining the
+        coordinator itself, which becomes its child) then
+        trustCenterJoinHandler.  ``parent`` is the NWK address of the router
+        it joined through (default: the coordinator); the trust centre's
+        address cache keeps every join it authenticates."""
         self._require_network()
         ieee = bt.EUI64(ieee)
-        self.ncp.address_book[int(nwk)] = ieee
-        if end_device:
+        parent = self.ncp.tokens.node_id if parent is None else int(parent)
+        direct = parent == self.ncp.tokens.node_id
+        if direct and end_device:
             self.ncp.tokens.children[ieee] = int(nwk)
             index = list(self.ncp.tokens.children).index(ieee)
             self.ncp.callback(
@@ -287,6 +312,9 @@ class FakeEzspServer:
                 childEui64=ieee,
                 childType=bt.EmberNodeType.SLEEPY_END_DEVICE,
             )
+        elif direct:
+            self.ncp.address_book[int(nwk)] = ieee  # a neighbouring router
+        self.ncp.remember_join(int(nwk), ieee)
         self.ncp.callback(
             "trustCenterJoinHandler",
             newNodeId=nwk,
@@ -297,7 +325,7 @@ class FakeEzspServer:
                 else bt.EmberDeviceUpdate.STANDARD_SECURITY_UNSECURED_JOIN
             ),
             policyDecision=bt.EmberJoinDecision.USE_PRECONFIGURED_KEY,
-            parentOfNewNodeId=0x0000,
+            parentOfNewNodeId=parent,
         )
         self.ncp.persist()
 
@@ -340,6 +368,7 @@ async def serve_ezsp(
     state_path: str | None = None,
     rstack_on_connect: float | None = None,
     cbke_test_certificates: bool = False,
+    firmware: str | None = None,
 ) -> FakeEzspServer:
     """Start an emulated EZSP NCP on ``host:port``; close it with ``await server.close()``.
 
@@ -350,8 +379,10 @@ async def serve_ezsp(
     0.1 s or more: bellows treats an RSTACK that arrives before it listens as a
     failure.  ``cbke_test_certificates`` makes it a Smart Energy image holding
     certificates for its EUI-64 from the built-in test CA (suites 1 and 2).
+    ``firmware`` is one of :data:`FIRMWARES` (default: EZSP v13).
     """
-    server = FakeEzspServer(host, port, state_path=state_path, rstack_on_connect=rstack_on_connect)
+    server = FakeEzspServer(host, port, state_path=state_path, rstack_on_connect=rstack_on_connect,
+                            firmware=firmware)
     if cbke_test_certificates:
         subject = eui64_to_cert(server.tokens.eui64)
         server.ncp.cbke.identities.update(

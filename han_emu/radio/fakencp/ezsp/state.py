@@ -13,6 +13,7 @@ from typing import Any
 import bellows.types as bt
 
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
+from han_emu.radio.fakencp.ezsp.address_cache import TrustCentreCache
 
 SILABS_OUI = bytes.fromhex("000B57")  # Silicon Labs' IEEE OUI, as real sticks carry
 SILABS_MANUFACTURER_CODE = 0x1002  # Silicon Labs' Zigbee manufacturer code (MFG_MANUF_ID)
@@ -154,4 +155,5 @@ class Ram:
     extended_timeout: set[bt.EUI64] = dataclasses.field(default_factory=set)
     concentrator: bool = False
     address_table: dict[int, tuple[int, bt.EUI64]] = dataclasses.field(default_factory=dict)
+    tc_cache: TrustCentreCache = dataclasses.field(default_factory=TrustCentreCache)
     aps_seq: int = 0

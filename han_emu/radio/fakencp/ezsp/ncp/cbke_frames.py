@@ -5,6 +5,14 @@ The arithmetic is :class:`~han_emu.radio.fakencp.ezsp.cbke_library.NcpCbkeLibrar
 the frames follow the firmware: key generation and SMAC calculation answer
 OPERATION_IN_PROGRESS and deliver their result in a handler callback, and the
 agreed key goes to the link-key table when the host asks to store it.
+
+The NCP keeps no key-establishment state and no timer: the exchange is run by
+the host (the Silicon Labs Key Establishment plugin of the application
+framework, ``app/framework/plugin/key-establishment``, on an EZSP host), whose
+timeout ends in ``cleanupAndStop(TIMEOUT_OCCURRED)`` and a notification to the
+application (``emberAfPluginKeyEstablishmentEventCallback``: "for error codes
+this is purely a notification").  So the emulated NCP, like the real one,
+never removes a display that did not finish CBKE in time.
 """
 
 from __future__ import annotations

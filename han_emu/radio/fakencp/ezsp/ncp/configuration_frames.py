@@ -63,6 +63,9 @@ class ConfigurationFrames(EzspNcpBase):
             return {"status": EzspStatus.ERROR_INVALID_CALL}
         if not isinstance(configId, bt.EzspConfigId) or configId.name.startswith("undefined"):
             return {"status": EzspStatus.ERROR_INVALID_ID}
+        if configId == bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE and value > self.KEY_TABLE_SIZE:
+            # The key table lives in tokens sized when the image was built.
+            return {"status": EzspStatus.ERROR_INVALID_VALUE}
         self.ram.config[int(configId)] = int(value)
         return {"status": EzspStatus.SUCCESS}
 

@@ -60,7 +60,7 @@ DEFAULT_CONFIG: dict[bt.EzspConfigId, int] = {
     bt.EzspConfigId.CONFIG_MAX_END_DEVICE_CHILDREN: 32,
     bt.EzspConfigId.CONFIG_INDIRECT_TRANSMISSION_TIMEOUT: 7680,
     bt.EzspConfigId.CONFIG_END_DEVICE_POLL_TIMEOUT: 8,
-    bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE: 12,
+    bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE: 12,  # EzspNcpBase.KEY_TABLE_SIZE
     bt.EzspConfigId.CONFIG_TRUST_CENTER_ADDRESS_CACHE_SIZE: 2,
     bt.EzspConfigId.CONFIG_SOURCE_ROUTE_TABLE_SIZE: 200,
     bt.EzspConfigId.CONFIG_SUPPORTED_NETWORKS: 1,
@@ -81,6 +81,11 @@ class EzspNcpBase:
     STACK_VERSION: ClassVar[tuple[int, int, int, int]]
     STACK_BUILD: ClassVar[int] = 0
     COMMANDS: ClassVar[dict[str, CommandSpec]] = {}
+    #: Link-key table entries, fixed when the image is built: the table is
+    #: kept in tokens (NV), so its entries and the gaps between them survive
+    #: resets.  12 is SL_ZIGBEE_KEY_TABLE_SIZE in Nabu Casa's and SMLIGHT's
+    #: NCP builds (NabuCasa/silabs-firmware-builder manifests).
+    KEY_TABLE_SIZE: ClassVar[int] = 12
     #: Parameters a plain schema cannot parse, by command name.
     PARAMETER_PARSERS: ClassVar[dict[str, Callable[[bytes], dict[str, Any]]]] = {}
 
@@ -155,7 +160,8 @@ class EzspNcpBase:
         self._deferred = deferred
         try:
             result = handler(**args)
-            response = serialize(self.COMMANDS[name][2], result or {})
+            schema = self.COMMANDS[name][2]
+            response = serialize(schema, self.wire_fields(schema, result or {}))
         except Exception:  # noqa: BLE001 - answer like firmware, never drop the link
             _LOGGER.exception("handler for %s failed", name)
             self._invalid(command, EzspStatus.ERROR_INVALID_VALUE)
@@ -173,7 +179,7 @@ class EzspNcpBase:
     def callback(self, name: str, **fields: Any) -> None:
         """Send an asynchronous callback to the host."""
         frame_id, _, schema = self.COMMANDS[name]
-        self._emit(build_callback(self._last_seq, frame_id, serialize(schema, fields)))
+        self._emit(build_callback(self._last_seq, frame_id, serialize(schema, self.wire_fields(schema, fields))))
 
     def persist(self) -> None:
         """Report changed tokens (the server writes them to its state file)."""
@@ -186,6 +192,11 @@ class EzspNcpBase:
     @property
     def network_up(self) -> bool:
         return self.ram.network_up
+
+    def wire_fields(self, schema: Any, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields as this protocol version puts them on the wire (a later
+        version turns the stack's statuses into ``sl_Status``)."""
+        return fields
 
     # -- helpers for the frame sections --------------------------------------------
     def _later(self, name: str, **fields: Any) -> None:
@@ -223,7 +234,8 @@ class EzspNcpBase:
 
     def _invalid(self, command: Command, status: bt.EzspStatus) -> None:
         frame_id, _, schema = self.COMMANDS["invalidCommand"]
-        self._emit(build_response(command.sequence, frame_id, serialize(schema, {"status": status})))
+        fields = self.wire_fields(schema, {"status": status})
+        self._emit(build_response(command.sequence, frame_id, serialize(schema, fields)))
 
     def _version(self, command: Command) -> None:
         frame_id, _, rx = self.COMMANDS["version"]

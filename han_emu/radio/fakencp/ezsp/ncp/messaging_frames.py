@@ -55,6 +55,34 @@ class SentMessage:
 class MessagingFrames(EzspNcpBase):
     """Sending, and the stack's own answers to ZDO requests about itself."""
 
+    # -- the two message callbacks, whose fields a later protocol version renames --
+    def incoming_fields(
+        self, kind: bt.EmberIncomingMessageType, aps: bt.EmberApsFrame, lqi: int, rssi: int,
+        sender: int, data: bytes,
+    ) -> dict[str, Any]:
+        """incomingMessageHandler's fields."""
+        return {
+            "type": kind, "apsFrame": aps, "lastHopLqi": lqi, "lastHopRssi": rssi, "sender": sender,
+            "bindingIndex": 0xFF, "addressIndex": 0xFF, "messageContents": data,
+        }
+
+    def incoming_message(
+        self, kind: bt.EmberIncomingMessageType, aps: bt.EmberApsFrame, lqi: int, rssi: int,
+        sender: int, data: bytes,
+    ) -> None:
+        """Tell the host a frame was received."""
+        self.callback("incomingMessageHandler", **self.incoming_fields(kind, aps, lqi, rssi, sender, data))
+
+    def sent_fields(
+        self, kind: bt.EmberOutgoingMessageType, destination: int, aps: bt.EmberApsFrame, tag: int,
+        status: bt.EmberStatus, data: bytes,
+    ) -> dict[str, Any]:
+        """messageSentHandler's fields."""
+        return {
+            "type": kind, "indexOrDestination": destination, "apsFrame": aps, "messageTag": tag,
+            "status": status, "messageContents": data,
+        }
+
     def record_outgoing(
         self, kind: str, destination: int, aps: bt.EmberApsFrame, tag: int, data: bytes, radius: int
     ) -> int:
@@ -95,11 +123,8 @@ class MessagingFrames(EzspNcpBase):
             return {"status": EmberStatus.NETWORK_DOWN, "sequence": 0}
         seq = self.record_outgoing("unicast", indexOrDestination, apsFrame, messageTag, messageContents, 0)
         status = EmberStatus.DELIVERY_FAILED if indexOrDestination in self.unreachable else EmberStatus.SUCCESS
-        self._later(
-            "messageSentHandler", type=type, indexOrDestination=indexOrDestination,
-            apsFrame=apsFrame.replace(sequence=seq), messageTag=messageTag, status=status,
-            messageContents=messageContents,
-        )
+        self._later("messageSentHandler", **self.sent_fields(
+            type, indexOrDestination, apsFrame.replace(sequence=seq), messageTag, status, messageContents))
         if indexOrDestination == self.tokens.node_id and apsFrame.profileId == ZDO_PROFILE_ID:
             self._zdo_loopback(apsFrame, messageContents)
         return {"status": EmberStatus.SUCCESS, "sequence": seq}
@@ -112,11 +137,9 @@ class MessagingFrames(EzspNcpBase):
         if destination < 0xFFF8:
             return {"status": EmberStatus.BAD_ARGUMENT, "sequence": 0}
         seq = self.record_outgoing("broadcast", destination, apsFrame, messageTag, messageContents, radius)
-        self._later(
-            "messageSentHandler", type=bt.EmberOutgoingMessageType.OUTGOING_BROADCAST,
-            indexOrDestination=destination, apsFrame=apsFrame.replace(sequence=seq),
-            messageTag=messageTag, status=EmberStatus.SUCCESS, messageContents=messageContents,
-        )
+        self._later("messageSentHandler", **self.sent_fields(
+            bt.EmberOutgoingMessageType.OUTGOING_BROADCAST, destination, apsFrame.replace(sequence=seq),
+            messageTag, EmberStatus.SUCCESS, messageContents))
         return {"status": EmberStatus.SUCCESS, "sequence": seq}
 
     def cmd_sendMulticast(
@@ -125,11 +148,9 @@ class MessagingFrames(EzspNcpBase):
         if not self.ram.network_up:
             return {"status": EmberStatus.NETWORK_DOWN, "sequence": 0}
         seq = self.record_outgoing("multicast", apsFrame.groupId, apsFrame, messageTag, messageContents, hops)
-        self._later(
-            "messageSentHandler", type=bt.EmberOutgoingMessageType.OUTGOING_MULTICAST,
-            indexOrDestination=apsFrame.groupId, apsFrame=apsFrame.replace(sequence=seq),
-            messageTag=messageTag, status=EmberStatus.SUCCESS, messageContents=messageContents,
-        )
+        self._later("messageSentHandler", **self.sent_fields(
+            bt.EmberOutgoingMessageType.OUTGOING_MULTICAST, apsFrame.groupId, apsFrame.replace(sequence=seq),
+            messageTag, EmberStatus.SUCCESS, messageContents))
         return {"status": EmberStatus.SUCCESS, "sequence": seq}
 
     def cmd_sendReply(self, sender: int, apsFrame: bt.EmberApsFrame, messageContents: bytes) -> dict[str, Any]:
@@ -139,11 +160,17 @@ class MessagingFrames(EzspNcpBase):
         return {"status": EmberStatus.SUCCESS}
 
     # -- ZDO the stack answers itself ----------------------------------------------------
-    def zdo_answer(self, cluster_id: int, data: bytes) -> tuple[int, bytes] | None:
+    def zdo_answer(self, cluster_id: int, data: bytes, *, broadcast: bool = False) -> tuple[int, bytes] | None:
         """The stack's own answer to a ZDO request about this node, if it gives one."""
         return local_zdo.answer(
-            cluster_id, data, nwk=self.tokens.node_id, ieee=self.tokens.eui64, endpoints=self.ram.endpoints
+            cluster_id, data, nwk=self.tokens.node_id, ieee=self.tokens.eui64, endpoints=self.ram.endpoints,
+            flags=self.zdo_flags, broadcast=broadcast,
         )
+
+    @property
+    def zdo_flags(self) -> int:
+        """CONFIG_APPLICATION_ZDO_FLAGS: which ZDO requests the host also gets."""
+        return self.config_value(bt.EzspConfigId.CONFIG_APPLICATION_ZDO_FLAGS)
 
     def _zdo_loopback(self, aps: bt.EmberApsFrame, data: bytes) -> None:
         """The host asked the coordinator about itself: the stack answers locally
@@ -152,14 +179,10 @@ class MessagingFrames(EzspNcpBase):
         if answer is None:
             return
         cluster, payload = answer
-        self._later(
-            "incomingMessageHandler",
-            type=bt.EmberIncomingMessageType.INCOMING_UNICAST,
-            apsFrame=bt.EmberApsFrame(
-                profileId=ZDO_PROFILE_ID, clusterId=cluster, sourceEndpoint=0,
-                destinationEndpoint=0, options=bt.EmberApsOption.APS_OPTION_NONE, groupId=0,
-                sequence=self.ram.aps_seq,
-            ),
-            lastHopLqi=255, lastHopRssi=0, sender=self.tokens.node_id,
-            bindingIndex=0xFF, addressIndex=0xFF, messageContents=payload,
+        aps_frame = bt.EmberApsFrame(
+            profileId=ZDO_PROFILE_ID, clusterId=cluster, sourceEndpoint=0,
+            destinationEndpoint=0, options=bt.EmberApsOption.APS_OPTION_NONE, groupId=0,
+            sequence=self.ram.aps_seq,
         )
+        self._later("incomingMessageHandler", **self.incoming_fields(
+            bt.EmberIncomingMessageType.INCOMING_UNICAST, aps_frame, 255, 0, self.tokens.node_id, payload))

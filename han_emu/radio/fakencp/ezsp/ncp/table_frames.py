@@ -12,6 +12,7 @@ from typing import Any
 
 import bellows.types as bt
 
+from han_emu.radio.fakencp.ezsp import address_cache
 from han_emu.radio.fakencp.ezsp.ncp.interpreter import EmberStatus, EzspNcpBase, SlStatus, empty_struct
 
 _NO_EUI64 = bt.EUI64(bytes(8))
@@ -114,9 +115,22 @@ class TableFrames(EzspNcpBase):
 
     def _known_devices(self) -> dict[int, bt.EUI64]:
         known = dict(self.address_book)
+        known.update(dict(self.ram.tc_cache.entries))
         known.update({nwk: eui64 for eui64, nwk in self.tokens.children.items()})
         known.update({nwk: eui64 for nwk, eui64 in self.ram.address_table.values() if nwk < 0xFFF8})
         return known
+
+    def sender_eui64(self, nwk: int) -> bt.EUI64 | None:
+        """The EUI-64 the stack holds for ``nwk`` (:mod:`..address_cache`)."""
+        return address_cache.sender_eui64(
+            nwk, children=self.tokens.children, address_table=self.ram.address_table,
+            cache=self.ram.tc_cache, learnt=self.address_book,
+        )
+
+    def remember_join(self, nwk: int, eui64: bt.EUI64) -> None:
+        """The trust centre authenticated a join: its address cache keeps it."""
+        size = self.config_value(bt.EzspConfigId.CONFIG_TRUST_CENTER_ADDRESS_CACHE_SIZE)
+        self.ram.tc_cache.remember(nwk, eui64, size)
 
     def cmd_lookupEui64ByNodeId(self, nodeId: int) -> dict[str, Any]:
         if nodeId == self.tokens.node_id and self.ram.network_up:
