@@ -160,18 +160,7 @@ class VirtualHan:
             network = replace(network, **{k: v for k, v in given.items() if v is not None})
         self.app = HostedVirtualApp({"network": network.zigpy_network()}, air=self.air, ieee=COORDINATOR_IEEE)
         self._restore_counters()
-        identities = None
-        if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
-            identities = list(self.config.cbke) or [
-                certificate_set_for(eui64_to_cert(COORDINATOR_IEEE), suite) for suite in (1, 2)
-            ]
-        self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
-                                accept_unencrypted=self.accept_unencrypted, identities=identities,
-                                ieee_of=self.app.ieee_of, on_key=self._install_key,
-                                sub_ghz=self.sub_ghz, ambient=self.config.ihd,
-                                bound=self.app.bound_destinations,
-                                random=None if rng is None else rng.randbytes,
-                                basic=self.config.basic, messages=self.config.messages)
+        self.server = self._make_server(self.config.messages)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         info = self.app.state.network_info
@@ -193,6 +182,37 @@ class VirtualHan:
                                 random=None if rng is None else rng.randbytes)
             await device.start()
             device.run()
+
+    def _make_server(self, messages: Sequence[Any] = ()) -> EsiServer:
+        """The ESI server on the coordinator; ``messages``: the configured ones, scheduled from now."""
+        assert self.app is not None
+        identities = None
+        if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
+            identities = list(self.config.cbke) or [
+                certificate_set_for(eui64_to_cert(COORDINATOR_IEEE), suite) for suite in (1, 2)
+            ]
+        rng = self._rng
+        return EsiServer(self.meter, self.clock, self.config.endpoints,
+                         accept_unencrypted=self.accept_unencrypted, identities=identities,
+                         ieee_of=self.app.ieee_of, on_key=self._install_key,
+                         sub_ghz=self.sub_ghz, ambient=self.config.ihd,
+                         bound=self.app.bound_destinations,
+                         random=None if rng is None else rng.randbytes,
+                         basic=self.config.basic, messages=messages)
+
+    def restart_server(self, meter: TwinMeter) -> None:
+        """The meter restarted: serve ``meter`` (read back from its state store)
+        with a new ESI server.  Subscriptions and reporting start afresh; the
+        trust centre keeps the CBKE authorisations and link keys, as a hub does."""
+        if self.app is None or self.server is None:
+            raise RuntimeError("the virtual HAN is not running")
+        old = self.server.key_establishment
+        self.runner.meter = meter
+        self.server = self._make_server()
+        if old is not None and self.server.key_establishment is not None:
+            for ieee in old.authorised_devices():
+                self.server.key_establishment.authorise(ieee)
+        self.app.attach_server(self.server, self.clock)
 
     def send_message(self, text: str, **options: Any) -> Any:
         """A message to the displays now (see :meth:`EsiServer.send_message`)."""
