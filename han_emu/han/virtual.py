@@ -210,7 +210,7 @@ class VirtualHan:
         self.runner.meter = meter
         self.server = self._make_server()
         if old is not None and self.server.key_establishment is not None:
-            for ieee in old.authorised_devices():
+            for ieee in old.authorised_devices:
                 self.server.key_establishment.authorise(ieee)
         self.app.attach_server(self.server, self.clock)
 
