@@ -14,7 +14,7 @@ import logging
 import random as _random
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Sequence
 
 import zigpy.types as t
@@ -33,6 +33,7 @@ from han_emu.radio.virtual import AirFrame, VirtualAir, VirtualControllerApplica
 from han_emu.radio.vtime import clock_for_loop
 from han_emu.server.esi import EsiServer
 from han_emu.sim.display import SimDisplay
+from han_emu.sim.faults import parse_faults
 from han_emu.sim.schedule import DeviceSettings, default_devices
 from han_emu.han.runner import MeterRunner
 from han_emu.han.store import StateStore
@@ -88,6 +89,7 @@ class VirtualHan:
         scenario: Any = None,
         seed: int | None = None,
         network: NetworkSettings | None = None,
+        faults: Iterable[str] = (),
     ) -> None:
         """``sub_ghz``: the hub serves the Sub-GHz cluster (duty-cycle throttling);
         ``mp184=False``: displays that do not know the MP184 export items;
@@ -96,7 +98,9 @@ class VirtualHan:
         with it, so a run on virtual time is the same frame for frame (a
         repeatable capture); None: the operating system's randomness;
         ``network``: what the coordinator forms its network with (what it
-        leaves None: channel 15, and the rest drawn)."""
+        leaves None: channel 15, and the rest drawn); ``faults``: what every
+        simulated display does wrong (:data:`han_emu.sim.faults.FAULTS`; a
+        conformance run's display under test), ValueError on an unknown one."""
         self.config = config
         self.network = network
         self.runner = MeterRunner(meter, scenario if scenario is not None else Scenario(config.scenario),
@@ -107,6 +111,7 @@ class VirtualHan:
         self.cbke = cbke
         self.sub_ghz = sub_ghz
         self.mp184 = mp184
+        self.faults = parse_faults(faults)
         self.traffic = Traffic()
         self.devices: list[SimDisplay] = []
         self.air: VirtualAir | None = None
@@ -171,7 +176,7 @@ class VirtualHan:
         for i, settings in enumerate(self.device_settings):
             ieee = f"00:0d:6f:00:00:01:{0x10 + i // 256:02x}:{i % 256:02x}"
             device = SimDisplay(self.air, ieee, settings, self.clock, self.config.endpoints,
-                                tiers=self._export_tiers(), mp184=self.mp184)
+                                tiers=self._export_tiers(), mp184=self.mp184, faults=self.faults)
             self._names[bytes(device.ieee)] = device.name
             self.devices.append(device)
         for device in self.devices:
