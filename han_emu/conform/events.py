@@ -280,7 +280,7 @@ async def supply_interruption(target: Target, minutes: float) -> Outcome:
         target.meter_on()
 
     target.later(seconds, back, "supply-back")
-    return {"minutes": minutes, "back_at": target.run_time() + seconds}
+    return {"minutes": minutes, "end": target.run_time() + seconds}
 
 
 async def meter_restart(target: Target, down_s: float) -> Outcome:
@@ -306,7 +306,7 @@ async def meter_restart(target: Target, down_s: float) -> Outcome:
         target.changed()
 
     target.later(down_s, back, "meter-back")
-    return {"down_s": down_s, "saved_at": iso_gb(saved_at), "back_at": target.run_time() + down_s}
+    return {"down_s": down_s, "saved_at": iso_gb(saved_at), "end": target.run_time() + down_s}
 
 
 async def export_burst(target: Target, kw: float, minutes: float) -> Outcome:
@@ -314,7 +314,7 @@ async def export_burst(target: Target, kw: float, minutes: float) -> Outcome:
     target.scenario_overlay().bursts.append((now, now + minutes * 60.0, kw * 1000.0))
     target.han.runner.drive()
     target.changed()
-    return {"kw": kw, "minutes": minutes, "until": target.run_time() + minutes * 60.0,
+    return {"kw": kw, "minutes": minutes, "end": target.run_time() + minutes * 60.0,
             "export_wh": target.meter.elements[SECONDARY].register("export")}
 
 
@@ -401,7 +401,7 @@ async def subghz_suspend(target: Target, minutes: int) -> Outcome:
         raise EventError("subghz-suspend: the display has not joined")
     sent = sub.suspend(nwk, minutes)
     target.changed()
-    return {"minutes": minutes, "until": target.run_time() + minutes * 60.0, "sent": sent}
+    return {"minutes": minutes, "end": target.run_time() + minutes * 60.0, "sent": sent}
 
 
 KINDS: dict[str, Callable[..., Awaitable[Outcome]]] = {

@@ -66,22 +66,6 @@ EVENT_PARAMS: dict[str, dict[str, Param]] = {
     "subghz-suspend": {"minutes": Param(int, 5, minimum=1)},
 }
 
-#: Check types agreed with ``checks.CHECKS`` and their parameters.
-CHECK_PARAMS: dict[str, dict[str, Param]] = {
-    "reads-attribute": {"endpoint": Param(str, "primary", ELEMENTS), "cluster": Param(int, minimum=0),
-                        "attribute": Param(int, minimum=0), "every_s": Param(_NUM, minimum=0.1)},
-    "discovers-endpoint": {"endpoint": Param(str, "secondary", ELEMENTS)},
-    "reads-mp184-export": {},
-    "asks-profile": {"endpoint": Param(str, "secondary", ELEMENTS), "channel": Param(int, 1, minimum=0)},
-    "follows-price-change": {"within_s": Param(_NUM, minimum=0.1)},
-    "confirms-message": {"within_s": Param(_NUM, minimum=0.1)},
-    "recovers-after-restart": {"within_s": Param(_NUM, minimum=0.1)},
-    "completes-cbke": {},
-    "obeys-suspend": {},
-    "no-unserved-attributes": {},
-}
-
-
 @dataclass(frozen=True)
 class PlanEvent:
     """One scheduled meter event: ``at`` seconds after the run starts."""
@@ -307,23 +291,17 @@ def _event(raw: Any, where: str, start: float | None, duration: float, fail: Any
 
 
 def _check(raw: Any, where: str, fail: Any) -> CheckSpec:
+    from han_emu.conform.checks import CHECKS, CheckError, check_params
+
     if not isinstance(raw, dict):
         raise fail(f"{where}: must be a table")
     kind = raw.get("type")
-    types = check_types()
-    if kind not in types:
-        raise fail(f"{where}: type must be one of {', '.join(types)}, got {kind!r}")
+    if kind not in CHECKS:
+        raise fail(f"{where}: type must be one of {', '.join(CHECKS)}, got {kind!r}")
     name = _string(raw, "name", fail, f"{where} ({kind}): ")
-    rest = {k: v for k, v in raw.items() if k not in ("type", "name")}
-    spec = CHECK_PARAMS.get(kind)
-    params = _params(rest, spec, f"{where} ({name})", fail) if spec is not None else rest
-    return CheckSpec(kind, name, params)
-
-
-def check_types() -> list[str]:
-    """Every check type a plan may use: the agreed ones, and any more ``checks.CHECKS`` has."""
+    spec = CheckSpec(kind, name, {k: v for k, v in raw.items() if k not in ("type", "name")})
     try:
-        from han_emu.conform.checks import CHECKS
-    except ImportError:  # the check types are defined beside this module
-        return list(CHECK_PARAMS)
-    return list(CHECKS)
+        check_params(spec)
+    except CheckError as exc:
+        raise fail(str(exc)) from None
+    return spec

@@ -305,6 +305,7 @@ class VirtualRun:
         from han_emu.radio.vtime import run_virtual
 
         config = self.config or load(None)
+        self.log.endpoints = config.endpoints
         recording = HanRecording(pcap=self.pcap, keylog=self.keylog)  # RecordingError: a path that cannot be written
         observer = Observer(self.start)
         if recording.active:  # frames are synthesized only for a capture: numbers then match it
@@ -395,6 +396,7 @@ class RadioRun:
         from han_emu.han.recording import ServedRecording
 
         config = self.config or load(None)
+        self.log.endpoints = config.endpoints
         recording = ServedRecording(pcap=self.pcap)
         keys = KeyLog(self.keylog) if self.keylog else None
         start = time.time()
