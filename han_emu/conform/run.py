@@ -44,6 +44,8 @@ FAULTS = ("ignore-secondary", "slow-poll", "no-cbke", "ignore-price-push", "no-c
 """What a simulated DUT can be told to get wrong (each fails the checks that watch for it)."""
 UPDATES = 200
 """Progress reports over a run (each one evaluates the checks so far)."""
+EPSILON = 1e-6
+"""Times this close count as reached."""
 NO_SAVE = 1e12
 """The run's meter is saved when a restart asks, not on a timer (saves cost a virtual run time)."""
 
@@ -225,13 +227,15 @@ class Observer:
 async def play(plan: Plan, target: ev.Target, status: RunStatus, log: RunLog,
                report: Callable[[], None]) -> None:
     """Apply the plan's events at their times and report progress until the plan's end."""
-    clock = target.han.clock
-    origin = target.origin
+    loop = asyncio.get_running_loop()
+    # Run seconds on the loop's own clock: small numbers, where a sleep to a
+    # time always gets there (POSIX-sized floats lose the last microseconds).
+    zero = loop.time() - target.run_time()
     pending = list(plan.events)
     tick = plan.duration / UPDATES
     next_tick = tick
     while True:
-        now = clock.now() - origin
+        now = loop.time() - zero + EPSILON
         if now >= plan.duration:
             break
         while pending and pending[0].at <= now:
@@ -245,7 +249,7 @@ async def play(plan: Plan, target: ev.Target, status: RunStatus, log: RunLog,
             status.done_s = now
             report()
         wake = min([plan.duration, next_tick] + [e.at for e in pending[:1]])
-        await asyncio.sleep(max(0.0, wake - now))
+        await asyncio.sleep(max(EPSILON, wake - (loop.time() - zero)))
     status.done_s = plan.duration
     status.step = "finished"
     await target.finish()
