@@ -61,6 +61,7 @@ class Target:
         self._overlay: BurstScenario | None = None
         self._silenced = 0
         self._inner: Any = None
+        self._off = 0
 
     # -- what the events touch ----------------------------------------------------------
     @property
@@ -123,13 +124,22 @@ class Target:
         elif not silent and self._inner is not None:
             han.server.inner, self._inner = self._inner, None
 
+    @property
+    def meter_running(self) -> bool:
+        return self._off == 0
+
     async def meter_off(self) -> None:
-        await self.han.runner.stop()
-        self.han.runner.drive()
+        """The meter stops measuring (nested: the last :meth:`meter_on` starts it again)."""
+        self._off += 1
+        if self._off == 1:
+            self.han.runner.drive()
+            await self.han.runner.stop()
 
     def meter_on(self) -> None:
-        self.meter.resume(self.now())
-        self.han.runner.start()
+        self._off -= 1
+        if self._off == 0:
+            self.meter.resume(self.now())
+            self.han.runner.start()
         self.changed()
 
     def scenario_overlay(self) -> BurstScenario:
@@ -301,9 +311,8 @@ async def meter_restart(target: Target, down_s: float) -> Outcome:
             raise EventError("meter-restart: nothing was saved")
         meter.resume(target.now())
         han.restart_server(meter)
-        han.runner.start()
         target.silence(False)
-        target.changed()
+        target.meter_on()
 
     target.later(down_s, back, "meter-back")
     return {"down_s": down_s, "saved_at": iso_gb(saved_at), "end": target.run_time() + down_s}
@@ -424,6 +433,8 @@ KINDS: dict[str, Callable[..., Awaitable[Outcome]]] = {
 async def apply(target: Target, event: PlanEvent) -> EventRecord:
     """Apply ``event`` now; an event that cannot be applied is recorded with its ``error``."""
     time = target.run_time()
+    if target.meter_running:  # the meter up to now: what the event changes starts now, not at its last step
+        target.han.runner.drive()
     try:
         outcome = await KINDS[event.kind](target, **event.params)
     except EventError as exc:
