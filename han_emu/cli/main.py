@@ -19,6 +19,7 @@ from han_emu import __version__
 from han_emu.cli.args import EXIT_INTERRUPTED, CommandParser, OptionError, check_files, command_prog, debugging
 from han_emu.cli.certs import add_cbke_commands, add_cert_commands
 from han_emu.cli.config import add_config_commands
+from han_emu.cli.conform import add_conform_command
 from han_emu.cli.doctor import add_doctor_command
 from han_emu.cli.dutycycle import add_dutycycle_command
 from han_emu.cli.fakencp import add_fake_ncp_command
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sniff_command(sub)
     add_state_commands(sub)
     add_dutycycle_command(sub)
+    add_conform_command(sub)
     return parser
 
 

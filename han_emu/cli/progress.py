@@ -61,6 +61,7 @@ def progress_bar(description: str, *, stream: TextIO | None = None,
             next_at = done + total / UPDATES
             bar.update(task, completed=done, total=total)
 
+        update.bar, update.task = bar, task  # type: ignore[attr-defined]
         yield update
 
 
@@ -91,3 +92,24 @@ def capture_progress(path: str | Path, on_frame: Callable[[RawFrame], None] | No
 
         yield hook
         progress(size, size)
+
+
+StatusProgress = Callable[[float, float, str], None]
+"""``progress(done, total, text)``: a bar whose description changes as the work goes."""
+
+
+@contextmanager
+def status_bar(description: str, *, stream: TextIO | None = None,
+               enabled: bool = True) -> Iterator[StatusProgress | None]:
+    """:func:`progress_bar` whose text the callback sets each time (a conformance
+    run's step and its checks passed, failed and pending); None off a terminal."""
+    with progress_bar(description, stream=stream, enabled=enabled) as update:
+        if update is None:
+            yield None
+            return
+        bar, task = update.bar, update.task  # type: ignore[attr-defined]
+
+        def show(done: float, total: float, text: str) -> None:
+            bar.update(task, completed=done, total=total, description=text)
+
+        yield show

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from clusters.mp184 import EndpointMap
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -96,3 +98,6 @@ class RunLog:
     dut_ieee: str | None = None
     capture: str | None = None
     keylog: str | None = None
+    #: The meter's ESI endpoints (which is primary, which secondary) and the
+    #: export MPAN's home, as the run served them.
+    endpoints: EndpointMap = field(default_factory=EndpointMap)

@@ -14,7 +14,7 @@ import logging
 import random as _random
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Sequence
 
 import zigpy.types as t
@@ -33,6 +33,7 @@ from han_emu.radio.virtual import AirFrame, VirtualAir, VirtualControllerApplica
 from han_emu.radio.vtime import clock_for_loop
 from han_emu.server.esi import EsiServer
 from han_emu.sim.display import SimDisplay
+from han_emu.sim.faults import parse_faults
 from han_emu.sim.schedule import DeviceSettings, default_devices
 from han_emu.han.runner import MeterRunner
 from han_emu.han.store import StateStore
@@ -88,6 +89,7 @@ class VirtualHan:
         scenario: Any = None,
         seed: int | None = None,
         network: NetworkSettings | None = None,
+        faults: Iterable[str] = (),
     ) -> None:
         """``sub_ghz``: the hub serves the Sub-GHz cluster (duty-cycle throttling);
         ``mp184=False``: displays that do not know the MP184 export items;
@@ -96,7 +98,9 @@ class VirtualHan:
         with it, so a run on virtual time is the same frame for frame (a
         repeatable capture); None: the operating system's randomness;
         ``network``: what the coordinator forms its network with (what it
-        leaves None: channel 15, and the rest drawn)."""
+        leaves None: channel 15, and the rest drawn); ``faults``: what every
+        simulated display does wrong (:data:`han_emu.sim.faults.FAULTS`; a
+        conformance run's display under test), ValueError on an unknown one."""
         self.config = config
         self.network = network
         self.runner = MeterRunner(meter, scenario if scenario is not None else Scenario(config.scenario),
@@ -107,6 +111,7 @@ class VirtualHan:
         self.cbke = cbke
         self.sub_ghz = sub_ghz
         self.mp184 = mp184
+        self.faults = parse_faults(faults)
         self.traffic = Traffic()
         self.devices: list[SimDisplay] = []
         self.air: VirtualAir | None = None
@@ -160,18 +165,7 @@ class VirtualHan:
             network = replace(network, **{k: v for k, v in given.items() if v is not None})
         self.app = HostedVirtualApp({"network": network.zigpy_network()}, air=self.air, ieee=COORDINATOR_IEEE)
         self._restore_counters()
-        identities = None
-        if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
-            identities = list(self.config.cbke) or [
-                certificate_set_for(eui64_to_cert(COORDINATOR_IEEE), suite) for suite in (1, 2)
-            ]
-        self.server = EsiServer(self.meter, self.clock, self.config.endpoints,
-                                accept_unencrypted=self.accept_unencrypted, identities=identities,
-                                ieee_of=self.app.ieee_of, on_key=self._install_key,
-                                sub_ghz=self.sub_ghz, ambient=self.config.ihd,
-                                bound=self.app.bound_destinations,
-                                random=None if rng is None else rng.randbytes,
-                                basic=self.config.basic, messages=self.config.messages)
+        self.server = self._make_server(self.config.messages)
         self.app.attach_server(self.server, self.clock)
         await self.app.startup(auto_form=True)
         info = self.app.state.network_info
@@ -182,7 +176,7 @@ class VirtualHan:
         for i, settings in enumerate(self.device_settings):
             ieee = f"00:0d:6f:00:00:01:{0x10 + i // 256:02x}:{i % 256:02x}"
             device = SimDisplay(self.air, ieee, settings, self.clock, self.config.endpoints,
-                                tiers=self._export_tiers(), mp184=self.mp184)
+                                tiers=self._export_tiers(), mp184=self.mp184, faults=self.faults)
             self._names[bytes(device.ieee)] = device.name
             self.devices.append(device)
         for device in self.devices:
@@ -193,6 +187,37 @@ class VirtualHan:
                                 random=None if rng is None else rng.randbytes)
             await device.start()
             device.run()
+
+    def _make_server(self, messages: Sequence[Any] = ()) -> EsiServer:
+        """The ESI server on the coordinator; ``messages``: the configured ones, scheduled from now."""
+        assert self.app is not None
+        identities = None
+        if self.cbke:  # a Smart Energy trust centre: configured certificates, or the test CA's
+            identities = list(self.config.cbke) or [
+                certificate_set_for(eui64_to_cert(COORDINATOR_IEEE), suite) for suite in (1, 2)
+            ]
+        rng = self._rng
+        return EsiServer(self.meter, self.clock, self.config.endpoints,
+                         accept_unencrypted=self.accept_unencrypted, identities=identities,
+                         ieee_of=self.app.ieee_of, on_key=self._install_key,
+                         sub_ghz=self.sub_ghz, ambient=self.config.ihd,
+                         bound=self.app.bound_destinations,
+                         random=None if rng is None else rng.randbytes,
+                         basic=self.config.basic, messages=messages)
+
+    def restart_server(self, meter: TwinMeter) -> None:
+        """The meter restarted: serve ``meter`` (read back from its state store)
+        with a new ESI server.  Subscriptions and reporting start afresh; the
+        trust centre keeps the CBKE authorisations and link keys, as a hub does."""
+        if self.app is None or self.server is None:
+            raise RuntimeError("the virtual HAN is not running")
+        old = self.server.key_establishment
+        self.runner.meter = meter
+        self.server = self._make_server()
+        if old is not None and self.server.key_establishment is not None:
+            for ieee in old.authorised_devices:
+                self.server.key_establishment.authorise(ieee)
+        self.app.attach_server(self.server, self.clock)
 
     def send_message(self, text: str, **options: Any) -> Any:
         """A message to the displays now (see :meth:`EsiServer.send_message`)."""

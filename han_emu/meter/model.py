@@ -231,6 +231,32 @@ class TwinMeter:
             account.time = max(account.time, self.time)
         self._record_day_if_missing()
 
+    def tariffs_changed(self) -> None:
+        """The tariffs were replaced mid-interval (new prices, a switching-table
+        update): pick the active tiers again now rather than at the next half hour."""
+        self._retier()
+
+    def preset_register(self, element: str, direction: str, wh: float) -> float:
+        """Lab: set ``element``'s ``direction`` register to ``wh`` (e.g. just below
+        the rollover of the digits a display shows); returns the change.  The
+        active tier's register and the interval in progress move with it, so
+        neither the tier split nor the profile log sees a jump."""
+        el = self.elements[element]
+        channel = Channel.of(element, direction)
+        before = self.reading(channel)
+        delta = float(wh) - (el.import_wh if direction == "import" else el.export_wh)
+        tier = self.active_tier(element, direction)
+        if direction == "import":
+            el.import_wh += delta
+            tiers = el.import_tiers
+        else:
+            el.export_wh += delta
+            tiers = el.export_tiers
+        if tier is not None and tiers:
+            tiers[tier - 1] += delta
+        self._interval_start[channel] += self.reading(channel) - before
+        return delta
+
     # -- internals -----------------------------------------------------------
     def _next_boundary(self, at: float | None = None) -> int:
         """End of the interval ``at`` (default: now) falls in."""

@@ -197,13 +197,20 @@ class EsiServer:
         changed = {e for (e, d), tier in now.items() if self._tiers.get((e, d)) != tier}
         self._tiers = now
         for element in sorted(changed):
-            prices = self.prices[element]
-            for nwk, dst_ep in sorted(self.price_subscribers(element)):
-                self.zcl.send(
-                    self.endpoint_of(element), Price.cluster_id, Price.ClientCommandDefs.publish_price.id, prices.publish_price(),
-                    subscriber_address(nwk), dst_ep,
-                )
-                LOGGER.info("tier change on the %s element: PublishPrice to 0x%04X", element, nwk)
+            self.publish_price(element, "tier change")
+
+    def publish_price(self, element: str, why: str = "new prices") -> int:
+        """PublishPrice from ``element``'s ESI to its price subscribers now (a tier
+        change, or prices replaced mid-run); returns how many were sent."""
+        prices = self.prices[element]
+        subscribers = sorted(self.price_subscribers(element))
+        for nwk, dst_ep in subscribers:
+            self.zcl.send(
+                self.endpoint_of(element), Price.cluster_id, Price.ClientCommandDefs.publish_price.id, prices.publish_price(),
+                subscriber_address(nwk), dst_ep,
+            )
+            LOGGER.info("%s on the %s element: PublishPrice to 0x%04X", why, element, nwk)
+        return len(subscribers)
 
     def price_subscribers(self, element: str) -> set[tuple[int, int]]:
         """Who gets an unsolicited PublishPrice from ``element``'s ESI: clients

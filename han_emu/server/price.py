@@ -61,6 +61,12 @@ class ElementPrices:
     def tariff(self, direction: str) -> Tariff | None:
         return self.meter.tariff(self.element, direction)
 
+    def _tariff(self, direction: str) -> Tariff:
+        """The tariff in force now (read at each request: prices may change mid-run)."""
+        tariff = self.tariff(direction)
+        assert tariff is not None
+        return tariff
+
     def scaled(self, pounds: Any) -> int:
         return self.meter.settings.scaled_price(pounds)
 
@@ -92,8 +98,8 @@ class ElementPrices:
         digit = self.meter.settings.price_trailing_digit
         getters: dict[str, Callable[[], Any]] = {
             "commodity_type": lambda: 0,  # electric metering
-            "standing_charge": lambda: self.scaled(imp.standing_charge),
-            "tariff_label": lambda: _label(imp.label, 24),
+            "standing_charge": lambda: self.scaled(self._tariff("import").standing_charge),
+            "tariff_label": lambda: _label(self._tariff("import").label, 24),
             "number_of_price_tiers_in_use": lambda: imp.tiers,
             "number_of_block_thresholds_in_use": lambda: 0,
             "tier_block_mode": lambda: 0xFF,  # not used: TOU only
@@ -103,13 +109,13 @@ class ElementPrices:
         }
         for n in range(1, imp.tiers + 1):
             getters[f"tier{n}_price_label"] = lambda n=n: _label(f"Tier {n}", 12)
-            getters[f"tier{n}_block1_price"] = lambda n=n: self.scaled(imp.price_of(n))
+            getters[f"tier{n}_block1_price"] = lambda n=n: self.scaled(self._tariff("import").price_of(n))
         if exp is not None:  # MP184 R2 on the secondary element
-            getters["received_tariff_label"] = lambda: _label(exp.label, 24)
+            getters["received_tariff_label"] = lambda: _label(self._tariff("export").label, 24)
             getters["received_number_of_price_tiers_in_use"] = lambda: exp.tiers
             for n in range(1, exp.tiers + 1):
                 getters[f"received_tier{n}_price_label"] = lambda n=n: _label(f"Export {n}", 12)
-                getters[f"received_tier{n}_block1_price"] = lambda n=n: self.scaled(exp.price_of(n))
+                getters[f"received_tier{n}_block1_price"] = lambda n=n: self.scaled(self._tariff("export").price_of(n))
         return AttributeTable.from_cluster(Price, getters)
 
     # -- PublishPrice ------------------------------------------------------------

@@ -18,6 +18,8 @@ lifts the suspension).  With ``mp184=False`` it behaves as a display from
 before MP184: it never asks for the secondary element's export register, its
 four export TOU registers and prices, or its export profile channel, and does
 not configure export reporting there (the baseline of the duty-cycle study).
+With ``faults`` (see :mod:`han_emu.sim.faults`) it misbehaves in the named
+ways, so that conformance checks can be shown to fail.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from han_emu.radio.virtual.medium import VirtualAir
 from han_emu.radio.virtual.node import FrameHandler, SimNode, ZclFrame, se_endpoint, zcl_frame
 from han_emu.readout import Readout, ZclIngest
 from han_emu.readout.costs import han_clock
+from han_emu.sim.faults import SLOW_POLL_FACTOR, parse_faults
 from han_emu.sim.schedule import DeviceSettings
 
 LOGGER = logging.getLogger(__name__)
@@ -81,6 +84,7 @@ _TOP_UP = Prepayment.ServerCommandDefs.consumer_top_up
 _SELECT_EC = Prepayment.ServerCommandDefs.select_available_emergency_credit
 _GET_PROFILE = Metering.ServerCommandDefs.get_profile
 _GET_CURRENT_PRICE = Price.ServerCommandDefs.get_current_price.id
+_PUBLISH_PRICE = Price.ClientCommandDefs.publish_price.id
 _SUSPEND = SubGhz.ClientCommandDefs.suspend_zcl_messages.id
 _DISPLAY_MESSAGE = Messaging.ClientCommandDefs.display_message
 _GET_LAST_MESSAGE = Messaging.ServerCommandDefs.get_last_message.id
@@ -120,7 +124,10 @@ class SimDisplay(SimNode):
         *,
         tiers: int = 4,
         mp184: bool = True,
+        faults: Iterable[str] = (),
     ) -> None:
+        """``faults``: names from :data:`han_emu.sim.faults.FAULTS` (ValueError on an unknown one)."""
+        self.faults = parse_faults(faults)
         device_id = _DEVICE_IDS[settings.kind]
         clients = _CLIENTS + ((Prepayment.cluster_id,) if settings.kind == "ppmid" else ())
         super().__init__(
@@ -143,6 +150,8 @@ class SimDisplay(SimNode):
         self.requests: Counter[int] = Counter()  # per cluster
         self.failures = 0
         self.handlers.append(self._suspend_zcl_messages)
+        if "ignore-price-push" in self.faults:
+            self.handlers.append(self._refuse_price_push)
         self.handlers.append(self._message_pushed)
         self.handlers.append(self._unsolicited)
         self.confirmed_messages: set[int] = set()
@@ -152,6 +161,8 @@ class SimDisplay(SimNode):
         self._install_code: bytes | None = None
         self._random: Callable[[int], bytes] | None = None
         self.key_established = False
+        self.gave_up = False
+        """A ``no-recovery`` display stopped asking after a request went unanswered."""
         self.top_ups = 0  # keypad entries made, for fresh UTRNs
         self._history_day: date | None = None  # the GB local day of the last whole-history read
 
@@ -229,6 +240,7 @@ class SimDisplay(SimNode):
         message_id = int(message.message_id)
         ext = message.extended_message_control
         if (not message.message_control.confirmation_required or message_id in self.confirmed_messages
+                or "no-confirm" in self.faults
                 or (ext is not None and int(ext) & 0x01)):
             return
         self.confirmed_messages.add(message_id)
@@ -236,6 +248,15 @@ class SimDisplay(SimNode):
                                        confirmation_time=posix_to_utctime(self.clock.now())).serialize()
         LOGGER.info("%s: confirming message %d", self.name, message_id)
         await self.ask(ep, Messaging.cluster_id, zcl_frame(0, _CONFIRM_MESSAGE.id, body))
+
+    def _refuse_price_push(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
+        """The ``ignore-price-push`` fault: a PublishPrice the ESI pushes is refused, not read."""
+        header = frame.header
+        if (int(frame.packet.cluster_id) == Price.cluster_id and header.frame_control.is_cluster
+                and header.direction == foundation.Direction.Server_to_Client
+                and header.command_id == _PUBLISH_PRICE):
+            return foundation.Status.UNSUP_CLUSTER_COMMAND
+        return None
 
     # -- plumbing ---------------------------------------------------------------------------
     def _unsolicited(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
@@ -247,12 +268,15 @@ class SimDisplay(SimNode):
         """One request; both it and its response go into the readout.
         Waits out a suspension from the hub first."""
         await self._obey_suspension()
+        if self.gave_up:
+            return None
         self.requests[cluster] += 1
         try:
             rsp = await self.request(self.esi_nwk, ep, cluster, data)
         except (asyncio.TimeoutError, Exception) as exc:  # delivery failures are counted, not fatal
             self.failures += 1
             LOGGER.debug("%s: request on 0x%04X failed: %s", self.name, cluster, exc)
+            self.gave_up = "no-recovery" in self.faults
             return None
         # The node rewrote the TSN; the response carries the same one.
         sent = bytearray(data)
@@ -269,7 +293,11 @@ class SimDisplay(SimNode):
     # -- behaviour --------------------------------------------------------------------------
     async def start(self) -> None:
         """Join, find the ESIs and read what does not change."""
-        if self._certs is not None:
+        if self._certs is not None and "no-cbke" in self.faults:
+            if self._install_code is not None:
+                self.use_install_code(self._install_code)
+            await self.join()
+        elif self._certs is not None:
             extra = {} if self._random is None else {"random": self._random}
             await join_smart_energy(self, self._certs, install_code=self._install_code, **extra)
             self.key_established = True
@@ -279,7 +307,8 @@ class SimDisplay(SimNode):
         if not found:
             raise RuntimeError(f"{self.name}: no ESI answered Match_Desc for Metering")
         self.esi_nwk = int(found[0][0])
-        self.esi_endpoints = sorted(ep for nwk, ep in found if int(nwk) == self.esi_nwk)
+        self.esi_endpoints = sorted(ep for nwk, ep in found if int(nwk) == self.esi_nwk
+                                    and not (ep == self.map.secondary and "ignore-secondary" in self.faults))
         for ep in self.esi_endpoints:
             self.readout.element(ep)
         if self.settings.bind_price:
@@ -300,7 +329,7 @@ class SimDisplay(SimNode):
                 await self.configure_reporting(ep)
         if self.shows_messages:
             await self.get_last_message()
-        if self.settings.full_log and self.mp184:
+        if self.settings.full_log and self.mp184 and self.map.secondary in self.esi_endpoints:
             await self.fetch_full_log(self.map.secondary, channel=1)
 
     async def read_export_mpan(self, ep: int) -> None:
@@ -539,6 +568,8 @@ class SimDisplay(SimNode):
         ]
         if s.kind == "ppmid":  # credit on the registers' schedule
             jobs.append((s.registers_s, self._prepayment_all))
+        if "slow-poll" in self.faults:
+            jobs = [(period * SLOW_POLL_FACTOR, job) for period, job in jobs]
         loop = asyncio.get_running_loop()
         self._tasks_running = [
             loop.create_task(self._every(period, job, self._to_history_day if job == self.poll_history else None),

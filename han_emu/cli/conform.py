@@ -1,0 +1,193 @@
+"""``han-emu conform``: a plan of meter events run against a display, its checks judged, reports written.
+
+``--virtual-dut KIND[:FAULT,...]`` (the default, an IHD) runs a simulated
+display in virtual time as fast as it goes; ``--radio znp:PORT|ezsp:PORT``
+serves a real display on a stick, admitted by ``--install-code``, on the wall
+clock.  Exit status: 0 every check passed, 1 a check failed or is pending,
+2 a usage or plan error, 3 the stick failed.  On a terminal the run shows its
+step and the checks passed, failed and pending as it goes; it ends with a
+table of the verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import textwrap
+from typing import Any
+
+from han_emu.cli.args import KEEP, OptionError, add_input, add_output, install_code
+from han_emu.cli.progress import status_bar
+from han_emu.conform.model import RunLog, Verdict
+from han_emu.conform.plan import Plan, PlanError, builtin_plans, load_plan
+from han_emu.conform.run import RadioRun, RunError, RunStatus, VirtualDut, VirtualRun
+from han_emu.han.config import load
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_RADIO = 0, 1, 2, 3
+
+
+def add_conform_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``conform`` on the ``han-emu`` subcommand parsers."""
+    conform = subparsers.add_parser(
+        "conform", help="run a conformance plan against a display (simulated, or real on a stick)",
+        epilog="exit status: 0 every check passed, 1 a check failed or is pending, 2 a usage or plan error, "
+               "3 the stick failed")
+    conform.add_argument("--plan", metavar="NAME|FILE", help="a built-in plan (see --list-plans) or a plan file")
+    conform.add_argument("--list-plans", action="store_true", help="list the built-in plans and exit")
+    dut = conform.add_mutually_exclusive_group()
+    dut.add_argument("--virtual-dut", metavar="KIND[:FAULT,...]",
+                     help="a simulated display as the device under test: ihd, ppmid or cad, with faults "
+                          "(ignore-secondary, slow-poll, no-cbke, ignore-price-push, no-confirm, no-recovery); "
+                          "the default is the plan's first kind")
+    dut.add_argument("--radio", metavar="znp:PORT|ezsp:PORT", help="a real display, on a coordinator stick")
+    conform.add_argument("--install-code", type=install_code, metavar="EUI64:CODE",
+                         help="with --radio: the display's EUI-64 and install code (it is admitted as permit does)")
+    conform.add_argument("--join-timeout", type=float, default=254.0, metavar="S",
+                         help="with --radio: seconds to wait for the display to join (default 254)")
+    add_input(conform, "--config", "-c", help="configuration file (TOML): the meter, its tariffs and endpoints")
+    conform.add_argument("--seed", type=int, default=1, metavar="N",
+                         help="virtual DUT: seed of the network's keys and addresses (default 1: repeatable)")
+    add_output(conform, "--junit", metavar="FILE", help="write the verdicts as JUnit XML (one testcase per check)")
+    add_output(conform, "--report", metavar="FILE.md", help="write the verdicts and their evidence as Markdown")
+    add_output(conform, "--pcap", metavar="FILE", use=KEEP,
+               help="record the run's frames to FILE (frame numbers in the evidence then point into it)")
+    add_output(conform, "--keylog", metavar="FILE", use=KEEP,
+               help="write the run's keys in Wireshark's zigbee_pc_keys format (secret!)")
+    conform.set_defaults(handler=cmd_conform)
+    return conform
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    if args.list_plans:
+        if args.plan or args.virtual_dut or args.radio:
+            raise OptionError("--list-plans lists the plans: give it alone")
+        print(list_plans())
+        return EXIT_PASSED
+    if not args.plan:
+        raise OptionError("give --plan NAME|FILE (or --list-plans)")
+    try:
+        plan = load_plan(args.plan)
+    except PlanError as exc:
+        print(f"han-emu conform: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.radio is None and (args.install_code is not None):
+        raise OptionError("--install-code admits a real display: give --radio znp:PORT|ezsp:PORT too")
+    config = load(args.config)
+    _quiet_logs()
+    if args.radio is not None:
+        return _radio(args, plan, config)
+    try:
+        dut = VirtualDut.parse(args.virtual_dut) if args.virtual_dut else VirtualDut(plan.dut[0])
+    except ValueError as exc:
+        raise OptionError(f"--virtual-dut {exc}") from None
+    if dut.kind not in plan.dut:
+        raise OptionError(f"plan {plan.name} is written for {', '.join(plan.dut)}, not a {dut.kind}")
+    with status_bar(f"{plan.name}: starting") as show:
+        run = VirtualRun(plan, dut, config=config, pcap=args.pcap, keylog=args.keylog, seed=args.seed,
+                         listener=_progress(show))
+        try:
+            log = run.run()
+        except RunError as exc:
+            print(f"han-emu conform: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    return _finish(args, plan, log, run.status)
+
+
+def _radio(args: argparse.Namespace, plan: Plan, config: Any) -> int:
+    from han_emu.radio.backend import RadioError, parse_radio
+
+    try:
+        spec = parse_radio(args.radio)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    if not spec.hardware:
+        raise OptionError("--radio names a stick (znp:PORT or ezsp:PORT); for a simulated display use --virtual-dut")
+    if args.install_code is None:
+        raise OptionError("--radio needs --install-code EUI64:CODE: the display is admitted by its install code")
+    ieee, code = args.install_code
+    try:
+        run = RadioRun(plan, spec, ieee, code, config=config, pcap=args.pcap, keylog=args.keylog,
+                       join_timeout=args.join_timeout, report=_say)
+    except RunError as exc:
+        print(f"han-emu conform: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with status_bar(f"{plan.name}: starting") as show:
+        run.listener = _progress(show)
+        try:
+            log = asyncio.run(run.run())
+        except RadioError as exc:
+            print(f"han-emu conform: {exc}", file=sys.stderr)
+            return EXIT_RADIO
+        except RunError as exc:
+            print(f"han-emu conform: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    return _finish(args, plan, log, run.status)
+
+
+def _say(line: str) -> None:
+    print(f"han-emu: {line}", file=sys.stderr, flush=True)
+
+
+def _quiet_logs() -> None:
+    """The run's HAN says a lot while the meter is made silent on purpose: only errors are worth a line."""
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("zigpy", "zigpy_znp", "bellows", "serialx", "han_emu"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _progress(show: Any) -> Any:
+    if show is None:
+        return None
+
+    def listener(status: RunStatus) -> None:
+        passed, failed, pending = status.counts()
+        show(status.done_s, status.plan.duration,
+             f"{status.plan.name}: {status.step}: {passed} passed, {failed} failed, {pending} pending")
+    return listener
+
+
+def _finish(args: argparse.Namespace, plan: Plan, log: RunLog, status: RunStatus) -> int:
+    from han_emu.conform.report import write_junit, write_markdown
+
+    verdicts = status.verdicts
+    if args.junit:
+        write_junit(args.junit, log, verdicts)
+    if args.report:
+        write_markdown(args.report, log, verdicts)
+    sys.stdout.write(summary_table(plan, log, verdicts))
+    for event in log.events:
+        if "error" in event.outcome:
+            print(f"han-emu: warning: {event.kind} at {event.time:g} s: {event.outcome['error']}", file=sys.stderr)
+    passed, failed, pending = status.counts()
+    return EXIT_PASSED if passed == len(plan.checks) else EXIT_FAILED
+
+
+_MARK = {True: "PASS", False: "FAIL", None: "PENDING"}
+
+
+def summary_table(plan: Plan, log: RunLog, verdicts: list[Verdict]) -> str:
+    """The verdicts as a text table, with a line of totals."""
+    lines = [f"plan {plan.name} on {log.dut}: {len(log.observations)} packets observed, "
+             f"{len(log.events)} events in {plan.duration / 60:g} min"]
+    width = max([len(v.spec.name) for v in verdicts] + [5])
+    lines.append(f"{'':8}{'check':{width}}  seen")
+    for v in verdicts:
+        seen = textwrap.shorten(v.seen, 100, placeholder=" ...")
+        frames = f" [frames {', '.join(map(str, v.frames))}]" if v.frames and v.passed is not True else ""
+        lines.append(f"{_MARK[v.passed]:8}{v.spec.name:{width}}  {seen}{frames}")
+    passed = sum(v.passed is True for v in verdicts)
+    failed = sum(v.passed is False for v in verdicts)
+    lines.append(f"{passed} passed, {failed} failed, {len(verdicts) - passed - failed} pending")
+    return "\n".join(lines) + "\n"
+
+
+def list_plans() -> str:
+    """Every built-in plan: name, duration, displays, first sentence of its description."""
+    rows = []
+    for name in builtin_plans():
+        plan = load_plan(name)
+        first = plan.description.split(": ")[0].split(". ")[0].strip()
+        rows.append(f"{name:18} {plan.duration / 60:5g} min  {','.join(plan.dut):14} {textwrap.shorten(first, 90)}")
+    return "\n".join(rows)
