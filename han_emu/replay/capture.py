@@ -283,9 +283,13 @@ def _pcap(s: _Stream, order: str, unit: float) -> Iterator[RawFrame | CapturePro
     if linktype not in SUPPORTED_LINKTYPES:
         yield CaptureProblem(0, 20, f"unsupported link type {linktype} (replay reads 195, 230, 283 and ZEP in UDP)", True)
         return
+    yield from _pcap_records(s, order, unit, linktype)
+
+
+def _pcap_records(s: _Stream, order: str, unit: float, linktype: int, index: int = 0,
+                  last_ts: float | None = None) -> Iterator[RawFrame | CaptureProblem]:
+    """The records after the file header (or, for a :class:`Chunk`, from where it starts)."""
     rec = struct.Struct(order + "IIII")
-    index = 0
-    last_ts = None
     while True:
         start = s.offset
         buf, pos = s.buf, s.pos
@@ -353,10 +357,11 @@ def _plausible(buf: bytes, i: int, rec: struct.Struct, last_ts: float | None, un
     return last_ts is None or abs(sec - last_ts) < 86400
 
 
-def _pcapng(s: _Stream) -> Iterator[RawFrame | CaptureProblem]:
-    order = "<"
-    interfaces: list[tuple[int, float]] = []
-    index = 0
+def _pcapng(s: _Stream, order: str = "<", known: Iterable[tuple[int, float]] = (),
+            index: int = 0) -> Iterator[RawFrame | CaptureProblem]:
+    """The blocks of a pcapng file (or, for a :class:`Chunk`, from where it starts,
+    with the byte order and ``known`` interfaces of its section)."""
+    interfaces: list[tuple[int, float]] = list(known)
     while True:
         start = s.offset
         head = s.take(8)
@@ -430,3 +435,134 @@ def _tsresol(options: bytes, order: str) -> float:
             return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
         off += 4 + n + (-n % 4)
     return 1e-6
+
+
+# --- chunks: runs of whole records, read on their own (replay on several processes) ---------
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A run of whole records of a capture file, with the reader's state where it starts.
+
+    ``end`` is None for the last chunk of a file that is damaged or cut short
+    after ``start``: that chunk is read as a stream to the end of the file, so
+    the damage is met and reported as a reading of the whole file meets it.
+    ``Chunk(0, None, ...)`` is the whole file."""
+
+    start: int
+    end: int | None
+    index: int  # records before it
+    pcapng: bool = False
+    order: str = "<"
+    linktype: int = 0  # pcap
+    unit: float = 1e-6  # pcap
+    last_ts: float | None = None  # pcap: the previous record's time, for resynchronising after damage
+    interfaces: tuple[tuple[int, float], ...] = ()  # pcapng: the section's interfaces so far
+
+
+def capture_chunks(path: str | Path, size: int) -> Iterator[Chunk]:
+    """The capture at ``path`` cut into chunks of about ``size`` bytes at record
+    boundaries, streaming (only record and block headers are read).  Reading
+    every chunk with :func:`chunk_records`, in order, gives what
+    :func:`iter_records` gives for the whole file."""
+    with open(path, "rb") as f:
+        s = _Stream(f)
+        head = s.peek(4)
+        if head == _PCAPNG_SHB:
+            yield from _pcapng_chunks(s, size)
+        elif head in _PCAP_MAGICS:
+            yield from _pcap_chunks(s, size, *_PCAP_MAGICS[head])
+        else:
+            yield Chunk(0, None, 0)
+
+
+def chunk_records(path: str | Path, chunk: Chunk) -> Iterator[RawFrame | CaptureProblem]:
+    """The records of one chunk of the capture at ``path`` (numbered and placed as in the whole file)."""
+    with open(path, "rb") as f:
+        if chunk.start == 0 and chunk.end is None:
+            yield from _records(_Stream(f))
+            return
+        f.seek(chunk.start)
+        if chunk.end is None:
+            s = _Stream(f)
+        else:
+            import io
+
+            s = _Stream(io.BytesIO(f.read(chunk.end - chunk.start)))
+        s.offset = chunk.start
+        if chunk.pcapng:
+            yield from _pcapng(s, chunk.order, chunk.interfaces, chunk.index)
+        else:
+            yield from _pcap_records(s, chunk.order, chunk.unit, chunk.linktype, chunk.index, chunk.last_ts)
+
+
+def _pcap_chunks(s: _Stream, size: int, order: str, unit: float) -> Iterator[Chunk]:
+    header = s.take(24)
+    linktype = struct.unpack_from(order + "I", header, 20)[0] & 0xFFFF if len(header) == 24 else -1
+    if linktype not in SUPPORTED_LINKTYPES:
+        yield Chunk(0, None, 0)  # the reader reports the header
+        return
+    rec = struct.Struct(order + "IIII")
+    index, last_ts = 0, None
+    start, first_index, first_ts = 24, 0, None
+    end: int | None = None  # None: damage or a cut-short record follows
+    while True:
+        buf, pos = s.buf, s.pos
+        if pos + 16 > len(buf):
+            rest = len(s.peek(16))
+            if rest < 16:
+                end = None if rest else s.offset
+                break
+            buf, pos = s.buf, s.pos
+        sec, frac, incl, orig = rec.unpack_from(buf, pos)
+        if incl > MAX_RECORD or incl > orig:
+            break
+        if pos + 16 + incl <= len(buf):
+            s.pos, s.offset = pos + 16 + incl, s.offset + 16 + incl
+        elif len(s.take(16 + incl)) < 16 + incl:
+            break
+        index += 1
+        last_ts = sec + frac * unit
+        if s.offset - start >= size:
+            yield Chunk(start, s.offset, first_index, False, order, linktype, unit, first_ts)
+            start, first_index, first_ts = s.offset, index, last_ts
+    if end is None or end > start:
+        yield Chunk(start, end, first_index, False, order, linktype, unit, first_ts)
+
+
+def _pcapng_chunks(s: _Stream, size: int) -> Iterator[Chunk]:
+    order = "<"
+    interfaces: list[tuple[int, float]] = []
+    index = 0
+    start, first = 0, Chunk(0, 0, 0, True)
+    end: int | None = None
+    while True:
+        head = s.peek(12)
+        if not head:
+            end = s.offset
+            break
+        if len(head) < 8:
+            break
+        if head[:4] == _PCAPNG_SHB:
+            bom = head[8:12]
+            if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                break
+            order = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+            interfaces = []
+        btype, length = struct.unpack_from(order + "II", head)
+        if length < 12 or length % 4 or length > MAX_RECORD + 64:
+            break
+        block = s.take(length)
+        if len(block) < length or struct.unpack_from(order + "I", block, length - 4)[0] != length:
+            break
+        if btype == 1:
+            if length < 20:
+                break
+            interfaces.append((struct.unpack_from(order + "H", block, 8)[0], _tsresol(block[16 : length - 4], order)))
+        elif btype in (6, 3):
+            index += 1
+        if s.offset - start >= size:
+            yield Chunk(start, s.offset, first.index, True, first.order, interfaces=first.interfaces)
+            start, first = s.offset, Chunk(s.offset, s.offset, index, True, order, interfaces=tuple(interfaces))
+    if end is None or end > start:
+        yield Chunk(start, end, first.index, True, first.order, interfaces=first.interfaces)
