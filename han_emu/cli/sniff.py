@@ -113,6 +113,7 @@ def cmd_sniff(args: argparse.Namespace) -> int:
         return 2
     how = "end"
     text_line = TextLines()
+    live.on_wait = out.flush  # live: the lines are out before the source is waited on
     try:
         try:
             warn(f"listening: {live.name}" + (f" for {args.duration:g} s" if args.duration else "")
@@ -127,7 +128,6 @@ def cmd_sniff(args: argparse.Namespace) -> int:
                         continue
                 else:
                     out.write((jsonl_line(event) if jsonl else text_line(event)) + "\n")
-                out.flush()  # live: each line as it happens
             if args.duration and not live.ended:
                 how = "duration"
         except KeyboardInterrupt:
