@@ -130,7 +130,7 @@ def _zep(payload: bytes) -> tuple[bytes, bytes | None, int | None, float | None]
     The fast reading of the ZEP declaration (``frames.zep``) for a live
     sniffer's every datagram; whatever it does not take whole (short or
     unknown datagrams) goes to the declaration, which names the problem.
-    Held to the declaration by ``tests/replay/test_live_speed.py``."""
+    Held to the declaration by ``tests/replay/test_zep_reading.py``."""
     n = len(payload)
     if n >= 32 and payload[:4] == b"EX\x02\x01":
         _type, channel, _device, lqi_mode, _lqi, timestamp, _seq, _res, length = _ZEP_V2_DATA.unpack_from(payload, 3)
