@@ -319,6 +319,7 @@ def _pcap_records(s: _Stream, order: str, unit: float, linktype: int, index: int
                   last_ts: float | None = None) -> Iterator[RawFrame | CaptureProblem]:
     """The records after the file header (or, for a :class:`Chunk`, from where it starts)."""
     rec = struct.Struct(order + "IIII")
+    with_fcs = linktype == LINKTYPE_WITHFCS
     while True:
         start = s.offset
         buf, pos = s.buf, s.pos
@@ -329,6 +330,9 @@ def _pcap_records(s: _Stream, order: str, unit: float, linktype: int, index: int
                 index += 1
                 s.pos, s.offset = end, start + 16 + incl
                 last_ts = sec + frac * unit
+                if with_fcs and incl >= 2:  # frame_of's first case, without the calls
+                    yield RawFrame(index, last_ts, buf[pos + 16 : end - 2], buf[end - 2 : end], start)
+                    continue
                 out = _convert(index, linktype, buf[pos + 16 : end], last_ts, start)
                 if out is not None:
                     yield out

@@ -36,8 +36,9 @@ from han_emu.replay.capture import Chunk, capture_chunks, chunk_records
 from han_emu.replay.output import jsonl_line
 from han_emu.replay.player import ErrorEvent, Replay, ReplaySummary
 
-#: Bytes of capture per chunk: about 10,000 Smart Energy frames.
-CHUNK_BYTES = 1 << 20
+#: Bytes of capture per chunk: about 2,500 Smart Energy frames (small chunks
+#: keep the workers equally busy to the end; each costs about a millisecond).
+CHUNK_BYTES = 1 << 18
 #: Below this a capture is replayed in one process (starting workers costs more than it saves).
 MIN_BYTES = 4 << 20
 _COUNTS = ("frames", "decoded", "failed_to_decrypt", "malformed", "nwk_secured", "nwk_decrypted", "aps_decrypted")
@@ -207,7 +208,7 @@ class ParallelReplay:
         try:
             chunks = capture_chunks(self.path, self.chunk_bytes)
             inflight: deque[tuple[Chunk, _Start, Any]] = deque()
-            depth = 2 * self.workers
+            depth = 3 * self.workers
             for chunk in chunks:
                 start = self._state()
                 inflight.append((chunk, start, pool.apply_async(_decode_chunk, (self.path, chunk, start))))
