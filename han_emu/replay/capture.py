@@ -539,8 +539,24 @@ def _pcap_chunks(s: _Stream, size: int, order: str, unit: float) -> Iterator[Chu
     index, last_ts = 0, None
     start, first_index, first_ts = 24, 0, None
     end: int | None = None  # None: damage or a cut-short record follows
+    unpack = rec.unpack_from
     while True:
         buf, pos = s.buf, s.pos
+        n, base = len(buf), s.offset - pos  # base: the file offset of buf[0]
+        full = start + size - base  # where in buf the chunk is full
+        while pos + 16 <= n:  # the records whole in the buffer, with local variables only
+            sec, frac, incl, orig = unpack(buf, pos)
+            nxt = pos + 16 + incl
+            if nxt > n or incl > MAX_RECORD or incl > orig:
+                break
+            pos = nxt
+            index += 1
+            last_ts = sec + frac * unit
+            if pos >= full:
+                yield Chunk(start, base + pos, first_index, False, order, linktype, unit, first_ts)
+                start, first_index, first_ts = base + pos, index, last_ts
+                full = start + size - base
+        s.pos, s.offset = pos, base + pos
         if pos + 16 > len(buf):
             rest = len(s.peek(16))
             if rest < 16:

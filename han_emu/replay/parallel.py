@@ -20,6 +20,7 @@ Memory stays flat: a few chunks are in flight at a time.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -204,7 +205,11 @@ class ParallelReplay:
         ctx = multiprocessing.get_context("fork")
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        pool = ctx.Pool(self.workers, initializer=_quiet_worker)
+        gc.freeze()  # the workers' collections then leave the inherited objects (and their pages) alone
+        try:
+            pool = ctx.Pool(self.workers, initializer=_quiet_worker)
+        finally:
+            gc.unfreeze()
         try:
             chunks = capture_chunks(self.path, self.chunk_bytes)
             inflight: deque[tuple[Chunk, _Start, Any]] = deque()

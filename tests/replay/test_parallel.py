@@ -66,11 +66,19 @@ def test_shipped_captures_decode_the_same_in_chunks(capture, chunk_bytes) -> Non
     assert replay.chunks > 1 or path.stat().st_size < 2 * chunk_bytes
 
 
-def test_chunks_read_back_the_whole_file() -> None:
+def test_chunks_read_back_the_whole_file(tmp_path) -> None:
     for path, *_ in _captures():
         whole = list(iter_records(path))
         parts = [r for c in capture_chunks(path, 700) for r in chunk_records(path, c)]
         assert parts == whole, path.name
+    one = pcap_bytes(conversation_psdus())
+    big = tmp_path / "big.pcap"  # larger than the reader's buffer: records cross its refills
+    big.write_bytes(one[:24] + one[24:] * 700 + one[24:60])  # and ends cut short
+    whole = list(iter_records(big))
+    for size in (5000, 1 << 18):
+        chunks = list(capture_chunks(big, size))
+        assert chunks[-1].end is None and all(c.end is not None for c in chunks[:-1])
+        assert [r for c in chunks for r in chunk_records(big, c)] == whole
 
 
 # --- generated captures -------------------------------------------------------------------
