@@ -15,6 +15,9 @@ in order, with the real state, the way a single process does.  So the output
 :class:`~han_emu.replay.player.Replay` on the whole file; only the time
 differs.  ``tests/replay/test_parallel.py`` holds the two to each other.
 
+A live sniffer's records (``replay.live``) go the same way in batches:
+:meth:`ParallelReplay.run_live`.
+
 Memory stays flat: a few chunks are in flight at a time.
 """
 
@@ -33,7 +36,8 @@ from typing import Any
 
 from han_emu.frames import decoder as d
 from han_emu.frames.keyring import KeyRing
-from han_emu.replay.capture import Chunk, capture_chunks, chunk_records
+from han_emu.frames.record import RawFrame
+from han_emu.replay.capture import CaptureProblem, Chunk, capture_chunks, chunk_records
 from han_emu.replay.output import jsonl_line
 from han_emu.replay.player import ErrorEvent, Replay, ReplaySummary
 
@@ -53,14 +57,18 @@ def worker_count() -> int:
         return os.cpu_count() or 1
 
 
+def can_fork_workers() -> bool:
+    """Whether there are several CPUs to decode on, on a system that forks."""
+    return worker_count() > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
 def can_run_parallel(path: str | Path) -> bool:
     """Whether ``path`` is a file worth replaying on several processes, on a system that forks."""
     try:
         size = os.stat(path).st_size
     except OSError:
         return False
-    return (size >= MIN_BYTES and worker_count() > 1 and Path(path).is_file()
-            and "fork" in multiprocessing.get_all_start_methods())
+    return size >= MIN_BYTES and Path(path).is_file() and can_fork_workers()
 
 
 # --- a worker: one chunk, from a given state -------------------------------------------------
@@ -137,10 +145,19 @@ class _ChunkDecoder(d.Decoder):
 
 
 def _decode_chunk(path: str, chunk: Chunk, start: _Start) -> _Done:
+    return _decode(chunk_records(path, chunk), start)
+
+
+def _decode_rows(rows: list, start: _Start) -> _Done:
+    """A live batch: frames as plain tuples (cheap to send), problems as they are."""
+    return _decode((RawFrame(*row) if type(row) is tuple else row for row in rows), start)
+
+
+def _decode(records: Iterable[RawFrame | CaptureProblem], start: _Start) -> _Done:
     log: list[tuple[Any, str]] = []
     addresses = _Addresses(start.addresses)
     ring = KeyRing(list(start.network_keys), list(start.link_keys), addresses)
-    replay = Replay(chunk_records(path, chunk), keys=ring, warn=lambda message: log.append((None, message)))
+    replay = Replay(records, keys=ring, warn=lambda message: log.append((None, message)))
     decoder = replay.decoder = _ChunkDecoder(ring, replay._warn, log, start.warned)
     lines = []
     add = lines.append
@@ -175,12 +192,14 @@ class ParallelReplay:
     of a one-process replay.  ``redone`` counts the chunks decoded again here.
     """
 
-    def __init__(self, path: str | Path, network_keys: Iterable[bytes | str] = (),
+    def __init__(self, path: str | Path | None, network_keys: Iterable[bytes | str] = (),
                  link_keys: Iterable[bytes | str] = (), *, keylog: str | Path | None = None,
                  warn: Callable[[str], None] | None = None, workers: int | None = None,
-                 chunk_bytes: int = CHUNK_BYTES) -> None:
+                 chunk_bytes: int = CHUNK_BYTES, follow_keylog: bool = False) -> None:
         self.path = str(path)
-        self.replay = Replay(self.path, network_keys, link_keys, keylog=keylog, warn=warn)  # the real state
+        # the real state (``path`` None: a live source, see run_live)
+        self.replay = Replay(self.path if path is not None else (), network_keys, link_keys, keylog=keylog,
+                             warn=warn, follow_keylog=follow_keylog)
         self.workers = workers or worker_count()
         self.chunk_bytes = chunk_bytes
         self.damaged = False
@@ -200,16 +219,19 @@ class ParallelReplay:
         keys, decoder = self.replay.keys, self.replay.decoder
         return _Start(list(keys.network_keys), list(keys.link_keys), dict(keys.addresses), frozenset(decoder._warned))
 
-    def texts(self) -> Iterator[str]:
-        """The jsonl lines of every event, a chunk's worth at a time, in file order."""
+    def _pool(self) -> Any:
         ctx = multiprocessing.get_context("fork")
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         gc.freeze()  # the workers' collections then leave the inherited objects (and their pages) alone
         try:
-            pool = ctx.Pool(self.workers, initializer=_quiet_worker)
+            return ctx.Pool(self.workers, initializer=_quiet_worker)
         finally:
             gc.unfreeze()
+
+    def texts(self) -> Iterator[str]:
+        """The jsonl lines of every event, a chunk's worth at a time, in file order."""
+        pool = self._pool()
         try:
             chunks = capture_chunks(self.path, self.chunk_bytes)
             inflight: deque[tuple[Chunk, _Start, Any]] = deque()
@@ -227,10 +249,62 @@ class ParallelReplay:
         self.replay.decoder.finish()
         self.replay._count_fragments()
 
-    def _take(self, chunk: Chunk, start: _Start, pending: Any) -> str:
+    def run_live(self, live: Iterable[RawFrame | CaptureProblem], write: Callable[[str], None],
+                 flush: Callable[[], None], batch_size: int = 2000) -> None:
+        """Decode a live source (``replay.live``) on the workers: ``write`` gets the
+        jsonl text of each batch in order, ``flush`` is called whenever the source
+        is waited on.  A batch goes out when it is full or the source falls
+        quiet; the source is read on while the workers decode."""
+        pool = self._pool()
+        inflight: deque[tuple[list, _Start, Any]] = deque()
+        batch: list[RawFrame | CaptureProblem] = []
+        depth = 4 * self.workers
+        follower = self.replay.keylog
+
+        def dispatch() -> None:
+            if follower is not None:
+                follower.poll()
+            rows = [(r.index, r.time, r.frame, r.fcs, r.offset, r.channel, r.page) if type(r) is RawFrame else r
+                     for r in batch]
+            start = self._state()
+            inflight.append((list(batch), start, pool.apply_async(_decode_rows, (rows, start))))
+            batch.clear()
+
+        def written(wait: bool) -> None:
+            while inflight and (wait or inflight[0][2].ready()):
+                write(self._take(*inflight.popleft()))
+
+        def on_wait() -> None:
+            if batch:
+                dispatch()
+            written(False)
+            flush()
+
+        waits = hasattr(live, "on_wait")  # a LiveRecords source says when it waits; a list does not
+        if waits:
+            setattr(live, "on_wait", on_wait)
+        try:
+            for rec in live:
+                batch.append(rec)
+                if len(batch) >= batch_size:
+                    dispatch()
+                    written(len(inflight) >= depth)
+            if batch:
+                dispatch()
+            written(True)
+        finally:
+            if waits:
+                setattr(live, "on_wait", None)
+            pool.terminate()
+            pool.join()
+        self.replay.decoder.finish()
+        self.replay._count_fragments()
+
+    def _take(self, chunk: Chunk | list, start: _Start, pending: Any) -> str:
         done: _Done = pending.get()
         self.chunks += 1
-        self.done_bytes = chunk.end if chunk.end is not None else self.done_bytes
+        if type(chunk) is Chunk:
+            self.done_bytes = chunk.end if chunk.end is not None else self.done_bytes
         if self._fits(start, done):
             self._apply(done)
             return done.text
@@ -238,7 +312,11 @@ class ParallelReplay:
         return self._redo(chunk)
 
     def _fits(self, start: _Start, done: _Done) -> bool:
-        """Whether the chunk was decoded from what the real state is where it starts."""
+        """Whether the chunk was decoded from what the real state is where it starts
+        (and, live, whether a key log followed has no new key for what failed)."""
+        follower = self.replay.keylog
+        if done.summary.failed_to_decrypt and follower is not None and follower.poll(force=True):
+            return False
         keys = self.replay.keys
         if start.network_keys != keys.network_keys or start.link_keys != keys.link_keys:
             return False
@@ -277,10 +355,10 @@ class ParallelReplay:
         replay._count_fragments()
         self.damaged = self.damaged or done.damaged
 
-    def _redo(self, chunk: Chunk) -> str:
-        """Decode the chunk here, from the real state."""
+    def _redo(self, chunk: Chunk | list) -> str:
+        """Decode the chunk (or live batch) here, from the real state."""
         replay = self.replay
-        replay.source = chunk_records(self.path, chunk)
+        replay.source = chunk_records(self.path, chunk) if type(chunk) is Chunk else chunk
         lines = []
         for event in replay._events(finish=False):
             if type(event) is ErrorEvent and event.kind == d.MALFORMED and event.time is None:

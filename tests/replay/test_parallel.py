@@ -172,6 +172,19 @@ def test_damaged_capture(tmp_path, damage) -> None:
     assert ("truncated record" if damage == "truncated" else "malformed record header") in got[0]
 
 
+@pytest.mark.parametrize("batch_size", [7, 100])
+def test_live_batches_decode_as_one_process(tmp_path, batch_size) -> None:
+    """A sniffer's records in batches (``run_live``), keys learnt on the way: the one-process output."""
+    path = tmp_path / "join.pcap"
+    path.write_bytes(pcap_bytes(_conversations(20, key_at=7)))
+    expected = reference(path, [], [TC_LINK, LINK_KEY])
+    replay = ParallelReplay(None, [], [TC_LINK, LINK_KEY], workers=2)
+    texts: list[str] = []
+    replay.run_live(list(iter_records(path)), texts.append, lambda: None, batch_size=batch_size)
+    assert ("".join(texts), summary_line(replay.summary), replay.warnings) == expected
+    assert replay.chunks > 1 and replay.redone > 0
+
+
 # --- the command line ------------------------------------------------------------------------
 
 
