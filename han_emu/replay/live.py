@@ -8,10 +8,13 @@ the records a capture file gives (:class:`RawFrame` or
 them exactly as it decodes a file.
 
 Reading blocks (``recv`` waits for a datagram, a pipe for its writer), so each
-source reads on a background thread and hands its records to a callback:
-iterating a source (the text CLI) waits on a thread-safe queue, which keeps
-Ctrl-C and ``duration`` working; the dashboard passes a callback that posts to
-its event loop instead (see ``han_emu.tui.sniff_source``).
+source can read on a background thread and hand its records to a callback:
+the dashboard passes one that posts to its event loop (see
+``han_emu.tui.sniff_source``); iterating a pcap stream (the text CLI) waits on
+a thread-safe queue, which keeps Ctrl-C and ``duration`` working.  Iterating
+a ZEP listener reads on the iterating thread instead, every waiting datagram
+at once into a large receive buffer: a thread hand-off per datagram cannot
+keep up with tens of thousands of frames a second.
 """
 
 from __future__ import annotations
