@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +72,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.player import ErrorEvent, Replay
     from han_emu.replay.output import TextLines, duty_text, jsonl_line, summary_line, text_summary
+    from han_emu.replay.parallel import can_run_parallel
 
     if args.speed != 1.0 and not args.tui:
         raise OptionError("--speed sets the pace of --tui (text output is written as fast as it can)")
@@ -89,6 +92,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     readout = Readout() if args.readout_json else None
     duty = ReplayDutyCycle(args.phy) if args.phy else None
+    if jsonl and readout is None and duty is None and can_run_parallel(args.file):
+        return _replay_parallel(args, warn)
     try:
         replay = Replay(args.file, args.key, args.link_key, keylog=args.keylog, readout=readout, warn=warn,
                         on_frame=duty.add if duty is not None else None)
@@ -154,6 +159,59 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return 1 if damaged else 0
+
+
+@contextmanager
+def _whole() -> Iterator[None]:
+    """Ctrl-C waits until the block ends: a chunk's lines are written whole or not at all."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:
+        yield
+        return
+    mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _replay_parallel(args: argparse.Namespace, warn: Callable[[str], None]) -> int:
+    """``--format jsonl`` of a big capture on every CPU: the same output, the
+    same exit statuses (``replay.parallel``)."""
+    from han_emu.frames.record import RawFrame
+    from han_emu.replay.output import summary_line
+    from han_emu.replay.parallel import ParallelReplay
+
+    out = sys.stdout
+    try:
+        replay = ParallelReplay(args.file, args.key, args.link_key, keylog=args.keylog, warn=warn)
+    except (OSError, KeylogError) as exc:
+        print(f"han-emu replay: {exc}", file=sys.stderr)
+        return 2
+    interrupted = False
+    bars = ExitStack()
+    try:
+        try:
+            bar = bars.enter_context(capture_progress(args.file, None, output=out))
+            for text in replay.texts():
+                with _whole():
+                    out.write(text)
+                if bar is not None:  # the bar counts bytes: the end of the chunk just written
+                    bar(RawFrame(0, 0.0, b"", None, replay.done_bytes))
+        except KeyboardInterrupt:
+            interrupted = True
+            bars.close()
+            warn(f"interrupted after {replay.summary.frames} frames: the summary covers those")
+            out.write(json.dumps({"interrupted": {"frames": replay.summary.frames}}, separators=(",", ":")) + "\n")
+        out.write(summary_line(replay.summary) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        return 0
+    finally:
+        bars.close()
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 1 if replay.damaged else 0
 
 
 # --- `han-emu run --scenario-from FILE` -------------------------------------------------------

@@ -84,6 +84,7 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.player import ErrorEvent, Replay
     from han_emu.replay.output import TextLines, jsonl_line, summary_line, text_summary
+    from han_emu.replay.parallel import ParallelReplay, can_fork_workers
 
     def warn(message: str) -> None:
         print(f"{PROG}: {message}", file=sys.stderr, flush=True)
@@ -103,21 +104,30 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     jsonl = args.format == "jsonl"
     readout = Readout() if args.readout_json else None
     duty = ReplayDutyCycle(args.phy) if args.phy else None
+    parallel = None  # jsonl alone: decoded on every CPU, written in order (replay.parallel)
     try:
-        replay = Replay(live, args.key, args.link_key, keylog=args.keylog, follow_keylog=True,
-                        readout=readout, warn=warn,
-                        on_frame=duty.add if duty is not None else None)
+        if jsonl and readout is None and duty is None and can_fork_workers():
+            parallel = ParallelReplay(None, args.key, args.link_key, keylog=args.keylog, follow_keylog=True,
+                                      warn=warn)
+            replay = parallel.replay
+        else:
+            replay = Replay(live, args.key, args.link_key, keylog=args.keylog, follow_keylog=True,
+                            readout=readout, warn=warn,
+                            on_frame=duty.add if duty is not None else None)
     except (OSError, KeylogError) as exc:
         live.stop()
         warn(str(exc))
         return 2
     how = "end"
     text_line = TextLines()
+    live.on_wait = out.flush  # live: the lines are out before the source is waited on
     try:
         try:
             warn(f"listening: {live.name}" + (f" for {args.duration:g} s" if args.duration else "")
                  + ("; Ctrl-C stops" if sys.stdin.isatty() else ""))
-            for event in replay.frames():
+            if parallel is not None:
+                parallel.run_live(live, out.write, out.flush)
+            for event in replay.frames() if parallel is None else ():
                 if type(event) is ErrorEvent:
                     if jsonl:
                         out.write(jsonl_line(event) + "\n")
@@ -127,7 +137,6 @@ def cmd_sniff(args: argparse.Namespace) -> int:
                         continue
                 else:
                     out.write((jsonl_line(event) if jsonl else text_line(event)) + "\n")
-                out.flush()  # live: each line as it happens
             if args.duration and not live.ended:
                 how = "duration"
         except KeyboardInterrupt:

@@ -181,9 +181,9 @@ class Decoder:
             self._once((layer, "nokey", key_id), f"{layer}: frames are encrypted and no {what} is known "
                        f"(first at frame {self._index}); give --key/--link-key or a --keylog")
             return None
-        if type(who) is int:
-            who = f"0x{who:04x}"
         if source is None:
+            if type(who) is int:
+                who = f"0x{who:04x}"
             if self.trace is not None:
                 self.trace.failure = FrameError(layer, "secured without the extended nonce and the sender's IEEE "
                                                 "address is unknown")

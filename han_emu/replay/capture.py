@@ -119,8 +119,37 @@ def _udp_in_ip(data: bytes, off: int) -> bytes:
     return data[udp + 8 : udp + ulen] if ulen >= 8 else data[udp + 8 :]
 
 
+_ZEP_V1 = struct.Struct(">BHBB7sB")  # after "EX" and the version: channel, device, LQI mode, LQI, reserved, length
+_ZEP_V2_DATA = struct.Struct(">BBHBBQI10sB")  # type, then as v1 with the NTP timestamp and sequence
+_ZEP_V2_ACK = b"EX\x02\x02"
+
+
 def _zep(payload: bytes) -> tuple[bytes, bytes | None, int | None, float | None]:
-    """Frame, FCS, channel and (v2, when set) the sender's timestamp."""
+    """Frame, FCS, channel and (v2, when set) the sender's timestamp.
+
+    The fast reading of the ZEP declaration (``frames.zep``) for a live
+    sniffer's every datagram; whatever it does not take whole (short or
+    unknown datagrams) goes to the declaration, which names the problem.
+    Held to the declaration by ``tests/replay/test_zep_reading.py``."""
+    n = len(payload)
+    if n >= 32 and payload[:4] == b"EX\x02\x01":
+        _type, channel, _device, lqi_mode, _lqi, timestamp, _seq, _res, length = _ZEP_V2_DATA.unpack_from(payload, 3)
+        if 32 + length <= n and length >= 2:
+            frame = payload[32 : 32 + length]
+            stamp = ntp_to_posix(timestamp) if timestamp else None
+            return frame[:-2], (frame[-2:] if lqi_mode == 1 else None), channel, stamp
+    elif n >= 16 and payload[:3] == b"EX\x01":
+        channel, _device, lqi_mode, _lqi, _res, length = _ZEP_V1.unpack_from(payload, 3)
+        if 16 + length <= n and length >= 2:
+            frame = payload[16 : 16 + length]
+            return frame[:-2], (frame[-2:] if lqi_mode == 1 else None), channel, None
+    elif n >= 8 and payload[:4] == _ZEP_V2_ACK:
+        raise _Skip
+    return _zep_declared(payload)
+
+
+def _zep_declared(payload: bytes) -> tuple[bytes, bytes | None, int | None, float | None]:
+    """:func:`_zep` read with the construct declaration."""
     zep = parse_zep(payload)
     if zep.version == 2 and zep.content.type == ZepType.ACK:
         raise _Skip
@@ -283,9 +312,14 @@ def _pcap(s: _Stream, order: str, unit: float) -> Iterator[RawFrame | CapturePro
     if linktype not in SUPPORTED_LINKTYPES:
         yield CaptureProblem(0, 20, f"unsupported link type {linktype} (replay reads 195, 230, 283 and ZEP in UDP)", True)
         return
+    yield from _pcap_records(s, order, unit, linktype)
+
+
+def _pcap_records(s: _Stream, order: str, unit: float, linktype: int, index: int = 0,
+                  last_ts: float | None = None) -> Iterator[RawFrame | CaptureProblem]:
+    """The records after the file header (or, for a :class:`Chunk`, from where it starts)."""
     rec = struct.Struct(order + "IIII")
-    index = 0
-    last_ts = None
+    with_fcs = linktype == LINKTYPE_WITHFCS
     while True:
         start = s.offset
         buf, pos = s.buf, s.pos
@@ -296,6 +330,9 @@ def _pcap(s: _Stream, order: str, unit: float) -> Iterator[RawFrame | CapturePro
                 index += 1
                 s.pos, s.offset = end, start + 16 + incl
                 last_ts = sec + frac * unit
+                if with_fcs and incl >= 2:  # frame_of's first case, without the calls
+                    yield RawFrame(index, last_ts, buf[pos + 16 : end - 2], buf[end - 2 : end], start)
+                    continue
                 out = _convert(index, linktype, buf[pos + 16 : end], last_ts, start)
                 if out is not None:
                     yield out
@@ -353,10 +390,11 @@ def _plausible(buf: bytes, i: int, rec: struct.Struct, last_ts: float | None, un
     return last_ts is None or abs(sec - last_ts) < 86400
 
 
-def _pcapng(s: _Stream) -> Iterator[RawFrame | CaptureProblem]:
-    order = "<"
-    interfaces: list[tuple[int, float]] = []
-    index = 0
+def _pcapng(s: _Stream, order: str = "<", known: Iterable[tuple[int, float]] = (),
+            index: int = 0) -> Iterator[RawFrame | CaptureProblem]:
+    """The blocks of a pcapng file (or, for a :class:`Chunk`, from where it starts,
+    with the byte order and ``known`` interfaces of its section)."""
+    interfaces: list[tuple[int, float]] = list(known)
     while True:
         start = s.offset
         head = s.take(8)
@@ -430,3 +468,150 @@ def _tsresol(options: bytes, order: str) -> float:
             return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
         off += 4 + n + (-n % 4)
     return 1e-6
+
+
+# --- chunks: runs of whole records, read on their own (replay on several processes) ---------
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A run of whole records of a capture file, with the reader's state where it starts.
+
+    ``end`` is None for the last chunk of a file that is damaged or cut short
+    after ``start``: that chunk is read as a stream to the end of the file, so
+    the damage is met and reported as a reading of the whole file meets it.
+    ``Chunk(0, None, ...)`` is the whole file."""
+
+    start: int
+    end: int | None
+    index: int  # records before it
+    pcapng: bool = False
+    order: str = "<"
+    linktype: int = 0  # pcap
+    unit: float = 1e-6  # pcap
+    last_ts: float | None = None  # pcap: the previous record's time, for resynchronising after damage
+    interfaces: tuple[tuple[int, float], ...] = ()  # pcapng: the section's interfaces so far
+
+
+def capture_chunks(path: str | Path, size: int) -> Iterator[Chunk]:
+    """The capture at ``path`` cut into chunks of about ``size`` bytes at record
+    boundaries, streaming (only record and block headers are read).  Reading
+    every chunk with :func:`chunk_records`, in order, gives what
+    :func:`iter_records` gives for the whole file."""
+    with open(path, "rb") as f:
+        s = _Stream(f)
+        head = s.peek(4)
+        if head == _PCAPNG_SHB:
+            yield from _pcapng_chunks(s, size)
+        elif head in _PCAP_MAGICS:
+            yield from _pcap_chunks(s, size, *_PCAP_MAGICS[head])
+        else:
+            yield Chunk(0, None, 0)
+
+
+def chunk_records(path: str | Path, chunk: Chunk) -> Iterator[RawFrame | CaptureProblem]:
+    """The records of one chunk of the capture at ``path`` (numbered and placed as in the whole file)."""
+    with open(path, "rb") as f:
+        if chunk.start == 0 and chunk.end is None:
+            yield from _records(_Stream(f))
+            return
+        f.seek(chunk.start)
+        if chunk.end is None:
+            s = _Stream(f)
+        else:
+            import io
+
+            s = _Stream(io.BytesIO(f.read(chunk.end - chunk.start)))
+        s.offset = chunk.start
+        if chunk.pcapng:
+            yield from _pcapng(s, chunk.order, chunk.interfaces, chunk.index)
+        else:
+            yield from _pcap_records(s, chunk.order, chunk.unit, chunk.linktype, chunk.index, chunk.last_ts)
+
+
+def _pcap_chunks(s: _Stream, size: int, order: str, unit: float) -> Iterator[Chunk]:
+    header = s.take(24)
+    linktype = struct.unpack_from(order + "I", header, 20)[0] & 0xFFFF if len(header) == 24 else -1
+    if linktype not in SUPPORTED_LINKTYPES:
+        yield Chunk(0, None, 0)  # the reader reports the header
+        return
+    rec = struct.Struct(order + "IIII")
+    index, last_ts = 0, None
+    start, first_index, first_ts = 24, 0, None
+    end: int | None = None  # None: damage or a cut-short record follows
+    unpack = rec.unpack_from
+    while True:
+        buf, pos = s.buf, s.pos
+        n, base = len(buf), s.offset - pos  # base: the file offset of buf[0]
+        full = start + size - base  # where in buf the chunk is full
+        while pos + 16 <= n:  # the records whole in the buffer, with local variables only
+            sec, frac, incl, orig = unpack(buf, pos)
+            nxt = pos + 16 + incl
+            if nxt > n or incl > MAX_RECORD or incl > orig:
+                break
+            pos = nxt
+            index += 1
+            last_ts = sec + frac * unit
+            if pos >= full:
+                yield Chunk(start, base + pos, first_index, False, order, linktype, unit, first_ts)
+                start, first_index, first_ts = base + pos, index, last_ts
+                full = start + size - base
+        s.pos, s.offset = pos, base + pos
+        if pos + 16 > len(buf):
+            rest = len(s.peek(16))
+            if rest < 16:
+                end = None if rest else s.offset
+                break
+            buf, pos = s.buf, s.pos
+        sec, frac, incl, orig = rec.unpack_from(buf, pos)
+        if incl > MAX_RECORD or incl > orig:
+            break
+        if pos + 16 + incl <= len(buf):
+            s.pos, s.offset = pos + 16 + incl, s.offset + 16 + incl
+        elif len(s.take(16 + incl)) < 16 + incl:
+            break
+        index += 1
+        last_ts = sec + frac * unit
+        if s.offset - start >= size:
+            yield Chunk(start, s.offset, first_index, False, order, linktype, unit, first_ts)
+            start, first_index, first_ts = s.offset, index, last_ts
+    if end is None or end > start:
+        yield Chunk(start, end, first_index, False, order, linktype, unit, first_ts)
+
+
+def _pcapng_chunks(s: _Stream, size: int) -> Iterator[Chunk]:
+    order = "<"
+    interfaces: list[tuple[int, float]] = []
+    index = 0
+    start, first = 0, Chunk(0, 0, 0, True)
+    end: int | None = None
+    while True:
+        head = s.peek(12)
+        if not head:
+            end = s.offset
+            break
+        if len(head) < 8:
+            break
+        if head[:4] == _PCAPNG_SHB:
+            bom = head[8:12]
+            if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                break
+            order = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+            interfaces = []
+        btype, length = struct.unpack_from(order + "II", head)
+        if length < 12 or length % 4 or length > MAX_RECORD + 64:
+            break
+        block = s.take(length)
+        if len(block) < length or struct.unpack_from(order + "I", block, length - 4)[0] != length:
+            break
+        if btype == 1:
+            if length < 20:
+                break
+            interfaces.append((struct.unpack_from(order + "H", block, 8)[0], _tsresol(block[16 : length - 4], order)))
+        elif btype in (6, 3):
+            index += 1
+        if s.offset - start >= size:
+            yield Chunk(start, s.offset, first.index, True, first.order, interfaces=first.interfaces)
+            start, first = s.offset, Chunk(s.offset, s.offset, index, True, order, interfaces=tuple(interfaces))
+    if end is None or end > start:
+        yield Chunk(start, end, first.index, True, first.order, interfaces=first.interfaces)

@@ -8,10 +8,13 @@ the records a capture file gives (:class:`RawFrame` or
 them exactly as it decodes a file.
 
 Reading blocks (``recv`` waits for a datagram, a pipe for its writer), so each
-source reads on a background thread and hands its records to a callback:
-iterating a source (the text CLI) waits on a thread-safe queue, which keeps
-Ctrl-C and ``duration`` working; the dashboard passes a callback that posts to
-its event loop instead (see ``han_emu.tui.sniff_source``).
+source can read on a background thread and hand its records to a callback:
+the dashboard passes one that posts to its event loop (see
+``han_emu.tui.sniff_source``); iterating a pcap stream (the text CLI) waits on
+a thread-safe queue, which keeps Ctrl-C and ``duration`` working.  Iterating
+a ZEP listener reads on the iterating thread instead, every waiting datagram
+at once into a large receive buffer: a thread hand-off per datagram cannot
+keep up with tens of thousands of frames a second.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 import queue
+import select
 import socket
 import stat
 import sys
@@ -37,6 +41,26 @@ from han_emu.replay.capture import CaptureProblem, iter_records, zep_frame
 Record = RawFrame | CaptureProblem
 #: How often a blocked reader looks at its stop flag, seconds.
 POLL_S = 0.1
+#: Bytes asked for a ZEP socket's receive buffer (as sniffers do): at 20,000 frames/s
+#: it holds about a second of datagrams while the decoder catches up.
+RECEIVE_BUFFER = 16 << 20
+#: Datagrams read at once when several are waiting.
+BATCH = 512
+
+
+def grow_receive_buffer(sock: socket.socket, size: int) -> int:
+    """Ask for a ``size``-byte receive buffer: past the system's limit where
+    the process may (``SO_RCVBUFFORCE``), else up to the limit; the size granted."""
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    for option in (force, socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, size)
+            break
+        except OSError:
+            continue
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
 class FrameSaver:
@@ -88,6 +112,9 @@ class LiveRecords(ABC):
         self.error: BaseException | None = None  # what stopped the reader, if not the source's end
         self.ended = False  # the source ended (end of stream, or stopped)
         self.damaged = False  # a record problem stopped the reading (a stream that is not a capture)
+        #: Called (on the iterating thread) before iterating waits for the source: the
+        #: moment to flush what was written of the records so far.
+        self.on_wait: Callable[[], None] | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -110,12 +137,7 @@ class LiveRecords(ABC):
             raise RuntimeError("a live source reads once")
 
         def emit(rec: Record) -> None:
-            if type(rec) is RawFrame:
-                if self.save is not None:
-                    self.save.write(rec)
-            elif rec.fatal:
-                self.damaged = True
-            self.frames += 1
+            self._handed(rec)
             deliver(rec)
 
         def main() -> None:
@@ -130,6 +152,15 @@ class LiveRecords(ABC):
 
         self._thread = threading.Thread(target=main, name=f"sniff {self.name}", daemon=True)
         self._thread.start()
+
+    def _handed(self, rec: Record) -> None:
+        """Account for a record about to be handed on (and save its frame)."""
+        if type(rec) is RawFrame:
+            if self.save is not None:
+                self.save.write(rec)
+        elif rec.fatal:
+            self.damaged = True
+        self.frames += 1
 
     def stop(self) -> None:
         """Stop reading (a reader blocked in a pipe is left to the process's end)."""
@@ -149,9 +180,14 @@ class LiveRecords(ABC):
                 if wait <= 0:
                     return
                 try:
-                    rec = q.get(timeout=wait)
+                    rec = q.get_nowait()
                 except queue.Empty:
-                    continue
+                    if self.on_wait is not None:
+                        self.on_wait()
+                    try:
+                        rec = q.get(timeout=wait)
+                    except queue.Empty:
+                        continue
                 if rec is None:
                     return
                 yield rec
@@ -178,10 +214,12 @@ class ZepListener(LiveRecords):
         except OSError:
             sock.close()
             raise
+        grow_receive_buffer(sock, RECEIVE_BUFFER)
         sock.settimeout(POLL_S)
         self.sock = sock
         self.not_zep = 0
         self.bytes = 0
+        self._index = 0
         host, port = self.address = sock.getsockname()[:2]
         self.name = f"ZEP on [{host}]:{port}" if ":" in host else f"ZEP on {host}:{port}"
 
@@ -192,30 +230,74 @@ class ZepListener(LiveRecords):
             self.sock.close()
 
     def _receive(self, emit: Callable[[Record], None]) -> None:
-        index = 0
         while not self.stopping:
             try:
                 payload, sender = self.sock.recvfrom(65535)
             except TimeoutError:
                 continue
-            arrival = time.time()
-            offset, self.bytes = self.bytes, self.bytes + len(payload)
-            if payload[:2] != b"EX" or len(payload) < 3 or payload[2] not in (1, 2):
-                self.not_zep += 1
-                if self.not_zep == 1 and self.warn is not None:
-                    self.warn(f"a {len(payload)}-byte datagram from {sender[0]}:{sender[1]} is not ZEP; "
-                              "such datagrams are ignored and counted")
-                continue
-            index += 1
-            try:
-                rec: Record | None = zep_frame(index, payload, arrival, offset)
-            except FrameError as exc:
-                rec = CaptureProblem(index, offset, f"frame {index}: damaged ZEP datagram from "
-                                                    f"{sender[0]}:{sender[1]}: {exc}")
-            if rec is None:  # a ZEP ack carries no frame
-                index -= 1
-                continue
-            emit(rec)
+            rec = self._record(payload, sender, time.time())
+            if rec is not None:
+                emit(rec)
+
+    def _record(self, payload: bytes, sender: tuple, arrival: float) -> Record | None:
+        """The record of one datagram (None for one that is not ZEP, or a ZEP ack)."""
+        offset, self.bytes = self.bytes, self.bytes + len(payload)
+        if payload[:2] != b"EX" or len(payload) < 3 or payload[2] not in (1, 2):
+            self.not_zep += 1
+            if self.not_zep == 1 and self.warn is not None:
+                self.warn(f"a {len(payload)}-byte datagram from {sender[0]}:{sender[1]} is not ZEP; "
+                          "such datagrams are ignored and counted")
+            return None
+        index = self._index + 1
+        try:
+            rec: Record | None = zep_frame(index, payload, arrival, offset)
+        except FrameError as exc:
+            rec = CaptureProblem(index, offset, f"frame {index}: damaged ZEP datagram from "
+                                                f"{sender[0]}:{sender[1]}: {exc}")
+        if rec is not None:  # a ZEP ack carries no frame
+            self._index = index
+        return rec
+
+    def __iter__(self) -> Iterator[Record]:
+        """The records, read on the iterating thread: every datagram waiting is
+        read at once (up to ``BATCH``), so the decoder never waits on a thread
+        hand-off and the socket's buffer takes the bursts."""
+        if self._thread is not None:
+            raise RuntimeError("a live source reads once")
+        self._thread = threading.current_thread()
+        sock = self.sock
+        sock.setblocking(False)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        recvfrom = sock.recvfrom
+        deadline = None if self.duration is None else self.clock() + self.duration
+        timed_out = False
+        try:
+            while not self.stopping:
+                wait = POLL_S if deadline is None else min(POLL_S, deadline - self.clock())
+                if wait <= 0:
+                    timed_out = True
+                    return
+                if self.on_wait is not None:
+                    self.on_wait()
+                if not poller.poll(wait * 1000):
+                    continue
+                batch = []
+                try:
+                    while len(batch) < BATCH:
+                        payload, sender = recvfrom(65535)
+                        batch.append((payload, sender, time.time()))
+                except (BlockingIOError, InterruptedError):
+                    pass
+                for payload, sender, arrival in batch:
+                    rec = self._record(payload, sender, arrival)
+                    if rec is not None:
+                        self._handed(rec)
+                        yield rec
+        finally:
+            self.ended = not timed_out
+            self.stop()
+            sock.close()
 
     def _close(self) -> None:
         if self._thread is None:  # never read: nobody else will close it

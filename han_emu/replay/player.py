@@ -176,7 +176,9 @@ class Replay:
         return self.keys.addresses
 
     # -- decoding --------------------------------------------------------------------
-    def _events(self) -> Iterator[Event]:
+    def _events(self, finish: bool = True) -> Iterator[Event]:
+        """The events of the source; ``finish``: the source is the whole capture
+        (else one chunk of it: APS fragment sets left open may go on in the next)."""
         s = self.summary
         decode = self.decoder.decode
         on_frame = self.on_frame
@@ -227,7 +229,8 @@ class Replay:
             elif kind == d.UNDECRYPTED:
                 s.failed_to_decrypt += 1
                 yield ErrorEvent(rec.index, rec.time, kind, p.error or "not decrypted")
-        self.decoder.finish()
+        if finish:
+            self.decoder.finish()
         self._count_fragments()
 
     def _count_fragments(self) -> None:
