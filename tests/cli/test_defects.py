@@ -118,7 +118,7 @@ async def test_permit_exits_1_when_the_device_did_not_join(tmp_path: Path) -> No
 def test_permit_help_documents_the_exit_status() -> None:
     out = han_emu("permit", "--help")
     assert out.returncode == 0
-    assert "0 the device joined, 1 it did not join" in " ".join(out.stdout.split())
+    assert "0 the device(s) joined, 1 one did not join" in " ".join(out.stdout.split())
 
 
 # --- 4. cbke derive: the wrong role is caught, not silently derived ---------------------------
