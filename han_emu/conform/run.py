@@ -45,6 +45,8 @@ FAULTS = ("ignore-secondary", "slow-poll", "no-cbke", "ignore-price-push", "no-c
 """What a simulated DUT can be told to get wrong (each fails the checks that watch for it)."""
 UPDATES = 200
 """Progress reports over a run (each one evaluates the checks so far; each event adds one)."""
+JUDGE_EVERY_S = 0.5
+"""Wall seconds at least between two judgements of a run's checks so far (events and the end excepted)."""
 EPSILON = 1e-6
 """Times this close count as reached."""
 NO_SAVE = 1e12
@@ -268,7 +270,32 @@ async def play(plan: Plan, target: ev.Target, status: RunStatus, log: RunLog,
     await target.finish()
 
 
-class VirtualRun:
+class _Reporting:
+    """Progress reports of a run, with the checks judged on what has been seen so far:
+    after each event, at the end, and between at most every :data:`JUDGE_EVERY_S`
+    of wall time (judging the whole log on every progress step would double a
+    virtual run's time)."""
+
+    plan: Plan
+    log: RunLog
+    status: RunStatus
+    judge: bool
+    listener: Listener | None
+    _judged: tuple[float, int] = (-JUDGE_EVERY_S, -1)  # (wall time, events done) of the last judgement
+
+    def _report(self) -> None:
+        status = self.status
+        if self.judge:
+            wall = time.monotonic()
+            last, events = self._judged
+            if status.finished or status.events_done != events or wall - last >= JUDGE_EVERY_S:
+                status.verdicts = judged(self.plan, self.log, status)
+                self._judged = (wall, status.events_done)
+        if self.listener is not None:
+            self.listener(status)
+
+
+class VirtualRun(_Reporting):
     """A plan against a simulated display, in virtual time as fast as it goes.
 
     ``pcap``/``keylog``: the run's capture and key log (for Wireshark); ``start``:
@@ -326,11 +353,6 @@ class VirtualRun:
             settings = replace(settings, band=BAND_868)
         return [settings]
 
-    def _report(self) -> None:
-        if self.judge:
-            self.status.verdicts = judged(self.plan, self.log, self.status)
-        if self.listener is not None:
-            self.listener(self.status)
 
     def run(self) -> RunLog:
         """Run the plan; returns the log (its verdicts are in :attr:`status`)."""
@@ -399,7 +421,7 @@ class VirtualRun:
             await han.stop()
 
 
-class RadioRun:
+class RadioRun(_Reporting):
     """A plan against a real display on a coordinator stick, on the wall clock.
 
     The stick serves a fresh meter (kept in a temporary state store for the
@@ -430,11 +452,6 @@ class RadioRun:
                           keylog=keylog)
         self.han: Any = None
 
-    def _report(self) -> None:
-        if self.judge:
-            self.status.verdicts = judged(self.plan, self.log, self.status)
-        if self.listener is not None:
-            self.listener(self.status)
 
     async def run(self) -> RunLog:
         """Run the plan on the running loop; returns the log."""
