@@ -66,13 +66,14 @@ def plan(tmp_path: Path) -> Plan:
 
 
 async def until_finished(pilot, app: DashboardApp) -> None:
-    """Wait (wall time) for the run to end and the screen to show it."""
+    """Wait (wall time) for the run to end (its thread too: the notice of its end is out)
+    and the screen to show it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_S
     while loop.time() < deadline:
         await pilot.pause(0.2)
         view = app.snapshot.conformance if app.snapshot is not None else None
-        if view is not None and view.finished:
+        if view is not None and view.finished and not app.controls.running:
             app.refresh_data()
             await pilot.pause()
             return
@@ -183,3 +184,17 @@ def test_quitting_before_the_end_stops_the_run_with_the_verdicts_so_far(plan: Pl
     assert verdicts["discovers the secondary ESI"] is True
     assert verdicts["confirms the message"] is None
     assert False not in verdicts.values()
+
+
+def test_conformance_screen_snapshot(snap_compare, plan: Plan) -> None:
+    """The finished screen of a display that does not confirm, at a fixed size (fixed start and seed:
+    the same frames every time)."""
+    runner = ConformRunner(VirtualRun(plan, VirtualDut.parse("ihd:no-confirm"))).start()
+
+    async def finished(pilot) -> None:
+        await until_finished(pilot, pilot.app)
+
+    try:
+        assert snap_compare(DashboardApp(runner, runner), run_before=finished, terminal_size=SIZE)
+    finally:
+        runner.stop()
