@@ -44,7 +44,8 @@ LOGGER = logging.getLogger(__name__)
 FAULTS = ("ignore-secondary", "slow-poll", "no-cbke", "ignore-price-push", "no-confirm", "no-recovery")
 """What a simulated DUT can be told to get wrong (each fails the checks that watch for it)."""
 UPDATES = 200
-"""Progress reports over a run (each one evaluates the checks so far; each event adds one)."""
+"""Progress reports over a run, and one after each event (the checks so far are judged at most
+every :data:`JUDGE_EVERY_S` of wall time, and after each event)."""
 JUDGE_EVERY_S = 0.5
 """Wall seconds at least between two judgements of a run's checks so far (events and the end excepted)."""
 EPSILON = 1e-6
@@ -353,7 +354,6 @@ class VirtualRun(_Reporting):
             settings = replace(settings, band=BAND_868)
         return [settings]
 
-
     def run(self) -> RunLog:
         """Run the plan; returns the log (its verdicts are in :attr:`status`)."""
         from han_emu.han.config import load
@@ -451,7 +451,6 @@ class RadioRun(_Reporting):
         self.log = RunLog(plan.name, self.status.dut, plan.duration, dut_ieee=str(self.ieee), capture=pcap,
                           keylog=keylog)
         self.han: Any = None
-
 
     async def run(self) -> RunLog:
         """Run the plan on the running loop; returns the log."""
