@@ -7,6 +7,14 @@ clock.  Exit status: 0 every check passed, 1 a check failed or is pending,
 2 a usage or plan error, 3 the stick failed.  On a terminal the run shows its
 step and the checks passed, failed and pending as it goes; it ends with a
 table of the verdicts.
+
+``--tui`` (a virtual DUT, on a terminal) shows the run in the dashboard, on its
+Conformance screen (key 4): the checks with their verdicts so far, then the
+final ones with their evidence; the other screens show the display under
+test.  Quitting before the plan's end stops the run: the reports are written
+with the verdicts so far (what may still come pending) and the exit status is
+130.  After the end the dashboard stays open until quit; the exit status is
+then as without it.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import sys
 import textwrap
 from typing import Any
 
-from han_emu.cli.args import KEEP, OptionError, add_input, add_output, install_code
+from han_emu.cli.args import EXIT_INTERRUPTED, KEEP, OptionError, add_input, add_output, install_code, speed
 from han_emu.cli.progress import status_bar
 from han_emu.conform.model import RunLog, Verdict
 from han_emu.conform.plan import Plan, PlanError, builtin_plans, load_plan
@@ -49,6 +57,11 @@ def add_conform_command(subparsers: Any) -> argparse.ArgumentParser:
     add_input(conform, "--config", "-c", help="configuration file (TOML): the meter, its tariffs and endpoints")
     conform.add_argument("--seed", type=int, default=1, metavar="N",
                          help="virtual DUT: seed of the network's keys and addresses (default 1: repeatable)")
+    conform.add_argument("--tui", action="store_true",
+                         help="virtual DUT: watch the run in the dashboard, on its Conformance screen (on a "
+                              "terminal; text progress otherwise)")
+    conform.add_argument("--speed", type=speed, default=None, metavar="N",
+                         help="virtual DUT: virtual seconds per wall second, 1..3600 (default: as fast as it goes)")
     add_output(conform, "--junit", metavar="FILE", help="write the verdicts as JUnit XML (one testcase per check)")
     add_output(conform, "--report", metavar="FILE.md", help="write the verdicts and their evidence as Markdown")
     add_output(conform, "--pcap", metavar="FILE", use=KEEP,
@@ -74,6 +87,9 @@ def cmd_conform(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.radio is None and (args.install_code is not None):
         raise OptionError("--install-code admits a real display: give --radio znp:PORT|ezsp:PORT too")
+    if args.radio is not None and (args.tui or args.speed is not None):
+        raise OptionError("--tui and --speed are for a virtual DUT (a display on a stick runs on the wall clock "
+                          "and shows its progress on the terminal)")
     config = load(args.config)
     _quiet_logs()
     if args.radio is not None:
@@ -84,15 +100,44 @@ def cmd_conform(args: argparse.Namespace) -> int:
         raise OptionError(f"--virtual-dut {exc}") from None
     if dut.kind not in plan.dut:
         raise OptionError(f"plan {plan.name} is written for {', '.join(plan.dut)}, not a {dut.kind}")
+    if args.tui:
+        if sys.stdout.isatty():
+            return _dashboard(args, plan, dut, config)
+        print("han-emu conform: --tui needs a terminal; showing progress as text", file=sys.stderr)
     with status_bar(f"{plan.name}: starting") as show:
         run = VirtualRun(plan, dut, config=config, pcap=args.pcap, keylog=args.keylog, seed=args.seed,
-                         listener=_progress(show))
+                         speed=args.speed, listener=_progress(show))
         try:
             log = run.run()
         except RunError as exc:
             print(f"han-emu conform: {exc}", file=sys.stderr)
             return EXIT_USAGE
     return _finish(args, plan, log, run.status)
+
+
+def _dashboard(args: argparse.Namespace, plan: Plan, dut: VirtualDut, config: Any) -> int:
+    """The run in the dashboard until the user quits; the reports as without it, or
+    (quit before the plan's end) with the verdicts so far and exit status 130."""
+    from han_emu.tui import launch
+
+    run = VirtualRun(plan, dut, config=config, pcap=args.pcap, keylog=args.keylog, seed=args.seed,
+                     speed=args.speed)
+    runner = launch.run_conform_dashboard(run, thresholds=config.ihd)
+    if isinstance(runner.error, RunError):
+        print(f"han-emu conform: {runner.error}", file=sys.stderr)
+        return EXIT_USAGE
+    if runner.error is not None:
+        raise runner.error
+    if runner.log is None:  # the run's thread did not end in time: nothing is known to report
+        print("han-emu conform: the run did not stop in time; no report written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    status = run.status
+    code = _finish(args, plan, runner.log, status)
+    if status.interrupted:
+        print(f"han-emu conform: stopped at {status.done_s:.0f} s of {plan.duration:.0f} s: the verdicts are "
+              "those so far (what may still come is pending)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code
 
 
 def _radio(args: argparse.Namespace, plan: Plan, config: Any) -> int:
@@ -170,7 +215,7 @@ _MARK = {True: "PASS", False: "FAIL", None: "PENDING"}
 def summary_table(plan: Plan, log: RunLog, verdicts: list[Verdict]) -> str:
     """The verdicts as a text table, with a line of totals."""
     lines = [f"plan {plan.name} on {log.dut}: {len(log.observations)} packets observed, "
-             f"{len(log.events)} events in {plan.duration / 60:g} min"]
+             f"{len(log.events)} events in {log.duration / 60:.4g} min"]
     width = max([len(v.spec.name) for v in verdicts] + [5])
     lines.append(f"{'':8}{'check':{width}}  seen")
     for v in verdicts:

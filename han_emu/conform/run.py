@@ -31,6 +31,7 @@ import zigpy.types as t
 from han_emu.air.synth import FrameKind, OnAirFrame
 from han_emu.conform import events as ev
 from han_emu.conform.model import EventRecord, Observation, RunLog, Verdict
+from han_emu.conform.partial import verdicts_so_far
 from han_emu.conform.plan import KINDS, Plan
 from han_emu.han.config import Config
 from han_emu.han.store import StateStore
@@ -43,7 +44,10 @@ LOGGER = logging.getLogger(__name__)
 FAULTS = ("ignore-secondary", "slow-poll", "no-cbke", "ignore-price-push", "no-confirm", "no-recovery")
 """What a simulated DUT can be told to get wrong (each fails the checks that watch for it)."""
 UPDATES = 200
-"""Progress reports over a run (each one evaluates the checks so far)."""
+"""Progress reports over a run, and one after each event (the checks so far are judged at most
+every :data:`JUDGE_EVERY_S` of wall time, and after each event)."""
+JUDGE_EVERY_S = 0.5
+"""Wall seconds at least between two judgements of a run's checks so far (events and the end excepted)."""
 EPSILON = 1e-6
 """Times this close count as reached."""
 NO_SAVE = 1e12
@@ -89,6 +93,8 @@ class RunStatus:
     events_done: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
     finished: bool = False
+    #: Stopped before the plan's end (:meth:`VirtualRun.stop`): the verdicts are those so far.
+    interrupted: bool = False
 
     def counts(self) -> tuple[int, int, int]:
         """(passed, failed, pending) among the verdicts so far."""
@@ -105,6 +111,14 @@ def evaluate(plan: Plan, log: RunLog) -> list[Verdict]:
     from han_emu.conform.checks import evaluate as judge
 
     return judge(plan.checks, log)
+
+
+def judged(plan: Plan, log: RunLog, status: RunStatus) -> list[Verdict]:
+    """The final verdicts once the run has reached the plan's end; before (or
+    when stopped short) the verdicts so far, where what may still come is pending."""
+    if status.finished and not status.interrupted:
+        return evaluate(plan, log)
+    return verdicts_so_far(plan.checks, log, status.done_s)
 
 
 # -- observing ----------------------------------------------------------------------------------
@@ -244,6 +258,8 @@ async def play(plan: Plan, target: ev.Target, status: RunStatus, log: RunLog,
             record = await ev.apply(target, event)
             log.events.append(record)
             status.events_done += 1
+            status.done_s = now
+            report()
         if now >= next_tick:
             next_tick = (now // tick + 1) * tick
             status.done_s = now
@@ -255,16 +271,45 @@ async def play(plan: Plan, target: ev.Target, status: RunStatus, log: RunLog,
     await target.finish()
 
 
-class VirtualRun:
+class _Reporting:
+    """Progress reports of a run, with the checks judged on what has been seen so far:
+    after each event, at the end, and between at most every :data:`JUDGE_EVERY_S`
+    of wall time (judging the whole log on every progress step would double a
+    virtual run's time)."""
+
+    plan: Plan
+    log: RunLog
+    status: RunStatus
+    judge: bool
+    listener: Listener | None
+    _judged: tuple[float, int] = (-JUDGE_EVERY_S, -1)  # (wall time, events done) of the last judgement
+
+    def _report(self) -> None:
+        status = self.status
+        if self.judge:
+            wall = time.monotonic()
+            last, events = self._judged
+            if status.finished or status.events_done != events or wall - last >= JUDGE_EVERY_S:
+                status.verdicts = judged(self.plan, self.log, status)
+                self._judged = (wall, status.events_done)
+        if self.listener is not None:
+            self.listener(status)
+
+
+class VirtualRun(_Reporting):
     """A plan against a simulated display, in virtual time as fast as it goes.
 
     ``pcap``/``keylog``: the run's capture and key log (for Wireshark); ``start``:
     POSIX time of the meter's clock at the start (default: the plan's, else now);
-    ``listener`` hears the :class:`RunStatus` as the run goes."""
+    ``listener`` hears the :class:`RunStatus` as the run goes (on the run's
+    thread); ``on_han`` is given the run's ``VirtualHan`` on its loop before
+    it starts (the dashboard's source listens to it from there).  :meth:`stop`,
+    from any thread, ends the run early."""
 
     def __init__(self, plan: Plan, dut: VirtualDut, *, config: Config | None = None, pcap: str | None = None,
                  keylog: str | None = None, seed: int | None = 1, start: float | None = None,
-                 speed: float | None = None, listener: Listener | None = None, judge: bool = True) -> None:
+                 speed: float | None = None, listener: Listener | None = None, judge: bool = True,
+                 on_han: Callable[[Any], None] | None = None) -> None:
         self.plan = plan
         self.dut = dut
         self.config = config
@@ -277,6 +322,21 @@ class VirtualRun:
         self.status = RunStatus(plan, dut.describe())
         self.han: Any = None
         self.log = RunLog(plan.name, dut.describe(), plan.duration, capture=pcap, keylog=keylog)
+        self.on_han = on_han
+        self._stopping = False
+        self._task: asyncio.Task[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def stop(self) -> None:
+        """End the run before the plan's end (from any thread): the HAN stops, the
+        capture is closed, and the verdicts are those so far (``status.interrupted``)."""
+        self._stopping = True
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop has closed: the run is over already
+                pass
 
     def devices(self) -> list[Any]:
         from han_emu.air.accounting import BAND_868
@@ -294,14 +354,6 @@ class VirtualRun:
             settings = replace(settings, band=BAND_868)
         return [settings]
 
-    def _report(self) -> None:
-        if self.judge:
-            self.log.duration = self.status.done_s
-            self.status.verdicts = evaluate(self.plan, self.log)
-            self.log.duration = self.plan.duration
-        if self.listener is not None:
-            self.listener(self.status)
-
     def run(self) -> RunLog:
         """Run the plan; returns the log (its verdicts are in :attr:`status`)."""
         from han_emu.han.config import load
@@ -312,16 +364,23 @@ class VirtualRun:
         self.log.endpoints = config.endpoints
         recording = HanRecording(pcap=self.pcap, keylog=self.keylog)  # RecordingError: a path that cannot be written
         observer = Observer(self.start)
+        self.log.observations = observer.observations  # the same list: progress judges what is seen so far
         if recording.active:  # frames are synthesized only for a capture: numbers then match it
             recording.sinks.append(observer.counter)
         with tempfile.TemporaryDirectory(prefix="han-emu-conform-") as tmp:
             store = StateStore(Path(tmp) / "meter.sqlite")
             try:
                 run_virtual(self._main(config, store, recording, observer), self.start, self.speed)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
             finally:
                 store.close()
                 recording.close()
-        self.log.observations = observer.observations
+        if self._stopping and self.status.step != "finished":
+            self.status.interrupted = True
+            self.status.step = f"stopped at {self.status.done_s:.0f} s"
+            self.log.duration = self.status.done_s
         self.status.finished = True
         self._report()
         return self.log
@@ -329,6 +388,9 @@ class VirtualRun:
     async def _main(self, config: Config, store: StateStore, recording: Any, observer: Observer) -> None:
         from han_emu.han.virtual import VirtualHan
 
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        if self._stopping:
+            return
         meter = TwinMeter(config.meter, self.start)
         store.save(meter)
         options: dict[str, Any] = {"faults": self.dut.faults} if self.dut.faults else {}
@@ -338,8 +400,11 @@ class VirtualRun:
         han.listeners.append(observer.before)
         recording.attach(han)
         han.listeners.append(observer.virtual_after)
+        if self.on_han is not None:
+            self.on_han(han)
         self.status.step = "joining"
         await han.start()
+        self.status.step = "running"
         device = han.devices[0]
         self.log.dut_ieee = str(device.ieee)
         self.log.dut_nwk = None if device.nwk is None else int(device.nwk)
@@ -350,10 +415,13 @@ class VirtualRun:
         try:
             await play(self.plan, target, self.status, self.log, self._report)
         finally:
+            self._task = None  # a stop from here on does not cut the HAN's own stop short
+            if self._stopping:
+                self.status.done_s = min(self.plan.duration, max(self.status.done_s, target.run_time()))
             await han.stop()
 
 
-class RadioRun:
+class RadioRun(_Reporting):
     """A plan against a real display on a coordinator stick, on the wall clock.
 
     The stick serves a fresh meter (kept in a temporary state store for the
@@ -384,14 +452,6 @@ class RadioRun:
                           keylog=keylog)
         self.han: Any = None
 
-    def _report(self) -> None:
-        if self.judge:
-            self.log.duration = self.status.done_s
-            self.status.verdicts = evaluate(self.plan, self.log)
-            self.log.duration = self.plan.duration
-        if self.listener is not None:
-            self.listener(self.status)
-
     async def run(self) -> RunLog:
         """Run the plan on the running loop; returns the log."""
         from han_emu.frames.keylog import KeyLog
@@ -405,6 +465,7 @@ class RadioRun:
         keys = KeyLog(self.keylog) if self.keylog else None
         start = time.time()
         observer = Observer(start)
+        self.log.observations = observer.observations  # the same list: progress judges what is seen so far
         recording.sinks.append(observer.counter)
         with tempfile.TemporaryDirectory(prefix="han-emu-conform-") as tmp:
             store = StateStore(Path(tmp) / "meter.sqlite")

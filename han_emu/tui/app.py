@@ -1,4 +1,4 @@
-"""The Textual dashboard: IHD, PPMID and HAN screens over any source."""
+"""The Textual dashboard: IHD, PPMID and HAN screens over any source (and Conformance over a conformance run)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App
 from textual.binding import Binding
 
+from han_emu.tui.conform_screen import ConformScreen
 from han_emu.tui.controls import Controls, next_speed, offers
 from han_emu.tui.help import HelpScreen
 from han_emu.tui.message_dialog import ComposedMessage, MessageDialog
@@ -39,12 +40,13 @@ class DashboardApp(App[None]):
 
     CSS_PATH = "dashboard.tcss"
     TITLE = "han-emu"
-    MODES = {"ihd": IhdScreen, "ppmid": PpmidScreen, "han": HanScreen}
+    MODES = {"ihd": IhdScreen, "ppmid": PpmidScreen, "han": HanScreen, "conform": ConformScreen}
     DEFAULT_MODE = "ihd"
     BINDINGS = [
         Binding("1", "switch_mode('ihd')", "IHD"),
         Binding("2", "switch_mode('ppmid')", "PPMID"),
         Binding("3", "switch_mode('han')", "HAN"),
+        Binding("4", "conformance", "Conformance"),
         Binding("p", "pause", "Pause/resume"),
         Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+"),
         Binding("minus,underscore", "speed(-1)", "Slower", key_display="-"),
@@ -68,7 +70,11 @@ class DashboardApp(App[None]):
     ) -> None:
         """``starting``: the source's start (a stick's, which takes seconds), run
         once the dashboard is up so that its status line shows each step; if it
-        fails the dashboard closes and :attr:`start_error` holds why."""
+        fails the dashboard closes and :attr:`start_error` holds why.
+
+        Controls that offer a conformance run open on its screen."""
+        if offers(controls, "conformance"):
+            self.DEFAULT_MODE = "conform"  # type: ignore[misc]  # App.__init__ reads it
         super().__init__()
         self.source = source
         self.controls = controls
@@ -198,6 +204,10 @@ class DashboardApp(App[None]):
             return
         self.notify(f"Message #{message.id} sent to the displays")
         self.refresh_data()
+
+    def action_conformance(self) -> None:
+        if offers(self.controls, "conformance"):  # not offered: see check_action
+            self.switch_mode("conform")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -76,7 +76,7 @@ class Controls(Protocol):
 
 
 #: The dashboard's actions that need a source's controls, and what each asks of them.
-CONTROL_ACTIONS = ("pause", "speed", "scenario", "record", "top_up", "emergency", "message")
+CONTROL_ACTIONS = ("pause", "speed", "scenario", "record", "top_up", "emergency", "message", "conformance")
 
 
 def offers(controls: Controls | None, action: str) -> bool:
@@ -89,7 +89,8 @@ def offers(controls: Controls | None, action: str) -> bool:
     the PPMID keys (``top_up``, ``emergency``) need a ``ppmid_key(key) -> bool``
     method (a HAN with a simulated PPMID).
     The message key needs ``send_message(text, confirm=...)``, which only a
-    source that serves the ESI (the virtual HAN, a stick) has.
+    source that serves the ESI (the virtual HAN, a stick) has.  The
+    Conformance key needs ``conformance()``: a conformance run's controls.
     """
     if action not in CONTROL_ACTIONS:
         return True
@@ -106,6 +107,8 @@ def offers(controls: Controls | None, action: str) -> bool:
         return callable(getattr(controls, "ppmid_key", None))
     if action == "message":
         return callable(getattr(controls, "send_message", None))
+    if action == "conformance":
+        return callable(getattr(controls, "conformance", None))
     return bool(controls.can_record)
 
 

@@ -50,6 +50,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         extra = {"HAN screen": [b for b in HanScreen.BINDINGS if isinstance(b, Binding)]}
         extra["HAN screen"].append(Binding("enter", "", "Show the raw bytes of the selected frame"))
+        if any(b.action == "conformance" for b in self._app_bindings):
+            extra["Conformance screen"] = [Binding("up,down", "", "Select a check: its evidence is shown below")]
         with Vertical(id="help"):
             yield Static("[bold]han-emu dashboard keys[/bold]", id="help-title")
             yield Static(key_table(self._app_bindings, extra), id="help-keys")

@@ -1,4 +1,5 @@
-"""Opening the dashboard from the command line: on a virtual HAN, on a capture, on a live sniffer.
+"""Opening the dashboard from the command line: on a virtual HAN, on a capture, on a live sniffer,
+on a conformance run.
 
 Each launcher owns the event loop (or thread) its source needs and returns the
 source when the user quits, so the caller can report what was shown."""
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from han_emu.air.accounting import AirAccounting
 from han_emu.air.dutycycle import AirtimeLedger
 from han_emu.tui.app import DashboardApp
+from han_emu.tui.conform_source import ConformRunner
 from han_emu.tui.controls import RecordingHook
 from han_emu.tui.replay_source import ReplaySource
 from han_emu.tui.han_thread import HanRunner
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from textual.pilot import Pilot
 
     from clusters.mp184 import EndpointMap
+    from han_emu.conform.run import VirtualRun
     from han_emu.han.virtual import VirtualHan
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.live import LiveRecords
@@ -117,3 +120,23 @@ def run_sniff_dashboard(live: LiveRecords, network_keys: Iterable[bytes | str] =
 
     asyncio.run(main())
     return source
+
+
+def run_conform_dashboard(run: VirtualRun, *, thresholds: AmbientThresholds | None = None,
+                          duration: float | None = None, headless: bool = False,
+                          auto_pilot: Callable[[Pilot[None]], Coroutine[Any, Any, None]] | None = None
+                          ) -> ConformRunner:
+    """Show the conformance ``run`` (in a thread of its own) on the dashboard's
+    Conformance screen until the user quits (or ``duration`` wall seconds);
+    a run still going then is stopped, its verdicts those so far.  Returns the
+    :class:`~han_emu.tui.conform_source.ConformRunner` (``log``, ``error``,
+    ``run.status``)."""
+    runner = ConformRunner(run).start()
+    try:
+        app = DashboardApp(runner, runner, thresholds=thresholds)
+        if duration is not None:
+            app.call_later(lambda: app.set_timer(duration, app.exit))
+        app.run(headless=headless, auto_pilot=auto_pilot)
+    finally:
+        runner.stop()
+    return runner

@@ -25,6 +25,7 @@ from han_emu.tui.framelog import LoggedFrame, cluster_label, describe
 
 if TYPE_CHECKING:
     from han_emu.han.virtual import VirtualHan
+    from han_emu.tui.conform_source import ConformView
 
 LOG_LENGTH = 1000
 ALERT_LENGTH = 200
@@ -127,6 +128,7 @@ class Snapshot:
     source: str = ""
     progress: Progress | None = None  # finite sources only
     notices: tuple[tuple[int, str], ...] = ()  # (number from 1, message): news the app pops up once
+    conformance: ConformView | None = None  # a conformance run's progress and verdicts
 
     def display(self, kind: str) -> tuple[str, Readout] | None:
         """The first display of ``kind``, else the first display at all."""

@@ -100,7 +100,8 @@ class StatusBar(Static):
             text.append("  speed ")
             text.append("max" if speed is None else f"x{speed:g}", style="bold")
             text.append("  ")
-            if snapshot is not None and snapshot.progress is not None and snapshot.progress.finished:
+            if snapshot is not None and ((snapshot.progress is not None and snapshot.progress.finished) or (
+                    snapshot.conformance is not None and snapshot.conformance.finished)):
                 text.append("finished", style="bold")
             elif controls.paused:
                 text.append(" PAUSED ", style="reverse bold yellow")

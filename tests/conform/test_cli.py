@@ -84,6 +84,8 @@ def test_a_faulty_display_fails_with_evidence_and_exit_1(plan: Path, tmp_path: P
     (["--plan", "restart-recovery", "--radio", "ezsp:/dev/null", "--install-code",
       "00:0d:6f:00:0a:bc:de:f1:83FED3407A939723A5C639B26916D505C3B5"], "cannot play meter-restart"),
     (["--plan", "price-change", "--junit", "/nonexistent/dir/out.xml"], "cannot write"),
+    (["--plan", "price-change", "--radio", "ezsp:/dev/null", "--tui", "--install-code",
+      "00:0d:6f:00:0a:bc:de:f1:83FED3407A939723A5C639B26916D505C3B5"], "--tui and --speed are for a virtual DUT"),
     ([], "give --plan"),
 ])
 def test_usage_and_plan_errors_are_one_line_and_exit_2(argv: list[str], message: str,
@@ -99,3 +101,10 @@ def test_a_bad_plan_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["conform", "--plan", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert f"{bad}: [[event]] 1 (message): unknown key 'colour'" in err
+
+
+def test_tui_without_a_terminal_says_so_and_runs_as_text(plan: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conform", "--plan", str(plan), "--tui", "--speed", "3600"]) == 0
+    captured = capsys.readouterr()
+    assert "--tui needs a terminal; showing progress as text" in captured.err
+    assert "2 passed, 0 failed, 0 pending" in captured.out
