@@ -40,9 +40,10 @@ from han_emu.air.dutycycle import HOUR_S, per_hour_text
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 from han_emu.radio.ezsp import sticks
-from han_emu.radio.ezsp.joining import JoinPolicyRestore, QuietJoins
+from han_emu.radio.ezsp.joining import JoinPolicyRestore
 from han_emu.radio.ezsp.ncp_cbke import NcpKeyEstablishment, probe_ncp_cbke
 from han_emu.radio.key_table import KeyTableFull
+from han_emu.radio.quiet_joins import QuietJoins
 from han_emu.radio.ezsp.stack_zdo import StackAnswersMatchDesc
 
 LOGGER = logging.getLogger(__name__)
@@ -127,8 +128,9 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
     """An EmberZNet coordinator carrying a packet server.
 
     The mixins allow for what the stick does itself: it answers Match_Desc
-    (:mod:`.stack_zdo`); zigpy's interview of joining displays and bellows'
-    lasting install-code join policy are left out (:mod:`.joining`).
+    (:mod:`.stack_zdo`); zigpy's interview of joining displays
+    (:mod:`han_emu.radio.quiet_joins`) and bellows' lasting install-code join
+    policy (:mod:`.joining`) are left out.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -39,6 +39,7 @@ from clusters.ids import SE_PROFILE_ID, ZDO_PROFILE_ID
 from han_emu.radio.backend import RadioError, RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 from han_emu.radio.key_table import KeyTableFull
+from han_emu.radio.quiet_joins import QuietJoins
 
 LOGGER = logging.getLogger(__name__)
 
@@ -92,8 +93,9 @@ def radio_config(spec: RadioSpec, *, request_timeout: float) -> dict[str, Any]:
     return {znp_conf.CONF_ZNP_CONFIG: znp}
 
 
-class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
-    """A Z-Stack 3.x coordinator carrying a packet server."""
+class ZnpCoordinator(QuietJoins, HardwareCoordinator, ControllerApplication):
+    """A Z-Stack 3.x coordinator carrying a packet server; zigpy's interview of
+    joining displays is left out (:mod:`han_emu.radio.quiet_joins`)."""
 
     _permit_reset: asyncio.Task[None] | None = None
     #: Seconds after a permit window before require-key-exchange is restored.
