@@ -44,9 +44,11 @@ def _quick_reset(monkeypatch) -> None:
     quick_ezsp_reset(monkeypatch)
 
 
-async def start_host(stick: Any, db: Path) -> tuple[HardwareHan, StateStore, list]:
-    """The host with software CBKE: test-CA certificates naming the stick."""
-    config = dataclasses.replace(load(None), cbke=(TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE)),))
+async def start_host(stick: Any, db: Path, *, cbke: bool = True) -> tuple[HardwareHan, StateStore, list]:
+    """The host with software CBKE: test-CA certificates naming the stick
+    (``cbke=False``: a lab host without certificates, no Key Establishment)."""
+    certificates = (TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE)),) if cbke else ()
+    config = dataclasses.replace(load(None), cbke=certificates)
     store = StateStore(db)
     meter = store.load(config.meter) or TwinMeter(config.meter, time.time())
     han = HardwareHan(config, meter, stick.spec, store=store, step_s=3600, save_every_s=1e9,
@@ -122,6 +124,55 @@ async def test_displays_on_the_stick_join_do_cbke_and_stay_served_across_a_resta
             assert {d.ieee: d.nwk for d in displays.devices} == addresses
             assert all(s.refused == 0 for s in han.served.devices.values())
             assert sum(s.requests for s in han.served.devices.values()) >= 6
+        finally:
+            await han.stop()
+            store.close()
+            await displays.stop()
+
+
+@pytest.mark.parametrize("kind", ["znp", "ezsp"])
+async def test_a_display_that_never_did_cbke_across_a_restart_of_both(kind: str, tmp_path: Path) -> None:
+    """A lab display (no certificates, a host without Key Establishment) keeps
+    the install-code key it joined with, and its reads are APS-secured with it.
+
+    Z-Stack keeps that key in NV: APP_CNF_BDB_ADD_INSTALLCODE puts it in the
+    install-code key table and makes the display's trust-centre entry
+    PROVISIONAL (``zd_sec_mgr.c``), so after both restart the stick still
+    checks the display's frames and the host serves them.  EmberZNet holds
+    it as a transient key (``importTransientKey``: the transient key table,
+    RAM with a countdown, "used during Zigbee 3.0 joining"), so after a reset
+    the stick drops the display's APS-secured frames: such a display must be
+    let in again.  A display that completed CBKE is served on both (above)."""
+    nv, db, memory, codes_file = (tmp_path / n for n in (f"{kind}-nv.json", "meter.db", "displays.json", "codes.txt"))
+    codes = display_codes(KINDS[:1], codes_file)
+    async with stick_on(kind, nv) as stick:
+        displays = StickDisplays(stick.fake, KINDS[:1], codes, memory=memory, settings=FAST[:1], retry_s=0.2,
+                                 request_timeout=2.0, cbke=False)
+        await displays.start()
+        han, store, _ = await start_host(stick, db, cbke=False)
+        try:
+            await han.permit_install_code(t.EUI64.convert(codes[0].eui64), codes[0].code, 60)
+            await served(han, displays, 3)
+            assert [d.key_established for d in displays.devices] == [False]
+        finally:
+            await han.stop()
+            store.close()
+            await displays.stop()
+
+    async with stick_on(kind, nv) as stick:
+        displays = StickDisplays(stick.fake, KINDS[:1], codes, memory=memory, settings=FAST[:1], retry_s=0.2,
+                                 request_timeout=2.0, cbke=False)
+        await displays.start()
+        han, store, _ = await start_host(stick, db, cbke=False)
+        try:
+            assert [d.resumed for d in displays.devices] == [True]
+            if kind == "znp":
+                await served(han, displays, 3)
+            else:
+                await asyncio.sleep(3.0)
+                assert all(s.answered == 0 for s in han.served.devices.values())
+                assert displays.devices[0].link_key is not None
+                assert stick.fake.link_key(displays.devices[0].ieee) is None
         finally:
             await han.stop()
             store.close()
