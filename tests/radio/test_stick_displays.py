@@ -131,6 +131,41 @@ async def test_displays_on_the_stick_join_do_cbke_and_stay_served_across_a_resta
 
 
 @pytest.mark.parametrize("kind", ["znp", "ezsp"])
+async def test_a_host_stopped_as_soon_as_cbke_is_done_leaves_every_key_in_the_stick(
+    kind: str, tmp_path: Path,
+) -> None:
+    """``permit --install-codes`` returns once each display has completed CBKE
+    and stops the host at once: the keys CBKE agreed must be in the stick by
+    then, and each display must have had the ESI's last CBKE answer, or a
+    display that believes it is done is unreadable (a GB IHD does not redo
+    CBKE by itself)."""
+    kinds = ["ihd", "ppmid", "cad"]
+    settings = [dataclasses.replace(FAST[0], kind=k, name=k.upper()) for k in kinds]
+    codes = display_codes(kinds, tmp_path / "codes.txt")
+    async with stick_on(kind, tmp_path / "nv.json") as stick:
+        displays = StickDisplays(stick.fake, kinds, codes, memory=tmp_path / "displays.json", settings=settings,
+                                 retry_s=0.2, request_timeout=2.0)
+        await displays.start()
+        han, store, _ = await start_host(stick, tmp_path / "meter.db")
+        try:
+            for code in codes:
+                await han.permit_install_code(t.EUI64.convert(code.eui64), code.code, 60)
+            async with asyncio.timeout(40):
+                while len(han.authorised) < len(codes):
+                    await asyncio.sleep(0.02)
+        finally:
+            await han.stop()
+            store.close()
+        try:
+            for device in displays.devices:
+                assert stick.link_key(device.ieee) == bytes(device.link_key)
+            await asyncio.sleep(0.5)
+            assert [d.key_exchanges for d in displays.devices] == [1, 1, 1]
+        finally:
+            await displays.stop()
+
+
+@pytest.mark.parametrize("kind", ["znp", "ezsp"])
 async def test_a_display_that_never_did_cbke_across_a_restart_of_both(kind: str, tmp_path: Path) -> None:
     """A lab display (no certificates, a host without Key Establishment) keeps
     the install-code key it joined with, and its reads are APS-secured with it.
