@@ -12,8 +12,10 @@ without joining again and without a new CBKE, and nothing is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -178,40 +180,38 @@ async def test_a_display_that_never_did_cbke_across_a_restart_of_both(kind: str,
     RAM with a countdown, "used during Zigbee 3.0 joining"), so after a reset
     the stick drops the display's APS-secured frames: such a display must be
     let in again.  A display that completed CBKE is served on both (above)."""
-    nv, db, memory, codes_file = (tmp_path / n for n in (f"{kind}-nv.json", "meter.db", "displays.json", "codes.txt"))
-    codes = display_codes(KINDS[:1], codes_file)
-    async with stick_on(kind, nv) as stick:
-        displays = StickDisplays(stick.fake, KINDS[:1], codes, memory=memory, settings=FAST[:1], retry_s=0.2,
-                                 request_timeout=2.0, cbke=False)
-        await displays.start()
-        han, store, _ = await start_host(stick, db, cbke=False)
-        try:
-            await han.permit_install_code(t.EUI64.convert(codes[0].eui64), codes[0].code, 60)
-            await served(han, displays, 3)
-            assert [d.key_established for d in displays.devices] == [False]
-        finally:
-            await han.stop()
-            store.close()
-            await displays.stop()
+    nv, db, memory = tmp_path / f"{kind}-nv.json", tmp_path / "meter.db", tmp_path / "displays.json"
+    codes = display_codes(KINDS[:1], tmp_path / "codes.txt")
 
-    async with stick_on(kind, nv) as stick:
-        displays = StickDisplays(stick.fake, KINDS[:1], codes, memory=memory, settings=FAST[:1], retry_s=0.2,
-                                 request_timeout=2.0, cbke=False)
-        await displays.start()
-        han, store, _ = await start_host(stick, db, cbke=False)
-        try:
-            assert [d.resumed for d in displays.devices] == [True]
-            if kind == "znp":
-                await served(han, displays, 3)
-            else:
-                await asyncio.sleep(3.0)
-                assert all(s.answered == 0 for s in han.served.devices.values())
-                assert displays.devices[0].link_key is not None
-                assert stick.fake.link_key(displays.devices[0].ieee) is None
-        finally:
-            await han.stop()
-            store.close()
-            await displays.stop()
+    @contextlib.asynccontextmanager
+    async def lab_session() -> AsyncIterator[tuple[Any, HardwareHan, StickDisplays]]:
+        """The stick on ``nv``, the display on ``memory``, a host without CBKE on ``db``."""
+        async with stick_on(kind, nv) as stick:
+            displays = StickDisplays(stick.fake, KINDS[:1], codes, memory=memory, settings=FAST[:1], retry_s=0.2,
+                                     request_timeout=2.0, cbke=False)
+            await displays.start()
+            han, store, _ = await start_host(stick, db, cbke=False)
+            try:
+                yield stick, han, displays
+            finally:
+                await han.stop()
+                store.close()
+                await displays.stop()
+
+    async with lab_session() as (stick, han, displays):
+        await han.permit_install_code(t.EUI64.convert(codes[0].eui64), codes[0].code, 60)
+        await served(han, displays, 3)
+        assert [d.key_established for d in displays.devices] == [False]
+
+    async with lab_session() as (stick, han, displays):
+        assert [d.resumed for d in displays.devices] == [True]
+        if kind == "znp":
+            await served(han, displays, 3)
+        else:
+            await asyncio.sleep(3.0)
+            assert all(s.answered == 0 for s in han.served.devices.values())
+            assert displays.devices[0].link_key is not None
+            assert stick.fake.link_key(displays.devices[0].ieee) is None
 
 
 async def test_a_display_holding_a_wrong_install_code_is_refused_by_the_stick(tmp_path: Path) -> None:
