@@ -6,10 +6,12 @@ sizes read here are the ones a run gets.  Then only reads: the board tokens
 and version (``get_board_info``), the CBKE libraries and certificates
 (``getLibraryStatus``, ``getCertificate``, ``getCertificate283k1``: UG100's
 CBKE frames, as :mod:`han_emu.radio.ezsp.ncp_cbke` uses them), the key table
-entry by entry (``exportLinkKeyByIndex`` from EZSP v13, ``getKeyTableEntry``
+entry by entry as the host reads it before installing a key
+(``EzspCoordinator.key_table_use`` from EZSP v13, ``getKeyTableEntry``
 before), the configuration values, and the network through bellows'
 ``load_network_info(load_devices=True)``, which starts the network the NCP
-holds (``networkInit``) but never forms or leaves one.
+holds (``networkInit``) but never forms or leaves one.  The flow control is
+judged against the per-stick defaults a run uses (:mod:`han_emu.radio.ezsp.sticks`).
 """
 
 from __future__ import annotations
