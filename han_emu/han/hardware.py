@@ -50,6 +50,8 @@ LOGGER = logging.getLogger(__name__)
 BINDINGS_KEY = "bindings"  # the stick's binding table, in the state database's meta table
 ADDRESSES_KEY = "addresses"  # NWK -> IEEE of the devices on the stick's network (meta table)
 AUTHORISED_KEY = "cbke_authorised"  # IEEE addresses that completed CBKE (meta table)
+#: Seconds a stop waits for queued answers and CBKE keys to reach the stick.
+STOP_GRACE_S = 5.0
 
 #: Link states, in the order a run normally goes through them.
 CONNECTING, UP, DOWN, STOPPED = "connecting", "up", "down", "stopped"
@@ -223,6 +225,7 @@ class HardwareHan:
 
     async def stop(self) -> None:
         self._stopping = True
+        await self._finish_key_exchanges()
         await self.runner.stop()
         if self._reconnect_task is not None:
             self._reconnect_task.cancel()
@@ -231,6 +234,26 @@ class HardwareHan:
         await self._drop_app()
         self.runner.save_on_stop()
         self._set_state(STOPPED)
+
+    async def _finish_key_exchanges(self, timeout: float = STOP_GRACE_S) -> None:
+        """Before the stick goes: send the ESI's answers still queued (a
+        display's last CBKE message) and let the keys CBKE agreed reach the
+        stick.  A display that completed CBKE is served on that key and never
+        asked to redo it (a GB IHD does not by itself); ``permit`` stops as
+        soon as the last display is done."""
+        app = self.app
+        if app is None:
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        flush = getattr(app, "flush", None)
+        if flush is not None and not await flush(timeout):
+            LOGGER.warning("Stopping with answers to displays still unsent")
+        tasks = list(self._key_tasks)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=max(until - loop.time(), 0.0))
+            if pending:
+                LOGGER.warning("Stopping before %d CBKE key(s) reached the stick", len(pending))
 
     async def run_for(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

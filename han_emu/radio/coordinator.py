@@ -82,6 +82,8 @@ class HardwareCoordinator(ServerHost):
         self._address_answers: dict[int, list[asyncio.Future[t.EUI64]]] = {}
         self._unanswered: dict[int, float] = {}
         self._lookup_tasks: set[asyncio.Task[None]] = set()
+        #: One key install at a time: each picks a free key-table entry first.
+        self._key_install = asyncio.Lock()
 
     # -- the start, step by step ------------------------------------------------------
     def _step(self, what: str) -> None:
@@ -323,7 +325,10 @@ class HardwareCoordinator(ServerHost):
         result); False when the NCP has no way to take it."""
         ieee = t.EUI64(ieee)
         try:
-            stored = await self._store_link_key(ieee, t.KeyData(bytes(key)))
+            # Two displays finishing CBKE together would otherwise both take
+            # the same free entry, and the second key would overwrite the first.
+            async with self._key_install:
+                stored = await self._store_link_key(ieee, t.KeyData(bytes(key)))
         except Exception as exc:  # the stick refused: say so, keep running
             self.link_key_problem = str(exc) or type(exc).__name__
             LOGGER.warning("The coordinator did not take the link key for %s: %s", ieee, self.link_key_problem)

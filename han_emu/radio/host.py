@@ -168,6 +168,22 @@ class ServerHost:
                 )
             except Exception:
                 LOGGER.exception("Sending packet server packet %r failed", packet)
+            finally:
+                self._host_queue.task_done()
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until every packet the server made so
+        far has been handed to the radio; False if some are still waiting.
+        A stop should not cut off an answer a device is waiting for (the last
+        message of a key establishment)."""
+        if not self._host_tasks:
+            return self._host_queue.empty()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._host_queue.join()
+        except TimeoutError:
+            return False
+        return True
 
     async def _host_scheduler(self) -> None:
         """Call ``server.due()`` whenever ``server.next_due()`` says so."""

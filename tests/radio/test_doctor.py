@@ -179,6 +179,27 @@ async def test_the_network_and_its_devices_are_reported_as_the_stick_holds_them(
     assert f"channel {held_network(stick)['channel']}" in text
 
 
+@pytest.mark.parametrize(("kind", "firmware"), [
+    ("ezsp", "v13"), ("ezsp", "v14"), ("znp", "zstack-3.x.0"), ("znp", "zstack-3.30")])
+async def test_the_key_table_is_read_as_the_host_reads_it_on_each_firmware(kind: str, firmware: str) -> None:
+    """One reading of the key table for doctor and for the host installing a
+    key (the apps' ``key_table_use``), whatever the firmware's frame layout
+    (EZSP v14 answers exportLinkKeyByIndex in another order than v13)."""
+    async with Stick(kind, firmware=firmware) as stick:
+        await form(stick)
+        add_display(stick)
+        findings = await probe_stick(stick.spec)
+        app = await start_radio(stick.spec, None)
+        try:
+            size, used = await app.key_table_use()
+            first_free = await app.free_key_slot()
+        finally:
+            await app.shutdown(db=False)
+    table = findings.as_dict()["key_table"]
+    assert (table["size"], table["used"], table["free"]) == (size, used, size - used)
+    assert used == 1 and first_free == 1
+
+
 @pytest.mark.parametrize("kind", ["ezsp", "znp"])
 async def test_a_certificate_for_another_device_makes_the_stick_not_usable(kind: str) -> None:
     async with Stick(kind) as stick:
@@ -332,3 +353,36 @@ def test_flow_control_is_compared_with_what_the_firmware_reports(
     section = flow_control_section(spec, library_default=default, firmware=firmware, findings=findings)
     assert section["effective"] == effective and section["firmware"] == firmware
     assert [p.fix for p in findings.problems] == ([fix] if fix else [])
+
+
+SKYCONNECT = "/dev/serial/by-id/usb-Nabu_Casa_SkyConnect_v1.0_0123456789-if00-port0"
+
+
+@pytest.mark.parametrize(("port", "flow", "firmware", "effective", "fix"), [
+    # Recognised by the USB product name in its by-id path: the default a run uses.
+    (SKYCONNECT, None, None, "hardware", None),
+    (SKYCONNECT, "software", None, "software", "use --flow-control hardware, or leave it out"),
+    ("/dev/ttyAMA1", None, None, "hardware", None),  # Home Assistant Yellow
+    # The firmware's own word wins over the table.
+    (SKYCONNECT, None, "software", "hardware", "add --flow-control software"),
+    # Not recognised: bellows' XON/XOFF, nothing to compare.
+    ("/dev/ttyUSB0", None, None, "software", None),
+])
+def test_doctor_takes_the_flow_control_of_a_recognised_stick(
+    port: str, flow: str | None, firmware: str | None, effective: str, fix: str | None,
+) -> None:
+    """``doctor`` reports the flow control ``run --radio ezsp:PORT`` opens the
+    port with, from the per-stick table, and says when the link will not match."""
+    from han_emu.radio.backend import parse_radio, zigpy_config
+    from han_emu.radio.doctor.ezsp_probe import flow_control_advice
+    from han_emu.radio.doctor.findings import Findings
+
+    spec = parse_radio(f"ezsp:{port}", flow_control=flow)
+    findings = Findings(radio=spec.describe())
+    flow_control_advice(findings, spec, firmware)
+    section = findings.flow_control
+    assert section["effective"] == effective
+    opened = zigpy_config(spec)["device"].get("flow_control") or "software"  # bellows' default: XON/XOFF
+    assert opened == effective  # what doctor says is what a run opens the port with
+    assert [p.fix for p in findings.problems] == ([fix] if fix else [])
+    assert (section["stick"] is None) == (port == "/dev/ttyUSB0")

@@ -20,15 +20,13 @@ from han_emu.crypto.cbke import State, Suite
 from han_emu.crypto.certsets import TestCA, eui64_to_cert
 from han_emu.radio.fakencp.ezsp.server import FIRMWARES
 
-from .stick_support import IHD_IEEE, IHD_NWK, STICK_IEEE, Stick, answer_zdo, display_zdo, quick_ezsp_reset
+from .stick_support import IHD_IEEE, IHD_NWK, STICK_IEEE, Stick, quick_ezsp_reset
 from .test_stick_cbke import (
     METERING, NOT_AUTHORIZED, READ_AGAIN, READ_ANSWERED, READ_RECEIVED, exchange, ihd_initiator, join, start_han,
     until,
 )
 
 MATCH_DESC_REQ, MATCH_DESC_RSP = 0x0006, 0x8006
-DESCRIPTOR_REQUESTS = {0x0002: "Node_Desc_req", 0x0004: "Simple_Desc_req", 0x0005: "Active_EP_req"}
-IEEE_ADDR_REQ = 0x0001
 ROUTER_NWK = 0x5B10
 
 
@@ -58,37 +56,6 @@ async def test_a_match_desc_gets_one_answer_naming_the_esi_endpoints(destination
             # SUCCESS, NWKAddrOfInterest 0x0000, two endpoints: 1 and 2 (both ESIs serve Metering).
             assert [a.data for a in answers] == [bytes.fromhex("21 00 0000 02 01 02")]
             assert answers[0].dst_nwk == IHD_NWK
-        finally:
-            await han.stop()
-
-
-# ------------------------------------------------------------------- no interview
-async def test_a_joining_display_is_not_interviewed() -> None:
-    """zigpy would ask a new device for its node, active-endpoint and simple
-    descriptors: airtime the display spends while it should be running CBKE."""
-    async with Stick("ezsp") as stick:
-        han, _ = await start_han(stick)
-        try:
-            sent = stick.record()
-            await join(stick, han)
-            await settle(1.5)
-            assert [DESCRIPTOR_REQUESTS[s.cluster_id] for s in sent if s.cluster_id in DESCRIPTOR_REQUESTS] == []
-        finally:
-            await han.stop()
-
-
-async def test_a_display_that_answered_ieee_addr_req_is_not_interviewed() -> None:
-    stick_cert = TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE))
-    async with Stick("ezsp") as stick:
-        han, _ = await start_han(stick, (stick_cert,))  # with CBKE, senders are identified
-        try:
-            sent = stick.record()
-            stick.inject(2, METERING, READ_RECEIVED, encrypted=False, src_ieee=None)
-            request = await stick.next_sent(IEEE_ADDR_REQ)
-            assert answer_zdo(stick, request, display_zdo())
-            await stick.next_sent(METERING)
-            await settle(1.5)
-            assert [DESCRIPTOR_REQUESTS[s.cluster_id] for s in sent if s.cluster_id in DESCRIPTOR_REQUESTS] == []
         finally:
             await han.stop()
 

@@ -12,8 +12,10 @@ without joining again and without a new CBKE, and nothing is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +46,11 @@ def _quick_reset(monkeypatch) -> None:
     quick_ezsp_reset(monkeypatch)
 
 
-async def start_host(stick: Any, db: Path) -> tuple[HardwareHan, StateStore, list]:
-    """The host with software CBKE: test-CA certificates naming the stick."""
-    config = dataclasses.replace(load(None), cbke=(TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE)),))
+async def start_host(stick: Any, db: Path, *, cbke: bool = True) -> tuple[HardwareHan, StateStore, list]:
+    """The host with software CBKE: test-CA certificates naming the stick
+    (``cbke=False``: a lab host without certificates, no Key Establishment)."""
+    certificates = (TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE)),) if cbke else ()
+    config = dataclasses.replace(load(None), cbke=certificates)
     store = StateStore(db)
     meter = store.load(config.meter) or TwinMeter(config.meter, time.time())
     han = HardwareHan(config, meter, stick.spec, store=store, step_s=3600, save_every_s=1e9,
@@ -126,6 +130,88 @@ async def test_displays_on_the_stick_join_do_cbke_and_stay_served_across_a_resta
             await han.stop()
             store.close()
             await displays.stop()
+
+
+@pytest.mark.parametrize("kind", ["znp", "ezsp"])
+async def test_a_host_stopped_as_soon_as_cbke_is_done_leaves_every_key_in_the_stick(
+    kind: str, tmp_path: Path,
+) -> None:
+    """``permit --install-codes`` returns once each display has completed CBKE
+    and stops the host at once: the keys CBKE agreed must be in the stick by
+    then, and each display must have had the ESI's last CBKE answer, or a
+    display that believes it is done is unreadable (a GB IHD does not redo
+    CBKE by itself)."""
+    kinds = ["ihd", "ppmid", "cad"]
+    settings = [dataclasses.replace(FAST[0], kind=k, name=k.upper()) for k in kinds]
+    codes = display_codes(kinds, tmp_path / "codes.txt")
+    async with stick_on(kind, tmp_path / "nv.json") as stick:
+        displays = StickDisplays(stick.fake, kinds, codes, memory=tmp_path / "displays.json", settings=settings,
+                                 retry_s=0.2, request_timeout=2.0)
+        await displays.start()
+        han, store, _ = await start_host(stick, tmp_path / "meter.db")
+        try:
+            for code in codes:
+                await han.permit_install_code(t.EUI64.convert(code.eui64), code.code, 60)
+            async with asyncio.timeout(40):
+                while len(han.authorised) < len(codes):
+                    await asyncio.sleep(0.02)
+        finally:
+            await han.stop()
+            store.close()
+        try:
+            for device in displays.devices:
+                assert stick.link_key(device.ieee) == bytes(device.link_key)
+            await asyncio.sleep(0.5)
+            assert [d.key_exchanges for d in displays.devices] == [1, 1, 1]
+        finally:
+            await displays.stop()
+
+
+@pytest.mark.parametrize("kind", ["znp", "ezsp"])
+async def test_a_display_that_never_did_cbke_across_a_restart_of_both(kind: str, tmp_path: Path) -> None:
+    """A lab display (no certificates, a host without Key Establishment) keeps
+    the install-code key it joined with, and its reads are APS-secured with it.
+
+    Z-Stack keeps that key in NV: APP_CNF_BDB_ADD_INSTALLCODE puts it in the
+    install-code key table and makes the display's trust-centre entry
+    PROVISIONAL (``zd_sec_mgr.c``), so after both restart the stick still
+    checks the display's frames and the host serves them.  EmberZNet holds
+    it as a transient key (``importTransientKey``: the transient key table,
+    RAM with a countdown, "used during Zigbee 3.0 joining"), so after a reset
+    the stick drops the display's APS-secured frames: such a display must be
+    let in again.  A display that completed CBKE is served on both (above)."""
+    nv, db, memory = tmp_path / f"{kind}-nv.json", tmp_path / "meter.db", tmp_path / "displays.json"
+    codes = display_codes(KINDS[:1], tmp_path / "codes.txt")
+
+    @contextlib.asynccontextmanager
+    async def lab_session() -> AsyncIterator[tuple[Any, HardwareHan, StickDisplays]]:
+        """The stick on ``nv``, the display on ``memory``, a host without CBKE on ``db``."""
+        async with stick_on(kind, nv) as stick:
+            displays = StickDisplays(stick.fake, KINDS[:1], codes, memory=memory, settings=FAST[:1], retry_s=0.2,
+                                     request_timeout=2.0, cbke=False)
+            await displays.start()
+            han, store, _ = await start_host(stick, db, cbke=False)
+            try:
+                yield stick, han, displays
+            finally:
+                await han.stop()
+                store.close()
+                await displays.stop()
+
+    async with lab_session() as (stick, han, displays):
+        await han.permit_install_code(t.EUI64.convert(codes[0].eui64), codes[0].code, 60)
+        await served(han, displays, 3)
+        assert [d.key_established for d in displays.devices] == [False]
+
+    async with lab_session() as (stick, han, displays):
+        assert [d.resumed for d in displays.devices] == [True]
+        if kind == "znp":
+            await served(han, displays, 3)
+        else:
+            await asyncio.sleep(3.0)
+            assert all(s.answered == 0 for s in han.served.devices.values())
+            assert displays.devices[0].link_key is not None
+            assert stick.fake.link_key(displays.devices[0].ieee) is None
 
 
 async def test_a_display_holding_a_wrong_install_code_is_refused_by_the_stick(tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ sizes read here are the ones a run gets.  Then only reads: the board tokens
 and version (``get_board_info``), the CBKE libraries and certificates
 (``getLibraryStatus``, ``getCertificate``, ``getCertificate283k1``: UG100's
 CBKE frames, as :mod:`han_emu.radio.ezsp.ncp_cbke` uses them), the key table
-entry by entry (``exportLinkKeyByIndex`` from EZSP v13, ``getKeyTableEntry``
+entry by entry as the host reads it before installing a key
+(``EzspCoordinator.key_table_use`` from EZSP v13, ``getKeyTableEntry``
 before), the configuration values, and the network through bellows'
 ``load_network_info(load_devices=True)``, which starts the network the NCP
-holds (``networkInit``) but never forms or leaves one.
+holds (``networkInit``) but never forms or leaves one.  The flow control is
+judged against the per-stick defaults a run uses (:mod:`han_emu.radio.ezsp.sticks`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from han_emu.radio.doctor.findings import (
     GB_DISPLAYS, Findings, certificate_text, flow_control_section, network_section, no_network,
     software_certificates, table_summary,
 )
+from han_emu.radio.ezsp import sticks
 from han_emu.radio.ezsp.ncp_cbke import LIBRARY_ERROR, LIBRARY_PRESENT_MASK, SUITE_COMMANDS
 
 #: bellows opens the serial port with XON/XOFF when no flow control is given
@@ -131,20 +134,14 @@ async def _libraries_present(ezsp: Any, libraries: Sequence[int]) -> bool:
 
 
 async def _key_table(findings: Findings, app: Any, ezsp: Any) -> None:
-    """CONFIG_KEY_TABLE_SIZE and the entries in use, read as bellows reads the
-    table for a backup (``read_link_keys``): an entry that answers NOT_FOUND is
-    free; any other answer (a key the NCP will not export) is taken."""
-    size = await app.key_table_size()
-    used = 0
-    for index in range(size):
-        if ezsp.ezsp_version >= 13:
-            *_, status = await ezsp.exportLinkKeyByIndex(index=index)
-            status = bt.sl_Status.from_ember_status(status)
-            if status == bt.sl_Status.INVALID_INDEX:
-                size = index
-                break
-            used += status != bt.sl_Status.NOT_FOUND
-        else:
+    """CONFIG_KEY_TABLE_SIZE and the entries in use, read as the host reads
+    them before it installs a key (``EzspCoordinator.key_table_use``, from
+    EZSP v13); before v13 an entry ``getKeyTableEntry`` answers is in use."""
+    if ezsp.ezsp_version >= 13:
+        size, used = await app.key_table_use()
+    else:
+        size, used = await app.key_table_size(), 0
+        for index in range(size):
             status, _entry = await ezsp.getKeyTableEntry(index=index)
             used += bt.sl_Status.from_ember_status(status) == bt.sl_Status.OK
     findings.key_table = {"size": size, "used": used, "free": size - used, "table": "CONFIG_KEY_TABLE_SIZE",
@@ -182,8 +179,20 @@ async def _flow_control(findings: Findings, spec: RadioSpec, ezsp: Any) -> None:
             firmware = (await ezsp.xncp_get_flow_control_type()).name.lower()
         except Exception:  # noqa: BLE001 - the firmware claimed a feature it lacks
             firmware = None
+    flow_control_advice(findings, spec, firmware)
+
+
+def flow_control_advice(findings: Findings, spec: RadioSpec, firmware: str | None) -> None:
+    """The flow-control section: the stick recognised by its USB product name
+    or path gives the default a run uses (:mod:`han_emu.radio.ezsp.sticks`,
+    with each vendor's firmware build as its source), else bellows' XON/XOFF."""
+    known = None
+    if not spec.networked and spec.port is not None:
+        stick = sticks.recognise(spec.port, sticks.usb_product(spec.port))
+        if stick is not None:
+            known = (stick.name, stick.flow_control)
     findings.flow_control = flow_control_section(spec, library_default=BELLOWS_FLOW_CONTROL, firmware=firmware,
-                                                 findings=findings)
+                                                 findings=findings, stick=known)
 
 
 async def _network(findings: Findings, app: Any, eui64: Any, radio: str) -> None:

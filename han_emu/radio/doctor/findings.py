@@ -170,28 +170,44 @@ def network_section(info: Any, coordinator: Any = None) -> dict[str, Any]:
 
 
 def flow_control_section(spec: Any, *, library_default: str, firmware: str | None,
-                         findings: Findings) -> dict[str, Any]:
-    """What the serial link uses (``--flow-control``, else the radio library's
-    default), what the firmware says it needs when it says so, and a warning
-    when the two differ."""
+                         findings: Findings, stick: tuple[str, str] | None = None) -> dict[str, Any]:
+    """What the serial link uses (``--flow-control``, else the default for
+    the recognised ``stick``, given as (name, its firmware's flow control),
+    else the radio library's), what the firmware says it needs when it says
+    so, and a warning when the two differ: with no word from the firmware, a
+    ``--flow-control`` other than the recognised stick's is warned of too."""
     configured = spec.flow_control
+    name, built = stick if stick is not None else (None, None)
     if spec.networked:
         return {"configured": configured, "effective": None, "firmware": firmware, "matches": None,
-                "summary": f"not applicable: {spec.port} is a TCP link"}
-    effective = configured or library_default
-    section: dict[str, Any] = {"configured": configured, "effective": effective, "firmware": firmware}
-    how = "--flow-control" if configured else "the radio library's default"
+                "stick": name, "summary": f"not applicable: {spec.port} is a TCP link"}
+    effective = configured or built or library_default
+    section: dict[str, Any] = {"configured": configured, "effective": effective, "firmware": firmware,
+                               "stick": name}
+    if configured:
+        how = "--flow-control"
+    elif name is not None:
+        how = f"the default for a {name}"
+    else:
+        how = "the radio library's default"
     if firmware is None:
         section["matches"] = None
-        section["summary"] = (f"{effective} ({how}); the firmware does not say what it needs: "
-                              "see the stick's firmware notes")
-    else:
-        section["matches"] = firmware == effective
-        section["summary"] = f"{effective} ({how}); the firmware uses {firmware}"
-        if firmware != effective:
-            findings.warning(f"the link uses {effective} flow control but the firmware uses {firmware}: "
-                             "frames will be lost under load",
-                             f"add --flow-control {firmware}")
+        if built is None:
+            section["summary"] = (f"{effective} ({how}); the firmware does not say what it needs: "
+                                  "see the stick's firmware notes")
+            return section
+        section["summary"] = f"{effective} ({how}); a {name} image is built with {built}"
+        if effective != built:
+            findings.warning(f"the link uses {effective} flow control but a {name} image is built with "
+                             f"{built}: frames will be lost under load",
+                             f"use --flow-control {built}, or leave it out")
+        return section
+    section["matches"] = firmware == effective
+    section["summary"] = f"{effective} ({how}); the firmware uses {firmware}"
+    if firmware != effective:
+        findings.warning(f"the link uses {effective} flow control but the firmware uses {firmware}: "
+                         "frames will be lost under load",
+                         f"add --flow-control {firmware}")
     return section
 
 

@@ -11,12 +11,14 @@ extended NV items answer, else 3.0), and then only read from:
   ``ZDO_GET_LINK_KEY`` comes with ``ZDO_SET_LINK_KEY`` (MT_SYS_KEY_MANAGEMENT),
   ``ZDO_EXT_COUNT_ALL_GROUPS`` with ``ZDO_SEC_ADD_LINK_KEY`` (MT_ZDO_EXTENSIONS);
   firmware without a switch answers the RPC error "command not recognised";
-- the key tables in NV, read as ``zigpy_znp/znp/security.py`` reads them: the
-  trust-centre link-key table (``TCLK_TABLE``; an entry without an address is
-  free), the APS link-key table (``APS_LINK_KEY_TABLE``, a counted list of rows
-  pointing into the ``APS_KEY_DATA_TABLE``, whose items the firmware creates
-  for every slot, ZDSECMGR_ENTRY_MAX of them), and the address manager
-  (``ADDRMGR``);
+- the key tables in NV: the APS link-key table (``APS_LINK_KEY_TABLE``,
+  where CBKE keys go) and, on 3.30, the address manager (``ADDRMGR``) as the
+  host reads them before it installs a key or opens the network
+  (``ZnpCoordinator.key_table_use`` and ``address_table_size``, on this
+  connection: nothing is started and no callback is bound); the
+  trust-centre link-key table (``TCLK_TABLE``; an entry without an address
+  is free) and 3.0's address manager as ``zigpy_znp/znp/security.py`` reads
+  them;
 - the network through ``load_network_info(load_devices=True)``, from NV alone:
   nothing is started, formed or written.
 """
@@ -42,8 +44,6 @@ from han_emu.radio.doctor.findings import (
 ZNP_FLOW_CONTROL = "none"
 
 _EMPTY = (t.EUI64.convert("00:00:00:00:00:00:00:00"), t.EUI64.convert("FF:FF:FF:FF:FF:FF:FF:FF"))
-#: The address-manager index of an unused APS link-key table row.
-_NO_ADDRESS = 0xFFFE
 
 
 async def probe_znp(spec: RadioSpec, config: dict[str, Any], certificates: Sequence[CertificateSet]) -> Findings:
@@ -53,18 +53,22 @@ async def probe_znp(spec: RadioSpec, config: dict[str, Any], certificates: Seque
     from han_emu.radio.znp.app import ZnpCoordinator
 
     findings = Findings(radio=spec.describe())
-    znp = ZNP(ZnpCoordinator.SCHEMA(config))
+    app = ZnpCoordinator(config)
+    znp = ZNP(app.config)
     try:
         await znp.connect()
+        # The app's readings of the tables, on this read-only connection.
+        app._znp = znp
         ieee = await znp.nvram.osal_read(OsalNvIds.EXTADDR, item_type=t.EUI64)
         await _stack(findings, znp, ieee)
         await _cbke(findings, znp, ieee, certificates)
-        await _key_tables(findings, znp)
-        await _address_manager(findings, znp)
+        await _key_tables(findings, app, znp)
+        await _address_manager(findings, app, znp)
         findings.flow_control = flow_control_section(spec, library_default=ZNP_FLOW_CONTROL, firmware=None,
                                                      findings=findings)
         await _network(findings, znp, ieee, f"{spec.kind}:{spec.port}")
     finally:
+        app._znp = None
         await znp.disconnect()
     return findings
 
@@ -123,19 +127,14 @@ async def _table(znp: Any, item_id: int, start: int, end: int, item_type: Any) -
     return [e async for e in znp.nvram.osal_read_table(start_nvid=start, end_nvid=end, item_type=item_type)]
 
 
-async def _key_tables(findings: Findings, znp: Any) -> None:
+async def _key_tables(findings: Findings, app: Any, znp: Any) -> None:
     if znp.version < 3.0:
         findings.key_table = {"size": 0, "used": 0, "free": 0, "summary": "none (Z-Stack 1.2)"}
         return
     tclk = await _table(znp, ExNvIds.TCLK_TABLE, OsalNvIds.LEGACY_TCLK_TABLE_START,
                         OsalNvIds.LEGACY_TCLK_TABLE_END, t.TCLKDevEntry)
     tc_used = sum(1 for e in tclk if e.extAddr not in _EMPTY)
-    key_data = await _table(znp, ExNvIds.APS_KEY_DATA_TABLE, OsalNvIds.LEGACY_APS_LINK_KEY_DATA_START,
-                            OsalNvIds.LEGACY_APS_LINK_KEY_DATA_END, t.APSKeyDataTableEntry)
-    raw = await znp.nvram.osal_read(OsalNvIds.APS_LINK_KEY_TABLE, item_type=t.Bytes)
-    rows = znp.nvram.deserialize(raw, item_type=t.APSLinkKeyTable, allow_trailing=True)
-    size = len(key_data)
-    used = len({int(r.LinkKeyNvId) for r in rows if int(r.AddressManagerIndex) < _NO_ADDRESS})
+    size, used = await app.key_table_use()
     trust_centre = {"size": len(tclk), "used": tc_used, "free": len(tclk) - tc_used}
     findings.key_table = {
         "size": size, "used": used, "free": max(size - used, 0), "table": "APS link-key table",
@@ -156,14 +155,14 @@ async def _key_tables(findings: Findings, znp: Any) -> None:
                        "with its install code", "remove a device the stick no longer needs")
 
 
-async def _address_manager(findings: Findings, znp: Any) -> None:
+async def _address_manager(findings: Findings, app: Any, znp: Any) -> None:
     if znp.version >= 3.30:
-        entries = await _table(znp, ExNvIds.ADDRMGR, 0, 0, t.AddrMgrEntry)
+        size, free = await app.address_table_size()
     else:
         entries = list(await znp.nvram.osal_read(OsalNvIds.ADDRMGR, item_type=t.AddressManagerTable))
-    used = sum(1 for e in entries if e.extAddr not in _EMPTY)
-    size = len(entries)
-    findings.address_cache = {"address_manager": size, "used": used, "free": size - used,
+        size, free = len(entries), sum(1 for e in entries if e.extAddr in _EMPTY)
+    used = size - free
+    findings.address_cache = {"address_manager": size, "used": used, "free": free,
                               "summary": table_summary(size, used, "address manager, NWK_MAX_ADDRESSES")}
     if used >= size:
         findings.error(f"the address manager is full ({size} entries): a new display cannot be kept",

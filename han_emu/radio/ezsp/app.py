@@ -40,9 +40,10 @@ from han_emu.air.dutycycle import HOUR_S, per_hour_text
 from han_emu.radio.backend import RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 from han_emu.radio.ezsp import sticks
-from han_emu.radio.ezsp.joining import JoinPolicyRestore, QuietJoins
+from han_emu.radio.ezsp.joining import JoinPolicyRestore
 from han_emu.radio.ezsp.ncp_cbke import NcpKeyEstablishment, probe_ncp_cbke
 from han_emu.radio.key_table import KeyTableFull
+from han_emu.radio.quiet_joins import QuietJoins
 from han_emu.radio.ezsp.stack_zdo import StackAnswersMatchDesc
 
 LOGGER = logging.getLogger(__name__)
@@ -127,8 +128,9 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
     """An EmberZNet coordinator carrying a packet server.
 
     The mixins allow for what the stick does itself: it answers Match_Desc
-    (:mod:`.stack_zdo`); zigpy's interview of joining displays and bellows'
-    lasting install-code join policy are left out (:mod:`.joining`).
+    (:mod:`.stack_zdo`); zigpy's interview of joining displays
+    (:mod:`han_emu.radio.quiet_joins`) and bellows' lasting install-code join
+    policy (:mod:`.joining`) are left out.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -352,24 +354,42 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
         (_status, size) = await self._ezsp.getConfigurationValue(configId=bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE)
         return int(size)
 
-    async def free_key_slot(self) -> int:
-        """The first entry of the NCP's key table that holds no key.
+    async def _free_key_slots(self, *, first: bool = False) -> tuple[int, list[int]]:
+        """(entries, indices of the free ones) of the NCP's key table (EZSP v13+).
 
         Read as bellows reads the table for a backup (``read_link_keys`` in
         ``bellows/ezsp/v13/__init__.py``): CONFIG_KEY_TABLE_SIZE entries,
         ``exportLinkKeyByIndex`` each, SL_STATUS_OK for an entry in use.  An
         entry answering SL_STATUS_NOT_FOUND is free; any other status (a key
-        the NCP will not export) is left alone.  Counting the keys instead
-        would overwrite another display's key wherever the table has a gap.
+        the NCP will not export) is left alone; SL_STATUS_INVALID_INDEX ends
+        the table.  Counting the keys instead would overwrite another
+        display's key wherever the table has a gap.  ``first``: stop at the
+        first free entry.
         """
         size = await self.key_table_size()
+        free: list[int] = []
         for index in range(size):
             status, _eui, _key = await export_link_key(self._ezsp, index)
-            if status == bt.sl_Status.NOT_FOUND:
-                return index
             if status == bt.sl_Status.INVALID_INDEX:
-                break
-        raise KeyTableFull(size)
+                return index, free
+            if status == bt.sl_Status.NOT_FOUND:
+                free.append(index)
+                if first:
+                    break
+        return size, free
+
+    async def key_table_use(self) -> tuple[int, int]:
+        """(entries, entries holding a key) of the NCP's key table (EZSP v13+)."""
+        size, free = await self._free_key_slots()
+        return size, size - len(free)
+
+    async def free_key_slot(self) -> int:
+        """The first entry of the NCP's key table that holds no key; a full
+        table raises :class:`KeyTableFull`."""
+        size, free = await self._free_key_slots(first=True)
+        if not free:
+            raise KeyTableFull(size)
+        return free[0]
 
 
 async def export_link_key(ezsp: Any, index: int) -> tuple[bt.sl_Status, t.EUI64, bytes]:

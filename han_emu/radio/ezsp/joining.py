@@ -1,16 +1,8 @@
-"""How the EZSP host treats a joining display: no zigpy interview, and the
-trust-centre join policy put back when the permit window closes.
+"""The EZSP host's permit window: the trust-centre join policy is put back
+when it closes (that a joining display is not interviewed is
+:mod:`han_emu.radio.quiet_joins`, shared with Z-Stack).
 
-**No interview.**  zigpy asks every newly joined device for its node, active
-endpoint and simple descriptors (``ControllerApplication.handle_join`` ->
-``Device.schedule_initialize``), and does the same when an address response
-names a device it did not know.  The ESI is served below zigpy's device
-layer and never reads those descriptors, while a Smart Energy display that
-has just joined must run CBKE with the trust centre: the interview only
-spends its airtime and battery in that window.  So the interview zigpy
-schedules is cancelled before it sends anything.
-
-**Join policy.**  bellows' ``permit_with_link_key`` sets
+bellows' ``permit_with_link_key`` sets
 TRUST_CENTER_POLICY to ALLOW_JOINS | JOINS_USE_INSTALL_CODE_KEY and never
 sets it back (``bellows/zigbee/application.py``); only its plain ``permit``
 restores the configured policy, ``time_s + 2`` seconds later, through
@@ -34,21 +26,6 @@ LOGGER = logging.getLogger(__name__)
 
 #: Seconds after the window's end at which the policy is put back (bellows' pre_permit margin).
 POLICY_RESTORE_MARGIN = 2.0
-
-
-class QuietJoins:
-    """Mixin for an ESI host: zigpy's device interview never runs."""
-
-    def handle_join(self, nwk: t.NWK, ieee: t.EUI64, parent_nwk: t.NWK | None, *args: Any, **kwargs: Any) -> None:
-        super().handle_join(nwk, ieee, parent_nwk, *args, **kwargs)  # type: ignore[misc]
-        try:
-            device = self.get_device(ieee=t.EUI64(ieee))  # type: ignore[attr-defined]
-        except KeyError:
-            return
-        task = getattr(device, "_initialize_task", None)
-        if task is not None and not task.done():
-            device.cancel_initialization()
-            LOGGER.debug("Not interviewing %s: the ESI does not need its descriptors", ieee)
 
 
 class JoinPolicyRestore:

@@ -39,6 +39,7 @@ from clusters.ids import SE_PROFILE_ID, ZDO_PROFILE_ID
 from han_emu.radio.backend import RadioError, RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 from han_emu.radio.key_table import KeyTableFull
+from han_emu.radio.quiet_joins import QuietJoins
 
 LOGGER = logging.getLogger(__name__)
 
@@ -92,8 +93,9 @@ def radio_config(spec: RadioSpec, *, request_timeout: float) -> dict[str, Any]:
     return {znp_conf.CONF_ZNP_CONFIG: znp}
 
 
-class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
-    """A Z-Stack 3.x coordinator carrying a packet server."""
+class ZnpCoordinator(QuietJoins, HardwareCoordinator, ControllerApplication):
+    """A Z-Stack 3.x coordinator carrying a packet server; zigpy's interview of
+    joining displays is left out (:mod:`han_emu.radio.quiet_joins`)."""
 
     _permit_reset: asyncio.Task[None] | None = None
     #: Seconds after a permit window before require-key-exchange is restored.
@@ -283,20 +285,27 @@ class ZnpCoordinator(HardwareCoordinator, ControllerApplication):
         _count, entries = await self._aps_link_key_table()
         return len(entries)
 
-    async def free_key_slot(self) -> int:
-        """The first entry of the APS link-key table that holds no key.
-
-        As the firmware sees it (``ZDSecMgrRestoreFromNV``, ``ZDSecMgrEntryNew``):
+    async def _free_key_slots(self) -> tuple[int, list[int]]:
+        """(entries, indices of the free ones) of the APS link-key table, as the
+        firmware sees it (``ZDSecMgrRestoreFromNV``, ``ZDSecMgrEntryNew``):
         with a zero count every entry is free, else the free ones are those
-        whose address-manager index is INVALID_NODE_ADDR.  A full table raises
-        :class:`KeyTableFull`."""
+        whose address-manager index is INVALID_NODE_ADDR."""
         count, entries = await self._aps_link_key_table()
-        if count == 0 and entries:
-            return 0
-        for index, entry in enumerate(entries):
-            if entry.AddressManagerIndex == _INVALID_NODE_ADDR:
-                return index
-        raise KeyTableFull(len(entries))
+        return len(entries), [i for i, entry in enumerate(entries)
+                              if count == 0 or entry.AddressManagerIndex == _INVALID_NODE_ADDR]
+
+    async def key_table_use(self) -> tuple[int, int]:
+        """(entries, entries holding a key) of the APS link-key table."""
+        size, free = await self._free_key_slots()
+        return size, size - len(free)
+
+    async def free_key_slot(self) -> int:
+        """The first entry of the APS link-key table that holds no key; a
+        full table raises :class:`KeyTableFull`."""
+        size, free = await self._free_key_slots()
+        if not free:
+            raise KeyTableFull(size)
+        return free[0]
 
     async def address_table_size(self) -> tuple[int, int]:
         """(entries, free entries) of the address manager, which Z-Stack needs

@@ -12,12 +12,8 @@ What is EmberZNet's own here, from UG100 (EZSP reference) and bellows:
   the coordinator's child) and ``trustCenterJoinHandler``;
 - every frame a node sends the coordinator, ZDO included, reaches the host
   as ``incomingMessageHandler``; the discovery requests about the
-  coordinator are also answered by the stack itself (:mod:`.local_zdo`).
-  Match_Desc is one of them ("supported" ZDO requests, answered by the
-  stack even with ``APP_RECEIVES_SUPPORTED_ZDO_REQUESTS``, unless the host
-  sets ``APP_HANDLES_ZDO_ENDPOINT_REQUESTS``: bellows ``EmberZdoConfigurationFlags``
-  and ``ezsp/config.py``, which sets 0x01 | 0x02): where the emulated NCP
-  leaves it to the host, its radio side answers it from the endpoint table;
+  coordinator, Match_Desc among them, are also answered by the stack itself
+  (:mod:`.local_zdo`, through the server's ``inject_incoming``);
 - a unicast no node acknowledges ends in ``messageSentHandler`` with
   DELIVERY_FAILED.
 """
@@ -29,10 +25,6 @@ from typing import Any
 import bellows.types as bt
 import zigpy.types as t
 
-import zigpy.zdo.types as zdo_t
-
-from clusters.ids import ZDO_PROFILE_ID
-from han_emu.radio.fakencp.ezsp import local_zdo
 from han_emu.radio.fakencp.ezsp.ncp.messaging_frames import SentMessage
 from han_emu.radio.fakencp.ezsp.server import FakeEzspServer
 from han_emu.radio.fakencp.stickair import StickAir
@@ -40,8 +32,6 @@ from han_emu.radio.fakencp.stickair import StickAir
 _TC_POLICY = int(bt.EzspPolicyId.TRUST_CENTER_POLICY)
 _ALLOW_JOINS = int(bt.EzspDecisionBitmask.ALLOW_JOINS)
 _INSTALL_CODE_ONLY = int(bt.EzspDecisionBitmask.JOINS_USE_INSTALL_CODE_KEY)
-_ZDO_FLAGS = bt.EzspConfigId.CONFIG_APPLICATION_ZDO_FLAGS
-_APP_HANDLES_ENDPOINT_REQUESTS = 0x04  # EmberZdoConfigurationFlags.APP_HANDLES_ZDO_ENDPOINT_REQUESTS
 
 
 class _Unreachable(set):  # type: ignore[type-arg]
@@ -151,9 +141,6 @@ class EzspOnAir:
         assert packet.src is not None and packet.dst is not None
         if packet.dst.addr_mode == t.AddrMode.Group:
             return  # no multicast table entries in this emulation
-        if (packet.profile_id == ZDO_PROFILE_ID and packet.dst_ep == 0
-                and packet.cluster_id == zdo_t.ZDOCmd.Match_Desc_req and packet.dst.addr_mode == t.AddrMode.NWK):
-            self._match_desc(int(packet.src.address), packet.data.serialize())
         self.server.inject_incoming(
             int(packet.src.address), None, int(packet.src_ep or 0), int(packet.dst_ep or 0),
             int(packet.profile_id or 0), int(packet.cluster_id), packet.data.serialize(),
@@ -161,27 +148,4 @@ class EzspOnAir:
             encrypted=t.TransmitOptions.APS_Encryption in packet.tx_options,
             rssi=int(packet.rssi if packet.rssi is not None else -40),
             broadcast=packet.dst.addr_mode == t.AddrMode.Broadcast,
-        )
-
-    def _match_desc(self, src: int, data: bytes) -> None:
-        """The stack's answer to a Match_Desc about the coordinator (see the module's note)."""
-        if self.ncp.zdo_answer(int(zdo_t.ZDOCmd.Match_Desc_req), data) is not None:
-            return  # the NCP's own ZDO answers it already
-        if self.ncp.config_value(_ZDO_FLAGS) & _APP_HANDLES_ENDPOINT_REQUESTS:
-            return
-        answerer = local_zdo.ZdoAnswerer(
-            ieee=lambda: self.ieee, nwk=lambda: t.NWK(self.server.tokens.node_id), descriptor=local_zdo.NODE_DESCRIPTOR,
-            endpoints={n: local_zdo.simple_descriptor(ep) for n, ep in self.ncp.ram.endpoints.items()},
-            serves={zdo_t.ZDOCmd.Match_Desc_req},
-        )
-        reply = answerer.reply_to(int(zdo_t.ZDOCmd.Match_Desc_req), data)
-        if reply is None:
-            return
-        payload = reply.frame()
-        self.ncp.record_outgoing(
-            "unicast", src,
-            bt.EmberApsFrame(profileId=ZDO_PROFILE_ID, clusterId=int(reply.command), sourceEndpoint=0,
-                             destinationEndpoint=0, options=bt.EmberApsOption.APS_OPTION_NONE, groupId=0,
-                             sequence=payload[0]),
-            0, payload, 0,
         )

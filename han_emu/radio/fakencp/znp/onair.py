@@ -8,7 +8,9 @@ What is Z-Stack's own here, from the Z-Stack 3.x SDK and zigpy-znp:
   from the install code, format 2; format 1 carries the code and its CRC);
   ``APP_CNF_BDB_SET_JOINUSESINSTALLCODEKEY`` makes the trust centre refuse a
   device without one.  The BDB setting is RAM only: a reset clears it
-  (zigpy-znp ``permit_with_link_key`` relies on that);
+  (zigpy-znp ``permit_with_link_key`` relies on that); the key is not: it is
+  the device's trust-centre link key, kept in NV (:mod:`.tc_keys`), so the
+  trust centre admits and reads a device with it after a reset too;
 - a join reaches the host as ``ZDO_TC_DEV_IND``, then the device's announce
   (``ZDO_END_DEVICE_ANNCE_IND`` and its ``ZDO_MSG_CB_INCOMING`` copy);
 - ZDO requests a node sends the coordinator (Match_Desc, IEEE_addr, the
@@ -25,11 +27,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import zigpy.types as t
-import zigpy.util
 import zigpy.zdo.types as zdo_t
 import zigpy_znp.commands as c
 import zigpy_znp.types as znp_t
 
+from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.radio.fakencp.stickair import PERMIT_FOREVER, StickAir
 from han_emu.radio.fakencp.znp import local_zdo
 from han_emu.radio.fakencp.znp.af_frames import OutgoingFrame
@@ -91,8 +93,6 @@ class ZnpOnAir:
     def __init__(self, server: FakeZnpServer) -> None:
         self.server = server
         self.device = server.device
-        #: Keys the host installed for joining devices (from their install codes), by IEEE bytes.
-        self.install_keys: dict[bytes, bytes] = {}
         #: APP_CNF_BDB_SET_JOINUSESINSTALLCODEKEY: only devices with an install code may join.
         self.install_code_only = False
         self._permit_until: float | None = None
@@ -129,14 +129,6 @@ class ZnpOnAir:
         if isinstance(request, c.ZDO.MgmtPermitJoinReq.Req):
             if request.AddrMode == znp_t.AddrMode.Broadcast or int(request.Dst) == local_zdo.COORDINATOR_NWK:
                 self._permit(int(request.Duration))
-        elif isinstance(request, c.AppConfig.BDBAddInstallCode.Req):
-            code = bytes(request.InstallCode)
-            if request.InstallCodeFormat == c.app_config.InstallCodeFormat.InstallCodeAndCRC:
-                try:
-                    code = bytes(zigpy.util.convert_install_code(code))
-                except ValueError:
-                    return
-            self.install_keys[bytes(t.EUI64(request.IEEE))] = code[:16]
         elif isinstance(request, c.AppConfig.BDBSetJoinUsesInstallCodeKey.Req):
             self.install_code_only = bool(request.BdbJoinUsesInstallCodeKey)
         elif isinstance(request, c.SYS.ResetReq.Req):
@@ -169,8 +161,15 @@ class ZnpOnAir:
         until = self._permit_until
         return until is not None and asyncio.get_running_loop().time() < until
 
+    def trust_centre_key(self, ieee: t.EUI64) -> bytes | None:
+        """The device's own trust-centre link key (``APSME_TCLinkKeyLoad``, read
+        from NV): the install-code key the host gave it, or the one that
+        replaced it; None for the well-known key."""
+        key = bytes(self.device.tc_link_key(t.EUI64(ieee)))
+        return None if key == DEFAULT_TC_LINK_KEY else key
+
     def admits(self, ieee: t.EUI64, key: bytes | None) -> bool:
-        expected = self.install_keys.get(bytes(ieee))
+        expected = self.trust_centre_key(ieee)
         if expected is not None:
             return key == expected
         return key is None and not self.install_code_only
@@ -179,7 +178,7 @@ class ZnpOnAir:
         for partner, key in self.device.link_keys.items():
             if bytes(partner) == bytes(ieee):
                 return bytes(key)
-        return self.install_keys.get(bytes(ieee))
+        return self.trust_centre_key(ieee)
 
     def joined(self, nwk: int, ieee: t.EUI64, node: Any) -> None:
         capabilities = int(getattr(node, "capability", 0x80))
