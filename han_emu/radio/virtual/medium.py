@@ -320,18 +320,17 @@ class VirtualAir(AirCounters):
         counter = self._next_counter(sender.ieee)
         nwk_counter = self._next_nwk_counter(sender)
         mode = packet.dst.addr_mode
+        unicast = mode in _UNICAST
+        options = _option_bits(packet.tx_options)
         # Smart Energy secures broadcasts at the NWK layer only.
         aps_fc = (
             self._next_aps_frame_counter(sender)
-            if mode in (t.AddrMode.NWK, t.AddrMode.IEEE) and t.TransmitOptions.APS_Encryption in packet.tx_options
+            if unicast and options & _ENCRYPTION_BIT
             else None
         )
-        wants_ack = (
-            t.TransmitOptions.ACK in packet.tx_options
-            and mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
-        )
+        wants_ack = bool(options & _ACK_BIT) and unicast
 
-        if mode in (t.AddrMode.NWK, t.AddrMode.IEEE):
+        if unicast:
             peer = (
                 self.node_by_nwk(packet.dst.address)
                 if mode == t.AddrMode.NWK
@@ -346,8 +345,8 @@ class VirtualAir(AirCounters):
         # the receiver drops it and sends no APS acknowledgement.
         undecryptable = bool(
             receivers
-            and mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
-            and t.TransmitOptions.APS_Encryption in packet.tx_options
+            and unicast
+            and options & _ENCRYPTION_BIT
             and not self.link_keys_agree(sender, receivers[0])
         )
         if undecryptable:
@@ -367,7 +366,7 @@ class VirtualAir(AirCounters):
                 self._deliver_action(loop, sender, receiver, packet, counter, nwk_counter, acked, aps_fc),
             )
 
-        if mode not in (t.AddrMode.NWK, t.AddrMode.IEEE):
+        if not unicast:
             await asyncio.sleep(self.latency)
             return
         if not receivers:
@@ -507,7 +506,7 @@ class VirtualAir(AirCounters):
         nwk_fc = self._next_nwk_counter(receiver)
         aps_fc = (
             self._next_aps_frame_counter(receiver)
-            if t.TransmitOptions.APS_Encryption in ack.tx_options
+            if _option_bits(ack.tx_options) & _ENCRYPTION_BIT
             else None
         )
         self._announce(loop, receiver, ack, aps_ack=True, aps_counter=counter, delivered_to=(sender.ieee,),
@@ -594,6 +593,16 @@ class _Replayer:
 
     def air_receive(self, packet: t.ZigbeePacket) -> None:
         """An attacker replaying a frame listens to nothing."""
+
+
+_UNICAST = frozenset((t.AddrMode.NWK, t.AddrMode.IEEE))
+_ACK_BIT = t.TransmitOptions.ACK.value
+_ENCRYPTION_BIT = t.TransmitOptions.APS_Encryption.value
+
+
+def _option_bits(options: t.TransmitOptions) -> int:
+    """The bits of ``options`` (a flag test without building a Flag per test)."""
+    return options._value_ if type(options) is t.TransmitOptions else t.TransmitOptions(options).value
 
 
 def _ack_timed_out(acked: asyncio.Future[None]) -> None:
