@@ -22,6 +22,7 @@ import heapq
 import logging
 import selectors
 import time
+from contextvars import copy_context
 from asyncio.base_events import (  # type: ignore[attr-defined]
     _MIN_CANCELLED_TIMER_HANDLES_FRACTION,
     _MIN_SCHEDULED_TIMER_HANDLES,
@@ -44,6 +45,8 @@ LOGGER = logging.getLogger(__name__)
 
 # While callbacks are ready, real I/O is polled on one loop turn in this many.
 BUSY_POLL_EVERY = 16
+
+_new_handle = object.__new__
 
 
 class _JumpingSelector(selectors.BaseSelector):
@@ -142,7 +145,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             return super().call_soon(callback, *args, context=context)
         if self._closed:
             raise RuntimeError("Event loop is closed")
-        handle = asyncio.Handle(callback, args, self, context)
+        handle = _new_handle(asyncio.Handle)  # Handle.__init__ without its debug look-up
+        handle._context = copy_context() if context is None else context
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
         self._ready.append(handle)
         return handle
 
@@ -153,9 +163,20 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_at")
-        timer = asyncio.TimerHandle(when, callback, args, self, context)
-        if timer._source_traceback:
-            del timer._source_traceback[-1]
+        if self._debug:
+            timer = asyncio.TimerHandle(when, callback, args, self, context)
+            if timer._source_traceback:
+                del timer._source_traceback[-1]
+        else:  # TimerHandle.__init__, as Handle's above
+            timer = _new_handle(asyncio.TimerHandle)
+            timer._context = copy_context() if context is None else context
+            timer._loop = self
+            timer._callback = callback
+            timer._args = args
+            timer._cancelled = False
+            timer._repr = None
+            timer._source_traceback = None
+            timer._when = when
         heapq.heappush(self._scheduled, (when, timer))
         timer._scheduled = True
         return timer
