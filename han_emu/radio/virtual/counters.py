@@ -186,17 +186,18 @@ class AirCounters:
             return own
         return self._aps_frame_counters[bytes(node.ieee)]
 
-    def _next_nwk_counter(self, node: _Node) -> int:
+    def _next_nwk_counter(self, node: _Node, key: bytes | None = None) -> int:
+        """``key``: ``bytes(node.ieee)``, when the caller has it already."""
         own = _own(node, "next_nwk_counter")
         if callable(own):
             return int(own())
-        return spend(self._nwk_counters, bytes(node.ieee), "NWK")
+        return spend(self._nwk_counters, bytes(node.ieee) if key is None else key, "NWK")
 
-    def _next_aps_frame_counter(self, node: _Node) -> int:
+    def _next_aps_frame_counter(self, node: _Node, key: bytes | None = None) -> int:
         own = _own(node, "next_aps_frame_counter")
         if callable(own):
             return int(own())
-        return spend(self._aps_frame_counters, bytes(node.ieee), "APS")
+        return spend(self._aps_frame_counters, bytes(node.ieee) if key is None else key, "APS")
 
 
 _CLASS_HAS: dict[tuple[type, str], bool] = {}

@@ -314,21 +314,23 @@ class VirtualAir(AirCounters):
         ``zigpy.exceptions.DeliveryError`` (after ``ack_timeout`` when an
         acknowledgement was asked for, as a real radio would).
         """
-        if sender.nwk is None or self._nodes.get(bytes(sender.ieee)) is not sender:
+        key = bytes(sender.ieee)
+        if sender.nwk is None or self._nodes.get(key) is not sender:
             raise zigpy.exceptions.DeliveryError("sender is not on the network")
         loop = asyncio.get_running_loop()
         if packet.src is None:
             packet = replace_packet(packet, src=nwk_address(sender.nwk))
         if packet.dst is None:
             raise ValueError("packet has no destination")
-        counter = self._next_counter(sender.ieee)
-        nwk_counter = self._next_nwk_counter(sender)
+        counter = self._aps_counters[key]  # self._next_counter(sender.ieee), with the key at hand
+        self._aps_counters[key] = (counter + 1) & 0xFF
+        nwk_counter = self._next_nwk_counter(sender, key)
         mode = packet.dst.addr_mode
         unicast = mode in _UNICAST
         options = _option_bits(packet.tx_options)
         # Smart Energy secures broadcasts at the NWK layer only.
         aps_fc = (
-            self._next_aps_frame_counter(sender)
+            self._next_aps_frame_counter(sender, key)
             if unicast and options & _ENCRYPTION_BIT
             else None
         )
@@ -361,7 +363,7 @@ class VirtualAir(AirCounters):
             receivers = []
 
         self._announce(loop, sender, packet, aps_ack=False, aps_counter=counter,
-                       delivered_to=tuple(r.ieee for r in receivers), nwk_counter=nwk_counter, aps_fc=aps_fc)
+                       delivered_to=tuple([r.ieee for r in receivers]), nwk_counter=nwk_counter, aps_fc=aps_fc)
 
         acked: asyncio.Future[None] | None = loop.create_future() if wants_ack and receivers else None
         for receiver in receivers:
