@@ -66,7 +66,7 @@ def add_dutycycle_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-cbke", action="store_true", help="displays join without key establishment (faster)")
     p.add_argument("--jobs", "-j", type=int, metavar="N",
                    help="--compare: simulations to run at once, each in a process of its own "
-                        "(default: one per core; 1 runs them one after another)")
+                        "(default: one per core; 1 runs them one after another; the figures do not change)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     add_output(p, "--output", "-o", metavar="FILE", help="write the table or JSON here instead of stdout")
     add_output(p, "--plot", metavar="FILE.png", help="draw airtime per hour against the thresholds as a PNG")

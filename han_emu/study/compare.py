@@ -487,9 +487,12 @@ def compare_mp184(config: Any, settings: SimulationSettings = SimulationSettings
     :func:`study_variants`), ``started`` each run's start.  Ctrl-C raises
     :class:`SimulationInterrupted` with the comparisons done.
 
-    The runs share nothing, so with ``workers`` above 1 (None: one per core)
-    they run at once in that many processes, the biggest first; the results
-    are the same as one after another."""
+    The runs share nothing, so they run at once in ``workers`` processes
+    (None: one per core), the biggest first, each in a fresh process: the
+    figures are the same for any number of workers.  ``workers=0`` runs them
+    one after another in this process, as before the pool, where a run can
+    come out slightly differently after others (see
+    :func:`han_emu.study.parallel._context`)."""
     variants = study_variants(config, settings, counts)
     runs = [dataclasses.replace(settings, sub_ghz_devices=n, mp184=v) for n, v in variants]
     total = len(runs) * settings.duration_s
@@ -505,7 +508,7 @@ def compare_mp184(config: Any, settings: SimulationSettings = SimulationSettings
     watch = heard if progress is not None or variant_progress is not None else None
     workers = cores() if workers is None else workers
     reports: list[DutyReport | None]
-    if workers > 1 and len(runs) > 1:
+    if workers >= 1:
         biggest_first = sorted(range(len(runs)), key=lambda i: (-variants[i][0], i))
         try:
             reports = run_parallel([_Variant(config, s) for s in runs], workers=workers, progress=watch,

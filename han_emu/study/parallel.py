@@ -6,7 +6,9 @@ the only way to use a second core is a second process.  :func:`run_parallel`
 runs picklable jobs in a ``concurrent.futures.ProcessPoolExecutor`` and gives
 their results in the jobs' order, the same as running them one after another.
 
-The workers report back over a queue: the virtual seconds each job has run
+Each job runs in a worker of its own, forked from a clean server process
+(see :func:`_context`), so its result does not depend on what else ran or
+in what order.  The workers report back over a queue: the virtual seconds each job has run
 (for a progress bar per job) and that its HAN is up.  Ctrl-C reaches the
 whole process group: a running job stops its simulation as it would in the
 foreground (its virtual-time loop cancels the run) and hands back nothing; a
@@ -19,13 +21,18 @@ prints a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import sys
 import queue as queues
 import signal
 import threading
+import time
+import warnings
 import _thread
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing import forkserver
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Generic, TypeVar
 
@@ -46,6 +53,11 @@ POLL_S = 0.1
 _reports: Any = None
 _stop: Any = None
 _stopping = False
+_running = False
+
+GRACE_S = 1.0
+"""After the parent's word to stop, how long a worker lets its job end on the
+terminal's own Ctrl-C before interrupting it itself."""
 
 
 class Interrupted(KeyboardInterrupt, Generic[_R]):
@@ -65,9 +77,51 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Where the workers come from: forked from a server process that has
+    imported :data:`PRELOAD` and run nothing else (spawned afresh where there
+    is no fork server).  With one job per worker, every job starts from the
+    same state of the interpreter, whatever ran before it and wherever: a
+    simulation's figures can depend on its process's history (the order in
+    which equal-time timers fire follows the timer heap's whole past), so
+    this is what makes a job's result the same in a pool of any size."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    # The server runs as ``python -c``, which puts the working directory
+    # first on its path (and Python 3.11 drops the path it is handed): a
+    # checkout of another version there would be what it preloads.  It is
+    # started here with exactly this process's path instead.
+    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    os.environ["PYTHONSAFEPATH"] = "1"
+    # It starts with SIGINT ignored (kept across exec), so Ctrl-C while it
+    # imports is no traceback of its own; its workers ignore it too, but jobs.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
+        forkserver.ensure_running()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return context
+
+
+PRELOAD = ("han_emu.study.compare",)
+"""Imported once by the fork server, so a worker starts in milliseconds."""
+
+
 def _init_worker(reports: Any, stop: Any) -> None:
     global _reports, _stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # between jobs: Ctrl-C is the parent's to handle
+    # A simulation cut short mid-clean-up may leave a coroutine unawaited: not worth a line on the terminal.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     _reports, _stop = reports, stop
     reports.cancel_join_thread()  # never hang at exit on reports nobody reads any more
     threading.Thread(target=_stop_when_told, name="stop-watch", daemon=True).start()
@@ -81,7 +135,11 @@ def _stop_when_told() -> None:
     global _stopping
     _stop.wait()
     _stopping = True
-    _thread.interrupt_main(signal.SIGINT)
+    # Ctrl-C on the terminal has reached the job itself: give it the time to
+    # wind down before a second interrupt would cut its clean-up short.
+    time.sleep(GRACE_S)
+    if _running:
+        _thread.interrupt_main(signal.SIGINT)
 
 
 def _run_job(index: int, job: Job) -> Any:
@@ -94,20 +152,37 @@ def _run_job(index: int, job: Job) -> Any:
     def started() -> None:
         _reports.put(("started", index, 0.0, 0.0))
 
+    global _running
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a job stops on Ctrl-C as in the foreground
         if _stopping:
             return None
+        _running = True
         return job(progress, started)
     except KeyboardInterrupt:
         return None
     finally:
+        _running = False
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold SIGINT back (it arrives just after) while the block runs."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def run_parallel(jobs: Sequence[Job], *, workers: int, progress: PartProgress | None = None,
                  started: Callable[[], None] | None = None, order: Sequence[int] | None = None) -> list[Any]:
-    """Run ``jobs`` on ``workers`` processes; their results, in the jobs' order.
+    """Run ``jobs`` on ``workers`` processes at a time, each job in a fresh
+    one; their results, in the jobs' order.
 
     ``order`` is the order to hand them out in (the longest first keeps every
     core busy to the end).  ``progress(index, done, total)`` hears each job's
@@ -115,7 +190,7 @@ def run_parallel(jobs: Sequence[Job], *, workers: int, progress: PartProgress | 
     raises :class:`Interrupted` with the results of those that had finished.
     A job's own exception is raised here once the pool has stopped.
     """
-    context = multiprocessing.get_context()
+    context = _context()
     reports = context.Queue()
     stop = context.Event()
     results: list[Any] = [None] * len(jobs)
@@ -133,34 +208,41 @@ def run_parallel(jobs: Sequence[Job], *, workers: int, progress: PartProgress | 
             elif progress is not None:
                 progress(index, done, total)
 
-    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=context,
-                               initializer=_init_worker, initargs=(reports, stop))
-    futures: dict[Future[Any], int] = {}
+    # One single-worker pool per job, ``workers`` of them at a time: each job
+    # gets a fresh worker forked from the clean server.  (One shared pool
+    # with max_tasks_per_child=1 does the same, but on Python 3.11 it can
+    # start a replacement worker after shutdown and hang on exit.)
+    queue = list(order if order is not None else range(len(jobs)))
+    queue.reverse()
+    running: dict[Future[Any], tuple[int, ProcessPoolExecutor]] = {}
     try:
-        for i in (order if order is not None else range(len(jobs))):
-            futures[pool.submit(_run_job, i, jobs[i])] = i
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+        while queue or running:
+            while queue and len(running) < max(1, workers):
+                with _ctrl_c_held():  # a pool is either started and in ``running``, or not started
+                    i = queue.pop()
+                    pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker,
+                                               initargs=(reports, stop))
+                    running[pool.submit(_run_job, i, jobs[i])] = (i, pool)
+            done, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
             drain()
             for future in done:
-                results[futures[future]] = future.result()
-                finished[futures[future]] = True
+                i, pool = running.pop(future)
+                pool.shutdown(wait=True)
+                results[i] = future.result()
+                finished[i] = True
     except BaseException as exc:  # Ctrl-C, or a job that failed: stop the others now
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while we stop
         try:
             stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+            for future, (i, pool) in running.items():
+                pool.shutdown(wait=True, cancel_futures=True)
+                if not future.cancelled() and future.exception() is None and future.result() is not None:
+                    results[i], finished[i] = future.result(), True
             drain()
         finally:
             signal.signal(signal.SIGINT, previous)
         if not isinstance(exc, KeyboardInterrupt):
             raise
-        for future, i in futures.items():
-            if future.done() and not future.cancelled() and future.exception() is None and not finished[i]:
-                results[i] = future.result()
-                finished[i] = results[i] is not None
         raise Interrupted([r if f else None for r, f in zip(results, finished)]) from None
-    pool.shutdown(wait=True)
     drain()
     return results

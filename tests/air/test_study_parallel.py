@@ -12,9 +12,13 @@ from tests.cli.test_outputs_and_input import MONTH, Lines, interrupt, started
 
 
 def test_the_pool_gives_the_figures_one_after_another_gives() -> None:
+    """In this process one after another (the old way), one worker at a
+    time, two at once: the same figures."""
     config = load(None)
     settings = SimulationSettings(duration_s=900.0, sub_ghz_devices=2, cbke=False)
-    serial = comparison_json(compare_mp184(config, settings, workers=1))
+    serial = comparison_json(compare_mp184(config, settings, workers=0))
+    one = comparison_json(compare_mp184(config, settings, workers=1))
+    assert json.dumps(one, sort_keys=True) == json.dumps(serial, sort_keys=True)
     heard: dict[int, float] = {}
     ups: list[bool] = []
     pooled = comparison_json(compare_mp184(

@@ -448,14 +448,18 @@ class VirtualAir(AirCounters):
         aps_fc: int | None = None,
     ) -> Callable[[], None]:
         def deliver() -> None:
-            if self._nodes.get(bytes(receiver.ieee)) is not receiver:
+            to = bytes(receiver.ieee)
+            if self._nodes.get(to) is not receiver:
                 return  # left the network in flight
             link = self.link(sender.ieee, receiver.ieee)
             if not link.up:
                 return
-            if not self.incoming(receiver.ieee).accept(bytes(sender.ieee), nwk_counter):
+            by = bytes(sender.ieee)
+            table = self._incoming.get(to) or self.incoming(receiver.ieee)
+            if not table.accept(by, nwk_counter):
                 return  # a replay: dropped before the node sees it, never acknowledged
-            if aps_fc is not None and not self.incoming_aps(receiver.ieee).accept(bytes(sender.ieee), aps_fc):
+            if aps_fc is not None and not (self._incoming_aps.get(to) or self.incoming_aps(receiver.ieee)).accept(
+                    by, aps_fc):
                 return  # fresh NWK header, old APS counter: a replay all the same
             dst = packet.dst
             if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
@@ -521,9 +525,11 @@ class VirtualAir(AirCounters):
         def arrive() -> None:
             # The acknowledgement is checked like any frame: an old one is no proof.
             key = bytes(receiver.ieee)
-            if not self.incoming(sender.ieee).accept(key, nwk_fc):
+            to = bytes(sender.ieee)
+            if not (self._incoming.get(to) or self.incoming(sender.ieee)).accept(key, nwk_fc):
                 return
-            if aps_fc is not None and not self.incoming_aps(sender.ieee).accept(key, aps_fc):
+            if aps_fc is not None and not (self._incoming_aps.get(to) or self.incoming_aps(sender.ieee)).accept(
+                    key, aps_fc):
                 return
             if not acked.done():
                 acked.set_result(None)
