@@ -1,17 +1,19 @@
-"""How long the MP184 duty-cycle study takes: ``han-emu dutycycle --simulate 24h --compare mp184``.
+"""How long the MP184 duty-cycle study takes: ``han-emu dutycycle --simulate 24h --compare mp184 --devices 3``.
 
-Run from the repository root:  python benchmarks/bench_dutycycle.py [hours] [max displays]
+Run from the repository root:  python benchmarks/bench_dutycycle.py [hours] [max displays] [--no-serial]
 
-For 1, 2 and 3 sub-GHz displays (the default device mix cycled, default poll
-schedules, CBKE joins, the hub throttling) it runs the study's pair of
-simulations, with and without the MP184 HAN items, each over a virtual day,
-and prints the wall and CPU time of the pair.
+For 1..N sub-GHz displays (the default device mix cycled, default poll
+schedules, CBKE joins, the hub throttling) the study runs a pair of
+simulations, with and without the MP184 HAN items, each over a virtual day:
+2N independent simulations, which it runs at once in worker processes, one
+per core.
 
-Reference: real time.  A day of HAN traffic lasts 86,400 s on the wall clock;
-the ratio says how many times faster than that the emulator lives through the
-study's virtual days (two per display count: with and without MP184).  A
-display-day per wall second figure is printed too, since the cost grows with
-the traffic.
+Reference: the speed issue's target of 30 s of wall time for ``--devices 3``
+on a 2-core development machine (for a shorter run, the target's share of
+it).  In the same run the study is also run the old way, one simulation after
+another in one process (the old path), unless ``--no-serial``: the bench
+prints how many times faster the pool is, and whether both gave the same
+figures.  Per-core and real-time figures are printed too.
 
 The study's figures are printed after the timings (the hub's GB-868 airtime
 per hour with and without MP184, its peak rolling hour and headroom, and the
@@ -20,21 +22,27 @@ per hour with and without MP184, its peak rolling hour and headroom, and the
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from pathlib import Path
 
-from han_emu.study.compare import Comparison, SimulationSettings, compare_mp184
-from han_emu.han.config import load
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from han_emu.han.config import load  # noqa: E402
+from han_emu.study.compare import Comparison, SimulationSettings, compare_mp184, comparison_json  # noqa: E402
+from han_emu.study.workers import cores  # noqa: E402
 
 DAY_S = 86_400.0
+TARGET_S = 30.0
 
 
-def run(hours: float, displays: int) -> tuple[Comparison, float, float]:
+def run(hours: float, displays: int, workers: int | None) -> tuple[list[Comparison], float, float]:
     config = load(None)
-    settings = SimulationSettings(duration_s=hours * 3600.0)
+    settings = SimulationSettings(duration_s=hours * 3600.0, sub_ghz_devices=displays)
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    (comparison,) = compare_mp184(config, settings, counts=[displays])
-    return comparison, time.perf_counter() - wall0, time.process_time() - cpu0
+    comparisons = compare_mp184(config, settings, workers=workers)
+    return comparisons, time.perf_counter() - wall0, time.process_time() - cpu0
 
 
 def figures(c: Comparison) -> list[str]:
@@ -64,23 +72,30 @@ def figures(c: Comparison) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    hours = float(argv[1]) if len(argv) > 1 else 24.0
-    top = int(argv[2]) if len(argv) > 2 else 3
-    simulated = 2 * hours * 3600.0
-    print(f"MP184 study, {hours:g} h of virtual time per variant, 2 variants per display count")
-    print(f"{'displays':>8} {'wall s':>8} {'cpu s':>8} {'x real time':>12} {'display-days/s':>15}")
-    results = []
-    total = 0.0
-    for n in range(1, top + 1):
-        comparison, wall, cpu = run(hours, n)
-        total += wall
-        results.append(comparison)
-        print(f"{n:8d} {wall:8.1f} {cpu:8.1f} {simulated / wall:12.0f} "
-              f"{2 * n * hours / 24 / wall:15.3f}")
-    print(f"--compare mp184 --devices {top} runs all of them: {total:.1f} s wall "
-          f"({top * simulated / total:.0f}x real time)")
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    hours = float(args[0]) if args else 24.0
+    top = int(args[1]) if len(args) > 1 else 3
+    serial = "--no-serial" not in argv
+    runs = 2 * top
+    display_days = 2 * sum(range(1, top + 1)) * hours / 24
+    target = TARGET_S * hours * 3600.0 / DAY_S * (sum(range(1, top + 1)) / 6)
+    print(f"MP184 study, --devices {top}: {runs} simulations of {hours:g} h ({display_days:g} display-days), "
+          f"on {cores()} cores")
+    pooled, wall, _ = run(hours, top, None)
+    line = (f"--compare mp184 --devices {top}, {hours:g} h: {wall:.1f} s wall in a pool of {min(cores(), runs)} "
+            f"processes ({wall / target:.2f}x the {target:.3g} s target; {display_days / wall:.3f} display-days/s, "
+            f"{runs * hours * 3600.0 / wall:,.0f}x real time)")
+    if serial:
+        alone, serial_wall, serial_cpu = run(hours, top, 0)
+        same = json.dumps(comparison_json(alone), sort_keys=True) == json.dumps(comparison_json(pooled), sort_keys=True)
+        line += (f"; {serial_wall / wall:.2f}x faster than one after another in one process (the old path), "
+                 f"measured in the same run ({serial_wall:.1f} s wall, {serial_cpu:.1f} s CPU); same figures: "
+                 + ("yes" if same else "no (in one process a simulation can come out slightly differently "
+                                       "after others; the pool's are the same for any --jobs)"))
+    print(line)
+    print("(wall time includes whatever else the machine runs)")
     print()
-    for c in results:
+    for c in pooled:
         print(f"{c.sub_ghz_devices} sub-GHz display(s):")
         for row in figures(c):
             print(row)

@@ -70,6 +70,11 @@ class FrameControl:
         )
 
 
+_FRAME_CONTROLS: dict[int, FrameControl] = {}
+"""Frame control byte -> its (immutable) reading: a frame control is one of a
+few bytes, read per frame on every hot path."""
+
+
 @dataclass(slots=True)
 class ZclHeader:
     frame_control: FrameControl
@@ -94,13 +99,15 @@ class ZclHeader:
     def deserialize(cls, data: bytes) -> tuple["ZclHeader", bytes]:
         """Parse the header; raises ValueError when ``data`` is too short."""
         b, manufacturer, tsn, command_id, off = read_header(data)
-        fc = FrameControl(
-            frame_type=FrameType(b & FRAME_TYPE_MASK),
-            is_manufacturer_specific=manufacturer is not None,
-            direction=Direction.Server_to_Client if b & SERVER_TO_CLIENT else Direction.Client_to_Server,
-            disable_default_response=bool(b & DISABLE_DEFAULT_RESPONSE),
-            reserved=b >> 5,
-        )
+        fc = _FRAME_CONTROLS.get(b)
+        if fc is None:
+            fc = _FRAME_CONTROLS[b] = FrameControl(
+                frame_type=FrameType(b & FRAME_TYPE_MASK),
+                is_manufacturer_specific=bool(b & MANUFACTURER_SPECIFIC),
+                direction=Direction.Server_to_Client if b & SERVER_TO_CLIENT else Direction.Client_to_Server,
+                disable_default_response=bool(b & DISABLE_DEFAULT_RESPONSE),
+                reserved=b >> 5,
+            )
         return cls(fc, tsn, command_id, manufacturer), data[off:]
 
     @classmethod

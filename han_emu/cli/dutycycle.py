@@ -25,7 +25,7 @@ from typing import Any
 
 from han_emu.air.phy import AUTO, PHYS, SUB_GHZ_PAGES, InvalidChannelError, validate_channel
 from han_emu.cli.args import EXIT_INTERRUPTED, OptionError, add_input, add_output, duration
-from han_emu.cli.progress import progress_bar
+from han_emu.cli.progress import progress_bar, progress_bars
 from han_emu.study.compare import (
     Comparison,
     DutyReport,
@@ -35,6 +35,7 @@ from han_emu.study.compare import (
     compare_mp184,
     comparison_json,
     simulate,
+    study_variants,
 )
 from han_emu.study.tables import comparison_chart, render_comparison, render_table, terminal_chart
 
@@ -63,6 +64,9 @@ def add_dutycycle_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-throttle", action="store_true",
                    help="the hub sends no Suspend ZCL Messages (measure the unthrottled demand)")
     p.add_argument("--no-cbke", action="store_true", help="displays join without key establishment (faster)")
+    p.add_argument("--jobs", "-j", type=int, metavar="N",
+                   help="--compare: simulations to run at once, each in a process of its own "
+                        "(default: one per core; 1 runs them one after another; the figures do not change)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     add_output(p, "--output", "-o", metavar="FILE", help="write the table or JSON here instead of stdout")
     add_output(p, "--plot", metavar="FILE.png", help="draw airtime per hour against the thresholds as a PNG")
@@ -85,7 +89,7 @@ def _refuse_ignored(args: argparse.Namespace) -> None:
             ("--compare", args.compare), ("--devices", args.devices is not None), ("--config", args.config),
             ("--seed", args.seed is not None), ("--page", args.page is not None),
             ("--channel", args.channel is not None), ("--no-throttle", args.no_throttle),
-            ("--no-cbke", args.no_cbke)) if value]
+            ("--no-cbke", args.no_cbke), ("--jobs", args.jobs is not None)) if value]
         if given:
             raise OptionError(f"{', '.join(given)}: for --simulate only (a capture's frames say where they were "
                               "sent and by whom)")
@@ -93,6 +97,10 @@ def _refuse_ignored(args: argparse.Namespace) -> None:
         raise OptionError("--phy is for a capture: a simulation puts every display on GB-868 (see --page)")
     if args.devices is not None and args.devices < 1:
         raise OptionError("--devices must be at least 1")
+    if args.jobs is not None and args.jobs < 1:
+        raise OptionError("--jobs must be at least 1")
+    if args.jobs is not None and args.simulate is not None and not args.compare:
+        raise OptionError("--jobs runs the simulations of --compare at once; a single simulation uses one core")
     if args.simulate is not None:
         page = PAGE if args.page is None else args.page
         try:
@@ -125,8 +133,11 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
 
     if args.compare:
         try:
-            with progress_bar(f"MP184 comparison, {2 * (args.devices or len(config.devices))} runs") as progress:
-                comparisons = compare_mp184(config, settings, progress=progress,
+            variants = study_variants(config, settings)
+            parts = [f"{n} display{'s' if n > 1 else ''}, {'with' if mp184 else 'without'} MP184"
+                     for n, mp184 in variants]
+            with progress_bars(f"MP184 comparison, {len(variants)} runs", parts) as progress:
+                comparisons = compare_mp184(config, settings, variant_progress=progress, workers=args.jobs,
                                             started=started if progress is None else None)
             status = 0
         except SimulationInterrupted as stop:
@@ -134,7 +145,8 @@ def cmd_dutycycle(args: argparse.Namespace) -> int:
             if not comparisons:
                 _say("interrupted before the first comparison was done: nothing to show")
                 return status
-            _say(f"interrupted: showing the comparisons done, up to {comparisons[-1].sub_ghz_devices} displays")
+            counts = ", ".join(str(c.sub_ghz_devices) for c in comparisons)
+            _say(f"interrupted: showing the comparisons done, for {counts} display(s)")
         if args.format == "json":
             text = json.dumps(comparison_json(comparisons), indent=2) + "\n"
         else:

@@ -11,7 +11,7 @@ gone when the work ends, leaving the output as it was.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -62,6 +62,46 @@ def progress_bar(description: str, *, stream: TextIO | None = None,
             bar.update(task, completed=done, total=total)
 
         update.bar, update.task = bar, task  # type: ignore[attr-defined]
+        yield update
+
+
+PartProgress = Callable[[int, float, float], None]
+"""``progress(part, done, total)``: how far one part of the work has got."""
+
+
+@contextmanager
+def progress_bars(description: str, parts: Sequence[str], *, stream: TextIO | None = None,
+                  enabled: bool = True) -> Iterator[PartProgress | None]:
+    """A bar for the whole work (``description``) and one under it for each of
+    its ``parts``, which may run at once (simulations in worker processes):
+    the callback hears ``(part index, done, total)``.  None when the stream is
+    no terminal or not ``enabled``, like :func:`progress_bar`."""
+    stream = sys.stderr if stream is None else stream
+    if not enabled or not on_terminal(stream):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Bar(*columns, console=Console(file=stream), transient=True, redirect_stdout=False) as bar:
+        whole = bar.add_task(description, total=None)
+        tasks = [bar.add_task(f"  {part}", total=None) for part in parts]
+        done = [0.0] * len(parts)
+        totals = [0.0] * len(parts)
+        next_at = [0.0] * len(parts)
+
+        def update(part: int, so_far: float, total: float) -> None:
+            done[part], totals[part] = so_far, total
+            if so_far < next_at[part] and so_far < total:
+                return
+            next_at[part] = so_far + total / UPDATES
+            bar.update(tasks[part], completed=so_far, total=total)
+            whole_total = max(totals) * len(parts) if all(totals) else None
+            bar.update(whole, completed=sum(done), total=whole_total)
+
         yield update
 
 

@@ -291,7 +291,8 @@ class VirtualHan:
 
     # -- the air ------------------------------------------------------------------------------
     def name_of(self, ieee: t.EUI64) -> str:
-        return self._names.get(bytes(ieee), str(ieee))
+        name = self._names.get(bytes(ieee))
+        return str(ieee) if name is None else name
 
     def _on_air(self, frame: AirFrame) -> None:
         name = COORDINATOR if int(frame.src) == 0x0000 else self.name_of(frame.src_ieee)

@@ -18,8 +18,16 @@ thread results against timeouts.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import logging
 import selectors
 import time
+from contextvars import copy_context
+from asyncio.base_events import (  # type: ignore[attr-defined]
+    _MIN_CANCELLED_TIMER_HANDLES_FRACTION,
+    _MIN_SCHEDULED_TIMER_HANDLES,
+    MAXIMUM_SELECT_TIMEOUT,
+)
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -33,9 +41,12 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+LOGGER = logging.getLogger(__name__)
 
 # While callbacks are ready, real I/O is polled on one loop turn in this many.
 BUSY_POLL_EVERY = 16
+
+_new_handle = object.__new__
 
 
 class _JumpingSelector(selectors.BaseSelector):
@@ -116,6 +127,118 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def _advance(self, seconds: float) -> None:
         self._vtime += seconds
+
+    # -- the timer heap ---------------------------------------------------------------
+    # asyncio keeps its timers in a heap of TimerHandles, compared by a Python
+    # __lt__ on their due times: a virtual day makes millions of those calls.
+    # Here the heap holds (due time, handle) pairs, which compare in C; where
+    # two due times are equal the pair falls back to the handles, which then
+    # compare as asyncio's do (not less either way), so the heap makes the
+    # same moves and the timers fire in exactly the order asyncio's would.
+    # Only call_at and _run_once touch the heap: both are asyncio's own, as
+    # in Python 3.11, with the pairs in place of the handles.
+
+    def call_soon(self, callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
+        """asyncio's, less its debug-mode checks when not debugging: every
+        future's result and every task's step comes through here."""
+        if self._debug:
+            return super().call_soon(callback, *args, context=context)
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        handle = _new_handle(asyncio.Handle)  # Handle.__init__ without its debug look-up
+        handle._context = copy_context() if context is None else context
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
+        self._ready.append(handle)
+        return handle
+
+    def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> asyncio.TimerHandle:
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        if self._debug:
+            timer = asyncio.TimerHandle(when, callback, args, self, context)
+            if timer._source_traceback:
+                del timer._source_traceback[-1]
+        else:  # TimerHandle.__init__, as Handle's above
+            timer = _new_handle(asyncio.TimerHandle)
+            timer._context = copy_context() if context is None else context
+            timer._loop = self
+            timer._callback = callback
+            timer._args = args
+            timer._cancelled = False
+            timer._repr = None
+            timer._source_traceback = None
+            timer._when = when
+        heapq.heappush(self._scheduled, (when, timer))
+        timer._scheduled = True
+        return timer
+
+    def _run_once(self) -> None:
+        scheduled = self._scheduled
+        sched_count = len(scheduled)
+        if (sched_count > _MIN_SCHEDULED_TIMER_HANDLES
+                and self._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
+            kept = []
+            for entry in scheduled:
+                if entry[1]._cancelled:
+                    entry[1]._scheduled = False
+                else:
+                    kept.append(entry)
+            heapq.heapify(kept)
+            self._scheduled = scheduled = kept
+            self._timer_cancelled_count = 0
+        else:
+            while scheduled and scheduled[0][1]._cancelled:
+                self._timer_cancelled_count -= 1
+                heapq.heappop(scheduled)[1]._scheduled = False
+
+        ready = self._ready
+        selector = self._selector
+        if ready or self._stopping:
+            # What the jumping selector does with a zero timeout, without the calls.
+            selector._busy_turns += 1
+            if selector._busy_turns >= BUSY_POLL_EVERY:
+                selector._busy_turns = 0
+                self._process_events(selector._real.select(0))
+        else:
+            timeout = None
+            if scheduled:
+                timeout = min(max(0, scheduled[0][0] - self._vtime), MAXIMUM_SELECT_TIMEOUT)
+            self._process_events(selector.select(timeout))
+
+        end_time = self._vtime + self._clock_resolution
+        while scheduled:
+            if scheduled[0][0] >= end_time:
+                break
+            handle = heapq.heappop(scheduled)[1]
+            handle._scheduled = False
+            ready.append(handle)
+
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if handle._cancelled:
+                continue
+            if self._debug:
+                try:
+                    self._current_handle = handle
+                    t0 = self.time()
+                    handle._run()
+                    dt = self.time() - t0
+                    if dt >= self.slow_callback_duration:
+                        LOGGER.warning("Executing %s took %.3f seconds", handle, dt)
+                finally:
+                    self._current_handle = None
+            else:
+                handle._run()
+        handle = None  # breaks cycles when an exception occurs
 
 
 class LoopClock:

@@ -9,6 +9,7 @@ types and access rights come from the cluster's own ``AttributeDefs``.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 import struct
@@ -112,13 +113,29 @@ class AttributeBinding:
     def name(self) -> str:
         return self.definition.name
 
-    @property
+    @functools.cached_property
     def type_id(self) -> int:
         return int(self.definition.zcl_type)
 
-    @property
+    @functools.cached_property
     def readable(self) -> bool:
         return bool(self.definition.access & ZCLAttributeAccess.Read)
+
+    @functools.cached_property
+    def _int_encoding(self) -> tuple[int, int, int, Any, bool, bytes] | None:
+        """(min, max, size, byte order, signed, type id byte) when the declared
+        type is a plain zigpy integer (no enum, bitmap or own encoding): a
+        model's ``int`` is then checked and encoded as zigpy would, without
+        building the zigpy value.  None for every other type."""
+        typ = self.definition.type
+        if not (isinstance(typ, type) and issubclass(typ, t.FixedIntType)) or issubclass(typ, enum.Enum):
+            return None
+        if typ.__new__ is not t.FixedIntType.__new__ or typ.serialize is not t.FixedIntType.serialize:
+            return None
+        if not typ._bits or typ._bits % 8:
+            return None
+        return (typ.min_value, typ.max_value, typ._bits // 8, typ._byteorder, bool(typ._signed),
+                bytes((self.type_id,)))
 
     @property
     def writable(self) -> bool:
@@ -138,11 +155,16 @@ class AttributeBinding:
         value does not fit the declared type: a model bug that should be visible
         on the air rather than crash the server.
         """
+        return self._converted(self._model_value())
+
+    def _model_value(self) -> Any:
         try:
-            value = self.read()
+            return self.read()
         except Exception as exc:  # the model's failure must not take the server down
             LOGGER.exception("reading attribute 0x%04X %s from the model failed", self.id, self.name)
             raise AttributeReadError(Status.FAILURE) from exc
+
+    def _converted(self, value: Any) -> Any | None:
         if value is None:
             return None
         try:
@@ -172,7 +194,14 @@ class AttributeBinding:
         """Type id and encoded value, as they follow the status in a Read
         Attributes Response record (the same bytes :meth:`encode` serializes
         to, without building zigpy structs on this hot path)."""
-        value = self.current()
+        fast = self._int_encoding
+        if fast is None:
+            value = self.current()
+        else:
+            raw = self._model_value()
+            if type(raw) is int and fast[0] <= raw <= fast[1]:
+                return fast[5] + raw.to_bytes(fast[2], fast[3], signed=fast[4])
+            value = self._converted(raw)
         if value is None:
             raw = _invalid_encoding(self.type_id) if missing is MissingValue.INVALID else None
             if raw is None:

@@ -30,6 +30,15 @@ class RequestContext:
     endpoint: Endpoint
     side: ClusterSide | None
 
+    @classmethod
+    def of(cls, packet: t.ZigbeePacket, header: ZclHeader, endpoint: Endpoint,
+           side: ClusterSide | None) -> RequestContext:
+        """``RequestContext(...)``, without the frozen dataclass's setattr per
+        field: one is made for every request the server takes."""
+        ctx = object.__new__(cls)
+        ctx.__dict__.update(packet=packet, header=header, endpoint=endpoint, side=side)
+        return ctx
+
     @property
     def manufacturer(self) -> int | None:
         mfr = self.header.manufacturer

@@ -218,7 +218,7 @@ class ZclServer(GeneralCommands):
             side = endpoint.side(
                 packet.cluster_id, server=header.direction == Direction.Client_to_Server
             )
-            ctx = RequestContext(packet, header, endpoint, side)
+            ctx = RequestContext.of(packet, header, endpoint, side)
             replies.extend(self._dispatch(ctx, payload))
         return replies
 
@@ -314,7 +314,15 @@ class ZclServer(GeneralCommands):
         return [self._general_reply(ctx, GeneralCommand.Default_Response, payload)]
 
     def _general_reply(self, ctx: RequestContext, command_id: int, payload: bytes) -> t.ZigbeePacket:
-        return self._reply(ctx, ZclReply(command_id, payload, cluster_specific=False))
+        # self._reply(ctx, ZclReply(command_id, payload, cluster_specific=False)), without the
+        # frozen ZclReply: every Read Attributes Response and Default Response comes this way.
+        tsn = int(ctx.header.tsn)
+        data = bytes(payload) if isinstance(payload, (bytes, bytearray)) else payload.serialize()
+        frame = self._header(FrameType.GLOBAL_COMMAND, ctx.header.direction.flip(), True, ctx.manufacturer, tsn,
+                             command_id) + data
+        packet = ctx.packet
+        return self._packet(ctx.endpoint.id, ctx.endpoint.profile_id, packet.cluster_id,
+                            packet.src, int(packet.src_ep or 0), tsn, frame)
 
     def _reply(self, ctx: RequestContext, reply: ZclReply) -> t.ZigbeePacket:
         tsn = int(ctx.header.tsn)

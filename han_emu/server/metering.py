@@ -83,7 +83,8 @@ def metering_table(meter: TwinMeter, element: str, export_mpan: ExportMpanHome |
     mpans = meter.settings.mpans
 
     def reading(direction: str) -> Callable[[], int]:
-        return lambda: meter.reading(Channel.of(element, direction))
+        ch = Channel.of(element, direction)  # once: the busiest getters of a simulated day
+        return lambda: meter.reading(ch)
 
     def tier(direction: str, n: int) -> Callable[[], int]:
         return lambda: el.tier_register(direction, n)

@@ -267,7 +267,8 @@ class SimDisplay(SimNode):
     async def ask(self, ep: int, cluster: int, data: bytes) -> t.ZigbeePacket | None:
         """One request; both it and its response go into the readout.
         Waits out a suspension from the hub first."""
-        await self._obey_suspension()
+        if self.suspended_until > self.clock.now():  # (not suspended: no coroutine to make and run)
+            await self._obey_suspension()
         if self.gave_up:
             return None
         self.requests[cluster] += 1

@@ -22,6 +22,7 @@ deterministic for a given configuration, seed and start time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from han_emu.air.dutycycle import (
 )
 from han_emu.air.phy import AUTO, GB_868, O_QPSK_2400, phy_named
 from han_emu.han.status import wire_throttling
+from han_emu.study.workers import Interrupted, PartProgress, cores, run_parallel
 
 Progress = Callable[[float, float], None]
 """``progress(done, total)``: how far a long run has got."""
@@ -452,36 +454,87 @@ def _added(with_: Mapping[str, DeviceReport], without: Mapping[str, DeviceReport
     return devices
 
 
-def compare_mp184(config: Any, settings: SimulationSettings = SimulationSettings(),
-                  counts: Sequence[int] | None = None, progress: Progress | None = None, *,
-                  started: Callable[[], None] | None = None) -> list[Comparison]:
-    """Run each number of sub-GHz displays in ``counts`` (default: 1..N, N =
-    ``settings.sub_ghz_devices`` or the configured mix) with and without MP184;
-    ``progress(done, total)`` hears the virtual seconds run over all the runs,
-    ``started`` each run's start.  Ctrl-C raises :class:`SimulationInterrupted`
-    with the comparisons done."""
+def study_variants(config: Any, settings: SimulationSettings = SimulationSettings(),
+                   counts: Sequence[int] | None = None) -> list[tuple[int, bool]]:
+    """The simulations :func:`compare_mp184` runs, in its order: (sub-GHz
+    displays, with MP184) for each count (default: 1..N, N =
+    ``settings.sub_ghz_devices`` or the configured mix), with then without."""
     if counts is None:
         top = settings.sub_ghz_devices or len(config.devices)
         counts = range(1, top + 1)
-    counts = list(counts)
-    total = 2 * len(counts) * settings.duration_s
-    out: list[Comparison] = []
-    for i, n in enumerate(counts):
+    return [(n, v) for n in counts for v in (True, False)]
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """One simulation of the study, as a worker process runs it (picklable)."""
+
+    config: Any
+    settings: SimulationSettings
+
+    def __call__(self, progress: Progress, started: Callable[[], None]) -> DutyReport:
+        return simulate(self.config, self.settings, progress, started=started)
+
+
+def compare_mp184(config: Any, settings: SimulationSettings = SimulationSettings(),
+                  counts: Sequence[int] | None = None, progress: Progress | None = None, *,
+                  started: Callable[[], None] | None = None, workers: int | None = None,
+                  variant_progress: PartProgress | None = None) -> list[Comparison]:
+    """Run each number of sub-GHz displays in ``counts`` (default: 1..N, N =
+    ``settings.sub_ghz_devices`` or the configured mix) with and without MP184;
+    ``progress(done, total)`` hears the virtual seconds run over all the runs,
+    ``variant_progress(i, done, total)`` each run's own (``i`` in the order of
+    :func:`study_variants`), ``started`` each run's start.  Ctrl-C raises
+    :class:`SimulationInterrupted` with the comparisons done.
+
+    The runs share nothing, so they run at once in ``workers`` processes
+    (None: one per core), the biggest first, each in a fresh process: the
+    figures are the same for any number of workers.  ``workers=0`` runs them
+    one after another in this process, as before the pool, where a run can
+    come out slightly differently after others (see
+    :func:`han_emu.study.workers._context`)."""
+    variants = study_variants(config, settings, counts)
+    runs = [dataclasses.replace(settings, sub_ghz_devices=n, mp184=v) for n, v in variants]
+    total = len(runs) * settings.duration_s
+    done = [0.0] * len(runs)
+
+    def heard(i: int, seconds: float, run_total: float) -> None:
+        if variant_progress is not None:
+            variant_progress(i, seconds, run_total)
+        if progress is not None:
+            done[i] = seconds
+            progress(sum(done), total)
+
+    watch = heard if progress is not None or variant_progress is not None else None
+    workers = cores() if workers is None else workers
+    reports: list[DutyReport | None]
+    if workers >= 1:
+        biggest_first = sorted(range(len(runs)), key=lambda i: (-variants[i][0], i))
         try:
-            runs = [simulate(config, dataclasses.replace(settings, sub_ghz_devices=n, mp184=v),
-                             _part_of(progress, (2 * i + j) * settings.duration_s, total), started=started)
-                    for j, v in enumerate((True, False))]
-        except SimulationInterrupted:
-            raise SimulationInterrupted(out) from None
-        out.append(Comparison(n, runs[0], runs[1]))
+            reports = run_parallel([_Variant(config, s) for s in runs], workers=workers, progress=watch,
+                                   started=started, order=biggest_first)
+        except Interrupted as stop:
+            raise SimulationInterrupted(_paired(variants, stop.results)) from None
+    else:
+        reports = []
+        for i, run in enumerate(runs):
+            try:
+                reports.append(simulate(config, run, None if watch is None else functools.partial(watch, i),
+                                        started=started))
+            except SimulationInterrupted:
+                raise SimulationInterrupted(_paired(variants, reports)) from None
+    return _paired(variants, reports)
+
+
+def _paired(variants: Sequence[tuple[int, bool]], reports: Sequence[DutyReport | None]) -> list[Comparison]:
+    """The comparisons whose two runs are both done, by number of displays."""
+    out = []
+    for i in range(0, len(variants) - 1, 2):
+        with_, without = (reports[i] if i < len(reports) else None), (
+            reports[i + 1] if i + 1 < len(reports) else None)
+        if with_ is not None and without is not None:
+            out.append(Comparison(variants[i][0], with_, without))
     return out
-
-
-def _part_of(progress: Progress | None, before: float, total: float) -> Progress | None:
-    """The progress of one run among several, told as progress over them all."""
-    if progress is None:
-        return None
-    return lambda done, _total: progress(before + done, total)
 
 
 def comparison_json(comparisons: Sequence[Comparison]) -> dict[str, Any]:

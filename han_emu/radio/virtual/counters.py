@@ -186,14 +186,30 @@ class AirCounters:
             return own
         return self._aps_frame_counters[bytes(node.ieee)]
 
-    def _next_nwk_counter(self, node: _Node) -> int:
-        own = getattr(node, "next_nwk_counter", None)
+    def _next_nwk_counter(self, node: _Node, key: bytes | None = None) -> int:
+        """``key``: ``bytes(node.ieee)``, when the caller has it already."""
+        own = _own(node, "next_nwk_counter")
         if callable(own):
             return int(own())
-        return spend(self._nwk_counters, bytes(node.ieee), "NWK")
+        return spend(self._nwk_counters, bytes(node.ieee) if key is None else key, "NWK")
 
-    def _next_aps_frame_counter(self, node: _Node) -> int:
-        own = getattr(node, "next_aps_frame_counter", None)
+    def _next_aps_frame_counter(self, node: _Node, key: bytes | None = None) -> int:
+        own = _own(node, "next_aps_frame_counter")
         if callable(own):
             return int(own())
-        return spend(self._aps_frame_counters, bytes(node.ieee), "APS")
+        return spend(self._aps_frame_counters, bytes(node.ieee) if key is None else key, "APS")
+
+
+_CLASS_HAS: dict[tuple[type, str], bool] = {}
+
+
+def _own(node: object, name: str) -> Any:
+    """``getattr(node, name, None)``, without the AttributeError a missing
+    attribute costs on every frame: whether the class has it is asked once."""
+    cls = type(node)
+    has = _CLASS_HAS.get((cls, name))
+    if has is None:
+        has = _CLASS_HAS[(cls, name)] = hasattr(cls, name) or hasattr(cls, "__getattr__")
+    if has or name in getattr(node, "__dict__", ()):
+        return getattr(node, name, None)
+    return None

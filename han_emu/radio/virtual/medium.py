@@ -245,11 +245,15 @@ class VirtualAir(AirCounters):
                   aps_ack: bool, aps_counter: int, delivered_to: tuple[t.EUI64, ...], nwk_counter: int,
                   aps_fc: int | None) -> None:
         """Tell the listeners ``transmitter`` put ``packet`` on the air now."""
-        self._emit(AirFrame(
+        # AirFrame(...) as the dataclass builds it, without its frozen
+        # __init__'s eleven object.__setattr__ calls: two frames per exchange.
+        frame = object.__new__(AirFrame)
+        frame.__dict__.update(
             time=clock_for_loop(loop).now(), src_ieee=transmitter.ieee, src=transmitter.nwk, dst=packet.dst,
             packet=packet, tx_options=packet.tx_options, aps_ack=aps_ack, aps_counter=aps_counter,
             delivered_to=delivered_to, nwk_counter=nwk_counter, aps_frame_counter=aps_fc,
-        ))
+        )
+        self._emit(frame)
 
     def _emit(self, frame: AirFrame) -> None:
         for listener in list(self._listeners):
@@ -310,28 +314,29 @@ class VirtualAir(AirCounters):
         ``zigpy.exceptions.DeliveryError`` (after ``ack_timeout`` when an
         acknowledgement was asked for, as a real radio would).
         """
-        if sender.nwk is None or self._nodes.get(bytes(sender.ieee)) is not sender:
+        key = bytes(sender.ieee)
+        if sender.nwk is None or self._nodes.get(key) is not sender:
             raise zigpy.exceptions.DeliveryError("sender is not on the network")
         loop = asyncio.get_running_loop()
         if packet.src is None:
             packet = replace_packet(packet, src=nwk_address(sender.nwk))
         if packet.dst is None:
             raise ValueError("packet has no destination")
-        counter = self._next_counter(sender.ieee)
-        nwk_counter = self._next_nwk_counter(sender)
+        counter = self._aps_counters[key]  # self._next_counter(sender.ieee), with the key at hand
+        self._aps_counters[key] = (counter + 1) & 0xFF
+        nwk_counter = self._next_nwk_counter(sender, key)
         mode = packet.dst.addr_mode
+        unicast = mode in _UNICAST
+        options = _option_bits(packet.tx_options)
         # Smart Energy secures broadcasts at the NWK layer only.
         aps_fc = (
-            self._next_aps_frame_counter(sender)
-            if mode in (t.AddrMode.NWK, t.AddrMode.IEEE) and t.TransmitOptions.APS_Encryption in packet.tx_options
+            self._next_aps_frame_counter(sender, key)
+            if unicast and options & _ENCRYPTION_BIT
             else None
         )
-        wants_ack = (
-            t.TransmitOptions.ACK in packet.tx_options
-            and mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
-        )
+        wants_ack = bool(options & _ACK_BIT) and unicast
 
-        if mode in (t.AddrMode.NWK, t.AddrMode.IEEE):
+        if unicast:
             peer = (
                 self.node_by_nwk(packet.dst.address)
                 if mode == t.AddrMode.NWK
@@ -346,8 +351,8 @@ class VirtualAir(AirCounters):
         # the receiver drops it and sends no APS acknowledgement.
         undecryptable = bool(
             receivers
-            and mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
-            and t.TransmitOptions.APS_Encryption in packet.tx_options
+            and unicast
+            and options & _ENCRYPTION_BIT
             and not self.link_keys_agree(sender, receivers[0])
         )
         if undecryptable:
@@ -358,7 +363,7 @@ class VirtualAir(AirCounters):
             receivers = []
 
         self._announce(loop, sender, packet, aps_ack=False, aps_counter=counter,
-                       delivered_to=tuple(r.ieee for r in receivers), nwk_counter=nwk_counter, aps_fc=aps_fc)
+                       delivered_to=tuple([r.ieee for r in receivers]), nwk_counter=nwk_counter, aps_fc=aps_fc)
 
         acked: asyncio.Future[None] | None = loop.create_future() if wants_ack and receivers else None
         for receiver in receivers:
@@ -367,7 +372,7 @@ class VirtualAir(AirCounters):
                 self._deliver_action(loop, sender, receiver, packet, counter, nwk_counter, acked, aps_fc),
             )
 
-        if mode not in (t.AddrMode.NWK, t.AddrMode.IEEE):
+        if not unicast:
             await asyncio.sleep(self.latency)
             return
         if not receivers:
@@ -443,14 +448,18 @@ class VirtualAir(AirCounters):
         aps_fc: int | None = None,
     ) -> Callable[[], None]:
         def deliver() -> None:
-            if self._nodes.get(bytes(receiver.ieee)) is not receiver:
+            to = bytes(receiver.ieee)
+            if self._nodes.get(to) is not receiver:
                 return  # left the network in flight
             link = self.link(sender.ieee, receiver.ieee)
             if not link.up:
                 return
-            if not self.incoming(receiver.ieee).accept(bytes(sender.ieee), nwk_counter):
+            by = bytes(sender.ieee)
+            table = self._incoming.get(to) or self.incoming(receiver.ieee)
+            if not table.accept(by, nwk_counter):
                 return  # a replay: dropped before the node sees it, never acknowledged
-            if aps_fc is not None and not self.incoming_aps(receiver.ieee).accept(bytes(sender.ieee), aps_fc):
+            if aps_fc is not None and not (self._incoming_aps.get(to) or self.incoming_aps(receiver.ieee)).accept(
+                    by, aps_fc):
                 return  # fresh NWK header, old APS counter: a replay all the same
             dst = packet.dst
             if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
@@ -507,7 +516,7 @@ class VirtualAir(AirCounters):
         nwk_fc = self._next_nwk_counter(receiver)
         aps_fc = (
             self._next_aps_frame_counter(receiver)
-            if t.TransmitOptions.APS_Encryption in ack.tx_options
+            if _option_bits(ack.tx_options) & _ENCRYPTION_BIT
             else None
         )
         self._announce(loop, receiver, ack, aps_ack=True, aps_counter=counter, delivered_to=(sender.ieee,),
@@ -516,9 +525,11 @@ class VirtualAir(AirCounters):
         def arrive() -> None:
             # The acknowledgement is checked like any frame: an old one is no proof.
             key = bytes(receiver.ieee)
-            if not self.incoming(sender.ieee).accept(key, nwk_fc):
+            to = bytes(sender.ieee)
+            if not (self._incoming.get(to) or self.incoming(sender.ieee)).accept(key, nwk_fc):
                 return
-            if aps_fc is not None and not self.incoming_aps(sender.ieee).accept(key, aps_fc):
+            if aps_fc is not None and not (self._incoming_aps.get(to) or self.incoming_aps(sender.ieee)).accept(
+                    key, aps_fc):
                 return
             if not acked.done():
                 acked.set_result(None)
@@ -594,6 +605,16 @@ class _Replayer:
 
     def air_receive(self, packet: t.ZigbeePacket) -> None:
         """An attacker replaying a frame listens to nothing."""
+
+
+_UNICAST = frozenset((t.AddrMode.NWK, t.AddrMode.IEEE))
+_ACK_BIT = t.TransmitOptions.ACK.value
+_ENCRYPTION_BIT = t.TransmitOptions.APS_Encryption.value
+
+
+def _option_bits(options: t.TransmitOptions) -> int:
+    """The bits of ``options`` (a flag test without building a Flag per test)."""
+    return options._value_ if type(options) is t.TransmitOptions else t.TransmitOptions(options).value
 
 
 def _ack_timed_out(acked: asyncio.Future[None]) -> None:

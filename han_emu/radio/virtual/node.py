@@ -27,6 +27,7 @@ from zigpy.zdo.types import SimpleDescriptor
 from clusters.ids import KEY_ESTABLISHMENT, MESSAGING, METERING, PREPAYMENT, PRICE, SE_PROFILE_ID, TIME
 from clusters.zcl_header import ZclHeader
 from han_emu.radio.virtual.medium import COORDINATOR_NWK, VirtualAir
+from han_emu.radio.virtual.packets import nwk_address
 from han_emu.radio.zdo_answers import (
     ZDO_ENDPOINT,
     ZDO_PROFILE,
@@ -42,6 +43,8 @@ IHD_DEVICE = 0x0502
 PPMID_DEVICE = 0x0506
 
 DEFAULT_REQUEST_TIMEOUT = 5.0
+
+_ACK_ENCRYPTED = t.TransmitOptions.ACK | t.TransmitOptions.APS_Encryption
 
 
 def se_endpoint(
@@ -298,15 +301,13 @@ class SimNode:
         key = (int(dst_nwk), int(dst_ep), int(cluster), tsn)
         future: asyncio.Future[t.ZigbeePacket] = asyncio.get_running_loop().create_future()
         self._zcl_pending[key] = future
-        tx = t.TransmitOptions.ACK
-        if encrypted:
-            tx |= t.TransmitOptions.APS_Encryption
+        tx = _ACK_ENCRYPTED if encrypted else t.TransmitOptions.ACK
         try:
             async with asyncio.timeout(self.request_timeout if timeout is None else timeout):
                 await self.send(
                     t.ZigbeePacket(
                         src_ep=src_ep,
-                        dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=dst_nwk),
+                        dst=nwk_address(dst_nwk),
                         dst_ep=dst_ep,
                         tsn=tsn,
                         profile_id=profile,
