@@ -29,9 +29,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
-from zigpy.zdo.types import ZDOCmd
-
-from clusters.ids import ZDO_PROFILE_ID
+from clusters.ids import ZDO_DEVICE_ANNOUNCE, ZDO_PROFILE_ID
 from han_emu.frames import fastparse
 from han_emu.frames.aps import ApsCommandId, TransportKeyType, parse_transport_key
 from han_emu.frames.errors import FrameError, MicError
@@ -42,7 +40,7 @@ from han_emu.frames.mac import mac_payload, parse_mac
 from han_emu.frames.record import RawFrame
 from han_emu.frames.secheader import MIC_LENGTH, SECURITY_LEVEL
 
-DEVICE_ANNOUNCE = int(ZDOCmd.Device_annce)
+DEVICE_ANNOUNCE = ZDO_DEVICE_ANNOUNCE
 ZIGBEE_NWK_VERSIONS = (1, 2, 3)
 _MAC_DATA, _MAC_COMMAND = 1, 3
 _ASSOCIATION_RESPONSE = 0x02

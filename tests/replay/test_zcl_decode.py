@@ -4,11 +4,22 @@ to agree with zigpy's deserializers on every Smart Energy command."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
 from clusters import SE_CLUSTERS
-from han_emu.replay.zcl import ZclDecodeError, _plan, decode_payload, decode_zcl, struct_fields
+from han_emu.replay import zclplans
+from han_emu.replay.zcl import (
+    ZclDecodeError,
+    _plan,
+    compile_plan,
+    decode_payload,
+    decode_zcl,
+    plan_table,
+    plan_table_text,
+    struct_fields,
+)
 
 COMMANDS = [
     (cluster_id, direction, cdef)
@@ -42,6 +53,39 @@ def test_compiled_plan_agrees_with_zigpy(cluster, direction, cdef) -> None:
                 decode_payload(cdef.schema, body)
         else:
             assert decode_payload(cdef.schema, body) == expected
+
+
+def test_written_plans_are_what_the_schemas_compile_to() -> None:
+    """``replay/zclplans.py`` (what decode_zcl reads, without importing zigpy) is
+    the table the schemas and zigpy give now; on a change, regenerate it with
+    ``plan_table_text()``."""
+    general, commands = plan_table()
+    assert zclplans.GENERAL_NAMES == general
+    assert zclplans.COMMANDS == commands
+    assert Path(zclplans.__file__).read_text(encoding="utf-8") == plan_table_text()
+    assert {(c, d == "client", int(cdef.id)) for c, d, cdef in COMMANDS} == set(zclplans.COMMANDS)
+
+
+@pytest.mark.parametrize("cluster,direction,cdef", COMMANDS, ids=lambda c: getattr(c, "name", str(c)))
+def test_decode_zcl_reads_each_command_with_the_written_plan(cluster, direction, cdef) -> None:
+    """Whole frames of every Smart Energy command, through the written table,
+    against zigpy's reading of the payload (random bodies, as above)."""
+    fc = 0x09 if direction == "client" else 0x01
+    assert zclplans.COMMANDS[(cluster, direction == "client", cdef.id)] == (
+        cdef.name, compile_plan(cdef.schema))
+    rng = random.Random(cdef.name + "-frame")
+    for n in range(40):
+        body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 48)))
+        if n % 3 == 0:
+            body = bytes(b % 8 for b in body)
+        frame = bytes((fc, n, cdef.id)) + body
+        expected = _zigpy(cdef.schema, body)
+        if expected is None:
+            with pytest.raises(ZclDecodeError):
+                decode_zcl(cluster, frame)
+        else:
+            m = decode_zcl(cluster, frame)
+            assert (m.command, m.payload, m.tsn) == (cdef.name, expected, n)
 
 
 def test_the_hot_schemas_are_compiled() -> None:
