@@ -30,40 +30,50 @@ def _object_encoder():
 
 
 _object = _object_encoder()
-_names: dict[str, str] = {}
 
 
-class _Addresses(dict):
-    """Short address -> its JSON text, made the first time it is seen."""
+def _address(a: int | None) -> str:
+    return "null" if a is None else f'"0x{a:04x}"'
 
-    def __missing__(self, a: int | None) -> str:
-        text = self[a] = "null" if a is None else f'"0x{a:04x}"'
+
+class _Middles(dict):
+    """(src, dst, src_ep, dst_ep, profile, cluster, command) -> the text of a
+    line from ``"src"`` to ``"attributes":``, made the first time it is met (a
+    capture holds a few such combinations; past ``LIMIT`` it starts again, so
+    memory stays flat whatever the capture holds)."""
+
+    LIMIT = 4096
+
+    def __missing__(self, key: tuple) -> str:
+        src, dst, src_ep, dst_ep, profile, cluster, command = key
+        if len(self) >= self.LIMIT:
+            self.clear()
+        text = self[key] = (
+            f'"src":{_address(src)},"dst":{_address(dst)},'
+            f'"src_ep":{"null" if src_ep is None else src_ep},"dst_ep":{"null" if dst_ep is None else dst_ep},'
+            f'"profile":{profile},"cluster":{cluster},"command":{_dumps(command)},"attributes":')
         return text
 
 
-_ADDRESSES = _Addresses()
+_MIDDLES = _Middles()
 
 
 def jsonl_line(event: ZclEvent | ErrorEvent) -> str:
     """The event's jsonl line: the text ``json`` makes of ``event.to_json()``.
 
-    A ZCL event is written field by field (the fixed keys as text, JSON only
-    for the attribute and payload objects) because a replay writes one per
-    frame; the tests hold it to the dict-and-``json`` form.
+    A ZCL event is written as text around JSON for the attribute and payload
+    objects alone (the part from the addresses to the command is made once per
+    combination) because a replay writes one per frame; the tests hold it to
+    the dict-and-``json`` form.
     """
     if type(event) is not ZclEvent:
         return _dumps(event.to_json())
     m = event.message
-    name = _names.get(m.command)
-    if name is None:
-        name = _names[m.command] = _dumps(m.command)
     attrs, payload = m.attributes, m.payload
+    middle = _MIDDLES[(event.src, event.dst, event.src_ep, event.dst_ep, event.profile, event.cluster, m.command)]
     first = "" if event.first_frame is None else f'"first_frame":{event.first_frame},'
-    return (f'{{"frame":{event.frame},{first}"time":{round(event.time, 6)!r},"src":{_ADDRESSES[event.src]},'
-            f'"dst":{_ADDRESSES[event.dst]},"src_ep":{"null" if event.src_ep is None else event.src_ep},'
-            f'"dst_ep":{"null" if event.dst_ep is None else event.dst_ep},"profile":{event.profile},'
-            f'"cluster":{event.cluster},"command":{name},'
-            f'"attributes":{"null" if attrs is None else _object(attrs)},'
+    return (f'{{"frame":{event.frame},{first}"time":{round(event.time, 6)!r},{middle}'
+            f'{"null" if attrs is None else _object(attrs)},'
             f'"payload":{"null" if payload is None else _object(payload)}}}')
 
 

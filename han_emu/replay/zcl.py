@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clusters.zcl_frame import FRAME_TYPE_MASK, SERVER_TO_CLIENT, read_header
+from clusters.zcl_values import FIXED_TYPES as _FIXED
 from clusters.zcl_values import ZclValueError
 from clusters.zcl_values import read_value as _read_raw
 from han_emu.replay.zclplans import COMMANDS, GENERAL_NAMES
@@ -165,6 +166,12 @@ def _read_attributes_rsp(data: bytes) -> tuple[dict[str, Any], dict[str, Any] | 
                 attrs[_attr_id(aid)] = None
                 statuses[_attr_id(aid)] = status
                 continue
+            fixed = _FIXED.get(data[off])
+            if fixed is not None and off + 1 + fixed[0] <= n:  # an integer: read_value's first case, inline
+                end = off + 1 + fixed[0]
+                attrs[_attr_id(aid)] = int.from_bytes(data[off + 1 : end], "little", signed=fixed[1])
+                off = end
+                continue
             attrs[_attr_id(aid)], off = read_value(data[off], data, off + 1)
     except (IndexError, struct.error):
         raise ZclDecodeError("attribute record truncated") from None
@@ -178,6 +185,12 @@ def _typed_records(data: bytes) -> dict[str, Any]:
     try:
         while off < n:
             aid = _U16.unpack_from(data, off)[0]
+            fixed = _FIXED.get(data[off + 2])
+            if fixed is not None and off + 3 + fixed[0] <= n:  # an integer: read_value's first case, inline
+                end = off + 3 + fixed[0]
+                attrs[_attr_id(aid)] = int.from_bytes(data[off + 3 : end], "little", signed=fixed[1])
+                off = end
+                continue
             attrs[_attr_id(aid)], off = read_value(data[off + 2], data, off + 3)
     except (IndexError, struct.error):
         raise ZclDecodeError("attribute record truncated") from None
@@ -190,8 +203,6 @@ def _write_attributes_rsp(data: bytes) -> dict[str, Any]:
     if len(data) % 3:
         raise ZclDecodeError("write attributes response records truncated")
     return {"statuses": {_attr_id(_U16.unpack_from(data, i + 1)[0]): data[i] for i in range(0, len(data), 3)}}
-
-
 
 
 def decode_zcl(cluster: int, data: bytes) -> ZclMessage:

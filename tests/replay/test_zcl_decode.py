@@ -119,3 +119,37 @@ def test_signed_strings_and_invalid_octet_string() -> None:
 def test_truncated_frames_raise(data) -> None:
     with pytest.raises(ZclDecodeError):
         decode_zcl(0x0702, bytes.fromhex(data))
+
+
+def test_attribute_records_read_as_the_value_reader_reads_them() -> None:
+    """The integer records ``_read_attributes_rsp`` and ``_typed_records`` read inline
+    (every fixed-size type, whole and cut short) give what ``clusters.zcl_values``
+    gives, with strings and booleans among them."""
+    from clusters.zcl_values import FIXED_TYPES, ZclValueError, read_response_records, read_typed_records
+    from han_emu.replay.zcl import _bytes_value
+
+    rng = random.Random(19)
+    types = [*FIXED_TYPES, 0x41, 0x42, 0x10]
+    for n in range(3000):
+        rsp, rep = b"", b""
+        for _ in range(rng.randrange(1, 4)):
+            type_id = rng.choice(types)
+            if type_id in (0x41, 0x42):
+                value = b"\x03abc"
+            else:
+                value = bytes(rng.randrange(256) for _ in range(FIXED_TYPES.get(type_id, (1,))[0]))
+            aid = rng.randrange(0x10000).to_bytes(2, "little")
+            rsp += aid + b"\x00" + bytes((type_id,)) + value
+            rep += aid + bytes((type_id,)) + value
+        if n % 5 == 0:  # cut short somewhere
+            rsp, rep = rsp[: rng.randrange(len(rsp))], rep[: rng.randrange(len(rep))]
+        for cmd, body, reference in ((0x01, rsp, read_response_records), (0x0A, rep, read_typed_records)):
+            frame = bytes((0x18, n & 0xFF, cmd)) + body
+            try:
+                expected = {f"0x{r[0]:04x}": _bytes_value(r[-1]) if isinstance(r[-1], bytes) else r[-1]
+                            for r in reference(body)}
+            except ZclValueError:
+                with pytest.raises(ZclDecodeError):
+                    decode_zcl(0x0702, frame)
+                continue
+            assert decode_zcl(0x0702, frame).attributes == expected, body.hex()
