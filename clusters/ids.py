@@ -12,6 +12,8 @@ from typing import Final
 SE_PROFILE_ID: Final = 0x0109
 """Zigbee Smart Energy application profile."""
 ZDO_PROFILE_ID: Final = 0x0000
+ZDO_DEVICE_ANNOUNCE: Final = 0x0013
+"""ZDO Device_annce (Zigbee 2.4.3.1.11): short and IEEE address of a device that joined."""
 ESI_DEVICE_ID: Final = 0x0500
 """Energy Service Interface, the device type of the meter's endpoints."""
 ESI_DEVICE_VERSION: Final = 0

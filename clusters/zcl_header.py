@@ -11,6 +11,8 @@ the attribute names the code uses from zigpy's class
 (``frame_control.frame_type``, ``.direction``, ``tsn``...), so it can stand in
 for it.  Tests hold :func:`read_header` and :class:`ZclHeader` to the construct
 declaration byte for byte and to zigpy on every input (docs/codecs.md).
+:func:`read_header` and the flags live in ``clusters.zcl_frame``, which needs
+no zigpy (a capture replay reads headers without it).
 """
 
 from __future__ import annotations
@@ -19,24 +21,13 @@ from dataclasses import dataclass, replace
 
 from zigpy.zcl.foundation import Direction, FrameType
 
-FRAME_TYPE_MASK = 0x03
-MANUFACTURER_SPECIFIC = 0x04
-SERVER_TO_CLIENT = 0x08
-DISABLE_DEFAULT_RESPONSE = 0x10
-
-
-def read_header(data: bytes) -> tuple[int, int | None, int, int, int]:
-    """(frame control byte, manufacturer code or None, TSN, command id, payload
-    offset) of a ZCL frame; raises ValueError when ``data`` is too short."""
-    n = len(data)
-    if n < 3:
-        raise ValueError(f"a ZCL header needs 3 bytes, got {n}")
-    fc = data[0]
-    if fc & MANUFACTURER_SPECIFIC:
-        if n < 5:
-            raise ValueError(f"a manufacturer-specific ZCL header needs 5 bytes, got {n}")
-        return fc, data[1] | data[2] << 8, data[3], data[4], 5
-    return fc, None, data[1], data[2], 3
+from clusters.zcl_frame import (  # noqa: F401 - the header's bytes, read here as before
+    DISABLE_DEFAULT_RESPONSE,
+    FRAME_TYPE_MASK,
+    MANUFACTURER_SPECIFIC,
+    SERVER_TO_CLIENT,
+    read_header,
+)
 
 
 @dataclass(frozen=True, slots=True)

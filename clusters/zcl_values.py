@@ -4,7 +4,9 @@ Read Attributes Responses and reports are the bulk of HAN traffic, and both the
 readout model and the capture replay parse them on every frame: integers,
 enumerations, bitmaps, UTC times and strings are read with ``int.from_bytes``;
 rarer composite types go through zigpy's own deserializers, so the result is
-the same value zigpy gives (a test checks that both agree).
+the same value zigpy gives (a test checks that both agree).  The table of
+fixed-size types is written out here (a test holds it to zigpy's data-type
+table), so reading a record does not import zigpy's cluster library.
 """
 
 from __future__ import annotations
@@ -12,13 +14,9 @@ from __future__ import annotations
 import struct
 from typing import Any, Iterator
 
-from zigpy.zcl import foundation
-from zigpy.zcl.foundation import DataTypeId
-
 _U16 = struct.Struct("<H")
 INVALID_STRING = 0xFF
-_DATA_TYPES = range(DataTypeId.data8, DataTypeId.data64 + 1)
-_OCTSTR, _STRING, _BOOL = int(DataTypeId.octstr), int(DataTypeId.string), int(DataTypeId.bool_)
+_OCTSTR, _STRING, _BOOL = 0x41, 0x42, 0x10  # DataTypeId.octstr, .string, .bool_
 
 
 class ZclValueError(ValueError):
@@ -29,11 +27,16 @@ def _fixed_types() -> dict[int, tuple[int, bool]]:
     """(size, signed) of each fixed-size type read as an integer, from zigpy's
     data-type table: integers, bitmaps, enumerations, UTC time, cluster and
     attribute ids, BACnet OID; and the general data types data8..data64 (byte
-    lists in zigpy, unsigned integers here).  Booleans are read as bools."""
+    lists in zigpy, unsigned integers here).  Booleans are read as bools.
+    :data:`FIXED_TYPES` is this table written out."""
+    from zigpy.zcl import foundation
+    from zigpy.zcl.foundation import DataTypeId
+
+    data_types = range(DataTypeId.data8, DataTypeId.data64 + 1)
     table: dict[int, tuple[int, bool]] = {}
     for type_id in DataTypeId:
         python_type = foundation.DataType.from_type_id(type_id).python_type
-        if type_id in _DATA_TYPES:
+        if type_id in data_types:
             table[int(type_id)] = (python_type._length, False)
         elif (type_id != DataTypeId.bool_ and isinstance(python_type, type) and issubclass(python_type, int)
               and getattr(python_type, "_size", None)):
@@ -41,7 +44,15 @@ def _fixed_types() -> dict[int, tuple[int, bool]]:
     return table
 
 
-FIXED_TYPES = _fixed_types()
+FIXED_TYPES: dict[int, tuple[int, bool]] = {
+    **{0x08 + i: (1 + i, False) for i in range(8)},  # data8..data64
+    **{0x18 + i: (1 + i, False) for i in range(8)},  # map8..map64
+    **{0x20 + i: (1 + i, False) for i in range(8)},  # uint8..uint64
+    **{0x28 + i: (1 + i, True) for i in range(8)},  # int8..int64
+    0x30: (1, False), 0x31: (2, False),  # enum8, enum16
+    0xE2: (4, False), 0xE8: (2, False), 0xE9: (2, False), 0xEA: (4, False),  # UTC, clusterId, attribId, bacOID
+}
+"""(size, signed) of each fixed-size type id: :func:`_fixed_types` written out."""
 
 
 def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
@@ -70,6 +81,8 @@ def read_value(type_id: int, data: bytes, off: int) -> tuple[Any, int]:
         if off >= len(data):
             raise ZclValueError("boolean value truncated")
         return bool(data[off]), off + 1
+    from zigpy.zcl import foundation  # composite types: rare, read by zigpy
+
     try:
         python_type = foundation.DataType.from_type_id(type_id).python_type
         value, rest = python_type.deserialize(data[off:])

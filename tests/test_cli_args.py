@@ -137,3 +137,62 @@ def test_keys_and_devices() -> None:
                        (args.install_code, f"{IEEE}:xyz")):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(bad)
+
+
+# -- a command line that names its subcommand imports that one's module only ----------------------
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def test_the_command_table_is_every_subcommand_in_help_order() -> None:
+    from han_emu.cli.main import COMMANDS
+
+    assert list(_subparsers(build_parser())) == [name for name, _, _ in COMMANDS]
+
+
+def test_a_subcommand_alone_parses_and_helps_as_in_the_whole_parser() -> None:
+    """``build_parser(name)`` (what ``main`` builds when the command line starts with
+    ``name``) gives that subcommand the same parser: the same help, the same defaults."""
+    whole = _subparsers(build_parser())
+    for name, parser in whole.items():
+        alone = _subparsers(build_parser(name))
+        assert list(alone) == [name]
+        assert alone[name].format_help() == parser.format_help(), name
+        assert alone[name].prog == parser.prog
+
+
+def test_the_whole_help_is_unchanged_when_no_subcommand_comes_first(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert listed == build_parser().format_help()
+    for name in ("run", "permit", "replay", "sniff", "conform"):
+        assert name in listed
+
+
+def test_replay_starts_without_the_other_commands_or_the_cluster_library(tmp_path: Path) -> None:
+    """``han-emu replay --format jsonl`` of Smart Energy traffic (reads, reports,
+    profiles, prices) imports neither the other subcommands' modules nor zigpy's
+    cluster library: they cost more than the decode of a small capture.  (A
+    payload no written plan reads, such as CBKE's, still imports zigpy then.)"""
+    from benchmarks.bench_replay import LINK_KEY, NWK_KEY, build_capture
+
+    capture = tmp_path / "se.pcap"
+    build_capture(capture, 600)
+    probe = ("import runpy, sys\n"
+             "sys.argv = ['han-emu', 'replay', *sys.argv[1:], '--format', 'jsonl']\n"
+             "try:\n    runpy.run_module('han_emu.cli.main', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "sys.__stderr__.write(' '.join(sorted(m for m in sys.modules if m.startswith(('zigpy.zcl', 'han_emu.cli',"
+             " 'han_emu.han', 'han_emu.readout', 'clusters.'))) ) + '\\n')\n")
+    out = subprocess.run([sys.executable, "-c", probe, str(capture), "--key", NWK_KEY.hex(), "--link-key",
+                          LINK_KEY.hex()], capture_output=True, text=True, timeout=120, cwd=REPO)
+    loaded = set(out.stderr.strip().splitlines()[-1].split())
+    assert out.stdout.count('"command"') == 600 and '"decoded":600' in out.stdout.splitlines()[-1]
+    assert not {m for m in loaded if m.startswith("zigpy.zcl")}, loaded
+    assert {m for m in loaded if m.startswith("han_emu.cli.")} <= {
+        "han_emu.cli.main", "han_emu.cli.args", "han_emu.cli.replay", "han_emu.cli.progress"}, loaded
+    assert not {m for m in loaded if m.startswith(("han_emu.han", "han_emu.readout"))}, loaded

@@ -1,7 +1,10 @@
 """The ``han-emu`` command: the parser of every subcommand, and the dispatch to its handler.
 
 Each subcommand's module registers its parser and sets ``handler``, the
-function that takes the parsed arguments and returns the exit status.
+function that takes the parsed arguments and returns the exit status.  A
+command line that names its subcommand first imports that subcommand's module
+only (:data:`COMMANDS`), so ``han-emu replay`` does not wait for the modules
+of the others.
 
 :func:`main` is the last line of defence: whatever a handler lets through
 ends in one line on stderr, never a traceback (unless ``--debug``), and
@@ -12,59 +15,59 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 
 from han_emu import __version__
 from han_emu.cli.args import EXIT_INTERRUPTED, CommandParser, OptionError, check_files, command_prog, debugging
-from han_emu.cli.certs import add_cbke_commands, add_cert_commands
-from han_emu.cli.config import add_config_commands
-from han_emu.cli.conform import add_conform_command
-from han_emu.cli.doctor import add_doctor_command
-from han_emu.cli.dutycycle import add_dutycycle_command
-from han_emu.cli.fakencp import add_fake_ncp_command
-from han_emu.cli.replay import add_replay_command
-from han_emu.cli.run import add_run_command
-from han_emu.cli.sniff import add_sniff_command
-from han_emu.cli.state import add_state_commands
-from han_emu.cli.stick import add_permit_command
-from han_emu.han.config import ConfigError
-from han_emu.han.store import StoreError
+
+#: Each subcommand, the module that registers it and the function that does, in ``--help`` order.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("run", "han_emu.cli.run", "add_run_command"),
+    ("permit", "han_emu.cli.stick", "add_permit_command"),
+    ("doctor", "han_emu.cli.doctor", "add_doctor_command"),
+    ("fake-ncp", "han_emu.cli.fakencp", "add_fake_ncp_command"),
+    ("config", "han_emu.cli.config", "add_config_commands"),
+    ("cert", "han_emu.cli.certs", "add_cert_commands"),
+    ("cbke", "han_emu.cli.certs", "add_cbke_commands"),
+    ("replay", "han_emu.cli.replay", "add_replay_command"),
+    ("sniff", "han_emu.cli.sniff", "add_sniff_command"),
+    ("state", "han_emu.cli.state", "add_state_commands"),
+    ("dutycycle", "han_emu.cli.dutycycle", "add_dutycycle_command"),
+    ("conform", "han_emu.cli.conform", "add_conform_command"),
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand; given ``command``, of that one alone (its
+    parser is the same: the parse of a command line that names it first is too)."""
     parser = CommandParser(
         prog="han-emu",
         description="Zigbee Smart Energy HAN emulator for GB smart metering (twin-element ESME, MP184).",
     )
     parser.add_argument("--version", action="version", version=f"han-emu {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_run_command(sub)
-    add_permit_command(sub)
-    add_doctor_command(sub)
-    add_fake_ncp_command(sub)
-    add_config_commands(sub)
-    add_cert_commands(sub)
-    add_cbke_commands(sub)
-    add_replay_command(sub)
-    add_sniff_command(sub)
-    add_state_commands(sub)
-    add_dutycycle_command(sub)
-    add_conform_command(sub)
+    for name, module, adder in COMMANDS:
+        if command is None or name == command:
+            getattr(importlib.import_module(module), adder)(sub)
     return parser
+
+
+def _named_command(argv: list[str] | None) -> str | None:
+    """The subcommand a command line starts with, if it does."""
+    first = (sys.argv[1:] if argv is None else argv)[:1]
+    return first[0] if first and any(first[0] == name for name, _, _ in COMMANDS) else None
 
 
 def main(argv: list[str] | None = None) -> int:
     args: argparse.Namespace | None = None
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_named_command(argv)).parse_args(argv)
         check_files(args)
         return args.handler(args)
     except OptionError as exc:
         print(f"{command_prog(args)}: {exc}", file=sys.stderr)
-        return 2
-    except (ConfigError, StoreError) as exc:
-        print(f"han-emu: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{command_prog(args)}: interrupted", file=sys.stderr)
@@ -73,10 +76,21 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return 0
     except Exception as exc:
+        if _config_or_store_error(exc):
+            print(f"han-emu: {exc}", file=sys.stderr)
+            return 2
         if debugging(args):
             raise
         print(f"{command_prog(args)}: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _config_or_store_error(exc: Exception) -> bool:
+    """Whether ``exc`` is a bad config file or state store (said as it is, exit 2).
+    Their modules are not imported for this: one that raised is loaded."""
+    config, store = sys.modules.get("han_emu.han.config"), sys.modules.get("han_emu.han.statefile")
+    return ((config is not None and isinstance(exc, config.ConfigError))
+            or (store is not None and isinstance(exc, store.StoreError)))
 
 
 def _one_line(exc: Exception) -> str:

@@ -67,11 +67,6 @@ def add_decode_options(p: argparse.ArgumentParser, when: str, *, keylog_note: st
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run the replay; 0 when the file was read to its end, 1 when it was damaged, 2 on bad input,
     130 when Ctrl-C stopped it."""
-    from han_emu.readout import Readout
-
-    from han_emu.replay.dutycycle import ReplayDutyCycle
-    from han_emu.replay.player import ErrorEvent, Replay
-    from han_emu.replay.output import TextLines, duty_text, jsonl_line, summary_line, text_summary
     from han_emu.replay.parallel import can_run_parallel
 
     if args.speed != 1.0 and not args.tui:
@@ -90,10 +85,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     def warn(message: str) -> None:
         print(f"han-emu replay: {message}", file=sys.stderr)
 
-    readout = Readout() if args.readout_json else None
-    duty = ReplayDutyCycle(args.phy) if args.phy else None
-    if jsonl and readout is None and duty is None and can_run_parallel(args.file):
-        return _replay_parallel(args, warn)
+    if jsonl and not args.readout_json and not args.phy and can_run_parallel(args.file):
+        return _replay_parallel(args, warn)  # imports only what decoding to jsonl needs
+    from han_emu.replay.jsonl import jsonl_line, summary_line
+    from han_emu.replay.player import ErrorEvent, Replay
+
+    readout = duty = None  # their modules (and the text output's) are imported only when asked for
+    if args.readout_json:
+        from han_emu.readout import Readout
+
+        readout = Readout()
+    if args.phy:
+        from han_emu.replay.dutycycle import ReplayDutyCycle
+
+        duty = ReplayDutyCycle(args.phy)
+    if not jsonl:
+        from han_emu.replay.output import TextLines, duty_text, text_summary
     try:
         replay = Replay(args.file, args.key, args.link_key, keylog=args.keylog, readout=readout, warn=warn,
                         on_frame=duty.add if duty is not None else None)
@@ -179,7 +186,7 @@ def _replay_parallel(args: argparse.Namespace, warn: Callable[[str], None]) -> i
     """``--format jsonl`` of a big capture on every CPU: the same output, the
     same exit statuses (``replay.parallel``)."""
     from han_emu.frames.record import RawFrame
-    from han_emu.replay.output import summary_line
+    from han_emu.replay.jsonl import summary_line
     from han_emu.replay.parallel import ParallelReplay
 
     out = sys.stdout

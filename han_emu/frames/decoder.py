@@ -29,9 +29,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
-from zigpy.zdo.types import ZDOCmd
-
-from clusters.ids import ZDO_PROFILE_ID
+from clusters.ids import ZDO_DEVICE_ANNOUNCE, ZDO_PROFILE_ID
 from han_emu.frames import fastparse
 from han_emu.frames.aps import ApsCommandId, TransportKeyType, parse_transport_key
 from han_emu.frames.errors import FrameError, MicError
@@ -42,7 +40,7 @@ from han_emu.frames.mac import mac_payload, parse_mac
 from han_emu.frames.record import RawFrame
 from han_emu.frames.secheader import MIC_LENGTH, SECURITY_LEVEL
 
-DEVICE_ANNOUNCE = int(ZDOCmd.Device_annce)
+DEVICE_ANNOUNCE = ZDO_DEVICE_ANNOUNCE
 ZIGBEE_NWK_VERSIONS = (1, 2, 3)
 _MAC_DATA, _MAC_COMMAND = 1, 3
 _ASSOCIATION_RESPONSE = 0x02
@@ -61,7 +59,7 @@ _LEVEL5 = [bytes((b,)) for b in range(256)]
 _MAC_MASK, _MAC_SHORT_DATA = 0xEF4F, 0x8841
 #: NWK frame control: data frame, secured, no multicast or source route.
 _NWK_MASK, _NWK_SECURE_DATA = 0x0703, 0x0200
-_NWK_BASE = struct.Struct("<HHHBB")  # frame control, dst, src, radius, seq (at MAC offset 9)
+_MAC_NWK = struct.Struct("<HHHH")  # MAC source; NWK frame control, dst, src (at MAC offset 7)
 _AUX_EXT = struct.Struct("<BIQ")  # security control, frame counter, extended source
 #: APS frame control: data frame, delivery unicast (0) or broadcast (2).
 _APS_MASK = 0x07
@@ -242,7 +240,7 @@ class Decoder:
         if raw.fcs is not None and fcs_bytes(frame) != raw.fcs:
             return Peeled(MALFORMED, "mac: FCS mismatch")
         try:
-            if len(frame) > 40 and _U16.unpack_from(frame)[0] & _MAC_MASK == _MAC_SHORT_DATA:
+            if len(frame) > 40 and (frame[0] | frame[1] << 8) & _MAC_MASK == _MAC_SHORT_DATA:
                 out = self._common(frame)
                 if out is not None:
                     return out
@@ -257,8 +255,7 @@ class Decoder:
         an APS data frame (unicast or broadcast, no extended header).  None
         for anything else (before any decryption): the general path decides.
         Held to agree with :meth:`decode_general` by the tests."""
-        mac_src = _U16.unpack_from(frame, 7)[0]
-        nfc, dst, src, _radius, _seq = _NWK_BASE.unpack_from(frame, 9)
+        mac_src, nfc, dst, src = _MAC_NWK.unpack_from(frame, 7)
         if nfc & _NWK_MASK != _NWK_SECURE_DATA or not 1 <= (nfc >> 2) & 15 <= 3:
             return None
         off = 17 + (8 if nfc & 0x0800 else 0) + (8 if nfc & 0x1000 else 0)

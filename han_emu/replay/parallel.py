@@ -38,7 +38,7 @@ from han_emu.frames import decoder as d
 from han_emu.frames.keyring import KeyRing
 from han_emu.frames.record import RawFrame
 from han_emu.replay.capture import CaptureProblem, Chunk, capture_chunks, chunk_records
-from han_emu.replay.output import jsonl_line
+from han_emu.replay.jsonl import jsonl_line
 from han_emu.replay.player import ErrorEvent, Replay, ReplaySummary
 
 #: Bytes of capture per chunk: about 2,500 Smart Energy frames (small chunks

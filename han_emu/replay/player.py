@@ -17,17 +17,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from clusters.ids import SE_PROFILE_ID
-from clusters.mp184 import EndpointMap
 from han_emu.frames import decoder as d
 from han_emu.frames.keylog import KeylogFollower, parse_key, read_keyring
 from han_emu.frames.keyring import KeyRing
 from han_emu.frames.record import RawFrame
-from han_emu.readout import Readout, ZclIngest
 from han_emu.replay.capture import CaptureProblem, RecordSource, records_of
 from han_emu.replay.zcl import ZclDecodeError, ZclMessage, decode_zcl
+
+if TYPE_CHECKING:
+    from clusters.mp184 import EndpointMap
+    from han_emu.readout import Readout, ZclIngest
 
 
 @dataclass(slots=True)
@@ -158,7 +160,11 @@ class Replay:
         for k in build.link_keys:
             self.keys.add_link_key(k)
         self.readout = readout
-        self.ingest = ZclIngest(readout, endpoints) if readout is not None else None
+        self.ingest: ZclIngest | None = None
+        if readout is not None:
+            from han_emu.readout import ZclIngest  # only with a readout: the jsonl hot path does without
+
+            self.ingest = ZclIngest(readout, endpoints)
         self.summary = ReplaySummary()
         self.warnings: list[str] = []
         self._warn_cb = warn

@@ -5,7 +5,11 @@ Names come from zigpy (general commands, snake_case) and from ``clusters``
 as the emulator's own server speaks.  The attribute records of the general
 commands (read/report/write) have a ``struct`` fast path for the common ZCL
 data types because a replay meets them on nearly every frame; composite
-types and every cluster-specific payload go through zigpy's deserializers.
+types go through zigpy's deserializers.  A cluster-specific payload is read
+with its schema's compiled plan, which ``replay.zclplans`` holds written out
+(a test holds it to the schemas), so decoding the common frames needs no
+zigpy import: zigpy and the cluster library are imported where the plan does
+not fit, for the names a text line shows, and to compile the plans.
 """
 
 from __future__ import annotations
@@ -13,20 +17,20 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import zigpy.types as t
-from zigpy.zcl import foundation
-
-from clusters import SE_CLUSTERS
-from clusters.metering import export_site_id_def
-from clusters.mp184 import ExportMpanHome
-from clusters.zcl_header import FRAME_TYPE_MASK, SERVER_TO_CLIENT, read_header
+from clusters.zcl_frame import FRAME_TYPE_MASK, SERVER_TO_CLIENT, read_header
+from clusters.zcl_values import FIXED_TYPES as _FIXED
 from clusters.zcl_values import ZclValueError
 from clusters.zcl_values import read_value as _read_raw
+from han_emu.replay.zclplans import COMMANDS, GENERAL_NAMES
+
+if TYPE_CHECKING:
+    import zigpy.types as t
+
+    from clusters.mp184 import ExportMpanHome
 
 _U16 = struct.Struct("<H")
-_DEFAULT_HOME = ExportMpanHome()
 
 
 class ZclDecodeError(ValueError):
@@ -62,6 +66,9 @@ def _bytes_value(raw: bytes) -> str:
 
 def to_json(value: Any) -> Any:
     """A zigpy value (ints, enums, bitmaps, strings, lists, structs) as plain JSON."""
+    import zigpy.types as t
+    from zigpy.zcl import foundation
+
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, t.EUI64):
@@ -96,6 +103,8 @@ def _nibble_name(parent: str, sub: str) -> str:
 
 def struct_fields(value: t.Struct) -> dict[str, Any]:
     """A zigpy struct as {field: value}; packed nibble bytes become separate keys."""
+    import zigpy.types as t
+
     out: dict[str, Any] = {}
     for f in value.fields:
         v = getattr(value, f.name)
@@ -157,6 +166,12 @@ def _read_attributes_rsp(data: bytes) -> tuple[dict[str, Any], dict[str, Any] | 
                 attrs[_attr_id(aid)] = None
                 statuses[_attr_id(aid)] = status
                 continue
+            fixed = _FIXED.get(data[off])
+            if fixed is not None and off + 1 + fixed[0] <= n:  # an integer: read_value's first case, inline
+                end = off + 1 + fixed[0]
+                attrs[_attr_id(aid)] = int.from_bytes(data[off + 1 : end], "little", signed=fixed[1])
+                off = end
+                continue
             attrs[_attr_id(aid)], off = read_value(data[off], data, off + 1)
     except (IndexError, struct.error):
         raise ZclDecodeError("attribute record truncated") from None
@@ -170,6 +185,12 @@ def _typed_records(data: bytes) -> dict[str, Any]:
     try:
         while off < n:
             aid = _U16.unpack_from(data, off)[0]
+            fixed = _FIXED.get(data[off + 2])
+            if fixed is not None and off + 3 + fixed[0] <= n:  # an integer: read_value's first case, inline
+                end = off + 3 + fixed[0]
+                attrs[_attr_id(aid)] = int.from_bytes(data[off + 3 : end], "little", signed=fixed[1])
+                off = end
+                continue
             attrs[_attr_id(aid)], off = read_value(data[off + 2], data, off + 3)
     except (IndexError, struct.error):
         raise ZclDecodeError("attribute record truncated") from None
@@ -182,9 +203,6 @@ def _write_attributes_rsp(data: bytes) -> dict[str, Any]:
     if len(data) % 3:
         raise ZclDecodeError("write attributes response records truncated")
     return {"statuses": {_attr_id(_U16.unpack_from(data, i + 1)[0]): data[i] for i in range(0, len(data), 3)}}
-
-
-_GENERAL_NAMES = {int(k): v.name.lower() for k, v in foundation.GENERAL_COMMANDS.items()}
 
 
 def decode_zcl(cluster: int, data: bytes) -> ZclMessage:
@@ -205,12 +223,26 @@ def decode_zcl(cluster: int, data: bytes) -> ZclMessage:
             raise ZclDecodeError(f"general command 0x{cmd:02x}: {type(exc).__name__}: {exc}") from None
     if frame_type != 1:
         raise ZclDecodeError(f"reserved ZCL frame type {frame_type}")
-    cdef = _command_def(cluster, to_client, cmd) if manufacturer is None else None
-    if cdef is None:
+    key = (cluster, to_client, cmd)
+    known = COMMANDS.get(key) if manufacturer is None else None
+    if known is None:
         return ZclMessage(True, to_client, manufacturer, tsn, cmd, f"command_0x{cmd:02x}",
                           None, {"raw": body.hex()} if body else {})
-    return ZclMessage(True, to_client, manufacturer, tsn, cmd, cdef.name, None,
-                      decode_payload(cdef.schema, body, cdef.name))
+    try:
+        plan = _WRITTEN[key]
+    except KeyError:
+        plan = _WRITTEN[key] = _runtime(known[1])
+    if plan is not None:
+        try:
+            return ZclMessage(True, to_client, manufacturer, tsn, cmd, known[0], None, _run_plan(plan, body))
+        except (_NoFastPath, IndexError):
+            pass
+    schema = _command_def(cluster, to_client, cmd).schema  # zigpy decides
+    return ZclMessage(True, to_client, manufacturer, tsn, cmd, known[0], None, _deserialize(schema, body, known[0]))
+
+
+_WRITTEN: dict[tuple[int, bool, int], list[tuple] | None] = {}
+"""Runtime plans of the written-out table, made on first use (None: the schema has none)."""
 
 
 _COMMAND_DEFS: dict[tuple[int, bool, int], Any] = {}
@@ -223,6 +255,8 @@ def _command_def(cluster: int, to_client: bool, cmd: int) -> Any:
         return _COMMAND_DEFS[key]
     except KeyError:
         pass
+    from clusters import SE_CLUSTERS
+
     cls = SE_CLUSTERS.get(cluster)
     defs = None if cls is None else (cls.client_commands if to_client else cls.server_commands)
     cdef = _COMMAND_DEFS[key] = None if defs is None else defs.get(cmd)
@@ -238,6 +272,11 @@ def decode_payload(schema: type[t.Struct], body: bytes, name: str = "payload") -
             return _run_plan(plan, body)
         except (_NoFastPath, IndexError):
             pass
+    return _deserialize(schema, body, name)
+
+
+def _deserialize(schema: type[t.Struct], body: bytes, name: str) -> dict[str, Any]:
+    """A command payload read by zigpy (the reference)."""
     try:
         value, rest = schema.deserialize(body)
     except Exception as exc:
@@ -259,15 +298,50 @@ _PLANS: dict[type, list[tuple] | None] = {}
 
 
 def _int_size(typ: type) -> tuple[int, bool] | None:
+    import zigpy.types as t
+
     if isinstance(typ, type) and issubclass(typ, (t.uint_t, t.int_t)) and typ._bits % 8 == 0:
         return typ._bits // 8, bool(typ._signed)
     return None
 
 
 def _plan(schema: type) -> list[tuple] | None:
-    """Steps ("int"|"nibbles"|"lvbytes"|"list", ...) for a flat schema, or None."""
-    if schema in _PLANS:
-        return _PLANS[schema]
+    """The runtime plan of a schema (see :func:`compile_plan`), or None."""
+    if schema not in _PLANS:
+        steps = compile_plan(schema)
+        _PLANS[schema] = None if steps is None else _runtime(steps)
+    return _PLANS[schema]
+
+
+class _Probe:
+    """What a list's length lambda reads: the one field it names (a stand-in value comes back)."""
+
+    VALUE = 7919
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __getattr__(self, name: str) -> int:
+        self.names.append(name)
+        return self.VALUE
+
+
+def _length_field(length: Any) -> str:
+    """The field a list's length lambda returns, as it is (anything else: no plan)."""
+    probe = _Probe()
+    if length(probe) != _Probe.VALUE or len(probe.names) != 1:
+        raise _NoFastPath
+    return probe.names[0]
+
+
+def compile_plan(schema: type) -> tuple | None:
+    """Steps for a flat schema, as plain data, or None (zigpy reads it):
+    ("struct", names, False, format) for a run of mandatory integers,
+    ("int", name, optional, size, signed), ("nibbles", name, optional, size,
+    ((key or None, bits), ...)), ("lvbytes", name, optional, longest),
+    ("list", name, optional, field holding the count, item size, signed)."""
+    import zigpy.types as t
+
     steps: list[tuple] | None = []
     try:
         for f in schema.fields:
@@ -279,7 +353,7 @@ def _plan(schema: type) -> list[tuple] | None:
                 subs = [(sub.name, sub.type._bits) for sub in typ.fields]
                 if size is None or sum(b for _, b in subs) != size[0] * 8:
                     raise _NoFastPath
-                names = [(None if n.startswith("_") else _nibble_name(f.name, n), bits) for n, bits in subs]
+                names = tuple((None if n.startswith("_") else _nibble_name(f.name, n), bits) for n, bits in subs)
                 steps.append(("nibbles", f.name, optional, size[0], names))
             elif (size := _int_size(typ)) is not None:
                 steps.append(("int", f.name, optional, size[0], size[1]))
@@ -287,13 +361,12 @@ def _plan(schema: type) -> list[tuple] | None:
                 steps.append(("lvbytes", f.name, optional, getattr(typ, "_max_len", 255)))
             elif (isinstance(typ, type) and issubclass(typ, t.List) and f.length is not None
                   and (item := _int_size(getattr(typ, "_item_type", None))) is not None):
-                steps.append(("list", f.name, optional, f.length, item[0], item[1]))
+                steps.append(("list", f.name, optional, _length_field(f.length), item[0], item[1]))
             else:
                 raise _NoFastPath
     except (_NoFastPath, AttributeError, TypeError):
         steps = None
-    _PLANS[schema] = None if steps is None else _fuse(steps)
-    return _PLANS[schema]
+    return None if steps is None else tuple(_fuse(steps))
 
 
 _STRUCT_CODES = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
@@ -307,7 +380,7 @@ def _fuse(steps: list[tuple]) -> list[tuple]:
 
     def close() -> None:
         if len(run) > 1:
-            layout = struct.Struct("<" + "".join(_STRUCT_CODES[(st[3], st[4])] for st in run))
+            layout = "<" + "".join(_STRUCT_CODES[(st[3], st[4])] for st in run)
             out.append(("struct", tuple(st[1] for st in run), False, layout))
         else:
             out.extend(run)
@@ -323,11 +396,56 @@ def _fuse(steps: list[tuple]) -> list[tuple]:
     return out
 
 
-class _Fields:
-    """What a length lambda sees: the raw values decoded so far."""
+def _runtime(steps: tuple | None) -> list[tuple] | None:
+    """Plain steps made ready to run (struct formats compiled)."""
+    if steps is None:
+        return None
+    return [(*st[:3], struct.Struct(st[3])) if st[0] == "struct" else st for st in steps]
 
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+
+def plan_table() -> tuple[dict[int, str], dict[tuple[int, bool, int], tuple[str, tuple | None]]]:
+    """(general command names, {(cluster, to client, command): (name, plan)}) from
+    zigpy's foundation and the ``clusters`` schemas: ``replay.zclplans`` written out."""
+    from zigpy.zcl import foundation
+
+    from clusters import SE_CLUSTERS
+
+    general = {int(k): v.name.lower() for k, v in sorted(foundation.GENERAL_COMMANDS.items())}
+    commands = {}
+    for cluster, cls in sorted(SE_CLUSTERS.items()):
+        for to_client, defs in ((False, cls.server_commands), (True, cls.client_commands)):
+            for cmd, cdef in sorted(defs.items()):
+                commands[(cluster, to_client, int(cmd))] = (cdef.name, compile_plan(cdef.schema))
+    return general, commands
+
+
+def plan_table_text() -> str:
+    """The source of ``han_emu/replay/zclplans.py``."""
+    general, commands = plan_table()
+    lines = [
+        '"""ZCL command names and payload plans, written out from zigpy and the ``clusters`` schemas.',
+        "",
+        "Generated by ``han_emu.replay.zcl.plan_table_text()``; ``tests/replay/test_zcl_decode.py``",
+        "holds it to what the schemas compile to, so a replay decodes the common frames",
+        "without importing zigpy's cluster library.  Do not edit by hand: regenerate.",
+        '"""',
+        "",
+        "GENERAL_NAMES: dict[int, str] = {",
+        *(f"    0x{k:02x}: {v!r}," for k, v in general.items()),
+        "}",
+        "",
+        "COMMANDS: dict[tuple[int, bool, int], tuple[str, tuple | None]] = {",
+    ]
+    for (cluster, to_client, cmd), (name, plan) in commands.items():
+        key = f"    (0x{cluster:04x}, {to_client}, 0x{cmd:02x}): ({name!r}, "
+        if not plan:
+            lines.append(f"{key}{plan!r}),")
+            continue
+        lines.append(key + "(")
+        lines += [f"        {step!r}," for step in plan]
+        lines.append("    )),")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 _U24 = struct.Struct("<HB")
@@ -383,7 +501,10 @@ def _run_plan(plan: list[tuple], data: bytes) -> dict[str, Any]:
             out[name] = _bytes_value(data[off + 1 : end])
             off = end
         else:
-            count = step[3](_Fields(raw))
+            try:
+                count = raw[step[3]]
+            except KeyError:  # the count field was left out
+                raise _NoFastPath from None
             size, signed = step[4], step[5]
             end = off + count * size
             if end > n:
@@ -397,7 +518,7 @@ def _run_plan(plan: list[tuple], data: bytes) -> dict[str, Any]:
 
 def _general(cluster: int, fc: int, manufacturer: int | None, tsn: int, cmd: int, to_client: bool,
              body: bytes) -> ZclMessage:
-    name = _GENERAL_NAMES.get(cmd, f"general_0x{cmd:02x}")
+    name = GENERAL_NAMES.get(cmd) or f"general_0x{cmd:02x}"
     msg = ZclMessage(False, to_client, manufacturer, tsn, cmd, name)
     if cmd == 0x00:
         msg.attributes = _read_attributes(body)
@@ -411,7 +532,9 @@ def _general(cluster: int, fc: int, manufacturer: int | None, tsn: int, cmd: int
         if len(body) < 2:
             raise ZclDecodeError("default response truncated")
         msg.payload = {"command_id": body[0], "status": body[1]}
-    elif cmd in foundation.GENERAL_COMMANDS:
+    elif cmd in GENERAL_NAMES:
+        from zigpy.zcl import foundation
+
         try:
             value, _ = foundation.GENERAL_COMMANDS[cmd].schema.deserialize(body)
         except Exception as exc:
@@ -422,13 +545,18 @@ def _general(cluster: int, fc: int, manufacturer: int | None, tsn: int, cmd: int
     return msg
 
 
-def _attribute_def(cluster: int, attr_id: int, manufacturer: int | None, home: ExportMpanHome) -> Any:
+def _attribute_def(cluster: int, attr_id: int, manufacturer: int | None, home: ExportMpanHome | None) -> Any:
     """The ``clusters`` definition an attribute record means: a standard one
     in a plain frame; in a manufacturer-specific frame only the export MPAN's
     home (with its code), as every other vendor id space is unknown here."""
-    if manufacturer is not None and not home.matches(cluster, attr_id, manufacturer):
-        return None
+    from clusters import SE_CLUSTERS
+
     if manufacturer is not None:
+        from clusters.metering import export_site_id_def
+        from clusters.mp184 import ExportMpanHome
+
+        if not (home if home is not None else ExportMpanHome()).matches(cluster, attr_id, manufacturer):
+            return None
         return export_site_id_def(attr_id)
     cls = SE_CLUSTERS.get(cluster)
     a = None if cls is None else cls.attributes.get(attr_id)
@@ -436,7 +564,7 @@ def _attribute_def(cluster: int, attr_id: int, manufacturer: int | None, home: E
 
 
 def attribute_name(cluster: int, attr_id: int, manufacturer: int | None = None,
-                   home: ExportMpanHome = _DEFAULT_HOME) -> str | None:
+                   home: ExportMpanHome | None = None) -> str | None:
     """The attribute's name in ``clusters`` (None when unknown); ``manufacturer``
     is the frame's manufacturer code, ``home`` where the export MPAN lives."""
     a = _attribute_def(cluster, attr_id, manufacturer, home)
@@ -444,7 +572,7 @@ def attribute_name(cluster: int, attr_id: int, manufacturer: int | None = None,
 
 
 def attribute_type(cluster: int, attr_id: int, manufacturer: int | None = None,
-                   home: ExportMpanHome = _DEFAULT_HOME) -> type | None:
+                   home: ExportMpanHome | None = None) -> type | None:
     """The attribute's zigpy type in ``clusters`` (None when unknown)."""
     a = _attribute_def(cluster, attr_id, manufacturer, home)
     return None if a is None else a.type

@@ -192,6 +192,12 @@ def test_cluster_classes_carry_the_ids_module_names() -> None:
         0x0109, 0x0700, 0x0702, 0x0703, 0x070B, 0x0800)
 
 
+def test_zdo_ids_are_zigpys() -> None:
+    from zigpy.zdo.types import ZDOCmd
+
+    assert ids.ZDO_DEVICE_ANNOUNCE == ZDOCmd.Device_annce
+
+
 def test_subghz_and_key_establishment_attributes() -> None:
     assert SubGhz.attributes[0x0000].name == "channel_change"
     assert SubGhz.attributes[0x0004].name == "page31_channel_mask"

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from zigpy.zcl import foundation
 
+from clusters import zcl_values
 from clusters.zcl_values import FIXED_TYPES, ZclValueError, read_response_records, read_typed_records, read_value
 
 
@@ -25,6 +26,13 @@ def test_fixed_types_cover_the_zcl_integer_types() -> None:
                 0x30: (1, False), 0x31: (2, False), 0xE2: (4, False), 0xE8: (2, False), 0xE9: (2, False),
                 0xEA: (4, False)}
     assert FIXED_TYPES == expected
+
+
+def test_written_out_type_table_is_zigpys() -> None:
+    """The table the module writes out (so reading needs no zigpy import) is the one zigpy's types give."""
+    assert FIXED_TYPES == zcl_values._fixed_types()
+    ids = foundation.DataTypeId
+    assert (zcl_values._OCTSTR, zcl_values._STRING, zcl_values._BOOL) == (ids.octstr, ids.string, ids.bool_)
 
 
 def test_golden_read_attributes_response_records() -> None:
