@@ -242,7 +242,11 @@ async def tier_switch(target: Target, element: str, direction: str, tier: int) -
     new = tier or current % tariff.tiers + 1
     if new > tariff.tiers:
         raise EventError(f"tier-switch: tier {new} is beyond the {element} {direction} tariff's {tariff.tiers}")
-    now = target.now()
+    # The tier changes at the meter's own time: on a stick the meter is stepped
+    # every few seconds behind the wall clock, and it picks its tier again only
+    # at a half hour, so a switch held from the clock's "now" would wait for one.
+    target.han.runner.drive()
+    now = meter.time
     _set_tariff(meter, element, direction, replace(tariff, switching=HeldTier(tariff.switching, now, new)))
     target.changed()  # the server sees the tier change and publishes it to its subscribers
     prices = target.esi.prices[element]

@@ -183,9 +183,12 @@ def seconds(value: float) -> str:
 
 
 def at(o: Observation) -> str:
-    """Where an observation is: ``frame 12 (t=3.5 s)``, or just the time unrecorded."""
+    """Where an observation is: ``frame 12 (t=3.5 s)``, or just the time unrecorded;
+    a negative time (a stick run's join and CBKE) is labelled as before the plan."""
     when = f"t={seconds(o.time)}"
-    return f"frame {o.frame} ({when})" if o.frame is not None else when
+    if o.frame is not None:
+        return f"frame {o.frame} ({when}, before the plan started)" if o.time < 0 else f"frame {o.frame} ({when})"
+    return f"{when} (before the plan started)" if o.time < 0 else when
 
 
 def frame_numbers(observations: Iterable[Observation | None], limit: int = EVIDENCE_FRAMES) -> tuple[int, ...]:

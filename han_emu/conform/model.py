@@ -101,3 +101,6 @@ class RunLog:
     #: The meter's ESI endpoints (which is primary, which secondary) and the
     #: export MPAN's home, as the run served them.
     endpoints: EndpointMap = field(default_factory=EndpointMap)
+    #: Whether the DUT's ZDO frames are observed.  On a stick the firmware
+    #: answers Match_Desc and Simple_Desc itself: the host never sees them.
+    zdo_visible: bool = True

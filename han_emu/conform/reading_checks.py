@@ -102,6 +102,8 @@ def judge_discovers_endpoint(p: Mapping[str, Any], log: RunLog) -> Finding:
                   and o.cluster == zdo_t.ZDOCmd.Match_Desc_rsp and ep in match_desc_endpoints(o)), None)
     asked = next((o for o in log.observations if o.incoming and is_zdo(o)
                   and o.cluster == zdo_t.ZDOCmd.Match_Desc_req), None)
+    if match is None and asked is None and not log.zdo_visible:
+        return _talks_to(log, ep, f"the DUT sends {esi} ZCL frames (a run on a stick cannot see ZDO discovery)")
     if match is None:
         seen = (f"the DUT sent Match_Desc_req in {at(asked)}, but no answer listed endpoint {ep}"
                 if asked is not None else "the DUT sent no Match_Desc_req and no Simple_Desc_req")
@@ -114,6 +116,19 @@ def judge_discovers_endpoint(p: Mapping[str, Any], log: RunLog) -> Finding:
     return Finding(True, expected, f"Match_Desc_rsp in {at(match)} listed endpoint {ep}; the DUT's first frame "
                                    f"to it: {cluster_name(talk.cluster) or hexid(talk.cluster)} in {at(talk)}",
                    frame_numbers([match, talk]))
+
+
+def _talks_to(log: RunLog, ep: int, expected: str) -> Finding:
+    """Discovery on a run that cannot see ZDO (a stick answers Match_Desc and
+    Simple_Desc in its firmware, so no Match_Desc_req reaches the host): the DUT
+    found the endpoint if it talks to it."""
+    talk = next((o for o in log.observations if o.incoming and not is_zdo(o) and o.dst_ep == ep), None)
+    hidden = "discovery itself (Match_Desc, Simple_Desc) is answered by the stick and not visible from the host"
+    if talk is None:
+        return Finding(False, expected, f"the DUT sent endpoint {ep} no ZCL frame; {hidden}")
+    return Finding(True, expected, f"the DUT's first frame to endpoint {ep}: "
+                                   f"{cluster_name(talk.cluster) or hexid(talk.cluster)} in {at(talk)}; {hidden}",
+                   frame_numbers([talk]))
 
 
 # -- reads-mp184-export ---------------------------------------------------------------------

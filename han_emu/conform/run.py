@@ -22,7 +22,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,13 @@ class Observer:
         self.origin = origin
         self.counter = FrameCounter()
         self.observations: list[Observation] = []
+
+    def rebase(self, origin: float) -> None:
+        """Count run seconds from ``origin`` from now on, the observations so far
+        included (those before it get negative times)."""
+        shift = origin - self.origin
+        self.observations[:] = [replace(o, time=o.time - shift) for o in self.observations]
+        self.origin = origin
 
     def before(self, *_: Any) -> None:
         self.counter.first_data = None
@@ -466,7 +473,9 @@ class RadioRun(_Reporting):
         start = time.time()
         observer = Observer(start)
         self.log.observations = observer.observations  # the same list: progress judges what is seen so far
-        recording.sinks.append(observer.counter)
+        self.log.zdo_visible = False  # the stick's firmware answers the DUT's ZDO requests itself
+        if self.pcap:  # frames are synthesized only for a capture: numbers then match it
+            recording.sinks.append(observer.counter)
         with tempfile.TemporaryDirectory(prefix="han-emu-conform-") as tmp:
             store = StateStore(Path(tmp) / "meter.sqlite")
             han = HardwareHan(config, TwinMeter(config.meter, start), self.spec, store=store, keylog=keys,
@@ -483,7 +492,7 @@ class RadioRun(_Reporting):
                 self._report()
                 await han.permit_install_code(self.ieee, self.install_code, int(min(254, self.join_timeout)))
                 await self._wait_join()
-                observer.origin = han.clock.now()
+                observer.rebase(han.clock.now())  # the join and CBKE come before the plan: negative times
                 self.log.dut_nwk = dut_nwk()
                 target = ev.Target(han, dut_ieee=self.ieee, dut_nwk=dut_nwk, origin=observer.origin, virtual=False)
                 await play(self.plan, target, self.status, self.log, self._report)

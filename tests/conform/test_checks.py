@@ -3,6 +3,7 @@ pending, with the evidence sentences and frame numbers a report shows."""
 
 from __future__ import annotations
 
+import dataclasses
 import pytest
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
@@ -171,6 +172,24 @@ def test_discovers_endpoint_by_simple_desc() -> None:
     f = Frames()
     v = judge("discovers-endpoint", [f.zdo(1, True, zdo_t.ZDOCmd.Simple_Desc_req, b"\x00\x00\x02")])
     assert (v.passed, v.seen, v.frames) == (True, "Simple_Desc_req for endpoint 2 in frame 1 (t=1 s)", (1,))
+
+
+def test_discovers_endpoint_on_a_stick_run_by_talking_and_says_discovery_is_not_visible() -> None:
+    """A stick's firmware answers Match_Desc itself: the host sees only the DUT talking to the ESI."""
+    f = Frames()
+    obs = [f.read(2, METERING, (0,)), f.read(3, METERING, (0,), ep=2)]
+    log = RunLog("test-plan", "znp ihd", 100.0, obs, [], zdo_visible=False)
+    (v,) = evaluate([CheckSpec("discovers-endpoint", "d", {})], log)
+    assert (v.passed, v.frames) == (True, (2,))
+    assert v.expected == ("the DUT sends the secondary ESI (endpoint 2) ZCL frames "
+                          "(a run on a stick cannot see ZDO discovery)")
+    assert v.seen == ("the DUT's first frame to endpoint 2: Metering in frame 2 (t=3 s); discovery itself "
+                      "(Match_Desc, Simple_Desc) is answered by the stick and not visible from the host")
+    log = RunLog("test-plan", "znp ihd", 100.0, obs[:1], [], zdo_visible=False)
+    (v,) = evaluate([CheckSpec("discovers-endpoint", "d", {})], log)
+    assert v.passed is False and v.seen.startswith("the DUT sent endpoint 2 no ZCL frame;")
+    # The same frames where ZDO is visible: no Match_Desc seen is a failure.
+    assert judge("discovers-endpoint", obs).passed is False
 
 
 # -- reads-mp184-export ---------------------------------------------------------------------------------
@@ -354,6 +373,16 @@ def test_completes_cbke() -> None:
                           "and ConfirmKeyDataRequest answered, no Terminate), and again within 120 s of each CBKE "
                           "re-key")
     assert (v.seen, v.frames) == ("key established from frame 1 (t=1 s) to frame 6 (t=3.5 s)", (1, 2, 3, 4, 5, 6))
+
+
+def test_times_before_the_plan_started_are_labelled() -> None:
+    """On a stick the DUT joins and does CBKE before the plan starts: negative run times."""
+    obs = [dataclasses.replace(o, frame=None) for o in cbke(Frames(), -2.0)]
+    v = judge("completes-cbke", obs)
+    assert (v.passed, v.frames) == (True, ())
+    assert v.seen == "key established from t=-2 s (before the plan started) to t=0.5 s"
+    framed = judge("completes-cbke", cbke(Frames(), -2.0))
+    assert framed.seen == "key established from frame 1 (t=-2 s, before the plan started) to frame 6 (t=0.5 s)"
 
 
 def test_completes_cbke_fails_when_cut_short_terminated_or_skipped() -> None:
