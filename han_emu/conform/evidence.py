@@ -178,7 +178,8 @@ class Finding:
 
 def seconds(value: float) -> str:
     """``12 s``, ``12.5 s``: run times and intervals in evidence sentences."""
-    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    digits = 2 if -0.05 < value < 0 else 1  # a moment before the plan started is not "-0"
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
     return f"{text} s"
 
 

@@ -381,6 +381,8 @@ def test_times_before_the_plan_started_are_labelled() -> None:
     v = judge("completes-cbke", obs)
     assert (v.passed, v.frames) == (True, ())
     assert v.seen == "key established from t=-2 s (before the plan started) to t=0.5 s"
+    assert judge("completes-cbke", obs[:1] + [dataclasses.replace(o, time=-0.02) for o in obs[1:]]
+                 ).seen.startswith("key established from t=-2 s (before the plan started) to t=-0.02 s")
     framed = judge("completes-cbke", cbke(Frames(), -2.0))
     assert framed.seen == "key established from frame 1 (t=-2 s, before the plan started) to frame 6 (t=0.5 s)"
 
