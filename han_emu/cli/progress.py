@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from han_emu.frames.record import RawFrame
 
@@ -35,6 +35,18 @@ def on_terminal(stream: TextIO | None = None) -> bool:
         return False
 
 
+def _bars(stream: TextIO) -> Any:
+    """A transient rich progress display on ``stream``: description, bar,
+    percentage, time elapsed and time left."""
+    from rich.console import Console
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    return Bar(*columns, console=Console(file=stream), transient=True, redirect_stdout=False)
+
+
 @contextmanager
 def progress_bar(description: str, *, stream: TextIO | None = None,
                  enabled: bool = True) -> Iterator[Progress | None]:
@@ -44,13 +56,7 @@ def progress_bar(description: str, *, stream: TextIO | None = None,
     if not enabled or not on_terminal(stream):
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rich.progress import Progress as Bar
-
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
-    with Bar(*columns, console=Console(file=stream), transient=True, redirect_stdout=False) as bar:
+    with _bars(stream) as bar:
         task = bar.add_task(description, total=None)
         next_at = 0.0
 
@@ -80,13 +86,7 @@ def progress_bars(description: str, parts: Sequence[str], *, stream: TextIO | No
     if not enabled or not on_terminal(stream):
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rich.progress import Progress as Bar
-
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
-    with Bar(*columns, console=Console(file=stream), transient=True, redirect_stdout=False) as bar:
+    with _bars(stream) as bar:
         whole = bar.add_task(description, total=None)
         tasks = [bar.add_task(f"  {part}", total=None) for part in parts]
         done = [0.0] * len(parts)

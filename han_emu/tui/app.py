@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 
 from han_emu.tui.conform_screen import ConformScreen
@@ -129,7 +129,10 @@ class DashboardApp(App[None]):
                 self._notices_seen = number
 
     def _show(self) -> None:
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:  # the app is closing: a last timer tick has nothing to show on
+            return
         if isinstance(screen, DashScreen) and self.snapshot is not None:
             screen.show(self.snapshot)
 

@@ -21,7 +21,6 @@ and the Conformance key (``conformance``).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from han_emu.air.accounting import AirAccounting
 from han_emu.conform.model import CheckSpec, RunLog, Verdict
+from han_emu.tui.han_thread import call_on_loop
 from han_emu.tui.source import Snapshot, VirtualHanSource
 
 if TYPE_CHECKING:
@@ -156,19 +156,10 @@ class ConformRunner:
         loop = self.loop
         if loop is None or not self.running or threading.current_thread() is self._thread:
             return fn()
-        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
-
         try:
-            loop.call_soon_threadsafe(run)
+            return call_on_loop(loop, fn, self.timeout)
         except RuntimeError:  # the loop closed in between: the run is over
             return fn()
-        return future.result(self.timeout)
 
     # -- the dashboard --------------------------------------------------------------------
     def conformance(self) -> ConformView:

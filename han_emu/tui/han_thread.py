@@ -39,6 +39,21 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
+
+def call_on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], _T], timeout: float | None) -> _T:
+    """Run ``fn`` on ``loop`` (running in another thread) and return its result
+    or raise what it raised; RuntimeError when the loop is closed."""
+    future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    loop.call_soon_threadsafe(run)
+    return future.result(timeout)
+
 class HanRunner(ScenarioChoice):
     """Runs ``make_han()`` on a :class:`VirtualTimeLoop` in a daemon thread.
 
@@ -208,16 +223,7 @@ class HanRunner(ScenarioChoice):
             return fn()
         if not self.loop.is_running():
             raise RuntimeError("the virtual HAN is not running")
-        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        self.loop.call_soon_threadsafe(run)
-        return future.result(self.timeout)
+        return call_on_loop(self.loop, fn, self.timeout)
 
     # -- Controls -------------------------------------------------------------------------
     @property
