@@ -372,7 +372,7 @@ class VirtualRun(_Reporting):
         recording = HanRecording(pcap=self.pcap, keylog=self.keylog)  # RecordingError: a path that cannot be written
         observer = Observer(self.start)
         self.log.observations = observer.observations  # the same list: progress judges what is seen so far
-        if recording.active:  # frames are synthesized only for a capture: numbers then match it
+        if self.pcap:  # frame numbers only for a capture, where they can be looked up
             recording.sinks.append(observer.counter)
         with tempfile.TemporaryDirectory(prefix="han-emu-conform-") as tmp:
             store = StateStore(Path(tmp) / "meter.sqlite")
