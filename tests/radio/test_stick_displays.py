@@ -140,7 +140,11 @@ async def test_a_host_stopped_as_soon_as_cbke_is_done_leaves_every_key_in_the_st
     and stops the host at once: the keys CBKE agreed must be in the stick by
     then, and each display must have had the ESI's last CBKE answer, or a
     display that believes it is done is unreadable (a GB IHD does not redo
-    CBKE by itself)."""
+    CBKE by itself).
+
+    Frames take 50 ms on this air (CSMA back-off and MAC retries), so the
+    last answer is still on its way when the host decides to stop: the stop
+    waits for the stick's confirm, which comes once the display has it."""
     kinds = ["ihd", "ppmid", "cad"]
     settings = [dataclasses.replace(FAST[0], kind=k, name=k.upper()) for k in kinds]
     codes = display_codes(kinds, tmp_path / "codes.txt")
@@ -148,6 +152,8 @@ async def test_a_host_stopped_as_soon_as_cbke_is_done_leaves_every_key_in_the_st
         displays = StickDisplays(stick.fake, kinds, codes, memory=tmp_path / "displays.json", settings=settings,
                                  retry_s=0.2, request_timeout=2.0)
         await displays.start()
+        assert displays.air is not None
+        displays.air.latency = 0.05
         han, store, _ = await start_host(stick, tmp_path / "meter.db")
         try:
             for code in codes:

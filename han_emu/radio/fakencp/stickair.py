@@ -147,25 +147,30 @@ class StickAir:
             return True
         return node is not None and node is not self and self.air.link(self.ieee, node.ieee).up
 
-    def transmit(self, packet: t.ZigbeePacket) -> None:
+    def transmit(self, packet: t.ZigbeePacket) -> asyncio.Task[bool] | None:
         """Put a frame the host sent on the air (in the background, as the
-        radio does while the host carries on)."""
+        radio does while the host carries on).  The task returned ends when
+        the radio is done with the frame (acknowledged when asked for), True
+        if it was delivered; None when nothing goes on air."""
         dst = packet.dst
         if dst is None:
-            return
+            return None
         if (dst.addr_mode == t.AddrMode.NWK and int(dst.address) == COORDINATOR_NWK) or (
                 dst.addr_mode == t.AddrMode.IEEE and t.EUI64(dst.address) == self.ieee):
-            return  # to the coordinator itself: the firmware answered it, nothing goes on air
+            return None  # to the coordinator itself: the firmware answered it, nothing goes on air
         task = asyncio.get_running_loop().create_task(self._send(packet))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _send(self, packet: t.ZigbeePacket) -> None:
+    async def _send(self, packet: t.ZigbeePacket) -> bool:
         try:
             await self.air.transmit(self, packet)
         except zigpy.exceptions.DeliveryError as exc:
             self.undelivered += 1
             LOGGER.debug("Frame from the host not delivered: %s", exc)
+            return False
+        return True
 
 
 def put_on_air(server: Any, air: VirtualAir) -> StickAir:

@@ -15,11 +15,15 @@ What is EmberZNet's own here, from UG100 (EZSP reference) and bellows:
   coordinator, Match_Desc among them, are also answered by the stack itself
   (:mod:`.local_zdo`, through the server's ``inject_incoming``);
 - a unicast no node acknowledges ends in ``messageSentHandler`` with
-  DELIVERY_FAILED.
+  DELIVERY_FAILED; one that goes on air is reported once the radio is done
+  with it ("the stack has completed sending a message": after the ACK), so a
+  host that waits for it knows the node has the frame.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import bellows.types as bt
@@ -80,6 +84,8 @@ class EzspOnAir:
         self.transient_keys: dict[bytes, bytes] = {}
         self._radio: StickAir | None = None
         self._undo: list[Any] = []
+        #: The APS counter of the message the host just sent and the radio's transmission of it.
+        self._on_air: tuple[int, asyncio.Task[bool] | None] | None = None
 
     @property
     def ieee(self) -> t.EUI64:
@@ -98,6 +104,8 @@ class EzspOnAir:
         previous = self.ncp.unreachable
         self.ncp.unreachable = _Unreachable(radio, set(previous))
         self._undo.append(lambda: setattr(self.ncp, "unreachable", previous))
+        self.ncp.sent_when_done = self._when_sent
+        self._undo.append(lambda: setattr(self.ncp, "sent_when_done", None))
 
     def unbind(self) -> None:
         while self._undo:
@@ -114,7 +122,21 @@ class EzspOnAir:
 
     def _host_sent(self, message: SentMessage) -> None:
         if self._radio is not None:
-            self._radio.transmit(packet_of(message))
+            self._on_air = (message.aps_sequence, self._radio.transmit(packet_of(message)))
+
+    def _when_sent(self, seq: int, done: Callable[[bool], None]) -> bool:
+        """Call ``done`` when the radio has finished with the unicast just sent
+        (False: it did not go on air)."""
+        on_air, self._on_air = self._on_air, None
+        if on_air is None or on_air[0] != seq or on_air[1] is None:
+            return False
+
+        def finished(task: asyncio.Task[bool]) -> None:
+            if not task.cancelled() and self._radio is not None:
+                done(task.exception() is None and task.result())
+
+        on_air[1].add_done_callback(finished)
+        return True
 
     # -- the trust centre ----------------------------------------------------------------
     def permitting(self) -> bool:

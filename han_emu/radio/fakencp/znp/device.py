@@ -89,7 +89,8 @@ class FakeZStack(SecurityNv, TrustCentreKeys):
 
     ``on_frame`` is called with every :class:`OutgoingFrame` (ZDO ones
     included); ``confirm_status`` may pick the ``AF.DataConfirm`` status of a
-    unicast to simulate delivery failures.
+    unicast to simulate delivery failures, or return None to send the
+    confirm itself later (:meth:`FakeZnpServer.confirm_sent`).
     """
 
     def __init__(
@@ -119,7 +120,7 @@ class FakeZStack(SecurityNv, TrustCentreKeys):
             self.hardware_ieee = unpack(extaddr, t.EUI64)
         self._run = _RunState()
         self.on_frame: Callable[[OutgoingFrame], None] | None = None
-        self.confirm_status: Callable[[OutgoingFrame], t.Status] | None = None
+        self.confirm_status: Callable[[OutgoingFrame], t.Status | None] | None = None
         self.unknown_requests: list[t.CommandHeader] = []
         self._handlers: dict[type, Callable[[Any], Reply]] = {
             c.SYS.Ping.Req: self._ping,
@@ -592,6 +593,8 @@ class FakeZStack(SecurityNv, TrustCentreKeys):
             return reply + self._zdo_local(frame)
         if frame.dst_addr_mode != t.AddrMode.Broadcast:
             status = t.Status.SUCCESS if self.confirm_status is None else self.confirm_status(frame)
+            if status is None:
+                return reply  # the radio confirms it once the frame has been on the air
             reply.append(
                 c.AF.DataConfirm.Callback(Status=status, Endpoint=frame.src_endpoint, TSN=frame.tsn)
             )

@@ -17,7 +17,12 @@ What is Z-Stack's own here, from the Z-Stack 3.x SDK and zigpy-znp:
   descriptors, Bind) are answered by the ZDO in the chip from the endpoints
   the host registered, and reported to the host as ``ZDO_MSG_CB_INCOMING``;
   ZDO responses come up the same way, everything else as ``AF_INCOMING_MSG``;
-- a unicast no node acknowledges ends in ``AF_DATA_CONFIRM`` with MAC_NO_ACK.
+- a unicast no node acknowledges ends in ``AF_DATA_CONFIRM`` with MAC_NO_ACK;
+  one that goes on air is confirmed once the radio is done with it: after
+  the APS acknowledgement when one was asked for (ZApsNoAck when none
+  comes), else after the MAC acknowledgement (Z-Stack Monitor and Test API,
+  AF_DATA_CONFIRM).  A host that waits for the confirm knows the node has
+  the frame (a stop right after the last CBKE answer does not cut it off).
 """
 
 from __future__ import annotations
@@ -97,6 +102,10 @@ class ZnpOnAir:
         self.install_code_only = False
         self._permit_until: float | None = None
         self._radio: StickAir | None = None
+        #: The frame the host just handed the chip and the radio's transmission of it.
+        self._on_air: tuple[OutgoingFrame, asyncio.Task[bool] | None] | None = None
+        #: Chip resets so far: a confirm still due from before one is never sent.
+        self._resets = 0
         self._undo: list[Any] = []
         self._zdo = local_zdo.answerer(ieee=self.device.ieee, endpoints=_Registered(server),
                                        on_permit_joining=self._permit)
@@ -134,6 +143,7 @@ class ZnpOnAir:
         elif isinstance(request, c.SYS.ResetReq.Req):
             self.install_code_only = False  # BDB settings live in RAM
             self._permit_until = None
+            self._resets += 1
 
     def _host_sent(self, frame: OutgoingFrame) -> None:
         if (frame.dst_endpoint == ZDO_ENDPOINT and frame.cluster_id == _PERMIT_JOINING and len(frame.data) >= 2
@@ -141,13 +151,30 @@ class ZnpOnAir:
             self._permit(frame.data[1])  # Mgmt_Permit_Joining_req: TSN, PermitDuration, TC_Significance
         packet = packet_of(frame)
         if packet is not None and self._radio is not None:
-            self._radio.transmit(packet)
+            self._on_air = (frame, self._radio.transmit(packet))
 
-    def _confirm(self, frame: OutgoingFrame) -> znp_t.Status:
+    def _confirm(self, frame: OutgoingFrame) -> znp_t.Status | None:
+        """The AF_DATA_CONFIRM status now, or None: sent when the radio is done."""
+        on_air, self._on_air = self._on_air, None
         packet = packet_of(frame)
-        if self._radio is None or packet is None or packet.dst is None or self._radio.reaches(packet.dst):
+        if self._radio is None or packet is None or packet.dst is None:
             return znp_t.Status.SUCCESS
-        return znp_t.Status.MAC_NO_ACK
+        if not self._radio.reaches(packet.dst):
+            return znp_t.Status.MAC_NO_ACK
+        if on_air is None or on_air[0] is not frame or on_air[1] is None:
+            return znp_t.Status.SUCCESS
+        resets = self._resets
+        on_air[1].add_done_callback(lambda task: self._confirm_sent(frame, task, resets))
+        return None
+
+    def _confirm_sent(self, frame: OutgoingFrame, task: asyncio.Task[bool], resets: int) -> None:
+        if task.cancelled() or self._radio is None or resets != self._resets:
+            return  # the radio was shut down, or the chip reset since: nothing left to confirm
+        if task.exception() is None and task.result():
+            status = znp_t.Status.SUCCESS
+        else:
+            status = znp_t.Status.APS_NO_ACK if frame.aps_ack else znp_t.Status.MAC_NO_ACK
+        self.server.confirm_sent(frame.src_endpoint, frame.tsn, status)
 
     def _permit(self, seconds: int) -> None:
         now = asyncio.get_running_loop().time()

@@ -273,6 +273,10 @@ class FakeZnpServer:
         self._broadcast([message])
         return True
 
+    def confirm_sent(self, endpoint: int, tsn: int, status: t.Status) -> None:
+        """``AF_DATA_CONFIRM`` of a unicast the radio has finished with."""
+        self._broadcast([c.AF.DataConfirm.Callback(Status=status, Endpoint=endpoint, TSN=tsn)])
+
     def inject_device_join(self, nwk: int, ieee: t.EUI64, *, capabilities: int = 0x80) -> None:
         """A node joins through the coordinator and announces itself; unless it
         does the Zigbee 3.0 key exchange (:meth:`inject_key_exchange`) in

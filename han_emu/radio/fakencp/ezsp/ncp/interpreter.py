@@ -112,6 +112,10 @@ class EzspNcpBase:
         #: side on an air follows transient keys through it).
         self.command_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.unreachable: set[int] = set()
+        #: Set by a radio side: given the APS counter of the unicast just sent
+        #: and a function to call with whether it was acknowledged, True when
+        #: it will call it (messageSentHandler then waits for the air).
+        self.sent_when_done: Callable[[int, Callable[[bool], None]], bool] | None = None
         self.unknown_commands: list[int] = []
         self.address_book: dict[int, bt.EUI64] = {}
         self._commands_by_id = {spec[0]: name for name, spec in self.COMMANDS.items()}

@@ -123,11 +123,29 @@ class MessagingFrames(EzspNcpBase):
             return {"status": EmberStatus.NETWORK_DOWN, "sequence": 0}
         seq = self.record_outgoing("unicast", indexOrDestination, apsFrame, messageTag, messageContents, 0)
         status = EmberStatus.DELIVERY_FAILED if indexOrDestination in self.unreachable else EmberStatus.SUCCESS
-        self._later("messageSentHandler", **self.sent_fields(
-            type, indexOrDestination, apsFrame.replace(sequence=seq), messageTag, status, messageContents))
+        fields = self.sent_fields(
+            type, indexOrDestination, apsFrame.replace(sequence=seq), messageTag, status, messageContents)
+        if status != EmberStatus.SUCCESS or not self._sent_when_done(seq, fields):
+            self._later("messageSentHandler", **fields)
         if indexOrDestination == self.tokens.node_id and apsFrame.profileId == ZDO_PROFILE_ID:
             self._zdo_loopback(apsFrame, messageContents)
         return {"status": EmberStatus.SUCCESS, "sequence": seq}
+
+    def _sent_when_done(self, seq: int, fields: dict[str, Any]) -> bool:
+        """messageSentHandler once the radio has finished with the unicast
+        ("the stack has completed sending a message": after the ACK, UG100),
+        unless the NCP was reset meanwhile; False when no radio reports it."""
+        hook = self.sent_when_done
+        if hook is None:
+            return False
+        ram = self.ram
+
+        def done(delivered: bool) -> None:
+            if self.ram is ram:
+                status = EmberStatus.SUCCESS if delivered else EmberStatus.DELIVERY_FAILED
+                self.callback("messageSentHandler", **{**fields, "status": status})
+
+        return hook(seq, done)
 
     def cmd_sendBroadcast(
         self, destination: int, apsFrame: bt.EmberApsFrame, radius: int, messageTag: int, messageContents: bytes,
