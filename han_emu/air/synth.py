@@ -34,10 +34,10 @@ from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.frames.aps import ApsFrameType, DeliveryMode, Fragmentation
 from han_emu.frames.builders import aps_ack, aps_data, aux_header, mac_ack, mac_data, nwk_frame
 from han_emu.frames.errors import FrameError
+from han_emu.frames.fastbuild import encode
 from han_emu.frames.keyring import as_key
 from han_emu.frames.mac import BROADCAST
 from han_emu.frames.secheader import KeyId
-from han_emu.frames.stack import encode
 
 
 MAX_PSDU = 127
