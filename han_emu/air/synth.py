@@ -270,6 +270,7 @@ class FrameSynthesizer:
         self.ack_wait_us = self.phy.ack_wait_us
         # Between frames: the long inter-frame spacing, or listen-before-talk where the PHY has it.
         self.gap_us = self.phy.lbt_min_free_us or self.phy.lifs_us
+        self._block_sizes: dict[tuple[Any, ...], int] = {}
 
     # -- public -------------------------------------------------------------------------
 
@@ -386,7 +387,18 @@ class FrameSynthesizer:
         )
 
     def _block_size(self, packet: t.ZigbeePacket, hop: _Hop, encrypt: bool, fragmented: bool) -> int:
-        """Largest APS payload one frame carries, measured on a scratch build."""
+        """Largest APS payload one frame carries, measured on a scratch build.
+
+        The headers' lengths depend only on the delivery mode, the security
+        and the fragmentation (addresses and counters have fixed sizes), so
+        each such shape is measured once."""
+        shape = (packet.dst.addr_mode, self._unicast(hop), encrypt, fragmented, self.network.aps_extended_nonce)
+        size = self._block_sizes.get(shape)
+        if size is None:
+            size = self._block_sizes[shape] = self._measure_block(packet, hop, encrypt, fragmented)
+        return size
+
+    def _measure_block(self, packet: t.ZigbeePacket, hop: _Hop, encrypt: bool, fragmented: bool) -> int:
         aps = self._aps_header(packet, 0, ack_request=True)
         if fragmented:
             _extend(aps, Fragmentation.FIRST, 2)
