@@ -34,10 +34,10 @@ from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.frames.aps import ApsFrameType, DeliveryMode, Fragmentation
 from han_emu.frames.builders import aps_ack, aps_data, aux_header, mac_ack, mac_data, nwk_frame
 from han_emu.frames.errors import FrameError
+from han_emu.frames.fastbuild import encode
 from han_emu.frames.keyring import as_key
 from han_emu.frames.mac import BROADCAST
 from han_emu.frames.secheader import KeyId
-from han_emu.frames.stack import encode
 
 
 MAX_PSDU = 127
@@ -60,7 +60,9 @@ class FrameKind(StrEnum):
 def ieee_int(ieee: int | str | t.EUI64) -> int:
     """An IEEE address as the integer the frame codecs use."""
     if isinstance(ieee, t.EUI64):
-        return int.from_bytes(ieee.serialize(), "little")
+        # bytes() is what serialize() gives (the octets in order) at a fraction of its
+        # cost; the recorder converts several addresses per frame.
+        return int.from_bytes(bytes(ieee) if len(ieee) == 8 else ieee.serialize(), "little")
     if isinstance(ieee, str):
         return ieee_int(t.EUI64.convert(ieee))
     return int(ieee)
@@ -268,6 +270,7 @@ class FrameSynthesizer:
         self.ack_wait_us = self.phy.ack_wait_us
         # Between frames: the long inter-frame spacing, or listen-before-talk where the PHY has it.
         self.gap_us = self.phy.lbt_min_free_us or self.phy.lifs_us
+        self._block_sizes: dict[tuple[Any, ...], int] = {}
 
     # -- public -------------------------------------------------------------------------
 
@@ -384,7 +387,18 @@ class FrameSynthesizer:
         )
 
     def _block_size(self, packet: t.ZigbeePacket, hop: _Hop, encrypt: bool, fragmented: bool) -> int:
-        """Largest APS payload one frame carries, measured on a scratch build."""
+        """Largest APS payload one frame carries, measured on a scratch build.
+
+        The headers' lengths depend only on the delivery mode, the security
+        and the fragmentation (addresses and counters have fixed sizes), so
+        each such shape is measured once."""
+        shape = (packet.dst.addr_mode, self._unicast(hop), encrypt, fragmented, self.network.aps_extended_nonce)
+        size = self._block_sizes.get(shape)
+        if size is None:
+            size = self._block_sizes[shape] = self._measure_block(packet, hop, encrypt, fragmented)
+        return size
+
+    def _measure_block(self, packet: t.ZigbeePacket, hop: _Hop, encrypt: bool, fragmented: bool) -> int:
         aps = self._aps_header(packet, 0, ack_request=True)
         if fragmented:
             _extend(aps, Fragmentation.FIRST, 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import IntEnum
 from typing import Any
 
@@ -71,7 +72,16 @@ def tlv(kind: int, value: bytes) -> dict[str, Any]:
 
 
 def build_tap(frame: bytes, info: TapInfo) -> bytes:
-    """TAP header (FCS type, then channel/page, RSS, LQI when known) + frame."""
+    """TAP header (FCS type, then channel/page, RSS, LQI when known) + frame.
+
+    The header depends only on ``info``: the declaration builds it once per
+    ``info`` (a recording has one or two), and each frame is appended."""
+    return tap_header(info) + frame
+
+
+@lru_cache(maxsize=64)
+def tap_header(info: TapInfo) -> bytes:
+    """The TAP header (everything before the frame) for ``info``."""
     tlvs = [tlv(TapTlv.FCS_TYPE, bytes([info.fcs_type]))]
     if info.channel is not None:
         tlvs.append(tlv(TapTlv.CHANNEL_ASSIGNMENT, struct.pack("<HB", info.channel, info.page or 0)))
@@ -80,7 +90,7 @@ def build_tap(frame: bytes, info: TapInfo) -> bytes:
     if info.lqi is not None:
         tlvs.append(tlv(TapTlv.LQI, bytes([info.lqi])))
     length = 4 + sum(4 + len(t["value"]) + (-len(t["value"]) % 4) for t in tlvs)
-    return guarded("tap", lambda: TapHeader.build({"reserved": 0, "length": length, "tlvs": tlvs, "frame": frame}))
+    return guarded("tap", lambda: TapHeader.build({"reserved": 0, "length": length, "tlvs": tlvs, "frame": b""}))
 
 
 def parse_tap(data: bytes) -> tuple[TapInfo, bytes]:

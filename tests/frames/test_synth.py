@@ -320,3 +320,5 @@ def test_key_listeners_and_network_info() -> None:
     ctx.set_link_key(IHD, "00:00:00:00:00:00:00:42", bytes(16))
     assert seen[-1] == ("link", bytes(16), "link key 0000000000000042 8899AABBCCDDEEFF")
     assert ieee_int("88:99:aa:bb:cc:dd:ee:ff") == IHD
+    eui = t.EUI64.convert("88:99:aa:bb:cc:dd:ee:ff")
+    assert ieee_int(eui) == int.from_bytes(eui.serialize(), "little") == IHD
