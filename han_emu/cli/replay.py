@@ -10,8 +10,9 @@ import argparse
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,18 +169,41 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1 if damaged else 0
 
 
-@contextmanager
-def _whole() -> Iterator[None]:
-    """Ctrl-C waits until the block ends: a chunk's lines are written whole or not at all."""
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None:
-        yield
-        return
-    mask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        mask(signal.SIG_UNBLOCK, {signal.SIGINT})
+class _CtrlC:
+    """Ctrl-C while a capture is replayed on the workers: noted at once, but
+    raised only while the parent waits on a worker (before the chunk counts)
+    or after a chunk is written; so every chunk is counted and written, or
+    neither, and the summary covers exactly the lines out.  (A signal mask
+    would not do: the pool's threads would take the signal for this one.)"""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._waiting = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_CtrlC":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._caught)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _caught(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+        if self._waiting:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        self._waiting = True
+        try:
+            if self.pressed:
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self._waiting = False
 
 
 def _replay_parallel(args: argparse.Namespace, warn: Callable[[str], None]) -> int:
@@ -197,15 +221,21 @@ def _replay_parallel(args: argparse.Namespace, warn: Callable[[str], None]) -> i
         return 2
     interrupted = False
     bars = ExitStack()
+    ctrl_c = _CtrlC().__enter__()  # until the summary is out: a late Ctrl-C cannot cut it
+    replay.waiting = ctrl_c.waiting
     try:
         try:
             bar = bars.enter_context(capture_progress(args.file, None, output=out))
-            for text in replay.texts():
-                with _whole():
+            with closing(replay.texts()) as texts:
+                for text in texts:
                     out.write(text)
-                if bar is not None:  # the bar counts bytes: the end of the chunk just written
-                    bar(RawFrame(0, 0.0, b"", None, replay.done_bytes))
+                    if bar is not None:  # the bar counts bytes: the end of the chunk just written
+                        bar(RawFrame(0, 0.0, b"", None, replay.done_bytes))
+                    if ctrl_c.pressed:
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
+            interrupted = True
+        if interrupted or ctrl_c.pressed:  # pressed after the last chunk: the summary is still that of a stop
             interrupted = True
             bars.close()
             warn(f"interrupted after {replay.summary.frames} frames: the summary covers those")
@@ -216,6 +246,7 @@ def _replay_parallel(args: argparse.Namespace, warn: Callable[[str], None]) -> i
         return 0
     finally:
         bars.close()
+        ctrl_c.__exit__()
     if interrupted:
         return EXIT_INTERRUPTED
     return 1 if replay.damaged else 0

@@ -28,8 +28,10 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,11 +176,27 @@ def _decode(records: Iterable[RawFrame | CaptureProblem], start: _Start) -> _Don
 
 
 def _quiet_worker() -> None:
-    """Ctrl-C reaches the whole process group: the parent alone answers it.  A
+    """Ctrl-C reaches the whole process group: the parent alone answers it (the
+    worker was forked with SIGINT blocked, so none reached it before this).  A
     worker writes nothing: the parent's unwritten output, copied by the fork,
     must not come out twice."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the worker's life
+
+
+def _stop(pool: Any, inflight: Iterable[tuple[Any, Any, Any]], patience: float = 60.0) -> None:
+    """Stop the workers, once the chunks still on their way (a stop by Ctrl-C
+    or an error) are in.  ``Pool.terminate()`` stops reading results first: a
+    worker still writing a chunk bigger than the pipe then keeps the pool's
+    result lock for ever, and ``terminate()`` waits on that lock (CPython
+    gh-78178).  ``patience`` bounds the wait, should a worker have died."""
+    deadline = time.monotonic() + patience
+    for _, _, pending in inflight:
+        pending.wait(max(0.0, deadline - time.monotonic()))
+    pool.terminate()
+    pool.join()
 
 
 # --- the parent: hand out, check, write in order ----------------------------------------------
@@ -206,6 +224,9 @@ class ParallelReplay:
         self.chunks = 0
         self.redone = 0
         self.done_bytes = 0  # file offset of the end of the last chunk written
+        #: What each wait for a worker's chunk runs in: the command line lets
+        #: Ctrl-C through there only, before the chunk is taken into the state.
+        self.waiting: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     @property
     def summary(self) -> ReplaySummary:
@@ -220,32 +241,52 @@ class ParallelReplay:
         return _Start(list(keys.network_keys), list(keys.link_keys), dict(keys.addresses), frozenset(decoder._warned))
 
     def _pool(self) -> Any:
+        """The workers, forked with SIGINT blocked: a Ctrl-C to the process group
+        cannot reach a worker before it ignores it, nor the pool's threads ever
+        (it comes to this thread, here once the pool is up)."""
         ctx = multiprocessing.get_context("fork")
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
+        mask = getattr(signal, "pthread_sigmask", None)
+        blocked = mask is not None and signal.SIGINT not in mask(signal.SIG_BLOCK, {signal.SIGINT})
         gc.freeze()  # the workers' collections then leave the inherited objects (and their pages) alone
         try:
-            return ctx.Pool(self.workers, initializer=_quiet_worker)
+            pool = ctx.Pool(self.workers, initializer=_quiet_worker)
+        except BaseException:
+            if blocked:
+                mask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            raise
         finally:
             gc.unfreeze()
+        try:
+            if blocked:
+                mask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a Ctrl-C held back meanwhile arrives here
+        except BaseException:
+            pool.terminate()
+            pool.join()
+            raise
+        return pool
 
     def texts(self) -> Iterator[str]:
         """The jsonl lines of every event, a chunk's worth at a time, in file order."""
         pool = self._pool()
+        inflight: deque[tuple[Chunk, _Start, Any]] = deque()
         try:
             chunks = capture_chunks(self.path, self.chunk_bytes)
-            inflight: deque[tuple[Chunk, _Start, Any]] = deque()
             depth = 3 * self.workers
             for chunk in chunks:
                 start = self._state()
                 inflight.append((chunk, start, pool.apply_async(_decode_chunk, (self.path, chunk, start))))
                 if len(inflight) >= depth:
-                    yield self._take(*inflight.popleft())
+                    text = self._take(*inflight[0])  # left in flight until taken: see _stop
+                    inflight.popleft()
+                    yield text
             while inflight:
-                yield self._take(*inflight.popleft())
+                text = self._take(*inflight[0])
+                inflight.popleft()
+                yield text
         finally:
-            pool.terminate()
-            pool.join()
+            _stop(pool, inflight)
         self.replay.decoder.finish()
         self.replay._count_fragments()
 
@@ -254,16 +295,26 @@ class ParallelReplay:
         """Decode a live source (``replay.live``) on the workers: ``write`` gets the
         jsonl text of each batch in order, ``flush`` is called whenever the source
         is waited on.  A batch goes out when it is full or the source falls
-        quiet; the source is read on while the workers decode."""
-        pool = self._pool()
+        quiet; the source is read on while the workers decode.  A quiet batch
+        with nothing ahead of it is decoded here at once, and the workers start
+        only with the first full batch: a sniffer shows a slow source's frames
+        as they come, not a worker's round trip (or the pool's start) later."""
+        pool: Any = None
         inflight: deque[tuple[list, _Start, Any]] = deque()
         batch: list[RawFrame | CaptureProblem] = []
         depth = 4 * self.workers
         follower = self.replay.keylog
 
         def dispatch() -> None:
+            nonlocal pool
             if follower is not None:
                 follower.poll()
+            if not inflight and len(batch) < batch_size:
+                write(self._redo(list(batch)))
+                batch.clear()
+                return
+            if pool is None:
+                pool = self._pool()
             rows = [(r.index, r.time, r.frame, r.fcs, r.offset, r.channel, r.page) if type(r) is RawFrame else r
                      for r in batch]
             start = self._state()
@@ -272,12 +323,14 @@ class ParallelReplay:
 
         def written(wait: bool) -> None:
             while inflight and (wait or inflight[0][2].ready()):
-                write(self._take(*inflight.popleft()))
+                text = self._take(*inflight[0])  # left in flight until taken: see _stop
+                inflight.popleft()
+                write(text)
 
         def on_wait() -> None:
+            written(False)
             if batch:
                 dispatch()
-            written(False)
             flush()
 
         waits = hasattr(live, "on_wait")  # a LiveRecords source says when it waits; a list does not
@@ -289,19 +342,21 @@ class ParallelReplay:
                 if len(batch) >= batch_size:
                     dispatch()
                     written(len(inflight) >= depth)
+            written(True)
             if batch:
                 dispatch()
             written(True)
         finally:
             if waits:
                 setattr(live, "on_wait", None)
-            pool.terminate()
-            pool.join()
+            if pool is not None:
+                _stop(pool, inflight)
         self.replay.decoder.finish()
         self.replay._count_fragments()
 
     def _take(self, chunk: Chunk | list, start: _Start, pending: Any) -> str:
-        done: _Done = pending.get()
+        with self.waiting():
+            done: _Done = pending.get()
         self.chunks += 1
         if type(chunk) is Chunk:
             self.done_bytes = chunk.end if chunk.end is not None else self.done_bytes

@@ -229,11 +229,11 @@ def test_cli_ctrl_c_stops_with_the_summary(tmp_path) -> None:
     with open(out_path, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "han_emu", "replay", str(path), "--key", NWK_KEY.hex(),
                                  "--link-key", LINK_KEY.hex(), "--format", "jsonl"],
-                                stdout=out, stderr=subprocess.PIPE, env=env)
+                                stdout=out, stderr=subprocess.PIPE, env=env, start_new_session=True)
         deadline = time.monotonic() + 60
         while out_path.stat().st_size == 0 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)  # until the workers' first lines are out
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it: to the parent and its workers
         _, err = proc.communicate(timeout=60)
     lines = out_path.read_text().splitlines()
     if proc.returncode == 0:  # a fast machine finished before the signal
