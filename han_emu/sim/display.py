@@ -95,9 +95,10 @@ _GET_LAST_MESSAGE = Messaging.ServerCommandDefs.get_last_message.id
 _CONFIRM_MESSAGE = Messaging.ServerCommandDefs.message_confirmation
 _PROFILE_GOING = (ProfileStatus.Success, ProfileStatus.More_Periods_Requested_Than_Can_Be_Returned)
 _READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
-#: Attributes per Discover Attributes page: 3-byte records after the 3-byte ZCL header and the
-#: discovery-complete octet, in the 82-byte ZCL payload of an APS-secured SE frame.
-_DISCOVER_PAGE = (82 - 3 - 1) // 3
+#: Attributes per Discover Attributes page: 3 + 1 + 3 x 20 = 64 bytes of ZCL, which an APS-secured
+#: frame from the ESI carries unfragmented (65 fit in a 127-byte PSDU); the ESI cuts a page to its own
+#: frame size anyway and says discovery is not complete.
+_DISCOVER_PAGE = 20
 _DISCOVER_MAX_PAGES = 32  # a server that never says "complete" is not asked for ever
 _DISCOVERED = (Metering.cluster_id, Price.cluster_id)
 #: The whole history is read this long after each GB local midnight, when the
