@@ -24,10 +24,10 @@ from pathlib import Path
 
 #: sha256 of each output, as recorded before the speed work (see the module docstring).
 DIGESTS = {
-    "run.pcapng": "7bbeb7ea068645c24c4a6d0dacd8caadccd544e0faac488abfcfbe34582fc80b",
+    "run.pcapng": "dfcc79a63aac0b3261666cafa09a31da8207147d27bad60242a803d1aebc3485",
     "run.keys": "e6f2bd6e4177482f093d7c0d830e8d7c4579d3770967e73963e3dee2aaf28ac3",
-    "run.summary.json": "c708b61a3306b96775e85d5d1617a2f3b4c19e614895eaeba18faa3e7cc3eef1",
-    "study.json": "08bfa042231c383a376e55c9a49636f58ed7d8d60694c8b69923fb2539742039",
+    "run.summary.json": "5524c0743a5a6823176540c40ace54fa80ad280379d3c2ea689acb786e69df71",
+    "study.json": "1fbdbfc0d2285471c8e695097e33484db74dca6f79d8db4363fb39fed01d4efe",
 }
 
 #: The GB local midnight (23:00 UTC in summer) falls inside the run: the displays read their whole history then.

@@ -12,6 +12,10 @@ ESI for its last message at start (GetLastMessage), shows what the ESI pushes
 (DisplayMessage, CancelMessage) and confirms a message that asks for it
 (MessageConfirmation).
 
+It reads only what the meter serves: at start it asks each ESI's Metering and
+Price clusters which attributes they have (Discover Attributes, paged), and
+leaves out of every later read what is not there (see :meth:`SimDisplay.discover`).
+
 On a sub-GHz HAN it obeys the hub's Sub-GHz cluster: after Suspend ZCL
 Messages it sends no ZCL request until the period is over (a period of 0
 lifts the suspension).  With ``mp184=False`` it behaves as a display from
@@ -91,6 +95,12 @@ _GET_LAST_MESSAGE = Messaging.ServerCommandDefs.get_last_message.id
 _CONFIRM_MESSAGE = Messaging.ServerCommandDefs.message_confirmation
 _PROFILE_GOING = (ProfileStatus.Success, ProfileStatus.More_Periods_Requested_Than_Can_Be_Returned)
 _READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
+#: Attributes per Discover Attributes page: 3 + 1 + 3 x 20 = 64 bytes of ZCL, which an APS-secured
+#: frame from the ESI carries unfragmented (65 fit in a 127-byte PSDU); the ESI cuts a page to its own
+#: frame size anyway and says discovery is not complete.
+_DISCOVER_PAGE = 20
+_DISCOVER_MAX_PAGES = 32  # a server that never says "complete" is not asked for ever
+_DISCOVERED = (Metering.cluster_id, Price.cluster_id)
 #: The whole history is read this long after each GB local midnight, when the
 #: meter has moved its days, weeks and months on.
 HISTORY_AFTER_MIDNIGHT_S = 120.0
@@ -165,6 +175,9 @@ class SimDisplay(SimNode):
         """A ``no-recovery`` display stopped asking after a request went unanswered."""
         self.top_ups = 0  # keypad entries made, for fresh UTRNs
         self._history_day: date | None = None  # the GB local day of the last whole-history read
+        self.served: dict[tuple[int, int], frozenset[int]] = {}
+        """(endpoint, cluster) -> the attribute ids the ESI said it serves there (Discover Attributes);
+        a pair not here (no answer, or discovery not finished) is read unfiltered."""
 
     def use_cbke(self, certs: CertificateSet, install_code: bytes,
                  random: Callable[[int], bytes] | None = None) -> None:
@@ -288,8 +301,51 @@ class SimDisplay(SimNode):
         return rsp
 
     async def read(self, ep: int, cluster: int, ids: list[int]) -> None:
+        """Read Attributes in chunks, leaving out what discovery found the ESI does not serve."""
+        served = self.served.get((ep, cluster))
+        if served is not None:
+            ids = [a for a in ids if a in served]
         for i in range(0, len(ids), _READ_CHUNK):
             await self.ask(ep, cluster, _read_frame(ids[i:i + _READ_CHUNK]))
+
+    async def discover(self, ep: int, cluster: int) -> frozenset[int] | None:
+        """Discover Attributes (ZCL general command 0x0C) on ``ep``'s ``cluster``, page by page
+        until the ESI says discovery is complete; the ids found, kept in :attr:`served`.
+
+        Why discovery and not NumberOfPriceTiersInUse: the tier count tells how many
+        tier prices and registers a tariff has, but not that an element without an
+        export tariff has no ActiveRegisterTierReceived, and it says nothing of the
+        Metering cluster's other optional attributes; one discovery at start answers
+        all of it from the meter itself, at the cost of a few frames once.  An ESI
+        that does not answer (or refuses the command, or never finishes) leaves the
+        display reading everything, as before, so older meters still work."""
+        request = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Discover_Attributes].schema
+        response = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Discover_Attributes_rsp].schema
+        found: set[int] = set()
+        start = 0
+        for _ in range(_DISCOVER_MAX_PAGES):
+            payload = request(start_attribute_id=start, max_attribute_ids=_DISCOVER_PAGE).serialize()
+            rsp = await self.ask(ep, cluster, zcl_frame(0, foundation.GeneralCommand.Discover_Attributes,
+                                                        payload, general=True))
+            if rsp is None:
+                return None
+            header, body = ZclHeader.deserialize(rsp.data.serialize())
+            if (not header.frame_control.is_general
+                    or header.command_id != foundation.GeneralCommand.Discover_Attributes_rsp):
+                return None  # a Default Response: the ESI does not do discovery
+            try:
+                page, _ = response.deserialize(body)
+            except ValueError:
+                return None
+            ids = [int(record.attrid) for record in page.attribute_info]
+            found.update(ids)
+            if page.discovery_complete:
+                self.served[(ep, cluster)] = frozenset(found)
+                return self.served[(ep, cluster)]
+            if not ids or max(ids) >= 0xFFFF:
+                return None
+            start = max(ids) + 1
+        return None
 
     # -- behaviour --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -318,6 +374,8 @@ class SimDisplay(SimNode):
         if self.settings.kind == "ihd":
             await self.read_basic()
         for ep in self.esi_endpoints:
+            for cluster in _DISCOVERED:
+                await self.discover(ep, cluster)
             await self.read(ep, Metering.cluster_id, [
                 _M.unit_of_measure.id, _M.multiplier.id, _M.divisor.id, _M.summation_formatting.id,
                 _M.metering_device_type.id, _M.site_id.id, _M.meter_serial_number.id])
@@ -508,6 +566,8 @@ class SimDisplay(SimNode):
         reported = [(_M.current_summ_delivered, 1), (_M.current_summ_received, 1), (_M.instantaneous_demand, 50)]
         if not self._mp184_on(ep):  # MP184 R6: export reporting on the secondary
             del reported[1]
+        served = self.served.get((ep, Metering.cluster_id))
+        reported = [(attr, change) for attr, change in reported if served is None or attr.id in served]
         for attr, change in reported:
             rec = foundation.AttributeReportingConfig()
             rec.direction = foundation.ReportingDirection.SendReports

@@ -55,6 +55,7 @@ ALL = parse_plan({
         {"type": "confirms-message", "name": "confirm", "within_s": 60},
         {"type": "recovers-after-restart", "name": "recover", "within_s": 120},
         {"type": "completes-cbke", "name": "cbke"},
+        {"type": "no-unserved-attributes", "name": "served"},
     ],
 }, "every-fault")
 

@@ -148,10 +148,10 @@ def test_zep_sniff_prints_what_replay_prints(tmp_path: Path, reference: list[dic
     assert proc.returncode == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert events(lines) == events(reference)
-    assert len(events(lines)) == 45
-    assert lines[-1]["summary"]["frames"] == 213 and lines[-1]["summary"]["decoded"] == 45
+    assert len(events(lines)) == 71
+    assert lines[-1]["summary"]["frames"] == 317 and lines[-1]["summary"]["decoded"] == 71
     stats = lines[-2]["sniff"]
-    assert stats["not_zep"] == 2 and stats["stopped"] == "duration" and stats["saved"] == 213
+    assert stats["not_zep"] == 2 and stats["stopped"] == "duration" and stats["saved"] == 317
     assert err.count("is not ZEP") == 1  # reported once, counted in the summary
     # the saved capture replays to the same events
     assert [jsonl_line(e) for e in Replay(saved, keylog=KEYS).frames()] == \
@@ -167,7 +167,7 @@ def test_ctrl_c_prints_the_summary_writes_the_readout_and_exits_130(tmp_path: Pa
     # A malformed frame after the capture marks its end: the sniffer warns of it once
     # it has decoded every frame before it.
     send(port, zep_datagrams() + [ZEP_V2])
-    wait_until(lambda: any("frame 214: mac: FCS mismatch" in line for line in warnings), what="the end marker")
+    wait_until(lambda: any("frame 318: mac: FCS mismatch" in line for line in warnings), what="the end marker")
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=10)
     out = proc.stdout.read()
@@ -175,7 +175,7 @@ def test_ctrl_c_prints_the_summary_writes_the_readout_and_exits_130(tmp_path: Pa
     assert proc.returncode == 130, err  # stopped by Ctrl-C, as a shell reports it
     assert "Traceback" not in err
     last = out.splitlines()[-1]
-    assert "stopped (interrupted)" in last and "214 frames: 45 ZCL decoded" in last and "1 malformed" in last
+    assert "stopped (interrupted)" in last and "318 frames: 71 ZCL decoded" in last and "1 malformed" in last
     assert "elements" in json.loads((tmp_path / "r.json").read_text())
 
 
@@ -247,7 +247,7 @@ def test_iter_records_hands_on_each_record_as_it_lands_in_a_pipe() -> None:
         assert got_first.wait(3), "the first record waited for bytes after it"
         writer.join(10)
     reader.join(10)
-    assert indexes == list(range(1, 214))
+    assert indexes == list(range(1, 318))
 
 
 def test_pcap_stream_through_a_pipe_gives_the_same_events(reference: list[dict]) -> None:

@@ -64,7 +64,7 @@ async def test_record_key_writes_a_capture_tshark_decodes_with_its_key_log(tmp_p
             assert "rec off" in text_of(app, "#status")
             await pilot.press("r")
             capture = Path(runner.recording)
-            assert capture.parent == tmp_path and capture.name == "han-20260603T121200Z.pcapng"
+            assert capture.parent == tmp_path and capture.name == "han-20260603T121201Z.pcapng"
             assert capture.exists() and keys_path_for(capture).exists()
             assert f"● {capture} 0 frames" in squash(text_of(app, "#status"))
             first = source.log.count  # the HAN is paused: nothing moves between the key and this line
