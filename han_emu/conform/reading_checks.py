@@ -7,7 +7,7 @@ returns a :class:`~han_emu.conform.evidence.Finding`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import zigpy.zdo.types as zdo_t
