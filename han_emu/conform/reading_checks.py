@@ -7,7 +7,7 @@ returns a :class:`~han_emu.conform.evidence.Finding`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import zigpy.zdo.types as zdo_t
@@ -24,6 +24,8 @@ from han_emu.conform.evidence import (
     at,
     attribute_label,
     esi_label,
+    event_end,
+    events_of,
     frame_numbers,
     hexid,
     is_command,
@@ -50,23 +52,42 @@ _UNSUPPORTED = foundation.Status.UNSUPPORTED_ATTRIBUTE
 
 # -- reads-attribute ------------------------------------------------------------------------
 
+SILENT_METER = ("meter-restart", "supply-interruption")
+"""Events during which the meter does not answer: a display may back off."""
+
+
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def judge_reads_attribute(p: Mapping[str, Any], log: RunLog) -> Finding:
     """Reads (or reports) of one attribute, no gap over ``every_s`` (+ tolerance)
-    from the first to the run's end; time the hub had the DUT suspended is not counted."""
+    from the first to the run's end.  Not counted: time the hub had the DUT
+    suspended, and time the meter was silent (a restart or supply interruption,
+    and one period after it, for the display's unanswered request to time out)."""
     role: Role = p["endpoint"]
     ep = log.endpoints.endpoint(role)
     cluster, attr, every = p["cluster"], p["attribute"], p["every_s"]
     limit = every + p["tolerance_s"]
     what = attribute_label(cluster, attr)
     expected = (f"the DUT reads {what} on {esi_label(log, role)}, or is sent reports of it, "
-                f"at least every {seconds(every)} from its first read to the end of the run")
+                f"at least every {seconds(every)} from its first read to the end of the run "
+                f"(not counting time suspended by the hub or with the meter silent)")
     hits = [o for o in log.observations
             if attr in o.attributes and (is_read(o, cluster, ep) or is_report(o, cluster, ep))]
     if not hits:
         if log.duration < limit:
             return Finding(None, expected, f"no read yet; the run ended after {seconds(log.duration)}")
         return Finding(False, expected, f"never read or reported in {seconds(log.duration)}")
-    quiet = [(o.time, end) for o, end in suspensions(log)]
+    quiet = sorted([(o.time, end) for o, end in suspensions(log)]
+                   + [(e.time, event_end(e) + every) for e in events_of(log, SILENT_METER)])
+    quiet = _merged(quiet)
     gaps: list[tuple[float, Observation, Observation | None]] = []  # (gap, from, to: None = the run's end)
     for a, b in zip(hits, [*hits[1:], None]):
         end = log.duration if b is None else b.time
