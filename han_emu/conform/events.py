@@ -32,9 +32,10 @@ from han_emu.server.metering import SUMMATION_FORMATTING
 
 LOGGER = logging.getLogger(__name__)
 
-#: Kinds a run on a stick cannot play (the stick keeps its own network key and
-#: clock; a restart needs the virtual HAN's server swap; no sub-GHz stick yet).
-RADIO_UNSUPPORTED = frozenset({"meter-restart", "network-key-update", "dst-change", "subghz-suspend"})
+#: Kinds a run on a stick cannot play (the stick keeps its own network key; the
+#: meter's clock is the wall clock, so no GB time change falls in a run unless
+#: it is run across one; no sub-GHz stick yet).
+RADIO_UNSUPPORTED = frozenset({"network-key-update", "dst-change", "subghz-suspend"})
 
 
 class EventError(RuntimeError):
@@ -123,6 +124,17 @@ class Target:
             self._inner, han.server.inner = han.server.inner, SilentServer(han.server.inner)
         elif not silent and self._inner is not None:
             han.server.inner, self._inner = self._inner, None
+
+    def restart_server(self, meter: TwinMeter) -> None:
+        """Serve ``meter`` with a new ESI; on a stick, a silence still on goes on
+        (the new server behind it) and the old server is not served again."""
+        han = self.han
+        if self.virtual or self._inner is None:
+            han.restart_server(meter)
+            return
+        han.server.inner = self._inner
+        han.restart_server(meter)
+        self._inner, han.server.inner = han.server.inner, SilentServer(han.server.inner)
 
     @property
     def meter_running(self) -> bool:
@@ -299,8 +311,6 @@ async def supply_interruption(target: Target, minutes: float) -> Outcome:
 
 async def meter_restart(target: Target, down_s: float) -> Outcome:
     han = target.han
-    if not target.virtual:
-        raise EventError("meter-restart: a run on a stick cannot restart its ESI yet")
     store = han.store
     if store is None:
         raise EventError("meter-restart: the run keeps no state store to restart from")
@@ -314,7 +324,7 @@ async def meter_restart(target: Target, down_s: float) -> Outcome:
         if meter is None:
             raise EventError("meter-restart: nothing was saved")
         meter.resume(target.now())
-        han.restart_server(meter)
+        target.restart_server(meter)
         target.silence(False)
         target.meter_on()
 

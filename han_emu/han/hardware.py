@@ -196,16 +196,7 @@ class HardwareHan:
         self._restore_bindings()
         self._restore_addresses()
         self._restore_authorised()
-        esi = EsiServer(self.meter, self.clock, self.config.endpoints,
-                        accept_unencrypted=self.accept_unencrypted, identities=identities,
-                        ieee_of=self._ieee_of, on_key=self._on_cbke_key,
-                        bound=lambda ep, cluster: self.bindings.destinations(ep, cluster, self._nwk_of),
-                        basic=self.config.basic, messages=self.config.messages)
-        self.esi = esi
-        if esi.key_establishment is not None:
-            for ieee in self.authorised.values():
-                esi.key_establishment.authorise(ieee)
-            esi.key_establishment.on_revoke = self._revoked
+        esi = self._make_esi(self.config.messages)
         # The stick carries a tap: the emulator's own airtime accounting (and
         # any other observer in packet_listeners) sees every frame it serves.
         self.server = ServerTap(esi, self._on_packet)
@@ -213,6 +204,38 @@ class HardwareHan:
         if identities and self.cbke_mode == "software":
             self._check_certificates(identities)
         self.runner.start()
+
+    def _make_esi(self, messages: Any = ()) -> EsiServer:
+        """The ESI server on the stick, trusting the devices a CBKE authorised
+        (``self.authorised``, kept in the state store); ``messages``: the
+        configured ones, scheduled from now."""
+        esi = EsiServer(self.meter, self.clock, self.config.endpoints,
+                        accept_unencrypted=self.accept_unencrypted, identities=list(self.config.cbke) or None,
+                        ieee_of=self._ieee_of, on_key=self._on_cbke_key,
+                        bound=lambda ep, cluster: self.bindings.destinations(ep, cluster, self._nwk_of),
+                        basic=self.config.basic, messages=messages)
+        self.esi = esi
+        if esi.key_establishment is not None:
+            for ieee in self.authorised.values():
+                esi.key_establishment.authorise(ieee)
+            esi.key_establishment.on_revoke = self._revoked
+        elif self.app is not None and getattr(self.app, "ncp_cbke", None) is not None:
+            esi.zcl.encryption.authorised = self._ncp_sender_authorised
+        return esi
+
+    def restart_server(self, meter: TwinMeter) -> None:
+        """The meter restarted: serve ``meter`` (read back from its state store)
+        with a new ESI server behind the same tap, on the same network.
+        Subscriptions and reporting start afresh; the CBKE authorisations and
+        the address map come back from the store, as a hub keeps them."""
+        if self.app is None or self.server is None:
+            raise RuntimeError("the stick is not serving")
+        self.runner.meter = meter
+        self._restore_addresses()
+        self._restore_authorised()
+        self.server.inner = self._make_esi()
+        self.server.meter_changed()
+        self.app.wake_server()
 
     def send_message(self, text: str, **options: Any) -> Any:
         """A message to the displays now (see :meth:`EsiServer.send_message`)."""
