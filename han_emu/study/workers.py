@@ -195,6 +195,7 @@ def run_parallel(jobs: Sequence[Job], *, workers: int, progress: PartProgress | 
     stop = context.Event()
     results: list[Any] = [None] * len(jobs)
     finished = [False] * len(jobs)
+    totals: dict[int, float] = {}  # each job's total as last heard
 
     def drain() -> None:
         while True:
@@ -205,8 +206,16 @@ def run_parallel(jobs: Sequence[Job], *, workers: int, progress: PartProgress | 
             if kind == "started":
                 if started is not None:
                     started()
-            elif progress is not None:
+            elif progress is not None and not finished[index]:
+                totals[index] = total
                 progress(index, done, total)
+
+    def completed(index: int) -> None:
+        """A job's result is in: its bar is full, whether or not its last
+        report (which travels apart from the result) has arrived yet."""
+        finished[index] = True
+        if progress is not None and index in totals:
+            progress(index, totals[index], totals[index])
 
     # One single-worker pool per job, ``workers`` of them at a time: each job
     # gets a fresh worker forked from the clean server.  (One shared pool
@@ -229,7 +238,7 @@ def run_parallel(jobs: Sequence[Job], *, workers: int, progress: PartProgress | 
                 i, pool = running.pop(future)
                 pool.shutdown(wait=True)
                 results[i] = future.result()
-                finished[i] = True
+                completed(i)
     except BaseException as exc:  # Ctrl-C, or a job that failed: stop the others now
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while we stop
         try:
