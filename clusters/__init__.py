@@ -56,18 +56,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = [
-    "SE_CLUSTERS",
-    "ZCL_EPOCH_POSIX",
-    "Basic",
-    "Identify",
-    "KeyEstablishment",
-    "Messaging",
-    "Metering",
-    "Prepayment",
-    "Price",
-    "SubGhz",
-    "Time",
-    "posix_to_utctime",
-    "utctime_to_posix",
-]
+__all__ = ["SE_CLUSTERS", *_HOMES]  # the names are listed once, in _HOMES

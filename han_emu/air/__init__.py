@@ -79,13 +79,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = [
-    "ACK_PSDU", "APS_ACK_PSDU", "DEFAULT_LIMITED_S", "DEFAULT_LIMITS", "HOUR_S", "GB_868", "O_QPSK_2400",
-    "AirtimeLedger", "AlertCode", "ChannelPage", "ChannelUsage", "DutyCycleEvent",
-    "DutyCycleLedger", "DutyCycleLimits", "DutyCycleState", "ExchangeAirtime",
-    "InvalidChannelError", "LedgerSummary", "Phy",
-    "ack_airtime", "ack_airtime_us", "centre_frequency_khz", "centre_frequency_mhz",
-    "channel_page", "exchange_airtime", "frame_airtime", "frame_airtime_us",
-    "frames_airtime", "logical_channel", "phy_for_page", "physical_channel",
-    "validate_channel",
-]
+__all__ = [*_HOMES]  # the names are listed once, in _HOMES

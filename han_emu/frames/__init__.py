@@ -44,24 +44,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = [
-    "CaptureError",
-    "CaptureRecord",
-    "CaptureReport",
-    "DecodedFrame",
-    "Decoder",
-    "FcsError",
-    "FrameError",
-    "KeyRing",
-    "LinkType",
-    "MicError",
-    "PcapWriter",
-    "PcapngWriter",
-    "RawFrame",
-    "SkippedFrame",
-    "decode",
-    "decode_capture",
-    "encode",
-    "fastparse",
-    "read_capture",
-]
+__all__ = [*_HOMES, "fastparse"]  # the names are listed once, in _HOMES

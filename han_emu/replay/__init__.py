@@ -57,9 +57,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = [
-    "CaptureProblem", "ErrorEvent", "FrameSaver", "KeylogError", "LiveRecords", "RawFrame", "RecordSource",
-    "Replay", "ReplayDutyCycle", "ReplaySummary", "StreamRecords", "ZclDecodeError", "ZclEvent", "ZclMessage",
-    "ZepListener", "build_keyring", "decode_zcl", "iter_records", "load_keylog", "paced",
-    "read_keyring", "records_of", "recorded_scenario", "recording_from_capture", "replay_dutycycle", "zep_frame",
-]
+__all__ = [*_HOMES]  # the names are listed once, in _HOMES
