@@ -246,6 +246,15 @@ class HardwareHan:
             self.app.wake_server()
         return message
 
+    def withdraw_messages(self) -> Any:
+        """Withdraw every message now (see :meth:`EsiServer.cancel_all_messages`)."""
+        if self.esi is None:
+            raise RuntimeError("the ESI is not serving yet")
+        message = self.esi.cancel_all_messages()
+        if self.app is not None:
+            self.app.wake_server()
+        return message
+
     async def stop(self) -> None:
         self._stopping = True
         await self._finish_key_exchanges()

@@ -227,6 +227,14 @@ class VirtualHan:
         self.app.wake_server()
         return message
 
+    def withdraw_messages(self) -> Any:
+        """Withdraw every message now (see :meth:`EsiServer.cancel_all_messages`)."""
+        if self.server is None or self.app is None:
+            raise RuntimeError("the virtual HAN is not running")
+        message = self.server.cancel_all_messages()
+        self.app.wake_server()
+        return message
+
     def _install_key(self, ieee, key) -> None:
         """A CBKE-derived link key: kept out of the logs, then installed."""
         protect(bytes(key))

@@ -53,6 +53,7 @@ class DashboardApp(App[None]):
         Binding("s", "scenario", "Scenario"),
         Binding("r", "record", "Record"),
         Binding("m", "message", "Message"),
+        Binding("w", "withdraw", "Withdraw messages"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -206,6 +207,20 @@ class DashboardApp(App[None]):
             self.notify(f"Message not sent: {exc}", severity="error")
             return
         self.notify(f"Message #{message.id} sent to the displays")
+        self.refresh_data()
+
+    def action_withdraw(self) -> None:
+        """Withdraw every message: CancelAllMessages from the ESI to the displays."""
+        c = self.controls
+        if c is None or not offers(c, "withdraw"):  # not offered: see check_action
+            return
+        try:
+            message = c.withdraw_messages()  # type: ignore[attr-defined]
+        except (RuntimeError, TimeoutError) as exc:
+            self.notify(f"Messages not withdrawn: {exc}", severity="error")
+            return
+        held = "" if message is None else f" (#{message.id} was on the displays)"
+        self.notify(f"Every message withdrawn{held}")
         self.refresh_data()
 
     def action_conformance(self) -> None:

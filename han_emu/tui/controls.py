@@ -76,7 +76,8 @@ class Controls(Protocol):
 
 
 #: The dashboard's actions that need a source's controls, and what each asks of them.
-CONTROL_ACTIONS = ("pause", "speed", "scenario", "record", "top_up", "emergency", "message", "conformance")
+CONTROL_ACTIONS = ("pause", "speed", "scenario", "record", "top_up", "emergency", "message", "withdraw",
+                   "conformance")
 
 
 def offers(controls: Controls | None, action: str) -> bool:
@@ -89,7 +90,8 @@ def offers(controls: Controls | None, action: str) -> bool:
     the PPMID keys (``top_up``, ``emergency``) need a ``ppmid_key(key) -> bool``
     method (a HAN with a simulated PPMID).
     The message key needs ``send_message(text, confirm=...)``, which only a
-    source that serves the ESI (the virtual HAN, a stick) has.  The
+    source that serves the ESI (the virtual HAN, a stick) has; the withdraw key
+    needs ``withdraw_messages()``, from the same sources.  The
     Conformance key needs ``conformance()``: a conformance run's controls.
     """
     if action not in CONTROL_ACTIONS:
@@ -107,6 +109,8 @@ def offers(controls: Controls | None, action: str) -> bool:
         return callable(getattr(controls, "ppmid_key", None))
     if action == "message":
         return callable(getattr(controls, "send_message", None))
+    if action == "withdraw":
+        return callable(getattr(controls, "withdraw_messages", None))
     if action == "conformance":
         return callable(getattr(controls, "conformance", None))
     return bool(controls.can_record)

@@ -327,6 +327,13 @@ class HanRunner(ScenarioChoice):
             raise RuntimeError("the virtual HAN is not running")
         return self.call(lambda: han.send_message(text, confirm=confirm))
 
+    def withdraw_messages(self) -> Any:
+        """CancelAllMessages from the ESI to the displays, now (the dashboard's withdraw key)."""
+        han = self.han
+        if han is None:
+            raise RuntimeError("the virtual HAN is not running")
+        return self.call(han.withdraw_messages)
+
     def set_ledger(self, ledger: AirtimeLedger | None) -> None:
         """Show this duty-cycle ledger's gauges on the HAN screen."""
         self._ledger = ledger

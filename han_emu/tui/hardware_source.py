@@ -256,6 +256,10 @@ class HardwareControls(ScenarioChoice):
         """A message from the ESI to the displays, now (the message key)."""
         return self.han.send_message(text, confirm=confirm)
 
+    def withdraw_messages(self) -> Any:
+        """CancelAllMessages from the ESI to the displays, now (the withdraw key)."""
+        return self.han.withdraw_messages()
+
     # -- recording ----------------------------------------------------------------------------
     @property
     def recording(self) -> str | None:

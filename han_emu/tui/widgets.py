@@ -36,7 +36,7 @@ class KeyFooter(Footer):
     """
 
     NARROW_WIDTH = 100
-    NARROW_HIDDEN = frozenset({"speed(1)", "speed(-1)", "scenario", "record", "message"})
+    NARROW_HIDDEN = frozenset({"speed(1)", "speed(-1)", "scenario", "record", "message", "withdraw"})
 
     narrow: reactive[bool] = reactive(False, recompose=True)
 

@@ -66,7 +66,7 @@ async def test_the_virtual_han_offers_its_controls(still_han) -> None:
         await pilot.pause()
         # This runner was given no recorder: there is nothing to record to, so no Record key.
         assert footer_keys(app) == ["IHD", "PPMID", "HAN", "Pause/resume", "Faster", "Slower", "Scenario",
-                                    "Message", "Help", "Quit"]
+                                    "Message", "Withdraw messages", "Help", "Quit"]
 
 
 def test_a_dashboard_on_a_capture_s_scenario_starts_and_offers_no_scenario_key() -> None:

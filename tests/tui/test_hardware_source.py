@@ -214,8 +214,8 @@ def test_han_emu_run_on_a_stick_opens_the_dashboard_on_a_terminal(monkeypatch) -
 
 async def test_on_a_stick_the_keys_change_the_scenario_and_record_what_is_served(tmp_path, tshark) -> None:
     """``s`` gives the meter another scenario, ``r`` records what the ESI
-    serves to a capture and key log that tshark decodes; ``p`` and ``+`` are
-    not offered (the stick runs on the wall clock) and do nothing."""
+    serves to a capture and key log that tshark decodes, ``w`` withdraws every
+    message; ``p`` and ``+`` are not offered (the stick runs on the wall clock) and do nothing."""
     import subprocess
     from pathlib import Path
 
@@ -251,6 +251,9 @@ async def test_on_a_stick_the_keys_change_the_scenario_and_record_what_is_served
             assert f"rec ● {capture} {controls.recording_frames} frames" in squash(text_of(app, "#status"))
             await pilot.press("r")
             assert controls.recording is None
+            assert "withdraw" in offered
+            await pilot.press("w")  # CancelAllMessages from the ESI on the stick; the meter keeps its time
+            assert han.esi.meter.messages.cancelled_all_at is not None
         controls.close()
         source.close()
     finally:

@@ -67,3 +67,33 @@ def test_message_problems() -> None:
     assert message_problem("  ") == "type a message first"
     assert message_problem("£" * 33) is None  # 66 bytes
     assert message_problem("£" * 34) == "68 bytes: a message holds at most 66 bytes of UTF-8"
+
+
+async def test_withdraw_key_cancels_every_message_and_the_ihd_shows_it_cancelled() -> None:
+    runner = frozen_runner()
+    runner.start()
+    try:
+        han = runner.han
+        assert han is not None
+        app = DashboardApp(runner.source, runner, auto_refresh=False)
+        async with app.run_test(size=SIZE) as pilot:
+            sent = runner.send_message("Meter exchange at 10:00", confirm=False)
+            runner.resume()
+            ihd = next(d for d in han.devices if d.settings.kind == "ihd")
+            await wait_until_async(lambda: ihd.readout.message is not None, timeout=20,
+                                   what="the IHD to show the message")
+            await pilot.press("w")
+            await wait_until_async(lambda: ihd.readout.message is not None and ihd.readout.message.cancelled,
+                                   timeout=20, what="the IHD to take the CancelAllMessages")
+            runner.pause()
+            board = han.meter.messages
+            assert board.current is not None and board.current.cancelled and board.cancelled_all_at is not None
+            app.refresh_data()
+            await pilot.pause()
+            shown = squash(text_of(app, "#message"))
+            assert f"#{sent.id}" in shown and "cancelled" in shown
+            await pilot.press("question_mark")
+            assert "Withdraw messages" in text_of(app, "#help-keys")
+    finally:
+        runner.stop()
+    assert not offers(None, "withdraw")
