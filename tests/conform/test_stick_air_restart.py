@@ -8,21 +8,13 @@ again without rejoining or redoing key establishment.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import logging
 from pathlib import Path
 
 import pytest
-import zigpy.types as t
 
-from han_emu.conform.plan import parse_plan
-from han_emu.conform.run import RadioRun
-from han_emu.crypto.certsets import TestCA, eui64_to_cert
-from han_emu.han.config import load
-from han_emu.han.fakestick import StickDisplays, display_codes
 from han_emu.sim.schedule import DeviceSettings
-from tests.radio.stick_support import STICK_IEEE, Stick, quick_ezsp_reset
+from tests.conform.stick_air import run_on_stick_air
+from tests.radio.stick_support import quick_ezsp_reset
 
 #: Demand every half second: the display asks during the silence and after it.
 QUICK = DeviceSettings("ihd", "IHD", demand_s=0.5, registers_s=0, prices_s=0, profile_s=0, history_s=0,
@@ -45,23 +37,10 @@ def _quick_reset(monkeypatch) -> None:
 
 @pytest.mark.parametrize("kind", ["znp", "ezsp"])
 async def test_a_good_display_is_served_again_after_the_meter_restarts_on_a_stick(kind: str, tmp_path: Path) -> None:
-    logging.getLogger("han_emu").setLevel(logging.ERROR)
-    plan = parse_plan(PLAN, "stick-restart")
-    code = display_codes(["ihd"], tmp_path / "codes.txt")[0]
-    config = dataclasses.replace(load(None), cbke=(TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE)),))
-    async with Stick(kind) as stick:
-        displays = StickDisplays(stick.fake, ["ihd"], [code], settings=[QUICK], retry_s=0.2, request_timeout=1.0)
-        await displays.start()
-        try:
-            run = RadioRun(plan, stick.spec, code.eui64, code.code, config=config, join_timeout=30,
-                           report=lambda line: None)
-            task = asyncio.ensure_future(run.run())
-            while run.han is None or run.han.esi is None:
-                await asyncio.sleep(0.05)
-            first_esi = run.han.esi
-            log = await asyncio.wait_for(task, 60)
-        finally:
-            await displays.stop()
+    esis = []
+    run, log = await run_on_stick_air(kind, PLAN, tmp_path, QUICK, request_timeout=1.0,
+                                      serving=lambda r: esis.append(r.han.esi))
+    first_esi = esis[0]
     verdicts = run.status.verdicts
     assert [v.passed for v in verdicts] == [True, True], [(v.spec.name, v.seen) for v in verdicts]
     (restart,) = log.events
@@ -69,8 +48,8 @@ async def test_a_good_display_is_served_again_after_the_meter_restarts_on_a_stic
     # A new ESI server served after the restart, still trusting the display's CBKE.
     han = run.han
     assert han.esi is not first_esi and han.server.inner is han.esi
-    assert code.eui64 in {str(i) for i in han.authorised.values()}
-    assert han.addresses.nwk_of(t.EUI64.convert(code.eui64)) == log.dut_nwk
+    assert str(run.ieee) in {str(i) for i in han.authorised.values()}
+    assert han.addresses.nwk_of(run.ieee) == log.dut_nwk
     # Nothing answered during the silence; answers before and after it; one CBKE only (before the plan).
     start, end = restart.time, restart.time + DOWN_S
     answers = [o.time for o in log.observations if not o.incoming and o.dst_nwk == log.dut_nwk]

@@ -10,21 +10,13 @@ that a good display passes every check within a few seconds of wall time.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import logging
 from pathlib import Path
 
 import pytest
-import zigpy.types as t
 
-from han_emu.conform.plan import parse_plan
-from han_emu.conform.run import RadioRun
-from han_emu.crypto.certsets import TestCA, eui64_to_cert
-from han_emu.han.config import load
-from han_emu.han.fakestick import StickDisplays, display_codes
 from han_emu.sim.schedule import DeviceSettings
-from tests.radio.stick_support import STICK_IEEE, Stick, quick_ezsp_reset
+from tests.conform.stick_air import run_on_stick_air
+from tests.radio.stick_support import quick_ezsp_reset
 
 #: Demand every second, prices once at start (GetCurrentPrice with the
 #: receiver-on-when-idle bit: the display is then pushed new prices).
@@ -50,21 +42,9 @@ def _quick_reset(monkeypatch) -> None:
 
 @pytest.mark.parametrize("kind", ["znp", "ezsp"])
 async def test_a_good_display_on_the_stick_air_passes_every_check(kind: str, tmp_path: Path) -> None:
-    logging.getLogger("han_emu").setLevel(logging.ERROR)
-    plan = parse_plan(PLAN, "stick-air")
-    code = display_codes(["ihd"], tmp_path / "codes.txt")[0]
-    config = dataclasses.replace(load(None), cbke=(TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE)),))
-    async with Stick(kind) as stick:
-        displays = StickDisplays(stick.fake, ["ihd"], [code], settings=[QUICK], retry_s=0.2, request_timeout=2.0)
-        await displays.start()
-        try:
-            run = RadioRun(plan, stick.spec, code.eui64, code.code, config=config, join_timeout=30,
-                           report=lambda line: None)
-            log = await asyncio.wait_for(run.run(), 60)
-        finally:
-            await displays.stop()
+    run, log = await run_on_stick_air(kind, PLAN, tmp_path, QUICK, request_timeout=2.0)
     verdicts = run.status.verdicts
-    assert [v.passed for v in verdicts] == [True] * len(plan.checks), [(v.spec.name, v.seen) for v in verdicts]
+    assert [v.passed for v in verdicts] == [True] * len(PLAN["check"]), [(v.spec.name, v.seen) for v in verdicts]
     # The stick answers Match_Desc itself: the check says what it could and could not see.
     assert "not visible from the host" in verdicts[0].seen
     # The tier switch reached the display as a push (it asked GetCurrentPrice with receiver-on-when-idle).
