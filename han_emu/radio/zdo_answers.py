@@ -167,6 +167,10 @@ class ZdoAnswerer:
     itself (the others get no answer here: an NCP leaves them to its host);
     ``route_tables`` answers Mgmt_Lqi_req and Mgmt_Rtg_req with empty tables
     (every node of the HAN is one hop away) instead of NOT_SUPPORTED.
+    ``on_bind`` keeps the binding table in the owner's place (an NCP's, with
+    its size and policy): given a checked Bind_req or Unbind_req and its
+    entry, it changes the table and returns the status to answer; without it
+    ``bindings`` is the table, unbounded.
     """
 
     ieee: Callable[[], t.EUI64]
@@ -180,6 +184,7 @@ class ZdoAnswerer:
     on_leave: Callable[[bool], None] | None = None
     on_energy_scan: Callable[[t.Channels], dict[int, int]] | None = None
     on_channel_change: Callable[[int, int], None] | None = None
+    on_bind: Callable[[zdo_t.ZDOCmd, zdo_t.Binding], zdo_t.Status] | None = None
 
     def reply_to(self, cluster_id: int, data: bytes, *, broadcast: bool = False) -> ZdoReply | None:
         """The answer to one request (``data`` starts with its TSN), or None
@@ -342,6 +347,8 @@ class ZdoAnswerer:
         entry = zdo_t.Binding(
             SrcAddress=src_ieee, SrcEndpoint=src_ep, ClusterId=cluster, DstAddress=dst
         )
+        if self.on_bind is not None:
+            return rsp, (self.on_bind(cmd, entry),)
         present = [b for b in self.bindings if b.serialize() == entry.serialize()]
         if cmd == Z.Bind_req:
             if not present:

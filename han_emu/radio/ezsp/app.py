@@ -68,7 +68,8 @@ def radio_config(spec: RadioSpec, *, request_timeout: float) -> dict[str, Any]:
     """bellows settings for ``spec`` (bellows' command timeouts are fixed):
     serial defaults by stick type and table sizes for the displays
     (:mod:`han_emu.radio.ezsp.sticks`)."""
-    config: dict[str, Any] = {bconf.CONF_EZSP_CONFIG: sticks.ezsp_config()}
+    config: dict[str, Any] = {bconf.CONF_EZSP_CONFIG: sticks.ezsp_config(),
+                              bconf.CONF_EZSP_POLICIES: sticks.ezsp_policies()}
     if spec.networked:
         # No reader thread needed behind a socket.
         config[bconf.CONF_USE_THREAD] = False

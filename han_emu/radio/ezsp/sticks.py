@@ -120,6 +120,26 @@ def ezsp_config() -> dict[str, int]:
     }
 
 
+#: EzspDecisionId.ALLOW_BINDING_MODIFICATION (bellows ``types/named.py``).
+ALLOW_BINDING_MODIFICATION = 0x11
+
+
+def ezsp_policies() -> dict[str, int]:
+    """bellows' ``ezsp_policies``: what the NCP may decide by itself.
+
+    A display subscribes to the ESI's Price and Messaging clusters with a ZDO
+    Bind_req, which the stack answers from its own binding table; under EZSP's
+    default BINDING_MODIFICATION_POLICY (DISALLOW_BINDING_MODIFICATION, "do not
+    allow the local binding table to be changed by remote nodes") it refuses
+    every one, and bellows leaves that default.  ALLOW_BINDING_MODIFICATION is
+    what EmberZNet's own host framework sets ("allow other devices to modify
+    the binding table", ``af-main-host.c``); CHECK_BINDING_MODIFICATIONS_ARE_
+    VALID_ENDPOINT_CLUSTERS would refuse them too, since it admits only output
+    clusters and the ESI's are server (input) clusters.
+    """
+    return {"BINDING_MODIFICATION_POLICY": ALLOW_BINDING_MODIFICATION}
+
+
 def flow_control_mismatch(used: str | None, reported: str | None) -> str | None:
     """One line when the firmware reports another flow control than the port uses."""
     if reported is None:

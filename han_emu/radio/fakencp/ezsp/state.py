@@ -47,6 +47,9 @@ class Tokens:
     aps_frame_counter: int = 0
     link_keys: dict[int, tuple[bt.EUI64, bytes]] = dataclasses.field(default_factory=dict)
     children: dict[bt.EUI64, int] = dataclasses.field(default_factory=dict)
+    #: The binding table (index -> entry), kept in tokens as EmberZNet keeps it
+    #: (its CREATOR_STACK_BINDING_TABLE token, as bellows names it).
+    bindings: dict[int, bt.EmberBindingTableEntry] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -60,6 +63,8 @@ class Tokens:
                 value = {str(i): [str(e), k.hex()] for i, (e, k) in value.items()}
             elif field.name == "children":
                 value = {str(e): nwk for e, nwk in value.items()}
+            elif field.name == "bindings":
+                value = {str(i): entry.serialize().hex() for i, entry in value.items()}
             else:
                 value = int(value) if not isinstance(value, bool) else value
             out[field.name] = value
@@ -86,6 +91,9 @@ class Tokens:
                 }
             elif field.name == "children":
                 value = {bt.EUI64.convert(e): int(n) for e, n in value.items()}
+            elif field.name == "bindings":
+                value = {int(i): bt.EmberBindingTableEntry.deserialize(bytes.fromhex(h))[0]
+                         for i, h in value.items()}
             elif isinstance(getattr(tokens, field.name), bytes):
                 value = bytes.fromhex(value)
             setattr(tokens, field.name, value)

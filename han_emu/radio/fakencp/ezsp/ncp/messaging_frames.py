@@ -18,7 +18,8 @@ import bellows.types as bt
 
 from clusters.ids import ZDO_PROFILE_ID
 from han_emu.radio.fakencp.ezsp import local_zdo
-from han_emu.radio.fakencp.ezsp.ncp.interpreter import EmberStatus, EzspNcpBase
+from han_emu.radio.fakencp.ezsp.ncp.binding_frames import BindingFrames
+from han_emu.radio.fakencp.ezsp.ncp.interpreter import EmberStatus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ class SentMessage:
         return bool(self.options & bt.EmberApsOption.APS_OPTION_ENCRYPTION)
 
 
-class MessagingFrames(EzspNcpBase):
-    """Sending, and the stack's own answers to ZDO requests about itself."""
+class MessagingFrames(BindingFrames):
+    """Sending, and the stack's own answers to ZDO requests about itself
+    (the binding requests from the binding table)."""
 
     # -- the two message callbacks, whose fields a later protocol version renames --
     def incoming_fields(
@@ -182,7 +184,7 @@ class MessagingFrames(EzspNcpBase):
         """The stack's own answer to a ZDO request about this node, if it gives one."""
         return local_zdo.answer(
             cluster_id, data, nwk=self.tokens.node_id, ieee=self.tokens.eui64, endpoints=self.ram.endpoints,
-            flags=self.zdo_flags, broadcast=broadcast,
+            flags=self.zdo_flags, broadcast=broadcast, bindings=self.zdo_bindings(), on_bind=self.remote_binding,
         )
 
     @property
