@@ -18,7 +18,7 @@ from clusters.ids import KEY_ESTABLISHMENT as KE
 from han_emu.crypto.certsets import ANNEX_C_INITIATOR
 from han_emu.server.key_establishment import KeyEstablishmentBusy
 
-from .server_helpers import ESI_EP, IHD, IHD_EP, frame, h, request
+from .server_helpers import ESI_EP, IHD, IHD_EP, frame, h
 from .test_key_establishment import (
     CONFIRM_U,
     EPHEMERAL_U,
@@ -165,4 +165,3 @@ def test_the_join_flow_still_runs_when_the_esi_can_initiate() -> None:
     assert b.zcl.handle(ke(EPHEMERAL_U, 2)) and b.zcl.handle(ke(CONFIRM_U, 3))
     assert b.keys and not b.kes.outcomes[-1].initiated
     assert b.kes.partner_endpoint(b.keys[0][0]) == IHD_EP
-    _ = request  # the shared helper, used through ke()
