@@ -32,6 +32,7 @@ from han_emu.conform.model import CheckSpec, RunLog, Verdict
 from han_emu.conform.params import (
     CheckError,
     Param,
+    after_what,
     attribute,
     channel,
     cluster,
@@ -100,7 +101,10 @@ _TYPES: Final = (
               (_within(120.0, "after the meter is back"),), event_checks.judge_recovers_after_restart),
     CheckType("completes-cbke", "The DUT completes Key Establishment (Initiate, Ephemeral Data and Confirm Key "
               "answered, no Terminate), and again after each CBKE re-key.",
-              (_within(120.0, "for each re-key after its cbke-rekey event"),), event_checks.judge_completes_cbke),
+              (_within(120.0, "for each re-key after its cbke-rekey event"),
+               Param("after", '"join": the key establishment of the join, then each re-key; '
+                     '"cbke-rekey": only the re-keys', after_what, "join")),
+              event_checks.judge_completes_cbke),
     CheckType("obeys-suspend", "No ZCL request from the DUT while the hub has it suspended (Sub-GHz Suspend ZCL "
               "Messages) after a subghz-suspend event.", (
                   Param("grace_s", "a request sent this soon after the Suspend frame was already under way",

@@ -8,6 +8,7 @@ when the run had no such event.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ from han_emu.conform.evidence import (
     seconds,
     status_name,
     suspensions,
+    zcl_direction,
     zcl_payload,
     zcl_tsn,
 )
@@ -43,7 +45,7 @@ _CONFIRM = Messaging.ServerCommandDefs.message_confirmation.id
 _DISPLAY = Messaging.ClientCommandDefs.display_message.id
 _KE_REQ = KeyEstablishment.ServerCommandDefs
 _KE_RSP = KeyEstablishment.ClientCommandDefs
-#: A whole key establishment as the air shows it: (from the DUT?, command, name), in order.
+#: A whole key establishment as the air shows it: (from the DUT in the join flow?, command, name), in order.
 CBKE_STEPS: tuple[tuple[bool, int, str], ...] = (
     (True, _KE_REQ.initiate_key_establishment_request.id, "InitiateKeyEstablishmentRequest"),
     (False, _KE_RSP.initiate_key_establishment_response.id, "InitiateKeyEstablishmentResponse"),
@@ -52,7 +54,6 @@ CBKE_STEPS: tuple[tuple[bool, int, str], ...] = (
     (True, _KE_REQ.confirm_key_data_request.id, "ConfirmKeyDataRequest"),
     (False, _KE_RSP.confirm_key_data_response.id, "ConfirmKeyDataResponse"),
 )
-_TERMINATES = {(True, _KE_REQ.terminate_key_establishment.id), (False, _KE_RSP.server_terminate_key_establishment.id)}
 
 
 #: ``judge(event, window start, window end) -> (did it?, sentence, frames)``; None: undecided.
@@ -191,23 +192,44 @@ def judge_recovers_after_restart(p: Mapping[str, Any], log: RunLog) -> Finding:
 
 # -- completes-cbke ---------------------------------------------------------------------------------
 
-def _exchanges(log: RunLog) -> tuple[list[list[Observation]], list[Observation], list[Observation]]:
-    """Complete key establishments (their six frames), Terminates, and the steps of
-    an exchange left unfinished."""
+def _ke_step(o: Observation) -> tuple[bool, int] | None:
+    """(started by the DUT?, step) of a Key Establishment frame: steps 0-5 are
+    CBKE_STEPS in order (a request, then its response), 6 a Terminate.  Who started
+    the exchange follows from the frame's ZCL direction: requests go client to
+    server, from the initiator.  A frame recorded without its header is read as
+    the join flow has it (requests from the DUT)."""
+    if is_zdo(o) or o.general or o.cluster != KEY_ESTABLISHMENT or o.command is None:
+        return None
+    direction = zcl_direction(o)
+    response = (not o.incoming) if direction is None else direction == foundation.Direction.Server_to_Client
+    by_dut = o.incoming != response
+    if o.command == _KE_REQ.terminate_key_establishment.id:
+        return by_dut, len(CBKE_STEPS)
+    if o.command > _KE_REQ.confirm_key_data_request.id:
+        return None
+    return by_dut, 2 * o.command + response
+
+
+def _exchanges(observations: list[Observation]) -> tuple[list[list[Observation]], list[Observation],
+                                                          list[Observation]]:
+    """Complete key establishments (their six frames, whoever started them),
+    Terminates, and the steps of an exchange left unfinished."""
     done: list[list[Observation]] = []
     terminated: list[Observation] = []
     steps: list[Observation] = []
-    for o in log.observations:
-        if is_zdo(o) or o.general or o.cluster != KEY_ESTABLISHMENT:
+    owner: bool | None = None
+    for o in observations:
+        step = _ke_step(o)
+        if step is None:
             continue
-        key = (o.incoming, o.command)
-        if key in _TERMINATES:
+        by_dut, index = step
+        if index == len(CBKE_STEPS):
             terminated.append(o)
             steps = []
             continue
-        if key == CBKE_STEPS[0][:2]:
-            steps = [o]
-        elif steps and key == CBKE_STEPS[len(steps)][:2]:
+        if index == 0:
+            steps, owner = [o], by_dut
+        elif steps and by_dut == owner and index == len(steps):
             steps.append(o)
         if len(steps) == len(CBKE_STEPS):
             done.append(steps)
@@ -215,39 +237,88 @@ def _exchanges(log: RunLog) -> tuple[list[list[Observation]], list[Observation],
     return done, terminated, steps
 
 
+def _started_by(exchange: list[Observation]) -> str:
+    step = _ke_step(exchange[0])
+    return "the DUT" if step is not None and step[0] else "the meter"
+
+
+def _refused_ke(window: list[Observation]) -> Observation | None:
+    """A Default Response of the DUT refusing a Key Establishment request."""
+    for o in window:
+        answer = default_response(o) if o.incoming and o.cluster == KEY_ESTABLISHMENT else None
+        if answer is not None and answer[1] != foundation.Status.SUCCESS:
+            return o
+    return None
+
+
 def judge_completes_cbke(p: Mapping[str, Any], log: RunLog) -> Finding:
-    within = p["within_s"]
+    within, after = p["within_s"], p["after"]
     names = [name for _, _, name in CBKE_STEPS]
+    rekeys = f"within {seconds(within)} of each CBKE re-key"
     expected = (f"the DUT completes key establishment ({listing(names[0::2])} answered, no Terminate), "
-                f"and again within {seconds(within)} of each CBKE re-key")
-    done, terminated, partial = _exchanges(log)
-    ended = f"; Terminate in {at(terminated[0])}" if terminated else ""
-    if not done:
-        if partial:
-            seen = f"key establishment from {at(partial[0])} stopped after {names[len(partial) - 1]}{ended}"
-        elif terminated:
-            seen = ended[2:]
+                + (f"and again {rekeys}" if after == "join" else rekeys))
+    events = events_of(log, ("cbke-rekey",))
+    done = _exchanges(log.observations)[0]
+    first = ""
+    frames: tuple[int, ...] = ()
+    joined: Finding | None = None
+    if after == "join":  # the join's exchange: one that starts before the first re-key
+        cut = events[0].time if events else math.inf
+        early = [o for o in log.observations if o.time < cut]
+        done_early, terminated_early, partial_early = _exchanges(early)
+        if not done_early:
+            joined = _no_exchange(expected, early, partial_early, terminated_early, names)
+            if not events:
+                return joined
         else:
-            refused = [o for o in log.observations if is_answer(o)
-                       and o.status == foundation.Status.NOT_AUTHORIZED][:1]
-            seen = "no InitiateKeyEstablishmentRequest from the DUT" + (
-                f"; the meter refused its requests NOT_AUTHORIZED, first in {at(refused[0])}" if refused else "")
-            return Finding(False, expected, seen, frame_numbers(refused))
-        return Finding(False, expected, seen, frame_numbers([*partial, *terminated]))
-    first = f"key established from {at(done[0][0])} to {at(done[0][-1])}"
-    if not events_of(log, ("cbke-rekey",)):
-        return Finding(True, expected, first + ended, frame_numbers(done[0]))
+            ended = f"; Terminate in {at(terminated_early[0])}" if terminated_early else ""
+            first = f"key established from {at(done_early[0][0])} to {at(done_early[0][-1])}"
+            frames = frame_numbers(done_early[0])
+            if not events:
+                return Finding(True, expected, first + ended, frames)
 
     def judge(e: EventRecord, begin: float, end: float) -> tuple[bool | None, str, list[Observation]]:
         again = next((x for x in done if begin <= x[0].time and x[-1].time <= end), None)
         if again is not None:
-            return True, f"established again from {at(again[0])} to {at(again[-1])}", again
-        return False, f"no complete key establishment within {seconds(within)}", []
+            return True, (f"established again, started by {_started_by(again)}, from {at(again[0])} "
+                          f"to {at(again[-1])}"), again
+        window = _within(log, begin, end)
+        steps = [o for o in window if _ke_step(o) is not None]
+        refused = _refused_ke(window)
+        if refused is not None:
+            status = status_name(default_response(refused)[1])  # type: ignore[index]
+            return False, f"the DUT refused key establishment ({status}) in {at(refused)}", [*steps[:1], refused]
+        stopped = [o for o in steps if _ke_step(o)[1] == len(CBKE_STEPS)]  # type: ignore[index]
+        if stopped:
+            return False, f"Terminate in {at(stopped[0])}", [*steps[:1], stopped[0]]
+        if steps:
+            last = names[_ke_step(steps[-1])[1]]  # type: ignore[index]
+            return False, f"key establishment from {at(steps[0])} stopped after {last}", steps
+        return False, f"no key establishment within {seconds(within)}", []
 
-    rekeys = _each_event(log, *_of(log, "cbke-rekey"), expected, within, judge)
-    frames = frame_numbers(done[0])
-    return Finding(rekeys.passed, expected, f"{first}; {rekeys.seen}",
-                   frames + tuple(f for f in rekeys.frames if f not in frames))
+    found = _each_event(log, *_of(log, "cbke-rekey"), expected, within, judge)
+    if joined is not None:
+        return Finding(False, expected, f"{joined.seen}; {found.seen}",
+                       joined.frames + tuple(f for f in found.frames if f not in joined.frames))
+    seen = f"{first}; {found.seen}" if first else found.seen
+    return Finding(found.passed, expected, seen, frames + tuple(f for f in found.frames if f not in frames))
+
+
+def _no_exchange(expected: str, observations: list[Observation], partial: list[Observation],
+                 terminated: list[Observation], names: list[str]) -> Finding:
+    """completes-cbke when the join's key establishment did not complete: what the air showed instead."""
+    ended = f"; Terminate in {at(terminated[0])}" if terminated else ""
+    if partial:
+        seen = f"key establishment from {at(partial[0])} stopped after {names[len(partial) - 1]}{ended}"
+    elif terminated:
+        seen = ended[2:]
+    else:
+        refused = [o for o in observations if is_answer(o)
+                   and o.status == foundation.Status.NOT_AUTHORIZED][:1]
+        seen = "no InitiateKeyEstablishmentRequest from the DUT" + (
+            f"; the meter refused its requests NOT_AUTHORIZED, first in {at(refused[0])}" if refused else "")
+        return Finding(False, expected, seen, frame_numbers(refused))
+    return Finding(False, expected, seen, frame_numbers([*partial, *terminated]))
 
 
 # -- obeys-suspend -----------------------------------------------------------------------------

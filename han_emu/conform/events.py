@@ -19,7 +19,11 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import zigpy.exceptions
 import zigpy.types as t
+import zigpy.zdo.types as zdo_t
+
+from clusters.ids import KEY_ESTABLISHMENT, SE_PROFILE_ID
 
 from han_emu.conform.model import EventRecord
 from han_emu.conform.plan import PlanEvent
@@ -28,6 +32,7 @@ from han_emu.meter.gbtime import HALF_HOUR, iso_gb, utc_offset
 from han_emu.meter.model import Flow, TwinMeter
 from han_emu.meter.settings import SECONDARY
 from han_emu.meter.tariff import Tariff
+from han_emu.server.key_establishment import KeyEstablishmentBusy
 from han_emu.server.metering import SUMMATION_FORMATTING
 
 LOGGER = logging.getLogger(__name__)
@@ -36,6 +41,10 @@ LOGGER = logging.getLogger(__name__)
 #: meter's clock is the wall clock, so no GB time change falls in a run unless
 #: it is run across one; no sub-GHz stick yet).
 RADIO_UNSUPPORTED = frozenset({"network-key-update", "dst-change", "subghz-suspend"})
+
+
+MATCH_DESC_TIMEOUT_S = 10.0
+"""Seconds a re-key waits for the display's Match_Desc_rsp."""
 
 
 class EventError(RuntimeError):
@@ -408,11 +417,41 @@ async def emergency_credit(target: Target, element: str) -> Outcome:
 
 
 async def cbke_rekey(target: Target) -> Outcome:
-    ke = target.esi.key_establishment
+    """The ESI starts CBKE with the DUT (it is the initiator); the DUT's current link
+    key serves it until the new one is agreed."""
+    esi = target.esi
+    ke = esi.key_establishment if esi is not None else None
     if ke is None:
         raise EventError("cbke-rekey: the ESI runs no CBKE here")
-    ke.forget(target.dut_ieee)
-    return {"forgotten": str(target.dut_ieee)}
+    nwk = target.dut_nwk()
+    if nwk is None:
+        raise EventError("cbke-rekey: the display has not joined")
+    endpoint = ke.partner_endpoint(target.dut_ieee)
+    found_by = "its own key establishment"
+    if endpoint is None:
+        endpoint, found_by = await _key_establishment_endpoint(target, nwk), "Match_Desc"
+    try:
+        tsn = esi.rekey(target.dut_ieee, nwk, endpoint)
+    except KeyEstablishmentBusy as exc:
+        raise EventError(f"cbke-rekey: {exc}") from None
+    target.changed()  # the InitiateKeyEstablishmentRequest goes out now
+    return {"dut": str(target.dut_ieee), "endpoint": endpoint, "endpoint_from": found_by, "tsn": tsn}
+
+
+async def _key_establishment_endpoint(target: Target, nwk: int) -> int:
+    """The DUT's Key Establishment server endpoint, asked with Match_Desc (the meter
+    has not seen the DUT run key establishment)."""
+    try:
+        device = target.han.app.get_device(ieee=target.dut_ieee)
+        async with asyncio.timeout(MATCH_DESC_TIMEOUT_S):
+            status, _nwk, endpoints = await device.zdo.request(
+                zdo_t.ZDOCmd.Match_Desc_req, t.NWK(nwk), SE_PROFILE_ID, [KEY_ESTABLISHMENT], [])
+    except (KeyError, TimeoutError, zigpy.exceptions.ZigbeeException, ValueError) as exc:
+        raise EventError(f"cbke-rekey: Match_Desc for the display's Key Establishment server failed "
+                         f"({exc or type(exc).__name__})") from None
+    if status != zdo_t.Status.SUCCESS or not endpoints:
+        raise EventError("cbke-rekey: the display serves no Key Establishment cluster (Match_Desc found none)")
+    return int(endpoints[0])
 
 
 async def subghz_suspend(target: Target, minutes: int) -> Outcome:

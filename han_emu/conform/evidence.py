@@ -87,6 +87,11 @@ def zcl_payload(o: Observation, size: int | None = None) -> bytes:
     return o.data
 
 
+def zcl_direction(o: Observation) -> foundation.Direction | None:
+    """The ZCL direction (client to server, or back), when ``data`` carries the header."""
+    return foundation.Direction(read_header(o.data)[0] >> 3 & 0x01) if _has_header(o) else None
+
+
 def zcl_tsn(o: Observation) -> int | None:
     """The ZCL transaction number, when ``data`` carries the header."""
     return read_header(o.data)[2] if _has_header(o) else None

@@ -142,6 +142,13 @@ def channel(value: Any, _: Mapping[str, Any] = {}) -> int:
     raise ValueError(f"an interval channel number or name ({names})")
 
 
+def after_what(value: Any, _: Mapping[str, Any] = {}) -> str:
+    """What a key establishment check looks after: "join" or "cbke-rekey"."""
+    if value not in ("join", "cbke-rekey"):
+        raise ValueError('"join" or "cbke-rekey"')
+    return str(value)
+
+
 def describe_default(p: Param) -> str:
     """A parameter's default as a plan would write it (for the docs)."""
     if p.required:
@@ -151,4 +158,6 @@ def describe_default(p: Param) -> str:
         return f'"{value.value}"'
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, str):
+        return f'"{value}"'
     return repr(value)

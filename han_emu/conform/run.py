@@ -484,6 +484,7 @@ class RadioRun(_Reporting):
             try:
                 self.status.step = "starting the stick"
                 await han.start()
+                self._check_rekey(han)
                 han.packet_listeners.append(observer.before)
                 recording.attach_hardware(han)
                 dut_nwk = self._dut_nwk
@@ -506,6 +507,15 @@ class RadioRun(_Reporting):
         self.status.finished = True
         self._report()
         return self.log
+
+    def _check_rekey(self, han: Any) -> None:
+        """A plan with cbke-rekey needs the host's software CBKE (the ESI as initiator)."""
+        if not any(e.kind == "cbke-rekey" for e in self.plan.events) or han.cbke_mode == "software":
+            return
+        why = ("the stick's EmberZNet NCP runs key establishment on its own CBKE library, which this host "
+               "drives as responder only" if han.cbke_mode == "ncp"
+               else "the host runs no CBKE (no [cbke] certificates in the configuration)")
+        raise RunError(f"plan {self.plan.name}: a stick run cannot play cbke-rekey here: {why}")
 
     def _dut_nwk(self) -> int | None:
         han = self.han

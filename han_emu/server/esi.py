@@ -18,6 +18,7 @@ from zigpy.zcl.clusters.general import Basic, Identify, Time
 from zigpy.zdo.types import SimpleDescriptor
 
 from clusters import Messaging, Metering, Prepayment, Price, SubGhz, posix_to_utctime
+from clusters.ids import KEY_ESTABLISHMENT
 from clusters.utctime import UTCTIME_INVALID
 from clusters.mp184 import EndpointMap, Role
 from han_emu.meter.clock import Clock
@@ -267,6 +268,21 @@ class EsiServer:
         for message in self.meter.messages.due(self.clock.now()):
             LOGGER.info("scheduled message %d due: %r", message.id, message.text)
             self._push_message(Messaging.ClientCommandDefs.display_message.id, display_message(message))
+
+    # -- key establishment -----------------------------------------------------------
+    def rekey(self, ieee: t.EUI64, nwk: int, dst_ep: int) -> int:
+        """Start CBKE with the display ``ieee`` (at ``nwk``) as the initiator:
+        InitiateKeyEstablishmentRequest from the primary ESI's Key Establishment
+        client to the display's server on ``dst_ep``, out at the next :meth:`due`.
+        Returns its TSN.  RuntimeError when this ESI runs no CBKE;
+        KeyEstablishmentBusy when an exchange with the display runs already."""
+        ke = self.key_establishment
+        if ke is None:
+            raise RuntimeError("this ESI runs no key establishment")
+        message = ke.initiate(ieee)
+        return self.zcl.send(self.endpoint_of(PRIMARY), KEY_ESTABLISHMENT, message.command, message.payload,
+                             t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=nwk), dst_ep,
+                             from_server=False, disable_default_response=True)
 
     # -- PacketServer ---------------------------------------------------------------
     def descriptors(self) -> Sequence[SimpleDescriptor]:

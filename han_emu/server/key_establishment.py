@@ -1,4 +1,4 @@
-"""The ESI's Key Establishment server (cluster 0x0800): CBKE responder per partner.
+"""The ESI's Key Establishment cluster (0x0800): CBKE responder per partner, and initiator on demand.
 
 A device that joined with its install-code link key runs CBKE against the
 trust centre's ESI to get a link key bound to its certificate.  This module
@@ -19,6 +19,15 @@ KeyEstablishmentSuite attribute (the suites it supports), so the initiator
 learns what it may use.  Everything is synchronous and clock-driven; an
 abandoned exchange is dropped when its deadline passes (checked on every
 message and by :meth:`KeyEstablishmentServer.expire`).
+
+The cluster is client and server on every Smart Energy device, so either side
+may start CBKE: :meth:`KeyEstablishmentServer.initiate` makes the ESI the
+initiator (U) towards a display's Key Establishment server (a re-key), the
+client side of this endpoint taking the display's responses.  The partner's
+current link key stays in force until the new one is agreed, as Silicon
+Labs' key-establishment plugin does (the trust centre's key-table entry for
+the partner is rewritten only on success, by
+``emberClearTemporaryDataMaybeStoreLinkKey(true)``; a failed exchange leaves it).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from han_emu.crypto.cbke import (
     DEFAULT_WAIT_TIME,
     Command,
     InitiatePayload,
+    Initiator,
     Message,
     Responder,
     State,
@@ -70,6 +80,18 @@ class _Session:
     deadline: float
 
 
+@dataclass
+class _Initiation:
+    """An exchange this ESI started (it is U), waiting for the partner's next response."""
+
+    initiator: Initiator
+    deadline: float
+
+
+class KeyEstablishmentBusy(RuntimeError):
+    """An exchange with that partner is already under way."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How one exchange (or one refused attempt) ended, for logs and displays."""
@@ -84,6 +106,8 @@ class Outcome:
     #: The Terminate status the partner sent, if it sent one.
     received: int | None = None
     timed_out: bool = False
+    #: True when this ESI started the exchange (a re-key), False when the partner did.
+    initiated: bool = False
 
 
 class KeyEstablishmentServer:
@@ -131,6 +155,9 @@ class KeyEstablishmentServer:
         self.random = random
         self.outcomes: collections.deque[Outcome] = collections.deque(maxlen=100)
         self._sessions: dict[t.EUI64, _Session] = {}
+        self._initiated: dict[t.EUI64, _Initiation] = {}
+        #: Each partner's Key Establishment endpoint, as its own exchanges came from it.
+        self._partner_endpoints: dict[bytes, int] = {}
         self._authorised = _IeeeSet()
         #: Partners that just succeeded: they may still reject our MACV.
         self._confirming: dict[t.EUI64, float] = {}
@@ -170,6 +197,12 @@ class KeyEstablishmentServer:
         endpoint.on_command(KEY_ESTABLISHMENT, Command.CONFIRM_KEY_DATA, self._on_step)
         endpoint.on_command(KEY_ESTABLISHMENT, Command.TERMINATE_KEY_ESTABLISHMENT,
                             self._on_terminate)
+        # The client side takes the partner's responses when this ESI initiates.
+        for command in (Command.INITIATE_KEY_ESTABLISHMENT, Command.EPHEMERAL_DATA, Command.CONFIRM_KEY_DATA):
+            endpoint.on_command(KEY_ESTABLISHMENT, command, self._on_response, server=False,
+                                generates=generated)
+        endpoint.on_command(KEY_ESTABLISHMENT, Command.TERMINATE_KEY_ESTABLISHMENT, self._on_response,
+                            server=False)
 
     def guard(self, zcl_server: object) -> None:
         """Make ``zcl_server`` (a ZclServer) refuse Smart Energy cluster
@@ -196,6 +229,7 @@ class KeyEstablishmentServer:
         ieee = t.EUI64(ieee)
         self._authorised.discard(ieee)
         self._sessions.pop(ieee, None)
+        self._initiated.pop(ieee, None)
         self._confirming.pop(ieee, None)
 
     @property
@@ -207,7 +241,7 @@ class KeyEstablishmentServer:
     def busy(self, ieee: t.EUI64) -> bool:
         """True while an exchange with ``ieee`` is in progress."""
         self.expire()
-        return t.EUI64(ieee) in self._sessions
+        return t.EUI64(ieee) in self._sessions or t.EUI64(ieee) in self._initiated
 
     def expire(self, now: float | None = None) -> list[t.EUI64]:
         """Drop exchanges whose partner went quiet past the deadline; returns
@@ -219,6 +253,12 @@ class KeyEstablishmentServer:
             LOGGER.info("key establishment with %s timed out in state %s",
                         ieee, session.responder.state.value)
             self._record(ieee, session.responder.suite, timed_out=True)
+        for ieee in [ieee for ieee, s in self._initiated.items() if now >= s.deadline]:
+            initiation = self._initiated.pop(ieee)
+            LOGGER.info("key establishment we started with %s timed out in state %s",
+                        ieee, initiation.initiator.state.value)
+            self._record(ieee, initiation.initiator.suite, timed_out=True, initiated=True)
+            gone.append(ieee)
         for ieee, until in list(self._confirming.items()):
             if now >= until:
                 del self._confirming[ieee]
@@ -227,6 +267,7 @@ class KeyEstablishmentServer:
     def next_expiry(self) -> float | None:
         """When :meth:`expire` will next have something to drop."""
         deadlines = [s.deadline for s in self._sessions.values()]
+        deadlines += [s.deadline for s in self._initiated.values()]
         deadlines += self._confirming.values()
         return min(deadlines, default=None)
 
@@ -240,7 +281,7 @@ class KeyEstablishmentServer:
             initiate = InitiatePayload.parse(request.payload)
         except ValueError:
             return self._refuse(ieee, 0, TerminateStatus.BAD_MESSAGE, "initiate payload too short")
-        running = self._sessions.get(ieee) if ieee is not None else None
+        running = (self._sessions.get(ieee) or self._initiated.get(ieee)) if ieee is not None else None
         if running is not None:
             wait = min(255, max(1, math.ceil(running.deadline - now)))
             return self._refuse(ieee, initiate.suite, TerminateStatus.NO_RESOURCES,
@@ -273,6 +314,7 @@ class KeyEstablishmentServer:
             wait_time=self.wait_time,
         )
         self._confirming.pop(ieee, None)
+        self._partner_endpoints[bytes(ieee)] = int(request.packet.src_ep or 0)
         answer = responder.receive(Command.INITIATE_KEY_ESTABLISHMENT, request.payload)
         assert answer is not None
         if answer.is_terminate:
@@ -338,6 +380,101 @@ class KeyEstablishmentServer:
                 self.on_revoke(ieee)
         return []
 
+    # -- this ESI as initiator (a re-key) -----------------------------------------------
+
+    def partner_endpoint(self, ieee: t.EUI64) -> int | None:
+        """The endpoint ``ieee`` ran its own key establishment from (its Key
+        Establishment client and server share it on a Smart Energy device), if known."""
+        return self._partner_endpoints.get(bytes(t.EUI64(ieee)))
+
+    def initiate(self, ieee: t.EUI64, *, suite: Suite | int | None = None) -> Message:
+        """Start CBKE with ``ieee`` as the initiator (U); returns the
+        InitiateKeyEstablishmentRequest to send to its Key Establishment server
+        (client to server, without APS encryption).  Its responses come back
+        to this endpoint's client side.  The partner's link key and authorisation
+        stay as they are until the exchange succeeds.
+
+        ``suite``: the one to use; by default the suite of the partner's last
+        completed exchange, else the lowest offered.  KeyEstablishmentBusy when
+        an exchange with ``ieee`` runs; ValueError for a suite not offered."""
+        now = self.clock.now()
+        self.expire(now)
+        ieee = t.EUI64(ieee)
+        if ieee in self._sessions or ieee in self._initiated:
+            raise KeyEstablishmentBusy(f"key establishment with {ieee} is already under way")
+        if suite is None:
+            used = [o.suite for o in self.outcomes if o.established and o.ieee == ieee and o.suite in self.identities]
+            suite = used[-1] if used else min(self.identities)
+        identity = self.identities.get(Suite(suite)) if int(suite) in {int(s) for s in Suite} else None
+        if identity is None:
+            raise ValueError(f"suite 0x{int(suite):04X} is not offered")
+        initiator = Initiator(
+            identity.suite,
+            identity.certificate,
+            identity.private_key,
+            identity.ca_public_key,
+            eui64_to_cert(ieee),
+            {identity.issuer},
+            random=self.random,
+            now=self.clock,
+            generate_times=self.generate_times,
+            wait_time=self.wait_time,
+        )
+        self._confirming.pop(ieee, None)
+        message = initiator.start()
+        self._initiated[ieee] = _Initiation(initiator, now + self.slack)
+        LOGGER.info("key establishment with %s started by us (suite %d)", ieee, identity.suite.number)
+        return message
+
+    def _on_response(self, request: ZclRequest) -> list[ZclReply]:
+        """A response (or Terminate) from a partner this ESI initiated with: the next
+        request goes back to its Key Establishment server; success installs the key."""
+        now = self.clock.now()
+        self.expire(now)
+        ieee = self._ieee_of_address(request.packet.src)
+        initiation = self._initiated.get(ieee) if ieee is not None else None
+        if initiation is None:
+            if request.command_id == Command.TERMINATE_KEY_ESTABLISHMENT:
+                return []
+            LOGGER.info("key establishment response 0x%02X from %s outside an exchange we started",
+                        request.command_id, ieee)
+            return [self._terminate(TerminateStatus.BAD_MESSAGE)]
+        assert ieee is not None
+        initiator = initiation.initiator
+        answer = initiator.receive(request.command_id, request.payload)
+        if request.command_id == Command.TERMINATE_KEY_ESTABLISHMENT:
+            del self._initiated[ieee]
+            received = initiator.received_terminate
+            self._record(ieee, initiator.suite, received=None if received is None else received.status,
+                         initiated=True)
+            LOGGER.info("%s terminated the key establishment we started (status %s)",
+                        ieee, None if received is None else received.status)
+            return []
+        if answer is not None and answer.is_terminate:
+            del self._initiated[ieee]
+            LOGGER.info("key establishment we started with %s failed: %s", ieee,
+                        initiator.sent_terminate.name if initiator.sent_terminate else "?")
+            self._record(ieee, initiator.suite, sent=initiator.sent_terminate, initiated=True)
+            return [ZclReply(answer.command, answer.payload)]
+        if initiator.state is State.SUCCEEDED:
+            del self._initiated[ieee]
+            key = initiator.key_data
+            assert key is not None
+            self._authorised.add(ieee)
+            self._partner_endpoints[bytes(ieee)] = int(request.packet.src_ep or 0)
+            self._record(ieee, initiator.suite, established=True, initiated=True)
+            LOGGER.info("key establishment we started with %s succeeded", ieee)
+            if self.on_key is not None:
+                self.on_key(ieee, key)
+            return []
+        if answer is None:  # out of order after the end: nothing to say
+            return []
+        assert initiator.partner_generate_times is not None
+        ephemeral, confirm = initiator.partner_generate_times
+        initiation.deadline = now + (ephemeral if initiator.state is State.WAIT_EPHEMERAL_DATA else confirm) \
+            + self.slack
+        return [ZclReply(answer.command, answer.payload)]
+
     # -- helpers -------------------------------------------------------------------------
 
     def _ieee_of_address(self, src: t.AddrModeAddress | None) -> t.EUI64 | None:
@@ -390,9 +527,10 @@ class KeyEstablishmentServer:
         sent: TerminateStatus | None = None,
         received: int | None = None,
         timed_out: bool = False,
+        initiated: bool = False,
     ) -> None:
         self.outcomes.append(
-            Outcome(self.clock.now(), ieee, int(suite), established, sent, received, timed_out)
+            Outcome(self.clock.now(), ieee, int(suite), established, sent, received, timed_out, initiated)
         )
 
 

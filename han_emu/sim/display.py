@@ -63,6 +63,7 @@ from han_emu.meter.credit import lab_utrn
 from han_emu.meter.clock import Clock
 from han_emu.meter.gbtime import local_datetime, local_midnight
 from han_emu.radio.virtual.cbke_client import join_smart_energy
+from han_emu.radio.virtual.cbke_responder import CbkeResponder, refuse_key_establishment
 from han_emu.radio.virtual.medium import VirtualAir
 from han_emu.radio.virtual.node import FrameHandler, SimNode, ZclFrame, se_endpoint, zcl_frame
 from han_emu.readout import Readout, ZclIngest
@@ -171,6 +172,8 @@ class SimDisplay(SimNode):
         self._install_code: bytes | None = None
         self._random: Callable[[int], bytes] | None = None
         self.key_established = False
+        self.cbke_responder: CbkeResponder | None = None
+        """Answers key establishment the ESI starts (see :meth:`answer_cbke`)."""
         self.gave_up = False
         """A ``no-recovery`` display stopped asking after a request went unanswered."""
         self.top_ups = 0  # keypad entries made, for fresh UTRNs
@@ -186,6 +189,21 @@ class SimDisplay(SimNode):
         self._certs = certs
         self._install_code = install_code
         self._random = random
+        self.answer_cbke(certs, random)
+
+    def answer_cbke(self, certs: CertificateSet, random: Callable[[int], bytes] | None = None) -> None:
+        """Answer key establishment the ESI starts (a re-key) with ``certs``; a
+        ``no-cbke`` display refuses it (Default Response UNSUP_CLUSTER_COMMAND)."""
+        if self.cbke_responder is not None:
+            return
+        if "no-cbke" in self.faults:
+            self.handlers.insert(0, refuse_key_establishment)
+            return
+        self.cbke_responder = CbkeResponder(self, certs, self.clock, random=random, on_key=self._rekeyed)
+        self.handlers.insert(0, self.cbke_responder.handle)
+
+    def _rekeyed(self, key: bytes) -> None:
+        self.key_established = True
 
     # -- Sub-GHz: Suspend ZCL Messages ----------------------------------------------------
     def _suspend_zcl_messages(self, node: SimNode, frame: ZclFrame) -> foundation.Status | None:
@@ -356,8 +374,10 @@ class SimDisplay(SimNode):
             await self.join()
         elif self._certs is not None:
             extra = {} if self._random is None else {"random": self._random}
-            await join_smart_energy(self, self._certs, install_code=self._install_code, **extra)
+            joined = await join_smart_energy(self, self._certs, install_code=self._install_code, **extra)
             self.key_established = True
+            if self.cbke_responder is not None:
+                self.cbke_responder.trust_centre = joined.esi_ieee
         else:
             await self.join()
         found = await self.find_esi(Metering.cluster_id)

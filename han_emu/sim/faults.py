@@ -18,7 +18,8 @@ FAULTS: Final[dict[str, str]] = {
     "ignore-secondary": "never talks to the secondary ESI (Match_Desc finds it, but no ZCL frame goes there)",
     "slow-poll": f"polls {SLOW_POLL_FACTOR} times less often than its schedule (every 60 s instead of 10 s)",
     "no-cbke": "joins with its install code but skips key establishment, so the ESI refuses its "
-               "Smart Energy requests (NOT_AUTHORIZED)",
+               "Smart Energy requests (NOT_AUTHORIZED); key establishment the ESI starts is refused "
+               "(UNSUP_CLUSTER_COMMAND)",
     "ignore-price-push": "refuses a pushed PublishPrice (Default Response UNSUP_CLUSTER_COMMAND) "
                          "and reads prices only on its schedule",
     "no-confirm": "never sends MessageConfirmation, even for a message that asks for one",

@@ -123,6 +123,8 @@ class StickDisplay(SimDisplay):
         """Associations made in this run (a resumed display makes none)."""
         self.key_exchanges = 0
         """CBKE exchanges completed in this run."""
+        if certificates is not None:  # the host may start CBKE too (a re-key): the new key is remembered
+            self.answer_cbke(certificates, random)
 
     async def join(self) -> t.NWK:
         """Resume the remembered network, or join (retrying until the host
@@ -159,7 +161,7 @@ class StickDisplay(SimDisplay):
         extra = {} if self._cbke_random is None else {"random": self._cbke_random}
         while True:
             try:
-                await establish_link_key(self, self.certificates, **extra)  # type: ignore[arg-type]
+                joined = await establish_link_key(self, self.certificates, **extra)  # type: ignore[arg-type]
             except CbkeError as exc:
                 if _NO_KE_SERVER in str(exc):
                     LOGGER.warning("%s: the ESI offers no CBKE; carrying on with the install-code key", self.name)
@@ -170,8 +172,16 @@ class StickDisplay(SimDisplay):
             else:
                 self.key_established = True
                 self.key_exchanges += 1
+                if self.cbke_responder is not None:
+                    self.cbke_responder.trust_centre = joined.esi_ieee
                 return
             await asyncio.sleep(self.retry_s)
+
+    def _rekeyed(self, key: bytes) -> None:
+        super()._rekeyed(key)
+        self.key_exchanges += 1
+        if self.nwk is not None:
+            self.memory.remember(self.ieee, self.nwk, key, True)
 
     async def find_esi(self, cluster: int = Metering.cluster_id, *,
                        dst_nwk: int | None = 0x0000) -> list[tuple[t.NWK, int]]:

@@ -26,15 +26,17 @@ class Frames:
 
     def zcl(self, time: float, incoming: bool, cluster: int, command: int, payload: bytes = b"", *,
             ep: int = 1, general: bool = False, attributes: tuple[int, ...] = (), status: int | None = None,
-            manufacturer: int | None = None, header: bool = True, tsn: int | None = None) -> Observation:
-        """A ZCL frame from the DUT (``incoming``) to ESI endpoint ``ep``, or from it."""
+            manufacturer: int | None = None, header: bool = True, tsn: int | None = None,
+            direction: foundation.Direction | None = None) -> Observation:
+        """A ZCL frame from the DUT (``incoming``) to ESI endpoint ``ep``, or from it; by
+        default the DUT's frames go client to server and the meter's back (``direction`` says otherwise)."""
         self.number += 1
         if tsn is None:
             self.tsn = (self.tsn + 1) % 256
             tsn = self.tsn
-        head = ZclHeader.make(tsn, command, general=general, manufacturer=manufacturer,
-                              direction=foundation.Direction.Client_to_Server if incoming
-                              else foundation.Direction.Server_to_Client)
+        if direction is None:
+            direction = foundation.Direction.Client_to_Server if incoming else foundation.Direction.Server_to_Client
+        head = ZclHeader.make(tsn, command, general=general, manufacturer=manufacturer, direction=direction)
         return Observation(
             frame=self.number, time=time, incoming=incoming,
             src_nwk=DUT if incoming else ESI, dst_nwk=ESI if incoming else DUT, profile=SE_PROFILE_ID,

@@ -42,6 +42,7 @@ ALL = parse_plan({
         {"at": "+4m", "kind": "tier-switch", "element": "primary"},
         {"at": "+8m", "kind": "meter-restart", "down_s": 30},
         {"at": "+13m", "kind": "supply-interruption", "minutes": 1},
+        {"at": "+16m", "kind": "cbke-rekey"},
     ],
     "check": [
         {"type": "discovers-endpoint", "name": "discovers", "endpoint": "secondary"},
@@ -55,6 +56,7 @@ ALL = parse_plan({
         {"type": "confirms-message", "name": "confirm", "within_s": 60},
         {"type": "recovers-after-restart", "name": "recover", "within_s": 120},
         {"type": "completes-cbke", "name": "cbke"},
+        {"type": "completes-cbke", "name": "rekey", "after": "cbke-rekey", "within_s": 60},
         {"type": "no-unserved-attributes", "name": "served"},
     ],
 }, "every-fault")
@@ -66,7 +68,7 @@ EXPECTED = {
     "": set(),
     "ignore-secondary": {"discovers", "mp184", "profile", "export"},
     "slow-poll": {"demand", "export"},
-    "no-cbke": {"cbke", "confirm", "recover", "price"},
+    "no-cbke": {"cbke", "rekey", "confirm", "recover", "price"},
     "ignore-price-push": {"price"},
     "no-confirm": {"confirm"},
     "no-recovery": {"recover", "demand", "export"},
@@ -76,3 +78,18 @@ EXPECTED = {
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
 def test_each_fault_fails_its_checks_and_only_those(fault: str) -> None:
     assert failed(ALL, f"ihd:{fault}" if fault else "ihd") == EXPECTED[fault]
+
+
+def test_the_rekey_plan_fails_a_display_without_cbke_on_the_rekey_only() -> None:
+    """A ``no-cbke`` display refuses the meter's re-key; it still asks for demand and prices on
+    time (and is refused NOT_AUTHORIZED), which those checks do not judge."""
+    plan = load_plan("cbke-rekey")
+    run = VirtualRun(plan, VirtualDut.parse("ihd:no-cbke"), start=JUNE)
+    run.run()
+    verdicts = {v.spec.name: v for v in run.status.verdicts}
+    assert {name for name, v in verdicts.items() if v.passed is not True} == {"completes the meter's re-key within 60 s"}
+    rekey = verdicts["completes the meter's re-key within 60 s"]
+    assert rekey.passed is False
+    assert rekey.seen.startswith("cbke-rekey at t=300 s: the DUT refused key establishment (UNSUP_CLUSTER_COMMAND)")
+    # The meter found the display's Key Establishment endpoint by Match_Desc (no CBKE of its own to go by).
+    assert run.log.events[0].outcome["endpoint_from"] == "Match_Desc"

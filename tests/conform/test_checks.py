@@ -425,9 +425,56 @@ def test_completes_cbke_again_after_a_rekey() -> None:
     v = judge("completes-cbke", obs, 400, events)
     assert v.passed is True
     assert v.seen == ("key established from frame 1 (t=1 s) to frame 6 (t=3.5 s); cbke-rekey at t=300 s: "
-                      "established again from frame 7 (t=305 s) to frame 12 (t=307.5 s)")
+                      "established again, started by the DUT, from frame 7 (t=305 s) to frame 12 (t=307.5 s)")
     assert judge("completes-cbke", obs[:6], 500, events).passed is False
     assert judge("completes-cbke", obs[:6], 350, events).passed is None
+
+
+def rekey_by_meter(f: Frames, start: float, steps: int = 6) -> list[Observation]:
+    """The meter's re-key: it sends the requests (client to server), the DUT the responses."""
+    c2s, s2c = foundation.Direction.Client_to_Server, foundation.Direction.Server_to_Client
+    order = [(False, 0, c2s), (True, 0, s2c), (False, 1, c2s), (True, 1, s2c), (False, 2, c2s), (True, 2, s2c)]
+    return [f.zcl(start + 0.5 * i, incoming, KEY_ESTABLISHMENT, command, direction=direction, tsn=9)
+            for i, (incoming, command, direction) in enumerate(order[:steps])]
+
+
+def test_completes_cbke_after_a_rekey_the_meter_started() -> None:
+    f = Frames()
+    obs = cbke(f, 1.0) + rekey_by_meter(f, 300.2)
+    events = [EventRecord("cbke-rekey", 300.0)]
+    v = judge("completes-cbke", obs, 400, events)
+    assert v.passed is True
+    assert v.seen == ("key established from frame 1 (t=1 s) to frame 6 (t=3.5 s); cbke-rekey at t=300 s: "
+                      "established again, started by the meter, from frame 7 (t=300.2 s) to frame 12 (t=302.7 s)")
+    assert v.frames == tuple(range(1, 13))  # both exchanges, frame by frame
+    # Only the re-keys: the join's exchange is not asked for.
+    only = judge("completes-cbke", rekey_by_meter(Frames(), 300.2), 400, events, after="cbke-rekey")
+    assert only.passed is True and only.frames == (1, 2, 3, 4, 5, 6)
+    assert only.expected.endswith("no Terminate), within 120 s of each CBKE re-key")
+    assert judge("completes-cbke", [], 400, [], after="cbke-rekey").passed is None  # no re-key: pending
+
+
+def test_completes_cbke_names_what_a_failed_rekey_showed() -> None:
+    events = [EventRecord("cbke-rekey", 300.0)]
+    f = Frames()
+    asked = rekey_by_meter(f, 300.2, steps=1)
+    refused = f.zcl(300.3, True, KEY_ESTABLISHMENT, GC.Default_Response,
+                    bytes([KE_REQ.initiate_key_establishment_request.id, ST.UNSUP_CLUSTER_COMMAND]), general=True,
+                    status=ST.UNSUP_CLUSTER_COMMAND)
+    v = judge("completes-cbke", [*asked, refused], 500, events, after="cbke-rekey")
+    assert (v.passed, v.frames) == (False, (1, 2))
+    assert v.seen == "cbke-rekey at t=300 s: the DUT refused key establishment (UNSUP_CLUSTER_COMMAND) in frame 2 (t=300.3 s)"
+    f = Frames()
+    v = judge("completes-cbke", rekey_by_meter(f, 300.2, steps=3), 500, events, after="cbke-rekey")
+    assert v.seen == "cbke-rekey at t=300 s: key establishment from frame 1 (t=300.2 s) stopped after EphemeralDataRequest"
+    v = judge("completes-cbke", [], 500, events, after="cbke-rekey")
+    assert v.seen == "cbke-rekey at t=300 s: no key establishment within 120 s"
+    # A meter's exchange after the re-key does not stand in for the join's.
+    f = Frames()
+    v = judge("completes-cbke", rekey_by_meter(f, 300.2), 500, events)
+    assert v.passed is False and v.seen.startswith("no InitiateKeyEstablishmentRequest from the DUT; cbke-rekey at")
+    with pytest.raises(CheckError, match='after: "join" or "cbke-rekey"'):
+        judge("completes-cbke", [], 500, events, after="restart")
 
 
 # -- obeys-suspend -----------------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from han_emu.meter.gbtime import utc_offset
 BASE = {"name": "t", "duration": "1h", "check": [{"type": "completes-cbke", "name": "cbke"}]}
 
 
-def test_the_six_built_in_plans_load() -> None:
+def test_the_built_in_plans_load() -> None:
     names = set(builtin_plans())
-    assert {"mp184-ihd", "gb-ihd-basics", "price-change", "dst-change", "restart-recovery", "subghz-suspend"} <= names
+    assert {"mp184-ihd", "gb-ihd-basics", "price-change", "dst-change", "restart-recovery", "subghz-suspend",
+            "cbke-rekey"} <= names
     for name in names:
         plan = load_plan(name)
         assert plan.name == name and plan.checks and plan.duration > 0

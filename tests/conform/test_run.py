@@ -92,9 +92,20 @@ def test_the_events_change_the_meter_and_what_the_dut_is_served() -> None:
     assert by_kind["emergency-credit"].outcome["emergency_available"] is True
     assert by_kind["network-key-update"].outcome["key_seq"] == 1
     assert by_kind["export-burst"].outcome["end"] == pytest.approx(300, abs=1)
-    # After the re-key the ESI refuses the IHD (it does not redo CBKE): NOT_AUTHORIZED.
-    after = [o for o in log.observations if o.time > 481 and not o.incoming and o.status == 0x7E]
-    assert after
+    # The re-key: the ESI started CBKE, the IHD answered, and both ends hold the new key;
+    # the IHD is served under it (its requests answered, none refused).
+    rekey = by_kind["cbke-rekey"]
+    assert rekey.outcome["endpoint"] == 1 and rekey.outcome["endpoint_from"] == "its own key establishment"
+    exchange = [o for o in log.observations if o.cluster == KEY_ESTABLISHMENT and o.time >= 480]
+    assert [(o.incoming, o.command, o.data[0]) for o in exchange] == [
+        (False, 0, 0x11), (True, 0, 0x19), (False, 1, 0x11), (True, 1, 0x19), (False, 2, 0x11), (True, 2, 0x19)]
+    assert all(not o.secured for o in exchange) and len({o.data[1] for o in exchange}) == 1  # one TSN throughout
+    outcomes = run.han.server.key_establishment.outcomes
+    assert [(o.established, o.initiated) for o in outcomes] == [(True, False), (True, True)]
+    device = run.han.devices[0]
+    assert run.han.app.link_key_for(device.ieee) == device.link_key and device.cbke_responder.exchanges == 1
+    after = [o for o in log.observations if o.time > 481 and not o.incoming and o.cluster == METERING]
+    assert after and not [o for o in after if o.status == 0x7E] and device.failures == 0
 
 
 def test_a_restart_and_an_interruption_silence_the_esi_then_serve_again() -> None:
