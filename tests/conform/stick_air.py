@@ -27,10 +27,12 @@ from tests.radio.stick_support import STICK_IEEE, Stick
 
 async def run_on_stick_air(kind: str, plan: dict[str, Any], tmp_path: Path, settings: DeviceSettings, *,
                            request_timeout: float, serving: Callable[[RadioRun], None] | None = None,
+                           finished: Callable[[RadioRun, StickDisplays], None] | None = None,
                            timeout_s: float = 60.0) -> tuple[RadioRun, RunLog]:
     """Run ``plan`` on a ``kind`` ("znp" or "ezsp") stick against one simulated
     IHD with ``settings``; ``serving(run)`` is called once the run's ESI serves
-    (before the display joins).  Returns the run and its log."""
+    (before the display joins), ``finished(run, displays)`` once the run has
+    ended, before the displays stop.  Returns the run and its log."""
     logging.getLogger("han_emu").setLevel(logging.ERROR)
     parsed = parse_plan(plan, plan["name"])
     code = display_codes(["ihd"], tmp_path / "codes.txt")[0]
@@ -49,6 +51,8 @@ async def run_on_stick_air(kind: str, plan: dict[str, Any], tmp_path: Path, sett
                 if not task.done():
                     serving(run)
             log = await asyncio.wait_for(task, timeout_s)
+            if finished is not None:
+                finished(run, displays)
         finally:
             await displays.stop()
     return run, log

@@ -9,7 +9,6 @@ key goes into the stick's key table, and the display is served under it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -19,7 +18,8 @@ from han_emu.conform.plan import parse_plan
 from han_emu.conform.run import RadioRun, RunError
 from han_emu.crypto.certsets import TestCA, eui64_to_cert
 from han_emu.han.config import load
-from han_emu.han.fakestick import StickDisplays, display_codes
+from han_emu.han.fakestick import StickDisplays
+from tests.conform.stick_air import run_on_stick_air
 from tests.conform.test_stick_air_run import QUICK
 from tests.radio.stick_support import STICK_IEEE, Stick, quick_ezsp_reset
 
@@ -41,21 +41,13 @@ def _quick_reset(monkeypatch) -> None:
 
 @pytest.mark.parametrize("kind", ["znp", "ezsp"])
 async def test_the_meter_rekeys_a_display_on_the_stick_air(kind: str, tmp_path: Path) -> None:
-    logging.getLogger("han_emu").setLevel(logging.ERROR)
-    plan = parse_plan(PLAN, "stick-rekey")
-    code = display_codes(["ihd"], tmp_path / "codes.txt")[0]
-    config = dataclasses.replace(load(None), cbke=(TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE)),))
-    async with Stick(kind) as stick:
-        displays = StickDisplays(stick.fake, ["ihd"], [code], settings=[QUICK], retry_s=0.2, request_timeout=2.0)
-        await displays.start()
-        try:
-            run = RadioRun(plan, stick.spec, code.eui64, code.code, config=config, join_timeout=30,
-                           report=lambda line: None)
-            log = await asyncio.wait_for(run.run(), 60)
-            display = displays.devices[0]
-            ke = run.han.esi.key_establishment
-        finally:
-            await displays.stop()
+    seen = {}
+
+    def finished(run: RadioRun, displays: StickDisplays) -> None:
+        seen.update(display=displays.devices[0], ke=run.han.esi.key_establishment, memory=displays.memory)
+
+    run, log = await run_on_stick_air(kind, PLAN, tmp_path, QUICK, request_timeout=2.0, finished=finished)
+    display, ke = seen["display"], seen["ke"]
     verdicts = run.status.verdicts
     assert [v.passed for v in verdicts] == [True, True], [(v.spec.name, v.seen) for v in verdicts]
     (event,) = log.events
@@ -63,7 +55,7 @@ async def test_the_meter_rekeys_a_display_on_the_stick_air(kind: str, tmp_path: 
     assert "established again, started by the meter" in verdicts[0].seen
     assert [(o.established, o.initiated) for o in ke.outcomes] == [(True, False), (True, True)]
     assert display.key_exchanges == 2 and display.cbke_responder.exchanges == 1
-    assert displays.memory.get(display.ieee)["link_key"] == bytes(display.link_key).hex()  # kept for a restart
+    assert seen["memory"].get(display.ieee)["link_key"] == bytes(display.link_key).hex()  # kept for a restart
     # Served under the new key after the re-key: answered, none refused.
     after = [o for o in log.observations if o.time > 2.5 and not o.incoming and o.cluster == 0x0702]
     assert after and not [o for o in after if o.status]
