@@ -32,10 +32,9 @@ from han_emu.server.metering import SUMMATION_FORMATTING
 
 LOGGER = logging.getLogger(__name__)
 
-#: Kinds a run on a stick cannot play (the stick keeps its own network key; the
-#: meter's clock is the wall clock, so no GB time change falls in a run unless
-#: it is run across one; no sub-GHz stick yet).
-RADIO_UNSUPPORTED = frozenset({"network-key-update", "dst-change", "subghz-suspend"})
+#: Kinds a run on a stick cannot play: the sticks are 2.4 GHz, so there is no
+#: sub-GHz HAN to suspend a display on.
+RADIO_UNSUPPORTED = frozenset({"network-key-update", "subghz-suspend"})
 
 
 class EventError(RuntimeError):
