@@ -81,7 +81,9 @@ class DisplayMemory:
             if keys is not None:
                 if not isinstance(keys, dict) or entry.get("network_key_seq") not in {int(k) for k in keys}:
                     raise ValueError(f"display {ieee}: bad network keys")
-                parsed["network_keys"] = {str(int(k)): bytes.fromhex(v).hex() for k, v in keys.items()}
+                if any(not isinstance(v, str) or len(bytes.fromhex(v)) != 16 for v in keys.values()):
+                    raise ValueError(f"display {ieee}: bad network key")
+                parsed["network_keys"] = {str(int(k)): v for k, v in keys.items()}
                 parsed["network_key_seq"] = int(entry["network_key_seq"])
             out[str(t.EUI64.convert(ieee))] = parsed
         return out
