@@ -437,7 +437,10 @@ class RadioRun(_Reporting):
 
     The stick serves a fresh meter (kept in a temporary state store for the
     run); the display is admitted by its install code and the plan starts
-    when it has joined (or ``join_timeout`` seconds have passed: RunError)."""
+    when it has joined (or ``join_timeout`` seconds have passed: RunError).
+    A plan that needs another time of year (its ``start``, a ``dst-change``)
+    gets a meter whose clock is the wall clock plus an offset
+    (:meth:`meter_start`, :meth:`lead_s`)."""
 
     def __init__(self, plan: Plan, spec: Any, ieee: str, install_code: bytes, *, config: Config | None = None,
                  pcap: str | None = None, keylog: str | None = None, join_timeout: float = 254.0,

@@ -170,7 +170,8 @@ class HardwareHan:
 
     @property
     def clock(self) -> Clock:
-        """The wall clock, unless a test gave another."""
+        """The wall clock, unless given another (a test's; a conformance run's,
+        offset to the time of year its plan needs)."""
         assert self.runner.clock is not None
         return self.runner.clock
 
