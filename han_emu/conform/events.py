@@ -37,10 +37,9 @@ from han_emu.server.metering import SUMMATION_FORMATTING
 
 LOGGER = logging.getLogger(__name__)
 
-#: Kinds a run on a stick cannot play (the stick keeps its own network key; the
-#: meter's clock is the wall clock, so no GB time change falls in a run unless
-#: it is run across one; no sub-GHz stick yet).
-RADIO_UNSUPPORTED = frozenset({"network-key-update", "dst-change", "subghz-suspend"})
+#: Kinds a run on a stick cannot play: the sticks are 2.4 GHz, so there is no
+#: sub-GHz HAN to suspend a display on.
+RADIO_UNSUPPORTED = frozenset({"subghz-suspend"})
 
 
 MATCH_DESC_TIMEOUT_S = 10.0
@@ -364,18 +363,41 @@ async def register_near_rollover(target: Target, element: str, direction: str, b
     return {"element": element, "direction": direction, "register_wh": int(wh), "rollover_kwh": rollover_wh() // 1000}
 
 
-async def network_key_update(target: Target) -> Outcome:
+async def network_key_update(target: Target, switch_s: float = 10.0) -> Outcome:
     han = target.han
-    if not target.virtual:
-        raise EventError("network-key-update: a run on a stick cannot switch the network key yet")
-    info = han.app.state.network_info
     key = (target.random or _system_random)(16)
+    if not target.virtual:
+        return await _stick_network_key_update(target, key, switch_s)
+    info = han.app.state.network_info
     seq = (int(info.network_key.seq) + 1) & 0xFF
     han.app.state.network_info = info.replace(network_key=info.network_key.replace(key=t.KeyData(key), seq=seq))
     recording = target.recording
     if recording is not None and recording.network is not None:
         recording.network.set_network_key(key, seq)  # the capture and its key log follow
     return {"key_seq": seq}
+
+
+async def _stick_network_key_update(target: Target, key: bytes, switch_s: float) -> Outcome:
+    """The stick's own stack sends every display the new key (Transport-Key,
+    under each display's link key) and, ``switch_s`` later, the Switch-Key,
+    moving to the key itself: a sleepy display picks the Transport-Key up
+    from its parent at its next poll before the switch comes."""
+    han = target.han
+    try:
+        seq, sent = await han.send_network_key(key)
+    except Exception as exc:  # RadioError, or the stick's link went: said in one line
+        raise EventError(f"network-key-update: {exc}") from None
+    if not sent:
+        raise EventError("network-key-update: the stick sent the new key to no device, so it does not switch")
+
+    async def switch() -> None:
+        await han.switch_network_key(seq)
+        recording = target.recording
+        if recording is not None and getattr(recording, "network", None) is not None:
+            recording.network.set_network_key(key, seq)  # the capture and its key log follow
+
+    target.later(switch_s, switch, "network-key-switch")
+    return {"key_seq": seq, "sent_to": [str(ieee) for ieee in sent], "switch": target.run_time() + switch_s}
 
 
 def _system_random(n: int) -> bytes:

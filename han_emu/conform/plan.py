@@ -58,7 +58,7 @@ EVENT_PARAMS: dict[str, dict[str, Param]] = {
     "register-near-rollover": {"element": Param(str, "primary", ELEMENTS),
                                "direction": Param(str, "import", ("import", "export")),
                                "below_kwh": Param(_NUM, 1.0, minimum=0)},
-    "network-key-update": {},
+    "network-key-update": {"switch_s": Param(_NUM, 10.0, minimum=0)},
     "message": {"text": Param(str), "confirm": Param(bool, False), "minutes": Param(int, 0, minimum=0)},
     "low-credit": {"element": Param(str, "primary", ELEMENTS)},
     "emergency-credit": {"element": Param(str, "primary", ELEMENTS)},

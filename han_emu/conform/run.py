@@ -35,6 +35,7 @@ from han_emu.conform.partial import verdicts_so_far
 from han_emu.conform.plan import KINDS, Plan
 from han_emu.han.config import Config
 from han_emu.han.store import StateStore
+from han_emu.meter.clock import OffsetClock, WallClock
 from han_emu.meter.model import TwinMeter
 from han_emu.replay.zcl import ZclDecodeError, decode_zcl
 from clusters.zcl_header import read_header
@@ -50,6 +51,9 @@ JUDGE_EVERY_S = 0.5
 """Wall seconds at least between two judgements of a run's checks so far (events and the end excepted)."""
 EPSILON = 1e-6
 """Times this close count as reached."""
+STICK_START_S = 120.0
+"""Seconds a stick's start may take before the display is let in (the radio's
+start timeout and the permit request, with room to spare)."""
 NO_SAVE = 1e12
 """The run's meter is saved when a restart asks, not on a timer (saves cost a virtual run time)."""
 
@@ -433,7 +437,10 @@ class RadioRun(_Reporting):
 
     The stick serves a fresh meter (kept in a temporary state store for the
     run); the display is admitted by its install code and the plan starts
-    when it has joined (or ``join_timeout`` seconds have passed: RunError)."""
+    when it has joined (or ``join_timeout`` seconds have passed: RunError).
+    A plan that needs another time of year (its ``start``, a ``dst-change``)
+    gets a meter whose clock is the wall clock plus an offset
+    (:meth:`meter_start`, :meth:`lead_s`)."""
 
     def __init__(self, plan: Plan, spec: Any, ieee: str, install_code: bytes, *, config: Config | None = None,
                  pcap: str | None = None, keylog: str | None = None, join_timeout: float = 254.0,
@@ -441,8 +448,8 @@ class RadioRun(_Reporting):
                  ) -> None:
         unsupported = sorted({e.kind for e in plan.events} & ev.RADIO_UNSUPPORTED)
         if unsupported:
-            raise RunError(f"plan {plan.name}: a run on a stick cannot play {', '.join(unsupported)} yet "
-                           "(use --virtual-dut)")
+            raise RunError(f"plan {plan.name}: a run on a stick cannot play {', '.join(unsupported)} "
+                           "(the sticks are 2.4 GHz, with no sub-GHz HAN; use --virtual-dut)")
         if plan.sub_ghz:
             raise RunError(f"plan {plan.name}: needs a sub-GHz HAN; the sticks are 2.4 GHz")
         self.plan, self.spec = plan, spec
@@ -470,7 +477,13 @@ class RadioRun(_Reporting):
         self.log.endpoints = config.endpoints
         recording = ServedRecording(pcap=self.pcap)
         keys = KeyLog(self.keylog) if self.keylog else None
-        start = time.time()
+        wall = WallClock()
+        start = wall.now()
+        aim = self.meter_start(start)
+        # The meter's clock: the wall clock, or set so that it can reach the
+        # plan's start time (its `start`, or the GB clock change a dst-change
+        # needs) when the plan starts: it runs that far behind until then.
+        clock = OffsetClock(wall, 0.0 if aim is None else aim - self.lead_s() - start)
         observer = Observer(start)
         self.log.observations = observer.observations  # the same list: progress judges what is seen so far
         self.log.zdo_visible = False  # the stick's firmware answers the DUT's ZDO requests itself
@@ -478,8 +491,8 @@ class RadioRun(_Reporting):
             recording.sinks.append(observer.counter)
         with tempfile.TemporaryDirectory(prefix="han-emu-conform-") as tmp:
             store = StateStore(Path(tmp) / "meter.sqlite")
-            han = HardwareHan(config, TwinMeter(config.meter, start), self.spec, store=store, keylog=keys,
-                              save_every_s=NO_SAVE, report=self.report)
+            han = HardwareHan(config, TwinMeter(config.meter, clock.now()), self.spec, store=store, keylog=keys,
+                              clock=clock, save_every_s=NO_SAVE, report=self.report)
             self.han = han
             try:
                 self.status.step = "starting the stick"
@@ -488,14 +501,19 @@ class RadioRun(_Reporting):
                 han.packet_listeners.append(observer.before)
                 recording.attach_hardware(han)
                 dut_nwk = self._dut_nwk
-                han.packet_listeners.append(observer.served_after(dut_nwk, han.clock))
+                # Frames are timed on the wall clock: the meter's may step forward when the plan starts.
+                han.packet_listeners.append(observer.served_after(dut_nwk, wall))
                 self.status.step = f"waiting for {self.ieee} to join"
                 self._report()
                 await han.permit_install_code(self.ieee, self.install_code, int(min(254, self.join_timeout)))
                 await self._wait_join()
-                observer.rebase(han.clock.now())  # the join and CBKE come before the plan: negative times
+                observer.rebase(wall.now())  # the join and CBKE come before the plan: negative times
+                if aim is not None:  # the meter's clock steps forward to the plan's start time
+                    clock.catch_up(aim)
+                    han.runner.drive()
                 self.log.dut_nwk = dut_nwk()
-                target = ev.Target(han, dut_ieee=self.ieee, dut_nwk=dut_nwk, origin=observer.origin, virtual=False)
+                target = ev.Target(han, dut_ieee=self.ieee, dut_nwk=dut_nwk, origin=clock.now(), virtual=False,
+                                   recording=recording)
                 await play(self.plan, target, self.status, self.log, self._report)
             finally:
                 await han.stop()
@@ -516,6 +534,20 @@ class RadioRun(_Reporting):
                "drives as responder only" if han.cbke_mode == "ncp"
                else "the host runs no CBKE (no [cbke] certificates in the configuration)")
         raise RunError(f"plan {self.plan.name}: a stick run cannot play cbke-rekey here: {why}")
+
+    def meter_start(self, now: float) -> float | None:
+        """The meter's time when the plan starts, when the plan needs one: its
+        ``start``, or the time that puts a ``dst-change`` on a GB clock change;
+        None: the wall clock's."""
+        if self.plan.start is None and not any(e.kind == "dst-change" for e in self.plan.events):
+            return None
+        return self.plan.start_for(now)
+
+    def lead_s(self) -> float:
+        """Seconds from opening the stick to the plan's start, at most: the
+        meter's clock starts that far before the plan's start time and steps
+        forward to it once the display has joined (never backwards)."""
+        return self.join_timeout + STICK_START_S
 
     def _dut_nwk(self) -> int | None:
         han = self.han

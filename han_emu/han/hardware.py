@@ -170,7 +170,8 @@ class HardwareHan:
 
     @property
     def clock(self) -> Clock:
-        """The wall clock, unless a test gave another."""
+        """The wall clock, unless given another (a test's; a conformance run's,
+        offset to the time of year its plan needs)."""
         assert self.runner.clock is not None
         return self.runner.clock
 
@@ -322,6 +323,30 @@ class HardwareHan:
         self.joined.append((self.clock.now(), t.EUI64(device.ieee), int(device.nwk)))
         self.report(f"device {device.ieee} joined as 0x{int(device.nwk):04X}")
         self._log_keys()
+
+    # -- the network key ----------------------------------------------------------------------
+    async def send_network_key(self, key: bytes) -> tuple[int, list[t.EUI64]]:
+        """The trust centre's network-key update, its first half: every device
+        the host knows on the network is sent ``key`` as the next network key
+        (an APS Transport-Key under its link key, by the stick's own stack).
+        Returns (the key's sequence number, the devices it went to)."""
+        app = self._require_app()
+        seq = (int(app.state.network_info.network_key.seq) + 1) & 0xFF
+        sent = []
+        for nwk, ieee in list(self.addresses):
+            if await app.send_network_key(nwk, ieee, t.KeyData(key), seq):
+                sent.append(ieee)
+        return seq, sent
+
+    async def switch_network_key(self, seq: int) -> None:
+        """The second half: the Switch-Key to every device; the stick keeps the
+        new key (NV, tokens) and the host's network settings are read back
+        from it, so the key log, a capture and a restart follow."""
+        app = self._require_app()
+        await app.switch_network_key(seq)
+        await app.load_network_info()
+        self._log_keys()
+        self.report(f"network key {seq} in force on the coordinator")
 
     # -- bindings ---------------------------------------------------------------------------------
     def _observe(self, packet: t.ZigbeePacket) -> None:

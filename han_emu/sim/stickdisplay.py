@@ -9,6 +9,12 @@ memory (:class:`DisplayMemory`).  Powered on again, a display that has a
 network resumes it: no new join, no new CBKE, and it goes back to polling
 as soon as the ESI answers.  A display never gives up: while the host is
 away its requests simply go unanswered.
+
+It holds the network key as a Zigbee device does (the air reads it, see
+:mod:`han_emu.radio.virtual.nwk_keys`): the key the trust centre gives it at
+the join, an alternate key from a Transport-Key, made active by the
+Switch-Key; both kept in its memory.  A display that missed an update no
+longer reads the network, nor the network it.
 """
 
 from __future__ import annotations
@@ -70,17 +76,36 @@ class DisplayMemory:
             if not isinstance(nwk, int) or not 0 < nwk < 0xFFF8 or not isinstance(key, str) or len(
                     bytes.fromhex(key)) != 16:
                 raise ValueError(f"display {ieee}: bad network address or link key")
-            out[str(t.EUI64.convert(ieee))] = {"nwk": nwk, "link_key": key, "cbke": bool(entry.get("cbke"))}
+            parsed = {"nwk": nwk, "link_key": key, "cbke": bool(entry.get("cbke"))}
+            keys = entry.get("network_keys")  # absent in files written before displays kept it
+            if keys is not None:
+                if not isinstance(keys, dict) or entry.get("network_key_seq") not in {int(k) for k in keys}:
+                    raise ValueError(f"display {ieee}: bad network keys")
+                if any(not isinstance(v, str) or len(bytes.fromhex(v)) != 16 for v in keys.values()):
+                    raise ValueError(f"display {ieee}: bad network key")
+                parsed["network_keys"] = {str(int(k)): v for k, v in keys.items()}
+                parsed["network_key_seq"] = int(entry["network_key_seq"])
+            out[str(t.EUI64.convert(ieee))] = parsed
         return out
 
     def get(self, ieee: t.EUI64) -> dict[str, Any] | None:
         return self.entries.get(str(ieee))
 
-    def remember(self, ieee: t.EUI64, nwk: int, link_key: bytes, cbke: bool) -> None:
-        entry = {"nwk": int(nwk), "link_key": bytes(link_key).hex(), "cbke": cbke}
+    def remember(self, ieee: t.EUI64, nwk: int, link_key: bytes, cbke: bool,
+                 network_keys: dict[int, bytes] | None = None, network_key_seq: int | None = None) -> None:
+        entry: dict[str, Any] = {"nwk": int(nwk), "link_key": bytes(link_key).hex(), "cbke": cbke}
+        if network_keys and network_key_seq is not None:
+            entry["network_keys"] = {str(seq): bytes(key).hex() for seq, key in network_keys.items()}
+            entry["network_key_seq"] = int(network_key_seq)
         if self.entries.get(str(ieee)) != entry:
             self.entries[str(ieee)] = entry
             self.save()
+
+    def remember_network_keys(self, ieee: t.EUI64, network_keys: dict[int, bytes], seq: int) -> None:
+        """The display's network keys changed (kept only for a display already remembered)."""
+        entry = self.entries.get(str(ieee))
+        if entry is not None:
+            self.remember(ieee, entry["nwk"], bytes.fromhex(entry["link_key"]), entry["cbke"], network_keys, seq)
 
     def save(self) -> None:
         if self.path is None:
@@ -123,6 +148,10 @@ class StickDisplay(SimDisplay):
         """Associations made in this run (a resumed display makes none)."""
         self.key_exchanges = 0
         """CBKE exchanges completed in this run."""
+        self.network_keys: dict[int, bytes] = {}
+        """The network keys it holds, by sequence number (the active one and an alternate)."""
+        self.network_key_seq: int | None = None
+        """The sequence number of the key it secures its frames with (None: it holds none)."""
         if certificates is not None:  # the host may start CBKE too (a re-key): the new key is remembered
             self.answer_cbke(certificates, random)
 
@@ -134,6 +163,9 @@ class StickDisplay(SimDisplay):
             self.nwk = t.NWK(saved["nwk"])
             self.link_key = t.KeyData(bytes.fromhex(saved["link_key"]))
             self.key_established = bool(saved["cbke"])
+            if "network_keys" in saved:
+                self.network_keys = {int(k): bytes.fromhex(v) for k, v in saved["network_keys"].items()}
+                self.network_key_seq = int(saved["network_key_seq"])
             self.air.attach(self)
             self.resumed = True
             LOGGER.info("%s: back on its network as 0x%04X", self.name, self.nwk)
@@ -150,8 +182,41 @@ class StickDisplay(SimDisplay):
         if self.certificates is not None:
             await self._key_establishment()
         assert self.link_key is not None
-        self.memory.remember(self.ieee, nwk, bytes(self.link_key), self.key_established)
+        self.memory.remember(self.ieee, nwk, bytes(self.link_key), self.key_established,
+                             self.network_keys, self.network_key_seq)
         return nwk
+
+    # -- the network key (the air asks; the trust centre sends) -------------------------
+    def nwk_key_active(self) -> tuple[int, bytes] | None:
+        seq = self.network_key_seq
+        return None if seq is None else (seq, self.network_keys[seq])
+
+    def nwk_key_for(self, seq: int) -> bytes | None:
+        return self.network_keys.get(int(seq))
+
+    def air_network_key(self, key: bytes, seq: int) -> None:
+        """The trust centre's Transport-Key at the join: the key in force."""
+        self.network_keys, self.network_key_seq = {int(seq): bytes(key)}, int(seq)
+
+    def air_transport_key(self, key: bytes, seq: int) -> None:
+        """A Transport-Key of an update: kept as the alternate key, beside the active one."""
+        active = self.nwk_key_active()
+        self.network_keys = {int(seq): bytes(key)}
+        if active is not None and active[0] != int(seq):
+            self.network_keys[active[0]] = active[1]
+        else:
+            self.network_key_seq = int(seq)
+        LOGGER.info("%s: received network key %d", self.name, int(seq))
+        self.memory.remember_network_keys(self.ieee, self.network_keys, self.network_key_seq or int(seq))
+
+    def air_switch_key(self, seq: int) -> None:
+        """A Switch-Key: the alternate key of ``seq`` becomes active (ignored without it)."""
+        if int(seq) not in self.network_keys:
+            LOGGER.info("%s: told to switch to network key %d, which it does not hold", self.name, int(seq))
+            return
+        self.network_key_seq = int(seq)
+        LOGGER.info("%s: switched to network key %d", self.name, int(seq))
+        self.memory.remember_network_keys(self.ieee, self.network_keys, self.network_key_seq)
 
     async def _key_establishment(self) -> None:
         """CBKE with the trust centre until it succeeds; an ESI without Key

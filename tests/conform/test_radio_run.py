@@ -53,7 +53,7 @@ async def test_a_real_display_is_admitted_then_observed_on_the_wall_clock() -> N
 
 
 def test_a_plan_a_stick_cannot_play_is_refused_before_the_stick_is_opened() -> None:
-    plan = parse_plan({"name": "x", "duration": "1m", "event": [{"at": "+10s", "kind": "network-key-update"}],
-                       "check": [{"type": "completes-cbke", "name": "c"}]}, "x")
-    with pytest.raises(RunError, match="cannot play network-key-update"):
+    plan = parse_plan({"name": "x", "duration": "1m", "event": [{"at": "+10s", "kind": "subghz-suspend"}],
+                       "check": [{"type": "completes-cbke", "name": "c"}], "phy": "gb868"}, "x")
+    with pytest.raises(RunError, match="cannot play subghz-suspend .*2.4 GHz"):
         RadioRun(plan, None, str(IHD_IEEE), CODE)

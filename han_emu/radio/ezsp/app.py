@@ -37,7 +37,7 @@ from zigpy.zdo.types import SimpleDescriptor
 
 from clusters.ids import KEY_ESTABLISHMENT, SE_PROFILE_ID
 from han_emu.air.dutycycle import HOUR_S, per_hour_text
-from han_emu.radio.backend import RadioSpec
+from han_emu.radio.backend import RadioError, RadioSpec
 from han_emu.radio.coordinator import HardwareCoordinator
 from han_emu.radio.ezsp import sticks
 from han_emu.radio.ezsp.joining import JoinPolicyRestore
@@ -329,6 +329,28 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
         if t.uint8_t(status) != bt.EmberStatus.SUCCESS:
             return None
         return int(limits.limitThresh), int(limits.critThresh), int(limits.suspLimit)
+
+    # -- the network-key update (trust centre) ------------------------------------------
+    async def send_network_key(self, nwk: int, ieee: t.EUI64, key: t.KeyData, seq: int) -> bool:
+        """Send ``ieee`` the next network key: ``unicastNwkKeyUpdate``
+        (``emberSendUnicastNetworkKeyUpdate``), an APS Transport-Key secured
+        with the device's link key from the NCP's key table, as EmberZNet's
+        Smart Energy plugin ``trust-center-nwk-key-update-unicast`` sends it to
+        each authorised device.  The stack numbers the key itself (its
+        sequence number + 1), so ``seq`` is not sent.  False when the NCP
+        refused (e.g. no link key for the device)."""
+        (status,) = await self._ezsp.unicastNwkKeyUpdate(destShort=t.NWK(nwk), destLong=t.EUI64(ieee), key=key)
+        if bt.sl_Status.from_ember_status(status) != bt.sl_Status.OK:
+            LOGGER.warning("The NCP did not send %s the new network key: %s", ieee, status)
+            return False
+        return True
+
+    async def switch_network_key(self, seq: int) -> None:
+        """``broadcastNetworkKeySwitch``: the Switch-Key to every device, and the
+        NCP moves to the key it sent (kept in its tokens); RadioError when refused."""
+        (status,) = await self._ezsp.broadcastNetworkKeySwitch()
+        if bt.sl_Status.from_ember_status(status) != bt.sl_Status.OK:
+            raise RadioError(f"the NCP refused to switch to network key {seq}: {status}")
 
     async def _store_link_key(self, ieee: t.EUI64, key: t.KeyData) -> bool:
         """Put ``key`` in the NCP's APS key table: the device's own entry if it

@@ -19,7 +19,12 @@ through a real stick:
   NCP's join callbacks;
 - APS security with a node uses the key the NCP holds for it: the entry of
   its key table (CBKE's key, installed by the host) or else the install-code
-  key; a node holding another key fails the MIC check and is not heard.
+  key; a node holding another key fails the MIC check and is not heard;
+- NWK security uses the NCP's network key (its active key; it also reads
+  frames under its alternate one): a joining node is given it, and the
+  trust centre's network-key update puts Transport-Key and Switch-Key on
+  the air (:mod:`han_emu.radio.virtual.nwk_keys`); a node left with the old
+  key is no longer heard.
 
 What differs per firmware (where the keys live, how the callbacks look) is
 an :class:`NcpSide`, one per emulated NCP (:mod:`.znp.onair`, :mod:`.ezsp.onair`);
@@ -36,6 +41,7 @@ import zigpy.exceptions
 import zigpy.types as t
 
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
+from han_emu.radio.virtual import nwk_keys
 from han_emu.radio.virtual.medium import COORDINATOR_NWK, VirtualAir
 
 LOGGER = logging.getLogger(__name__)
@@ -72,6 +78,12 @@ class NcpSide(Protocol):
 
     def joined(self, nwk: int, ieee: t.EUI64, node: Any) -> None:
         """Tell the host a device joined (the NCP's join callbacks)."""
+
+    def network_key(self) -> tuple[int, bytes] | None:
+        """The (sequence number, key) the NCP secures its frames with (None: no network)."""
+
+    def network_key_set(self) -> dict[int, bytes]:
+        """Every network key the NCP holds (active and alternate), by sequence number."""
 
 
 class StickAir:
@@ -118,7 +130,12 @@ class StickAir:
         return self.ncp.admits(t.EUI64(ieee), key)
 
     def device_joined(self, ieee: t.EUI64, nwk: t.NWK, parent: t.NWK) -> None:
-        self.ncp.joined(int(nwk), t.EUI64(ieee), self.air.node_by_ieee(ieee))
+        node = self.air.node_by_ieee(ieee)
+        # The trust centre's Transport-Key of the join: the network key in force.
+        active, give = self.nwk_key_active(), getattr(node, "air_network_key", None)
+        if active is not None and callable(give):
+            give(active[1], active[0])
+        self.ncp.joined(int(nwk), t.EUI64(ieee), node)
 
     def device_left(self, ieee: t.EUI64, nwk: t.NWK) -> None:
         LOGGER.info("%s (0x%04X) left the stick's network", ieee, int(nwk))
@@ -126,6 +143,23 @@ class StickAir:
     def aps_link_key(self, partner: t.EUI64) -> t.KeyData | None:
         key = self.ncp.link_key(t.EUI64(partner))
         return None if key is None else t.KeyData(key)
+
+    # -- the network key ---------------------------------------------------------------
+    def nwk_key_active(self) -> tuple[int, bytes] | None:
+        return self.ncp.network_key() if self.ncp.network_up else None
+
+    def nwk_key_for(self, seq: int) -> bytes | None:
+        return self.ncp.network_key_set().get(int(seq))
+
+    def send_network_key(self, dst_nwk: int, key: bytes, seq: int, link_key: bytes | None, *,
+                         aps_secured: bool = True) -> bool:
+        """The NCP's Transport-Key of a network-key update (see :mod:`~han_emu.radio.virtual.nwk_keys`)."""
+        return nwk_keys.send_network_key(self.air, self, dst_nwk, key, seq, link_key, aps_secured=aps_secured)
+
+    def switch_network_key(self, seq: int, under: tuple[int, bytes] | None,
+                           dst_nwk: int = nwk_keys.BROADCAST_ALL) -> list[t.EUI64]:
+        """The NCP's Switch-Key, secured ``under`` the key still current."""
+        return nwk_keys.broadcast_switch_key(self.air, self, seq, under, dst_nwk)
 
     # -- the air to the host -------------------------------------------------------------
     def air_receive(self, packet: t.ZigbeePacket) -> None:

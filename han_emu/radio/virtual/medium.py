@@ -43,6 +43,7 @@ import zigpy.types as t
 
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.radio.virtual.counters import AirCounters
+from han_emu.radio.virtual.nwk_keys import active_key, holds, nwk_keys_agree
 from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
 from han_emu.radio.vtime import clock_for_loop
 
@@ -347,20 +348,23 @@ class VirtualAir(AirCounters):
             receivers = [peer] if peer is not None and self.link(sender.ieee, peer.ieee).up else []
         else:
             receivers = self._recipients(sender, packet.dst)
-        # A frame under the wrong APS link key is heard but fails its MIC check:
-        # the receiver drops it and sends no APS acknowledgement.
+        # A frame under the wrong APS link key, or a network key the receiver
+        # does not hold (nwk_keys), is heard but fails its MIC check: the
+        # receiver drops it and sends no APS acknowledgement.
+        under = active_key(sender)
+        heard = receivers if under is None else [r for r in receivers if holds(r, *under)]
         undecryptable = bool(
             receivers
             and unicast
-            and options & _ENCRYPTION_BIT
-            and not self.link_keys_agree(sender, receivers[0])
+            and (not heard or options & _ENCRYPTION_BIT and not self.link_keys_agree(sender, receivers[0]))
         )
         if undecryptable:
             LOGGER.info(
-                "APS frame from %s to %s dropped: the two ends use different link keys",
-                sender.ieee, receivers[0].ieee,
+                "Frame from %s to %s dropped: the two ends use different %s keys",
+                sender.ieee, receivers[0].ieee, "link" if heard else "network",
             )
-            receivers = []
+            heard = []
+        receivers = heard
 
         self._announce(loop, sender, packet, aps_ack=False, aps_counter=counter,
                        delivered_to=tuple([r.ieee for r in receivers]), nwk_counter=nwk_counter, aps_fc=aps_fc)
@@ -524,6 +528,8 @@ class VirtualAir(AirCounters):
 
         def arrive() -> None:
             # The acknowledgement is checked like any frame: an old one is no proof.
+            if not nwk_keys_agree(receiver, sender):
+                return
             key = bytes(receiver.ieee)
             to = bytes(sender.ieee)
             if not (self._incoming.get(to) or self.incoming(sender.ieee)).accept(key, nwk_fc):
@@ -572,6 +578,10 @@ class VirtualAir(AirCounters):
         value = self._aps_counters[key]
         self._aps_counters[key] = (value + 1) & 0xFF
         return value
+
+    def after_latency(self, action: Callable[[], None]) -> None:
+        """Run ``action`` one latency from now, after every delivery already on its way."""
+        self._schedule(asyncio.get_running_loop(), action)
 
     def _schedule(self, loop: asyncio.AbstractEventLoop, action: Callable[[], None]) -> None:
         """Run ``action`` one latency from now, strictly after earlier ones."""

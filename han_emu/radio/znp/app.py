@@ -59,6 +59,11 @@ LINK_KEY_UNSUPPORTED = (
 )
 
 
+NETWORK_KEY_UNSUPPORTED = (
+    "this Z-Stack firmware was built without MT_ZDO_EXTENSIONS, so it offers the host no "
+    "ZDO_EXT_UPDATE_NWK_KEY / ZDO_EXT_SWITCH_NWK_KEY: it cannot update the network key"
+)
+
 _BINDING_REQUESTS = frozenset({0x0021, 0x0022})  # ZDO Bind_req, Unbind_req
 
 #: ``BDB_DEFAULT_TC_NODE_JOIN_TIMEOUT`` (``bdb_interface.h``): seconds a joiner
@@ -262,6 +267,36 @@ class ZnpCoordinator(QuietJoins, HardwareCoordinator, ControllerApplication):
         except Exception as exc:
             LOGGER.warning("The coordinator kept the old trust-centre key of %s (%s): a network-key "
                            "update or trust-centre rejoin would use the install-code key", ieee, exc)
+
+    # -- the network-key update (trust centre) ------------------------------------------
+    async def send_network_key(self, nwk: int, ieee: t.EUI64, key: t.KeyData, seq: int) -> bool:
+        """Send the device at ``nwk`` the network key ``key`` under ``seq``:
+        ZDO_EXT_UPDATE_NWK_KEY (zigpy-znp ``ZDO.ExtUpdateNwkKey``, MT_ZDO_EXTENSIONS),
+        which calls ``ZDSecMgrUpdateNwkKey`` (``zd_sec_mgr.c``): an APS
+        Transport-Key secured with the device's trust-centre link key (the
+        CBKE key, :meth:`_replace_trust_centre_key`), and the key kept as the
+        alternate one in NV.  False when the chip refused (an address it does
+        not know); RadioError when the image lacks the command."""
+        try:
+            rsp = await self._znp.request(c.ZDO.ExtUpdateNwkKey.Req(Dst=t.NWK(nwk), KeySeqNum=seq,
+                                                                    Key=znp_t.KeyData(key)))
+        except CommandNotRecognized:
+            raise RadioError(NETWORK_KEY_UNSUPPORTED) from None
+        if rsp.Status != znp_t.Status.SUCCESS:
+            LOGGER.warning("The coordinator did not send %s the new network key: %r", ieee, rsp.Status)
+            return False
+        return True
+
+    async def switch_network_key(self, seq: int) -> None:
+        """ZDO_EXT_SWITCH_NWK_KEY to the broadcast address (``ZDSecMgrSwitchNwkKey``):
+        the Switch-Key to every device, and the coordinator moves to key ``seq``
+        in NV; RadioError when refused."""
+        try:
+            rsp = await self._znp.request(c.ZDO.ExtSwitchNwkKey.Req(Dst=t.NWK(0xFFFF), KeySeqNum=seq))
+        except CommandNotRecognized:
+            raise RadioError(NETWORK_KEY_UNSUPPORTED) from None
+        if rsp.Status != znp_t.Status.SUCCESS:
+            raise RadioError(f"the coordinator refused to switch to network key {seq}: {rsp.Status!r}")
 
     # -- key and address tables (read from NV, as the firmware sized them) -----------------
     async def _aps_link_key_table(self) -> tuple[int, list[znp_t.APSLinkKeyTableEntry]]:

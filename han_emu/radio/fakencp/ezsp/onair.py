@@ -106,6 +106,8 @@ class EzspOnAir:
         self._undo.append(lambda: setattr(self.ncp, "unreachable", previous))
         self.ncp.sent_when_done = self._when_sent
         self._undo.append(lambda: setattr(self.ncp, "sent_when_done", None))
+        self.ncp.key_radio = radio
+        self._undo.append(lambda: setattr(self.ncp, "key_radio", None))
 
     def unbind(self) -> None:
         while self._undo:
@@ -157,6 +159,19 @@ class EzspOnAir:
 
     def joined(self, nwk: int, ieee: t.EUI64, node: Any) -> None:
         self.server.inject_device_join(nwk, ieee, end_device=not getattr(node, "is_router", False))
+
+    def network_key(self) -> tuple[int, bytes] | None:
+        tokens = self.ncp.tokens
+        return (int(tokens.network_key_seq), bytes(tokens.network_key)) if tokens.formed else None
+
+    def network_key_set(self) -> dict[int, bytes]:
+        tokens = self.ncp.tokens
+        keys = {int(tokens.alt_network_key_seq): bytes(tokens.alt_network_key)} \
+            if tokens.alt_network_key != bytes(16) else {}
+        active = self.network_key()
+        if active is not None:
+            keys[active[0]] = active[1]
+        return keys
 
     # -- the air to the host ----------------------------------------------------------------
     def heard(self, packet: t.ZigbeePacket) -> None:

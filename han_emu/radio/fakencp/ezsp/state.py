@@ -42,6 +42,12 @@ class Tokens:
     security_bitmask: int = 0
     network_key: bytes = bytes(16)
     network_key_seq: int = 0
+    #: The alternate network key (TOKEN_STACK_ALTERNATE_KEY): the next key
+    #: while an update is under way, the previous one after the switch.
+    alt_network_key: bytes = bytes(16)
+    alt_network_key_seq: int = 0
+    #: An update sent the alternate key out and the switch is still to come.
+    next_key_pending: bool = False
     nwk_frame_counter: int = 0
     tc_link_key: bytes = DEFAULT_TC_LINK_KEY
     aps_frame_counter: int = 0

@@ -38,6 +38,7 @@ from han_emu.radio.fakencp.znp.nvram import (
     unpack,
 )
 from han_emu.radio.fakencp.znp.zstack_images import ZStackImage, firmware_image
+from han_emu.radio.fakencp.znp.nwk_key_update import NwkKeyUpdate
 from han_emu.radio.fakencp.znp.security_nv import SecurityNv
 from han_emu.radio.fakencp.znp.tc_keys import TrustCentreKeys
 from han_emu.radio.zdo_answers import ZDO_ENDPOINT, zdo_body
@@ -83,7 +84,7 @@ class _RunState:
 Reply = list[t.CommandBase]
 
 
-class FakeZStack(SecurityNv, TrustCentreKeys):
+class FakeZStack(SecurityNv, TrustCentreKeys, NwkKeyUpdate):
     """A Z-Stack 3.30 coordinator with its NV memory, running ``image``
     (:mod:`.zstack_images`: its table sizes and version reply).
 
@@ -106,7 +107,8 @@ class FakeZStack(SecurityNv, TrustCentreKeys):
         """``key_management`` and ``zdo_extensions`` say whether the image was
         built with MT_SYS_KEY_MANAGEMENT (ZDO_SET_LINK_KEY) and MT_ZDO_EXTENSIONS
         (ZDO_SEC_ADD_LINK_KEY), the two ways a host can install a link key;
-        the common coordinator images have both."""
+        the common coordinator images have both.  MT_ZDO_EXTENSIONS also
+        brings the network-key update (:mod:`.nwk_key_update`)."""
         self._rng = rng or random.Random()
         self.image = image if isinstance(image, ZStackImage) else firmware_image(image)
         #: Seconds a joiner has for the Zigbee 3.0 key exchange (bdbTrustCenterNodeJoinTimeout).
@@ -165,6 +167,8 @@ class FakeZStack(SecurityNv, TrustCentreKeys):
                 ("Status", "IEEE", "LinkKeyData"), self.get_link_key(req.IEEE))))]
         if zdo_extensions:
             self._handlers[c.ZDO.SecAddLinkKey.Req] = self._zdo_add_link_key
+            self._handlers[c.ZDO.ExtUpdateNwkKey.Req] = self._update_nwk_key
+            self._handlers[c.ZDO.ExtSwitchNwkKey.Req] = self._switch_nwk_key
             # No APS groups on the emulated coordinator (MT_ZdoExtCountAllGroups).
             self._handlers[c.ZDO.ExtCountAllGroups.Req] = lambda req: [req.Rsp(GroupCount=0)]
 

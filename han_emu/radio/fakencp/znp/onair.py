@@ -127,6 +127,8 @@ class ZnpOnAir:
         self.device.confirm_status = self._confirm
         self._undo.append(lambda: setattr(self.device, "confirm_status", previous))
         self._undo.append(lambda: self.server.request_listeners.remove(self._host_request))
+        self.device.key_radio = radio
+        self._undo.append(lambda: setattr(self.device, "key_radio", None))
 
     def unbind(self) -> None:
         while self._undo:
@@ -210,6 +212,19 @@ class ZnpOnAir:
     def joined(self, nwk: int, ieee: t.EUI64, node: Any) -> None:
         capabilities = int(getattr(node, "capability", 0x80))
         self.server.inject_device_join(nwk, ieee, capabilities=capabilities)
+
+    def network_key(self) -> tuple[int, bytes] | None:
+        active, _ = self.device.network_key_info()
+        if active is None or not self.device.network_formed:
+            return None
+        return int(active.KeySeqNum), bytes(active.Key)
+
+    def network_key_set(self) -> dict[int, bytes]:
+        keys = {int(d.KeySeqNum): bytes(d.Key) for d in self.device.network_key_info() if d is not None}
+        active = self.network_key()
+        if active is not None:
+            keys[active[0]] = active[1]
+        return keys
 
     # -- the air to the host ----------------------------------------------------------------
     def heard(self, packet: t.ZigbeePacket) -> None:
