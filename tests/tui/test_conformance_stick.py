@@ -26,7 +26,7 @@ import pytest
 from textual.widgets import DataTable
 
 from han_emu.conform.plan import parse_plan
-from han_emu.conform.run import RadioRun
+from han_emu.conform.run import RadioRun, RunError
 from han_emu.crypto.certsets import TestCA, eui64_to_cert
 from han_emu.han.config import load
 from han_emu.han.fakestick import StickDisplays, display_codes, host_config_text
@@ -143,6 +143,29 @@ async def test_a_stick_run_is_shown_live_from_the_join_to_its_final_verdicts(kin
             await displays.stop()
     assert source.error is None and source.log is run.log
     assert run.status.finished and not run.status.interrupted and not run.han.is_up  # the stick was stopped
+
+
+async def test_a_display_that_does_not_join_is_shown_failed_and_the_stick_is_stopped(tmp_path: Path) -> None:
+    plan = parse_plan(PLAN, "stick-air")
+    code = display_codes(["ihd"], tmp_path / "codes.txt")[0]  # no display switched on: nobody joins
+    async with Stick("znp") as stick:
+        run = RadioRun(plan, stick.spec, code.eui64, code.code, join_timeout=1, report=lambda line: None)
+        source = StickConformRun(run).start()
+        try:
+            await asyncio.wait_for(source.wait_up(), WAIT_S)
+            app = DashboardApp(source, source)
+            async with app.run_test(size=SIZE) as pilot:
+                async with asyncio.timeout(WAIT_S):
+                    while source.running:
+                        await pilot.pause(0.1)
+                app.refresh_data()
+                await pilot.pause()
+                failed = f"{code.eui64} did not join within 1 s"
+                assert step_of(app) == f"failed: {failed}"
+                assert f"The conformance run failed: {failed}" in [n.message for n in app._notifications]
+        finally:
+            await source.stop()
+    assert isinstance(source.error, RunError) and source.log is None and not run.han.is_up
 
 
 # -- the command line ---------------------------------------------------------------------------------------
