@@ -8,13 +8,15 @@ clock.  Exit status: 0 every check passed, 1 a check failed or is pending,
 step and the checks passed, failed and pending as it goes; it ends with a
 table of the verdicts.
 
-``--tui`` (a virtual DUT, on a terminal) shows the run in the dashboard, on its
-Conformance screen (key 4): the checks with their verdicts so far, then the
-final ones with their evidence; the other screens show the display under
-test.  Quitting before the plan's end stops the run: the reports are written
-with the verdicts so far (what may still come pending) and the exit status is
-130.  After the end the dashboard stays open until quit; the exit status is
-then as without it.
+``--tui`` (on a terminal) shows the run in the dashboard, on its Conformance
+screen (key 4): the checks with their verdicts so far, then the final ones
+with their evidence; the other screens show the display under test (a
+virtual DUT) or the meter as the stick serves it (``--radio``: the stick is
+started first, so one that cannot be opened ends in one line and status 3
+before the dashboard opens).  Quitting before the plan's end stops the run:
+the reports are written with the verdicts so far (what may still come
+pending) and the exit status is 130.  After the end the dashboard stays open
+until quit; the exit status is then as without it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import logging
 import sys
 import textwrap
+from contextlib import ExitStack
 from typing import Any
 
 from han_emu.cli.args import EXIT_INTERRUPTED, KEEP, OptionError, add_input, add_output, install_code, speed
@@ -58,8 +61,8 @@ def add_conform_command(subparsers: Any) -> argparse.ArgumentParser:
     conform.add_argument("--seed", type=int, default=1, metavar="N",
                          help="virtual DUT: seed of the network's keys and addresses (default 1: repeatable)")
     conform.add_argument("--tui", action="store_true",
-                         help="virtual DUT: watch the run in the dashboard, on its Conformance screen (on a "
-                              "terminal; text progress otherwise)")
+                         help="watch the run in the dashboard, on its Conformance screen (on a terminal; text "
+                              "progress otherwise)")
     conform.add_argument("--speed", type=speed, default=None, metavar="N",
                          help="virtual DUT: virtual seconds per wall second, 1..3600 (default: as fast as it goes)")
     add_output(conform, "--junit", metavar="FILE", help="write the verdicts as JUnit XML (one testcase per check)")
@@ -87,9 +90,8 @@ def cmd_conform(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.radio is None and (args.install_code is not None):
         raise OptionError("--install-code admits a real display: give --radio znp:PORT|ezsp:PORT too")
-    if args.radio is not None and (args.tui or args.speed is not None):
-        raise OptionError("--tui and --speed are for a virtual DUT (a display on a stick runs on the wall clock "
-                          "and shows its progress on the terminal)")
+    if args.radio is not None and args.speed is not None:
+        raise OptionError("--speed is for a virtual DUT (a display on a stick runs on the wall clock)")
     config = load(args.config)
     _quiet_logs()
     if args.radio is not None:
@@ -131,8 +133,12 @@ def _dashboard(args: argparse.Namespace, plan: Plan, dut: VirtualDut, config: An
     if runner.log is None:  # the run's thread did not end in time: nothing is known to report
         print("han-emu conform: the run did not stop in time; no report written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    status = run.status
-    code = _finish(args, plan, runner.log, status)
+    return _after_dashboard(args, plan, runner.log, run.status)
+
+
+def _after_dashboard(args: argparse.Namespace, plan: Plan, log: RunLog, status: RunStatus) -> int:
+    """The reports and exit status of a run the dashboard showed: 130 when it was quit before the plan's end."""
+    code = _finish(args, plan, log, status)
     if status.interrupted:
         print(f"han-emu conform: stopped at {status.done_s:.0f} s of {plan.duration:.0f} s: the verdicts are "
               "those so far (what may still come is pending)", file=sys.stderr)
@@ -158,6 +164,10 @@ def _radio(args: argparse.Namespace, plan: Plan, config: Any) -> int:
     except RunError as exc:
         print(f"han-emu conform: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.tui:
+        if sys.stdout.isatty():
+            return _radio_dashboard(args, plan, run, config)
+        print("han-emu conform: --tui needs a terminal; showing progress as text", file=sys.stderr)
     with status_bar(f"{plan.name}: starting") as show:
         run.listener = _progress(show)
         try:
@@ -169,6 +179,33 @@ def _radio(args: argparse.Namespace, plan: Plan, config: Any) -> int:
             print(f"han-emu conform: {exc}", file=sys.stderr)
             return EXIT_FAILED
     return _finish(args, plan, log, run.status)
+
+
+def _radio_dashboard(args: argparse.Namespace, plan: Plan, run: RadioRun, config: Any) -> int:
+    """The stick started (one line and exit status 3 if it cannot be), then the run in the
+    dashboard on the same loop until the user quits; the reports as for ``_dashboard``."""
+    from han_emu.radio.backend import RadioError
+    from han_emu.tui import launch
+
+    with ExitStack() as starting:  # a status line on the terminal until the stick is up
+        starting.enter_context(status_bar(f"{plan.name}: starting {run.spec.describe()}"))
+        try:
+            source = launch.run_stick_conform_dashboard(run, thresholds=config.ihd, endpoints=config.endpoints,
+                                                        on_up=starting.close)
+        except RadioError as exc:
+            starting.close()
+            print(f"han-emu conform: {exc}", file=sys.stderr)
+            return EXIT_RADIO
+    error = source.error
+    if isinstance(error, (RadioError, RunError)):  # as without the dashboard: the stick, or no display joined
+        print(f"han-emu conform: {error}", file=sys.stderr)
+        return EXIT_RADIO if isinstance(error, RadioError) else EXIT_FAILED
+    if error is not None:
+        raise error
+    if source.log is None:  # the run did not stop in time: nothing is known to report
+        print("han-emu conform: the run did not stop in time; no report written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return _after_dashboard(args, plan, source.log, run.status)
 
 
 def _say(line: str) -> None:

@@ -97,7 +97,7 @@ class RunStatus:
     events_done: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
     finished: bool = False
-    #: Stopped before the plan's end (:meth:`VirtualRun.stop`): the verdicts are those so far.
+    #: Stopped before the plan's end (:meth:`VirtualRun.stop`, :meth:`RadioRun.stop`): the verdicts are those so far.
     interrupted: bool = False
 
     def counts(self) -> tuple[int, int, int]:
@@ -465,9 +465,21 @@ class RadioRun(_Reporting):
         self.log = RunLog(plan.name, self.status.dut, plan.duration, dut_ieee=str(self.ieee), capture=pcap,
                           keylog=keylog)
         self.han: Any = None
+        #: Given the run's ``HardwareHan`` once the stick is up, before the display is
+        #: admitted (the dashboard opens then and listens to it from there).
+        self.on_up: Callable[[Any], None] | None = None
+        self._stopping = False
+        self._task: asyncio.Task[Any] | None = None
+
+    def stop(self) -> None:
+        """End the run before the plan's end (on the run's loop): the stick stops, the
+        capture is closed, and the verdicts are those so far (``status.interrupted``)."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
 
     async def run(self) -> RunLog:
-        """Run the plan on the running loop; returns the log."""
+        """Run the plan on the running loop; returns the log (also when :meth:`stop` ended it)."""
         from han_emu.frames.keylog import KeyLog
         from han_emu.han.config import load
         from han_emu.han.hardware import HardwareHan
@@ -494,10 +506,14 @@ class RadioRun(_Reporting):
             han = HardwareHan(config, TwinMeter(config.meter, clock.now()), self.spec, store=store, keylog=keys,
                               clock=clock, save_every_s=NO_SAVE, report=self.report)
             self.han = han
+            self._task = asyncio.current_task()
+            target: ev.Target | None = None
             try:
                 self.status.step = "starting the stick"
                 await han.start()
                 self._check_rekey(han)
+                if self.on_up is not None:
+                    self.on_up(han)
                 han.packet_listeners.append(observer.before)
                 recording.attach_hardware(han)
                 dut_nwk = self._dut_nwk
@@ -507,6 +523,7 @@ class RadioRun(_Reporting):
                 self._report()
                 await han.permit_install_code(self.ieee, self.install_code, int(min(254, self.join_timeout)))
                 await self._wait_join()
+                self.status.step = "running"
                 observer.rebase(wall.now())  # the join and CBKE come before the plan: negative times
                 if aim is not None:  # the meter's clock steps forward to the plan's start time
                     clock.catch_up(aim)
@@ -515,13 +532,25 @@ class RadioRun(_Reporting):
                 target = ev.Target(han, dut_ieee=self.ieee, dut_nwk=dut_nwk, origin=clock.now(), virtual=False,
                                    recording=recording)
                 await play(self.plan, target, self.status, self.log, self._report)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]  # stopped: the run ends normally
+                if target is not None:
+                    self.status.done_s = min(self.plan.duration, max(self.status.done_s, target.run_time()))
+                    await target.finish()
             finally:
+                self._task = None  # a stop from here on does not cut the stick's own stop short
                 await han.stop()
                 store.close()
                 recording.close()
                 if keys is not None:
                     keys.close()
         self.log.observations = observer.observations
+        if self._stopping and self.status.step != "finished":
+            self.status.interrupted = True
+            self.status.step = f"stopped at {self.status.done_s:.0f} s"
+            self.log.duration = self.status.done_s
         self.status.finished = True
         self._report()
         return self.log

@@ -128,10 +128,19 @@ class StickDisplays:
         self.devices: list[StickDisplay] = []
         self._lives: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
-        """Put the NCP on a fresh air and power the displays on."""
+    async def start(self, *, switch_on: bool = True) -> None:
+        """Put the NCP on a fresh air and power the displays on (``switch_on=False``:
+        later, with :meth:`switch_on`; the NCP must be on the air from the host's
+        start, which hands it the keys of the displays it admits)."""
         self.air = VirtualAir(seed=None)
         self.radio = put_on_air(self.server, self.air)
+        if switch_on:
+            self.switch_on()
+
+    def switch_on(self) -> None:
+        """Power the displays on (on the running loop): each joins when it may, runs CBKE and polls."""
+        if self.air is None:
+            raise RuntimeError("start() puts the NCP on the air first")
         for code, settings in zip(self.codes, self.settings):
             ieee = t.EUI64.convert(code.eui64)
             certs = certificate_set_for(eui64_to_cert(ieee), 1) if self.cbke else None

@@ -32,7 +32,7 @@ from han_emu.tui.han_thread import call_on_loop
 from han_emu.tui.source import Snapshot, VirtualHanSource
 
 if TYPE_CHECKING:
-    from han_emu.conform.run import VirtualRun
+    from han_emu.conform.run import RadioRun, VirtualRun
 
 _T = TypeVar("_T")
 
@@ -69,6 +69,16 @@ class ConformView:
 
     def verdict(self, name: str) -> Verdict | None:
         return next((v for v in self.verdicts if v.spec.name == name), None)
+
+
+def view_of(run: VirtualRun | RadioRun, error: BaseException | None = None) -> ConformView:
+    """A run's view now: its status as last reported (``error``: why it failed, if it did)."""
+    status, plan = run.status, run.plan
+    return ConformView(
+        plan=plan.name, description=plan.description, dut=status.dut, duration=plan.duration,
+        done_s=status.done_s, step=status.step, events_done=status.events_done, events=len(plan.events),
+        checks=tuple(plan.checks), verdicts=tuple(status.verdicts), finished=status.finished,
+        interrupted=status.interrupted, capture=run.pcap, error=None if error is None else str(error))
 
 
 class ConformRunner:
@@ -164,14 +174,7 @@ class ConformRunner:
     # -- the dashboard --------------------------------------------------------------------
     def conformance(self) -> ConformView:
         """The run's view now (its verdicts as the run's thread last judged them)."""
-        run, status = self.run, self.run.status
-        plan = run.plan
-        return ConformView(
-            plan=plan.name, description=plan.description, dut=status.dut, duration=plan.duration,
-            done_s=status.done_s, step=status.step, events_done=status.events_done, events=len(plan.events),
-            checks=tuple(plan.checks), verdicts=tuple(status.verdicts), finished=status.finished,
-            interrupted=status.interrupted, capture=run.pcap,
-            error=None if self.error is None else str(self.error))
+        return view_of(self.run, self.error)
 
     def snapshot(self) -> Snapshot:
         view = self.conformance()  # before the HAN's snapshot: a view "finished" has the HAN's last state too

@@ -1,5 +1,5 @@
 """Opening the dashboard from the command line: on a virtual HAN, on a capture, on a live sniffer,
-on a conformance run.
+on a conformance run (virtual, or on a stick).
 
 Each launcher owns the event loop (or thread) its source needs and returns the
 source when the user quits, so the caller can report what was shown."""
@@ -7,6 +7,7 @@ source when the user quits, so the caller can report what was shown."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,9 @@ from han_emu.air.accounting import AirAccounting
 from han_emu.air.dutycycle import AirtimeLedger
 from han_emu.tui.app import DashboardApp
 from han_emu.tui.conform_source import ConformRunner
+from han_emu.tui.conform_stick import StickConformRun
 from han_emu.tui.controls import RecordingHook
+from han_emu.tui.hardware_source import NoticeHandler
 from han_emu.tui.replay_source import ReplaySource
 from han_emu.tui.han_thread import HanRunner
 from han_emu.tui.sniff_source import SniffSource
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
     from textual.pilot import Pilot
 
     from clusters.mp184 import EndpointMap
-    from han_emu.conform.run import VirtualRun
+    from han_emu.conform.run import RadioRun, VirtualRun
     from han_emu.han.virtual import VirtualHan
     from han_emu.replay.dutycycle import ReplayDutyCycle
     from han_emu.replay.live import LiveRecords
@@ -140,3 +143,43 @@ def run_conform_dashboard(run: VirtualRun, *, thresholds: AmbientThresholds | No
     finally:
         runner.stop()
     return runner
+
+
+def run_stick_conform_dashboard(run: RadioRun, *, thresholds: AmbientThresholds | None = None,
+                                endpoints: EndpointMap | None = None, duration: float | None = None,
+                                headless: bool = False,
+                                auto_pilot: Callable[[Pilot[None]], Coroutine[Any, Any, None]] | None = None,
+                                on_up: Callable[[], None] | None = None) -> StickConformRun:
+    """Start the stick of the conformance ``run``, then show the run on the dashboard's
+    Conformance screen (the other screens: the meter as the stick serves it) until the
+    user quits, or ``duration`` wall seconds; a run still going is then stopped, its
+    verdicts those so far.  The run is a task on the dashboard's own loop.
+
+    A stick that cannot be opened raises its ``RadioError`` here before the dashboard
+    opens; ``on_up`` is called once it is up, before the dashboard opens (a status line on
+    the terminal goes).  Returns the :class:`~han_emu.tui.conform_stick.StickConformRun` (``log``,
+    ``error``, ``run.status``)."""
+    source = StickConformRun(run, endpoints=endpoints)
+
+    async def main() -> None:
+        source.start()
+        try:
+            await source.wait_up()
+            if source.hardware is None:  # the run ended before its stick came up, with nothing to show
+                return
+            if on_up is not None:
+                on_up()
+            app = DashboardApp(source, source, thresholds=thresholds)
+            if duration is not None:
+                app.call_later(lambda: app.set_timer(duration, app.exit))
+            root = logging.getLogger()  # while the dashboard owns the terminal, log lines become notices
+            handlers, root.handlers = root.handlers[:], [NoticeHandler(source.hardware)]
+            try:
+                await app.run_async(headless=headless, auto_pilot=auto_pilot)
+            finally:
+                root.handlers = handlers
+        finally:
+            await source.stop()
+
+    asyncio.run(main())
+    return source

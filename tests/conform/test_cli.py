@@ -84,8 +84,8 @@ def test_a_faulty_display_fails_with_evidence_and_exit_1(plan: Path, tmp_path: P
     (["--plan", "subghz-suspend", "--radio", "ezsp:/dev/null", "--install-code",
       "00:0d:6f:00:0a:bc:de:f1:83FED3407A939723A5C639B26916D505C3B5"], "cannot play subghz-suspend"),
     (["--plan", "price-change", "--junit", "/nonexistent/dir/out.xml"], "cannot write"),
-    (["--plan", "price-change", "--radio", "ezsp:/dev/null", "--tui", "--install-code",
-      "00:0d:6f:00:0a:bc:de:f1:83FED3407A939723A5C639B26916D505C3B5"], "--tui and --speed are for a virtual DUT"),
+    (["--plan", "price-change", "--radio", "ezsp:/dev/null", "--tui", "--speed", "60", "--install-code",
+      "00:0d:6f:00:0a:bc:de:f1:83FED3407A939723A5C639B26916D505C3B5"], "--speed is for a virtual DUT"),
     ([], "give --plan"),
 ])
 def test_usage_and_plan_errors_are_one_line_and_exit_2(argv: list[str], message: str,
