@@ -10,6 +10,7 @@ that a good display passes every check within a few seconds of wall time.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,16 @@ async def test_a_good_display_on_the_stick_air_passes_every_check(kind: str, tmp
     assert all(o.frame is None for o in log.observations) and all(not v.frames for v in verdicts)
     times = [o.time for o in log.observations]
     assert times == sorted(times)
+
+
+@pytest.mark.parametrize("kind", ["znp", "ezsp"])
+async def test_a_display_that_binds_price_is_pushed_the_tier_switch_on_the_stick(kind: str, tmp_path: Path) -> None:
+    """The display binds the primary ESI's Price cluster (ZDO Bind_req, which the
+    stick's own stack answers) and asks GetCurrentPrice without the
+    receiver-on-when-idle bit: the tier switch still reaches it, by the binding."""
+    bound = dataclasses.replace(QUICK, bind_price=True)
+    run, log = await run_on_stick_air(kind, PLAN, tmp_path, bound, request_timeout=2.0)
+    verdicts = run.status.verdicts
+    assert [v.passed for v in verdicts] == [True] * len(PLAN["check"]), [(v.spec.name, v.seen) for v in verdicts]
+    (switch,) = log.events
+    assert switch.outcome["published_to"] == 1 and "PublishPrice accepted" in verdicts[3].seen
