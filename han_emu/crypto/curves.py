@@ -1,12 +1,12 @@
 """The Koblitz curves of Smart Energy CBKE: sect163k1 (suite 1), sect283k1 (suite 2).
 
 Curves y^2 + xy = x^3 + a*x^2 + b over GF(2^m) with SEC 2 parameters, affine
-points, double-and-add scalar multiplication and the SEC 1 compressed point
-form that certificates and EphemeralData carry (22 / 37 octets).
+points, scalar multiplication by the Montgomery ladder and the SEC 1
+compressed point form that certificates and EphemeralData carry (22 / 37 octets).
 
-Affine double-and-add on Python ints is plenty for an emulator (a few tens of
-milliseconds per scalar multiplication) but it is not constant-time: it leaks
-the scalar through timing and must not guard production keys.
+The ladder on Python ints is plenty for an emulator (some milliseconds per
+scalar multiplication) but it is not constant-time (Python's ints are not):
+it must not guard production keys.
 """
 
 from __future__ import annotations
@@ -98,30 +98,50 @@ class Curve:
         return Point(x3, y3)
 
     def multiply(self, k: int, p: MaybePoint) -> MaybePoint:
-        """k*P by left-to-right double-and-add over the non-adjacent form of k
-        (fewer additions; negation is free on these curves)."""
+        """k*P by the Montgomery ladder on López-Dahab projective x-coordinates,
+        y recovered at the end (López and Dahab, "Fast multiplication on
+        elliptic curves over GF(2^m) without precomputation", CHES 1999,
+        algorithms Madd, Mdouble and Mxy): one field inversion per
+        multiplication instead of one per doubling and addition."""
         if k < 0:
             return self.multiply(-k, self.negate(p))
         if k == 0 or p is None:
             return None
-        naf: list[int] = []
-        while k:
-            if k & 1:
-                d = 2 - (k & 3)
-                k -= d
+        if p.x == 0:  # the point of order 2, (0, sqrt(b)): the ladder divides by x
+            return p if k & 1 else None
+        f = self.field
+        mul, sqr, b = f.mul, f.sqr, self.b
+        x, y = p
+
+        def double(xa: int, za: int) -> tuple[int, int]:  # Mdouble
+            xx, zz = sqr(xa), sqr(za)
+            zzzz = sqr(zz)
+            return sqr(xx) ^ (zzzz if b == 1 else mul(b, zzzz)), mul(xx, zz)
+
+        def add(xa: int, za: int, xb: int, zb: int) -> tuple[int, int]:  # Madd, B - A = P
+            t1, t2 = mul(xa, zb), mul(xb, za)
+            z = sqr(t1 ^ t2)
+            return mul(x, z) ^ mul(t1, t2), z
+
+        x1, z1 = x, 1  # P
+        x2, z2 = double(x, 1)  # 2P
+        for i in range(k.bit_length() - 2, -1, -1):
+            if (k >> i) & 1:
+                x1, z1 = add(x1, z1, x2, z2)
+                x2, z2 = double(x2, z2)
             else:
-                d = 0
-            naf.append(d)
-            k >>= 1
-        neg = self.negate(p)
-        r: MaybePoint = None
-        for d in reversed(naf):
-            r = self.double(r)
-            if d == 1:
-                r = self.add(r, p)
-            elif d == -1:
-                r = self.add(r, neg)
-        return r
+                x2, z2 = add(x1, z1, x2, z2)
+                x1, z1 = double(x1, z1)
+        # Mxy: (x1, z1) is kP, (x2, z2) is (k+1)P.
+        if z1 == 0:
+            return None
+        if z2 == 0:
+            return self.negate(p)  # (k+1)P = O
+        inv = f.inv(mul(mul(x, z1), z2))
+        xk = mul(mul(x1, mul(x, z2)), inv)
+        t = mul(x1 ^ mul(x, z1), x2 ^ mul(x, z2)) ^ mul(sqr(x) ^ y, mul(z1, z2))
+        yk = mul(mul(x ^ xk, t), inv) ^ y
+        return Point(xk, yk)
 
     def base_multiply(self, k: int) -> MaybePoint:
         return self.multiply(k, self.g)

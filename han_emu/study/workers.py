@@ -113,8 +113,10 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-PRELOAD = ("han_emu.study.compare",)
-"""Imported once by the fork server, so a worker starts in milliseconds."""
+PRELOAD = ("han_emu.study.compare", "han_emu.han.virtual", "han_emu.radio.vtime", "han_emu.meter.model")
+"""Imported once by the fork server, so a worker starts in milliseconds: the
+study's module and the simulation stack that :func:`.compare.simulate` imports
+when it runs (about a second of imports per job otherwise)."""
 
 
 def _init_worker(reports: Any, stop: Any) -> None:

@@ -99,3 +99,26 @@ def test_private_key_range() -> None:
         SECT163K1.scalar_from_bytes(bytes(21))
     with pytest.raises(ValueError):
         SECT163K1.scalar_from_bytes(SECT163K1.n.to_bytes(21, "big"))
+
+
+def double_and_add(curve: Curve, k: int, p: Point) -> Point | None:
+    """Textbook affine double-and-add with the curve's own group law: the reference for the ladder."""
+    r: Point | None = None
+    for bit in bin(k)[2:]:
+        r = curve.double(r)
+        if bit == "1":
+            r = curve.add(r, p)
+    return r
+
+
+@pytest.mark.parametrize("curve", CURVES, ids=lambda c: c.name)
+@settings(max_examples=6, deadline=None)
+@given(data=st.data())
+def test_the_ladder_gives_what_double_and_add_gives(curve: Curve, data: st.DataObject) -> None:
+    p = curve.base_multiply(data.draw(st.integers(min_value=1, max_value=curve.n - 1)))
+    k = data.draw(st.integers(min_value=1, max_value=2 * curve.n))
+    assert curve.multiply(k, p) == double_and_add(curve, k, p)
+    for small in (1, 2, 3, 4, 5):
+        assert curve.multiply(small, p) == double_and_add(curve, small, p)
+    assert curve.multiply(curve.n - 1, p) == curve.negate(p)  # (k+1)P is the point at infinity
+    assert curve.multiply(curve.n + 1, p) == p

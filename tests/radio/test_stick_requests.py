@@ -17,6 +17,7 @@ import struct
 import time
 
 import pytest
+import pytest_asyncio
 
 from han_emu.han.config import load
 from han_emu.han.hardware import HardwareHan
@@ -29,21 +30,26 @@ PRICE = 0x0700
 Y2K = 946_684_800  # ZCL UTCTime counts seconds from 2000-01-01
 
 
-@pytest.fixture(params=["znp", "ezsp"])
-async def served(request, monkeypatch):
+#: The tests only ask and read: they share one stick and host per radio (and its event loop).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(params=["znp", "ezsp"], scope="module", loop_scope="module")
+async def served(request):
     """(stick, han): a day of meter history served on an emulated stick; the
-    meter is held still while the test runs (one step per hour)."""
-    quick_ezsp_reset(monkeypatch)
-    config = load(None)
-    meter = TwinMeter(config.meter, time.time() - 26 * 3600)
-    async with Stick(request.param) as stick:
-        han = HardwareHan(config, meter, stick.spec, step_s=3600, save_every_s=1e9)
-        await han.start()
-        try:
-            await asyncio.sleep(0.05)  # the meter task's first step, to now
-            yield stick, han
-        finally:
-            await han.stop()
+    meter is held still while the tests run (one step per hour)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        quick_ezsp_reset(monkeypatch)
+        config = load(None)
+        meter = TwinMeter(config.meter, time.time() - 26 * 3600)
+        async with Stick(request.param) as stick:
+            han = HardwareHan(config, meter, stick.spec, step_s=3600, save_every_s=1e9)
+            await han.start()
+            try:
+                await asyncio.sleep(0.05)  # the meter task's first step, to now
+                yield stick, han
+            finally:
+                await han.stop()
 
 
 def assert_from_esi(sent, esi: int, cluster: int) -> None:

@@ -374,7 +374,16 @@ class ZnpCoordinator(QuietJoins, HardwareCoordinator, ControllerApplication):
         the frame's profile (``afIncomingData`` in ``af.c``), and zigpy-znp
         takes a frame for an endpoint it does not know as Home Automation
         (``on_af_message``): without the endpoints every display request is
-        lost.  Raises :class:`EndpointTableMissing` in one line."""
+        lost.  Raises :class:`EndpointTableMissing` in one line.
+
+        zigpy-znp takes a ZDO answer only from ``ZDO.MsgCbIncoming``, which
+        Z-Stack sends to hosts registered with ``ZDO.MsgCallbackRegister``;
+        that registration lives in RAM (``zdoMsgCBs``, ``ZDProfile.c``), so a
+        reset the host did not see silences every answer.  Registering again
+        first is harmless: ``ZDO_RegisterForZDOMsg`` ignores a duplicate."""
+        await self._znp.request(
+            c.ZDO.MsgCallbackRegister.Req(ClusterId=0xFFFF), RspStatus=znp_t.Status.SUCCESS
+        )
         me = self.state.node_info.nwk
         missing = []
         for descriptor in self._server_descriptors():
