@@ -480,6 +480,7 @@ class RadioRun(_Reporting):
 
     async def run(self) -> RunLog:
         """Run the plan on the running loop; returns the log (also when :meth:`stop` ended it)."""
+        from han_emu.conform import rejoined
         from han_emu.frames.keylog import KeyLog
         from han_emu.han.config import load
         from han_emu.han.hardware import HardwareHan
@@ -512,7 +513,7 @@ class RadioRun(_Reporting):
                 self.status.step = "starting the stick"
                 await han.start()
                 self._check_rekey(han)
-                earlier = self._joined_earlier(han)  # on the stick's network before the permit window opens
+                earlier = rejoined.joined_earlier(self, han)  # on the stick's network before the permit window opens
                 if self.on_up is not None:
                     self.on_up(han)
                 han.packet_listeners.append(observer.before)
@@ -525,8 +526,8 @@ class RadioRun(_Reporting):
                 await han.permit_install_code(self.ieee, self.install_code, int(min(254, self.join_timeout)))
                 await self._wait_join()
                 if earlier:
-                    await self._cbke_again(ev.Target(han, dut_ieee=self.ieee, dut_nwk=dut_nwk, origin=clock.now(),
-                                                     virtual=False, recording=recording))
+                    await rejoined.cbke_again(self, ev.Target(han, dut_ieee=self.ieee, dut_nwk=dut_nwk,
+                                                              origin=clock.now(), virtual=False, recording=recording))
                 self.status.step = "running"
                 observer.rebase(wall.now())  # the join and CBKE come before the plan: negative times
                 if aim is not None:  # the meter's clock steps forward to the plan's start time
@@ -568,50 +569,6 @@ class RadioRun(_Reporting):
                else "the host runs no CBKE (no [cbke] certificates in the configuration)")
         raise RunError(f"plan {self.plan.name}: a stick run cannot play cbke-rekey here: {why}")
 
-    def _joined_earlier(self, han: Any) -> bool:
-        """Is the DUT on the stick's network already, joined in an earlier session
-        (it keeps its CBKE link key and will neither rejoin nor redo CBKE), and not
-        authorised by this run's fresh meter?  True when the meter can re-establish
-        CBKE itself (the host's software CBKE, the ESI as initiator); RunError when
-        the stick's NCP runs CBKE, where the host cannot start it.  Without CBKE
-        there is nothing to re-establish: the display is served as it is."""
-        if self._dut_nwk() is None or bytes(self.ieee) in han.authorised or han.cbke_mode is None:
-            return False
-        if han.cbke_mode == "software":
-            return True
-        raise RunError(f"{self.ieee} joined the stick's network in an earlier session and keeps its CBKE key, "
-                       "but this run's meter has not authorised it and cannot start CBKE (the stick's EmberZNet "
-                       "NCP runs key establishment as responder only): make the display leave the network and "
-                       "rejoin (or reset the stick's network), then run again")
-
-    async def _cbke_again(self, target: ev.Target) -> None:
-        """The meter starts CBKE with a display joined in an earlier session (as a
-        cbke-rekey does); the plan starts once it is authorised.  RunError when
-        the exchange fails or does not end within the join timeout."""
-        han = self.han
-        self.status.step = f"re-establishing CBKE with {self.ieee} (joined in an earlier session)"
-        self._report()
-        since = han.clock.now()
-        deadline = since + self.join_timeout
-        advice = "make the display leave the network and rejoin (or reset the stick's network), then run again"
-        try:
-            await ev.cbke_rekey(target)
-        except ev.EventBusy:  # the display started key establishment itself: wait for it
-            pass
-        except ev.EventError as exc:
-            raise RunError(f"{self.ieee} joined in an earlier session; the meter could not start CBKE with it "
-                           f"({str(exc).removeprefix('cbke-rekey: ')}): {advice}") from None
-        ke = han.esi.key_establishment
-        while bytes(self.ieee) not in han.authorised:
-            failed = [o for o in ke.outcomes if o.ieee == self.ieee and o.time >= since and not o.established]
-            if failed:
-                raise RunError(f"{self.ieee} joined in an earlier session; CBKE with it failed "
-                               f"({_ke_failure(failed[-1])}): {advice}")
-            if han.clock.now() >= deadline:
-                raise RunError(f"{self.ieee} joined in an earlier session and did not complete CBKE with the "
-                               f"meter within {self.join_timeout:g} s: {advice}")
-            await asyncio.sleep(0.2)
-
     def meter_start(self, now: float) -> float | None:
         """The meter's time when the plan starts, when the plan needs one: its
         ``start``, or the time that puts a ``dst-change`` on a GB clock change;
@@ -639,20 +596,6 @@ class RadioRun(_Reporting):
             if self.han.clock.now() >= deadline:
                 raise RunError(f"{self.ieee} did not join within {self.join_timeout:g} s")
             await asyncio.sleep(0.2)
-
-
-def _ke_failure(outcome: Any) -> str:
-    """Why a key establishment ended without a key, in a few words."""
-    from han_emu.crypto.cbke import TerminateStatus
-
-    def name(status: int) -> str:
-        return TerminateStatus(status).name if status in set(TerminateStatus) else f"0x{status:02X}"
-
-    if outcome.received is not None:
-        return f"the display sent Terminate {name(int(outcome.received))}"
-    if outcome.sent is not None:
-        return f"the meter sent Terminate {name(int(outcome.sent))}"
-    return "the display stopped answering" if outcome.timed_out else "no key agreed"
 
 
 def record_of(log: RunLog, kind: str) -> list[EventRecord]:

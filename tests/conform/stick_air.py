@@ -67,10 +67,12 @@ class StickAir:
 
 @asynccontextmanager
 async def stick_air(kind: str, tmp_path: Path, settings: DeviceSettings, *, request_timeout: float,
-                    host_cbke: bool = True, **stick_options: Any) -> AsyncIterator[StickAir]:
+                    host_cbke: bool = True, display_cbke: bool = True, **stick_options: Any
+                    ) -> AsyncIterator[StickAir]:
     """A ``kind`` ("znp" or "ezsp") stick whose air holds one simulated IHD with
     ``settings``, powered on and waiting for the network to open; ``host_cbke``:
     the host's configuration carries a CBKE certificate for the stick;
+    ``display_cbke``: the IHD has certificates (without, it skips CBKE and refuses it);
     ``stick_options`` go to :class:`Stick` (``cbke=[...]``: the NCP's own CBKE)."""
     logging.getLogger("han_emu").setLevel(logging.ERROR)
     code = display_codes(["ihd"], tmp_path / "codes.txt")[0]
@@ -79,7 +81,7 @@ async def stick_air(kind: str, tmp_path: Path, settings: DeviceSettings, *, requ
         config = dataclasses.replace(config, cbke=(TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE)),))
     async with Stick(kind, **stick_options) as stick:
         displays = StickDisplays(stick.fake, ["ihd"], [code], settings=[settings], retry_s=0.2,
-                                 request_timeout=request_timeout)
+                                 request_timeout=request_timeout, cbke=display_cbke)
         await displays.start()
         try:
             yield StickAir(stick, displays, code.eui64, code.code, config)

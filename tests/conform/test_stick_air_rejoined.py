@@ -17,6 +17,7 @@ import pytest
 from han_emu.conform.run import RadioRun, RunError, RunStatus
 from han_emu.crypto.certsets import TestCA, eui64_to_cert
 from han_emu.han.fakestick import StickDisplays
+from han_emu.radio.virtual.cbke_responder import refuse_key_establishment
 from tests.conform.stick_air import stick_air
 from tests.conform.test_stick_air_run import QUICK
 from tests.radio.stick_support import STICK_IEEE, quick_ezsp_reset
@@ -73,6 +74,33 @@ async def test_a_second_run_re_establishes_cbke_with_a_display_joined_earlier(ki
     # The display's requests were answered, none refused NOT_AUTHORIZED, once the plan started.
     answers = [o for o in log.observations if not o.incoming and o.time >= 0 and o.cluster == 0x0702]
     assert answers and not [o for o in answers if o.status]
+
+
+async def test_a_display_refusing_the_meters_cbke_stops_the_run_before_the_plan(tmp_path: Path) -> None:
+    """A display joined earlier that refuses key establishment started by the meter (as a
+    ``no-cbke`` display does: Default Response UNSUP_CLUSTER_COMMAND): one line, no plan."""
+    async with stick_air("znp", tmp_path, QUICK, request_timeout=1.0) as air:
+        await air.run(PLAN)
+        air.displays.devices[0].handlers.insert(0, refuse_key_establishment)
+        steps: list[str] = []
+        with pytest.raises(RunError) as raised:
+            await air.run(PLAN, listener=_steps(steps))
+    assert steps[-1] == AGAIN.format(air.ieee)
+    assert str(raised.value) == (
+        f"{air.ieee} joined in an earlier session; CBKE with it failed (the display refused it "
+        "(UNSUP_CLUSTER_COMMAND)): make the display leave the network and rejoin (or reset the stick's network), "
+        "then run again")
+
+
+async def test_a_display_silent_to_the_meters_cbke_stops_the_run_after_the_join_timeout(tmp_path: Path) -> None:
+    """A display without certificates ignores key establishment: the run gives up after --join-timeout."""
+    async with stick_air("znp", tmp_path, QUICK, request_timeout=1.0, display_cbke=False) as air:
+        await air.run(PLAN)
+        with pytest.raises(RunError) as raised:
+            await air.run(PLAN, join_timeout=3)
+    assert str(raised.value) == (
+        f"{air.ieee} joined in an earlier session and did not complete CBKE with the meter within 3 s: "
+        "make the display leave the network and rejoin (or reset the stick's network), then run again")
 
 
 async def test_a_stick_with_ncp_cbke_stops_a_second_run_in_one_line(tmp_path: Path) -> None:
