@@ -272,7 +272,8 @@ def judge_completes_cbke(p: Mapping[str, Any], log: RunLog) -> Finding:
                 return joined
         else:
             ended = f"; Terminate in {at(terminated_early[0])}" if terminated_early else ""
-            first = f"key established from {at(done_early[0][0])} to {at(done_early[0][-1])}"
+            by = ", started by the meter" if _started_by(done_early[0]) == "the meter" else ""
+            first = f"key established from {at(done_early[0][0])} to {at(done_early[0][-1])}{by}"
             frames = frame_numbers(done_early[0])
             if not events:
                 return Finding(True, expected, first + ended, frames)

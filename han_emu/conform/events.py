@@ -50,6 +50,10 @@ class EventError(RuntimeError):
     """An event that cannot be applied to this HAN (said in one line)."""
 
 
+class EventBusy(EventError):
+    """The exchange an event would start with the display runs already (it may still complete)."""
+
+
 class Target:
     """What events act on: a running ``VirtualHan`` or ``HardwareHan``.
 
@@ -455,7 +459,7 @@ async def cbke_rekey(target: Target) -> Outcome:
     try:
         tsn = esi.rekey(target.dut_ieee, nwk, endpoint)
     except KeyEstablishmentBusy as exc:
-        raise EventError(f"cbke-rekey: {exc}") from None
+        raise EventBusy(f"cbke-rekey: {exc}") from None
     target.changed()  # the InitiateKeyEstablishmentRequest goes out now
     return {"dut": str(target.dut_ieee), "endpoint": endpoint, "endpoint_from": found_by, "tsn": tsn}
 
@@ -463,8 +467,12 @@ async def cbke_rekey(target: Target) -> Outcome:
 async def _key_establishment_endpoint(target: Target, nwk: int) -> int:
     """The DUT's Key Establishment server endpoint, asked with Match_Desc (the meter
     has not seen the DUT run key establishment)."""
+    app = target.han.app
     try:
-        device = target.han.app.get_device(ieee=target.dut_ieee)
+        try:
+            device = app.get_device(ieee=target.dut_ieee)
+        except KeyError:  # on the stick's network from an earlier session: known by its address only
+            device = app.add_device(target.dut_ieee, t.NWK(nwk))
         async with asyncio.timeout(MATCH_DESC_TIMEOUT_S):
             status, _nwk, endpoints = await device.zdo.request(
                 zdo_t.ZDOCmd.Match_Desc_req, t.NWK(nwk), SE_PROFILE_ID, [KEY_ESTABLISHMENT], [])

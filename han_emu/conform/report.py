@@ -6,7 +6,9 @@ JUnit: one ``<testsuite>`` for the plan inside ``<testsuites>``, one
 check and gives the evidence (what was expected, what was seen, the frame
 numbers in the run's capture); a pending check (the run ended before it could
 be decided) fails too, as "pending".  The suite's properties say which display
-was tested, by which plan, and where the capture and key log are.
+was tested, by which plan, and where the capture and key log are; its
+``<system-out>`` lists the events the run applied, one line each, with their
+outcomes (errors included).  The Markdown report has them in a table after the summary.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from han_emu import __version__
-from han_emu.conform.model import RunLog, Verdict
+from han_emu.conform.evidence import seconds
+from han_emu.conform.model import EventRecord, RunLog, Verdict
 
 PASSED = "passed"
 FAILED = "failed"
@@ -49,6 +53,36 @@ def evidence_text(log: RunLog, verdict: Verdict) -> str:
     return f"expected: {verdict.expected}\nseen: {verdict.seen}\n{frames_text(log, verdict)}\n"
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {_value(v)}" for k, v in values.items())
+
+
+def event_params(event: EventRecord) -> str:
+    """The event's parameters, ``key = value, ...`` (``-`` for none)."""
+    return _pairs(event.params) or "-"
+
+
+def event_outcome(event: EventRecord) -> str:
+    """What the event did, ``key = value, ...``, or ``error: why`` when it could not be applied."""
+    if "error" in event.outcome:
+        return f"error: {event.outcome['error']}"
+    return _pairs(event.outcome) or "done"
+
+
+def event_line(event: EventRecord) -> str:
+    """One line: ``t=2 s tier-switch (element = primary): published_to = 1``."""
+    params = f" ({_pairs(event.params)})" if event.params else ""
+    return f"t={seconds(event.time)} {event.kind}{params}: {event_outcome(event)}"
+
+
 def counts(verdicts: Sequence[Verdict]) -> dict[str, int]:
     out = {PASSED: 0, FAILED: 0, PENDING: 0}
     for v in verdicts:
@@ -75,6 +109,8 @@ def junit_tree(log: RunLog, verdicts: Sequence[Verdict]) -> ET.ElementTree:
         else:
             failure = ET.SubElement(case, "failure", message=failure_message(log, v), type=outcome(v))
             failure.text = evidence_text(log, v)
+    if log.events:
+        ET.SubElement(suite, "system-out").text = "".join(f"{event_line(e)}\n" for e in log.events)
     ET.indent(root)
     return ET.ElementTree(root)
 
@@ -90,7 +126,7 @@ def _cell(text: str) -> str:
 
 
 def markdown(log: RunLog, verdicts: Sequence[Verdict]) -> str:
-    """The run as Markdown: what was tested, a summary table, every check with its evidence."""
+    """The run as Markdown: what was tested, a summary table, the events applied, every check with its evidence."""
     n = counts(verdicts)
     lines = [
         f"# Conformance: {log.plan}",
@@ -108,6 +144,13 @@ def markdown(log: RunLog, verdicts: Sequence[Verdict]) -> str:
     for v in verdicts:
         frames = ", ".join(str(f) for f in v.frames) or "-"
         lines.append(f"| {_cell(v.spec.name)} | {v.spec.type} | {outcome(v)} | {frames} |")
+    lines += ["", "## Events", ""]
+    if log.events:
+        lines += ["| Time | Event | Parameters | Outcome |", "|---|---|---|---|"]
+        lines += [f"| {seconds(e.time)} | {e.kind} | {_cell(event_params(e))} | {_cell(event_outcome(e))} |"
+                  for e in log.events]
+    else:
+        lines.append("None applied.")
     for v in verdicts:
         lines += [
             "",

@@ -480,6 +480,7 @@ class RadioRun(_Reporting):
 
     async def run(self) -> RunLog:
         """Run the plan on the running loop; returns the log (also when :meth:`stop` ended it)."""
+        from han_emu.conform import rejoined
         from han_emu.frames.keylog import KeyLog
         from han_emu.han.config import load
         from han_emu.han.hardware import HardwareHan
@@ -512,6 +513,7 @@ class RadioRun(_Reporting):
                 self.status.step = "starting the stick"
                 await han.start()
                 self._check_rekey(han)
+                earlier = rejoined.joined_earlier(self, han)  # on the stick's network before the permit window opens
                 if self.on_up is not None:
                     self.on_up(han)
                 han.packet_listeners.append(observer.before)
@@ -523,6 +525,9 @@ class RadioRun(_Reporting):
                 self._report()
                 await han.permit_install_code(self.ieee, self.install_code, int(min(254, self.join_timeout)))
                 await self._wait_join()
+                if earlier:
+                    await rejoined.cbke_again(self, ev.Target(han, dut_ieee=self.ieee, dut_nwk=dut_nwk,
+                                                              origin=clock.now(), virtual=False, recording=recording))
                 self.status.step = "running"
                 observer.rebase(wall.now())  # the join and CBKE come before the plan: negative times
                 if aim is not None:  # the meter's clock steps forward to the plan's start time

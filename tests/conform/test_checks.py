@@ -438,6 +438,13 @@ def rekey_by_meter(f: Frames, start: float, steps: int = 6) -> list[Observation]
             for i, (incoming, command, direction) in enumerate(order[:steps])]
 
 
+def test_completes_cbke_on_an_exchange_the_meter_started_before_the_plan() -> None:
+    """A stick run whose display joined in an earlier session: the meter starts CBKE before the plan."""
+    v = judge("completes-cbke", rekey_by_meter(Frames(), -3.0))
+    assert (v.passed, v.seen) == (True, "key established from frame 1 (t=-3 s, before the plan started) to "
+                                        "frame 6 (t=-0.5 s, before the plan started), started by the meter")
+
+
 def test_completes_cbke_after_a_rekey_the_meter_started() -> None:
     f = Frames()
     obs = cbke(f, 1.0) + rekey_by_meter(f, 300.2)

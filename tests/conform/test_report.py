@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from han_emu.conform.model import CheckSpec, RunLog, Verdict
+from han_emu.conform.model import CheckSpec, EventRecord, RunLog, Verdict
 from han_emu.conform.report import markdown, write_junit, write_markdown
 
 LOG = RunLog("mp184-ihd", "virtual ihd (faults: ignore-secondary)", 3600.0,
@@ -58,7 +58,8 @@ def test_junit_has_one_testcase_per_check_and_failures_with_evidence(tmp_path: P
     assert failure.get("message", "").startswith("check 'confirms <urgent> & \"quoted\"' (confirms-message) pending: ")
     assert failure.get("message", "").endswith("; no frames")
     # Every element is one the JUnit format knows, each where it belongs
-    allowed = {"testsuites": {"testsuite"}, "testsuite": {"properties", "testcase"}, "properties": {"property"},
+    allowed = {"testsuites": {"testsuite"}, "testsuite": {"properties", "testcase", "system-out"},
+               "properties": {"property"},
                "testcase": {"failure", "system-out"}, "property": set(), "failure": set(), "system-out": set()}
     for element in root.iter():
         assert {child.tag for child in element} <= allowed[element.tag]
@@ -100,3 +101,49 @@ def test_markdown_summary_table_then_every_check(tmp_path: Path) -> None:
         "- **Evidence:** frame 7 in mp184-ihd.pcap",
     ]
     assert "## confirms <urgent> & \"quoted\": pending" in lines and "Type `confirms-message`." in lines
+
+
+EVENTS = [
+    EventRecord("tier-switch", 2.0, {"element": "primary"}, {"published_to": 1, "tier": 2}),
+    EventRecord("cbke-rekey", 12.5, {}, {"error": "cbke-rekey: the display serves no Key Establishment cluster"}),
+    EventRecord("message", 30.0, {"text": "a | b", "confirm": True, "minutes": 0}, {"message_id": 7}),
+    EventRecord("network-key-update", 40.0, {"switch_s": 5.0}, {"sent_to": ["00:0d:6f:00:00:01:10:00"],
+                                                                "switch": 45.25}),
+]
+
+
+def test_markdown_lists_the_events_applied_after_the_summary_table() -> None:
+    log = RunLog("events", "virtual ihd", 60.0, events=EVENTS)
+    lines = markdown(log, VERDICTS).splitlines()
+    start = lines.index("## Events")
+    assert lines.index("| confirms <urgent> & \"quoted\" | confirms-message | pending | - |") < start
+    assert start < lines.index("## demand every 10 s: passed")
+    assert lines[start + 1:start + 8] == [
+        "",
+        "| Time | Event | Parameters | Outcome |",
+        "|---|---|---|---|",
+        "| 2 s | tier-switch | element = primary | published_to = 1, tier = 2 |",
+        "| 12.5 s | cbke-rekey | - | error: cbke-rekey: the display serves no Key Establishment cluster |",
+        "| 30 s | message | text = a \\| b, confirm = True, minutes = 0 | message_id = 7 |",
+        "| 40 s | network-key-update | switch_s = 5 | sent_to = [00:0d:6f:00:00:01:10:00], switch = 45.25 |",
+    ]
+
+
+def test_markdown_of_a_run_without_events_says_so() -> None:
+    lines = markdown(LOG, VERDICTS).splitlines()
+    start = lines.index("## Events")
+    assert lines[start + 1:start + 3] == ["", "None applied."]
+
+
+def test_junit_carries_the_events_in_the_suites_system_out(tmp_path: Path) -> None:
+    path = tmp_path / "r.xml"
+    write_junit(path, RunLog("events", "virtual ihd", 60.0, events=EVENTS), VERDICTS)
+    suite = ET.parse(path).getroot()[0]
+    assert [child.tag for child in suite][-1] == "system-out"  # after the testcases, as the schema orders it
+    assert suite.findtext("system-out") == (
+        "t=2 s tier-switch (element = primary): published_to = 1, tier = 2\n"
+        "t=12.5 s cbke-rekey: error: cbke-rekey: the display serves no Key Establishment cluster\n"
+        "t=30 s message (text = a | b, confirm = True, minutes = 0): message_id = 7\n"
+        "t=40 s network-key-update (switch_s = 5): sent_to = [00:0d:6f:00:00:01:10:00], switch = 45.25\n")
+    write_junit(path, LOG, VERDICTS)  # no events: no suite output
+    assert ET.parse(path).getroot()[0].find("system-out") is None
