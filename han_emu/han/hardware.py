@@ -527,6 +527,7 @@ class HardwareHan:
                 self.server.zcl.encryption.authorised = self._ncp_sender_authorised
             # The stick kept the keys of devices that did CBKE before this start.
             app.ncp_cbke.authorised.update(self.authorised.values())
+            app.ncp_cbke_frames = self._on_packet  # captured and accounted like every frame served
             suites = ", ".join(str(s.number) for s in sorted(app.ncp_cbke.certificates))
             LOGGER.info("CBKE runs on the coordinator (suite %s)", suites)
         self._set_state(UP)

@@ -109,9 +109,12 @@ async def test_a_stick_with_ncp_cbke_stops_a_second_run_in_one_line(tmp_path: Pa
     certs = [TestCA.builtin(1).issue(eui64_to_cert(STICK_IEEE))]
     async with stick_air("ezsp", tmp_path, QUICK, request_timeout=1.0, host_cbke=False, cbke=certs) as air:
         first, _ = await air.run(PLAN)
-        # Key establishment ran on the NCP (the host's ESI has none of its own, and sees none of its frames).
+        # Key establishment ran on the NCP (the host's ESI has none of its own); its frames are
+        # observed all the same, so the run judges the display's CBKE.
         assert first.han.esi.key_establishment is None
-        assert bytes(first.ieee) in first.han.authorised and first.status.verdicts[1].passed, first.status.verdicts
+        assert bytes(first.ieee) in first.han.authorised
+        assert [v.passed for v in first.status.verdicts] == [True, True], first.status.verdicts
+        assert "key established from" in first.status.verdicts[0].seen
         with pytest.raises(RunError) as raised:
             await air.run(PLAN)
     message = str(raised.value)

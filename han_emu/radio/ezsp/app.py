@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,10 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
         self.duty_cycle = NcpDutyCycle()
         #: Key establishment on the NCP, when its image can (None: software CBKE or none).
         self.ncp_cbke: NcpKeyEstablishment | None = None
+        self.ncp_cbke_frames: Callable[[t.ZigbeePacket, bool], None] | None = None
+        """Told of each Key Establishment frame the NCP's CBKE path takes in
+        (True) or sends (False): they bypass the packet server, whose tap the
+        host's captures, airtime and conformance observers otherwise hear."""
         self._cbke_tasks: set[asyncio.Task[None]] = set()
 
     async def initialize(self, *, auto_form: bool = False) -> None:
@@ -224,6 +229,7 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
             and packet.dst_ep is not None
             and int(packet.dst_ep) == self.key_establishment_endpoint
         ):
+            self._tell_cbke_frame(packet, True)
             task = asyncio.get_running_loop().create_task(self._ncp_cbke_answer(cbke, packet))
             self._cbke_tasks.add(task)
             task.add_done_callback(self._cbke_tasks.discard)
@@ -234,9 +240,17 @@ class EzspCoordinator(QuietJoins, HardwareCoordinator, StackAnswersMatchDesc, Jo
         try:
             replies = await cbke.handle(packet)
             for reply in replies:
+                self._tell_cbke_frame(reply, False)
                 await self.send_packet(reply)
         except Exception:
             LOGGER.exception("Key establishment on the NCP failed for %s", packet.src)
+
+    def _tell_cbke_frame(self, packet: t.ZigbeePacket, incoming: bool) -> None:
+        if self.ncp_cbke_frames is not None:
+            try:
+                self.ncp_cbke_frames(packet, incoming)
+            except Exception:  # an observer never breaks key establishment
+                LOGGER.exception("Key establishment frame observer failed on %r", packet)
 
     async def _ncp_key_established(self, ieee: t.EUI64) -> None:
         """The NCP stored ``ieee``'s new link key: read it back for the key log
