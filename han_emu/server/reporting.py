@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zigpy.types as t
-from zigpy.zcl.foundation import Attribute
 
 from han_emu.server.attributes import AttributeBinding, AttributeReadError, MissingValue
 
@@ -86,7 +85,8 @@ class DueReport:
     manufacturer: int | None
     dst: t.AddrModeAddress | None
     dst_ep: int
-    records: list[Attribute] = field(default_factory=list)
+    #: Attribute reporting records (ZCL 2.5.11.1: id, type, value), encoded.
+    records: list[bytes] = field(default_factory=list)
 
 
 class ReportingEngine:
@@ -153,16 +153,18 @@ class ReportingEngine:
         """Sample every configured attribute; return the reports due at ``now``."""
         groups: dict[tuple, DueReport] = {}
         for target, config in self._send.items():
-            value = self._sample(config.binding)
-            if value is _NO_VALUE:
+            binding = config.binding
+            try:
+                value = binding.sample()
+            except AttributeReadError:
                 continue
-            changed = config.significant(value)
+            changed = value != config.last_value and config.significant(value)
             forced = bool(config.max_interval) and now >= config.last_time + config.max_interval
             if not forced and not (changed and now >= config.last_time + config.min_interval):
                 config.pending = changed
                 continue
             try:
-                encoded = config.binding.encode_value(value, self._missing)
+                encoded = binding.value_bytes(value, self._missing)
             except AttributeReadError:
                 config.pending = False
                 continue
@@ -176,12 +178,12 @@ class ReportingEngine:
             report = groups.get(key)
             if report is None:
                 report = groups[key] = DueReport(*key)
-            report.records.append(Attribute(attrid=t.uint16_t(target.attr_id), value=encoded))
+            report.records.append(target.attr_id.to_bytes(2, "little") + encoded)
         return list(groups.values())
 
     @staticmethod
     def _sample(binding: AttributeBinding) -> Any:
         try:
-            return binding.current()
+            return binding.sample()
         except AttributeReadError:
             return _NO_VALUE
