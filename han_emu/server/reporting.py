@@ -97,6 +97,9 @@ class ReportingEngine:
         self._send: dict[ReportTarget, ReportConfig] = {}
         #: Configure Reporting with direction "receive": the timeout the peer announced.
         self._receive: dict[ReportTarget, int] = {}
+        #: :meth:`next_due`'s answer while no configuration has changed (the
+        #: host asks after every frame; only configure, remove and due change it).
+        self._next: float | None | object = _NO_VALUE
 
     def __len__(self) -> int:
         return len(self._send)
@@ -119,10 +122,12 @@ class ReportingEngine:
             last_value=self._sample(binding),
         )
         self._send[target] = config
+        self._next = _NO_VALUE
         return config
 
     def remove(self, target: ReportTarget) -> None:
         self._send.pop(target, None)
+        self._next = _NO_VALUE
 
     def get(self, target: ReportTarget) -> ReportConfig | None:
         return self._send.get(target)
@@ -134,6 +139,8 @@ class ReportingEngine:
         return self._receive.get(target)
 
     def next_due(self) -> float | None:
+        if self._next is not _NO_VALUE:
+            return self._next  # type: ignore[return-value]
         # ReportConfig.next_time() inlined: the host asks after every frame.
         best: float | None = None
         for c in self._send.values():
@@ -147,11 +154,13 @@ class ReportingEngine:
                 continue
             if best is None or when < best:
                 best = when
+        self._next = best
         return best
 
     def due(self, now: float) -> list[DueReport]:
         """Sample every configured attribute; return the reports due at ``now``."""
         groups: dict[tuple, DueReport] = {}
+        self._next = _NO_VALUE  # every sample may move a configuration's times
         for target, config in self._send.items():
             binding = config.binding
             try:

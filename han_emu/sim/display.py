@@ -56,6 +56,7 @@ from clusters.metering import (
 )
 from clusters.mp184 import EndpointMap
 from clusters.price import tier_block_price_attr
+from clusters.zcl_frame import read_header
 from clusters.zcl_header import ZclHeader
 from han_emu.air.accounting import HUB_NWK
 from han_emu.crypto.certsets import CertificateSet
@@ -294,7 +295,7 @@ class SimDisplay(SimNode):
             return None
         # The node rewrote the TSN; the response carries the same one.
         sent = bytearray(data)
-        sent[3 if sent[0] & 0x04 else 1] = ZclHeader.deserialize(rsp.data.serialize())[0].tsn
+        sent[3 if sent[0] & 0x04 else 1] = read_header(rsp.data.serialize())[2]
         assert self.nwk is not None
         self.ingest.frame(int(self.nwk), 1, self.esi_nwk, ep, cluster, bytes(sent), self.clock.now())
         self.ingest.packet(rsp, self.clock.now())
