@@ -37,6 +37,25 @@ def issuer_tariff_id(element: str, direction: str) -> int:
     )
 
 
+_PUBLISH_PRICE_TYPES: dict[str, type] = {f.name: f.type for f in _CMD.publish_price.schema.fields}
+#: PublishPrice's bytes packed from nibbles (zigpy IntStructs): zigpy builds one
+#: through a whole Struct per value, so each value's is made once (zigpy's
+#: integer structs are immutable).
+_PACKED_FIELDS = frozenset(name for name, typ in _PUBLISH_PRICE_TYPES.items() if issubclass(typ, t.IntStruct))
+_PACKED: dict[tuple[type, int], Any] = {}
+
+
+def _packed(typ: type, value: Any) -> Any:
+    """``typ(value)`` for an integer struct and a plain int, made once per value."""
+    if type(value) is not int:
+        return value  # None, or already typed: the schema converts it as before
+    key = (typ, value)
+    packed = _PACKED.get(key)
+    if packed is None:
+        packed = _PACKED[key] = typ(value)
+    return packed
+
+
 def _label(text: str, limit: int) -> bytes:
     return text.encode("utf-8")[:limit]
 
@@ -158,6 +177,8 @@ class ElementPrices:
                 extended_price_tier=0,
                 extended_register_tier=0,
             )
+        for name in _PACKED_FIELDS.intersection(fields):
+            fields[name] = _packed(_PUBLISH_PRICE_TYPES[name], fields[name])
         return _CMD.publish_price.schema(**fields)
 
     def _changes(self, at: float, count: int) -> list[int]:

@@ -13,8 +13,13 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.foundation import DataTypeId, Status, ZCLAttributeDef
 
+from clusters import Price
+from han_emu.meter.clock import VirtualClock
+from han_emu.meter.model import TwinMeter
+from han_emu.meter.settings import MeterSettings
 from han_emu.server.attributes import AttributeBinding, AttributeReadError, AttributeTable, MissingValue
 from han_emu.server.catalogue import full_server
+from han_emu.server.esi import EsiServer
 
 
 def _zigpy_bytes(binding: AttributeBinding, missing: MissingValue) -> bytes | Status:
@@ -87,3 +92,16 @@ def test_read_plan_follows_added_bindings() -> None:
     assert table.read_plan((0x0001,)) == ((b"\x01\x00\x86", None),)
     binding = table.bind(ZCLAttributeDef(id=0x0001, type=t.uint8_t, access="r", name="x"), lambda: 3)
     assert table.read_plan((0x0001,)) == ((b"\x01\x00\x00", binding),)
+
+
+def test_publish_price_with_packed_bytes_made_once_is_zigpys() -> None:
+    clock = VirtualClock(1.78e9)
+    server = EsiServer(TwinMeter(MeterSettings(), clock.now()), clock)
+    for price in server.prices.values():
+        for _ in range(2):  # the second takes the packed bytes from the memo
+            message = price.publish_price()
+            plain = Price.ClientCommandDefs.publish_price.schema(
+                **{k: (None if v is None else int(v) if isinstance(v, int) else v)
+                   for k, v in message.as_dict().items()})
+            assert message == plain
+            assert message.serialize() == plain.serialize()
