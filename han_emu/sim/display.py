@@ -109,7 +109,7 @@ PAGE = 24
 
 
 def _read_frame(ids: Iterable[int], manufacturer: int | None = None) -> bytes:
-    return _read_frame_for(tuple(int(a) for a in ids), manufacturer)
+    return _read_frame_for(tuple(ids), manufacturer)  # zigpy or plain ints: equal keys, the same frame
 
 
 @functools.lru_cache(maxsize=256)
