@@ -23,6 +23,7 @@ from clusters.metering import INVALID_INTERVAL, PROFILE_INTERVAL_SECONDS
 from clusters.mp184 import EndpointMap
 from clusters.price import TariffTypeNibble
 from clusters.zcl_header import ZclHeader
+from clusters.zcl_struct import read
 from clusters.zcl_values import read_response_records, read_typed_records
 from han_emu.meter.messages import IMPORTANCES
 from han_emu.readout.costs import note_tier_reading
@@ -174,7 +175,7 @@ class ZclIngest:
     # -- requests (only what responses need) ----------------------------------------------
     def _request(self, src: int, cluster: int, header: ZclHeader, body: bytes) -> None:
         if cluster == Metering.cluster_id and header.frame_control.is_cluster and header.command_id == _GET_PROFILE.id:
-            req, _ = _GET_PROFILE.schema.deserialize(body)
+            req, _ = read(_GET_PROFILE.schema, body)
             self._profile_requests[(src, int(header.tsn))] = int(req.interval_channel)
 
     # -- responses, reports, publishes ------------------------------------------------------
@@ -200,7 +201,7 @@ class ZclIngest:
             return
         if cluster == Metering.cluster_id and header.command_id == _PROFILE_RSP.id:
             channel = self._profile_requests.pop((dst, int(header.tsn)), None)
-            rsp, _ = _PROFILE_RSP.schema.deserialize(body)
+            rsp, _ = read(_PROFILE_RSP.schema, body)
             period = PROFILE_INTERVAL_SECONDS.get(rsp.profile_interval_period)
             if channel is None or int(rsp.status) != 0 or period is None:
                 return
@@ -209,7 +210,7 @@ class ZclIngest:
             for i, value in enumerate(rsp.intervals):
                 intervals[int(end - i * period)] = None if int(value) == INVALID_INTERVAL else int(value)
         elif cluster == Price.cluster_id and header.command_id == _PUBLISH_PRICE.id:
-            p, _ = _PUBLISH_PRICE.schema.deserialize(body)
+            p, _ = read(_PUBLISH_PRICE.schema, body)
             start = int(p.start_time)
             info = PriceInfo(
                 price=int(p.price),

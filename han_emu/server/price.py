@@ -18,6 +18,7 @@ from clusters import Price, posix_to_utctime
 from clusters.utctime import UTCTIME_INVALID, ZCL_EPOCH_POSIX
 from clusters.price import DURATION_UNTIL_CHANGED, TierLabelEntry
 from clusters.price_split import split_price_matrix
+from clusters.zcl_struct import make
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.tariff import Tariff
 from han_emu.server.attributes import AttributeTable
@@ -35,25 +36,6 @@ def issuer_tariff_id(element: str, direction: str) -> int:
     return {("primary", "import"): 1, ("secondary", "import"): 2, ("secondary", "export"): 3}.get(
         (element, direction), 4
     )
-
-
-_PUBLISH_PRICE_TYPES: dict[str, type] = {f.name: f.type for f in _CMD.publish_price.schema.fields}
-#: PublishPrice's bytes packed from nibbles (zigpy IntStructs): zigpy builds one
-#: through a whole Struct per value, so each value's is made once (zigpy's
-#: integer structs are immutable).
-_PACKED_FIELDS = frozenset(name for name, typ in _PUBLISH_PRICE_TYPES.items() if issubclass(typ, t.IntStruct))
-_PACKED: dict[tuple[type, int], Any] = {}
-
-
-def _packed(typ: type, value: Any) -> Any:
-    """``typ(value)`` for an integer struct and a plain int, made once per value."""
-    if type(value) is not int:
-        return value  # None, or already typed: the schema converts it as before
-    key = (typ, value)
-    packed = _PACKED.get(key)
-    if packed is None:
-        packed = _PACKED[key] = typ(value)
-    return packed
 
 
 def _label(text: str, limit: int) -> bytes:
@@ -177,9 +159,7 @@ class ElementPrices:
                 extended_price_tier=0,
                 extended_register_tier=0,
             )
-        for name in _PACKED_FIELDS.intersection(fields):
-            fields[name] = _packed(_PUBLISH_PRICE_TYPES[name], fields[name])
-        return _CMD.publish_price.schema(**fields)
+        return make(_CMD.publish_price.schema, **fields)
 
     def _changes(self, at: float, count: int) -> list[int]:
         """The next ``count`` times the published price changes after ``at``:

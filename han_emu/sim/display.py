@@ -58,6 +58,7 @@ from clusters.mp184 import EndpointMap
 from clusters.price import tier_block_price_attr
 from clusters.zcl_frame import read_header
 from clusters.zcl_header import ZclHeader
+from clusters.zcl_struct import make, read
 from han_emu.air.accounting import HUB_NWK
 from han_emu.crypto.certsets import CertificateSet
 from han_emu.meter.credit import lab_utrn
@@ -583,7 +584,7 @@ class SimDisplay(SimNode):
                        zcl_frame(0, foundation.GeneralCommand.Configure_Reporting, payload, general=True))
 
     def _get_profile(self, channel: int, end: int, count: int) -> bytes:
-        body = _GET_PROFILE.schema(interval_channel=channel, end_time=end, number_of_periods=count).serialize()
+        body = make(_GET_PROFILE.schema, interval_channel=channel, end_time=end, number_of_periods=count).serialize()
         return zcl_frame(0, _GET_PROFILE.id, body)
 
     async def fetch_profile(self, ep: int, channel: int, periods: int) -> int:
@@ -595,7 +596,7 @@ class SimDisplay(SimNode):
             if rsp is None:
                 break
             try:
-                page, _ = GetProfileResponseSchema.deserialize(ZclHeader.deserialize(rsp.data.serialize())[1])
+                page, _ = read(GetProfileResponseSchema, ZclHeader.deserialize(rsp.data.serialize())[1])
             except ValueError:
                 break
             count = int(page.number_of_periods_delivered)
