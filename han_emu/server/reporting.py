@@ -161,12 +161,17 @@ class ReportingEngine:
         """Sample every configured attribute; return the reports due at ``now``."""
         groups: dict[tuple, DueReport] = {}
         self._next = _NO_VALUE  # every sample may move a configuration's times
+        # Each display configures the same attributes: read each binding once per
+        # look (the model does not move meanwhile); a failed read is tried again.
+        sampled: dict[int, Any] = {}
         for target, config in self._send.items():
             binding = config.binding
-            try:
-                value = binding.sample()
-            except AttributeReadError:
-                continue
+            value = sampled.get(id(binding), _NO_VALUE)
+            if value is _NO_VALUE:
+                try:
+                    value = sampled[id(binding)] = binding.sample()
+                except AttributeReadError:
+                    continue
             changed = value != config.last_value and config.significant(value)
             forced = bool(config.max_interval) and now >= config.last_time + config.max_interval
             if not forced and not (changed and now >= config.last_time + config.min_interval):
