@@ -30,6 +30,7 @@ from zigpy.zcl.clusters import smartenergy as zse
 from zigpy.zcl.foundation import CommandSchema, ZCLAttributeDef, ZCLCommandDef
 
 from clusters._families import add_attributes, attr
+from clusters.zcl_struct import make
 
 MAX_TIERS: Final = 48
 MAX_BLOCKS: Final = 16
@@ -120,7 +121,8 @@ def get_profile_response(
     intervals: list[int],
 ) -> GetProfileResponseSchema:
     """Build a GetProfileResponse with NumberOfPeriodsDelivered taken from ``intervals``."""
-    return GetProfileResponseSchema(
+    return make(
+        GetProfileResponseSchema,
         end_time=end_time,
         status=status,
         profile_interval_period=period,

@@ -49,6 +49,11 @@ class Channel(IntEnum):
         return cls(ELEMENTS.index(element) * 2 + (0 if direction == "import" else 1))
 
 
+#: (element, direction) of each channel, as its properties say: a register is
+#: read this way for every attribute a display reads or the server reports.
+_CHANNEL_PARTS: tuple[tuple[str, str], ...] = tuple((c.element, c.direction) for c in Channel)
+
+
 @dataclass
 class Flow:
     """Instantaneous power of one element, each direction non-negative."""
@@ -138,7 +143,8 @@ class TwinMeter:
 
     # -- reading -----------------------------------------------------------
     def reading(self, channel: Channel) -> int:
-        return self.elements[channel.element].register(channel.direction)
+        element, direction = _CHANNEL_PARTS[channel]  # Channel.element and .direction, looked up
+        return self.elements[element].register(direction)
 
     def readings(self) -> tuple[int, ...]:
         return tuple(self.reading(c) for c in Channel)

@@ -64,6 +64,9 @@ class SwitchingTable:
     _slots: dict[int, int] = field(default_factory=dict, compare=False, repr=False, hash=False)
     #: Tier starts already found, by (half-hour slot, look-back floor).
     _starts: dict[tuple[int, int], int] = field(default_factory=dict, compare=False, repr=False, hash=False)
+    #: :meth:`changes` already found, by (half-hour slot, count, horizon).
+    _changes: dict[tuple[int, int, int], tuple[tuple[int, int], ...]] = field(
+        default_factory=dict, compare=False, repr=False, hash=False)
 
     def validate(self, where: str, tiers: int) -> None:
         for name, profile in self.day_profiles.items():
@@ -90,7 +93,25 @@ class SwitchingTable:
 
     def changes(self, ts: float, count: int, horizon_days: int = 8) -> list[tuple[int, int]]:
         """The next ``count`` tier changes after ``ts`` as (POSIX time, new tier),
-        looking ``horizon_days`` ahead (switches fall on half hours)."""
+        looking ``horizon_days`` ahead (switches fall on half hours).
+
+        The answer is the same for every ``ts`` in one half hour (its tier, the
+        half hours after it and the horizon's last one are), so it is memoised
+        by slot: a display asks for the current price every few minutes."""
+        whole = (horizon_days * 86400) % HALF_HOUR == 0
+        key = (int(ts // HALF_HOUR), count, horizon_days)
+        if whole:
+            known = self._changes.get(key)
+            if known is not None:
+                return list(known)
+        out = self._find_changes(ts, count, horizon_days)
+        if whole:
+            if len(self._changes) > 20_000:
+                self._changes.clear()
+            self._changes[key] = tuple(out)
+        return out
+
+    def _find_changes(self, ts: float, count: int, horizon_days: int) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
         tier = self.tier_at(ts)
         t = int(ts // HALF_HOUR + 1) * HALF_HOUR

@@ -23,6 +23,7 @@ from clusters.metering import INVALID_INTERVAL, PROFILE_INTERVAL_SECONDS
 from clusters.mp184 import EndpointMap
 from clusters.price import TariffTypeNibble
 from clusters.zcl_header import ZclHeader
+from clusters.zcl_struct import read
 from clusters.zcl_values import read_response_records, read_typed_records
 from han_emu.meter.messages import IMPORTANCES
 from han_emu.readout.costs import note_tier_reading
@@ -56,6 +57,9 @@ _PREPAY_FIELDS = {
 _IMPORT_TIER_IDS = frozenset(
     a.id for a in Metering.attributes.values() if (m := _TIER.match(a.name)) and m.group(2) == "delivered")
 _LOCAL_TIME = Time.AttributeDefs.local_time.id
+_METERING = Metering.cluster_id
+_METERING_NAMES = {attr_id: a.name for attr_id, a in Metering.attributes.items()}
+_SUCCESS = int(Status.SUCCESS)
 
 
 def _history_key(match: re.Match[str]) -> tuple[str, str, int]:
@@ -171,7 +175,7 @@ class ZclIngest:
     # -- requests (only what responses need) ----------------------------------------------
     def _request(self, src: int, cluster: int, header: ZclHeader, body: bytes) -> None:
         if cluster == Metering.cluster_id and header.frame_control.is_cluster and header.command_id == _GET_PROFILE.id:
-            req, _ = _GET_PROFILE.schema.deserialize(body)
+            req, _ = read(_GET_PROFILE.schema, body)
             self._profile_requests[(src, int(header.tsn))] = int(req.interval_channel)
 
     # -- responses, reports, publishes ------------------------------------------------------
@@ -184,20 +188,20 @@ class ZclIngest:
             applied: list[int] = []
             if header.command_id == GeneralCommand.Read_Attributes_rsp:
                 for attr_id, status, _type, value in read_response_records(body):
-                    if status == Status.SUCCESS and value is not None:
-                        self.attribute(src_ep, cluster, attr_id, value, now, mfr)
+                    if status == _SUCCESS and value is not None:
+                        self._attribute(el, cluster, attr_id, value, now, mfr)
                         applied.append(attr_id)
             elif header.command_id == GeneralCommand.Report_Attributes:
                 for attr_id, _type, value in read_typed_records(body):
                     if value is not None:
-                        self.attribute(src_ep, cluster, attr_id, value, now, mfr)
+                        self._attribute(el, cluster, attr_id, value, now, mfr)
                         applied.append(attr_id)
             if cluster == Metering.cluster_id and mfr is None and _IMPORT_TIER_IDS.intersection(applied):
                 note_tier_reading(self.readout, el, now)  # after the whole frame: all its tiers at once
             return
         if cluster == Metering.cluster_id and header.command_id == _PROFILE_RSP.id:
             channel = self._profile_requests.pop((dst, int(header.tsn)), None)
-            rsp, _ = _PROFILE_RSP.schema.deserialize(body)
+            rsp, _ = read(_PROFILE_RSP.schema, body)
             period = PROFILE_INTERVAL_SECONDS.get(rsp.profile_interval_period)
             if channel is None or int(rsp.status) != 0 or period is None:
                 return
@@ -206,7 +210,7 @@ class ZclIngest:
             for i, value in enumerate(rsp.intervals):
                 intervals[int(end - i * period)] = None if int(value) == INVALID_INTERVAL else int(value)
         elif cluster == Price.cluster_id and header.command_id == _PUBLISH_PRICE.id:
-            p, _ = _PUBLISH_PRICE.schema.deserialize(body)
+            p, _ = read(_PUBLISH_PRICE.schema, body)
             start = int(p.start_time)
             info = PriceInfo(
                 price=int(p.price),
@@ -269,13 +273,17 @@ class ZclIngest:
         manufacturer-specific frame (its ids are not the standard ones)."""
         el = self.readout.element(ep)
         el.updated = now
-        if self.map.export_mpan.matches(cluster, attr_id, manufacturer):
-            el.export_mpan = _text(value) or None
-            return
+        self._attribute(el, cluster, attr_id, value, now, manufacturer)
+
+    def _attribute(self, el: ElementReadout, cluster: int, attr_id: int, value: Any, now: float | None,
+                   manufacturer: int | None) -> None:
+        """:meth:`attribute` on an element already stamped with the time."""
         if manufacturer is not None:
-            return  # another manufacturer's attribute: nothing a display knows
-        if cluster == Metering.cluster_id:
-            self._metering(el, Metering.attributes[attr_id].name if attr_id in Metering.attributes else "", value)
+            if self.map.export_mpan.matches(cluster, attr_id, manufacturer):  # its home has a manufacturer code
+                el.export_mpan = _text(value) or None
+            return  # otherwise another manufacturer's attribute: nothing a display knows
+        if cluster == _METERING:
+            self._metering(el, _METERING_NAMES.get(attr_id, ""), value)
         elif cluster == Price.cluster_id and attr_id in Price.attributes:
             self._price(el, Price.attributes[attr_id].name, value)
         elif cluster == Prepayment.cluster_id and attr_id in Prepayment.attributes:

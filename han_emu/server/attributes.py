@@ -137,11 +137,22 @@ class AttributeBinding:
         return (typ.min_value, typ.max_value, typ._bits // 8, typ._byteorder, bool(typ._signed),
                 bytes((self.type_id,)))
 
+    @functools.cached_property
+    def _memo(self) -> dict[int, bytes] | None:
+        """Model int -> type id and encoded value, for enumerations and bitmaps
+        of up to 16 bits (a value's bytes depend on nothing else, and there
+        are few values): the zigpy value is built once per value, not per read.
+        None for every other type."""
+        typ = self.definition.type
+        if self._int_encoding is not None or not (isinstance(typ, type) and issubclass(typ, t.FixedIntType)):
+            return None
+        return {} if typ._bits and typ._bits <= 16 else None
+
     @property
     def writable(self) -> bool:
         return self.write is not None
 
-    @property
+    @functools.cached_property
     def is_analog(self) -> bool:
         try:
             return DataType.from_type_id(self.type_id).type_class is DataClass.Analog
@@ -190,23 +201,48 @@ class AttributeBinding:
         """
         return self.encode_value(self.current(), missing)
 
+    def sample(self) -> Any | None:
+        """:meth:`current`, except that a model ``int`` that fits a plain zigpy
+        integer type is given as it is (equal to the zigpy value, and encoded
+        the same by :meth:`value_bytes`): reporting samples every configured
+        attribute each time it looks for due reports."""
+        raw = self._model_value()
+        fast = self._int_encoding
+        if fast is not None and type(raw) is int and fast[0] <= raw <= fast[1]:
+            return raw
+        return self._converted(raw)
+
     def encode_bytes(self, missing: MissingValue = MissingValue.INVALID) -> bytes:
         """Type id and encoded value, as they follow the status in a Read
         Attributes Response record (the same bytes :meth:`encode` serializes
         to, without building zigpy structs on this hot path)."""
+        raw = self._model_value()
         fast = self._int_encoding
-        if fast is None:
-            value = self.current()
-        else:
-            raw = self._model_value()
+        if fast is not None:
             if type(raw) is int and fast[0] <= raw <= fast[1]:
                 return fast[5] + raw.to_bytes(fast[2], fast[3], signed=fast[4])
-            value = self._converted(raw)
+        elif type(raw) is int:
+            memo = self._memo
+            if memo is not None:
+                encoded = memo.get(raw)
+                if encoded is None:
+                    value = self._converted(raw)
+                    encoded = memo[raw] = bytes((self.type_id,)) + value.serialize()
+                return encoded
+        return self.value_bytes(self._converted(raw), missing)
+
+    def value_bytes(self, value: Any | None, missing: MissingValue = MissingValue.INVALID) -> bytes:
+        """Type id and encoded value of a value from :meth:`current` or
+        :meth:`sample`: the bytes :meth:`encode_value` serializes to.  Raises
+        :class:`AttributeReadError` with the status to answer instead."""
         if value is None:
             raw = _invalid_encoding(self.type_id) if missing is MissingValue.INVALID else None
             if raw is None:
                 raise AttributeReadError(Status.UNSUPPORTED_ATTRIBUTE)
             return bytes((self.type_id,)) + raw
+        fast = self._int_encoding
+        if fast is not None and type(value) is int and fast[0] <= value <= fast[1]:
+            return fast[5] + value.to_bytes(fast[2], fast[3], signed=fast[4])
         return bytes((self.type_id,)) + value.serialize()
 
     def encode_value(self, value: Any | None, missing: MissingValue = MissingValue.INVALID) -> TypeValue:
@@ -219,11 +255,17 @@ class AttributeBinding:
         return TypeValue(type=t.uint8_t(self.type_id), value=value)
 
 
+#: A Read Attributes request's plan: see :meth:`AttributeTable.read_plan`.
+ReadPlan = tuple[tuple[bytes, "AttributeBinding | None"], ...]
+_MAX_PLANS = 256
+
+
 class AttributeTable:
     """The attributes one side of one cluster serves, keyed by (manufacturer, id)."""
 
     def __init__(self, bindings: Iterable[AttributeBinding] = ()) -> None:
         self._bindings: dict[tuple[int | None, int], AttributeBinding] = {}
+        self._plans: dict[tuple[tuple[int, ...], int | None], ReadPlan] = {}
         for binding in bindings:
             self.add(binding)
 
@@ -240,6 +282,7 @@ class AttributeTable:
                 " it cannot take a setter"
             )
         self._bindings[key] = binding
+        self._plans.clear()
         return binding
 
     def bind(
@@ -312,6 +355,30 @@ class AttributeTable:
 
     def get(self, attr_id: int, manufacturer_code: int | None = None) -> AttributeBinding | None:
         return self._bindings.get((manufacturer_code, attr_id))
+
+    def read_plan(self, attr_ids: tuple[int, ...], manufacturer_code: int | None = None) -> ReadPlan:
+        """Per requested id, the start of its Read Attributes Response record
+        (ZCL 2.5.2: attribute id, status) and the binding that supplies the
+        rest, or None when that start is the whole record (unsupported or
+        write-only).  The displays read the same few lists all day, so each
+        list's plan is made once (and again after a binding is added)."""
+        key = (attr_ids, manufacturer_code)
+        plan = self._plans.get(key)
+        if plan is None:
+            entries: list[tuple[bytes, AttributeBinding | None]] = []
+            for attr_id in attr_ids:
+                head = int(attr_id).to_bytes(2, "little")
+                binding = self._bindings.get((manufacturer_code, attr_id))
+                if binding is None:
+                    entries.append((head + bytes((Status.UNSUPPORTED_ATTRIBUTE,)), None))
+                elif not binding.readable:
+                    entries.append((head + bytes((Status.WRITE_ONLY,)), None))
+                else:
+                    entries.append((head + bytes((Status.SUCCESS,)), binding))
+            if len(self._plans) >= _MAX_PLANS:  # a peer asking for ever new lists gets no more memory
+                self._plans.clear()
+            plan = self._plans[key] = tuple(entries)
+        return plan
 
     def ids(self, manufacturer_code: int | None = None) -> list[int]:
         """Attribute ids served in one manufacturer scope, ascending."""

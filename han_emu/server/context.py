@@ -13,6 +13,7 @@ from typing import Any
 import zigpy.types as t
 
 from clusters.zcl_header import ZclHeader
+from clusters.zcl_struct import read
 
 from han_emu.server.endpoint import ClusterSide, Endpoint
 
@@ -57,7 +58,7 @@ class RequestContext:
 def parse(schema: Any, payload: bytes) -> Any:
     """``payload`` read as ``schema`` (a zigpy struct); :class:`Malformed` if it is not one."""
     try:
-        args, _rest = schema.deserialize(payload)
+        args, _rest = read(schema, payload)
     except Exception as exc:  # zigpy raises ValueError, KeyError, IndexError...
         raise Malformed(str(exc) or type(exc).__name__) from exc
     return args

@@ -43,6 +43,30 @@ TX_OPTIONS = t.TransmitOptions.APS_Encryption | t.TransmitOptions.ACK
 PLAIN_TX_OPTIONS = t.TransmitOptions.ACK
 
 
+_HEADER_PREFIXES: dict[tuple[FrameType, Direction, bool, int | None], bytes] = {}
+"""(frame type, direction, disable default response, manufacturer) -> the bytes
+:class:`ZclHeader` puts before the TSN: every reply has one of a few."""
+_UINT8: dict[int, t.uint8_t] = {}
+_UINT16: dict[int, t.uint16_t] = {}
+
+
+def _uint8(n: int) -> t.uint8_t:
+    """``t.uint8_t(n)``, made once per value: zigpy integers are immutable, and
+    every packet the server builds carries a few."""
+    value = _UINT8.get(n)
+    if value is None:
+        value = _UINT8[n] = t.uint8_t(n)
+    return value
+
+
+def _uint16(n: int) -> t.uint16_t:
+    """``t.uint16_t(n)``, made once per value (see :func:`_uint8`)."""
+    value = _UINT16.get(n)
+    if value is None:
+        value = _UINT16[n] = t.uint16_t(n)
+    return value
+
+
 def refusal_security(request: t.ZigbeePacket, options: t.TransmitOptions) -> t.TransmitOptions:
     """A refusal goes out at the request's own security level.
 
@@ -123,8 +147,7 @@ class ZclServer(GeneralCommands):
             direction = Direction.Server_to_Client if report.is_server else Direction.Client_to_Server
             budget = self.max_frame - header_size(report.manufacturer)
             chunk: list[bytes] = []
-            for record in report.records:
-                encoded = record.serialize()
+            for encoded in report.records:
                 if chunk and sum(map(len, chunk)) + len(encoded) > budget:
                     out.append(self._report_packet(report, direction, b"".join(chunk)))
                     chunk = []
@@ -362,12 +385,12 @@ class ZclServer(GeneralCommands):
     ) -> t.ZigbeePacket:
         return t.ZigbeePacket(
             src=self.address,
-            src_ep=t.uint8_t(src_ep),
+            src_ep=_uint8(src_ep),
             dst=dst,
-            dst_ep=t.uint8_t(dst_ep),
-            tsn=t.uint8_t(tsn),
-            profile_id=t.uint16_t(profile_id),
-            cluster_id=t.uint16_t(cluster_id),
+            dst_ep=_uint8(dst_ep),
+            tsn=_uint8(tsn),
+            profile_id=_uint16(profile_id),
+            cluster_id=_uint16(cluster_id),
             data=t.SerializableBytes(frame),
             tx_options=PLAIN_TX_OPTIONS if cluster_id in APS_PLAIN_CLUSTERS else TX_OPTIONS,
         )
@@ -381,14 +404,19 @@ class ZclServer(GeneralCommands):
         tsn: int,
         command_id: int,
     ) -> bytes:
-        return ZclHeader.make(
-            tsn,
-            command_id,
-            general=frame_type == FrameType.GLOBAL_COMMAND,
-            direction=direction,
-            manufacturer=manufacturer,
-            disable_default_response=bool(disable_default_response),
-        ).serialize()
+        key = (frame_type, direction, bool(disable_default_response), manufacturer)
+        prefix = _HEADER_PREFIXES.get(key)
+        if prefix is None:
+            # ZclHeader's bytes before the TSN and command id: frame control and manufacturer code.
+            prefix = _HEADER_PREFIXES[key] = ZclHeader.make(
+                0,
+                0,
+                general=frame_type == FrameType.GLOBAL_COMMAND,
+                direction=direction,
+                manufacturer=manufacturer,
+                disable_default_response=bool(disable_default_response),
+            ).serialize()[:-2]
+        return prefix + bytes((tsn & 0xFF, command_id & 0xFF))
 
     def _next_tsn(self) -> int:
         self._tsn = (self._tsn + 1) & 0xFF

@@ -195,6 +195,8 @@ class EsiServer:
 
     def _publish_on_tier_change(self) -> None:
         now = self._tier_snapshot()
+        if now == self._tiers:  # the usual answer: asked at every meter step, tiers move on half hours
+            return
         changed = {e for (e, d), tier in now.items() if self._tiers.get((e, d)) != tier}
         self._tiers = now
         for element in sorted(changed):
@@ -315,4 +317,10 @@ class EsiServer:
         boundary = (self.clock.now() // HALF_HOUR + 1) * HALF_HOUR + 1.0
         engine = self.zcl.next_due()
         message = self.meter.messages.next_due()
-        return min(due for due in (boundary, engine, message) if due is not None)
+        # min() of those given, first among equals: the host asks after every frame
+        best = boundary
+        if engine is not None and engine < best:
+            best = engine
+        if message is not None and message < best:
+            best = message
+        return best

@@ -72,24 +72,22 @@ class GeneralCommands:
         return self._default_response(ctx, Status.UNSUP_GENERAL_COMMAND)
 
     def _read_attributes(self, ctx: RequestContext, args: Any) -> list[t.ZigbeePacket]:
-        table = ctx.side.attributes
-        budget = self.max_frame - header_size(ctx.manufacturer)
+        manufacturer = ctx.manufacturer
+        budget = self.max_frame - header_size(manufacturer)
         records: list[bytes] = []
         used = 0
-        for attr_id in args.attribute_ids:
+        ids = args.attribute_ids
+        missing = self.missing_value
+        for head, binding in ctx.side.attributes.read_plan(ids if type(ids) is tuple else tuple(ids), manufacturer):
             # A record is attribute id, status and, on success, type and value
             # (ZCL 2.5.2); built as bytes directly, this is the busiest reply.
-            head = int(attr_id).to_bytes(2, "little")
-            binding = table.get(attr_id, ctx.manufacturer)
             if binding is None:
-                encoded = head + bytes((Status.UNSUPPORTED_ATTRIBUTE,))
-            elif not binding.readable:
-                encoded = head + bytes((Status.WRITE_ONLY,))
+                encoded = head
             else:
                 try:
-                    encoded = head + bytes((Status.SUCCESS,)) + binding.encode_bytes(self.missing_value)
+                    encoded = head + binding.encode_bytes(missing)
                 except AttributeReadError as exc:
-                    encoded = head + bytes((exc.status,))
+                    encoded = head[:2] + bytes((exc.status,))
             if records and used + len(encoded) > budget:
                 LOGGER.info("read response full: %d of %d records fit", len(records), len(args.attribute_ids))
                 break
@@ -307,11 +305,11 @@ class GeneralCommands:
 class _ReadAttributesArgs(NamedTuple):
     """What the Read Attributes schema would give: the requested ids."""
 
-    attribute_ids: list[int]
+    attribute_ids: tuple[int, ...]
 
 
-def _uint16_list(payload: bytes) -> list[int]:
-    return list(struct.unpack(f"<{len(payload) // 2}H", payload))
+def _uint16_list(payload: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(payload) // 2}H", payload)
 
 
 def _typed(typ: Any, value: Any) -> Any:

@@ -38,10 +38,11 @@ class DuplicateFilter:
     def is_duplicate(self, key: Hashable, now: float) -> bool:
         """True if ``key`` was seen less than ``window`` seconds ago; else remember it."""
         self._expire(now)
-        first = self._seen.get(key)
-        if first is not None and now - first < self.window:
-            return True
-        self._seen.pop(key, None)
+        first = self._seen.get(key)  # the key (a tuple with the sender's address) is hashed per look-up
+        if first is not None:
+            if now - first < self.window:
+                return True
+            del self._seen[key]  # seen again: to the back of the arrival order
         self._seen[key] = now
         return False
 

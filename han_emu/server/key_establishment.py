@@ -217,8 +217,8 @@ class KeyEstablishmentServer:
 
     def sender_authorised(self, src: t.AddrModeAddress | None) -> bool:
         """:meth:`authorised` for a packet's source address (NWK or IEEE)."""
-        ieee = self._ieee_of_address(src)
-        return ieee is not None and self.authorised(ieee)
+        ieee = self._ieee_of_address(src, copy=False)
+        return ieee is not None and ieee in self._authorised
 
     def authorise(self, ieee: t.EUI64) -> None:
         """Count ``ieee`` as authorised without CBKE (e.g. restored from storage)."""
@@ -477,7 +477,9 @@ class KeyEstablishmentServer:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _ieee_of_address(self, src: t.AddrModeAddress | None) -> t.EUI64 | None:
+    def _ieee_of_address(self, src: t.AddrModeAddress | None, copy: bool = True) -> t.EUI64 | None:
+        """The IEEE address of a packet's source; ``copy=False`` may give the
+        lookup's own EUI64 (to be read only), which saves building one per request."""
         if src is None:
             return None
         if src.addr_mode == t.AddrMode.IEEE:
@@ -489,7 +491,9 @@ class KeyEstablishmentServer:
         except Exception:
             LOGGER.exception("looking up the IEEE address of 0x%04X failed", int(src.address))
             return None
-        return None if ieee is None else t.EUI64(ieee)
+        if ieee is None or (not copy and type(ieee) is t.EUI64):
+            return ieee
+        return t.EUI64(ieee)
 
     def _terminate(self, status: TerminateStatus, wait_time: int | None = None) -> ZclReply:
         payload = TerminatePayload(

@@ -18,6 +18,7 @@ from clusters import Price, posix_to_utctime
 from clusters.utctime import UTCTIME_INVALID, ZCL_EPOCH_POSIX
 from clusters.price import DURATION_UNTIL_CHANGED, TierLabelEntry
 from clusters.price_split import split_price_matrix
+from clusters.zcl_struct import make
 from han_emu.meter.model import TwinMeter
 from han_emu.meter.tariff import Tariff
 from han_emu.server.attributes import AttributeTable
@@ -158,7 +159,7 @@ class ElementPrices:
                 extended_price_tier=0,
                 extended_register_tier=0,
             )
-        return _CMD.publish_price.schema(**fields)
+        return make(_CMD.publish_price.schema, **fields)
 
     def _changes(self, at: float, count: int) -> list[int]:
         """The next ``count`` times the published price changes after ``at``:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zigpy.types as t
-from zigpy.zcl.foundation import Attribute
 
 from han_emu.server.attributes import AttributeBinding, AttributeReadError, MissingValue
 
@@ -86,7 +85,8 @@ class DueReport:
     manufacturer: int | None
     dst: t.AddrModeAddress | None
     dst_ep: int
-    records: list[Attribute] = field(default_factory=list)
+    #: Attribute reporting records (ZCL 2.5.11.1: id, type, value), encoded.
+    records: list[bytes] = field(default_factory=list)
 
 
 class ReportingEngine:
@@ -97,6 +97,9 @@ class ReportingEngine:
         self._send: dict[ReportTarget, ReportConfig] = {}
         #: Configure Reporting with direction "receive": the timeout the peer announced.
         self._receive: dict[ReportTarget, int] = {}
+        #: :meth:`next_due`'s answer while no configuration has changed (the
+        #: host asks after every frame; only configure, remove and due change it).
+        self._next: float | None | object = _NO_VALUE
 
     def __len__(self) -> int:
         return len(self._send)
@@ -119,10 +122,12 @@ class ReportingEngine:
             last_value=self._sample(binding),
         )
         self._send[target] = config
+        self._next = _NO_VALUE
         return config
 
     def remove(self, target: ReportTarget) -> None:
         self._send.pop(target, None)
+        self._next = _NO_VALUE
 
     def get(self, target: ReportTarget) -> ReportConfig | None:
         return self._send.get(target)
@@ -134,6 +139,8 @@ class ReportingEngine:
         return self._receive.get(target)
 
     def next_due(self) -> float | None:
+        if self._next is not _NO_VALUE:
+            return self._next  # type: ignore[return-value]
         # ReportConfig.next_time() inlined: the host asks after every frame.
         best: float | None = None
         for c in self._send.values():
@@ -147,22 +154,31 @@ class ReportingEngine:
                 continue
             if best is None or when < best:
                 best = when
+        self._next = best
         return best
 
     def due(self, now: float) -> list[DueReport]:
         """Sample every configured attribute; return the reports due at ``now``."""
         groups: dict[tuple, DueReport] = {}
+        self._next = _NO_VALUE  # every sample may move a configuration's times
+        # Each display configures the same attributes: read each binding once per
+        # look (the model does not move meanwhile); a failed read is tried again.
+        sampled: dict[int, Any] = {}
         for target, config in self._send.items():
-            value = self._sample(config.binding)
+            binding = config.binding
+            value = sampled.get(id(binding), _NO_VALUE)
             if value is _NO_VALUE:
-                continue
-            changed = config.significant(value)
+                try:
+                    value = sampled[id(binding)] = binding.sample()
+                except AttributeReadError:
+                    continue
+            changed = value != config.last_value and config.significant(value)
             forced = bool(config.max_interval) and now >= config.last_time + config.max_interval
             if not forced and not (changed and now >= config.last_time + config.min_interval):
                 config.pending = changed
                 continue
             try:
-                encoded = config.binding.encode_value(value, self._missing)
+                encoded = binding.value_bytes(value, self._missing)
             except AttributeReadError:
                 config.pending = False
                 continue
@@ -176,12 +192,12 @@ class ReportingEngine:
             report = groups.get(key)
             if report is None:
                 report = groups[key] = DueReport(*key)
-            report.records.append(Attribute(attrid=t.uint16_t(target.attr_id), value=encoded))
+            report.records.append(target.attr_id.to_bytes(2, "little") + encoded)
         return list(groups.values())
 
     @staticmethod
     def _sample(binding: AttributeBinding) -> Any:
         try:
-            return binding.current()
+            return binding.sample()
         except AttributeReadError:
             return _NO_VALUE

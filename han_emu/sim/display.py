@@ -56,7 +56,9 @@ from clusters.metering import (
 )
 from clusters.mp184 import EndpointMap
 from clusters.price import tier_block_price_attr
+from clusters.zcl_frame import read_header
 from clusters.zcl_header import ZclHeader
+from clusters.zcl_struct import make, read
 from han_emu.air.accounting import HUB_NWK
 from han_emu.crypto.certsets import CertificateSet
 from han_emu.meter.credit import lab_utrn
@@ -109,7 +111,7 @@ PAGE = 24
 
 
 def _read_frame(ids: Iterable[int], manufacturer: int | None = None) -> bytes:
-    return _read_frame_for(tuple(int(a) for a in ids), manufacturer)
+    return _read_frame_for(tuple(ids), manufacturer)  # zigpy or plain ints: equal keys, the same frame
 
 
 @functools.lru_cache(maxsize=256)
@@ -312,7 +314,7 @@ class SimDisplay(SimNode):
             return None
         # The node rewrote the TSN; the response carries the same one.
         sent = bytearray(data)
-        sent[3 if sent[0] & 0x04 else 1] = ZclHeader.deserialize(rsp.data.serialize())[0].tsn
+        sent[3 if sent[0] & 0x04 else 1] = read_header(rsp.data.serialize())[2]
         assert self.nwk is not None
         self.ingest.frame(int(self.nwk), 1, self.esi_nwk, ep, cluster, bytes(sent), self.clock.now())
         self.ingest.packet(rsp, self.clock.now())
@@ -602,7 +604,7 @@ class SimDisplay(SimNode):
                        zcl_frame(0, foundation.GeneralCommand.Configure_Reporting, payload, general=True))
 
     def _get_profile(self, channel: int, end: int, count: int) -> bytes:
-        body = _GET_PROFILE.schema(interval_channel=channel, end_time=end, number_of_periods=count).serialize()
+        body = make(_GET_PROFILE.schema, interval_channel=channel, end_time=end, number_of_periods=count).serialize()
         return zcl_frame(0, _GET_PROFILE.id, body)
 
     async def fetch_profile(self, ep: int, channel: int, periods: int) -> int:
@@ -614,7 +616,7 @@ class SimDisplay(SimNode):
             if rsp is None:
                 break
             try:
-                page, _ = GetProfileResponseSchema.deserialize(ZclHeader.deserialize(rsp.data.serialize())[1])
+                page, _ = read(GetProfileResponseSchema, ZclHeader.deserialize(rsp.data.serialize())[1])
             except ValueError:
                 break
             count = int(page.number_of_periods_delivered)

@@ -77,3 +77,19 @@ def test_unknown_profile_in_week_is_named() -> None:
     table = SwitchingTable({"d": WEEKEND}, ("d",) * 6 + ("nope",))
     with pytest.raises(TariffError, match=r"week\.sunday: unknown day profile 'nope'"):
         Tariff("x", (Decimal(1),) * 2, table).validate("tariff.secondary.export")
+
+
+def test_memoised_changes_are_the_search_at_every_second_of_a_half_hour() -> None:
+    """changes() answers from its memo by half-hour slot: the same as searching afresh
+    at every instant, across a day with several switches and a clock change."""
+    table = SwitchingTable(
+        {"weekday": DayProfile(((0, 1), (7 * 60, 2), (16 * 60, 3), (19 * 60, 2), (23 * 60 + 30, 1))),
+         "weekend": DayProfile(((0, 1),))},
+        ("weekday",) * 5 + ("weekend",) * 2,
+    )
+    start = datetime(2026, 10, 24, 20, 0, tzinfo=timezone.utc).timestamp()  # over the end of BST
+    for ts in [start + 37.5 * i for i in range(2 * 24 * 96)]:
+        for count in (1, 3):
+            want = table._find_changes(ts, count, 8)
+            assert table.changes(ts, count) == want
+            assert table.changes(ts, count) == want  # the memo's answer
