@@ -5,14 +5,15 @@ under test (zigpy's timeouts, our server's schedules, ``asyncio.sleep``) must
 not know.  The loop below reports virtual time from ``loop.time()`` and, when
 nothing is ready to run, jumps straight to the next timer instead of sleeping.
 
-Real I/O still works: before every jump the selector is polled with a zero
-timeout, and when no timer is pending at all the loop blocks on real I/O as
-usual (so ``call_soon_threadsafe`` from executor threads wakes it).  While
-callbacks are ready to run the loop turns without waiting anyway, so it polls
-real I/O only every few such turns: a system call per turn was a large part of
-a simulated day.  Work done
-in threads is *not* waited for before a jump, so a simulation should not race
-thread results against timeouts.
+Real I/O still works: the selector is polled with a zero timeout, and when
+no timer is pending at all the loop blocks on real I/O as usual (so
+``call_soon_threadsafe`` from executor threads wakes it).  Running as fast as
+it can, the loop polls real I/O only on one turn in a few, whether it turns
+with callbacks ready or jumps to the next timer: a system call per turn was a
+large part of a simulated day, and nothing that comes from outside is tied to
+a virtual instant anyway (a paced loop polls before every jump, waiting its
+scaled real time).  Work done in threads is *not* waited for before a jump, so
+a simulation should not race thread results against timeouts.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ __all__ = [
 _T = TypeVar("_T")
 LOGGER = logging.getLogger(__name__)
 
-# While callbacks are ready, real I/O is polled on one loop turn in this many.
+# While callbacks are ready, real I/O is polled on one loop turn in this many;
+# jumping to the next timer as fast as it can, on one jump in this many.
 BUSY_POLL_EVERY = 16
 
 _new_handle = object.__new__
@@ -56,6 +58,7 @@ class _JumpingSelector(selectors.BaseSelector):
         self._real = real
         self._loop = loop
         self._busy_turns = 0
+        self._jumps = 0
 
     def register(
         self, fileobj: Any, events: int, data: Any = None
@@ -208,6 +211,18 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             if selector._busy_turns >= BUSY_POLL_EVERY:
                 selector._busy_turns = 0
                 self._process_events(selector._real.select(0))
+        elif scheduled and self.speed is None:
+            # A jump to the next timer, as the jumping selector makes it, with
+            # real I/O polled (and served before the jump) one jump in a few.
+            selector._jumps += 1
+            events = None
+            if selector._jumps >= BUSY_POLL_EVERY:
+                selector._jumps = 0
+                events = selector._real.select(0)
+            if events:
+                self._process_events(events)
+            else:
+                self._vtime += min(max(0, scheduled[0][0] - self._vtime), MAXIMUM_SELECT_TIMEOUT)
         else:
             timeout = None
             if scheduled:

@@ -127,3 +127,28 @@ def test_real_io_is_served_while_callbacks_keep_the_loop_busy() -> None:
             b.close()
 
     assert run_virtual(main()) <= 2 * BUSY_POLL_EVERY
+
+
+def test_real_io_is_served_while_timers_keep_the_loop_jumping() -> None:
+    import socket
+
+    from han_emu.radio.vtime import BUSY_POLL_EVERY
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        heard = asyncio.Event()
+        loop.add_reader(a, lambda: (a.recv(16), heard.set()))
+        try:
+            b.send(b"x")
+            jumps = 0
+            while not heard.is_set():  # every turn jumps a virtual second
+                await asyncio.sleep(1.0)
+                jumps += 1
+            return jumps
+        finally:
+            loop.remove_reader(a)
+            a.close()
+            b.close()
+
+    assert run_virtual(main()) <= 2 * BUSY_POLL_EVERY
