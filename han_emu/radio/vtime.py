@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import selectors
 import time
@@ -118,6 +119,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, start_epoch: float = 0.0, speed: float | None = None) -> None:
         self._vtime = 0.0
+        self._timer_seq = itertools.count()
         self.start_epoch = float(start_epoch)
         #: None runs as fast as possible; a number paces virtual time at that
         #: many virtual seconds per wall second (it may be changed while running).
@@ -134,12 +136,13 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     # -- the timer heap ---------------------------------------------------------------
     # asyncio keeps its timers in a heap of TimerHandles, compared by a Python
     # __lt__ on their due times: a virtual day makes millions of those calls.
-    # Here the heap holds (due time, handle) pairs, which compare in C; where
-    # two due times are equal the pair falls back to the handles, which then
-    # compare as asyncio's do (not less either way), so the heap makes the
-    # same moves and the timers fire in exactly the order asyncio's would.
-    # Only call_at and _run_once touch the heap: both are asyncio's own, as
-    # in Python 3.11, with the pairs in place of the handles.
+    # Here the heap holds (due time, sequence number, handle) triples, which
+    # compare in C.  Timers due at the same instant fire in the order they
+    # were set: asyncio leaves that order to the heap's shape (which depends
+    # on every timer set and cancelled before), so a loop that sets fewer
+    # timers for the same work would otherwise reorder the ties.  Only
+    # call_at and _run_once touch the heap: both are asyncio's own, as in
+    # Python 3.11, with the triples in place of the handles.
 
     def call_soon(self, callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
         """asyncio's, less its debug-mode checks when not debugging: every
@@ -180,7 +183,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             timer._repr = None
             timer._source_traceback = None
             timer._when = when
-        heapq.heappush(self._scheduled, (when, timer))
+        heapq.heappush(self._scheduled, (when, next(self._timer_seq), timer))
         timer._scheduled = True
         return timer
 
@@ -191,17 +194,17 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 and self._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
             kept = []
             for entry in scheduled:
-                if entry[1]._cancelled:
-                    entry[1]._scheduled = False
+                if entry[2]._cancelled:
+                    entry[2]._scheduled = False
                 else:
                     kept.append(entry)
             heapq.heapify(kept)
             self._scheduled = scheduled = kept
             self._timer_cancelled_count = 0
         else:
-            while scheduled and scheduled[0][1]._cancelled:
+            while scheduled and scheduled[0][2]._cancelled:
                 self._timer_cancelled_count -= 1
-                heapq.heappop(scheduled)[1]._scheduled = False
+                heapq.heappop(scheduled)[2]._scheduled = False
 
         ready = self._ready
         selector = self._selector
@@ -233,7 +236,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         while scheduled:
             if scheduled[0][0] >= end_time:
                 break
-            handle = heapq.heappop(scheduled)[1]
+            handle = heapq.heappop(scheduled)[2]
             handle._scheduled = False
             ready.append(handle)
 
