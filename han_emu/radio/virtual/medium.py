@@ -43,8 +43,8 @@ import zigpy.types as t
 
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.radio.virtual.counters import AirCounters
-from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
-from han_emu.radio.vtime import clock_for_loop
+from han_emu.radio.virtual.packets import encryption_only, make_packet, nwk_address, replace_packet
+from han_emu.radio.vtime import clock_for_loop, loop_now
 
 LOGGER = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ class VirtualAir(AirCounters):
         # __init__'s eleven object.__setattr__ calls: two frames per exchange.
         frame = object.__new__(AirFrame)
         frame.__dict__.update(
-            time=clock_for_loop(loop).now(), src_ieee=transmitter.ieee, src=transmitter.nwk, dst=packet.dst,
+            time=loop_now(loop), src_ieee=transmitter.ieee, src=transmitter.nwk, dst=packet.dst,
             packet=packet, tx_options=packet.tx_options, aps_ack=aps_ack, aps_counter=aps_counter,
             delivered_to=delivered_to, nwk_counter=nwk_counter, aps_frame_counter=aps_fc,
         )
@@ -413,9 +413,11 @@ class VirtualAir(AirCounters):
         """
         key_a = _aps_key(a, b.ieee)
         key_b = _aps_key(b, a.ieee)
-        if key_a is None or key_b is None:
+        if key_a is None or key_b is None or key_a is key_b:
             return True
-        return key_a == key_b
+        if type(key_a) is type(key_b) and type(key_a) in _KEY_TYPES:
+            return key_a == key_b  # byte by byte, as their bytes would compare
+        return bytes(key_a) == bytes(key_b)
 
     def _recipients(self, sender: AirNode, dst: t.AddrModeAddress) -> list[AirNode]:
         def hears(node: AirNode) -> bool:
@@ -451,7 +453,7 @@ class VirtualAir(AirCounters):
             to = bytes(receiver.ieee)
             if self._nodes.get(to) is not receiver:
                 return  # left the network in flight
-            link = self.link(sender.ieee, receiver.ieee)
+            link = self.link(sender.ieee, receiver.ieee) if self._links else self.default_link
             if not link.up:
                 return
             by = bytes(sender.ieee)
@@ -473,7 +475,7 @@ class VirtualAir(AirCounters):
             )
             incoming = replace_packet(
                 packet,
-                timestamp=datetime.fromtimestamp(clock_for_loop(loop).now(), UTC),
+                timestamp=datetime.fromtimestamp(loop_now(loop), UTC),
                 src=src,
                 dst=dst,
                 lqi=link.lqi,
@@ -502,7 +504,7 @@ class VirtualAir(AirCounters):
         acked: asyncio.Future[None],
     ) -> None:
         assert receiver.nwk is not None and sender.nwk is not None
-        ack = t.ZigbeePacket(
+        ack = make_packet(
             src=nwk_address(receiver.nwk),
             src_ep=packet.dst_ep,
             dst=nwk_address(sender.nwk),
@@ -622,11 +624,14 @@ def _ack_timed_out(acked: asyncio.Future[None]) -> None:
         acked.set_exception(TimeoutError())
 
 
-def _aps_key(node: AirNode, partner: t.EUI64) -> bytes | None:
+_KEY_TYPES = (bytes, t.KeyData)
+
+
+def _aps_key(node: AirNode, partner: t.EUI64) -> bytes | t.KeyData | None:
     """The link key ``node`` uses with ``partner`` (the default trust-centre
     key when it has none), or None when ``node`` does not model link keys."""
     lookup = getattr(node, "aps_link_key", None)
     if not callable(lookup):
         return None
     key = lookup(partner)
-    return bytes(DEFAULT_TC_LINK_KEY if key is None else key)
+    return DEFAULT_TC_LINK_KEY if key is None else key

@@ -10,6 +10,7 @@ not be exactly equivalent.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import zigpy.types as t
@@ -18,14 +19,31 @@ _NWK_MODE = t.AddrMode.NWK
 _ENCRYPTION = t.TransmitOptions.APS_Encryption
 _NO_OPTIONS = t.TransmitOptions.NONE
 _PLAIN_PACKET = t.ZigbeePacket.__post_init__ if hasattr(t.ZigbeePacket, "__post_init__") else None
+_FIELDS = t.ZigbeePacket.__dataclass_fields__.keys()
+# Each field's default, in field order; those made by a factory, made per packet.
+_DEFAULTS = {f.name: f.default for f in t.ZigbeePacket.__dataclass_fields__.values()}
+_ALL_DEFAULTED = all(f.init and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)
+                     for f in t.ZigbeePacket.__dataclass_fields__.values())
+_FACTORIES = tuple((f.name, f.default_factory) for f in t.ZigbeePacket.__dataclass_fields__.values()
+                   if f.default_factory is not dataclasses.MISSING)
+
+
+# One address object per NWK address: the air names a handful of nodes some
+# three hundred thousand times a virtual day.  Nothing changes an address
+# object once built (zigpy, like the air, makes new ones with ``replace``).
+_NWK_ADDRESSES: dict[int, t.AddrModeAddress] = {}
 
 
 def nwk_address(nwk: int) -> t.AddrModeAddress:
-    """``AddrModeAddress(addr_mode=AddrMode.NWK, address=nwk)``, built directly."""
-    address = object.__new__(t.AddrModeAddress)
-    address.__dict__.update(
-        addr_mode=_NWK_MODE, address=nwk if type(nwk) is t.NWK else t.NWK(nwk)
-    )
+    """``AddrModeAddress(addr_mode=AddrMode.NWK, address=nwk)``, built directly
+    (once per address: equal addresses are the same object)."""
+    address = _NWK_ADDRESSES.get(nwk)
+    if address is None:
+        address = object.__new__(t.AddrModeAddress)
+        address.__dict__.update(
+            addr_mode=_NWK_MODE, address=nwk if type(nwk) is t.NWK else t.NWK(nwk)
+        )
+        _NWK_ADDRESSES[int(nwk)] = address
     return address
 
 
@@ -38,15 +56,33 @@ def replace_packet(packet: t.ZigbeePacket, **changes: Any) -> t.ZigbeePacket:
     """
     if type(packet) is not t.ZigbeePacket or _PLAIN_PACKET is not None:
         return packet.replace(**changes)
-    fields = t.ZigbeePacket.__dataclass_fields__
-    for name in changes:
-        if name not in fields:
-            raise TypeError(f"ZigbeePacket has no field {name!r}")
+    if not changes.keys() <= _FIELDS:
+        unknown = sorted(changes.keys() - _FIELDS)
+        raise TypeError(f"ZigbeePacket has no field {unknown[0]!r}")
     copy = object.__new__(t.ZigbeePacket)
     state = copy.__dict__
     state.update(packet.__dict__)
     state.update(changes)
     return copy
+
+
+def make_packet(**fields: Any) -> t.ZigbeePacket:
+    """``ZigbeePacket(**fields)``: the air builds one per APS acknowledgement.
+
+    zigpy's ``__init__`` only assigns its fields (the defaults, or what their
+    factories make, for those not given), so filling the instance dictionary
+    the same way gives the same packet.
+    """
+    if _PLAIN_PACKET is not None or not _ALL_DEFAULTED or not fields.keys() <= _FIELDS:
+        return t.ZigbeePacket(**fields)  # (zigpy names an unknown field)
+    packet = object.__new__(t.ZigbeePacket)
+    state = packet.__dict__
+    state.update(_DEFAULTS)
+    for name, factory in _FACTORIES:
+        if name not in fields:
+            state[name] = factory()
+    state.update(fields)
+    return packet
 
 
 def encryption_only(options: t.TransmitOptions) -> t.TransmitOptions:
