@@ -43,7 +43,7 @@ import zigpy.types as t
 
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.radio.virtual.counters import AirCounters
-from han_emu.radio.virtual.packets import encryption_only, make_packet, nwk_address, replace_packet
+from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
 from han_emu.radio.vtime import clock_for_loop, loop_now
 
 LOGGER = logging.getLogger(__name__)
@@ -504,7 +504,7 @@ class VirtualAir(AirCounters):
         acked: asyncio.Future[None],
     ) -> None:
         assert receiver.nwk is not None and sender.nwk is not None
-        ack = make_packet(
+        ack = t.ZigbeePacket(
             src=nwk_address(receiver.nwk),
             src_ep=packet.dst_ep,
             dst=nwk_address(sender.nwk),

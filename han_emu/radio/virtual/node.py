@@ -27,7 +27,7 @@ from zigpy.zdo.types import SimpleDescriptor
 from clusters.ids import KEY_ESTABLISHMENT, MESSAGING, METERING, PREPAYMENT, PRICE, SE_PROFILE_ID, TIME
 from clusters.zcl_header import ZclHeader
 from han_emu.radio.virtual.medium import COORDINATOR_NWK, VirtualAir
-from han_emu.radio.virtual.packets import make_packet, nwk_address
+from han_emu.radio.virtual.packets import nwk_address
 from han_emu.radio.zdo_answers import (
     ZDO_ENDPOINT,
     ZDO_PROFILE,
@@ -309,7 +309,7 @@ class SimNode:
         self._zcl_pending[key] = future
         tx = _ACK_ENCRYPTED if encrypted else t.TransmitOptions.ACK
         limit = self.request_timeout if timeout is None else timeout
-        packet = make_packet(
+        packet = t.ZigbeePacket(
             src_ep=src_ep,
             dst=nwk_address(dst_nwk),
             dst_ep=dst_ep,
@@ -624,7 +624,7 @@ class SimNode:
             disable_default_response=True,
         )
         tx = t.TransmitOptions.ACK | (packet.tx_options & t.TransmitOptions.APS_Encryption)
-        reply = make_packet(
+        reply = t.ZigbeePacket(
             src_ep=packet.dst_ep,
             dst=packet.src,
             dst_ep=packet.src_ep,

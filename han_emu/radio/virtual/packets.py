@@ -10,7 +10,6 @@ not be exactly equivalent.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import zigpy.types as t
@@ -20,13 +19,6 @@ _ENCRYPTION = t.TransmitOptions.APS_Encryption
 _NO_OPTIONS = t.TransmitOptions.NONE
 _PLAIN_PACKET = t.ZigbeePacket.__post_init__ if hasattr(t.ZigbeePacket, "__post_init__") else None
 _FIELDS = t.ZigbeePacket.__dataclass_fields__.keys()
-# Each field's default, in field order; those made by a factory, made per packet.
-_DEFAULTS = {f.name: f.default for f in t.ZigbeePacket.__dataclass_fields__.values()}
-_ALL_DEFAULTED = all(f.init and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)
-                     for f in t.ZigbeePacket.__dataclass_fields__.values())
-_FACTORIES = tuple((f.name, f.default_factory) for f in t.ZigbeePacket.__dataclass_fields__.values()
-                   if f.default_factory is not dataclasses.MISSING)
-
 
 # One address object per NWK address: the air names a handful of nodes some
 # three hundred thousand times a virtual day.  Nothing changes an address
@@ -64,25 +56,6 @@ def replace_packet(packet: t.ZigbeePacket, **changes: Any) -> t.ZigbeePacket:
     state.update(packet.__dict__)
     state.update(changes)
     return copy
-
-
-def make_packet(**fields: Any) -> t.ZigbeePacket:
-    """``ZigbeePacket(**fields)``: the air builds one per APS acknowledgement.
-
-    zigpy's ``__init__`` only assigns its fields (the defaults, or what their
-    factories make, for those not given), so filling the instance dictionary
-    the same way gives the same packet.
-    """
-    if _PLAIN_PACKET is not None or not _ALL_DEFAULTED or not fields.keys() <= _FIELDS:
-        return t.ZigbeePacket(**fields)  # (zigpy names an unknown field)
-    packet = object.__new__(t.ZigbeePacket)
-    state = packet.__dict__
-    state.update(_DEFAULTS)
-    for name, factory in _FACTORIES:
-        if name not in fields:
-            state[name] = factory()
-    state.update(fields)
-    return packet
 
 
 def encryption_only(options: t.TransmitOptions) -> t.TransmitOptions:
