@@ -43,7 +43,7 @@ import zigpy.types as t
 
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.radio.virtual.counters import AirCounters
-from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
+from han_emu.radio.virtual.packets import encryption_only, nwk_address, received_packet, replace_packet
 from han_emu.radio.vtime import clock_for_loop, loop_now
 
 LOGGER = logging.getLogger(__name__)
@@ -157,6 +157,9 @@ class VirtualAir(AirCounters):
         self._nodes: dict[bytes, AirNode] = {}
         self._links: dict[frozenset[bytes], Link] = {}
         self._listeners: list[AirListener] = []
+        # The listeners as a frame is told to them (the list copied on each
+        # change, not on each of the frames).
+        self._listening: tuple[AirListener, ...] = ()
         self._trust_center: TrustCenter | None = None
         self._aps_counters: dict[bytes, int] = collections.defaultdict(int)
         self._init_counters()
@@ -234,10 +237,12 @@ class VirtualAir(AirCounters):
     def add_listener(self, listener: AirListener) -> Callable[[], None]:
         """Call ``listener`` for every frame on the air; returns a remover."""
         self._listeners.append(listener)
+        self._listening = tuple(self._listeners)
 
         def remove() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+                self._listening = tuple(self._listeners)
 
         return remove
 
@@ -256,7 +261,7 @@ class VirtualAir(AirCounters):
         self._emit(frame)
 
     def _emit(self, frame: AirFrame) -> None:
-        for listener in list(self._listeners):
+        for listener in self._listening:
             try:
                 listener(frame)
             except Exception:
@@ -344,7 +349,11 @@ class VirtualAir(AirCounters):
             )
             if peer is sender:
                 peer = None
-            receivers = [peer] if peer is not None and self.link(sender.ieee, peer.ieee).up else []
+            receivers = (
+                [peer]
+                if peer is not None and (self.link(sender.ieee, peer.ieee) if self._links else self.default_link).up
+                else []
+            )
         else:
             receivers = self._recipients(sender, packet.dst)
         # A frame under the wrong APS link key is heard but fails its MIC check:
@@ -473,16 +482,9 @@ class VirtualAir(AirCounters):
                 if sender.nwk is None
                 else nwk_address(sender.nwk)
             )
-            incoming = replace_packet(
-                packet,
-                timestamp=datetime.fromtimestamp(loop_now(loop), UTC),
-                src=src,
-                dst=dst,
-                lqi=link.lqi,
-                rssi=link.rssi,
-                tx_options=encryption_only(packet.tx_options),
-                source_route=None,
-                priority=None,
+            incoming = received_packet(
+                packet, datetime.fromtimestamp(loop_now(loop), UTC), src, dst, link.lqi, link.rssi,
+                encryption_only(packet.tx_options),
             )
             try:
                 receiver.air_receive(incoming)
@@ -518,7 +520,7 @@ class VirtualAir(AirCounters):
         nwk_fc = self._next_nwk_counter(receiver)
         aps_fc = (
             self._next_aps_frame_counter(receiver)
-            if _option_bits(ack.tx_options) & _ENCRYPTION_BIT
+            if ack.tx_options._value_ & _ENCRYPTION_BIT
             else None
         )
         self._announce(loop, receiver, ack, aps_ack=True, aps_counter=counter, delivered_to=(sender.ieee,),

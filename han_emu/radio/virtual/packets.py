@@ -58,6 +58,35 @@ def replace_packet(packet: t.ZigbeePacket, **changes: Any) -> t.ZigbeePacket:
     return copy
 
 
+def received_packet(
+    packet: t.ZigbeePacket,
+    timestamp: Any,
+    src: t.AddrModeAddress | None,
+    dst: t.AddrModeAddress | None,
+    lqi: int,
+    rssi: int,
+    tx_options: t.TransmitOptions,
+) -> t.ZigbeePacket:
+    """``packet`` as a receiver gets it: ``replace_packet(packet, timestamp=...,
+    src=..., dst=..., lqi=..., rssi=..., tx_options=..., source_route=None,
+    priority=None)``, one per frame delivered."""
+    if type(packet) is not t.ZigbeePacket or _PLAIN_PACKET is not None:
+        return packet.replace(timestamp=timestamp, src=src, dst=dst, lqi=lqi, rssi=rssi, tx_options=tx_options,
+                              source_route=None, priority=None)
+    copy = object.__new__(t.ZigbeePacket)
+    state = copy.__dict__
+    state.update(packet.__dict__)
+    state["timestamp"] = timestamp
+    state["src"] = src
+    state["dst"] = dst
+    state["lqi"] = lqi
+    state["rssi"] = rssi
+    state["tx_options"] = tx_options
+    state["source_route"] = None
+    state["priority"] = None
+    return copy
+
+
 def encryption_only(options: t.TransmitOptions) -> t.TransmitOptions:
     """``options & TransmitOptions.APS_Encryption`` without a Flag lookup."""
     return _ENCRYPTION if options._value_ & _ENCRYPTION._value_ else _NO_OPTIONS
