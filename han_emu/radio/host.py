@@ -48,7 +48,8 @@ class ServerHost:
         self._host_server = server
         self._host_clock = None
         self._host_skip: set[int] = set()
-        self._host_wake = asyncio.Event()
+        # What the scheduler waits on (a wake, or its next due time); None while it works.
+        self._host_waiter: asyncio.Future[bool] | None = None
         self._host_queue: asyncio.Queue[t.ZigbeePacket] = asyncio.Queue()
         self._host_tasks: list[asyncio.Task[None]] = []
         self.host_observers: list[Callable[[t.ZigbeePacket], None]] = []
@@ -66,12 +67,14 @@ class ServerHost:
         (by default the running loop's: virtual on a virtual loop, else wall)."""
         self._host_server = server
         self._host_clock = clock
-        self._host_wake.set()
+        self.wake_server()
 
     def wake_server(self) -> None:
         """The server's model changed: ask it again what is due (reports on
         change cannot be foreseen by ``next_due``)."""
-        self._host_wake.set()
+        waiter = self._host_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(False)
 
     def _server_descriptors(self) -> list[SimpleDescriptor]:
         server = self._host_server
@@ -152,7 +155,7 @@ class ServerHost:
             return
         for reply in replies:
             self._host_queue.put_nowait(reply)
-        self._host_wake.set()  # handling may have changed the schedule
+        self.wake_server()  # handling may have changed the schedule
 
     # -- outgoing -------------------------------------------------------------------
 
@@ -187,19 +190,12 @@ class ServerHost:
 
     async def _host_scheduler(self) -> None:
         """Call ``server.due()`` whenever ``server.next_due()`` says so."""
+        loop = asyncio.get_running_loop()
         while True:
             delay = self._host_delay(self._host_clock or clock_for_loop())
-            self._host_wake.clear()
-            if delay is None:
-                await self._host_wake.wait()
-                continue  # attached, or handled a packet: look at the schedule again
-            if delay > 0:
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._host_wake.wait()
-                    continue
-                except TimeoutError:
-                    pass
+            if delay is None or delay > 0:
+                if not await self._host_sleep(loop, delay):
+                    continue  # attached, or handled a packet: look at the schedule again
             server = self._host_server
             if server is None:
                 continue
@@ -213,6 +209,29 @@ class ServerHost:
             if not packets:
                 await asyncio.sleep(MIN_DUE_INTERVAL)
 
+    async def _host_sleep(self, loop: asyncio.AbstractEventLoop, delay: float | None) -> bool:
+        """Wait ``delay`` seconds (None: for ever) or until woken: True when
+        the time ran out before we ran again (even just after a wake), as a
+        timeout around the wait would say.
+
+        One timer, and a future the wake resolves: a packet handled wakes the
+        scheduler, so this runs for most packets of a simulation."""
+        waiter: asyncio.Future[bool] = loop.create_future()
+        ran = [False]
+        timer = None
+        if delay is not None:
+            when = loop.time() + delay
+            timer = (loop.call_soon(_time_up, waiter, ran) if when <= loop.time()
+                     else loop.call_at(when, _time_up, waiter, ran))
+        self._host_waiter = waiter
+        try:
+            await waiter
+        finally:
+            self._host_waiter = None
+            if timer is not None:
+                timer.cancel()
+        return ran[0]
+
     def _host_delay(self, clock: Clock) -> float | None:
         server = self._host_server
         if server is None:
@@ -225,3 +244,9 @@ class ServerHost:
         if when is None:
             return None
         return max(0.0, when - clock.now())
+
+
+def _time_up(waiter: asyncio.Future[bool], ran: list[bool]) -> None:
+    ran[0] = True
+    if not waiter.done():
+        waiter.set_result(True)

@@ -5,20 +5,22 @@ under test (zigpy's timeouts, our server's schedules, ``asyncio.sleep``) must
 not know.  The loop below reports virtual time from ``loop.time()`` and, when
 nothing is ready to run, jumps straight to the next timer instead of sleeping.
 
-Real I/O still works: before every jump the selector is polled with a zero
-timeout, and when no timer is pending at all the loop blocks on real I/O as
-usual (so ``call_soon_threadsafe`` from executor threads wakes it).  While
-callbacks are ready to run the loop turns without waiting anyway, so it polls
-real I/O only every few such turns: a system call per turn was a large part of
-a simulated day.  Work done
-in threads is *not* waited for before a jump, so a simulation should not race
-thread results against timeouts.
+Real I/O still works: the selector is polled with a zero timeout, and when
+no timer is pending at all the loop blocks on real I/O as usual (so
+``call_soon_threadsafe`` from executor threads wakes it).  Running as fast as
+it can, the loop polls real I/O only on one turn in a few, whether it turns
+with callbacks ready or jumps to the next timer: a system call per turn was a
+large part of a simulated day, and nothing that comes from outside is tied to
+a virtual instant anyway (a paced loop polls before every jump, waiting its
+scaled real time).  Work done in threads is *not* waited for before a jump, so
+a simulation should not race thread results against timeouts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import selectors
 import time
@@ -37,13 +39,15 @@ __all__ = [
     "LoopClock",
     "VirtualTimeLoop",
     "clock_for_loop",
+    "loop_now",
     "run_virtual",
 ]
 
 _T = TypeVar("_T")
 LOGGER = logging.getLogger(__name__)
 
-# While callbacks are ready, real I/O is polled on one loop turn in this many.
+# While callbacks are ready, real I/O is polled on one loop turn in this many;
+# jumping to the next timer as fast as it can, on one jump in this many.
 BUSY_POLL_EVERY = 16
 
 _new_handle = object.__new__
@@ -56,6 +60,7 @@ class _JumpingSelector(selectors.BaseSelector):
         self._real = real
         self._loop = loop
         self._busy_turns = 0
+        self._jumps = 0
 
     def register(
         self, fileobj: Any, events: int, data: Any = None
@@ -115,6 +120,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, start_epoch: float = 0.0, speed: float | None = None) -> None:
         self._vtime = 0.0
+        self._timer_seq = itertools.count()
         self.start_epoch = float(start_epoch)
         #: None runs as fast as possible; a number paces virtual time at that
         #: many virtual seconds per wall second (it may be changed while running).
@@ -131,12 +137,13 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     # -- the timer heap ---------------------------------------------------------------
     # asyncio keeps its timers in a heap of TimerHandles, compared by a Python
     # __lt__ on their due times: a virtual day makes millions of those calls.
-    # Here the heap holds (due time, handle) pairs, which compare in C; where
-    # two due times are equal the pair falls back to the handles, which then
-    # compare as asyncio's do (not less either way), so the heap makes the
-    # same moves and the timers fire in exactly the order asyncio's would.
-    # Only call_at and _run_once touch the heap: both are asyncio's own, as
-    # in Python 3.11, with the pairs in place of the handles.
+    # Here the heap holds (due time, sequence number, handle) triples, which
+    # compare in C.  Timers due at the same instant fire in the order they
+    # were set: asyncio leaves that order to the heap's shape (which depends
+    # on every timer set and cancelled before), so a loop that sets fewer
+    # timers for the same work would otherwise reorder the ties.  Only
+    # call_at and _run_once touch the heap: both are asyncio's own, as in
+    # Python 3.11, with the triples in place of the handles.
 
     def call_soon(self, callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
         """asyncio's, less its debug-mode checks when not debugging: every
@@ -177,7 +184,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             timer._repr = None
             timer._source_traceback = None
             timer._when = when
-        heapq.heappush(self._scheduled, (when, timer))
+        heapq.heappush(self._scheduled, (when, next(self._timer_seq), timer))
         timer._scheduled = True
         return timer
 
@@ -188,17 +195,17 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 and self._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
             kept = []
             for entry in scheduled:
-                if entry[1]._cancelled:
-                    entry[1]._scheduled = False
+                if entry[2]._cancelled:
+                    entry[2]._scheduled = False
                 else:
                     kept.append(entry)
             heapq.heapify(kept)
             self._scheduled = scheduled = kept
             self._timer_cancelled_count = 0
         else:
-            while scheduled and scheduled[0][1]._cancelled:
+            while scheduled and scheduled[0][2]._cancelled:
                 self._timer_cancelled_count -= 1
-                heapq.heappop(scheduled)[1]._scheduled = False
+                heapq.heappop(scheduled)[2]._scheduled = False
 
         ready = self._ready
         selector = self._selector
@@ -208,6 +215,18 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             if selector._busy_turns >= BUSY_POLL_EVERY:
                 selector._busy_turns = 0
                 self._process_events(selector._real.select(0))
+        elif scheduled and self.speed is None:
+            # A jump to the next timer, as the jumping selector makes it, with
+            # real I/O polled (and served before the jump) one jump in a few.
+            selector._jumps += 1
+            events = None
+            if selector._jumps >= BUSY_POLL_EVERY:
+                selector._jumps = 0
+                events = selector._real.select(0)
+            if events:
+                self._process_events(events)
+            else:
+                self._vtime += min(max(0, scheduled[0][0] - self._vtime), MAXIMUM_SELECT_TIMEOUT)
         else:
             timeout = None
             if scheduled:
@@ -218,7 +237,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         while scheduled:
             if scheduled[0][0] >= end_time:
                 break
-            handle = heapq.heappop(scheduled)[1]
+            handle = heapq.heappop(scheduled)[2]
             handle._scheduled = False
             ready.append(handle)
 
@@ -249,6 +268,14 @@ class LoopClock:
 
     def now(self) -> float:
         return self._loop.start_epoch + self._loop.time()
+
+
+def loop_now(loop: asyncio.AbstractEventLoop) -> float:
+    """``clock_for_loop(loop).now()``, without a clock looked up on the way:
+    the virtual air stamps every frame with it."""
+    if type(loop) is VirtualTimeLoop:
+        return loop.start_epoch + loop._vtime
+    return clock_for_loop(loop).now()
 
 
 def clock_for_loop(loop: asyncio.AbstractEventLoop | None = None) -> Clock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import zigpy.exceptions
 import zigpy.types as t
 import zigpy.zcl.foundation as foundation
 
@@ -177,6 +178,31 @@ def test_request_numbers_its_frames_and_times_out_without_an_answer() -> None:
         with pytest.raises(TimeoutError):
             await ihd.request(meter.nwk, 7, METERING, bytes([0x00, 0x00, 0x06]), timeout=4)
         assert loop.time() - start == pytest.approx(4)
+        await app.shutdown()
+
+    run_virtual(main())
+
+
+def test_a_request_times_out_at_its_deadline_even_inside_the_send() -> None:
+    """A deadline shorter than the air's wait for an APS acknowledgement cuts
+    the send short; a longer one fails the wait for the answer."""
+
+    async def main() -> None:
+        air, app, ihd, meter, frames = await network()
+        loop = asyncio.get_running_loop()
+        meter_nwk = meter.nwk
+        await meter.leave()  # no APS acknowledgement will come: the send waits ack_timeout
+        for limit in (air.ack_timeout / 3, air.ack_timeout * 2):
+            start = loop.time()
+            with pytest.raises((TimeoutError, zigpy.exceptions.DeliveryError)) as raised:
+                await ihd.request(meter_nwk, 9, METERING, bytes([0x00, 0x00, 0x06]), timeout=limit)
+            if limit < air.ack_timeout:
+                assert raised.type is TimeoutError
+                assert loop.time() - start == pytest.approx(limit)
+            else:  # the air gave up on the acknowledgement first
+                assert raised.type is zigpy.exceptions.DeliveryError
+                assert loop.time() - start == pytest.approx(air.ack_timeout)
+        assert not ihd._zcl_pending
         await app.shutdown()
 
     run_virtual(main())

@@ -60,3 +60,25 @@ def test_encryption_only_keeps_just_the_encryption_bit(
 ) -> None:
     assert encryption_only(options) is expected
     assert encryption_only(options) == options & t.TransmitOptions.APS_Encryption
+
+
+def test_nwk_address_is_built_once_per_address() -> None:
+    assert nwk_address(0x1234) is nwk_address(t.NWK(0x1234))
+    assert nwk_address(0x1234) is not nwk_address(0x1235)
+    assert type(nwk_address(0x4321).address) is t.NWK
+
+
+
+def test_received_packet_matches_zigpy_replace() -> None:
+    from datetime import UTC, datetime
+
+    from han_emu.radio.virtual.packets import received_packet
+
+    packet = _packet().replace(src=nwk_address(0x0001), source_route=[t.NWK(5)], priority=3)
+    stamp = datetime(2026, 6, 1, tzinfo=UTC)
+    fast = received_packet(packet, stamp, nwk_address(0x0002), nwk_address(0x0003), 200, -60,
+                           t.TransmitOptions.APS_Encryption)
+    slow = packet.replace(timestamp=stamp, src=nwk_address(0x0002), dst=nwk_address(0x0003), lqi=200, rssi=-60,
+                          tx_options=t.TransmitOptions.APS_Encryption, source_route=None, priority=None)
+    assert vars(fast) == vars(slow) and list(vars(fast)) == list(vars(slow))
+    assert packet.lqi is None and packet.priority == 3

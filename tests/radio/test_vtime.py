@@ -127,3 +127,45 @@ def test_real_io_is_served_while_callbacks_keep_the_loop_busy() -> None:
             b.close()
 
     assert run_virtual(main()) <= 2 * BUSY_POLL_EVERY
+
+
+def test_real_io_is_served_while_timers_keep_the_loop_jumping() -> None:
+    import socket
+
+    from han_emu.radio.vtime import BUSY_POLL_EVERY
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        heard = asyncio.Event()
+        loop.add_reader(a, lambda: (a.recv(16), heard.set()))
+        try:
+            b.send(b"x")
+            jumps = 0
+            while not heard.is_set():  # every turn jumps a virtual second
+                await asyncio.sleep(1.0)
+                jumps += 1
+            return jumps
+        finally:
+            loop.remove_reader(a)
+            a.close()
+            b.close()
+
+    assert run_virtual(main()) <= 2 * BUSY_POLL_EVERY
+
+
+def test_timers_due_at_the_same_instant_fire_in_the_order_they_were_set() -> None:
+    """Ties go by when each timer was set, whatever the heap held before (here
+    cancelled timers, which change the shape of asyncio's heap)."""
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        fired: list[int] = []
+        for i in range(40):
+            if i % 2:
+                loop.call_at(10.0 + i % 3, lambda: None).cancel()
+            loop.call_at(5.0, fired.append, i)
+        await asyncio.sleep(6.0)
+        return fired
+
+    assert run_virtual(main()) == list(range(40))

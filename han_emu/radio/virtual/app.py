@@ -307,7 +307,7 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
 
     def link_key_for(self, ieee: t.EUI64) -> t.KeyData | None:
         """The APS link key held for ``ieee`` (None: the default TC link key)."""
-        return self._link_keys_by_bytes.get(bytes(t.EUI64(ieee)))
+        return self._link_keys_by_bytes.get(bytes(ieee) if type(ieee) is t.EUI64 else bytes(t.EUI64(ieee)))
 
     def install_link_key(self, ieee: t.EUI64, key: bytes) -> None:
         """Use ``key`` for APS security with ``ieee`` from now on (e.g. CBKE's KeyData)."""

@@ -44,8 +44,8 @@ import zigpy.types as t
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.radio.virtual.counters import AirCounters
 from han_emu.radio.virtual.nwk_keys import active_key, holds, nwk_keys_agree
-from han_emu.radio.virtual.packets import encryption_only, nwk_address, replace_packet
-from han_emu.radio.vtime import clock_for_loop
+from han_emu.radio.virtual.packets import encryption_only, nwk_address, received_packet, replace_packet
+from han_emu.radio.vtime import clock_for_loop, loop_now
 
 LOGGER = logging.getLogger(__name__)
 
@@ -158,6 +158,9 @@ class VirtualAir(AirCounters):
         self._nodes: dict[bytes, AirNode] = {}
         self._links: dict[frozenset[bytes], Link] = {}
         self._listeners: list[AirListener] = []
+        # The listeners as a frame is told to them (the list copied on each
+        # change, not on each of the frames).
+        self._listening: tuple[AirListener, ...] = ()
         self._trust_center: TrustCenter | None = None
         self._aps_counters: dict[bytes, int] = collections.defaultdict(int)
         self._init_counters()
@@ -235,10 +238,12 @@ class VirtualAir(AirCounters):
     def add_listener(self, listener: AirListener) -> Callable[[], None]:
         """Call ``listener`` for every frame on the air; returns a remover."""
         self._listeners.append(listener)
+        self._listening = tuple(self._listeners)
 
         def remove() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+                self._listening = tuple(self._listeners)
 
         return remove
 
@@ -250,14 +255,14 @@ class VirtualAir(AirCounters):
         # __init__'s eleven object.__setattr__ calls: two frames per exchange.
         frame = object.__new__(AirFrame)
         frame.__dict__.update(
-            time=clock_for_loop(loop).now(), src_ieee=transmitter.ieee, src=transmitter.nwk, dst=packet.dst,
+            time=loop_now(loop), src_ieee=transmitter.ieee, src=transmitter.nwk, dst=packet.dst,
             packet=packet, tx_options=packet.tx_options, aps_ack=aps_ack, aps_counter=aps_counter,
             delivered_to=delivered_to, nwk_counter=nwk_counter, aps_frame_counter=aps_fc,
         )
         self._emit(frame)
 
     def _emit(self, frame: AirFrame) -> None:
-        for listener in list(self._listeners):
+        for listener in self._listening:
             try:
                 listener(frame)
             except Exception:
@@ -345,7 +350,11 @@ class VirtualAir(AirCounters):
             )
             if peer is sender:
                 peer = None
-            receivers = [peer] if peer is not None and self.link(sender.ieee, peer.ieee).up else []
+            receivers = (
+                [peer]
+                if peer is not None and (self.link(sender.ieee, peer.ieee) if self._links else self.default_link).up
+                else []
+            )
         else:
             receivers = self._recipients(sender, packet.dst)
         # A frame under the wrong APS link key, or a network key the receiver
@@ -417,9 +426,11 @@ class VirtualAir(AirCounters):
         """
         key_a = _aps_key(a, b.ieee)
         key_b = _aps_key(b, a.ieee)
-        if key_a is None or key_b is None:
+        if key_a is None or key_b is None or key_a is key_b:
             return True
-        return key_a == key_b
+        if type(key_a) is type(key_b) and type(key_a) in _KEY_TYPES:
+            return key_a == key_b  # byte by byte, as their bytes would compare
+        return bytes(key_a) == bytes(key_b)
 
     def _recipients(self, sender: AirNode, dst: t.AddrModeAddress) -> list[AirNode]:
         def hears(node: AirNode) -> bool:
@@ -455,7 +466,7 @@ class VirtualAir(AirCounters):
             to = bytes(receiver.ieee)
             if self._nodes.get(to) is not receiver:
                 return  # left the network in flight
-            link = self.link(sender.ieee, receiver.ieee)
+            link = self.link(sender.ieee, receiver.ieee) if self._links else self.default_link
             if not link.up:
                 return
             by = bytes(sender.ieee)
@@ -475,16 +486,9 @@ class VirtualAir(AirCounters):
                 if sender.nwk is None
                 else nwk_address(sender.nwk)
             )
-            incoming = replace_packet(
-                packet,
-                timestamp=datetime.fromtimestamp(clock_for_loop(loop).now(), UTC),
-                src=src,
-                dst=dst,
-                lqi=link.lqi,
-                rssi=link.rssi,
-                tx_options=encryption_only(packet.tx_options),
-                source_route=None,
-                priority=None,
+            incoming = received_packet(
+                packet, datetime.fromtimestamp(loop_now(loop), UTC), src, dst, link.lqi, link.rssi,
+                encryption_only(packet.tx_options),
             )
             try:
                 receiver.air_receive(incoming)
@@ -520,7 +524,7 @@ class VirtualAir(AirCounters):
         nwk_fc = self._next_nwk_counter(receiver)
         aps_fc = (
             self._next_aps_frame_counter(receiver)
-            if _option_bits(ack.tx_options) & _ENCRYPTION_BIT
+            if ack.tx_options._value_ & _ENCRYPTION_BIT
             else None
         )
         self._announce(loop, receiver, ack, aps_ack=True, aps_counter=counter, delivered_to=(sender.ieee,),
@@ -632,11 +636,14 @@ def _ack_timed_out(acked: asyncio.Future[None]) -> None:
         acked.set_exception(TimeoutError())
 
 
-def _aps_key(node: AirNode, partner: t.EUI64) -> bytes | None:
+_KEY_TYPES = (bytes, t.KeyData)
+
+
+def _aps_key(node: AirNode, partner: t.EUI64) -> bytes | t.KeyData | None:
     """The link key ``node`` uses with ``partner`` (the default trust-centre
     key when it has none), or None when ``node`` does not model link keys."""
     lookup = getattr(node, "aps_link_key", None)
     if not callable(lookup):
         return None
     key = lookup(partner)
-    return bytes(DEFAULT_TC_LINK_KEY if key is None else key)
+    return DEFAULT_TC_LINK_KEY if key is None else key

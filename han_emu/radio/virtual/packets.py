@@ -18,14 +18,24 @@ _NWK_MODE = t.AddrMode.NWK
 _ENCRYPTION = t.TransmitOptions.APS_Encryption
 _NO_OPTIONS = t.TransmitOptions.NONE
 _PLAIN_PACKET = t.ZigbeePacket.__post_init__ if hasattr(t.ZigbeePacket, "__post_init__") else None
+_FIELDS = t.ZigbeePacket.__dataclass_fields__.keys()
+
+# One address object per NWK address: the air names a handful of nodes some
+# three hundred thousand times a virtual day.  Nothing changes an address
+# object once built (zigpy, like the air, makes new ones with ``replace``).
+_NWK_ADDRESSES: dict[int, t.AddrModeAddress] = {}
 
 
 def nwk_address(nwk: int) -> t.AddrModeAddress:
-    """``AddrModeAddress(addr_mode=AddrMode.NWK, address=nwk)``, built directly."""
-    address = object.__new__(t.AddrModeAddress)
-    address.__dict__.update(
-        addr_mode=_NWK_MODE, address=nwk if type(nwk) is t.NWK else t.NWK(nwk)
-    )
+    """``AddrModeAddress(addr_mode=AddrMode.NWK, address=nwk)``, built directly
+    (once per address: equal addresses are the same object)."""
+    address = _NWK_ADDRESSES.get(nwk)
+    if address is None:
+        address = object.__new__(t.AddrModeAddress)
+        address.__dict__.update(
+            addr_mode=_NWK_MODE, address=nwk if type(nwk) is t.NWK else t.NWK(nwk)
+        )
+        _NWK_ADDRESSES[int(nwk)] = address
     return address
 
 
@@ -38,14 +48,42 @@ def replace_packet(packet: t.ZigbeePacket, **changes: Any) -> t.ZigbeePacket:
     """
     if type(packet) is not t.ZigbeePacket or _PLAIN_PACKET is not None:
         return packet.replace(**changes)
-    fields = t.ZigbeePacket.__dataclass_fields__
-    for name in changes:
-        if name not in fields:
-            raise TypeError(f"ZigbeePacket has no field {name!r}")
+    if not changes.keys() <= _FIELDS:
+        unknown = sorted(changes.keys() - _FIELDS)
+        raise TypeError(f"ZigbeePacket has no field {unknown[0]!r}")
     copy = object.__new__(t.ZigbeePacket)
     state = copy.__dict__
     state.update(packet.__dict__)
     state.update(changes)
+    return copy
+
+
+def received_packet(
+    packet: t.ZigbeePacket,
+    timestamp: Any,
+    src: t.AddrModeAddress | None,
+    dst: t.AddrModeAddress | None,
+    lqi: int,
+    rssi: int,
+    tx_options: t.TransmitOptions,
+) -> t.ZigbeePacket:
+    """``packet`` as a receiver gets it: ``replace_packet(packet, timestamp=...,
+    src=..., dst=..., lqi=..., rssi=..., tx_options=..., source_route=None,
+    priority=None)``, one per frame delivered."""
+    if type(packet) is not t.ZigbeePacket or _PLAIN_PACKET is not None:
+        return packet.replace(timestamp=timestamp, src=src, dst=dst, lqi=lqi, rssi=rssi, tx_options=tx_options,
+                              source_route=None, priority=None)
+    copy = object.__new__(t.ZigbeePacket)
+    state = copy.__dict__
+    state.update(packet.__dict__)
+    state["timestamp"] = timestamp
+    state["src"] = src
+    state["dst"] = dst
+    state["lqi"] = lqi
+    state["rssi"] = rssi
+    state["tx_options"] = tx_options
+    state["source_route"] = None
+    state["priority"] = None
     return copy
 
 
