@@ -38,6 +38,7 @@ import math
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import zigpy.types as t
 
@@ -72,6 +73,7 @@ DEFAULT_MAX_SESSIONS = 8
 
 IeeeLookup = Callable[[int], "t.EUI64 | None"]
 KeyCallback = Callable[[t.EUI64, bytes], None]
+_P = TypeVar("_P", Initiator, Responder)
 
 
 @dataclass
@@ -301,18 +303,7 @@ class KeyEstablishmentServer:
             # Without the sender's EUI-64 its certificate cannot be bound to it.
             return self._refuse(None, initiate.suite, TerminateStatus.INVALID_CERTIFICATE,
                                 f"unknown sender {request.packet.src}")
-        responder = Responder(
-            identity.suite,
-            identity.certificate,
-            identity.private_key,
-            identity.ca_public_key,
-            eui64_to_cert(ieee),
-            {identity.issuer},
-            random=self.random,
-            now=self.clock,
-            generate_times=self.generate_times,
-            wait_time=self.wait_time,
-        )
+        responder = self._party(Responder, identity, ieee)
         self._confirming.pop(ieee, None)
         self._partner_endpoints[bytes(ieee)] = int(request.packet.src_ep or 0)
         answer = responder.receive(Command.INITIATE_KEY_ESTABLISHMENT, request.payload)
@@ -387,6 +378,12 @@ class KeyEstablishmentServer:
         Establishment client and server share it on a Smart Energy device), if known."""
         return self._partner_endpoints.get(bytes(t.EUI64(ieee)))
 
+    def _party(self, role: type[_P], identity: CertificateSet, ieee: t.EUI64) -> _P:
+        """Our side of one exchange with ``ieee``, as responder or initiator."""
+        return role(identity.suite, identity.certificate, identity.private_key, identity.ca_public_key,
+                    eui64_to_cert(ieee), {identity.issuer}, random=self.random, now=self.clock,
+                    generate_times=self.generate_times, wait_time=self.wait_time)
+
     def initiate(self, ieee: t.EUI64, *, suite: Suite | int | None = None) -> Message:
         """Start CBKE with ``ieee`` as the initiator (U); returns the
         InitiateKeyEstablishmentRequest to send to its Key Establishment server
@@ -408,18 +405,7 @@ class KeyEstablishmentServer:
         identity = self.identities.get(Suite(suite)) if int(suite) in {int(s) for s in Suite} else None
         if identity is None:
             raise ValueError(f"suite 0x{int(suite):04X} is not offered")
-        initiator = Initiator(
-            identity.suite,
-            identity.certificate,
-            identity.private_key,
-            identity.ca_public_key,
-            eui64_to_cert(ieee),
-            {identity.issuer},
-            random=self.random,
-            now=self.clock,
-            generate_times=self.generate_times,
-            wait_time=self.wait_time,
-        )
+        initiator = self._party(Initiator, identity, ieee)
         self._confirming.pop(ieee, None)
         message = initiator.start()
         self._initiated[ieee] = _Initiation(initiator, now + self.slack)

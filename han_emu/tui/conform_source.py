@@ -81,14 +81,9 @@ def view_of(run: VirtualRun | RadioRun, error: BaseException | None = None) -> C
         interrupted=status.interrupted, capture=run.pcap, error=None if error is None else str(error))
 
 
-class ConformRunner:
-    """Runs a virtual conformance run in a daemon thread and shows it (a
-    :class:`~han_emu.tui.source.DashboardSource` and the dashboard's controls).
-
-    :meth:`start` returns at once; until the run's HAN exists, snapshots carry
-    only the run's view.  :meth:`stop` ends a run still going (its verdicts are
-    then those so far) and waits for the thread; :attr:`log` and :attr:`error`
-    say how it ended."""
+class ConformControls:
+    """The dashboard controls of a conformance run: none but the Conformance
+    screen (the plan sets the pace and records with ``--pcap`` from its start)."""
 
     can_pause = False  # the plan sets the pace: no pause, no speed keys
     scenarios: tuple[str, ...] = ()
@@ -96,6 +91,38 @@ class ConformRunner:
     recording: str | None = None
     can_record = False
     recording_frames: int | None = None
+
+    @property
+    def paused(self) -> bool:
+        return False
+
+    def pause(self) -> None:
+        """Not offered (``can_pause``)."""
+
+    def resume(self) -> None:
+        """Not offered (``can_pause``)."""
+
+    def set_speed(self, speed: float) -> None:
+        """Not offered (``can_pause``)."""
+
+    def set_scenario(self, name: str) -> None:
+        """Not offered: no scenarios."""
+
+    def start_recording(self) -> None:
+        """Not offered: the run records with ``--pcap`` from its start."""
+
+    def stop_recording(self) -> None:
+        """Not offered."""
+
+
+class ConformRunner(ConformControls):
+    """Runs a virtual conformance run in a daemon thread and shows it (a
+    :class:`~han_emu.tui.source.DashboardSource` and the dashboard's controls).
+
+    :meth:`start` returns at once; until the run's HAN exists, snapshots carry
+    only the run's view.  :meth:`stop` ends a run still going (its verdicts are
+    then those so far) and waits for the thread; :attr:`log` and :attr:`error`
+    say how it ended."""
 
     def __init__(self, run: VirtualRun, *, timeout: float = 10.0) -> None:
         self.run = run
@@ -189,29 +216,7 @@ class ConformRunner:
             snapshot = self._last
         return replace(snapshot, conformance=view, notices=snapshot.notices + tuple(self._notices))
 
-    # -- Controls (none but the Conformance screen) -------------------------------------------
-    @property
-    def paused(self) -> bool:
-        return False
-
+    # -- Controls (none but the Conformance screen: see ConformControls) ------------------------
     @property
     def speed(self) -> float | None:
         return self.run.speed
-
-    def pause(self) -> None:
-        """Not offered (``can_pause``)."""
-
-    def resume(self) -> None:
-        """Not offered (``can_pause``)."""
-
-    def set_speed(self, speed: float) -> None:
-        """Not offered (``can_pause``)."""
-
-    def set_scenario(self, name: str) -> None:
-        """Not offered: no scenarios."""
-
-    def start_recording(self) -> None:
-        """Not offered: the run records with ``--pcap`` from its start."""
-
-    def stop_recording(self) -> None:
-        """Not offered."""

@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from han_emu.conform.model import RunLog
-from han_emu.tui.conform_source import ConformView, view_of
+from han_emu.tui.conform_source import ConformControls, ConformView, view_of
 from han_emu.tui.hardware_source import HardwareSource
 from han_emu.tui.source import Snapshot
 
@@ -39,7 +39,7 @@ STOP_TIMEOUT_S = 60.0
 """Wall seconds a stopped run has to stop its stick (the HAN's own stop waits at most some 20 s)."""
 
 
-class StickConformRun:
+class StickConformRun(ConformControls):
     """Runs a :class:`~han_emu.conform.run.RadioRun` as a task on the running
     loop and shows it (a :class:`~han_emu.tui.source.DashboardSource` and the
     dashboard's controls).
@@ -48,13 +48,6 @@ class StickConformRun:
     stopped the run before: ``RadioError`` for a stick that cannot be opened);
     :meth:`stop` ends a run still going (its verdicts are then those so far)
     and waits for it.  :attr:`log` and :attr:`error` say how it ended."""
-
-    can_pause = False  # the wall clock and the plan set the pace
-    scenarios: tuple[str, ...] = ()
-    scenario = ""
-    recording: str | None = None
-    can_record = False
-    recording_frames: int | None = None
 
     def __init__(self, run: RadioRun, *, endpoints: EndpointMap | None = None) -> None:
         self.run = run
@@ -147,29 +140,7 @@ class StickConformRun:
         snapshot = hardware.snapshot()
         return replace(snapshot, source=f"conformance run · {view.plan} · {snapshot.source}", conformance=view)
 
-    # -- Controls (none but the Conformance screen) -------------------------------------------
-    @property
-    def paused(self) -> bool:
-        return False
-
+    # -- Controls (none but the Conformance screen: see ConformControls) ------------------------
     @property
     def speed(self) -> float:
         return 1.0  # the wall clock
-
-    def pause(self) -> None:
-        """Not offered (``can_pause``)."""
-
-    def resume(self) -> None:
-        """Not offered (``can_pause``)."""
-
-    def set_speed(self, speed: float) -> None:
-        """Not offered (``can_pause``)."""
-
-    def set_scenario(self, name: str) -> None:
-        """Not offered: no scenarios."""
-
-    def start_recording(self) -> None:
-        """Not offered: the run records with ``--pcap`` from its start."""
-
-    def stop_recording(self) -> None:
-        """Not offered."""

@@ -104,54 +104,33 @@ def test_loop_is_a_selector_loop_with_a_clock() -> None:
         loop.close()
 
 
-def test_real_io_is_served_while_callbacks_keep_the_loop_busy() -> None:
+async def _turns_until_heard(pause: float) -> int:
+    """Turns of the loop (each awaiting ``asyncio.sleep(pause)``, so never idle)
+    until a byte already waiting on a socket is read."""
     import socket
 
+    loop = asyncio.get_running_loop()
+    a, b = socket.socketpair()
+    heard = asyncio.Event()
+    loop.add_reader(a, lambda: (a.recv(16), heard.set()))
+    try:
+        b.send(b"x")
+        turns = 0
+        while not heard.is_set():
+            await asyncio.sleep(pause)
+            turns += 1
+        return turns
+    finally:
+        loop.remove_reader(a)
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("pause", [0.0, 1.0], ids=["callbacks keep the loop busy", "timers keep it jumping"])
+def test_real_io_is_served_while_the_loop_never_idles(pause: float) -> None:
     from han_emu.radio.vtime import BUSY_POLL_EVERY
 
-    async def main() -> int:
-        loop = asyncio.get_running_loop()
-        a, b = socket.socketpair()
-        heard = asyncio.Event()
-        loop.add_reader(a, lambda: (a.recv(16), heard.set()))
-        try:
-            b.send(b"x")
-            turns = 0
-            while not heard.is_set():  # never lets the loop go idle
-                await asyncio.sleep(0)
-                turns += 1
-            return turns
-        finally:
-            loop.remove_reader(a)
-            a.close()
-            b.close()
-
-    assert run_virtual(main()) <= 2 * BUSY_POLL_EVERY
-
-
-def test_real_io_is_served_while_timers_keep_the_loop_jumping() -> None:
-    import socket
-
-    from han_emu.radio.vtime import BUSY_POLL_EVERY
-
-    async def main() -> int:
-        loop = asyncio.get_running_loop()
-        a, b = socket.socketpair()
-        heard = asyncio.Event()
-        loop.add_reader(a, lambda: (a.recv(16), heard.set()))
-        try:
-            b.send(b"x")
-            jumps = 0
-            while not heard.is_set():  # every turn jumps a virtual second
-                await asyncio.sleep(1.0)
-                jumps += 1
-            return jumps
-        finally:
-            loop.remove_reader(a)
-            a.close()
-            b.close()
-
-    assert run_virtual(main()) <= 2 * BUSY_POLL_EVERY
+    assert run_virtual(_turns_until_heard(pause)) <= 2 * BUSY_POLL_EVERY
 
 
 def test_timers_due_at_the_same_instant_fire_in_the_order_they_were_set() -> None:
