@@ -139,11 +139,40 @@ class DeviceStatus:
         }
 
 
+@dataclass(slots=True)
+class _Sink:
+    """One transmitter on one ledger: its track and its per-hour airtime, each
+    looked up once (when first charged) instead of at every frame."""
+
+    ledger: AirtimeLedger
+    tx: int
+    page: int
+    channel: int
+    hourly: dict[Any, Counter[int]]
+    key: Any
+    """The transmitter's key in ``hourly``."""
+    track: Any = None
+    hours: Counter[int] | None = None
+
+    def open(self) -> Any:
+        track = self.track = self.ledger.track(self.tx, self.page, self.channel)
+        return track
+
+    def bucket(self) -> Counter[int]:
+        hours = self.hourly.get(self.key)
+        if hours is None:
+            hours = self.hourly[self.key] = Counter()
+        self.hours = hours
+        return hours
+
+
 @dataclass
 class _Shape:
     """The frames one packet shape puts on air: (offset s, transmitter NWK, airtime us)."""
 
     frames: tuple[tuple[float, int, int], ...]
+    sinks: tuple[tuple[_Sink, ...], ...] = ()
+    """Per frame, the transmitter's sink on each ledger the frame is charged to."""
 
 
 @dataclass
@@ -155,6 +184,7 @@ class _Band:
     synth: FrameSynthesizer
     last: float = float("-inf")
     shapes: dict[tuple[Any, ...], _Shape] = field(default_factory=dict)
+    sinks: dict[int, _Sink] = field(default_factory=dict)
 
 
 class AirAccounting:
@@ -209,6 +239,7 @@ class AirAccounting:
         self.leg_hourly: dict[int, Counter[int]] = {}
         """Transmitter NWK -> hour index since ``start`` -> leg airtime us."""
         self._leg_shapes: dict[tuple[Any, ...], _Shape] = {}
+        self._leg_sinks: dict[int, _Sink] = {}
         self.discarded: Counter[int] = Counter()
         """Frames refused by the regulated ledger, per peer the exchange was with."""
         self.hourly: dict[tuple[int, str], Counter[int]] = {}
@@ -297,19 +328,22 @@ class AirAccounting:
         if unicast:
             dst_nwk = self._nwk_of_dst(dst)
             peer = dst_nwk if src == HUB_NWK else src
-            bands = [self._band_of(peer)] if peer is not None else [self._band_of(src)]
+            band = self._band_of(peer if peer is not None else src)
+            self.packets += 1
+            self.charge_packet(band, frame.packet, frame.time, src_ieee=frame.src_ieee,
+                               delivered=delivered, peer=peer)
+            if peer is not None and self.esme_leg and band == BAND_868:
+                self.charge_leg(frame.packet, frame.time, peer=peer, to_esme=src != HUB_NWK)
+            return
+        peer = None if src == HUB_NWK else src
+        if src == HUB_NWK:
+            bands = [BAND_2400] + ([BAND_868] if self._any_sub_ghz() else [])
         else:
-            peer = None if src == HUB_NWK else src
-            if src == HUB_NWK:
-                bands = [BAND_2400] + ([BAND_868] if self._any_sub_ghz() else [])
-            else:
-                bands = [self._band_of(src)]
+            bands = [self._band_of(src)]
         self.packets += 1
         for band in bands:
             self.charge_packet(band, frame.packet, frame.time, src_ieee=frame.src_ieee,
                                delivered=delivered, peer=peer)
-        if unicast and peer is not None and self.esme_leg and bands == [BAND_868]:
-            self.charge_leg(frame.packet, frame.time, peer=peer, to_esme=src != HUB_NWK)
 
     @staticmethod
     def relayed(packet: t.ZigbeePacket) -> bool:
@@ -329,22 +363,23 @@ class AirAccounting:
         if self.start is None:
             self.start = time
         b = self.bands[BAND_2400]
+        ledger, leg, start = b.ledger, self.leg, self.start
         charged = 0
-        for offset, tx, us in shape.frames:
-            when = max(time + offset, b.last)  # b.last also bounds the leg ledger's time
+        for (offset, _, us), (sink, leg_sink) in zip(shape.frames, shape.sinks):
+            when = time + offset
+            if when < b.last:  # b.last also bounds the leg ledger's time
+                when = b.last
             b.last = when
-            b.ledger.record_us(tx, b.page, b.channel, us, when)
-            self.leg.record_us(tx, b.page, b.channel, us, when)
+            track = sink.track
+            ledger.charge_us(sink.open() if track is None else track, us, when)
+            track = leg_sink.track
+            leg.charge_us(leg_sink.open() if track is None else track, us, when)
             charged += us
-            hours = self.hourly.get((tx, BAND_2400))
-            if hours is None:
-                hours = self.hourly[(tx, BAND_2400)] = Counter()
-            hour = int((when - self.start) // 3600)
-            hours[hour] += us
-            leg_hours = self.leg_hourly.get(tx)
-            if leg_hours is None:
-                leg_hours = self.leg_hourly[tx] = Counter()
-            leg_hours[hour] += us
+            hours = sink.hours
+            hour = int((when - start) // 3600)
+            (sink.bucket() if hours is None else hours)[hour] += us
+            hours = leg_sink.hours
+            (leg_sink.bucket() if hours is None else hours)[hour] += us
         self.leg_relayed_us[peer] += charged
         return charged
 
@@ -365,10 +400,25 @@ class AirAccounting:
             except FrameError:
                 self.unsized += 1
                 return None
+            b = self.bands[BAND_2400]
             shape = self._leg_shapes[key] = _Shape(tuple(
                 (f.offset, f.tx_nwk if f.tx_nwk is not None else -1, f.airtime_us) for f in frames
             ))
+            shape.sinks = tuple((self._sink(b, tx), self._leg_sink(tx)) for _, tx, _ in shape.frames)
         return shape
+
+    def _sink(self, b: _Band, tx: int) -> _Sink:
+        sink = b.sinks.get(tx)
+        if sink is None:
+            sink = b.sinks[tx] = _Sink(b.ledger, tx, b.page, b.channel, self.hourly, (tx, b.name))
+        return sink
+
+    def _leg_sink(self, tx: int) -> _Sink:
+        sink = self._leg_sinks.get(tx)
+        if sink is None:
+            b = self.bands[BAND_2400]
+            sink = self._leg_sinks[tx] = _Sink(self.leg, tx, b.page, b.channel, self.leg_hourly, tx)
+        return sink
 
     def charge_packet(self, band: str, packet: t.ZigbeePacket, time: float, *, src_ieee: Any,
                       delivered: bool = True, peer: int | None = None) -> int:
@@ -382,20 +432,22 @@ class AirAccounting:
         regulated = band == BAND_868
         if regulated and peer is not None:
             self._peer = peer
+        relayed = regulated and peer is not None
+        ledger, start = b.ledger, self.start
         charged = 0
-        for offset, tx, us in shape.frames:
-            when = max(time + offset, b.last)
+        for (offset, tx, us), (sink,) in zip(shape.frames, shape.sinks):
+            when = time + offset
+            if when < b.last:
+                when = b.last
             b.last = when
-            sent = b.ledger.record_us(tx, b.page, b.channel, us, when)
-            if not sent:
+            track = sink.track
+            if not ledger.charge_us(sink.open() if track is None else track, us, when):
                 self.discarded[peer if peer is not None else tx] += 1
                 continue
             charged += us
-            hours = self.hourly.get((tx, band))
-            if hours is None:
-                hours = self.hourly[(tx, band)] = Counter()
-            hours[int((when - self.start) // 3600)] += us
-            if regulated and tx == HUB_NWK and peer is not None:
+            hours = sink.hours
+            (sink.bucket() if hours is None else hours)[int((when - start) // 3600)] += us
+            if relayed and tx == HUB_NWK:
                 self.relayed_us[peer] += us
         if regulated and peer is not None and self.hub_state >= DutyCycleState.LIMITED:
             for listener in list(self._traffic_listeners):
@@ -417,6 +469,7 @@ class AirAccounting:
             shape = b.shapes[key] = _Shape(tuple(
                 (f.offset, f.tx_nwk if f.tx_nwk is not None else -1, f.airtime_us) for f in frames
             ))
+            shape.sinks = tuple((self._sink(b, tx),) for _, tx, _ in shape.frames)
         return shape
 
     # -- addresses -------------------------------------------------------------------------

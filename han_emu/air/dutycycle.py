@@ -429,6 +429,38 @@ class AirtimeLedger:
         if airtime_us < 0:
             raise ValueError("airtime cannot be negative")
         track = self._tracks.get((device, page, channel)) or self._track(device, page, channel)
+        return self._spend(track, t, airtime_us, device, page, channel)
+
+    def track(self, device: Hashable, page: int, channel: int) -> _Track:
+        """The track of ``device`` on (page, channel), for :meth:`charge_us`
+        (made here if it is new, as the first :meth:`record_us` would)."""
+        return self._tracks.get((device, page, channel)) or self._track(device, page, channel)
+
+    def charge_us(self, track: _Track, airtime_us: int, now: float) -> bool:
+        """:meth:`record_us` on a track from :meth:`track`: a caller charging the
+        same devices frame after frame skips the lookup."""
+        if now < self._latest:
+            raise ValueError(
+                f"time ran backwards: {now} is before {self._latest} already seen"
+            )
+        self._latest = now
+        if airtime_us < 0:
+            raise ValueError("airtime cannot be negative")
+        window = track.window
+        if window and window[0][0] <= now or track.state is DutyCycleState.SUSPENDED:
+            return self._spend(track, now, airtime_us, track.device, track.page, track.channel)
+        # nothing leaves the window and the frame goes out: _spend's common case, inline
+        window.append((now + HOUR_S, airtime_us))
+        s = track.sum_us = track.sum_us + airtime_us
+        track.frames += 1
+        track.total_us += airtime_us
+        if s > track.peak_us:
+            track.peak_us = s
+        if s >= track.ceil_us:
+            track.move(now, self._emit)
+        return True
+
+    def _spend(self, track: _Track, t: float, airtime_us: int, device: Hashable, page: int, channel: int) -> bool:
         window = track.window
         if window and window[0][0] <= t:
             track.expire(t, self._emit)
