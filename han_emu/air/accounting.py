@@ -171,8 +171,9 @@ class _Shape:
     """The frames one packet shape puts on air: (offset s, transmitter NWK, airtime us)."""
 
     frames: tuple[tuple[float, int, int], ...]
-    sinks: tuple[tuple[_Sink, ...], ...] = ()
-    """Per frame, the transmitter's sink on each ledger the frame is charged to."""
+    charges: tuple[tuple[Any, ...], ...] = ()
+    """Per frame, its offset, transmitter and airtime with the transmitter's sink
+    on each ledger the frame is charged to."""
 
 
 @dataclass
@@ -365,7 +366,7 @@ class AirAccounting:
         b = self.bands[BAND_2400]
         ledger, leg, start = b.ledger, self.leg, self.start
         charged = 0
-        for (offset, _, us), (sink, leg_sink) in zip(shape.frames, shape.sinks):
+        for offset, us, sink, leg_sink in shape.charges:
             when = time + offset
             if when < b.last:  # b.last also bounds the leg ledger's time
                 when = b.last
@@ -384,7 +385,7 @@ class AirAccounting:
         return charged
 
     def _leg_shape(self, packet: t.ZigbeePacket, to_esme: bool) -> _Shape | None:
-        key = (to_esme, len(packet.data.serialize()), packet.tx_options.value)
+        key = (to_esme, len(packet.data.serialize()), packet.tx_options)
         shape = self._leg_shapes.get(key)
         if shape is None:
             synth = self.bands[BAND_2400].synth
@@ -404,7 +405,8 @@ class AirAccounting:
             shape = self._leg_shapes[key] = _Shape(tuple(
                 (f.offset, f.tx_nwk if f.tx_nwk is not None else -1, f.airtime_us) for f in frames
             ))
-            shape.sinks = tuple((self._sink(b, tx), self._leg_sink(tx)) for _, tx, _ in shape.frames)
+            shape.charges = tuple((offset, us, self._sink(b, tx), self._leg_sink(tx))
+                                  for offset, tx, us in shape.frames)
         return shape
 
     def _sink(self, b: _Band, tx: int) -> _Sink:
@@ -435,7 +437,7 @@ class AirAccounting:
         relayed = regulated and peer is not None
         ledger, start = b.ledger, self.start
         charged = 0
-        for (offset, tx, us), (sink,) in zip(shape.frames, shape.sinks):
+        for offset, tx, us, sink in shape.charges:
             when = time + offset
             if when < b.last:
                 when = b.last
@@ -458,7 +460,7 @@ class AirAccounting:
         dst = packet.dst
         src = packet.src
         key = (int(src.address) if src is not None else None, int(dst.addr_mode), int(dst.address),
-               len(packet.data.serialize()), packet.tx_options.value, delivered)
+               len(packet.data.serialize()), packet.tx_options, delivered)
         shape = b.shapes.get(key)
         if shape is None:
             try:
@@ -469,7 +471,7 @@ class AirAccounting:
             shape = b.shapes[key] = _Shape(tuple(
                 (f.offset, f.tx_nwk if f.tx_nwk is not None else -1, f.airtime_us) for f in frames
             ))
-            shape.sinks = tuple((self._sink(b, tx),) for _, tx, _ in shape.frames)
+            shape.charges = tuple((offset, tx, us, self._sink(b, tx)) for offset, tx, us in shape.frames)
         return shape
 
     # -- addresses -------------------------------------------------------------------------
