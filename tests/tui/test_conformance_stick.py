@@ -116,9 +116,12 @@ async def test_a_stick_run_is_shown_live_from_the_join_to_its_final_verdicts(kin
                     labels.update(label for label, _ in rows(app))
                 app.refresh_data()
                 await pilot.pause()
-                # The stick's steps and the plan's event, as they came, then the end.
+                final = step_of(app)
+                # The stick's steps and the plan's event, as they came, then the end (the run's own
+                # "finished" may show for one refresh before the screen has the final verdicts).
                 assert steps[0] == f"waiting for {code.eui64} to join", steps
-                assert steps[1:] == ["running", "tier-switch at 2 s", "finished: final verdicts"], steps
+                assert [s for s in steps[1:] if not s.startswith("finished")] == ["running", "tier-switch at 2 s"], steps
+                assert final == "finished: final verdicts", (final, steps)
                 assert "passing" in labels  # verdicts so far, before the final ones
                 assert rows(app) == [("PASS", name) for name in NAMES], run.status.verdicts
                 panel = squash(text_of(app, "#conform-run"))
