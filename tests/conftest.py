@@ -16,6 +16,24 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("han-emu", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("han-emu")
 
+#: Workers per core for ``-n logical`` / ``-n auto``.  Much of the suite waits on the wall clock
+#: (emulated sticks and the displays on their air run in real time), so two workers per core
+#: keep the cores busy: on two cores the suite took 4 min 10 s instead of 5 min 55 s.
+#: ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still sets the number outright.
+WORKERS_PER_CORE = 2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores) * WORKERS_PER_CORE
+
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 #: Other projects' public Zigbee captures ship with the tests (licences in its README).
