@@ -23,7 +23,8 @@ import zigpy_znp.types as t
 from han_emu.cli import main as cli
 from han_emu.frames.keylog import KeyLog, read_keylog_rows
 from han_emu.han.config import load
-from han_emu.han.hardware import DOWN, UP, Backoff, HardwareHan
+from han_emu.han.hardware import HardwareHan
+from han_emu.han.linkstate import DOWN, UP, Backoff
 from han_emu.meter.model import Channel, TwinMeter
 from han_emu.radio.backend import RadioError, parse_radio
 from han_emu.radio.fakencp.znp.server import FakeZnpServer

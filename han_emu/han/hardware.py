@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import zigpy.types as t
@@ -44,6 +42,7 @@ from han_emu.server.esi import EsiServer
 from han_emu.server.observed import ServerTap
 from han_emu.han.runner import MeterRunner
 from han_emu.han.served import ServedRequests
+from han_emu.han.linkstate import CONNECTING, DOWN, STOPPED, UP, Backoff, LinkStatus
 from han_emu.han.store import StateStore
 
 LOGGER = logging.getLogger(__name__)
@@ -52,42 +51,6 @@ ADDRESSES_KEY = "addresses"  # NWK -> IEEE of the devices on the stick's network
 AUTHORISED_KEY = "cbke_authorised"  # IEEE addresses that completed CBKE (meta table)
 #: Seconds a stop waits for queued answers and CBKE keys to reach the stick.
 STOP_GRACE_S = 5.0
-
-#: Link states, in the order a run normally goes through them.
-CONNECTING, UP, DOWN, STOPPED = "connecting", "up", "down", "stopped"
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delays between reconnection attempts: ``initial``, doubling up to ``maximum``."""
-
-    initial: float = 1.0
-    factor: float = 2.0
-    maximum: float = 60.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial
-        while True:
-            yield delay
-            delay = min(self.maximum, delay * self.factor)
-
-
-@dataclass
-class LinkStatus:
-    """The coordinator link as a display shows it."""
-
-    state: str = CONNECTING
-    since: float = field(default_factory=time.time)
-    #: Failed attempts since the link went down.
-    attempts: int = 0
-    #: Times the link came back after being lost.
-    reconnects: int = 0
-    last_error: str | None = None
-    #: Wall time of the next attempt while down.
-    retry_at: float | None = None
-    #: What the stick is doing while it starts ("forming a new network", ...), else None.
-    step: str | None = None
-
 
 class HardwareHan:
     """The twin meter's ESI server on a coordinator stick."""
