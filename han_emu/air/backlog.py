@@ -77,6 +77,8 @@ class Backlog:
     quiet: bool = True
     """Whether packets are held back (else charged frame by frame until ``live_until``)."""
     live_until: float = float("-inf")
+    packets: int = 0
+    """Packets held back so far."""
     _ids: dict[Any, int] = field(default_factory=dict)
     _sinks: dict[int, Any] = field(default_factory=dict)
 
@@ -163,6 +165,7 @@ class Backlog:
             self.base = last
         self.times.append(time)
         self.plans.append(plan)
+        self.packets += 1
 
     def flush(self, start: float) -> None:
         """Charge every packet held back, as one by one would (see the module
