@@ -22,17 +22,24 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from han_emu.air.dutycycle import HOUR_S, DutyCycleState, _Track
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported where it is used: loading it takes a good part of a
+# second on a busy machine, and most commands that account airtime never
+# hold a packet back (the study's worker processes have it preloaded).
 
 
 MARGIN_US = 2_000_000
 """Room (us) every regulated track of a band must have under its next
 threshold for the band's packets to be held back: with less, nearly every
 packet would settle the backlog first, so the band goes frame by frame."""
+SMALL = 16
+"""Up to this many packets held back are charged frame by frame (arrays cost more)."""
 LIVE_S = 60.0
 """How long (virtual s) a band goes frame by frame before it looks again
 whether its tracks have room."""
@@ -55,6 +62,8 @@ class Plan:
     hub_us: int
     """The hub's airtime (us) in one packet."""
     total_us: int
+    frames: tuple[tuple[float, int, int], ...]
+    """(offset, airtime, target) of each frame, for a backlog too small for arrays."""
 
 
 @dataclass
@@ -94,16 +103,20 @@ class Backlog:
     def plan(self, frames: list[tuple[float, int, int, Any, tuple[Any, ...]]], hub: int) -> Plan:
         """A :class:`Plan` of (offset, transmitter, airtime us, target key,
         sinks) frames; ``hub``: the hub's address.  The sinks' tracks must be open."""
+        import numpy as np
+
         regulated: dict[int, tuple[Any, int]] = {}
         for _, _, us, _, sinks in frames:
             for sink in sinks:
                 if sink.track.limits is not None:
                     regulated[id(sink)] = (sink, regulated.get(id(sink), (sink, 0))[1] + us)
+        ids = [self.target(f[3], f[4]) for f in frames]
         return Plan(offsets=np.array([f[0] for f in frames], dtype=np.float64),
                     amounts=np.array([f[2] for f in frames], dtype=np.int64),
-                    targets=np.array([self.target(f[3], f[4]) for f in frames], dtype=np.intp),
+                    targets=np.array(ids, dtype=np.intp),
                     reach=max((f[0] for f in frames), default=0.0), regulated=tuple(regulated.values()),
-                    hub_us=sum(f[2] for f in frames if f[1] == hub), total_us=sum(f[2] for f in frames))
+                    hub_us=sum(f[2] for f in frames if f[1] == hub), total_us=sum(f[2] for f in frames),
+                    frames=tuple((f[0], f[2], k) for f, k in zip(frames, ids)))
 
     def admit(self, plan: Plan, time: float, start: float) -> bool:
         """Whether a packet of ``plan`` sent at ``time`` can be held back: none
@@ -143,6 +156,22 @@ class Backlog:
         self.quiet, self.live_until = False, time + LIVE_S
         return False
 
+    def _one_by_one(self, times: list[float], plans: list[Plan], start: float) -> None:
+        """:meth:`flush` for a few packets (a reader looking often): the
+        per-frame path, cheaper than arrays for so few."""
+        last = self.base
+        for time, plan in zip(times, plans):
+            for offset, us, k in plan.frames:
+                when = time + offset
+                if when < last:
+                    when = last
+                last = when
+                hour = int((when - start) // 3600)
+                for sink in self.targets[k]:
+                    sink.ledger.charge_us(sink.track, us, when)
+                    (sink.hours if sink.hours is not None else sink.bucket())[hour] += us
+        self.rebase()
+
     def _calm(self) -> bool:
         """Whether every regulated track is Normal with :data:`MARGIN_US` of
         room; if so, each sink's base starts again from its window."""
@@ -174,6 +203,11 @@ class Backlog:
             return
         times, plans = self.times, self.plans
         self.times, self.plans = [], []
+        if len(plans) <= SMALL:
+            self._one_by_one(times, plans, start)
+            return
+        import numpy as np
+
         sizes = np.fromiter((len(p.amounts) for p in plans), dtype=np.intp, count=len(plans))
         whens = np.repeat(np.array(times, dtype=np.float64), sizes) + np.concatenate([p.offsets for p in plans])
         # when = max(packet time + offset, the band's last frame time so far), frame after frame
@@ -210,6 +244,8 @@ def charge_quiet(track: _Track, whens: np.ndarray, amounts: np.ndarray) -> None:
     (checked here: a ValueError, and nothing charged, if not).  The window,
     sum, peak and counters come out exactly as one by one; no event can come
     of it."""
+    import numpy as np
+
     if track.state > DutyCycleState.NORMAL:
         raise ValueError("the track is above Normal: charge its frames one by one")
     expiry, amount, head = track.expiry, track.amount, track.head
