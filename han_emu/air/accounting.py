@@ -385,9 +385,10 @@ class AirAccounting:
         if self.start is None:
             self.start = time
         b = self.bands[BAND_2400]
-        if b.backlog.admit(shape.plan, time, self.start):  # type: ignore[arg-type]
-            self._hold(b, shape.plan, time)
-            self.leg_relayed_us[peer] += shape.plan.total_us
+        plan = shape.plan
+        if not plan.regulated or b.backlog.admit(plan, time, self.start):  # type: ignore[union-attr, arg-type]
+            self._hold(b, plan, time)
+            self.leg_relayed_us[peer] += plan.total_us  # type: ignore[union-attr]
         else:
             self._charge_leg(shape, time, peer)
 
@@ -480,7 +481,7 @@ class AirAccounting:
         if self.start is None:
             self.start = time
         plan = shape.plan
-        if not b.backlog.admit(plan, time, self.start):  # type: ignore[arg-type]
+        if plan.regulated and not b.backlog.admit(plan, time, self.start):  # type: ignore[union-attr, arg-type]
             self._charge(b, shape, time, peer)
             return
         self._hold(b, plan, time)
