@@ -95,15 +95,21 @@ def read_response_records(data: bytes) -> Iterator[tuple[int, int, int | None, A
     """Read Attributes Response records: (attribute id, status, type id, value);
     type and value are None for a failed record."""
     off, n = 0, len(data)
+    fixed_types = FIXED_TYPES
     try:
         while off < n:
-            aid, status = _U16.unpack_from(data, off)[0], data[off + 2]
+            aid, status = data[off] | data[off + 1] << 8, data[off + 2]
             off += 3
             if status:
                 yield aid, status, None, None
                 continue
             type_id = data[off]
-            value, off = read_value(type_id, data, off + 1)
+            fixed = fixed_types.get(type_id)
+            if fixed is not None and off + 1 + fixed[0] <= n:  # read_value's first case, inline: most records
+                end = off + 1 + fixed[0]
+                value, off = int.from_bytes(data[off + 1:end], "little", signed=fixed[1]), end
+            else:
+                value, off = read_value(type_id, data, off + 1)
             yield aid, 0, type_id, value
     except (IndexError, struct.error):
         raise ZclValueError("attribute record truncated") from None

@@ -34,7 +34,9 @@ the reports can say what relaying costs the 2.4 GHz side.
 
 Frame sizes depend only on the shape of a packet (addresses, options, payload
 length), so each shape is synthesized once and its frames' sizes and offsets
-reused: a virtual day of traffic is accounted at dictionary speed.
+reused: a virtual day of traffic is accounted at dictionary speed.  Packets that
+cannot change a duty-cycle state wait to be charged in bulk, exactly as one by
+one, before anything reads the figures (:mod:`han_emu.air.backlog`).
 
 Not modelled: broadcasts on the 2.4 GHz leg (the hub's broadcasts are charged
 once per band as they are); the ESME's own time to answer (leg frames are
@@ -55,6 +57,7 @@ from typing import Any
 import zigpy.types as t
 
 from clusters.ids import KEY_ESTABLISHMENT, SUB_GHZ, TIME, ZDO_PROFILE_ID
+from han_emu.air.backlog import Backlog, Plan
 from han_emu.air.dutycycle import (
     AirtimeLedger,
     ChannelUsage,
@@ -153,6 +156,9 @@ class _Sink:
     """The transmitter's key in ``hourly``."""
     track: Any = None
     hours: Counter[int] | None = None
+    base: int = 0
+    held: int = 0
+    """For the backlog: see :class:`~han_emu.air.backlog.Backlog`."""
 
     def open(self) -> Any:
         track = self.track = self.ledger.track(self.tx, self.page, self.channel)
@@ -174,6 +180,8 @@ class _Shape:
     charges: tuple[tuple[Any, ...], ...] = ()
     """Per frame, its offset, transmitter and airtime with the transmitter's sink
     on each ledger the frame is charged to."""
+    plan: Plan | None = None
+    """The frames as arrays, for the band's backlog."""
 
 
 @dataclass
@@ -186,6 +194,7 @@ class _Band:
     last: float = float("-inf")
     shapes: dict[tuple[Any, ...], _Shape] = field(default_factory=dict)
     sinks: dict[int, _Sink] = field(default_factory=dict)
+    backlog: Backlog = field(default_factory=Backlog)
 
 
 class AirAccounting:
@@ -261,6 +270,8 @@ class AirAccounting:
         self._peer: int | None = None
         self._air: Any = None
         self.bands[BAND_868].ledger.subscribe(self._on_event)
+        for ledger in (*(b.ledger for b in self.bands.values()), self.leg):
+            ledger.before_read = self.flush
         if esme_leg:
             self.bands[BAND_2400].synth.network.learn(ESME_IEEE, ESME_NWK)
 
@@ -331,10 +342,9 @@ class AirAccounting:
             peer = dst_nwk if src == HUB_NWK else src
             band = self._band_of(peer if peer is not None else src)
             self.packets += 1
-            self.charge_packet(band, frame.packet, frame.time, src_ieee=frame.src_ieee,
-                               delivered=delivered, peer=peer)
+            self._offer(band, frame.packet, frame.time, frame.src_ieee, delivered, peer)
             if peer is not None and self.esme_leg and band == BAND_868:
-                self.charge_leg(frame.packet, frame.time, peer=peer, to_esme=src != HUB_NWK)
+                self._offer_leg(frame.packet, frame.time, peer, src != HUB_NWK)
             return
         peer = None if src == HUB_NWK else src
         if src == HUB_NWK:
@@ -343,8 +353,7 @@ class AirAccounting:
             bands = [self._band_of(src)]
         self.packets += 1
         for band in bands:
-            self.charge_packet(band, frame.packet, frame.time, src_ieee=frame.src_ieee,
-                               delivered=delivered, peer=peer)
+            self._offer(band, frame.packet, frame.time, frame.src_ieee, delivered, peer)
 
     @staticmethod
     def relayed(packet: t.ZigbeePacket) -> bool:
@@ -363,6 +372,27 @@ class AirAccounting:
             return 0
         if self.start is None:
             self.start = time
+        self.flush()
+        return self._charge_leg(shape, time, peer)
+
+    def _offer_leg(self, packet: t.ZigbeePacket, time: float, peer: int, to_esme: bool) -> None:
+        """:meth:`charge_leg`, held back while that changes nothing (see :meth:`_offer`)."""
+        if not self.relayed(packet):
+            return
+        shape = self._leg_shape(packet, to_esme)
+        if shape is None:
+            return
+        if self.start is None:
+            self.start = time
+        b = self.bands[BAND_2400]
+        plan = shape.plan
+        if not plan.regulated or b.backlog.admit(plan, time, self.start):  # type: ignore[union-attr, arg-type]
+            self._hold(b, plan, time)
+            self.leg_relayed_us[peer] += plan.total_us  # type: ignore[union-attr]
+        else:
+            self._charge_leg(shape, time, peer)
+
+    def _charge_leg(self, shape: _Shape, time: float, peer: int) -> int:
         b = self.bands[BAND_2400]
         ledger, leg, start = b.ledger, self.leg, self.start
         charged = 0
@@ -407,6 +437,12 @@ class AirAccounting:
             ))
             shape.charges = tuple((offset, us, self._sink(b, tx), self._leg_sink(tx))
                                   for offset, tx, us in shape.frames)
+            for _, _, sink, leg_sink in shape.charges:  # tracks are made in the order first charged
+                sink.track or sink.open()
+                leg_sink.track or leg_sink.open()
+            shape.plan = b.backlog.plan([(offset, tx, us, ("leg", tx), (sink, leg_sink))
+                                         for (offset, tx, us), (_, _, sink, leg_sink)
+                                         in zip(shape.frames, shape.charges)], HUB_NWK)
         return shape
 
     def _sink(self, b: _Band, tx: int) -> _Sink:
@@ -431,7 +467,48 @@ class AirAccounting:
             return 0
         if self.start is None:
             self.start = time
-        regulated = band == BAND_868
+        self.flush()
+        return self._charge(b, shape, time, peer)
+
+    def _offer(self, band: str, packet: t.ZigbeePacket, time: float, src_ieee: Any, delivered: bool,
+               peer: int | None) -> None:
+        """:meth:`charge_packet`, but held back in the band's backlog while no
+        frame of it can change a state (charged in bulk later, exactly the same)."""
+        b = self.bands[band]
+        shape = self._shape(b, packet, src_ieee, delivered)
+        if shape is None:
+            return
+        if self.start is None:
+            self.start = time
+        plan = shape.plan
+        if plan.regulated and not b.backlog.admit(plan, time, self.start):  # type: ignore[union-attr, arg-type]
+            self._charge(b, shape, time, peer)
+            return
+        self._hold(b, plan, time)
+        if band == BAND_868 and peer is not None:
+            self._peer = peer
+            if plan.hub_us:
+                self.relayed_us[peer] += plan.hub_us
+            if self.hub_state >= DutyCycleState.LIMITED:
+                for listener in list(self._traffic_listeners):
+                    listener(peer, self.hub_state)
+
+    def _hold(self, b: _Band, plan: Any, time: float) -> None:
+        b.backlog.add(time, plan, b.last)
+        end = time + plan.reach  # the band's last frame time, as charging would leave it
+        if end > b.last:
+            b.last = end
+
+    def flush(self) -> None:
+        """Charge every packet held back (the ledgers ask before they are read)."""
+        for b in self.bands.values():
+            if b.backlog.times:
+                assert self.start is not None
+                b.backlog.flush(self.start)
+
+    def _charge(self, b: _Band, shape: _Shape, time: float, peer: int | None) -> int:
+        """Charge ``shape``'s frames at ``time`` one by one (nothing held back in ``b``)."""
+        regulated = b.name == BAND_868
         if regulated and peer is not None:
             self._peer = peer
         relayed = regulated and peer is not None
@@ -451,6 +528,7 @@ class AirAccounting:
             (sink.bucket() if hours is None else hours)[int((when - start) // 3600)] += us
             if relayed and tx == HUB_NWK:
                 self.relayed_us[peer] += us
+        b.backlog.rebase()  # the windows as charged now (nothing is held back: see _offer)
         if regulated and peer is not None and self.hub_state >= DutyCycleState.LIMITED:
             for listener in list(self._traffic_listeners):
                 listener(peer, self.hub_state)
@@ -472,6 +550,10 @@ class AirAccounting:
                 (f.offset, f.tx_nwk if f.tx_nwk is not None else -1, f.airtime_us) for f in frames
             ))
             shape.charges = tuple((offset, tx, us, self._sink(b, tx)) for offset, tx, us in shape.frames)
+            for _, _, _, sink in shape.charges:  # tracks are made in the order first charged
+                sink.track or sink.open()
+            shape.plan = b.backlog.plan([(offset, tx, us, ("band", tx), (sink,))
+                                         for offset, tx, us, sink in shape.charges], HUB_NWK)
         return shape
 
     # -- addresses -------------------------------------------------------------------------
@@ -519,6 +601,7 @@ class AirAccounting:
 
     def tick(self, now: float) -> None:
         """Roll the windows forward to ``now`` (down-steps and their alerts)."""
+        self.flush()
         for b in self.bands.values():
             b.last = max(b.last, now)
             b.ledger.tick(b.last)
@@ -531,6 +614,7 @@ class AirAccounting:
 
     def status(self, now: float | None = None) -> list[DeviceStatus]:
         """Every (device, band) with its figures at ``now`` (default: the last frame)."""
+        self.flush()
         out: list[DeviceStatus] = []
         for name, b in self.bands.items():
             if b.last == float("-inf") and now is None:
@@ -559,6 +643,7 @@ class AirAccounting:
 
     def leg_hours(self, nwk: int) -> list[float]:
         """Leg airtime (s) per hour since ``start`` sent by ``nwk`` (the hub or the ESME)."""
+        self.flush()
         buckets = self.leg_hourly.get(nwk)
         if not buckets:
             return []
@@ -566,6 +651,7 @@ class AirAccounting:
 
     def hours(self, nwk: int, band: str | None = None) -> list[float]:
         """Airtime (s) per hour since ``start`` sent by ``nwk`` (on one band or all)."""
+        self.flush()
         buckets: Counter[int] = Counter()
         for (dev, b), hours in self.hourly.items():
             if dev == nwk and (band is None or b == band):

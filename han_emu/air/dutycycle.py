@@ -244,7 +244,7 @@ class _Track:
     """Window and counters of one device on one (page, channel)."""
 
     __slots__ = (
-        "device", "page", "channel", "window", "sum_us", "peak_us", "frames",
+        "device", "page", "channel", "expiry", "amount", "head", "sum_us", "peak_us", "frames",
         "total_us", "discarded", "discarded_us", "state", "limits", "thresholds",
         "floor_us", "ceil_us", "hysteresis_us",
     )
@@ -253,7 +253,12 @@ class _Track:
         self.device = device
         self.page = page
         self.channel = channel
-        self.window: deque[tuple[float, int]] = deque()  # (expiry time, airtime us)
+        # The window: entries head.. of two parallel lists (expiry time, airtime us),
+        # in the order charged; lists rather than a deque so that a bulk charge
+        # (han_emu.air.backlog) can slice them.
+        self.expiry: list[float] = []
+        self.amount: list[int] = []
+        self.head = 0
         self.sum_us = 0
         self.peak_us = 0
         self.frames = 0
@@ -332,12 +337,23 @@ class _Track:
         self._bounds()
 
     def expire(self, now: float, emit: Callable[[DutyCycleEvent], None]) -> None:
-        window = self.window
-        while window and window[0][0] <= now:
-            expiry, us = window.popleft()
-            self.sum_us -= us
+        expiry, head = self.expiry, self.head
+        end = len(expiry)
+        while head < end and expiry[head] <= now:
+            self.sum_us -= self.amount[head]
+            head += 1
             if self.sum_us < self.floor_us:
-                self.move(expiry, emit)
+                self.head = head
+                self.move(expiry[head - 1], emit)
+        self.head = head
+        self.compact()
+
+    def compact(self) -> None:
+        """Drop the entries gone from the window once they are the lists' bulk."""
+        head = self.head
+        if head > 4096 and 2 * head > len(self.expiry):
+            del self.expiry[:head], self.amount[:head]
+            self.head = 0
 
     def usage(self, now: float) -> ChannelUsage:
         return ChannelUsage(
@@ -369,6 +385,13 @@ class AirtimeLedger:
         self._latest = float("-inf")
         self._pending: deque[DutyCycleEvent] = deque(maxlen=history)
         self._listeners: list[Callable[[DutyCycleEvent], None]] = []
+        self.before_read: Callable[[], None] | None = None
+        """Called before the ledger is read or charged by :meth:`record_us`:
+        a feeder holding charges back (:mod:`han_emu.air.backlog`) hands them in."""
+
+    def _settle(self) -> None:
+        if self.before_read is not None:
+            self.before_read()
 
     # -- time and events ---------------------------------------------------
 
@@ -425,6 +448,7 @@ class AirtimeLedger:
         Returns whether the frame went out (always, unless a regulating ledger
         discarded it).
         """
+        self._settle()
         t = self._time(now)
         if airtime_us < 0:
             raise ValueError("airtime cannot be negative")
@@ -446,11 +470,13 @@ class AirtimeLedger:
         self._latest = now
         if airtime_us < 0:
             raise ValueError("airtime cannot be negative")
-        window = track.window
-        if window and window[0][0] <= now or track.state is DutyCycleState.SUSPENDED:
+        expiry = track.expiry
+        head = track.head
+        if head < len(expiry) and expiry[head] <= now or track.state is DutyCycleState.SUSPENDED:
             return self._spend(track, now, airtime_us, track.device, track.page, track.channel)
         # nothing leaves the window and the frame goes out: _spend's common case, inline
-        window.append((now + HOUR_S, airtime_us))
+        expiry.append(now + HOUR_S)
+        track.amount.append(airtime_us)
         s = track.sum_us = track.sum_us + airtime_us
         track.frames += 1
         track.total_us += airtime_us
@@ -460,9 +486,13 @@ class AirtimeLedger:
             track.move(now, self._emit)
         return True
 
+    def advance(self, now: float) -> None:
+        """Move the ledger's clock to ``now`` (time never runs backwards)."""
+        self._time(now)
+
     def _spend(self, track: _Track, t: float, airtime_us: int, device: Hashable, page: int, channel: int) -> bool:
-        window = track.window
-        if window and window[0][0] <= t:
+        expiry = track.expiry
+        if track.head < len(expiry) and expiry[track.head] <= t:
             track.expire(t, self._emit)
         if track.state is DutyCycleState.SUSPENDED:
             track.discarded += 1
@@ -472,7 +502,8 @@ class AirtimeLedger:
                 AlertCode.MESSAGE_DISCARDED, track.sum_us / US_PER_S,
             ))
             return False
-        window.append((t + HOUR_S, airtime_us))
+        expiry.append(t + HOUR_S)
+        track.amount.append(airtime_us)
         track.sum_us += airtime_us
         track.frames += 1
         track.total_us += airtime_us
@@ -498,6 +529,7 @@ class AirtimeLedger:
 
     def tick(self, now: float | None = None) -> list[DutyCycleEvent]:
         """Roll every window forward to ``now``; returns the events that produced."""
+        self._settle()
         t = self._time(now)
         produced: list[DutyCycleEvent] = []
 
@@ -513,10 +545,12 @@ class AirtimeLedger:
 
     def tracks(self) -> list[tuple[Hashable, int, int]]:
         """Every (device, page, channel) seen, in order of first appearance."""
+        self._settle()
         return list(self._tracks)
 
     def devices(self) -> list[Hashable]:
         """Every transmitting device seen, in order of first appearance."""
+        self._settle()
         return list(dict.fromkeys(key[0] for key in self._tracks))
 
     def usage(
@@ -526,6 +560,7 @@ class AirtimeLedger:
         """``device``'s figures now.  Page and channel may be left out when the
         device has used only one; a device that has sent nothing on a valid
         (page, channel) reads as zero."""
+        self._settle()
         t = self._time(now)
         if page is None or channel is None:
             mine = [k for k in self._tracks if k[0] == device]
@@ -545,6 +580,7 @@ class AirtimeLedger:
 
     def device_usage(self, device: Hashable, now: float | None = None) -> list[ChannelUsage]:
         """``device``'s figures on every channel it has used."""
+        self._settle()
         t = self._time(now)
         out = []
         for key, track in self._tracks.items():
@@ -555,6 +591,7 @@ class AirtimeLedger:
 
     def summary(self, now: float | None = None) -> LedgerSummary:
         """Figures across every device and channel."""
+        self._settle()
         t = self._time(now)
         usages = []
         for track in self._tracks.values():
@@ -632,6 +669,7 @@ class DutyCycleLedger(AirtimeLedger):
     ) -> list[DutyCycleEvent]:
         """Change a page's limits; tracks on it move to their new states at once.
         Returns the events that produced."""
+        self._settle()
         self._check_limits(page, limits)
         t = self._time(now)
         self._limits[page] = limits

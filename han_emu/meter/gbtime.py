@@ -44,6 +44,34 @@ def local_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts + utc_offset(ts), timezone.utc).replace(tzinfo=None)
 
 
+_MINUTES: dict[int, datetime] = {}
+#: Seconds into a minute up to which a time cannot round into the next minute
+#: (datetime keeps microseconds, rounding half to even): later ones take the long way.
+_MINUTE_SAFE_S = 59.999
+_MINUTES_KEPT = 4096
+
+
+def local_minute(ts: float) -> datetime:
+    """``local_datetime(ts)`` with its seconds and microseconds zeroed: the GB
+    local minute ``ts`` falls in.  Made once per UTC minute, since the meter's
+    day and the scenario's hour of the day are asked for every few seconds of
+    a simulation (DST switches at 01:00 UTC, never inside a minute)."""
+    key = int(ts // 60)
+    if ts - key * 60 < _MINUTE_SAFE_S:
+        local = _MINUTES.get(key)
+        if local is None:
+            if len(_MINUTES) >= _MINUTES_KEPT:
+                _MINUTES.clear()
+            local = _MINUTES[key] = local_datetime(key * 60)
+        return local
+    return local_datetime(ts).replace(second=0, microsecond=0)
+
+
+def local_date(ts: float) -> date:
+    """``local_datetime(ts).date()``: the GB local day (from :func:`local_minute`)."""
+    return local_minute(ts).date()
+
+
 def iso_utc(ts: float, *, ms: bool = False) -> str:
     """``ts`` as an ISO 8601 date and time in UTC with its zone, e.g.
     ``2026-06-01T10:30:00+00:00``: what people read where an output gives a
@@ -58,8 +86,10 @@ def iso_gb(ts: float, *, ms: bool = False) -> str:
     return datetime.fromtimestamp(ts, zone).isoformat(timespec="milliseconds" if ms else "seconds")
 
 
+@lru_cache(maxsize=1024)
 def local_midnight(day: date) -> int:
-    """POSIX seconds of 00:00 GB local time on ``day``."""
+    """POSIX seconds of 00:00 GB local time on ``day`` (cached: a display asks
+    for its day's midnight with every register read)."""
     naive = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
     # Midnight is never inside a DST switch (those happen at 01:00 UTC).
     return naive - utc_offset(naive)

@@ -21,7 +21,7 @@ from enum import IntEnum
 from typing import Any
 
 from han_emu.meter.daily import DailyLog
-from han_emu.meter.gbtime import local_datetime, local_midnight
+from han_emu.meter.gbtime import local_date, local_datetime, local_midnight
 from han_emu.meter.credit import CAUSE_GENERAL, PrepaymentAccount
 from han_emu.meter.messages import MessageBoard
 from han_emu.meter.profile import PERIOD, ProfileLog
@@ -185,7 +185,7 @@ class TwinMeter:
         return self.readings() + tiers
 
     def today(self) -> date:
-        return local_datetime(self.time).date()
+        return local_date(self.time)  # asked by every history attribute a display reads
 
     # -- driving -------------------------------------------------------------
     def set_flow(self, element: str, flow: Flow) -> None:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from han_emu.meter.gbtime import local_datetime
+from han_emu.meter.gbtime import local_datetime, local_minute
 from han_emu.meter.model import Flow
 from han_emu.meter.settings import PRIMARY, SECONDARY
 
@@ -65,32 +65,68 @@ class Scenario:
         self._last: float | None = None
         self._battery_w = 0.0  # + charging, - discharging
 
+    @property
+    def settings(self) -> ScenarioSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: ScenarioSettings) -> None:
+        """New settings (the dashboard switches variants) start the memos afresh."""
+        self._settings = settings
+        # Memos of pure functions of the time, keyed by what they depend on (the local
+        # minute, the 300 s slot, the half hour, the local day): a run steps every 10 s,
+        # and a value computed again is the same float, so the flows are the same.
+        self._shapes: dict[tuple[int, int], float] = {}
+        self._slots: dict[int, tuple[float, float]] = {}
+        self._seasons: dict[int, tuple[float, float, float]] = {}  # by local day (ordinal)
+        self._clouds: dict[int, float] = {}
+        self._q = math.tan(math.acos(settings.power_factor))
+
     # -- the sources ---------------------------------------------------------
     def house_load_w(self, ts: float, local: datetime | None = None) -> float:
         """``local``: ``ts`` as GB local time, if the caller has it already."""
         s = self.settings
         local = local or local_datetime(ts)
-        hour = local.hour + local.minute / 60.0
-        morning = math.exp(-((hour - 7.5) ** 2) / 1.5)
-        evening = math.exp(-((hour - 18.5) ** 2) / 4.0)
-        shape = max(morning * 0.6, evening)
+        shape = self._shapes.get((local.hour, local.minute))
+        if shape is None:
+            hour = local.hour + local.minute / 60.0
+            morning = math.exp(-((hour - 7.5) ** 2) / 1.5)
+            evening = math.exp(-((hour - 18.5) ** 2) / 4.0)
+            shape = self._shapes[(local.hour, local.minute)] = max(morning * 0.6, evening)
         slot = int(ts // 300)
-        appliance = s.appliance_w if _noise(s.seed, slot, 1) < 0.08 else 0.0
-        jitter = 0.85 + 0.3 * _noise(s.seed, slot, 2)
+        noise = self._slots.get(slot)
+        if noise is None:
+            if len(self._slots) > 1024:  # a backfill walks through a year of slots
+                self._slots.clear()
+            noise = self._slots[slot] = (s.appliance_w if _noise(s.seed, slot, 1) < 0.08 else 0.0,
+                                         0.85 + 0.3 * _noise(s.seed, slot, 2))
+        appliance, jitter = noise
         return (s.house_base_w + s.house_peak_w * shape) * jitter + appliance
 
     def solar_fraction(self, ts: float, local: datetime | None = None) -> float:
         """PV output as a fraction of peak: season, daylight and cloud."""
-        day_of_year = (local or local_datetime(ts)).timetuple().tm_yday
-        season = math.cos(2 * math.pi * (day_of_year - 172) / 365.0)  # 1 at midsummer
-        day_length = 12.25 + 4.25 * season  # hours of daylight in southern England
+        local = local or local_datetime(ts)
+        day = local.toordinal()
+        seasonal = self._seasons.get(day)
+        if seasonal is None:
+            if len(self._seasons) > 1024:
+                self._seasons.clear()
+            day_of_year = local.timetuple().tm_yday
+            season = math.cos(2 * math.pi * (day_of_year - 172) / 365.0)  # 1 at midsummer
+            day_length = 12.25 + 4.25 * season  # hours of daylight in southern England
+            seasonal = self._seasons[day] = (day_length, day_length * 3600.0, 0.55 + 0.3 * season)
+        day_length, daylight_s, peak = seasonal
         solar_noon = 12 * 3600.0  # UTC
         t = (ts % _DAY) - (solar_noon - day_length * 1800.0)
-        if not 0 <= t <= day_length * 3600.0:
+        if not 0 <= t <= daylight_s:
             return 0.0
-        height = math.sin(math.pi * t / (day_length * 3600.0))
-        peak = 0.55 + 0.3 * season
-        cloud = _noise(self.settings.seed, int(ts // 1800), 3)
+        height = math.sin(math.pi * t / daylight_s)
+        half_hour = int(ts // 1800)
+        cloud = self._clouds.get(half_hour)
+        if cloud is None:
+            if len(self._clouds) > 1024:
+                self._clouds.clear()
+            cloud = self._clouds[half_hour] = _noise(self.settings.seed, half_hour, 3)
         return max(0.0, height * peak * (1.0 - 0.8 * cloud * cloud))
 
     # -- the flows -----------------------------------------------------------
@@ -104,7 +140,7 @@ class Scenario:
             self.battery_wh = min(cap, max(0.0, self.battery_wh + self._battery_w * dt_h))
         self._last = ts
 
-        local = local_datetime(ts)  # once: a backfill asks for a year of steps
+        local = local_minute(ts)  # once: a backfill asks for a year of steps (only its minute is read)
         sun = self.solar_fraction(ts, local)
         pv2 = s.secondary_pv_kwp * 1000.0 * sun
         pv1 = s.primary_pv_kwp * 1000.0 * sun
@@ -125,8 +161,7 @@ class Scenario:
 
         net2 = pv2 - battery  # positive: the secondary circuit exports
         net1 = pv1 - load
-        pf = s.power_factor
-        q = math.tan(math.acos(pf))
+        q = self._q  # math.tan(math.acos(s.power_factor)), the same every step
         return {
             PRIMARY: Flow(max(0.0, -net1), max(0.0, net1), max(0.0, -net1) * q, 0.0),
             SECONDARY: Flow(max(0.0, -net2), max(0.0, net2), max(0.0, -net2) * q, 0.0),

@@ -32,7 +32,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Protocol
 
-from han_emu.meter.gbtime import local_datetime, local_midnight, month_start, week_start
+from han_emu.meter.gbtime import local_date, local_midnight, month_start, week_start
 
 if TYPE_CHECKING:
     from han_emu.readout.model import ElementReadout, Readout
@@ -97,7 +97,7 @@ def han_clock(readout: Readout, now: float | None) -> float | None:
 
 def han_day(readout: Readout, now: float | None) -> date | None:
     t = han_clock(readout, now)
-    return None if t is None else local_datetime(t).date()
+    return None if t is None else local_date(t)
 
 
 # -- both elements --------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def note_tier_reading(readout: Readout, el: ElementReadout, now: float | None) -
     t = han_clock(readout, now)
     if t is None:
         return
-    day = local_datetime(t).date()
+    day = local_date(t)
     if day in el.day_marks or t - local_midnight(day) > MARK_TOLERANCE_S:
         return
     registers = {tier: raw for (d, tier), raw in el.tiers.items() if d == IMPORT}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Callable
 
 import zigpy.types as t
 from zigpy.zcl import foundation
@@ -60,6 +60,9 @@ _LOCAL_TIME = Time.AttributeDefs.local_time.id
 _METERING = Metering.cluster_id
 _METERING_NAMES = {attr_id: a.name for attr_id, a in Metering.attributes.items()}
 _SUCCESS = int(Status.SUCCESS)
+#: Frame-control bits of a general (frame type 0) client-to-server frame: both clear.
+_GENERAL_REQUEST_MASK = 0x03 | 0x08
+_MFR_BIT = 0x04
 
 
 def _history_key(match: re.Match[str]) -> tuple[str, str, int]:
@@ -112,6 +115,14 @@ class ZclIngest:
 
     def frame(self, src: int, src_ep: int, dst: int, dst_ep: int, cluster: int, data: bytes,
               now: float | None = None) -> None:
+        if data and not data[0] & _GENERAL_REQUEST_MASK and len(data) >= (5 if data[0] & _MFR_BIT else 3):
+            # A general command from a client (Read Attributes, most of all: each
+            # display's own requests come this way): counted, and nothing in it
+            # moves the readout, as the long way below finds after parsing it.
+            self.frames += 1
+            if now is not None:
+                self._start_scheduled_prices(now)
+            return
         try:
             header, body = ZclHeader.deserialize(data)
         except Exception:
@@ -283,7 +294,11 @@ class ZclIngest:
                 el.export_mpan = _text(value) or None
             return  # otherwise another manufacturer's attribute: nothing a display knows
         if cluster == _METERING:
-            self._metering(el, _METERING_NAMES.get(attr_id, ""), value)
+            apply = _METERING_APPLY.get(attr_id, _UNKNOWN)
+            if apply is _UNKNOWN:
+                apply = _METERING_APPLY[attr_id] = _metering_apply(_METERING_NAMES.get(attr_id, ""))
+            if apply is not None:
+                apply(el, value)
         elif cluster == Price.cluster_id and attr_id in Price.attributes:
             self._price(el, Price.attributes[attr_id].name, value)
         elif cluster == Prepayment.cluster_id and attr_id in Prepayment.attributes:
@@ -297,42 +312,6 @@ class ZclIngest:
                 self.readout.time_read_at = now
             elif attr_id == _LOCAL_TIME and self.readout.time_utc is not None:
                 self.readout.time_local_offset = int(value) + ZCL_EPOCH_POSIX - int(self.readout.time_utc)
-
-    def _metering(self, el, name: str, value: Any) -> None:
-        if name == "current_summ_delivered":
-            el.summation["delivered"] = int(value)
-        elif name == "current_summ_received":
-            el.summation["received"] = int(value)
-        elif name == "instantaneous_demand":
-            el.demand = int(value)
-        elif name == "multiplier":
-            el.multiplier = int(value) or 1
-        elif name == "divisor":
-            el.divisor = int(value) or 1
-        elif name == "unit_of_measure":
-            el.unit = int(value)
-        elif name == "site_id":
-            el.site_id = _text(value) or None
-        elif name == "meter_serial_number":
-            el.serial = _text(value)
-        elif name == "iambient_consumption_indicator":
-            el.ambient = int(value)
-        elif name.startswith("active_register_tier_"):
-            el.active_tier[name.rsplit("_", 1)[1]] = int(value)
-        elif m := _TIER.match(name):
-            el.tiers[(m.group(2), int(m.group(1)))] = int(value)
-        elif m := _HIST.match(name):
-            raw = int(value)
-            limit = 0xFFFFFFFF if "month" in name else 0xFFFFFF
-            el.history[_history_key(m)] = None if raw == limit else raw
-        elif name.startswith("cur_part_profile_int_"):
-            direction = name.rsplit("_", 1)[1]
-            start, raw = el.partial.get(direction, (0, 0))
-            if "start_time" in name:
-                start = int(utctime_to_posix(int(value)))
-            else:
-                raw = int(value)
-            el.partial[direction] = (start, raw)
 
     def _prepayment(self, el, name: str, value: Any) -> None:
         p = el.prepayment
@@ -360,3 +339,83 @@ class ZclIngest:
             el.tariff_label["delivered"] = _text(value)
         elif name == "received_tariff_label":
             el.tariff_label["received"] = _text(value)
+
+
+_Apply = Callable[[ElementReadout, Any], None]
+_UNKNOWN: Any = object()
+_METERING_APPLY: dict[int, _Apply | None] = {}
+"""Metering attribute id -> how its value goes into an element (None: it does
+not), found from the attribute's name once rather than per value."""
+
+
+def _metering_apply(name: str) -> _Apply | None:
+    """What a value of the Metering attribute ``name`` does to an element
+    readout (None: nothing).  The names are tried in this order, as a value
+    arrives for each of them many times a day."""
+    if name in ("current_summ_delivered", "current_summ_received"):
+        direction = name.rsplit("_", 1)[1]
+
+        def summation(el: ElementReadout, value: Any) -> None:
+            el.summation[direction] = int(value)
+        return summation
+    if name == "instantaneous_demand":
+        def demand(el: ElementReadout, value: Any) -> None:
+            el.demand = int(value)
+        return demand
+    if name == "multiplier":
+        def multiplier(el: ElementReadout, value: Any) -> None:
+            el.multiplier = int(value) or 1
+        return multiplier
+    if name == "divisor":
+        def divisor(el: ElementReadout, value: Any) -> None:
+            el.divisor = int(value) or 1
+        return divisor
+    if name == "unit_of_measure":
+        def unit(el: ElementReadout, value: Any) -> None:
+            el.unit = int(value)
+        return unit
+    if name == "site_id":
+        def site_id(el: ElementReadout, value: Any) -> None:
+            el.site_id = _text(value) or None
+        return site_id
+    if name == "meter_serial_number":
+        def serial(el: ElementReadout, value: Any) -> None:
+            el.serial = _text(value)
+        return serial
+    if name == "iambient_consumption_indicator":
+        def ambient(el: ElementReadout, value: Any) -> None:
+            el.ambient = int(value)
+        return ambient
+    if name.startswith("active_register_tier_"):
+        side = name.rsplit("_", 1)[1]
+
+        def active_tier(el: ElementReadout, value: Any) -> None:
+            el.active_tier[side] = int(value)
+        return active_tier
+    if m := _TIER.match(name):
+        key = (m.group(2), int(m.group(1)))
+
+        def tier(el: ElementReadout, value: Any) -> None:
+            el.tiers[key] = int(value)
+        return tier
+    if m := _HIST.match(name):
+        period = _history_key(m)
+        limit = 0xFFFFFFFF if "month" in name else 0xFFFFFF
+
+        def history(el: ElementReadout, value: Any) -> None:
+            raw = int(value)
+            el.history[period] = None if raw == limit else raw
+        return history
+    if name.startswith("cur_part_profile_int_"):
+        part = name.rsplit("_", 1)[1]
+        is_start = "start_time" in name
+
+        def partial(el: ElementReadout, value: Any) -> None:
+            start, raw = el.partial.get(part, (0, 0))
+            if is_start:
+                start = int(utctime_to_posix(int(value)))
+            else:
+                raw = int(value)
+            el.partial[part] = (start, raw)
+        return partial
+    return None

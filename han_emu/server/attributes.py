@@ -266,6 +266,7 @@ class AttributeTable:
     def __init__(self, bindings: Iterable[AttributeBinding] = ()) -> None:
         self._bindings: dict[tuple[int | None, int], AttributeBinding] = {}
         self._plans: dict[tuple[tuple[int, ...], int | None], ReadPlan] = {}
+        self._payload_plans: dict[tuple[bytes, int | None], ReadPlan] = {}
         for binding in bindings:
             self.add(binding)
 
@@ -283,6 +284,7 @@ class AttributeTable:
             )
         self._bindings[key] = binding
         self._plans.clear()
+        self._payload_plans.clear()
         return binding
 
     def bind(
@@ -378,6 +380,19 @@ class AttributeTable:
             if len(self._plans) >= _MAX_PLANS:  # a peer asking for ever new lists gets no more memory
                 self._plans.clear()
             plan = self._plans[key] = tuple(entries)
+        return plan
+
+    def read_plan_of(self, payload: bytes, manufacturer_code: int | None = None) -> ReadPlan:
+        """:meth:`read_plan` of a Read Attributes payload (its uint16 ids, an
+        even number of bytes), found by the payload's bytes: unpacking the ids
+        and hashing them again is most of the work of a plan found."""
+        key = (bytes(payload), manufacturer_code)
+        plan = self._payload_plans.get(key)
+        if plan is None:
+            plan = self.read_plan(struct.unpack(f"<{len(payload) // 2}H", payload), manufacturer_code)
+            if len(self._payload_plans) >= _MAX_PLANS:
+                self._payload_plans.clear()
+            self._payload_plans[key] = plan
         return plan
 
     def ids(self, manufacturer_code: int | None = None) -> list[int]:

@@ -9,15 +9,14 @@ which dispatches to it and frames its replies.
 from __future__ import annotations
 
 import logging
-import struct
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable
 
 import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.foundation import GeneralCommand, ReportingDirection, Status
 
 from han_emu.meter.clock import Clock
-from han_emu.server.attributes import AttributeReadError, MissingValue
+from han_emu.server.attributes import AttributeReadError, MissingValue, ReadPlan
 from han_emu.server.command import ZclError
 from han_emu.server.context import Malformed, RequestContext, header_size, parse
 from han_emu.server.reporting import ReportingEngine, ReportTarget
@@ -61,8 +60,11 @@ class GeneralCommands:
         if handler is not None:
             if cmd == GeneralCommand.Read_Attributes and not len(payload) % 2:
                 # The busiest request: a bare list of uint16 ids, read without
-                # building a zigpy struct (odd lengths go the long way, to fail).
-                return handler(self, ctx, _ReadAttributesArgs(_uint16_list(payload)))
+                # building a zigpy struct (odd lengths go the long way, to fail);
+                # its plan is found by the payload's bytes, as the displays send
+                # the same few lists all day.
+                plan = ctx.side.attributes.read_plan_of(payload, ctx.manufacturer)
+                return self._read_reply(ctx, plan, len(payload) // 2)
             definition = foundation.GENERAL_COMMANDS[GeneralCommand(cmd)]
             args = parse(definition.schema, payload)
             return handler(self, ctx, args)
@@ -72,13 +74,17 @@ class GeneralCommands:
         return self._default_response(ctx, Status.UNSUP_GENERAL_COMMAND)
 
     def _read_attributes(self, ctx: RequestContext, args: Any) -> list[t.ZigbeePacket]:
-        manufacturer = ctx.manufacturer
-        budget = self.max_frame - header_size(manufacturer)
+        ids = args.attribute_ids
+        plan = ctx.side.attributes.read_plan(ids if type(ids) is tuple else tuple(ids), ctx.manufacturer)
+        return self._read_reply(ctx, plan, len(ids))
+
+    def _read_reply(self, ctx: RequestContext, plan: ReadPlan, asked: int) -> list[t.ZigbeePacket]:
+        """The Read Attributes Response to ``plan`` (of ``asked`` ids), as many records as fit."""
+        budget = self.max_frame - header_size(ctx.manufacturer)
         records: list[bytes] = []
         used = 0
-        ids = args.attribute_ids
         missing = self.missing_value
-        for head, binding in ctx.side.attributes.read_plan(ids if type(ids) is tuple else tuple(ids), manufacturer):
+        for head, binding in plan:
             # A record is attribute id, status and, on success, type and value
             # (ZCL 2.5.2); built as bytes directly, this is the busiest reply.
             if binding is None:
@@ -89,7 +95,7 @@ class GeneralCommands:
                 except AttributeReadError as exc:
                     encoded = head[:2] + bytes((exc.status,))
             if records and used + len(encoded) > budget:
-                LOGGER.info("read response full: %d of %d records fit", len(records), len(args.attribute_ids))
+                LOGGER.info("read response full: %d of %d records fit", len(records), asked)
                 break
             records.append(encoded)
             used += len(encoded)
@@ -300,16 +306,6 @@ class GeneralCommands:
             dst=ctx.packet.src,
             dst_ep=int(ctx.packet.src_ep or 0),
         )
-
-
-class _ReadAttributesArgs(NamedTuple):
-    """What the Read Attributes schema would give: the requested ids."""
-
-    attribute_ids: tuple[int, ...]
-
-
-def _uint16_list(payload: bytes) -> tuple[int, ...]:
-    return struct.unpack(f"<{len(payload) // 2}H", payload)
 
 
 def _typed(typ: Any, value: Any) -> Any:

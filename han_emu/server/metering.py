@@ -111,9 +111,17 @@ def metering_table(meter: TwinMeter, element: str, export_mpan: ExportMpanHome |
     def demand() -> int:
         return round(el.flow.demand_w)
 
+    levels: dict[int, int] = {}  # whole W -> indicator: the thresholds are fixed, the demand repeats
+
     def ambient() -> int:
         # Classify the import a display reads from InstantaneousDemand (whole W).
-        return thresholds.indicator(Decimal(max(0, demand())) / DIVISOR)
+        w = max(0, demand())
+        level = levels.get(w)
+        if level is None:
+            if len(levels) >= 4096:
+                levels.clear()
+            level = levels[w] = thresholds.indicator(Decimal(w) / DIVISOR)
+        return level
 
     getters: dict[str, Callable[[], Any]] = {
         "current_summ_delivered": reading("import"),

@@ -42,6 +42,26 @@ def _label(text: str, limit: int) -> bytes:
     return text.encode("utf-8")[:limit]
 
 
+def _around_current_time(fields: dict[str, Any]) -> tuple[bytes, bytes | None, int]:
+    """(bytes before, bytes after, CurrentTime) of PublishPrice ``fields``
+    serialized, CurrentTime being a little-endian uint32 between them: found
+    by serializing with two other CurrentTimes and taking what both share.
+    (whole bytes, None, CurrentTime) when they do not differ in exactly those
+    four bytes."""
+    schema = _CMD.publish_price.schema
+    now = int(fields["current_time"])
+    whole = make(schema, **fields).serialize()
+    low = make(schema, **{**fields, "current_time": 0}).serialize()
+    high = make(schema, **{**fields, "current_time": 0xFFFFFFFE}).serialize()
+    at = next((i for i, (a, b) in enumerate(zip(low, high)) if a != b), None)
+    if (at is None or len(low) != len(high) or len(whole) != len(low) or low[at + 4:] != high[at + 4:]
+            or low[at:at + 4] != bytes(4) or high[at:at + 4] != (0xFFFFFFFE).to_bytes(4, "little")
+            or whole[:at] + now.to_bytes(4, "little") + whole[at + 4:] != whole
+            or low[:at] != whole[:at] or low[at + 4:] != whole[at + 4:]):
+        return whole, None, now
+    return whole[:at], whole[at + 4:], now
+
+
 @dataclass
 class PriceState:
     """Acknowledgements and subscribers seen by one element's Price server."""
@@ -57,6 +77,8 @@ class ElementPrices:
         self.meter = meter
         self.element = element
         self.state = PriceState()
+        #: PublishPrice fields but CurrentTime -> its bytes around CurrentTime (publish_price_bytes).
+        self._published: dict[tuple[Any, ...], tuple[bytes, bytes | None, int]] = {}
 
     # -- helpers --------------------------------------------------------------
     def tariff(self, direction: str) -> Tariff | None:
@@ -122,6 +144,29 @@ class ElementPrices:
     # -- PublishPrice ------------------------------------------------------------
     def publish_price(self, start: float | None = None) -> Any:
         """The PublishPrice in force at ``start`` (default: now)."""
+        return make(_CMD.publish_price.schema, **self._publish_fields(start))
+
+    def publish_price_bytes(self) -> bytes:
+        """``publish_price().serialize()``: the PublishPrice in force now, as
+        GetCurrentPrice answers it (a display asks every few minutes).  Its
+        bytes but CurrentTime's stay the same until the price or its duration
+        changes, so they are made once per set of fields and CurrentTime put
+        between them."""
+        fields = self._publish_fields(None)
+        now = int(fields["current_time"])
+        key = tuple(v for k, v in fields.items() if k != "current_time")
+        parts = self._published.get(key)
+        if parts is None:
+            parts = _around_current_time(fields)
+            if len(self._published) >= 64:
+                self._published.clear()
+            self._published[key] = parts
+        if parts[1] is None:  # CurrentTime not found where a UTCTime would be: zigpy every time
+            return parts[0] if now == parts[2] else make(_CMD.publish_price.schema, **fields).serialize()
+        return parts[0] + now.to_bytes(4, "little") + parts[1]
+
+    def _publish_fields(self, start: float | None) -> dict[str, Any]:
+        """PublishPrice's fields for the price in force at ``start`` (default: now)."""
         meter = self.meter
         at = meter.time if start is None else start
         imp = self.tariff("import")
@@ -159,7 +204,7 @@ class ElementPrices:
                 extended_price_tier=0,
                 extended_register_tier=0,
             )
-        return make(_CMD.publish_price.schema, **fields)
+        return fields
 
     def _changes(self, at: float, count: int) -> list[int]:
         """The next ``count`` times the published price changes after ``at``:
@@ -192,7 +237,7 @@ class ElementPrices:
         src = request.packet.src
         if options & 0x01 and src is not None:
             self.state.subscribers.add((int(src.address), int(request.packet.src_ep)))
-        return [ZclReply(_CMD.publish_price.id, self.publish_price())]
+        return [ZclReply(_CMD.publish_price.id, self.publish_price_bytes())]
 
     def get_scheduled_prices(self, request: ZclRequest) -> list[ZclReply]:
         wanted = int(request.args.number_of_events) or 1

@@ -29,7 +29,6 @@ ways, so that conformance checks can be shown to fail.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import Counter
 from datetime import date, timedelta
@@ -56,7 +55,7 @@ from clusters.metering import (
 )
 from clusters.mp184 import EndpointMap
 from clusters.price import tier_block_price_attr
-from clusters.zcl_frame import read_header
+from clusters.zcl_frame import FRAME_TYPE_MASK as _FRAME_TYPE, read_header
 from clusters.zcl_header import ZclHeader
 from clusters.zcl_struct import make, read
 from han_emu.air.accounting import HUB_NWK
@@ -70,6 +69,7 @@ from han_emu.radio.virtual.medium import VirtualAir
 from han_emu.radio.virtual.node import FrameHandler, SimNode, ZclFrame, se_endpoint, zcl_frame
 from han_emu.readout import Readout, ZclIngest
 from han_emu.readout.costs import han_clock
+from han_emu.sim.attribute_reads import AttributeReads, read_frame
 from han_emu.sim.faults import SLOW_POLL_FACTOR, parse_faults
 from han_emu.sim.schedule import DeviceSettings
 
@@ -97,12 +97,6 @@ _DISPLAY_MESSAGE = Messaging.ClientCommandDefs.display_message
 _GET_LAST_MESSAGE = Messaging.ServerCommandDefs.get_last_message.id
 _CONFIRM_MESSAGE = Messaging.ServerCommandDefs.message_confirmation
 _PROFILE_GOING = (ProfileStatus.Success, ProfileStatus.More_Periods_Requested_Than_Can_Be_Returned)
-_READ_CHUNK = 6  # attributes per Read Attributes: keeps responses in one frame
-#: Attributes per Discover Attributes page: 3 + 1 + 3 x 20 = 64 bytes of ZCL, which an APS-secured
-#: frame from the ESI carries unfragmented (65 fit in a 127-byte PSDU); the ESI cuts a page to its own
-#: frame size anyway and says discovery is not complete.
-_DISCOVER_PAGE = 20
-_DISCOVER_MAX_PAGES = 32  # a server that never says "complete" is not asked for ever
 _DISCOVERED = (Metering.cluster_id, Price.cluster_id)
 #: The whole history is read this long after each GB local midnight, when the
 #: meter has moved its days, weeks and months on.
@@ -110,21 +104,7 @@ HISTORY_AFTER_MIDNIGHT_S = 120.0
 PAGE = 24
 
 
-def _read_frame(ids: Iterable[int], manufacturer: int | None = None) -> bytes:
-    return _read_frame_for(tuple(ids), manufacturer)  # zigpy or plain ints: equal keys, the same frame
-
-
-@functools.lru_cache(maxsize=256)
-def _read_frame_for(ids: tuple[int, ...], manufacturer: int | None = None) -> bytes:
-    # The displays read the same few attribute sets all day: build each frame
-    # once (the node puts its own TSN in on sending).
-    schema = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes].schema
-    payload = schema(attribute_ids=[t.uint16_t(a) for a in ids]).serialize()
-    return zcl_frame(0, foundation.GeneralCommand.Read_Attributes, payload, general=True,
-                     manufacturer=manufacturer)
-
-
-class SimDisplay(SimNode):
+class SimDisplay(AttributeReads, SimNode):
     """An IHD, PPMID or CAD with its own poll schedule and readout."""
 
     def __init__(
@@ -312,60 +292,18 @@ class SimDisplay(SimNode):
             LOGGER.debug("%s: request on 0x%04X failed: %s", self.name, cluster, exc)
             self.gave_up = "no-recovery" in self.faults
             return None
-        # The node rewrote the TSN; the response carries the same one.
-        sent = bytearray(data)
-        sent[3 if sent[0] & 0x04 else 1] = read_header(rsp.data.serialize())[2]
+        # The node rewrote the TSN; the response carries the same one.  The readout
+        # reads it only in cluster-specific requests (a GetProfile's, to match its
+        # response): a general one (Read Attributes, most of all) goes in as built.
+        if data[0] & _FRAME_TYPE:
+            sent = bytearray(data)
+            sent[3 if sent[0] & 0x04 else 1] = read_header(rsp.data.serialize())[2]
+            data = bytes(sent)
         assert self.nwk is not None
-        self.ingest.frame(int(self.nwk), 1, self.esi_nwk, ep, cluster, bytes(sent), self.clock.now())
-        self.ingest.packet(rsp, self.clock.now())
+        now = self.clock.now()
+        self.ingest.frame(int(self.nwk), 1, self.esi_nwk, ep, cluster, data, now)
+        self.ingest.packet(rsp, now)
         return rsp
-
-    async def read(self, ep: int, cluster: int, ids: list[int]) -> None:
-        """Read Attributes in chunks, leaving out what discovery found the ESI does not serve."""
-        served = self.served.get((ep, cluster))
-        if served is not None:
-            ids = [a for a in ids if a in served]
-        for i in range(0, len(ids), _READ_CHUNK):
-            await self.ask(ep, cluster, _read_frame(ids[i:i + _READ_CHUNK]))
-
-    async def discover(self, ep: int, cluster: int) -> frozenset[int] | None:
-        """Discover Attributes (ZCL general command 0x0C) on ``ep``'s ``cluster``, page by page
-        until the ESI says discovery is complete; the ids found, kept in :attr:`served`.
-
-        Why discovery and not NumberOfPriceTiersInUse: the tier count tells how many
-        tier prices and registers a tariff has, but not that an element without an
-        export tariff has no ActiveRegisterTierReceived, and it says nothing of the
-        Metering cluster's other optional attributes; one discovery at start answers
-        all of it from the meter itself, at the cost of a few frames once.  An ESI
-        that does not answer (or refuses the command, or never finishes) leaves the
-        display reading everything, as before, so older meters still work."""
-        request = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Discover_Attributes].schema
-        response = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Discover_Attributes_rsp].schema
-        found: set[int] = set()
-        start = 0
-        for _ in range(_DISCOVER_MAX_PAGES):
-            payload = request(start_attribute_id=start, max_attribute_ids=_DISCOVER_PAGE).serialize()
-            rsp = await self.ask(ep, cluster, zcl_frame(0, foundation.GeneralCommand.Discover_Attributes,
-                                                        payload, general=True))
-            if rsp is None:
-                return None
-            header, body = ZclHeader.deserialize(rsp.data.serialize())
-            if (not header.frame_control.is_general
-                    or header.command_id != foundation.GeneralCommand.Discover_Attributes_rsp):
-                return None  # a Default Response: the ESI does not do discovery
-            try:
-                page, _ = response.deserialize(body)
-            except ValueError:
-                return None
-            ids = [int(record.attrid) for record in page.attribute_info]
-            found.update(ids)
-            if page.discovery_complete:
-                self.served[(ep, cluster)] = frozenset(found)
-                return self.served[(ep, cluster)]
-            if not ids or max(ids) >= 0xFFFF:
-                return None
-            start = max(ids) + 1
-        return None
 
     # -- behaviour --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -417,7 +355,7 @@ class SimDisplay(SimNode):
         """MP184 R4: the export MPAN, a manufacturer-specific attribute, read
         with its home's manufacturer code in the ZCL header."""
         home = self.map.export_mpan
-        await self.ask(ep, home.cluster_id, _read_frame(
+        await self.ask(ep, home.cluster_id, read_frame(
             [home.attribute_id], manufacturer=home.manufacturer_code))
 
     def _mp184_on(self, ep: int) -> bool:

@@ -113,10 +113,11 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-PRELOAD = ("han_emu.study.compare", "han_emu.han.virtual", "han_emu.radio.vtime", "han_emu.meter.model")
+PRELOAD = ("han_emu.study.compare", "han_emu.han.virtual", "han_emu.radio.vtime", "han_emu.meter.model", "numpy")
 """Imported once by the fork server, so a worker starts in milliseconds: the
 study's module and the simulation stack that :func:`.compare.simulate` imports
-when it runs (about a second of imports per job otherwise)."""
+when it runs (about a second of imports per job otherwise), and numpy, which
+the airtime accounting's bulk charges load on first use."""
 
 
 def _init_worker(reports: Any, stop: Any) -> None:
