@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -48,9 +49,22 @@ class ServerHost:
         self._host_server = server
         self._host_clock = None
         self._host_skip: set[int] = set()
-        # What the scheduler waits on (a wake, or its next due time); None while it works.
-        self._host_waiter: asyncio.Future[bool] | None = None
-        self._host_queue: asyncio.Queue[t.ZigbeePacket] = asyncio.Queue()
+        # The scheduler (see _host_step): the loop it runs on while started, its
+        # timer (next due time, or the pause after an empty due()), the step
+        # queued to run, whether it waits for a wake or its timer, and whether
+        # that timer ran out.
+        self._host_loop: asyncio.AbstractEventLoop | None = None
+        self._host_loop_clock: Clock | None = None
+        self._host_timer: asyncio.Handle | None = None
+        self._host_pending: asyncio.Handle | None = None
+        self._host_waiting = False
+        self._host_ran = False
+        # The sender's queue (see _host_put): packets not yet taken, packets
+        # not yet sent, and the futures the sender and flush() wait on.
+        self._host_outbox: deque[t.ZigbeePacket] = deque()
+        self._host_unfinished = 0
+        self._host_sender_waiter: asyncio.Future[None] | None = None
+        self._host_flush_waiters: list[asyncio.Future[None]] = []
         self._host_tasks: list[asyncio.Task[None]] = []
         self.host_observers: list[Callable[[t.ZigbeePacket], None]] = []
         """Called with every packet the radio delivers, before the server or
@@ -72,9 +86,9 @@ class ServerHost:
     def wake_server(self) -> None:
         """The server's model changed: ask it again what is due (reports on
         change cannot be foreseen by ``next_due``)."""
-        waiter = self._host_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(False)
+        if self._host_waiting:
+            self._host_waiting = False
+            self._host_pending = self._host_loop.call_soon(self._host_step)  # type: ignore[union-attr]
 
     def _server_descriptors(self) -> list[SimpleDescriptor]:
         server = self._host_server
@@ -116,13 +130,19 @@ class ServerHost:
         if self._host_tasks:
             return
         loop = asyncio.get_running_loop()
-        self._host_tasks = [
-            loop.create_task(self._host_sender(), name="packet-server-sender"),
-            loop.create_task(self._host_scheduler(), name="packet-server-scheduler"),
-        ]
+        self._host_loop = loop
+        self._host_loop_clock = clock_for_loop(loop)
+        self._host_tasks = [loop.create_task(self._host_sender(), name="packet-server-sender")]
+        # The scheduler's first step, where a task's first step would run.
+        self._host_pending = loop.call_soon(self._host_plan_step)
 
     async def _host_stop(self) -> None:
         tasks, self._host_tasks = self._host_tasks, []
+        self._host_waiting = False
+        for handle in (self._host_pending, self._host_timer):
+            if handle is not None:
+                handle.cancel()
+        self._host_pending = self._host_timer = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -154,15 +174,39 @@ class ServerHost:
             LOGGER.exception("Packet server failed to handle %r; no reply sent", packet)
             return
         for reply in replies:
-            self._host_queue.put_nowait(reply)
+            self._host_put(reply)
         self.wake_server()  # handling may have changed the schedule
 
     # -- outgoing -------------------------------------------------------------------
+    # A deque and a future in place of an asyncio.Queue: the same hand-off
+    # (the sender, waiting on an empty queue, is woken by the put, at the same
+    # point of the loop), without the Queue's method calls and Event for each
+    # of the thousands of packets a simulation sends.
+
+    def _host_put(self, packet: t.ZigbeePacket) -> None:
+        """Queue ``packet`` for the sender (asyncio.Queue.put_nowait's work)."""
+        self._host_outbox.append(packet)
+        self._host_unfinished += 1
+        waiter = self._host_sender_waiter
+        if waiter is not None:
+            self._host_sender_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _host_sender(self) -> None:
         """Send the server's packets one at a time, in the order it made them."""
+        loop = asyncio.get_running_loop()
+        outbox = self._host_outbox
         while True:
-            packet = await self._host_queue.get()
+            while not outbox:
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._host_sender_waiter = waiter
+                try:
+                    await waiter
+                finally:
+                    if self._host_sender_waiter is waiter:
+                        self._host_sender_waiter = None
+            packet = outbox.popleft()
             try:
                 await self.send_packet(packet)  # type: ignore[attr-defined]
             except zigpy.exceptions.DeliveryError as exc:
@@ -172,7 +216,12 @@ class ServerHost:
             except Exception:
                 LOGGER.exception("Sending packet server packet %r failed", packet)
             finally:
-                self._host_queue.task_done()
+                self._host_unfinished -= 1
+                if not self._host_unfinished:
+                    waiters, self._host_flush_waiters = self._host_flush_waiters, []
+                    for done in waiters:
+                        if not done.done():
+                            done.set_result(None)
 
     async def flush(self, timeout: float) -> bool:
         """Wait (at most ``timeout`` s) until every packet the server made so
@@ -180,57 +229,101 @@ class ServerHost:
         A stop should not cut off an answer a device is waiting for (the last
         message of a key establishment)."""
         if not self._host_tasks:
-            return self._host_queue.empty()
+            return not self._host_outbox
         try:
             async with asyncio.timeout(timeout):
-                await self._host_queue.join()
+                if self._host_unfinished:
+                    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                    self._host_flush_waiters.append(done)
+                    try:
+                        await done
+                    finally:
+                        if done in self._host_flush_waiters:
+                            self._host_flush_waiters.remove(done)
         except TimeoutError:
             return False
         return True
 
-    async def _host_scheduler(self) -> None:
-        """Call ``server.due()`` whenever ``server.next_due()`` says so."""
-        loop = asyncio.get_running_loop()
+    # -- the schedule -----------------------------------------------------------------
+    # The scheduler was a task: look at next_due(), sleep until then or until
+    # woken, call due(), again.  A woken task runs one step on the loop's next
+    # turn; a simulation wakes it after every packet the server handles, and
+    # the wake-up (a future, the task's step, two coroutine frames resumed)
+    # cost more than the look at the schedule.  The same steps now run as
+    # plain callbacks, queued with call_soon exactly where the task's steps
+    # were (a wake, the timer's run-out, the end of the pause after an empty
+    # due()), and setting their timers at the same points: callbacks and
+    # timers follow one another as before, so ties between timers due at the
+    # same instant (fired in the order they were set) fall as before.
+
+    def _host_time_up(self) -> None:
+        """The scheduler's timer ran out (asyncio: resolve the future it sleeps on)."""
+        self._host_ran = True
+        if self._host_waiting:
+            self._host_waiting = False
+            self._host_pending = self._host_loop.call_soon(self._host_step)  # type: ignore[union-attr]
+
+    def _host_step(self) -> None:
+        """Woken, or the time ran out: due() if it ran out (even just after a
+        wake, as a timeout around the wait would say), else a new look."""
+        self._host_pending = None
+        timer = self._host_timer
+        if timer is not None:
+            self._host_timer = None
+            timer.cancel()
+        if self._host_ran and not self._host_due():
+            return
+        self._host_plan()
+
+    def _host_plan_step(self) -> None:
+        """The first step, and the one after the pause."""
+        self._host_pending = None
+        self._host_plan()
+
+    def _host_plan(self) -> None:
+        """Call ``server.due()`` whenever ``server.next_due()`` says so: sleep
+        until then (None: until woken), or call it now."""
         while True:
-            delay = self._host_delay(self._host_clock or clock_for_loop())
+            delay = self._host_delay(self._host_clock or self._host_loop_clock)  # type: ignore[arg-type]
             if delay is None or delay > 0:
-                if not await self._host_sleep(loop, delay):
-                    continue  # attached, or handled a packet: look at the schedule again
-            server = self._host_server
-            if server is None:
-                continue
-            try:
-                packets = server.due()
-            except Exception:
-                LOGGER.exception("Packet server failed to produce its due packets")
-                packets = []
-            for packet in packets:
-                self._host_queue.put_nowait(packet)
-            if not packets:
-                await asyncio.sleep(MIN_DUE_INTERVAL)
+                self._host_sleep(delay)
+                return
+            if not self._host_due():
+                return
 
-    async def _host_sleep(self, loop: asyncio.AbstractEventLoop, delay: float | None) -> bool:
-        """Wait ``delay`` seconds (None: for ever) or until woken: True when
-        the time ran out before we ran again (even just after a wake), as a
-        timeout around the wait would say.
-
-        One timer, and a future the wake resolves: a packet handled wakes the
-        scheduler, so this runs for most packets of a simulation."""
-        waiter: asyncio.Future[bool] = loop.create_future()
-        ran = [False]
-        timer = None
-        if delay is not None:
-            when = loop.time() + delay
-            timer = (loop.call_soon(_time_up, waiter, ran) if when <= loop.time()
-                     else loop.call_at(when, _time_up, waiter, ran))
-        self._host_waiter = waiter
+    def _host_due(self) -> bool:
+        """``server.due()``'s packets to the sender; False when it had none and
+        the scheduler pauses (it stops a hot loop), True to look again now."""
+        server = self._host_server
+        if server is None:
+            return True
         try:
-            await waiter
-        finally:
-            self._host_waiter = None
-            if timer is not None:
-                timer.cancel()
-        return ran[0]
+            packets = server.due()
+        except Exception:
+            LOGGER.exception("Packet server failed to produce its due packets")
+            packets = []
+        for packet in packets:
+            self._host_put(packet)
+        if packets:
+            return True
+        loop = self._host_loop
+        self._host_timer = loop.call_at(loop.time() + MIN_DUE_INTERVAL, self._host_pause_over)  # type: ignore[union-attr]
+        return False
+
+    def _host_pause_over(self) -> None:
+        """The pause ran out (asyncio.sleep: resolve the future it waits on)."""
+        self._host_timer = None
+        self._host_pending = self._host_loop.call_soon(self._host_plan_step)  # type: ignore[union-attr]
+
+    def _host_sleep(self, delay: float | None) -> None:
+        """Wait ``delay`` seconds (None: for ever) or until woken."""
+        loop = self._host_loop
+        self._host_ran = False
+        if delay is not None:
+            when = loop.time() + delay  # type: ignore[union-attr]
+            self._host_timer = (loop.call_soon(self._host_time_up) if when <= loop.time()  # type: ignore[union-attr]
+                                else loop.call_at(when, self._host_time_up))  # type: ignore[union-attr]
+        self._host_waiting = True
 
     def _host_delay(self, clock: Clock) -> float | None:
         server = self._host_server
@@ -245,8 +338,3 @@ class ServerHost:
             return None
         return max(0.0, when - clock.now())
 
-
-def _time_up(waiter: asyncio.Future[bool], ran: list[bool]) -> None:
-    ran[0] = True
-    if not waiter.done():
-        waiter.set_result(True)

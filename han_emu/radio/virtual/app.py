@@ -328,8 +328,11 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         lookup a Key Establishment server needs, since packets carry NWK sources."""
         if self._port.nwk is not None and nwk == self._port.nwk:
             return self._port.ieee
+        # zigpy compares NWK addresses as ints: a plain int in range is looked
+        # up as its t.NWK would be, without building one per frame.
+        key = nwk if type(nwk) is int and 0 <= nwk <= 0xFFFF else t.NWK(nwk)
         try:
-            return self.get_device(nwk=t.NWK(nwk)).ieee
+            return self.get_device(nwk=key).ieee
         except KeyError:
             node = self.air.node_by_nwk(nwk)
             return None if node is None else node.ieee
