@@ -265,7 +265,11 @@ class VirtualAir(AirCounters):
             packet=packet, tx_options=packet.tx_options, aps_ack=aps_ack, aps_counter=aps_counter,
             delivered_to=delivered_to, nwk_counter=nwk_counter, aps_frame_counter=aps_fc,
         )
-        self._emit(frame)
+        for listener in self._listening:  # self._emit(frame), without the call
+            try:
+                listener(frame)
+            except Exception:
+                LOGGER.exception("Air listener %r failed on %r", listener, frame)
 
     def _emit(self, frame: AirFrame) -> None:
         for listener in self._listening:
@@ -340,7 +344,8 @@ class VirtualAir(AirCounters):
         nwk_counter = self._next_nwk_counter(sender, key)
         mode = dst.addr_mode
         unicast = mode in _UNICAST
-        options = _option_bits(packet.tx_options)
+        options = packet.tx_options  # _option_bits(packet.tx_options), without the call
+        options = options._value_ if type(options) is t.TransmitOptions else t.TransmitOptions(options).value
         # Smart Energy secures broadcasts at the NWK layer only.
         aps_fc = (
             self._next_aps_frame_counter(sender, key)

@@ -335,7 +335,11 @@ class SimNode:
             # on one of the busiest awaits of a simulation).
             timer = loop.call_at(deadline, _no_answer, future)
             try:
-                await self.send(packet)
+                # await self.send(packet), which is SimNode's own here: its
+                # check, then the air's transmit (a coroutine less per request).
+                if not self.joined:
+                    raise zigpy.exceptions.DeliveryError(f"{self.name} is not on a network")
+                await self.air.transmit(self, packet)
                 return await future
             finally:
                 timer.cancel()
