@@ -44,6 +44,7 @@ COORDINATOR = "ESI"
 PROGRESS_STEPS = 200
 """How often a long run tells its progress: fine enough for a smooth bar."""
 COORDINATOR_IEEE = t.EUI64.convert("00:0d:6f:00:00:00:00:01")
+_UNICAST = (t.AddrMode.NWK, t.AddrMode.IEEE)
 NWK_COUNTER_KEY = "nwk_frame_counter"  # the coordinator's, in the state database's meta table
 COUNTERS_KEY = "frame_counters"  # every node's, and every receiver's tables (VirtualAir.counter_state)
 
@@ -118,6 +119,8 @@ class VirtualHan:
         self.app: HostedVirtualApp | None = None
         self.server: EsiServer | None = None
         self._names: dict[bytes, str] = {}  # by address bytes: EUI64 hashes through repr()
+        # Names found in _names (which never changes one), by the address object a frame carries.
+        self._names_seen: dict[int, tuple[t.EUI64, str]] = {}
         self.listeners: list[Any] = []
         self.seed = seed
         self._rng = _random.Random(seed) if seed is not None else None
@@ -303,16 +306,32 @@ class VirtualHan:
         return str(ieee) if name is None else name
 
     def _on_air(self, frame: AirFrame) -> None:
-        name = COORDINATOR if int(frame.src) == 0x0000 else self.name_of(frame.src_ieee)
-        if frame.aps_ack:
-            self.traffic.acks[name] += 1
+        traffic = self.traffic
+        packet = frame.packet
+        if int(frame.src) == 0x0000:
+            name = COORDINATOR
         else:
-            zdo = frame.packet.profile_id == ZDO_PROFILE_ID
-            (self.traffic.zdo if zdo else self.traffic.frames)[(name, int(frame.packet.cluster_id))] += 1
-        dst = frame.packet.dst
-        unicast = dst is not None and dst.addr_mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
-        if unicast and not frame.delivered_to:
-            self.traffic.failed += 1
+            # self.name_of(frame.src_ieee), without turning the address into
+            # bytes on every frame: a transmitter sends with the same address
+            # object each time, so its name is kept by that object (held, so
+            # its id names no other object).
+            ieee = frame.src_ieee
+            known = self._names_seen.get(id(ieee))
+            if known is not None and known[0] is ieee:
+                name = known[1]
+            else:
+                name = self.name_of(ieee)
+                if bytes(ieee) in self._names:
+                    self._names_seen[id(ieee)] = (ieee, name)
+        if frame.aps_ack:
+            traffic.acks[name] += 1
+        elif packet.profile_id == ZDO_PROFILE_ID:
+            traffic.zdo[(name, int(packet.cluster_id))] += 1
+        else:
+            traffic.frames[(name, int(packet.cluster_id))] += 1
+        dst = packet.dst
+        if not frame.delivered_to and dst is not None and dst.addr_mode in _UNICAST:
+            traffic.failed += 1
         for listener in self.listeners:
             listener(self, frame)
 

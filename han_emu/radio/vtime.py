@@ -22,9 +22,12 @@ import asyncio
 import heapq
 import itertools
 import logging
+import os
 import selectors
 import time
+from asyncio import format_helpers
 from contextvars import copy_context
+from threading import get_ident
 from asyncio.base_events import (  # type: ignore[attr-defined]
     _MIN_CANCELLED_TIMER_HANDLES_FRACTION,
     _MIN_SCHEDULED_TIMER_HANDLES,
@@ -41,6 +44,7 @@ __all__ = [
     "clock_for_loop",
     "loop_now",
     "run_virtual",
+    "running_loop",
 ]
 
 _T = TypeVar("_T")
@@ -51,6 +55,13 @@ LOGGER = logging.getLogger(__name__)
 BUSY_POLL_EVERY = 16
 
 _new_handle = object.__new__
+_heappush = heapq.heappush
+_heappop = heapq.heappop
+
+# The virtual-time loop running in each thread, while it runs (see running_loop).
+_RUNNING: dict[int, VirtualTimeLoop] = {}
+# A forked child runs none of its parent's loops (asyncio's own check, by process id).
+os.register_at_fork(after_in_child=_RUNNING.clear)
 
 
 class _JumpingSelector(selectors.BaseSelector):
@@ -166,7 +177,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> asyncio.TimerHandle:
         if when is None:
             raise TypeError("when cannot be None")
-        self._check_closed()
+        if self._closed:  # self._check_closed(), without the call
+            raise RuntimeError("Event loop is closed")
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_at")
@@ -184,9 +196,21 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             timer._repr = None
             timer._source_traceback = None
             timer._when = when
-        heapq.heappush(self._scheduled, (when, next(self._timer_seq), timer))
+        _heappush(self._scheduled, (when, next(self._timer_seq), timer))
         timer._scheduled = True
         return timer
+
+    def run_forever(self) -> None:
+        """asyncio's, with the loop noted as running in this thread for
+        :func:`running_loop` (not when asyncio refuses to run it here)."""
+        ident = get_ident()
+        if ident in _RUNNING:
+            return super().run_forever()  # raises: a loop is running here already
+        _RUNNING[ident] = self
+        try:
+            return super().run_forever()
+        finally:
+            del _RUNNING[ident]
 
     def _run_once(self) -> None:
         scheduled = self._scheduled
@@ -234,15 +258,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             self._process_events(selector.select(timeout))
 
         end_time = self._vtime + self._clock_resolution
-        while scheduled:
-            if scheduled[0][0] >= end_time:
-                break
-            handle = heapq.heappop(scheduled)[2]
+        while scheduled and scheduled[0][0] < end_time:
+            handle = _heappop(scheduled)[2]
             handle._scheduled = False
             ready.append(handle)
 
+        popleft = ready.popleft
         for _ in range(len(ready)):
-            handle = ready.popleft()
+            handle = popleft()
             if handle._cancelled:
                 continue
             if self._debug:
@@ -256,8 +279,29 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 finally:
                     self._current_handle = None
             else:
-                handle._run()
+                # handle._run(), inline: a call less for each of the million
+                # callbacks of a virtual day (every handle here is asyncio's
+                # own Handle or TimerHandle, whose _run this is).
+                try:
+                    handle._context.run(handle._callback, *handle._args)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    _callback_failed(handle, exc)
         handle = None  # breaks cycles when an exception occurs
+
+
+def _callback_failed(handle: asyncio.Handle, exc: BaseException) -> None:
+    """What asyncio's ``Handle._run`` does when its callback raises."""
+    cb = format_helpers._format_callback_source(handle._callback, handle._args)
+    context = {
+        "message": f"Exception in callback {cb}",
+        "exception": exc,
+        "handle": handle,
+    }
+    if handle._source_traceback:
+        context["source_traceback"] = handle._source_traceback
+    handle._loop.call_exception_handler(context)
 
 
 class LoopClock:
@@ -276,6 +320,15 @@ def loop_now(loop: asyncio.AbstractEventLoop) -> float:
     if type(loop) is VirtualTimeLoop:
         return loop.start_epoch + loop._vtime
     return clock_for_loop(loop).now()
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """``asyncio.get_running_loop()``, read from the note a virtual-time loop
+    keeps while it runs in this thread: asyncio's makes a getpid() system call
+    on every call (to tell a forked child), and the virtual air and its nodes
+    ask on every frame.  Other loops are asked of asyncio as before."""
+    loop = _RUNNING.get(get_ident())
+    return asyncio.get_running_loop() if loop is None else loop
 
 
 def clock_for_loop(loop: asyncio.AbstractEventLoop | None = None) -> Clock:

@@ -44,8 +44,14 @@ import zigpy.types as t
 from han_emu.crypto.keys import DEFAULT_TC_LINK_KEY
 from han_emu.radio.virtual.counters import AirCounters
 from han_emu.radio.virtual.nwk_keys import active_key, holds, nwk_keys_agree
-from han_emu.radio.virtual.packets import encryption_only, nwk_address, received_packet, replace_packet
-from han_emu.radio.vtime import clock_for_loop, loop_now
+from han_emu.radio.virtual.packets import (
+    ack_packet,
+    encryption_only,
+    nwk_address,
+    received_packet,
+    replace_packet,
+)
+from han_emu.radio.vtime import clock_for_loop, loop_now, running_loop
 
 LOGGER = logging.getLogger(__name__)
 
@@ -133,8 +139,8 @@ class RadioState:
     """The next outgoing APS security frame counter, kept the same way."""
 
 
-# A delivery waiting for its latency to pass: (due loop time, action).
-_Pending = tuple[float, Callable[[], None]]
+# A delivery waiting for its latency to pass: (due loop time, action, its arguments).
+_Pending = tuple[float, Callable[..., None], tuple]
 
 
 class VirtualAir(AirCounters):
@@ -259,7 +265,11 @@ class VirtualAir(AirCounters):
             packet=packet, tx_options=packet.tx_options, aps_ack=aps_ack, aps_counter=aps_counter,
             delivered_to=delivered_to, nwk_counter=nwk_counter, aps_frame_counter=aps_fc,
         )
-        self._emit(frame)
+        for listener in self._listening:  # self._emit(frame), without the call
+            try:
+                listener(frame)
+            except Exception:
+                LOGGER.exception("Air listener %r failed on %r", listener, frame)
 
     def _emit(self, frame: AirFrame) -> None:
         for listener in self._listening:
@@ -323,17 +333,19 @@ class VirtualAir(AirCounters):
         key = bytes(sender.ieee)
         if sender.nwk is None or self._nodes.get(key) is not sender:
             raise zigpy.exceptions.DeliveryError("sender is not on the network")
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         if packet.src is None:
             packet = replace_packet(packet, src=nwk_address(sender.nwk))
-        if packet.dst is None:
+        dst = packet.dst
+        if dst is None:
             raise ValueError("packet has no destination")
         counter = self._aps_counters[key]  # self._next_counter(sender.ieee), with the key at hand
         self._aps_counters[key] = (counter + 1) & 0xFF
         nwk_counter = self._next_nwk_counter(sender, key)
-        mode = packet.dst.addr_mode
+        mode = dst.addr_mode
         unicast = mode in _UNICAST
-        options = _option_bits(packet.tx_options)
+        options = packet.tx_options  # _option_bits(packet.tx_options), without the call
+        options = options._value_ if type(options) is t.TransmitOptions else t.TransmitOptions(options).value
         # Smart Energy secures broadcasts at the NWK layer only.
         aps_fc = (
             self._next_aps_frame_counter(sender, key)
@@ -343,11 +355,7 @@ class VirtualAir(AirCounters):
         wants_ack = bool(options & _ACK_BIT) and unicast
 
         if unicast:
-            peer = (
-                self.node_by_nwk(packet.dst.address)
-                if mode == t.AddrMode.NWK
-                else self.node_by_ieee(packet.dst.address)
-            )
+            peer = self.node_by_nwk(dst.address) if mode == _NWK_MODE else self.node_by_ieee(dst.address)
             if peer is sender:
                 peer = None
             receivers = (
@@ -356,7 +364,7 @@ class VirtualAir(AirCounters):
                 else []
             )
         else:
-            receivers = self._recipients(sender, packet.dst)
+            receivers = self._recipients(sender, dst)
         # A frame under the wrong APS link key, or a network key the receiver
         # does not hold (nwk_keys), is heard but fails its MIC check: the
         # receiver drops it and sends no APS acknowledgement.
@@ -380,10 +388,7 @@ class VirtualAir(AirCounters):
 
         acked: asyncio.Future[None] | None = loop.create_future() if wants_ack and receivers else None
         for receiver in receivers:
-            self._schedule(
-                loop,
-                self._deliver_action(loop, sender, receiver, packet, counter, nwk_counter, acked, aps_fc),
-            )
+            self._schedule(loop, self._deliver, (loop, sender, receiver, packet, counter, nwk_counter, acked, aps_fc))
 
         if not unicast:
             await asyncio.sleep(self.latency)
@@ -392,14 +397,14 @@ class VirtualAir(AirCounters):
             if wants_ack:
                 await asyncio.sleep(self.ack_timeout)
                 raise zigpy.exceptions.DeliveryError(
-                    f"no APS acknowledgement from {packet.dst.address}",
+                    f"no APS acknowledgement from {dst.address}",
                     status=t.APSStatus.APS_NO_ACK,
                 )
             await asyncio.sleep(self.latency)
             if undecryptable:
                 return  # the MAC acknowledged it; the APS layer dropped it
             raise zigpy.exceptions.DeliveryError(
-                f"no MAC acknowledgement from {packet.dst.address}",
+                f"no MAC acknowledgement from {dst.address}",
                 status=t.MACStatus.MAC_NO_ACK,
             )
         if acked is None:
@@ -412,7 +417,7 @@ class VirtualAir(AirCounters):
             await acked
         except TimeoutError:
             raise zigpy.exceptions.DeliveryError(
-                f"no APS acknowledgement from {packet.dst.address}",
+                f"no APS acknowledgement from {dst.address}",
                 status=t.APSStatus.APS_NO_ACK,
             ) from None
         finally:
@@ -451,7 +456,7 @@ class VirtualAir(AirCounters):
             return [n for n in nodes if hears(n) and n.is_router]
         return []
 
-    def _deliver_action(
+    def _deliver(
         self,
         loop: asyncio.AbstractEventLoop,
         sender: AirNode,
@@ -461,44 +466,43 @@ class VirtualAir(AirCounters):
         nwk_counter: int,
         acked: asyncio.Future[None] | None,
         aps_fc: int | None = None,
-    ) -> Callable[[], None]:
-        def deliver() -> None:
-            to = bytes(receiver.ieee)
-            if self._nodes.get(to) is not receiver:
-                return  # left the network in flight
-            link = self.link(sender.ieee, receiver.ieee) if self._links else self.default_link
-            if not link.up:
-                return
-            by = bytes(sender.ieee)
-            table = self._incoming.get(to) or self.incoming(receiver.ieee)
-            if not table.accept(by, nwk_counter):
-                return  # a replay: dropped before the node sees it, never acknowledged
-            if aps_fc is not None and not (self._incoming_aps.get(to) or self.incoming_aps(receiver.ieee)).accept(
-                    by, aps_fc):
-                return  # fresh NWK header, old APS counter: a replay all the same
-            dst = packet.dst
-            if dst is not None and dst.addr_mode == t.AddrMode.IEEE:
-                dst = nwk_address(receiver.nwk)
-            # The frame left the sender before it could leave the network: it
-            # carries the address it was sent from.
-            src = (
-                packet.src
-                if sender.nwk is None
-                else nwk_address(sender.nwk)
-            )
-            incoming = received_packet(
-                packet, datetime.fromtimestamp(loop_now(loop), UTC), src, dst, link.lqi, link.rssi,
-                encryption_only(packet.tx_options),
-            )
-            try:
-                receiver.air_receive(incoming)
-            except Exception:
-                LOGGER.exception("Node %s failed to handle %r", receiver.ieee, incoming)
-            if acked is not None and sender.nwk is not None and receiver.nwk is not None:
-                self._send_ack(loop, receiver, sender, packet, counter, acked)
-            # (an ACK to a sender that has left is never heard: its send times out)
-
-        return deliver
+    ) -> None:
+        """``packet``, sent by ``sender`` one latency ago, reaches ``receiver``
+        (if both are still there and the receiver takes it as fresh)."""
+        to = bytes(receiver.ieee)
+        if self._nodes.get(to) is not receiver:
+            return  # left the network in flight
+        link = self.link(sender.ieee, receiver.ieee) if self._links else self.default_link
+        if not link.up:
+            return
+        by = bytes(sender.ieee)
+        table = self._incoming.get(to) or self.incoming(receiver.ieee)
+        if not table.accept(by, nwk_counter):
+            return  # a replay: dropped before the node sees it, never acknowledged
+        if aps_fc is not None and not (self._incoming_aps.get(to) or self.incoming_aps(receiver.ieee)).accept(
+                by, aps_fc):
+            return  # fresh NWK header, old APS counter: a replay all the same
+        dst = packet.dst
+        if dst is not None and dst.addr_mode == _IEEE_MODE:
+            dst = nwk_address(receiver.nwk)
+        # The frame left the sender before it could leave the network: it
+        # carries the address it was sent from.
+        src = (
+            packet.src
+            if sender.nwk is None
+            else nwk_address(sender.nwk)
+        )
+        incoming = received_packet(
+            packet, datetime.fromtimestamp(loop_now(loop), UTC), src, dst, link.lqi, link.rssi,
+            encryption_only(packet.tx_options),
+        )
+        try:
+            receiver.air_receive(incoming)
+        except Exception:
+            LOGGER.exception("Node %s failed to handle %r", receiver.ieee, incoming)
+        if acked is not None and sender.nwk is not None and receiver.nwk is not None:
+            self._send_ack(loop, receiver, sender, packet, counter, acked)
+        # (an ACK to a sender that has left is never heard: its send times out)
 
     def _send_ack(
         self,
@@ -510,16 +514,9 @@ class VirtualAir(AirCounters):
         acked: asyncio.Future[None],
     ) -> None:
         assert receiver.nwk is not None and sender.nwk is not None
-        ack = t.ZigbeePacket(
-            src=nwk_address(receiver.nwk),
-            src_ep=packet.dst_ep,
-            dst=nwk_address(sender.nwk),
-            dst_ep=packet.src_ep,
-            tsn=packet.tsn,
-            profile_id=packet.profile_id,
-            cluster_id=packet.cluster_id,
-            data=t.SerializableBytes(b""),
-            tx_options=encryption_only(packet.tx_options),
+        ack = ack_packet(
+            nwk_address(receiver.nwk), packet.dst_ep, nwk_address(sender.nwk), packet.src_ep,
+            packet.tsn, packet.profile_id, packet.cluster_id, encryption_only(packet.tx_options),
         )
         nwk_fc = self._next_nwk_counter(receiver)
         aps_fc = (
@@ -529,22 +526,23 @@ class VirtualAir(AirCounters):
         )
         self._announce(loop, receiver, ack, aps_ack=True, aps_counter=counter, delivered_to=(sender.ieee,),
                        nwk_counter=nwk_fc, aps_fc=aps_fc)
+        self._schedule(loop, self._arrive, (receiver, sender, nwk_fc, aps_fc, acked))
 
-        def arrive() -> None:
-            # The acknowledgement is checked like any frame: an old one is no proof.
-            if not nwk_keys_agree(receiver, sender):
-                return
-            key = bytes(receiver.ieee)
-            to = bytes(sender.ieee)
-            if not (self._incoming.get(to) or self.incoming(sender.ieee)).accept(key, nwk_fc):
-                return
-            if aps_fc is not None and not (self._incoming_aps.get(to) or self.incoming_aps(sender.ieee)).accept(
-                    key, aps_fc):
-                return
-            if not acked.done():
-                acked.set_result(None)
-
-        self._schedule(loop, arrive)
+    def _arrive(self, receiver: AirNode, sender: AirNode, nwk_fc: int, aps_fc: int | None,
+                acked: asyncio.Future[None]) -> None:
+        """``receiver``'s acknowledgement reaches ``sender``: checked like any
+        frame (an old one is no proof), it completes the send."""
+        if not nwk_keys_agree(receiver, sender):
+            return
+        key = bytes(receiver.ieee)
+        to = bytes(sender.ieee)
+        if not (self._incoming.get(to) or self.incoming(sender.ieee)).accept(key, nwk_fc):
+            return
+        if aps_fc is not None and not (self._incoming_aps.get(to) or self.incoming_aps(sender.ieee)).accept(
+                key, aps_fc):
+            return
+        if not acked.done():
+            acked.set_result(None)
 
     def replay(self, frame: AirFrame, *, nwk_counter: int | None = None) -> tuple[t.EUI64, ...]:
         """Put a frame captured earlier on the air again, unchanged (its source,
@@ -570,10 +568,9 @@ class VirtualAir(AirCounters):
         for node in heard:
             self._schedule(
                 loop,
-                self._deliver_action(
-                    loop, source, node, frame.packet, frame.aps_counter,
-                    frame.nwk_counter if nwk_counter is None else nwk_counter, None, frame.aps_frame_counter,
-                ),
+                self._deliver,
+                (loop, source, node, frame.packet, frame.aps_counter,
+                 frame.nwk_counter if nwk_counter is None else nwk_counter, None, frame.aps_frame_counter),
             )
         return tuple(n.ieee for n in heard)
 
@@ -587,11 +584,13 @@ class VirtualAir(AirCounters):
         """Run ``action`` one latency from now, after every delivery already on its way."""
         self._schedule(asyncio.get_running_loop(), action)
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop, action: Callable[[], None]) -> None:
-        """Run ``action`` one latency from now, strictly after earlier ones."""
-        self._queue.append((loop.time() + self.latency, action))
+    def _schedule(self, loop: asyncio.AbstractEventLoop, action: Callable[..., None], args: tuple = ()) -> None:
+        """Run ``action(*args)`` one latency from now, strictly after earlier ones
+        (a method and its arguments: no closure made per frame)."""
+        queue = self._queue
+        queue.append((loop.time() + self.latency, action, args))
         if self._timer is None:
-            self._timer = loop.call_at(self._queue[0][0], self._drain, loop)
+            self._timer = loop.call_at(queue[0][0], self._drain, loop)
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         horizon = loop.time() + 1e-9
@@ -601,7 +600,8 @@ class VirtualAir(AirCounters):
         first = True
         while queue and (first or queue[0][0] <= horizon):
             first = False
-            queue.popleft()[1]()
+            _, action, args = queue.popleft()
+            action(*args)
         self._timer = None
         if queue:
             self._timer = loop.call_at(queue[0][0], self._drain, loop)
@@ -622,6 +622,8 @@ class _Replayer:
 
 
 _UNICAST = frozenset((t.AddrMode.NWK, t.AddrMode.IEEE))
+_NWK_MODE = t.AddrMode.NWK
+_IEEE_MODE = t.AddrMode.IEEE
 _ACK_BIT = t.TransmitOptions.ACK.value
 _ENCRYPTION_BIT = t.TransmitOptions.APS_Encryption.value
 

@@ -28,6 +28,7 @@ from clusters.ids import KEY_ESTABLISHMENT, MESSAGING, METERING, PREPAYMENT, PRI
 from clusters.zcl_header import ZclHeader
 from han_emu.radio.virtual.medium import COORDINATOR_NWK, VirtualAir
 from han_emu.radio.virtual.packets import nwk_address
+from han_emu.radio.vtime import running_loop
 from han_emu.radio.zdo_answers import (
     ZDO_ENDPOINT,
     ZDO_PROFILE,
@@ -304,12 +305,17 @@ class SimNode:
         if src_ep is None:
             src_ep = self._source_endpoint(cluster, profile)
         key = (int(dst_nwk), int(dst_ep), int(cluster), tsn)
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         future: asyncio.Future[t.ZigbeePacket] = loop.create_future()
         self._zcl_pending[key] = future
         tx = _ACK_ENCRYPTED if encrypted else t.TransmitOptions.ACK
         limit = self.request_timeout if timeout is None else timeout
+        deadline = loop.time() + limit
+        direct = self._sent_before(loop, deadline)
         packet = t.ZigbeePacket(
+            # Sent straight to the air's transmit, the packet carries our
+            # address from the start: the air would put it in a copy otherwise.
+            src=nwk_address(self.nwk) if direct and self.nwk is not None else None,
             src_ep=src_ep,
             dst=nwk_address(dst_nwk),
             dst_ep=dst_ep,
@@ -320,8 +326,7 @@ class SimNode:
             tx_options=tx,
         )
         try:
-            deadline = loop.time() + limit
-            if not self._sent_before(loop, deadline):
+            if not direct:
                 async with asyncio.timeout(limit):
                     await self.send(packet)
                     return await future
@@ -330,7 +335,11 @@ class SimNode:
             # on one of the busiest awaits of a simulation).
             timer = loop.call_at(deadline, _no_answer, future)
             try:
-                await self.send(packet)
+                # await self.send(packet), which is SimNode's own here: its
+                # check, then the air's transmit (a coroutine less per request).
+                if not self.joined:
+                    raise zigpy.exceptions.DeliveryError(f"{self.name} is not on a network")
+                await self.air.transmit(self, packet)
                 return await future
             finally:
                 timer.cancel()
@@ -643,7 +652,7 @@ class SimNode:
             LOGGER.debug("%s: reply %r not delivered: %s", self.name, packet, exc)
 
     def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        task = running_loop().create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
