@@ -348,44 +348,35 @@ _METERING_APPLY: dict[int, _Apply | None] = {}
 not), found from the attribute's name once rather than per value."""
 
 
+_METERING_SCALARS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "instantaneous_demand": ("demand", int),
+    "multiplier": ("multiplier", lambda value: int(value) or 1),
+    "divisor": ("divisor", lambda value: int(value) or 1),
+    "unit_of_measure": ("unit", int),
+    "site_id": ("site_id", lambda value: _text(value) or None),
+    "meter_serial_number": ("serial", _text),
+    "iambient_consumption_indicator": ("ambient", int),
+}
+"""Metering attributes whose value sets one field of an element readout: the
+field, and how the value is converted."""
+
+
 def _metering_apply(name: str) -> _Apply | None:
     """What a value of the Metering attribute ``name`` does to an element
-    readout (None: nothing).  The names are tried in this order, as a value
-    arrives for each of them many times a day."""
+    readout (None: nothing); asked once per attribute id (_METERING_APPLY)."""
     if name in ("current_summ_delivered", "current_summ_received"):
         direction = name.rsplit("_", 1)[1]
 
         def summation(el: ElementReadout, value: Any) -> None:
             el.summation[direction] = int(value)
         return summation
-    if name == "instantaneous_demand":
-        def demand(el: ElementReadout, value: Any) -> None:
-            el.demand = int(value)
-        return demand
-    if name == "multiplier":
-        def multiplier(el: ElementReadout, value: Any) -> None:
-            el.multiplier = int(value) or 1
-        return multiplier
-    if name == "divisor":
-        def divisor(el: ElementReadout, value: Any) -> None:
-            el.divisor = int(value) or 1
-        return divisor
-    if name == "unit_of_measure":
-        def unit(el: ElementReadout, value: Any) -> None:
-            el.unit = int(value)
-        return unit
-    if name == "site_id":
-        def site_id(el: ElementReadout, value: Any) -> None:
-            el.site_id = _text(value) or None
-        return site_id
-    if name == "meter_serial_number":
-        def serial(el: ElementReadout, value: Any) -> None:
-            el.serial = _text(value)
-        return serial
-    if name == "iambient_consumption_indicator":
-        def ambient(el: ElementReadout, value: Any) -> None:
-            el.ambient = int(value)
-        return ambient
+    scalar = _METERING_SCALARS.get(name)
+    if scalar is not None:
+        field, convert = scalar
+
+        def set_scalar(el: ElementReadout, value: Any) -> None:
+            setattr(el, field, convert(value))
+        return set_scalar
     if name.startswith("active_register_tier_"):
         side = name.rsplit("_", 1)[1]
 
